@@ -1,0 +1,69 @@
+/**
+ * The contract between the correlator and one protocol matcher (one folder per protocol
+ * under agent/correlate/, one line in registry.ts to add one).
+ *
+ * The correlator offers every decoded TCP/UDP packet, in capture order, to every enabled
+ * matcher through one reused PacketView. A matcher keeps its own pending requests (numeric
+ * keys, bounded, expiring by capture time) and emits finished pairs into the PairSink.
+ * Matchers never read the wall clock and never talk to exporters.
+ */
+import type { DecodedPacket } from '../decode/packet.ts';
+import type { SkipCounters } from '../shared/skips.ts';
+import type { CorrelateOptions } from './options.ts';
+import type { PairSink } from './pair.ts';
+import type { StreamProtocol } from './tcp-stream/consumer.ts';
+
+/**
+ * The packet being correlated. One instance, overwritten for every packet: a matcher that
+ * keeps payload bytes beyond onPacket() must copy them (data is the reader's reused buffer).
+ */
+export class PacketView {
+  /** The decoded headers (stopLayer is Complete: TCP or UDP). */
+  packet!: DecodedPacket;
+  /** The record's bytes; packet.payloadOffset/payloadLength index into it. */
+  data!: Uint8Array;
+  /** Capture time: seconds since the epoch and nanoseconds within the second. */
+  seconds = 0;
+  nanos = 0;
+  /** Index of the capture file in the correlator's file table (stable across rotation). */
+  fileId = 0;
+  /** 1-based packet number within that file. */
+  packetNumber = 0;
+}
+
+export interface Matcher {
+  /** Offered each decoded TCP/UDP packet in capture order. */
+  onPacket(view: PacketView): void;
+  /**
+   * Capture time has reached (seconds, nanos): emit as unanswered (reason Expired) every
+   * pending request older than its timeout. Called by the correlator at least once per
+   * second of capture time, and before flush().
+   */
+  expire(seconds: number, nanos: number): void;
+  /** End of input: emit every pending request as unanswered (reason EndOfInput). */
+  flush(): void;
+  /** Requests waiting for a response (for stats). */
+  pendingCount(): number;
+  /**
+   * Set by matchers that read TCP byte streams (HTTP, DNS over TCP): the correlator's shared
+   * TCP reassembly offers new connections to it. Its pending requests are included in this
+   * matcher's pendingCount/expire/flush.
+   */
+  readonly stream?: StreamProtocol;
+}
+
+export interface MatcherContext {
+  options: CorrelateOptions;
+  sink: PairSink;
+  /** Counted skips (malformed L7 messages, evictions...) under the matcher's own reason names. */
+  skips: SkipCounters;
+}
+
+/** What a protocol folder exports (its index.ts) and registry.ts lists. */
+export interface MatcherDescriptor {
+  /** Protocol name as it appears in output: 'dns', 'http', 'tcp', 'udp', 'relay'. */
+  readonly name: string;
+  /** Whether the options enable it (e.g. relay is off unless configured). */
+  enabled(options: CorrelateOptions): boolean;
+  create(context: MatcherContext): Matcher;
+}

@@ -1,0 +1,52 @@
+/** Correlation settings with their defaults. The CLI and config files fill these in. */
+
+export interface CorrelateOptions {
+  /** Server ports on which UDP and TCP traffic is DNS. */
+  dnsPorts: number[];
+  /**
+   * Which copy of a retransmitted DNS query a pair's latency starts from:
+   * 'last' (tshark's dns.time: the copy the answer most likely answers) or
+   * 'first' (the client's view: how long the user waited).
+   */
+  dnsLatencyFrom: 'first' | 'last';
+  /** Server ports for generic UDP request/reply pairing. */
+  udpPorts: number[];
+  /** Keep HTTP query strings in targets (default false: redacted as "?REDACTED"). */
+  httpKeepQuery: boolean;
+  /** Payload relay matching (off unless enabled). */
+  relay: {
+    enabled: boolean;
+    /** CIDRs (IPv4/IPv6) inside the relaying system. */
+    internalNetworks: string[];
+    /** Also pair when the outgoing packet goes back to the sender (endpoints reversed). */
+    matchEcho: boolean;
+    /** Also pair across transports (e.g. UDP in, TCP out). */
+    crossTransport: boolean;
+  };
+  /** How long a request may wait for its response, in capture-time nanoseconds, per protocol. */
+  timeoutNanos: { dns: number; http: number; tcp: number; udp: number; relay: number };
+  /** Hard cap of pending requests per protocol; the oldest is evicted (and counted) beyond it. */
+  maxPending: { dns: number; http: number; tcp: number; udp: number; relay: number };
+}
+
+const kSecond = 1_000_000_000;
+
+export function defaultCorrelateOptions(): CorrelateOptions {
+  return {
+    dnsPorts: [53],
+    dnsLatencyFrom: 'last',
+    // NTP, SNMP, RADIUS auth/accounting, Kerberos, TFTP, memcached, QUIC-less request/reply services.
+    // One-way protocols (syslog 514, NetFlow/IPFIX, StatsD 8125) are deliberately absent.
+    udpPorts: [69, 88, 123, 161, 1812, 1813, 11211],
+    httpKeepQuery: false,
+    relay: { enabled: false, internalNetworks: ['192.168.0.0/16'], matchEcho: false, crossTransport: false },
+    timeoutNanos: {
+      dns: 30 * kSecond,
+      http: 30 * kSecond,
+      tcp: 30 * kSecond,
+      udp: 30 * kSecond,
+      relay: 30 * kSecond,
+    },
+    maxPending: { dns: 1_000_000, http: 1_000_000, tcp: 1_000_000, udp: 1_000_000, relay: 1_000_000 },
+  };
+}
