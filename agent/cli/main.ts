@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * wirespan command line. Exit codes: 0 ok, 1 processing error (an input could not be read),
+ * 2 usage error (bad flags or values).
+ */
+import fs from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { runReplay } from './replay-command.ts';
+
+export const ExitCode = { Ok: 0, ProcessingError: 1, UsageError: 2 } as const;
+
+/** A bad flag value: reported as a usage error (exit 2), not a crash. */
+class UsageError extends Error {}
+
+const packageJson = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function portList(value: unknown): number[] {
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
+  return items
+    .filter((item) => item.trim() !== '')
+    .map((item) => {
+      const port = Number(item);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`not a port number: "${item}"`);
+      return port;
+    });
+}
+
+function positiveSeconds(value: unknown): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`not a positive number of seconds: "${value}"`);
+  return seconds;
+}
+
+function positiveInteger(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`not a positive integer: "${value}"`);
+  return n;
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('wirespan')
+  .usage('$0 <command> [options]\n\nPacket captures in, request/response pairs (and OpenTelemetry spans) out.')
+  .command(
+    'replay <inputs..>',
+    'Read finished capture files (pcap or pcapng; a directory = its capture files in rotation order), pair requests with responses, print the pairs and a summary',
+    (y) =>
+      y
+        .positional('inputs', { describe: 'capture files and/or directories', type: 'string', array: true, demandOption: true })
+        .option('output', {
+          alias: 'o',
+          describe: 'where pairs (or --packets lines) go: none | jsonl[:PATH] | text[:PATH] (stdout when no PATH)',
+          type: 'string',
+          default: 'jsonl',
+        })
+        .option('packets', {
+          describe: 'list every capture record (one JSON line each) instead of pairs',
+          type: 'boolean',
+          default: false,
+        })
+        .option('dns-ports', { describe: 'server ports carrying DNS (UDP and TCP)', type: 'string', default: '53', coerce: portList })
+        .option('dns-latency-from', {
+          describe: 'retransmitted DNS queries: measure from the last copy (as tshark) or the first (as the user waited)',
+          choices: ['last', 'first'] as const,
+          default: 'last' as const,
+        })
+        .option('udp-ports', {
+          describe: 'server ports for generic UDP request/reply pairing',
+          type: 'string',
+          default: '69,88,123,161,1812,1813,11211',
+          coerce: portList,
+        })
+        .option('http-keep-query', {
+          describe: 'keep HTTP query strings in targets (redacted by default)',
+          type: 'boolean',
+          default: false,
+        })
+        .option('relay', { describe: 'pair identical payloads entering and leaving --internal-networks', type: 'boolean', default: false })
+        .option('internal-networks', {
+          describe: 'CIDRs inside the relaying system (relay mode)',
+          type: 'string',
+          default: '192.168.0.0/16',
+          coerce: (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean),
+        })
+        .option('relay-echo', { describe: 'relay: also pair payloads sent back to their sender', type: 'boolean', default: false })
+        .option('relay-cross-transport', { describe: 'relay: also pair UDP in with TCP out and vice versa', type: 'boolean', default: false })
+        .option('timeout', {
+          describe: 'seconds (of capture time) a request waits for its response before it is reported unanswered',
+          type: 'number',
+          default: 30,
+          coerce: positiveSeconds,
+        })
+        .option('max-pending', {
+          describe: 'cap on pending requests per protocol; the oldest is evicted (and reported) beyond it',
+          type: 'number',
+          default: 1_000_000,
+          coerce: positiveInteger,
+        })
+        .option('quiet', { alias: 'q', describe: 'no summary on stderr', type: 'boolean', default: false }),
+    (argv) => {
+      process.exitCode = runReplay({
+        inputs: argv.inputs,
+        output: argv.output,
+        packets: argv.packets,
+        quiet: argv.quiet,
+        dnsPorts: argv['dns-ports'],
+        dnsLatencyFrom: argv['dns-latency-from'],
+        udpPorts: argv['udp-ports'],
+        httpKeepQuery: argv['http-keep-query'],
+        relay: argv.relay,
+        internalNetworks: argv['internal-networks'],
+        relayEcho: argv['relay-echo'],
+        relayCrossTransport: argv['relay-cross-transport'],
+        timeoutSeconds: argv.timeout,
+        maxPending: argv['max-pending'],
+      });
+    },
+  )
+  .demandCommand(1, 'give a command, e.g. wirespan replay capture.pcap')
+  .strict()
+  .version(packageJson.version)
+  .help()
+  .alias('h', 'help')
+  .wrap(Math.min(110, process.stdout.columns || 110))
+  .fail((message, error) => {
+    if (error && !(error instanceof UsageError)) {
+      // A bug, not a usage problem: show the stack.
+      process.stderr.write(`wirespan: internal error: ${error.stack ?? error.message}\n`);
+      process.exit(ExitCode.ProcessingError);
+    }
+    process.stderr.write(`wirespan: ${message ?? error?.message}\nRun "wirespan --help" for usage.\n`);
+    process.exit(ExitCode.UsageError);
+  })
+  .parseAsync();

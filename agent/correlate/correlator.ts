@@ -1,0 +1,118 @@
+/**
+ * The correlator stage: offers each decoded TCP/UDP packet, in capture order, to every
+ * enabled matcher and to the shared TCP reassembly (for stream protocols), advances expiry
+ * by capture time, and counts the pairs it passes on.
+ *
+ * Invariant: expiry runs whenever capture time enters a new second, so a request is
+ * reported unanswered at most one second of capture time after its timeout.
+ */
+import type { DecodedPacket } from '../decode/packet.ts';
+import { IpProtocol } from '../decode/packet.ts';
+import { SkipCounters } from '../shared/skips.ts';
+import { type Matcher, type MatcherContext, type MatcherDescriptor, PacketView } from './matcher.ts';
+import type { CorrelateOptions } from './options.ts';
+import { Outcome, type Pair, type PairSink, UnansweredReasonNames } from './pair.ts';
+import { matcherRegistry } from './registry.ts';
+import type { StreamProtocol } from './tcp-stream/consumer.ts';
+import { defaultTcpReassemblyOptions, TcpReassembly } from './tcp-stream/reassembly.ts';
+
+/** Pairs passed on, per protocol. */
+export interface PairCounts {
+  matched: number;
+  unanswered: number;
+  /** Unanswered pairs by reason name (expired, evicted, end_of_input, connection_closed). */
+  unansweredBy: Record<string, number>;
+}
+
+export class Correlator {
+  readonly skips: SkipCounters;
+  readonly counts = new Map<string, PairCounts>();
+  readonly #matchers: { name: string; matcher: Matcher }[] = [];
+  readonly #reassembly: TcpReassembly | null;
+  readonly #view = new PacketView();
+  #lastExpirySecond = Number.NEGATIVE_INFINITY;
+  #latestSeconds = 0;
+  #latestNanos = 0;
+
+  constructor(
+    options: CorrelateOptions,
+    sink: PairSink,
+    skips = new SkipCounters(),
+    registry: readonly MatcherDescriptor[] = matcherRegistry,
+  ) {
+    this.skips = skips;
+    const counting: PairSink = { emit: (pair) => this.#count(pair, sink) };
+    const context: MatcherContext = { options, sink: counting, skips };
+    const streams: StreamProtocol[] = [];
+    for (const descriptor of registry) {
+      if (!descriptor.enabled(options)) continue;
+      const matcher = descriptor.create(context);
+      this.#matchers.push({ name: descriptor.name, matcher });
+      this.counts.set(descriptor.name, { matched: 0, unanswered: 0, unansweredBy: {} });
+      if (matcher.stream) streams.push(matcher.stream);
+    }
+    this.#reassembly = streams.length > 0 ? new TcpReassembly(streams, defaultTcpReassemblyOptions(), skips) : null;
+  }
+
+  #count(pair: Pair, sink: PairSink): void {
+    let counts = this.counts.get(pair.protocol);
+    if (!counts) {
+      counts = { matched: 0, unanswered: 0, unansweredBy: {} };
+      this.counts.set(pair.protocol, counts);
+    }
+    if (pair.outcome === Outcome.Matched) counts.matched++;
+    else {
+      counts.unanswered++;
+      const reason = UnansweredReasonNames[pair.unansweredReason];
+      counts.unansweredBy[reason] = (counts.unansweredBy[reason] ?? 0) + 1;
+    }
+    sink.emit(pair);
+  }
+
+  onPacket(
+    fileId: number,
+    packetNumber: number,
+    seconds: number,
+    nanos: number,
+    data: Uint8Array,
+    packet: DecodedPacket,
+  ): void {
+    if (seconds > this.#lastExpirySecond) {
+      this.#lastExpirySecond = seconds;
+      this.#expire(seconds, nanos);
+    }
+    if (seconds > this.#latestSeconds || (seconds === this.#latestSeconds && nanos > this.#latestNanos)) {
+      this.#latestSeconds = seconds;
+      this.#latestNanos = nanos;
+    }
+    const view = this.#view;
+    view.packet = packet;
+    view.data = data;
+    view.seconds = seconds;
+    view.nanos = nanos;
+    view.fileId = fileId;
+    view.packetNumber = packetNumber;
+    const matchers = this.#matchers;
+    for (let i = 0; i < matchers.length; i++) matchers[i]!.matcher.onPacket(view);
+    if (this.#reassembly !== null && packet.ipProtocol === IpProtocol.Tcp) this.#reassembly.onPacket(view);
+  }
+
+  #expire(seconds: number, nanos: number): void {
+    for (const { matcher } of this.#matchers) matcher.expire(seconds, nanos);
+    this.#reassembly?.expire(seconds, nanos);
+  }
+
+  /** End of input: expire at the newest capture time seen, then report everything still pending. */
+  finish(): void {
+    this.#expire(this.#latestSeconds, this.#latestNanos);
+    this.#reassembly?.flush();
+    for (const { matcher } of this.#matchers) matcher.flush();
+  }
+
+  /** Pending requests per protocol (for stats). */
+  pending(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { name, matcher } of this.#matchers) out[name] = matcher.pendingCount();
+    return out;
+  }
+}

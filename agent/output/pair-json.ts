@@ -1,0 +1,80 @@
+/**
+ * The JSONL schema of a pair (README "Output schema"): a public interface that users pipe
+ * into jq, ClickHouse or pandas. Field order is fixed; timestamps are RFC 3339 UTC with nine
+ * fraction digits; duration_ns is an exact integer.
+ */
+import { formatIp } from '../decode/format.ts';
+import type { MessageEdges, Pair } from '../correlate/pair.ts';
+import { diffNanos, Outcome, OutcomeNames, UnansweredReasonNames } from '../correlate/pair.ts';
+import { formatTimestamp } from './time.ts';
+
+function transportName(transport: number): string {
+  return transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport);
+}
+
+function messageJson(edges: MessageEdges): Record<string, unknown> {
+  return {
+    first: formatTimestamp(edges.firstSeconds, edges.firstNanos),
+    last: formatTimestamp(edges.lastSeconds, edges.lastNanos),
+    packets: edges.packets,
+    bytes: edges.bytes,
+  };
+}
+
+function sourceJson(edges: MessageEdges, fileNames: readonly string[]): Record<string, unknown> {
+  const source: Record<string, unknown> = { file: fileNames[edges.fileId] ?? null, packet: edges.packet };
+  if (edges.lastPacket !== edges.packet || edges.lastFileId !== edges.fileId) {
+    if (edges.lastFileId !== edges.fileId) source.last_file = fileNames[edges.lastFileId] ?? null;
+    source.last_packet = edges.lastPacket;
+  }
+  return source;
+}
+
+/** One JSON line for a pair. `fileNames` maps the pair's file ids to the names users passed. */
+export function pairToJson(pair: Pair, fileNames: readonly string[]): string {
+  const request = pair.request;
+  const response = pair.response;
+  const line: Record<string, unknown> = {
+    outcome: OutcomeNames[pair.outcome],
+    protocol: pair.protocol,
+    transport: transportName(pair.transport),
+    client: { address: formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3), port: pair.clientPort },
+    server: { address: formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3), port: pair.serverPort },
+    start: formatTimestamp(request.firstSeconds, request.firstNanos),
+  };
+  if (response) {
+    line.end = formatTimestamp(response.lastSeconds, response.lastNanos);
+    line.duration_ns = diffNanos(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos);
+  }
+  if (pair.outcome === Outcome.Unanswered) line.reason = UnansweredReasonNames[pair.unansweredReason];
+  line.request = messageJson(request);
+  if (response) line.response = messageJson(response);
+  if (pair.detail) line[pair.protocol] = pair.detail;
+  const source: Record<string, unknown> = { request: sourceJson(request, fileNames) };
+  if (response) source.response = sourceJson(response, fileNames);
+  line.source = source;
+  return JSON.stringify(line);
+}
+
+/**
+ * The original engine's human-readable block (REQ / RES / LATENCY lines), kept for people
+ * used to it. Unanswered requests print REQ and a NO RESPONSE line.
+ */
+export function pairToText(pair: Pair): string {
+  const transport = transportName(pair.transport).toUpperCase();
+  const client = `${formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3)}:${pair.clientPort}`;
+  const server = `${formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3)}:${pair.serverPort}`;
+  const request = pair.request;
+  const lines = [
+    `REQ: ${client} -> ${server} [${transport}] ${pair.protocol} Time: ${formatTimestamp(request.firstSeconds, request.firstNanos)}`,
+  ];
+  const response = pair.response;
+  if (response) {
+    lines.push(`RES: ${server} -> ${client} [${transport}] Time: ${formatTimestamp(response.lastSeconds, response.lastNanos)}`);
+    const latency = diffNanos(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos);
+    lines.push(`LATENCY: ${latency} ns`);
+  } else {
+    lines.push(`NO RESPONSE: ${UnansweredReasonNames[pair.unansweredReason]}`);
+  }
+  return lines.join('\n');
+}

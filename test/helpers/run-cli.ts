@@ -1,0 +1,31 @@
+/** Runs the real `wirespan` CLI as a child process under the project's Node 24. */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+const cli = path.join(repoRoot, 'agent/cli/main.ts');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { cwd?: string; input?: string } = {}): CliResult {
+  // process.execPath is the Node running the tests (the node@24 devDependency under npm test).
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    encoding: 'utf8',
+    input: options.input,
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: 120_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
