@@ -125,7 +125,8 @@ await yargs(hideBin(process.argv))
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns || 110))
   .fail((message, error) => {
-    if (error && !(error instanceof UsageError)) {
+    // yargs wraps errors thrown by option coercion in a YError: those are usage errors too.
+    if (error && !(error instanceof UsageError) && error.name !== 'YError') {
       // A bug, not a usage problem: show the stack.
       process.stderr.write(`wirespan: internal error: ${error.stack ?? error.message}\n`);
       process.exit(ExitCode.ProcessingError);

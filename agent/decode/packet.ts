@@ -16,6 +16,42 @@ export const LayerNames = ['complete', 'link', 'network', 'transport'] as const;
 
 export const IpProtocol = { Tcp: 6, Udp: 17 } as const;
 
+/** LINKTYPE_* values (tcpdump.org/linktypes.html) the decoder understands. */
+export const LinkType = {
+  /** BSD loopback: 4-byte address family in the capturing host's byte order. */
+  Null: 0,
+  Ethernet: 1,
+  /** DLT_RAW as some BSDs number it (12 and 14); both map to LINKTYPE_RAW. */
+  RawDlt12: 12,
+  RawDlt14: 14,
+  /** Raw IP: the version nibble tells IPv4 from IPv6. */
+  Raw: 101,
+  /** OpenBSD loopback: like Null, but the family is in network byte order. */
+  Loop: 108,
+  LinuxSll: 113,
+  Ipv4: 228,
+  Ipv6: 229,
+  LinuxSll2: 276,
+} as const;
+
+/**
+ * A pcap header's link-type field carries FCS information in its upper bits (libpcap
+ * LT_LINKTYPE): `linkType & LinkTypeMask` is the LINKTYPE_* value.
+ */
+export const LinkTypeMask = 0x03ffffff;
+
+export const EtherType = {
+  Ipv4: 0x0800,
+  Arp: 0x0806,
+  Vlan: 0x8100,
+  Ipv6: 0x86dd,
+  PppoeSession: 0x8864,
+  /** 802.1ad service tag (QinQ outer tag). */
+  QinQ: 0x88a8,
+  /** Pre-standard QinQ outer tag. */
+  QinQLegacy: 0x9100,
+} as const;
+
 export const TcpFlag = {
   Fin: 0x01,
   Syn: 0x02,
@@ -55,6 +91,21 @@ export class DecodedPacket {
   isFragment = false;
   /** Outermost 802.1Q/802.1ad VLAN id, -1 when untagged. */
   vlanId = -1;
+  /**
+   * EtherType of the link layer's payload after VLAN tags and LLC/SNAP (EtherType values;
+   * link types without one map IPv4/IPv6 to 0x0800/0x86dd). 0 when the link header was not decoded.
+   */
+  etherType = 0;
+  /**
+   * Offset of the transport header (after IPv6 extension headers), or of a fragment's data;
+   * 0 when no IP layer was decoded.
+   */
+  transportOffset = 0;
+  /**
+   * Bytes from transportOffset to the end of the IP packet according to the IP length fields
+   * (the captured length when the length field is 0: TSO or jumbograms). May exceed the captured bytes.
+   */
+  ipPayloadLength = 0;
 
   srcPort = 0;
   dstPort = 0;
@@ -72,4 +123,34 @@ export class DecodedPacket {
    * payloadLength when the snaplen cut the packet.
    */
   payloadWireLength = 0;
+
+  /** Restores every field to its initial value (decodePacket() calls it first). */
+  reset(): void {
+    this.stopLayer = Layer.Complete;
+    this.stopReason = -1;
+    this.ipVersion = 0;
+    this.ipOffset = 0;
+    this.src0 = 0;
+    this.src1 = 0;
+    this.src2 = 0;
+    this.src3 = 0;
+    this.dst0 = 0;
+    this.dst1 = 0;
+    this.dst2 = 0;
+    this.dst3 = 0;
+    this.ipProtocol = 0;
+    this.isFragment = false;
+    this.vlanId = -1;
+    this.etherType = 0;
+    this.transportOffset = 0;
+    this.ipPayloadLength = 0;
+    this.srcPort = 0;
+    this.dstPort = 0;
+    this.tcpFlags = 0;
+    this.tcpSeq = 0;
+    this.tcpAck = 0;
+    this.payloadOffset = 0;
+    this.payloadLength = 0;
+    this.payloadWireLength = 0;
+  }
 }
