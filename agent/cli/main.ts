@@ -62,9 +62,9 @@ await yargs(hideBin(process.argv))
         })
         .option('dns-ports', { describe: 'server ports carrying DNS (UDP and TCP)', type: 'string', default: '53', coerce: portList })
         .option('dns-latency-from', {
-          describe: 'retransmitted DNS queries: measure from the last copy (as tshark) or the first (as the user waited)',
-          choices: ['last', 'first'] as const,
-          default: 'last' as const,
+          describe: 'retransmitted DNS queries: measure from the first copy (as tshark, and as the user waited) or the last one',
+          choices: ['first', 'last'] as const,
+          default: 'first' as const,
         })
         .option('udp-ports', {
           describe: 'server ports for generic UDP request/reply pairing',

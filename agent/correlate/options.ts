@@ -5,8 +5,8 @@ export interface CorrelateOptions {
   dnsPorts: number[];
   /**
    * Which copy of a retransmitted DNS query a pair's latency starts from:
-   * 'last' (tshark's dns.time: the copy the answer most likely answers) or
-   * 'first' (the client's view: how long the user waited).
+   * 'first' (tshark's dns.time and dns.response_to: the first copy; also what the user
+   * waited) or 'last' (the copy the answer most likely answers: the resolver's own time).
    */
   dnsLatencyFrom: 'first' | 'last';
   /** Server ports for generic UDP request/reply pairing. */
@@ -34,7 +34,7 @@ const kSecond = 1_000_000_000;
 export function defaultCorrelateOptions(): CorrelateOptions {
   return {
     dnsPorts: [53],
-    dnsLatencyFrom: 'last',
+    dnsLatencyFrom: 'first',
     // NTP, SNMP, RADIUS auth/accounting, Kerberos, TFTP, memcached, QUIC-less request/reply services.
     // One-way protocols (syslog 514, NetFlow/IPFIX, StatsD 8125) are deliberately absent.
     udpPorts: [69, 88, 123, 161, 1812, 1813, 11211],

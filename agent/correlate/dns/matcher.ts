@@ -1,0 +1,458 @@
+/**
+ * DNS matcher ('dns'): pairs queries with responses over UDP and TCP (framing in stream.ts).
+ *
+ * Rules (the README's "DNS" section; tshark 4.0's DNS dissector is the reference):
+ * - Traffic: UDP datagrams and TCP connections with a port in options.dnsPorts (default [53])
+ *   on either side. mDNS (5353) and LLMNR (5355) are not DNS unless listed there.
+ * - Direction comes from the QR bit: a query's sender is the client, a response's receiver is
+ *   (so the server is the side on the DNS port, and resolver-to-resolver 53 → 53 traffic works).
+ * - A query and its response share the key: transport, client address and port, server
+ *   address and port, DNS id (tshark: same conversation, same id).
+ * - A query opens a request, except while a query with the same key is pending and its first
+ *   copy is less than 5 s older (tshark's dns.retransmission_timer default): then it is a
+ *   retransmission of it (detail.retransmissions counts copies beyond the first; skip
+ *   dns.retransmitted_query). dnsLatencyFrom 'last' moves the request edges to this copy;
+ *   'first' keeps them on the first copy. A same-key query 5 s or more after the first copy
+ *   opens a new request and the old one ends unanswered, Expired (dns.superseded_query).
+ * - The first response with the key closes the request (matched). A later query with that key
+ *   opens a new request (id reuse), as in tshark.
+ * - A response whose request was answered less than 5 s earlier is a duplicate
+ *   (dns.duplicate_response): no pair; tshark marks it dns.retransmission with no
+ *   dns.response_to, so tshark's oracle has no line for it either. A response that matches
+ *   nothing is counted (dns.unsolicited_response): no pair.
+ * - tshark's dns.time runs from the FIRST copy of a retransmitted query (its transaction keeps
+ *   the first copy's time), so it equals our latency under dnsLatencyFrom 'first'. Over TCP
+ *   tshark's frames are those completing each message: dns.time = response last byte −
+ *   request last byte.
+ * - Timeout (options.timeoutNanos.dns, from the first copy) → unanswered Expired; table full
+ *   (options.maxPending.dns) → oldest unanswered Evicted (dns.pending_evicted); flush() →
+ *   EndOfInput; over TCP, a side that closes (FIN) ends the queries it had to answer, a reset
+ *   ends all of the connection's, as ConnectionClosed.
+ * - detail: {id, name, type, class, rcode, answers, retransmissions?}: name/type/class from the
+ *   query's first question (the response's when the query's is unreadable), type/class/rcode
+ *   as mnemonics ("AAAA", "IN", "NXDOMAIN"; rcode includes EDNS's extended bits, so BADVERS),
+ *   answers = the response's answer count. Unanswered: rcode and answers are null.
+ *
+ * Invariants (hot path: every UDP packet, every DNS message from TCP):
+ * - A non-DNS UDP packet costs two Uint8Array lookups (port table built at construction).
+ * - Allocation only when a request opens (entry, Pair, name string), when it ends (detail,
+ *   response edges, answered record), and for TCP messages split across segments (stream.ts).
+ * - Keys are numeric (key-hash.ts); entries keep the full key and every lookup compares it, so
+ *   a hash collision is never taken for a match (the colliding request ends Evicted).
+ * - Both tables are in capture order (Map insertion order), so expiry pops from the front.
+ */
+import { IpProtocol } from '../../decode/packet.ts';
+import { skipReason } from '../../shared/skips.ts';
+import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
+import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
+import {
+  diffNanos,
+  MessageEdges,
+  Outcome,
+  Pair,
+  type PairSink,
+  setEndpoints,
+  UnansweredReason,
+} from '../pair.ts';
+import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { className, rcodeName, typeName } from './mnemonics.ts';
+import {
+  DnsHeader,
+  DnsQuestion,
+  QuestionStatus,
+  readExtendedRcode,
+  readHeader,
+  readQuestion,
+} from './parse.ts';
+import { type DnsConnection, DnsFlow, type DnsMessageHandler, DnsStreamProtocol } from './stream.ts';
+
+const kMalformed = skipReason('dns.malformed');
+const kBadQuestion = skipReason('dns.bad_question');
+const kBadRecords = skipReason('dns.bad_records');
+const kFragment = skipReason('dns.ip_fragment');
+const kRetransmittedQuery = skipReason('dns.retransmitted_query');
+const kSupersededQuery = skipReason('dns.superseded_query');
+const kDuplicateResponse = skipReason('dns.duplicate_response');
+const kUnsolicitedResponse = skipReason('dns.unsolicited_response');
+const kPendingEvicted = skipReason('dns.pending_evicted');
+const kKeyCollision = skipReason('dns.key_collision');
+
+/** tshark's dns.retransmission_timer default: 5 s between copies of one query. */
+const kRetransmissionWindowNanos = 5_000_000_000;
+
+/** Who talks to whom about which id: the full key of a request. */
+class QueryIdentity implements PendingEntry {
+  key = 0;
+  /** Capture time the table's timeout runs from. */
+  seconds = 0;
+  nanos = 0;
+  transport = 0;
+  ipVersion = 0;
+  client0 = 0;
+  client1 = 0;
+  client2 = 0;
+  client3 = 0;
+  clientPort = 0;
+  server0 = 0;
+  server1 = 0;
+  server2 = 0;
+  server3 = 0;
+  serverPort = 0;
+  id = 0;
+
+  /** Sets the identity of a message from `flow`: its sender is the client of a query, its receiver the client of a response. */
+  setFrom(flow: DnsFlow, isResponse: boolean, id: number): void {
+    this.transport = flow.transport;
+    this.ipVersion = flow.ipVersion;
+    this.client0 = isResponse ? flow.dst0 : flow.src0;
+    this.client1 = isResponse ? flow.dst1 : flow.src1;
+    this.client2 = isResponse ? flow.dst2 : flow.src2;
+    this.client3 = isResponse ? flow.dst3 : flow.src3;
+    this.clientPort = isResponse ? flow.dstPort : flow.srcPort;
+    this.server0 = isResponse ? flow.src0 : flow.dst0;
+    this.server1 = isResponse ? flow.src1 : flow.dst1;
+    this.server2 = isResponse ? flow.src2 : flow.dst2;
+    this.server3 = isResponse ? flow.src3 : flow.dst3;
+    this.serverPort = isResponse ? flow.srcPort : flow.dstPort;
+    this.id = id;
+    keyBegin();
+    keyWord(this.transport * 0x100 + this.ipVersion);
+    keyWord(this.client0);
+    keyWord(this.client1);
+    keyWord(this.client2);
+    keyWord(this.client3);
+    keyWord(this.server0);
+    keyWord(this.server1);
+    keyWord(this.server2);
+    keyWord(this.server3);
+    keyWord(this.clientPort * 0x10000 + this.serverPort);
+    keyWord(id);
+    this.key = keyEnd();
+  }
+
+  copyFrom(other: QueryIdentity): void {
+    this.key = other.key;
+    this.transport = other.transport;
+    this.ipVersion = other.ipVersion;
+    this.client0 = other.client0;
+    this.client1 = other.client1;
+    this.client2 = other.client2;
+    this.client3 = other.client3;
+    this.clientPort = other.clientPort;
+    this.server0 = other.server0;
+    this.server1 = other.server1;
+    this.server2 = other.server2;
+    this.server3 = other.server3;
+    this.serverPort = other.serverPort;
+    this.id = other.id;
+  }
+
+  sameAs(other: QueryIdentity): boolean {
+    return (
+      this.id === other.id &&
+      this.clientPort === other.clientPort &&
+      this.serverPort === other.serverPort &&
+      this.transport === other.transport &&
+      this.ipVersion === other.ipVersion &&
+      this.client0 === other.client0 &&
+      this.client1 === other.client1 &&
+      this.client2 === other.client2 &&
+      this.client3 === other.client3 &&
+      this.server0 === other.server0 &&
+      this.server1 === other.server1 &&
+      this.server2 === other.server2 &&
+      this.server3 === other.server3
+    );
+  }
+}
+
+/** A pending request. seconds/nanos: its first copy (timeout and retransmission window run from it). */
+export class DnsEntry extends QueryIdentity {
+  name: string | null = null;
+  type = -1;
+  qclass = -1;
+  /** Copies of the query beyond the first. */
+  retransmissions = 0;
+  /** Holds the endpoints and request edges until the request ends. */
+  readonly pair = new Pair();
+  /** TCP: the connection, and whether its client (SYN side) sent the query. */
+  connection: DnsConnection | null = null;
+  sentByConnectionClient = false;
+}
+
+function copyEdges(from: MessageEdges, to: MessageEdges): void {
+  to.firstSeconds = from.firstSeconds;
+  to.firstNanos = from.firstNanos;
+  to.lastSeconds = from.lastSeconds;
+  to.lastNanos = from.lastNanos;
+  to.packets = from.packets;
+  to.bytes = from.bytes;
+  to.fileId = from.fileId;
+  to.packet = from.packet;
+  to.lastFileId = from.lastFileId;
+  to.lastPacket = from.lastPacket;
+}
+
+function detailOf(entry: DnsEntry, rcode: number | null, answers: number | null): Record<string, unknown> {
+  const detail: Record<string, unknown> = {
+    id: entry.id,
+    name: entry.name,
+    type: entry.type < 0 ? null : typeName(entry.type),
+    class: entry.qclass < 0 ? null : className(entry.qclass),
+    rcode: rcode === null ? null : rcodeName(rcode),
+    answers,
+  };
+  if (entry.retransmissions > 0) detail.retransmissions = entry.retransmissions;
+  return detail;
+}
+
+/** Marks each DNS port with 1; throws on a value that is not a port number (config error). */
+function dnsPortTable(ports: readonly number[]): Uint8Array {
+  const table = new Uint8Array(65536);
+  for (const port of ports) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new Error(`dnsPorts: ${String(port)} is not a port number (an integer in 0..65535)`);
+    }
+    table[port] = 1;
+  }
+  return table;
+}
+
+/** The 'dns' matcher: UDP packets through onPacket(), TCP messages through `stream` (both into onMessage). */
+export class DnsMatcher implements Matcher, DnsMessageHandler {
+  readonly stream: DnsStreamProtocol;
+  readonly #sink: PairSink;
+  readonly #skips: MatcherContext['skips'];
+  readonly #latencyFromLast: boolean;
+  readonly #dnsPorts: Uint8Array;
+  readonly #pending: PendingTable<DnsEntry>;
+  /** Recently answered requests, to tell duplicate responses from unsolicited ones. */
+  readonly #answered: PendingTable<QueryIdentity>;
+  #tcpPending = 0;
+  // Reused per message: the identity (key) of the message being handled, its header and question.
+  readonly #messageIdentity = new QueryIdentity();
+  readonly #header = new DnsHeader();
+  readonly #question = new DnsQuestion();
+  readonly #udpFlow = new DnsFlow();
+  readonly #udpEdges = new MessageEdges();
+
+  constructor(context: MatcherContext) {
+    const options = context.options;
+    this.#sink = context.sink;
+    this.#skips = context.skips;
+    this.#latencyFromLast = options.dnsLatencyFrom === 'last';
+    this.#dnsPorts = dnsPortTable(options.dnsPorts);
+    this.#pending = new PendingTable(options.maxPending.dns, options.timeoutNanos.dns);
+    this.#answered = new PendingTable(options.maxPending.dns, kRetransmissionWindowNanos);
+    this.stream = new DnsStreamProtocol(this.#dnsPorts, this, context.skips);
+  }
+
+  onPacket(view: PacketView): void {
+    const p = view.packet;
+    if (p.ipProtocol !== IpProtocol.Udp) return;
+    if (this.#dnsPorts[p.srcPort] !== 1 && this.#dnsPorts[p.dstPort] !== 1) return;
+    // A first fragment still carries the header; later fragments never reach matchers (no UDP header).
+    if (p.isFragment) this.#skips.add(kFragment);
+    const flow = this.#udpFlow;
+    flow.ipVersion = p.ipVersion;
+    flow.src0 = p.src0;
+    flow.src1 = p.src1;
+    flow.src2 = p.src2;
+    flow.src3 = p.src3;
+    flow.srcPort = p.srcPort;
+    flow.dst0 = p.dst0;
+    flow.dst1 = p.dst1;
+    flow.dst2 = p.dst2;
+    flow.dst3 = p.dst3;
+    flow.dstPort = p.dstPort;
+    const edges = this.#udpEdges.begin(
+      view.seconds,
+      view.nanos,
+      view.fileId,
+      view.packetNumber,
+      p.payloadWireLength,
+    );
+    this.onMessage(flow, view.data, p.payloadOffset, p.payloadLength, edges);
+  }
+
+  onMessage(flow: DnsFlow, data: Uint8Array, offset: number, length: number, edges: MessageEdges): void {
+    const header = this.#header;
+    if (!readHeader(data, offset, length, header)) {
+      this.#skips.add(kMalformed);
+      return;
+    }
+    this.#messageIdentity.setFrom(flow, header.isResponse, header.id);
+    if (header.isResponse) this.#onResponse(data, offset, length, edges);
+    else this.#onQuery(flow, data, offset, length, edges);
+  }
+
+  #onQuery(flow: DnsFlow, data: Uint8Array, offset: number, length: number, edges: MessageEdges): void {
+    const identity = this.#messageIdentity;
+    const existing = this.#pending.get(identity.key);
+    if (existing !== undefined) {
+      if (!existing.sameAs(identity)) {
+        this.#skips.add(kKeyCollision);
+        this.#end(existing, UnansweredReason.Evicted);
+      } else if (
+        diffNanos(existing.seconds, existing.nanos, edges.firstSeconds, edges.firstNanos) <
+        kRetransmissionWindowNanos
+      ) {
+        existing.retransmissions++;
+        this.#skips.add(kRetransmittedQuery);
+        if (this.#latencyFromLast) copyEdges(edges, existing.pair.request);
+        return;
+      } else {
+        this.#skips.add(kSupersededQuery);
+        this.#end(existing, UnansweredReason.Expired);
+      }
+    }
+    this.#answered.delete(identity.key);
+
+    const entry = new DnsEntry();
+    entry.copyFrom(identity);
+    entry.seconds = edges.firstSeconds;
+    entry.nanos = edges.firstNanos;
+    this.#readQuestionInto(entry, data, offset, length);
+    const pair = entry.pair;
+    pair.protocol = 'dns';
+    pair.transport = entry.transport;
+    setEndpoints(
+      pair,
+      entry.ipVersion,
+      entry.client0,
+      entry.client1,
+      entry.client2,
+      entry.client3,
+      entry.clientPort,
+      entry.server0,
+      entry.server1,
+      entry.server2,
+      entry.server3,
+      entry.serverPort,
+      true,
+    );
+    copyEdges(edges, pair.request);
+    const connection = flow.connection;
+    if (connection !== null) {
+      entry.connection = connection;
+      entry.sentByConnectionClient = flow.fromConnectionClient;
+      connection.pending.add(entry);
+      this.#tcpPending++;
+    }
+    const evicted = this.#pending.insert(entry);
+    if (evicted !== undefined) {
+      this.#skips.add(kPendingEvicted);
+      this.#release(evicted);
+      this.#emitUnanswered(evicted, UnansweredReason.Evicted);
+    }
+  }
+
+  #onResponse(data: Uint8Array, offset: number, length: number, edges: MessageEdges): void {
+    const identity = this.#messageIdentity;
+    const entry = this.#pending.get(identity.key);
+    if (entry === undefined || !entry.sameAs(identity)) {
+      const answered = this.#answered.get(identity.key);
+      const duplicate = answered?.sameAs(identity) === true;
+      this.#skips.add(duplicate ? kDuplicateResponse : kUnsolicitedResponse);
+      return;
+    }
+    this.#pending.delete(entry.key);
+    this.#release(entry);
+    const header = this.#header;
+    let rcode = readExtendedRcode(data, offset, length, header);
+    if (rcode < 0) {
+      this.#skips.add(kBadRecords);
+      rcode = header.rcode;
+    }
+    if (entry.name === null) this.#readQuestionInto(entry, data, offset, length);
+    const pair = entry.pair;
+    pair.outcome = Outcome.Matched;
+    const response = new MessageEdges();
+    copyEdges(edges, response);
+    pair.response = response;
+    pair.detail = detailOf(entry, rcode, header.answerCount);
+    this.#sink.emit(pair);
+
+    const answered = new QueryIdentity();
+    answered.copyFrom(entry);
+    answered.seconds = edges.lastSeconds;
+    answered.nanos = edges.lastNanos;
+    this.#answered.insert(answered);
+  }
+
+  /** Reads the first question of the message whose header is in #header into the entry. */
+  #readQuestionInto(entry: DnsEntry, data: Uint8Array, offset: number, length: number): void {
+    const question = this.#question;
+    const status = readQuestion(data, offset, length, this.#header, question);
+    if (status >= QuestionStatus.NameLoops) this.#skips.add(kBadQuestion);
+    entry.name = question.name;
+    entry.type = question.type;
+    entry.qclass = question.qclass;
+  }
+
+  onConnectionClosed(connection: DnsConnection, closedByConnectionClient: boolean, reset: boolean): void {
+    for (const entry of connection.pending) {
+      // A FIN ends only the queries the closing side had to answer: those the other side sent.
+      if (reset || entry.sentByConnectionClient !== closedByConnectionClient) {
+        this.#end(entry, UnansweredReason.ConnectionClosed);
+      }
+    }
+  }
+
+  /** Removes a pending request and reports it unanswered. */
+  #end(entry: DnsEntry, reason: UnansweredReason): void {
+    this.#pending.delete(entry.key);
+    this.#release(entry);
+    this.#emitUnanswered(entry, reason);
+  }
+
+  /** Bookkeeping for a request leaving the pending table. */
+  #release(entry: DnsEntry): void {
+    const connection = entry.connection;
+    if (connection === null) return;
+    connection.pending.delete(entry);
+    entry.connection = null;
+    this.#tcpPending--;
+  }
+
+  #emitUnanswered(entry: DnsEntry, reason: UnansweredReason): void {
+    const pair = entry.pair;
+    pair.outcome = Outcome.Unanswered;
+    pair.unansweredReason = reason;
+    pair.response = null;
+    pair.detail = detailOf(entry, null, null);
+    this.#sink.emit(pair);
+  }
+
+  expire(seconds: number, nanos: number): void {
+    for (;;) {
+      const entry = this.#pending.popExpired(seconds, nanos);
+      if (entry === undefined) break;
+      this.#release(entry);
+      this.#emitUnanswered(entry, UnansweredReason.Expired);
+    }
+    while (this.#answered.popExpired(seconds, nanos) !== undefined) {
+      // Answered records only classify late duplicates; they end silently.
+    }
+  }
+
+  flush(): void {
+    for (;;) {
+      const entry = this.#pending.popOldest();
+      if (entry === undefined) break;
+      this.#release(entry);
+      this.#emitUnanswered(entry, UnansweredReason.EndOfInput);
+    }
+    while (this.#answered.popOldest() !== undefined) {
+      // Nothing to report for answered records.
+    }
+  }
+
+  pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  tcpPendingCount(): number {
+    return this.#tcpPending;
+  }
+}
