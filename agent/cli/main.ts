@@ -69,7 +69,7 @@ await yargs(hideBin(process.argv))
         .option('udp-ports', {
           describe: 'server ports for generic UDP request/reply pairing',
           type: 'string',
-          default: '69,88,123,161,1812,1813,11211',
+          default: '88,123,161,1812,1813,11211',
           coerce: portList,
         })
         .option('http-keep-query', {

@@ -35,9 +35,10 @@ export function defaultCorrelateOptions(): CorrelateOptions {
   return {
     dnsPorts: [53],
     dnsLatencyFrom: 'first',
-    // NTP, SNMP, RADIUS auth/accounting, Kerberos, TFTP, memcached, QUIC-less request/reply services.
+    // Kerberos, NTP, SNMP, RADIUS auth/accounting, memcached: one request, one reply from the same port.
+    // TFTP (69) is absent: its server answers from a new port, so no reply would ever pair.
     // One-way protocols (syslog 514, NetFlow/IPFIX, StatsD 8125) are deliberately absent.
-    udpPorts: [69, 88, 123, 161, 1812, 1813, 11211],
+    udpPorts: [88, 123, 161, 1812, 1813, 11211],
     httpKeepQuery: false,
     relay: { enabled: false, internalNetworks: ['192.168.0.0/16'], matchEcho: false, crossTransport: false },
     timeoutNanos: {
