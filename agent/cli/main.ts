@@ -23,14 +23,16 @@ function portList(value: unknown): number[] {
     .filter((item) => item.trim() !== '')
     .map((item) => {
       const port = Number(item);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`not a port number: "${item}"`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new UsageError(`not a port number: "${item}"`);
       return port;
     });
 }
 
 function positiveSeconds(value: unknown): number {
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`not a positive number of seconds: "${value}"`);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError(`not a positive number of seconds: "${value}"`);
   return seconds;
 }
 
@@ -42,16 +44,24 @@ function positiveInteger(value: unknown): number {
 
 await yargs(hideBin(process.argv))
   .scriptName('wirespan')
-  .usage('$0 <command> [options]\n\nPacket captures in, request/response pairs (and OpenTelemetry spans) out.')
+  .usage(
+    '$0 <command> [options]\n\nPacket captures in, request/response pairs (and OpenTelemetry spans) out.',
+  )
   .command(
     'replay <inputs..>',
     'Read finished capture files (pcap or pcapng; a directory = its capture files in rotation order), pair requests with responses, print the pairs and a summary',
     (y) =>
       y
-        .positional('inputs', { describe: 'capture files and/or directories', type: 'string', array: true, demandOption: true })
+        .positional('inputs', {
+          describe: 'capture files and/or directories',
+          type: 'string',
+          array: true,
+          demandOption: true,
+        })
         .option('output', {
           alias: 'o',
-          describe: 'where pairs (or --packets lines) go: none | jsonl[:PATH] | text[:PATH] (stdout when no PATH)',
+          describe:
+            'where pairs (or --packets lines) go: none | jsonl[:PATH] | text[:PATH] (stdout when no PATH)',
           type: 'string',
           default: 'jsonl',
         })
@@ -60,9 +70,15 @@ await yargs(hideBin(process.argv))
           type: 'boolean',
           default: false,
         })
-        .option('dns-ports', { describe: 'server ports carrying DNS (UDP and TCP)', type: 'string', default: '53', coerce: portList })
+        .option('dns-ports', {
+          describe: 'server ports carrying DNS (UDP and TCP)',
+          type: 'string',
+          default: '53',
+          coerce: portList,
+        })
         .option('dns-latency-from', {
-          describe: 'retransmitted DNS queries: measure from the first copy (as tshark, and as the user waited) or the last one',
+          describe:
+            'retransmitted DNS queries: measure from the first copy (as tshark, and as the user waited) or the last one',
           choices: ['first', 'last'] as const,
           default: 'first' as const,
         })
@@ -77,17 +93,34 @@ await yargs(hideBin(process.argv))
           type: 'boolean',
           default: false,
         })
-        .option('relay', { describe: 'pair identical payloads entering and leaving --internal-networks', type: 'boolean', default: false })
+        .option('relay', {
+          describe: 'pair identical payloads entering and leaving --internal-networks',
+          type: 'boolean',
+          default: false,
+        })
         .option('internal-networks', {
           describe: 'CIDRs inside the relaying system (relay mode)',
           type: 'string',
           default: '192.168.0.0/16',
-          coerce: (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean),
+          coerce: (v: unknown) =>
+            String(v)
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
         })
-        .option('relay-echo', { describe: 'relay: also pair payloads sent back to their sender', type: 'boolean', default: false })
-        .option('relay-cross-transport', { describe: 'relay: also pair UDP in with TCP out and vice versa', type: 'boolean', default: false })
+        .option('relay-echo', {
+          describe: 'relay: also pair payloads sent back to their sender',
+          type: 'boolean',
+          default: false,
+        })
+        .option('relay-cross-transport', {
+          describe: 'relay: also pair UDP in with TCP out and vice versa',
+          type: 'boolean',
+          default: false,
+        })
         .option('timeout', {
-          describe: 'seconds (of capture time) a request waits for its response before it is reported unanswered',
+          describe:
+            'seconds (of capture time) a request waits for its response before it is reported unanswered',
           type: 'number',
           default: 30,
           coerce: positiveSeconds,

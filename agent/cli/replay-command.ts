@@ -40,7 +40,13 @@ export function correlateOptionsFrom(options: ReplayCommandOptions): CorrelateOp
     crossTransport: options.relayCrossTransport,
   };
   const timeoutNanos = Math.round(options.timeoutSeconds * 1e9);
-  correlate.timeoutNanos = { dns: timeoutNanos, http: timeoutNanos, tcp: timeoutNanos, udp: timeoutNanos, relay: timeoutNanos };
+  correlate.timeoutNanos = {
+    dns: timeoutNanos,
+    http: timeoutNanos,
+    tcp: timeoutNanos,
+    udp: timeoutNanos,
+    relay: timeoutNanos,
+  };
   const max = options.maxPending;
   correlate.maxPending = { dns: max, http: max, tcp: max, udp: max, relay: max };
   return correlate;
@@ -61,7 +67,8 @@ export function runReplay(options: ReplayCommandOptions): number {
   const discovered = discoverCaptureFiles(options.inputs);
   let writer: LineWriter | null = null;
   try {
-    if (outputSpec.format !== 'none') writer = outputSpec.path ? LineWriter.file(outputSpec.path) : LineWriter.stdout();
+    if (outputSpec.format !== 'none')
+      writer = outputSpec.path ? LineWriter.file(outputSpec.path) : LineWriter.stdout();
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 1;

@@ -51,7 +51,8 @@ export class Correlator {
       this.counts.set(descriptor.name, { matched: 0, unanswered: 0, unansweredBy: {} });
       if (matcher.stream) streams.push(matcher.stream);
     }
-    this.#reassembly = streams.length > 0 ? new TcpReassembly(streams, defaultTcpReassemblyOptions(), skips) : null;
+    this.#reassembly =
+      streams.length > 0 ? new TcpReassembly(streams, defaultTcpReassemblyOptions(), skips) : null;
   }
 
   #count(pair: Pair, sink: PairSink): void {

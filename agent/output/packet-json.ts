@@ -41,7 +41,8 @@ export function packetToJson(file: string, record: CaptureRecord, packet: Decode
       line.ack = packet.tcpAck;
     }
     line.payload_length = packet.payloadLength;
-    if (packet.payloadWireLength !== packet.payloadLength) line.payload_wire_length = packet.payloadWireLength;
+    if (packet.payloadWireLength !== packet.payloadLength)
+      line.payload_wire_length = packet.payloadWireLength;
   }
   return JSON.stringify(line);
 }

@@ -3,9 +3,10 @@
  * into jq, ClickHouse or pandas. Field order is fixed; timestamps are RFC 3339 UTC with nine
  * fraction digits; duration_ns is an exact integer.
  */
-import { formatIp } from '../decode/format.ts';
+
 import type { MessageEdges, Pair } from '../correlate/pair.ts';
 import { diffNanos, Outcome, OutcomeNames, UnansweredReasonNames } from '../correlate/pair.ts';
+import { formatIp } from '../decode/format.ts';
 import { formatTimestamp } from './time.ts';
 
 function transportName(transport: number): string {
@@ -38,13 +39,24 @@ export function pairToJson(pair: Pair, fileNames: readonly string[]): string {
     outcome: OutcomeNames[pair.outcome],
     protocol: pair.protocol,
     transport: transportName(pair.transport),
-    client: { address: formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3), port: pair.clientPort },
-    server: { address: formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3), port: pair.serverPort },
+    client: {
+      address: formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3),
+      port: pair.clientPort,
+    },
+    server: {
+      address: formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3),
+      port: pair.serverPort,
+    },
     start: formatTimestamp(request.firstSeconds, request.firstNanos),
   };
   if (response) {
     line.end = formatTimestamp(response.lastSeconds, response.lastNanos);
-    line.duration_ns = diffNanos(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos);
+    line.duration_ns = diffNanos(
+      request.firstSeconds,
+      request.firstNanos,
+      response.lastSeconds,
+      response.lastNanos,
+    );
   }
   if (pair.outcome === Outcome.Unanswered) line.reason = UnansweredReasonNames[pair.unansweredReason];
   line.request = messageJson(request);
@@ -70,8 +82,15 @@ export function pairToText(pair: Pair): string {
   ];
   const response = pair.response;
   if (response) {
-    lines.push(`RES: ${server} -> ${client} [${transport}] Time: ${formatTimestamp(response.lastSeconds, response.lastNanos)}`);
-    const latency = diffNanos(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos);
+    lines.push(
+      `RES: ${server} -> ${client} [${transport}] Time: ${formatTimestamp(response.lastSeconds, response.lastNanos)}`,
+    );
+    const latency = diffNanos(
+      request.firstSeconds,
+      request.firstNanos,
+      response.lastSeconds,
+      response.lastNanos,
+    );
     lines.push(`LATENCY: ${latency} ns`);
   } else {
     lines.push(`NO RESPONSE: ${UnansweredReasonNames[pair.unansweredReason]}`);

@@ -4,7 +4,12 @@ import type { ReplayResult } from '../pipeline/replay.ts';
 
 const number = new Intl.NumberFormat('en-US');
 
-export function formatSummary(result: ReplayResult, correlator: Correlator, ignoredFiles: number, errors: string[]): string {
+export function formatSummary(
+  result: ReplayResult,
+  correlator: Correlator,
+  ignoredFiles: number,
+  errors: string[],
+): string {
   const seconds = Number(result.elapsedNanos) / 1e9;
   const rate = seconds > 0 ? Math.round(result.packets / seconds) : 0;
   const readable = result.files.filter((f) => f.error === null).length;
@@ -14,7 +19,8 @@ export function formatSummary(result: ReplayResult, correlator: Correlator, igno
       `${number.format(result.bytes)} bytes in ${seconds.toFixed(3)} s (${number.format(rate)} packets/s)`,
   ];
   const skips = Object.entries(result.skips.toObject());
-  if (skips.length > 0) lines.push(`  skipped: ${skips.map(([reason, n]) => `${reason}=${number.format(n)}`).join(' ')}`);
+  if (skips.length > 0)
+    lines.push(`  skipped: ${skips.map(([reason, n]) => `${reason}=${number.format(n)}`).join(' ')}`);
   const pairs: string[] = [];
   for (const [protocol, counts] of correlator.counts) {
     let text = `${protocol} matched=${number.format(counts.matched)} unanswered=${number.format(counts.unanswered)}`;

@@ -11,7 +11,14 @@ import { SkipCounters } from '../shared/skips.ts';
 
 /** What receives each decoded packet (the correlator), if anything. */
 export interface PacketSink {
-  onPacket(fileId: number, packetNumber: number, seconds: number, nanos: number, data: Uint8Array, packet: DecodedPacket): void;
+  onPacket(
+    fileId: number,
+    packetNumber: number,
+    seconds: number,
+    nanos: number,
+    data: Uint8Array,
+    packet: DecodedPacket,
+  ): void;
   /** All input has been read. */
   finish(): void;
 }
@@ -75,7 +82,14 @@ export function replayFiles(input: ReplayInput): ReplayResult {
         decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, skips);
         if (packet.stopLayer === Layer.Complete) {
           decoded++;
-          input.sink?.onPacket(fileId, record.packetNumber, record.seconds, record.nanos, record.data, packet);
+          input.sink?.onPacket(
+            fileId,
+            record.packetNumber,
+            record.seconds,
+            record.nanos,
+            record.data,
+            packet,
+          );
         }
         if (input.onRecord && !input.onRecord(fileId, record, packet)) {
           stoppedEarly = true;

@@ -32,8 +32,9 @@ test('the demo capture yields the DNS, HTTP, TCP and UDP exchanges its script ma
   const search = pairs.find((p) =>
     String((p.http as { target?: string } | undefined)?.target).startsWith('/search'),
   );
+  assert.ok(search, 'the /search request was paired');
   assert.equal(
-    (search?.http as { target: string }).target,
+    (search.http as { target: string }).target,
     '/search?REDACTED',
     'query strings are redacted by default',
   );

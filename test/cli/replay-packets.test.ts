@@ -11,11 +11,17 @@ test('replay --packets prints one line per record of every capture in a director
   assert.equal(result.status, 0, result.stderr);
   const lines = jsonLines(result.stdout);
   const expectedPerFile = new Map<string, number>();
-  for (const capture of corpusCaptures('formats')) expectedPerFile.set(capture, capinfosPacketCount(capture) ?? -1);
+  for (const capture of corpusCaptures('formats'))
+    expectedPerFile.set(capture, capinfosPacketCount(capture) ?? -1);
   const seenPerFile = new Map<string, number>();
-  for (const line of lines) seenPerFile.set(line.file as string, (seenPerFile.get(line.file as string) ?? 0) + 1);
+  for (const line of lines)
+    seenPerFile.set(line.file as string, (seenPerFile.get(line.file as string) ?? 0) + 1);
   for (const [capture, expected] of expectedPerFile) {
-    assert.equal(seenPerFile.get(capture) ?? 0, expected, `${path.basename(capture)}: packets listed vs capinfos`);
+    assert.equal(
+      seenPerFile.get(capture) ?? 0,
+      expected,
+      `${path.basename(capture)}: packets listed vs capinfos`,
+    );
   }
   assert.match(result.stderr, /packets/);
   assert.match(result.stderr, /packets\/s/);
@@ -68,7 +74,9 @@ test('--help and --version work', () => {
   assert.match(help.stdout, /replay <inputs\.\.>/);
   const version = runCli(['--version']);
   assert.equal(version.status, 0);
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   assert.equal(version.stdout.trim(), pkg.version);
 });
 

@@ -26,12 +26,20 @@ function writeDnsQuery(id: number): number {
 }
 
 function writeHttpRequest(): number {
-  const text = Buffer.from('GET /api/items?id=1 HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: curl/8\r\n\r\n');
+  const text = Buffer.from(
+    'GET /api/items?id=1 HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: curl/8\r\n\r\n',
+  );
   data.set(text, kPayloadOffset);
   return text.length;
 }
 
-function setPacket(protocol: number, client: number, clientPort: number, serverPort: number, payloadLength: number): void {
+function setPacket(
+  protocol: number,
+  client: number,
+  clientPort: number,
+  serverPort: number,
+  payloadLength: number,
+): void {
   packet.stopLayer = 0;
   packet.ipVersion = 4;
   packet.ipProtocol = protocol;

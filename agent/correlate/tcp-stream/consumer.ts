@@ -25,10 +25,14 @@ export interface StreamConsumer {
   /**
    * In-order bytes of one direction. `data[offset, offset + length)` is valid only during the
    * call (copy what you keep). `view` is the packet that completed these bytes (its capture
-   * time, file and packet number are the bytes' edges).
+   * time, file and packet number are the bytes' edges). Bytes released from a hole given up
+   * on come with a replay view: only its time, file and packet number are meaningful.
    */
   onData(fromClient: boolean, data: Uint8Array, offset: number, length: number, view: PacketView): void;
-  /** `bytes` of this direction will never arrive (capture loss or a gap given up on). */
+  /**
+   * `bytes` of this direction will never arrive (capture loss or a gap given up on). After a
+   * sequence-number jump this is the modular distance, up to 2^32.
+   */
   onGap(fromClient: boolean, bytes: number, view: PacketView): void;
   /** The direction ended: FIN (reset=false) or RST (reset=true). */
   onClose(fromClient: boolean, reset: boolean, view: PacketView): void;
@@ -41,6 +45,9 @@ export interface StreamProtocol {
    * Offered the first in-order payload bytes of a connection not yet claimed (from either
    * side). Return a consumer to own the connection from these bytes on, or null to let other
    * protocols look (and to be offered the next segment again). Decide by ports or content.
+   * claim() only decides: the reassembly then delivers these same bytes to the new consumer
+   * through onData(). While the roles are still guessed (no SYN seen), the same bytes may be
+   * offered twice, the second time with the roles swapped.
    */
   claim(
     connection: TcpConnectionInfo,
