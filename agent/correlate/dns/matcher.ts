@@ -83,6 +83,9 @@ const kRetransmissionWindowNanos = 5_000_000_000;
 /** Who talks to whom about which id: the full key of a request. */
 class QueryIdentity implements PendingEntry {
   key = 0;
+  /** Capture-order links, owned by the pending table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
   /** Capture time the table's timeout runs from. */
   seconds = 0;
   nanos = 0;

@@ -22,7 +22,7 @@
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import type { MatcherContext, PacketView } from '../matcher.ts';
 import { diffNanos, MessageEdges, Outcome, Pair, UnansweredReason } from '../pair.ts';
-import { PendingTable } from '../pending-table.ts';
+import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import { type FramerOwner, Framing, HttpFramer, type MessageHead, startsRequest } from './parse.ts';
 
@@ -65,7 +65,10 @@ const ResponseKind = {
 type ResponseKind = (typeof ResponseKind)[keyof typeof ResponseKind];
 
 /** One request from its head on: pending entry, queue element and the Pair it becomes. */
-class HttpRequest {
+class HttpRequest implements PendingEntry {
+  /** Capture-order links, owned by the pending table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
   /** PendingEntry: unique per request (a counter, so no collisions). */
   readonly key: number;
   /** PendingEntry: when its timeout started (head, completion, or last progress). */

@@ -125,6 +125,12 @@ export interface FramerOwner {
   onResync(framer: HttpFramer): void;
 }
 
+const kInitialHeadBytes = 512;
+/** Free head buffers shared by all framers of this thread. */
+const kPooledHeadBuffers = 256;
+const headBuffers: Uint8Array[] = [];
+const kNoBuffer = new Uint8Array(0);
+
 export class HttpFramer {
   /** Requests (client side) or responses (server side). */
   readonly isRequest: boolean;
@@ -137,8 +143,12 @@ export class HttpFramer {
   #state: State = State.Idle;
   /** Looking for a start line after lost framing: failed candidates are not counted as malformed. */
   #resyncing = false;
-  /** Head bytes; grows by doubling up to kMaxHeadBytes (most heads fit the first size). */
-  #buffer = new Uint8Array(512);
+  /**
+   * Head bytes while a head is being read, borrowed from a shared pool (most heads fit the
+   * first size and complete within one segment, so a few buffers serve every connection);
+   * grows by doubling up to kMaxHeadBytes.
+   */
+  #buffer: Uint8Array = kNoBuffer;
   #length = 0;
   /** Head scanning: 0 inside a line, 1 after LF, 2 after LF CR. */
   #eol = 0;
@@ -314,6 +324,7 @@ export class HttpFramer {
   }
 
   #beginHead(view: PacketView): void {
+    if (this.#buffer === kNoBuffer) this.#buffer = headBuffers.pop() ?? new Uint8Array(kInitialHeadBytes);
     this.#state = State.Head;
     this.#length = 0;
     this.#eol = 0;
@@ -430,6 +441,11 @@ export class HttpFramer {
   #headComplete(view: PacketView): void {
     const head = this.head;
     parseHead(this.#buffer, this.#length, this.isRequest, this.#keepQuery, head);
+    // The head is parsed into `head`: its bytes are no longer needed.
+    if (this.#buffer.length === kInitialHeadBytes && headBuffers.length < kPooledHeadBuffers) {
+      headBuffers.push(this.#buffer);
+    }
+    this.#buffer = kNoBuffer;
     const framing = this.#owner.onHead(this, view);
     switch (framing) {
       case Framing.None:

@@ -53,6 +53,9 @@ const kPendingEvicted = skipReason('relay.pending_evicted');
 
 class RelayRequest implements PendingEntry {
   key = 0;
+  /** Capture-order links, owned by the pending table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
   /** Capture time of the latest copy (the timeout runs from it). */
   seconds = 0;
   nanos = 0;

@@ -49,6 +49,9 @@ function synsDetail(pair: Pair): Record<string, unknown> | null {
 
 class PendingAttempt implements PendingEntry {
   key = 0;
+  /** Capture-order links, owned by the pending table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
   /** Capture time of the latest SYN copy (the timeout runs from it). */
   seconds = 0;
   nanos = 0;

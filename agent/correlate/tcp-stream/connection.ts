@@ -6,7 +6,9 @@
  * is the client is a separate flag (`clientIsA`) that a claim may still flip while the roles are
  * only guessed.
  */
+
 import type { DecodedPacket } from '../../decode/packet.ts';
+import type { PendingEntry } from '../pending-table.ts';
 import { type StreamConsumer, TcpConnectionInfo } from './consumer.ts';
 
 /** Whether a StreamProtocol owns the connection. */
@@ -87,7 +89,7 @@ export class Direction {
   }
 }
 
-export class Connection {
+export class Connection implements PendingEntry {
   readonly key: number;
   readonly ipVersion: number;
   readonly a0: number;
@@ -110,10 +112,13 @@ export class Connection {
   claim: ClaimState = ClaimState.Unclaimed;
   consumer: StreamConsumer | null = null;
   /** Capture time, file and packet number of the last packet seen (idle expiry, give-up edges). */
-  lastSeconds = 0;
-  lastNanos = 0;
+  seconds = 0;
+  nanos = 0;
   lastFileId = 0;
   lastPacket = 0;
+  /** Last-seen order links, owned by the reassembly's connection table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
 
   /** `p` is any packet of the connection; `srcIsA` says whether its source is the canonical `a` endpoint. */
   constructor(key: number, p: DecodedPacket, srcIsA: boolean, offerBudget: number) {

@@ -30,7 +30,7 @@ import { DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import { PacketView } from '../matcher.ts';
-import { diffNanos } from '../pair.ts';
+import { PendingTable } from '../pending-table.ts';
 import { BufferedSegment, ClaimState, Connection, type Direction, sourceIsLower } from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
 import { seqAdd, seqDiff } from './sequence.ts';
@@ -79,13 +79,10 @@ const kNoBytes = new Uint8Array(0);
 export class TcpReassembly {
   readonly #protocols: readonly StreamProtocol[];
   readonly #maxConnections: number;
-  readonly #idleTimeoutNanos: number;
   readonly #maxBuffered: number;
   readonly #skips: SkipCounters;
-  /** Insertion order = last-seen order (a touched connection is moved to the back). */
-  readonly #connections = new Map<number, Connection>();
-  /** The connection at the back of the map: touching it again needs no move. */
-  #mostRecent: Connection | null = null;
+  /** Connections in last-seen order (a touched connection moves to the newest end). */
+  readonly #connections: PendingTable<Connection>;
   /** View for bytes delivered outside their own packet (given-up holes): a buffered segment's own edges. */
   readonly #replayView = new PacketView();
   readonly #replayPacket = new DecodedPacket();
@@ -100,7 +97,8 @@ export class TcpReassembly {
     }
     this.#protocols = protocols;
     this.#maxConnections = options.maxConnections;
-    this.#idleTimeoutNanos = options.idleTimeoutNanos;
+    // The table's own cap is never reached: #open evicts first, to count and deliver what it drops.
+    this.#connections = new PendingTable(options.maxConnections + 1, options.idleTimeoutNanos);
     this.#maxBuffered = options.maxBufferedBytesPerDirection;
     this.#skips = skips;
     this.#replayView.packet = this.#replayPacket;
@@ -171,12 +169,9 @@ export class TcpReassembly {
 
   /** Capture time reached (seconds, nanos): drops connections idle for longer than the idle timeout. */
   expire(seconds: number, nanos: number): void {
-    const timeout = this.#idleTimeoutNanos;
     for (;;) {
-      const first = this.#connections.values().next();
-      if (first.done) return;
-      const conn = first.value;
-      if (diffNanos(conn.lastSeconds, conn.lastNanos, seconds, nanos) <= timeout) return;
+      const conn = this.#connections.peekOldest();
+      if (conn === undefined || this.#connections.popExpired(seconds, nanos) === undefined) return;
       this.idleDrops++;
       if (conn.consumer !== null && (!conn.a.closed || !conn.b.closed)) this.#skips.add(kIdle);
       this.#remove(conn);
@@ -193,7 +188,6 @@ export class TcpReassembly {
       this.#giveUpAll(conn, conn.b);
     }
     this.#connections.clear();
-    this.#mostRecent = null;
   }
 
   /**
@@ -505,7 +499,6 @@ export class TcpReassembly {
   #finish(conn: Connection, view: PacketView): void {
     this.#reset(conn, conn.a, view);
     this.#connections.delete(conn.key);
-    if (this.#mostRecent === conn) this.#mostRecent = null;
   }
 
   /** Stops tracking a connection (eviction, idle, collision): buffered bytes are delivered, nothing is closed. */
@@ -513,35 +506,29 @@ export class TcpReassembly {
     this.#giveUpAll(conn, conn.a);
     this.#giveUpAll(conn, conn.b);
     this.#connections.delete(conn.key);
-    if (this.#mostRecent === conn) this.#mostRecent = null;
   }
 
   #open(key: number, view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {
     if (this.#connections.size >= this.#maxConnections) {
-      const oldest = this.#connections.values().next();
-      if (!oldest.done) {
+      const oldest = this.#connections.peekOldest();
+      if (oldest !== undefined) {
         this.evictions++;
         this.#skips.add(kEvicted);
-        this.#remove(oldest.value);
+        this.#remove(oldest);
       }
     }
     const conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes);
     conn.setClientIsA(clientIsA);
     conn.rolesKnown = rolesKnown;
-    this.#connections.set(key, conn);
-    this.#mostRecent = conn;
+    this.#connections.insert(conn);
     return conn;
   }
 
   /** Marks the connection as just seen: moves it to the back of the map (LRU order) and records the packet. */
   #touch(conn: Connection, view: PacketView): void {
-    if (conn !== this.#mostRecent) {
-      this.#connections.delete(conn.key);
-      this.#connections.set(conn.key, conn);
-      this.#mostRecent = conn;
-    }
-    conn.lastSeconds = view.seconds;
-    conn.lastNanos = view.nanos;
+    conn.seconds = view.seconds;
+    conn.nanos = view.nanos;
+    this.#connections.touch(conn);
     conn.lastFileId = view.fileId;
     conn.lastPacket = view.packetNumber;
   }

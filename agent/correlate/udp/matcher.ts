@@ -43,6 +43,9 @@ const kKeyCollision = skipReason('udp.key_collision');
 
 class PendingRequest implements PendingEntry {
   key = 0;
+  /** Capture-order links, owned by the pending table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
   /** Capture time of the latest request datagram (the timeout runs from it). */
   seconds = 0;
   nanos = 0;

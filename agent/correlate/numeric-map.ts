@@ -1,0 +1,116 @@
+/**
+ * A hash map from 53-bit non-negative integer keys (key-hash.ts) to objects: open addressing
+ * with linear probing over a Float64Array of keys, and backward-shift deletion (no
+ * tombstones, so lookups never slow down as entries come and go).
+ *
+ * Why not a Map: keys above 2^31 are not small integers in V8, so every Map lookup boxes the
+ * key as a heap number, and a busy capture does several lookups per packet: measured, the
+ * boxing and V8's OrderedHashMap holes cost a quarter of the correlator's time in GC.
+ * Here a key lives unboxed in the typed array and a lookup allocates nothing.
+ *
+ * The key is already a well-mixed hash, so its low 32 bits pick the slot directly.
+ */
+
+const kEmpty = -1;
+const kInitialCapacity = 1024;
+
+export class NumericMap<V> {
+  #keys: Float64Array;
+  #values: (V | undefined)[];
+  #mask: number;
+  #size = 0;
+
+  constructor(initialCapacity = kInitialCapacity) {
+    let capacity = kInitialCapacity;
+    while (capacity < initialCapacity) capacity *= 2;
+    this.#keys = new Float64Array(capacity).fill(kEmpty);
+    this.#values = new Array<V | undefined>(capacity).fill(undefined);
+    this.#mask = capacity - 1;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: number): V | undefined {
+    const keys = this.#keys;
+    const mask = this.#mask;
+    for (let slot = (key >>> 0) & mask; ; slot = (slot + 1) & mask) {
+      const stored = keys[slot]!;
+      if (stored === key) return this.#values[slot];
+      if (stored === kEmpty) return undefined;
+    }
+  }
+
+  /** Stores `value` under `key` (replacing any previous value). */
+  set(key: number, value: V): void {
+    // Load factor at most 1/2: probes stay short.
+    if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
+    const keys = this.#keys;
+    const mask = this.#mask;
+    for (let slot = (key >>> 0) & mask; ; slot = (slot + 1) & mask) {
+      const stored = keys[slot]!;
+      if (stored === key) {
+        this.#values[slot] = value;
+        return;
+      }
+      if (stored === kEmpty) {
+        keys[slot] = key;
+        this.#values[slot] = value;
+        this.#size++;
+        return;
+      }
+    }
+  }
+
+  delete(key: number): boolean {
+    const keys = this.#keys;
+    const values = this.#values;
+    const mask = this.#mask;
+    let slot = (key >>> 0) & mask;
+    for (;;) {
+      const stored = keys[slot]!;
+      if (stored === kEmpty) return false;
+      if (stored === key) break;
+      slot = (slot + 1) & mask;
+    }
+    // Backward shift: move later members of the probe run into the hole so no lookup stops early.
+    let hole = slot;
+    for (let next = (hole + 1) & mask; ; next = (next + 1) & mask) {
+      const stored = keys[next]!;
+      if (stored === kEmpty) break;
+      const home = (stored >>> 0) & mask;
+      // `next` may fill the hole only if its home is not in (hole, next] (cyclically).
+      const homeInRange = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+      if (!homeInRange) {
+        keys[hole] = stored;
+        values[hole] = values[next];
+        hole = next;
+      }
+    }
+    keys[hole] = kEmpty;
+    values[hole] = undefined;
+    this.#size--;
+    return true;
+  }
+
+  clear(): void {
+    this.#keys.fill(kEmpty);
+    this.#values.fill(undefined);
+    this.#size = 0;
+  }
+
+  #grow(): void {
+    const oldKeys = this.#keys;
+    const oldValues = this.#values;
+    const capacity = oldKeys.length * 2;
+    this.#keys = new Float64Array(capacity).fill(kEmpty);
+    this.#values = new Array<V | undefined>(capacity).fill(undefined);
+    this.#mask = capacity - 1;
+    this.#size = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const key = oldKeys[i]!;
+      if (key !== kEmpty) this.set(key, oldValues[i] as V);
+    }
+  }
+}
