@@ -11,7 +11,7 @@ import { IpProtocol } from '../decode/packet.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { type Matcher, type MatcherContext, type MatcherDescriptor, PacketView } from './matcher.ts';
 import type { CorrelateOptions } from './options.ts';
-import { Outcome, type Pair, type PairSink, UnansweredReasonNames } from './pair.ts';
+import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNames } from './pair.ts';
 import { matcherRegistry } from './registry.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
 import { defaultTcpReassemblyOptions, TcpReassembly } from './tcp-stream/reassembly.ts';
@@ -33,6 +33,10 @@ export class Correlator {
   #lastExpirySecond = Number.NEGATIVE_INFINITY;
   #latestSeconds = 0;
   #latestNanos = 0;
+  /** Capture time of the packet (or end of input) being processed: when evictions and closes happen. */
+  #nowSeconds = 0;
+  #nowNanos = 0;
+  readonly #timeoutNanos: CorrelateOptions['timeoutNanos'];
 
   constructor(
     options: CorrelateOptions,
@@ -41,6 +45,7 @@ export class Correlator {
     registry: readonly MatcherDescriptor[] = matcherRegistry,
   ) {
     this.skips = skips;
+    this.#timeoutNanos = options.timeoutNanos;
     const counting: PairSink = { emit: (pair) => this.#count(pair, sink) };
     const context: MatcherContext = { options, sink: counting, skips };
     const streams: StreamProtocol[] = [];
@@ -63,11 +68,24 @@ export class Correlator {
     }
     if (pair.outcome === Outcome.Matched) counts.matched++;
     else {
+      this.#stampGivenUp(pair);
       counts.unanswered++;
       const reason = UnansweredReasonNames[pair.unansweredReason];
       counts.unansweredBy[reason] = (counts.unansweredBy[reason] ?? 0) + 1;
     }
     sink.emit(pair);
+  }
+
+  #stampGivenUp(pair: Pair): void {
+    if (pair.unansweredReason === UnansweredReason.Expired) {
+      const timeout = this.#timeoutNanos[pair.protocol as keyof CorrelateOptions['timeoutNanos']] ?? 0;
+      const total = pair.request.lastNanos + timeout;
+      pair.givenUpSeconds = pair.request.lastSeconds + Math.floor(total / 1e9);
+      pair.givenUpNanos = total % 1e9;
+    } else {
+      pair.givenUpSeconds = this.#nowSeconds;
+      pair.givenUpNanos = this.#nowNanos;
+    }
   }
 
   onPacket(
@@ -78,6 +96,8 @@ export class Correlator {
     data: Uint8Array,
     packet: DecodedPacket,
   ): void {
+    this.#nowSeconds = seconds;
+    this.#nowNanos = nanos;
     if (seconds > this.#lastExpirySecond) {
       this.#lastExpirySecond = seconds;
       this.#expire(seconds, nanos);
@@ -105,6 +125,8 @@ export class Correlator {
 
   /** End of input: expire at the newest capture time seen, then report everything still pending. */
   finish(): void {
+    this.#nowSeconds = this.#latestSeconds;
+    this.#nowNanos = this.#latestNanos;
     this.#expire(this.#latestSeconds, this.#latestNanos);
     this.#reassembly?.flush();
     for (const { matcher } of this.#matchers) matcher.flush();

@@ -65,6 +65,13 @@ export class Pair {
   outcome: Outcome = Outcome.Matched;
   /** Set when outcome is Unanswered. */
   unansweredReason: UnansweredReason = UnansweredReason.Expired;
+  /**
+   * Unanswered only: capture time the request was given up, set by the correlator. Expired:
+   * the deadline (request last byte + the protocol's timeout); otherwise the capture time of
+   * the eviction, the close, or the newest packet at end of input.
+   */
+  givenUpSeconds = 0;
+  givenUpNanos = 0;
   /** Matcher name: 'dns' | 'http' | 'tcp' | 'udp' | 'relay'. */
   protocol = '';
   /** IP protocol number of the request: 6 (TCP) or 17 (UDP). */

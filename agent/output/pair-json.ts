@@ -58,7 +58,10 @@ export function pairToJson(pair: Pair, fileNames: readonly string[]): string {
       response.lastNanos,
     );
   }
-  if (pair.outcome === Outcome.Unanswered) line.reason = UnansweredReasonNames[pair.unansweredReason];
+  if (pair.outcome === Outcome.Unanswered) {
+    line.reason = UnansweredReasonNames[pair.unansweredReason];
+    line.given_up = formatTimestamp(pair.givenUpSeconds, pair.givenUpNanos);
+  }
   line.request = messageJson(request);
   if (response) line.response = messageJson(response);
   if (pair.detail) line[pair.protocol] = pair.detail;
