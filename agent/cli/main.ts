@@ -36,6 +36,20 @@ function positiveSeconds(value: unknown): number {
   return seconds;
 }
 
+function workerCount(value: unknown): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64)
+    throw new UsageError(`--workers must be auto or 0..64, got "${value}"`);
+  return n;
+}
+
+function nonNegativeSeconds(value: unknown): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`not a number of seconds: "${value}"`);
+  return seconds;
+}
+
 function positiveInteger(value: unknown): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`not a positive integer: "${value}"`);
@@ -131,13 +145,28 @@ await yargs(hideBin(process.argv))
           default: 1_000_000,
           coerce: positiveInteger,
         })
+        .option('workers', {
+          describe:
+            'correlator worker threads: auto (one per core), 0 (everything on one thread: the reference mode) or N',
+          type: 'string',
+          default: 'auto',
+          coerce: workerCount,
+        })
+        .option('stats-interval', {
+          describe: 'print a pipeline stats line on stderr every SECONDS (0 = never; worker mode)',
+          type: 'number',
+          default: 0,
+          coerce: nonNegativeSeconds,
+        })
         .option('quiet', { alias: 'q', describe: 'no summary on stderr', type: 'boolean', default: false }),
-    (argv) => {
-      process.exitCode = runReplay({
+    async (argv) => {
+      process.exitCode = await runReplay({
         inputs: argv.inputs,
         output: argv.output,
         packets: argv.packets,
         quiet: argv.quiet,
+        workers: argv.workers,
+        statsIntervalSeconds: argv['stats-interval'],
         dnsPorts: argv['dns-ports'],
         dnsLatencyFrom: argv['dns-latency-from'],
         udpPorts: argv['udp-ports'],

@@ -1,4 +1,5 @@
 /** `wirespan replay`: wires files → reader → decoder → correlator → output, then prints the summary. */
+import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
@@ -6,7 +7,8 @@ import type { Pair } from '../correlate/pair.ts';
 import { LineWriter } from '../output/line-writer.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { pairToJson, pairToText } from '../output/pair-json.ts';
-import { formatSummary } from '../output/summary.ts';
+import { addCounts, addPairCounts, formatSummary, type RunSummary } from '../output/summary.ts';
+import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
 import { replayFiles } from '../pipeline/replay.ts';
 import { parseOutputSpec } from './output-spec.ts';
 
@@ -15,6 +17,9 @@ export interface ReplayCommandOptions {
   output: string;
   packets: boolean;
   quiet: boolean;
+  /** 'auto' or a count; 0 = everything on this thread. */
+  workers: number | 'auto';
+  statsIntervalSeconds: number;
   dnsPorts: number[];
   dnsLatencyFrom: 'first' | 'last';
   udpPorts: number[];
@@ -52,13 +57,41 @@ export function correlateOptionsFrom(options: ReplayCommandOptions): CorrelateOp
   return correlate;
 }
 
+/** `--workers auto`: one correlator worker per core the process may use. */
+export function resolveWorkers(workers: number | 'auto'): number {
+  return workers === 'auto' ? Math.max(1, os.availableParallelism()) : workers;
+}
+
+/** One line for --stats-interval: the pipeline's state right now. */
+function statsLine(snapshot: PipelineSnapshot): string {
+  let packets = 0;
+  let matched = 0;
+  let unanswered = 0;
+  let pending = 0;
+  for (const [i, w] of snapshot.workers.entries()) {
+    if (i === 0) packets = w.packets;
+    for (const c of Object.values(w.pairs)) {
+      matched += c.matched;
+      unanswered += c.unanswered;
+    }
+    for (const n of Object.values(w.pending)) pending += n;
+  }
+  return (
+    `wirespan stats: pool ${snapshot.poolUsed}/${snapshot.poolSlots} slots used, ` +
+    `queues ${snapshot.queueDepths.join('/')} of ${snapshot.queueCapacity}, files done ${snapshot.filesDone}, ` +
+    `packets ${packets}, pairs matched ${matched} unanswered ${unanswered}, pending ${pending}\n`
+  );
+}
+
 /** Runs the command and returns the process exit code (0 ok, 1 processing error, 2 usage error). */
-export function runReplay(options: ReplayCommandOptions): number {
+export async function runReplay(options: ReplayCommandOptions): Promise<number> {
   let outputSpec: ReturnType<typeof parseOutputSpec>;
   let correlateOptions: CorrelateOptions;
   try {
     outputSpec = parseOutputSpec(options.output);
     correlateOptions = correlateOptionsFrom(options);
+    // Matchers validate their own settings (CIDRs, ports) when built: fail fast, before any output.
+    new Correlator(correlateOptions, { emit: () => {} });
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 2;
@@ -75,20 +108,38 @@ export function runReplay(options: ReplayCommandOptions): number {
   }
 
   const files = discovered.files;
+  // --packets lists records, which only the single-thread reader does.
+  const workers = options.packets ? 0 : resolveWorkers(options.workers);
+  const run =
+    workers === 0
+      ? replayOnThisThread(files, options, outputSpec.format, correlateOptions, writer)
+      : await replayOnWorkers(files, workers, options, outputSpec.format, correlateOptions, writer);
+  writer?.close();
+
+  const errors = [...discovered.errors];
+  for (const file of run.summary.files) if (file.error) errors.push(`${file.file}: ${file.error}`);
+  if (run.failure) errors.push(run.failure);
+  if (!options.quiet) process.stderr.write(formatSummary(run.summary, discovered.ignored, errors));
+  return errors.length > 0 ? 1 : 0;
+}
+
+interface Run {
+  summary: RunSummary;
+  failure: string | null;
+}
+
+function replayOnThisThread(
+  files: string[],
+  options: ReplayCommandOptions,
+  format: 'none' | 'jsonl' | 'text',
+  correlateOptions: CorrelateOptions,
+  writer: LineWriter | null,
+): Run {
   const emitPair = (pair: Pair): void => {
     if (writer === null || options.packets) return;
-    writer.write(outputSpec.format === 'text' ? pairToText(pair) : pairToJson(pair, files));
+    writer.write(format === 'text' ? pairToText(pair) : pairToJson(pair, files));
   };
-  let correlator: Correlator;
-  try {
-    correlator = new Correlator(correlateOptions, { emit: emitPair });
-  } catch (error) {
-    // Configuration the matchers reject (e.g. a malformed CIDR).
-    process.stderr.write(`wirespan: ${(error as Error).message}\n`);
-    writer?.close();
-    return 2;
-  }
-
+  const correlator = new Correlator(correlateOptions, { emit: emitPair });
   const result = replayFiles({
     files,
     sink: correlator,
@@ -100,12 +151,61 @@ export function runReplay(options: ReplayCommandOptions): number {
           }
         : null,
   });
-  writer?.close();
+  const skips = result.skips.toObject();
+  addCounts(skips, correlator.skips.toObject());
+  return {
+    summary: {
+      files: result.files,
+      packets: result.packets,
+      decoded: result.decoded,
+      bytes: result.bytes,
+      skips,
+      elapsedNanos: result.elapsedNanos,
+      pairs: Object.fromEntries(correlator.counts),
+      workers: 0,
+    },
+    failure: null,
+  };
+}
 
-  const errors = [...discovered.errors];
-  for (const file of result.files) if (file.error) errors.push(`${file.file}: ${file.error}`);
-  if (!options.quiet) {
-    process.stderr.write(formatSummary(result, correlator, discovered.ignored, errors));
+async function replayOnWorkers(
+  files: string[],
+  workers: number,
+  options: ReplayCommandOptions,
+  format: 'none' | 'jsonl' | 'text',
+  correlateOptions: CorrelateOptions,
+  writer: LineWriter | null,
+): Promise<Run> {
+  const result = await replayParallel({
+    files,
+    workers,
+    options: correlateOptions,
+    output: writer === null ? 'none' : format,
+    writeOutput: (text) => writer?.writeText(text),
+    onPairs: null,
+    onStats:
+      options.statsIntervalSeconds > 0 ? (snapshot) => process.stderr.write(statsLine(snapshot)) : null,
+    statsIntervalMillis: Math.round(options.statsIntervalSeconds * 1000),
+  });
+  // Every worker reads every record: input counts come from worker 0, correlation counts from all.
+  const reporter = result.workers[0];
+  const skips: Record<string, number> = { ...(reporter?.inputSkips ?? {}) };
+  const pairs: RunSummary['pairs'] = {};
+  for (const stats of result.workers) {
+    addCounts(skips, stats.correlatorSkips);
+    addPairCounts(pairs, stats.pairs);
   }
-  return errors.length > 0 ? 1 : 0;
+  return {
+    summary: {
+      files: result.files.map((report) => ({ file: files[report.fileId]!, error: report.error })),
+      packets: reporter?.packets ?? 0,
+      decoded: reporter?.decoded ?? 0,
+      bytes: reporter?.bytes ?? 0,
+      skips,
+      elapsedNanos: result.elapsedNanos,
+      pairs,
+      workers,
+    },
+    failure: result.failure,
+  };
 }

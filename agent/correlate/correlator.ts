@@ -13,6 +13,7 @@ import { type Matcher, type MatcherContext, type MatcherDescriptor, PacketView }
 import type { CorrelateOptions } from './options.ts';
 import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNames } from './pair.ts';
 import { matcherRegistry } from './registry.ts';
+import { flowShard, payloadShard } from './shard.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
 import { defaultTcpReassemblyOptions, TcpReassembly } from './tcp-stream/reassembly.ts';
 
@@ -27,7 +28,11 @@ export interface PairCounts {
 export class Correlator {
   readonly skips: SkipCounters;
   readonly counts = new Map<string, PairCounts>();
-  readonly #matchers: { name: string; matcher: Matcher }[] = [];
+  readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
+  /** This correlator's shard among `#shards` (worker pipeline); 1 shard = every packet. */
+  readonly #shard: number;
+  readonly #shards: number;
+  readonly #anyByPayload: boolean;
   readonly #reassembly: TcpReassembly | null;
   readonly #view = new PacketView();
   #lastExpirySecond = Number.NEGATIVE_INFINITY;
@@ -43,8 +48,11 @@ export class Correlator {
     sink: PairSink,
     skips = new SkipCounters(),
     registry: readonly MatcherDescriptor[] = matcherRegistry,
+    shard: { index: number; count: number } = { index: 0, count: 1 },
   ) {
     this.skips = skips;
+    this.#shard = shard.index;
+    this.#shards = shard.count;
     this.#timeoutNanos = options.timeoutNanos;
     const counting: PairSink = { emit: (pair) => this.#count(pair, sink) };
     const context: MatcherContext = { options, sink: counting, skips };
@@ -52,12 +60,13 @@ export class Correlator {
     for (const descriptor of registry) {
       if (!descriptor.enabled(options)) continue;
       const matcher = descriptor.create(context);
-      this.#matchers.push({ name: descriptor.name, matcher });
+      this.#matchers.push({ name: descriptor.name, matcher, byPayload: descriptor.shardBy === 'payload' });
       this.counts.set(descriptor.name, { matched: 0, unanswered: 0, unansweredBy: {} });
       if (matcher.stream) streams.push(matcher.stream);
     }
     this.#reassembly =
       streams.length > 0 ? new TcpReassembly(streams, defaultTcpReassemblyOptions(), skips) : null;
+    this.#anyByPayload = this.#matchers.some((m) => m.byPayload);
   }
 
   #count(pair: Pair, sink: PairSink): void {
@@ -96,6 +105,36 @@ export class Correlator {
     data: Uint8Array,
     packet: DecodedPacket,
   ): void {
+    this.advanceTime(seconds, nanos);
+    let flowMine = true;
+    let payloadMine = true;
+    if (this.#shards > 1) {
+      flowMine = flowShard(packet, this.#shards) === this.#shard;
+      payloadMine = this.#anyByPayload && payloadShard(packet, data, this.#shards) === this.#shard;
+      if (!flowMine && !payloadMine) return;
+    }
+    const view = this.#view;
+    view.packet = packet;
+    view.data = data;
+    view.seconds = seconds;
+    view.nanos = nanos;
+    view.fileId = fileId;
+    view.packetNumber = packetNumber;
+    const matchers = this.#matchers;
+    for (let i = 0; i < matchers.length; i++) {
+      const entry = matchers[i]!;
+      if (entry.byPayload ? payloadMine : flowMine) entry.matcher.onPacket(view);
+    }
+    if (flowMine && this.#reassembly !== null && packet.ipProtocol === IpProtocol.Tcp) {
+      this.#reassembly.onPacket(view);
+    }
+  }
+
+  /**
+   * Capture time moved to (seconds, nanos) without a packet for this correlator (the worker
+   * pipeline: another shard's packet). Keeps expiry identical whatever the shard count.
+   */
+  advanceTime(seconds: number, nanos: number): void {
     this.#nowSeconds = seconds;
     this.#nowNanos = nanos;
     if (seconds > this.#lastExpirySecond) {
@@ -106,16 +145,6 @@ export class Correlator {
       this.#latestSeconds = seconds;
       this.#latestNanos = nanos;
     }
-    const view = this.#view;
-    view.packet = packet;
-    view.data = data;
-    view.seconds = seconds;
-    view.nanos = nanos;
-    view.fileId = fileId;
-    view.packetNumber = packetNumber;
-    const matchers = this.#matchers;
-    for (let i = 0; i < matchers.length; i++) matchers[i]!.matcher.onPacket(view);
-    if (this.#reassembly !== null && packet.ipProtocol === IpProtocol.Tcp) this.#reassembly.onPacket(view);
   }
 
   #expire(seconds: number, nanos: number): void {

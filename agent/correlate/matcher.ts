@@ -63,6 +63,12 @@ export interface MatcherContext {
 export interface MatcherDescriptor {
   /** Protocol name as it appears in output: 'dns', 'http', 'tcp', 'udp', 'relay'. */
   readonly name: string;
+  /**
+   * How the pipeline shards this matcher's packets across correlator workers: 'flow' (the
+   * default: both directions of a conversation meet in one shard) or 'payload' (the same
+   * payload bytes meet in one shard, whatever the flow: relay matching).
+   */
+  readonly shardBy?: 'flow' | 'payload';
   /** Whether the options enable it (e.g. relay is off unless configured). */
   enabled(options: CorrelateOptions): boolean;
   create(context: MatcherContext): Matcher;

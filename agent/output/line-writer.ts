@@ -41,6 +41,14 @@ export class LineWriter {
     if (this.#pendingBytes >= kFlushBytes) this.flush();
   }
 
+  /** Writes text that already consists of whole lines (each ending in a newline). */
+  writeText(text: string): void {
+    if (this.closed || text.length === 0) return;
+    this.#chunks.push(text);
+    this.#pendingBytes += text.length;
+    if (this.#pendingBytes >= kFlushBytes) this.flush();
+  }
+
   flush(): void {
     if (this.closed || this.#chunks.length === 0) return;
     const text = this.#chunks.join('');

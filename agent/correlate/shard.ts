@@ -1,0 +1,32 @@
+/**
+ * Which correlator shard owns a packet. Flow sharding is direction-independent (XOR of the
+ * two endpoints), so both directions of a conversation, and every TCP segment of a
+ * connection, meet in one shard. Payload sharding (relay matching pairs a payload seen on
+ * two different flows) hashes the payload bytes instead, so both copies meet too.
+ */
+import type { DecodedPacket } from '../decode/packet.ts';
+
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export function flowShard(p: DecodedPacket, shards: number): number {
+  let h = mix((p.src0 ^ p.dst0) + p.ipProtocol);
+  h = mix(h ^ p.src1 ^ p.dst1);
+  h = mix(h ^ p.src2 ^ p.dst2);
+  h = mix(h ^ p.src3 ^ p.dst3);
+  h = mix(h ^ (p.srcPort ^ p.dstPort));
+  return h % shards;
+}
+
+/** Bytes of payload the payload shard looks at: enough to spread, cheap to hash. */
+const kPayloadShardBytes = 32;
+
+export function payloadShard(p: DecodedPacket, data: Uint8Array, shards: number): number {
+  let h = p.payloadLength;
+  const end = p.payloadOffset + Math.min(p.payloadLength, kPayloadShardBytes);
+  for (let i = p.payloadOffset; i < end; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return mix(h) % shards;
+}

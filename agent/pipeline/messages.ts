@@ -1,0 +1,49 @@
+/** Messages between the pipeline's main thread and its workers (structured-cloned). */
+import type { CorrelateOptions } from '../correlate/options.ts';
+import type { Pair } from '../correlate/pair.ts';
+import type { PipelineMemory } from './layout.ts';
+
+export interface WorkerConfig {
+  memory: PipelineMemory;
+  worker: number;
+  workers: number;
+  files: string[];
+  options: CorrelateOptions;
+  /** How the worker renders pairs: text lines for the output, pair objects for exporters, or nothing. */
+  output: 'none' | 'jsonl' | 'text';
+  /** Also post the pair objects (for exporters that run on the main thread). */
+  postPairs: boolean;
+  /** Milliseconds between stats messages (0 = only at the end). */
+  statsIntervalMillis: number;
+}
+
+/** Counters one worker reports (cumulative). */
+export interface WorkerStats {
+  /** Records read and decoded to TCP/UDP, bytes: every worker sees every record; main takes worker 0's. */
+  packets: number;
+  decoded: number;
+  bytes: number;
+  /** Reader and decoder skips by reason (every worker sees them all; main takes worker 0's). */
+  inputSkips: Record<string, number>;
+  /** Correlator skips by reason (per shard: main sums them). */
+  correlatorSkips: Record<string, number>;
+  pairs: Record<string, { matched: number; unanswered: number; unansweredBy: Record<string, number> }>;
+  pending: Record<string, number>;
+  /** Newest capture time processed (seconds since the epoch, integer part). */
+  newestCaptureSeconds: number;
+}
+
+export interface FileReport {
+  fileId: number;
+  format: string | null;
+  packets: number;
+  bytes: number;
+  error: string | null;
+}
+
+export type WorkerMessage =
+  | { type: 'output'; text: string; bytes: number }
+  | { type: 'pairs'; pairs: Pair[] }
+  | { type: 'stats'; stats: WorkerStats }
+  | { type: 'file'; report: FileReport }
+  | { type: 'done'; stats: WorkerStats };
