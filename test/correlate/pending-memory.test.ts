@@ -27,3 +27,18 @@ test('bytes per pending request stay under the documented bounds', () => {
     );
   }
 });
+
+test('1,000,000 unanswered requests against a cap of 100,000: the cap evicts and memory stays bounded', () => {
+  const tool = path.resolve(import.meta.dirname, '../tools/pending-memory.ts');
+  const run = spawnSync(process.execPath, ['--expose-gc', tool, '1000000', '--cap', '100000'], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const measured = JSON.parse(run.stdout) as { pending: number; evicted: number; heapBytes: number };
+  console.log(`capped table: ${JSON.stringify(measured)}`);
+  assert.equal(measured.pending, 100_000);
+  assert.equal(measured.evicted, 900_000, 'every request beyond the cap is evicted and reported');
+  // README "Memory": a full DNS table of 100,000 costs under 100 MB of heap.
+  assert.ok(measured.heapBytes < 100 * 1024 * 1024, `${measured.heapBytes} bytes of heap for 100,000 pending`);
+});

@@ -1,8 +1,8 @@
 /**
  * Measures heap bytes per pending (unanswered) request, per protocol, by driving N requests
  * that never get a response through the real Correlator. Run with --expose-gc:
- *   node --expose-gc test/tools/pending-memory.ts [N]
- * Prints one JSON object: {"dns": bytesPerEntry, ...}. Used by the README's "Memory" figures
+ *   node --expose-gc test/tools/pending-memory.ts [N] [--cap C]
+ * Prints one JSON object: {"dns": bytesPerEntry, ...} (or, with --cap, what the cap did). Used by the README's "Memory" figures
  * and by test/correlate/pending-memory.test.ts.
  */
 import { Correlator } from '../../agent/correlate/correlator.ts';
@@ -95,6 +95,34 @@ function drive(protocol: Protocol): number {
   return Math.round(bytes / pending);
 }
 
-const result: Record<string, number> = {};
-for (const protocol of ['dns', 'udp', 'tcp', 'http'] as const) result[protocol] = drive(protocol);
-console.log(JSON.stringify(result));
+/**
+ * `--cap N`: drives `count` unanswered DNS queries into a table capped at N and reports what
+ * the cap did: {"pending","evicted","heapBytes"} (heap growth with the table full).
+ */
+function driveCapped(cap: number): Record<string, number> {
+  const options = defaultCorrelateOptions();
+  options.maxPending.dns = cap;
+  let evicted = 0;
+  const correlator = new Correlator(options, {
+    emit: (pair) => {
+      if (pair.unansweredReason === 1) evicted++;
+    },
+  });
+  gc!();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < count; i++) {
+    setPacket(IpProtocol.Udp, (0x0a010000 + i) >>> 0, 1024 + (i % 60000), 53, writeDnsQuery(i & 0xffff));
+    correlator.onPacket(0, i + 1, 1_700_000_000, i % 1_000_000_000, data, packet);
+  }
+  gc!();
+  return { pending: correlator.pending().dns ?? 0, evicted, heapBytes: process.memoryUsage().heapUsed - before };
+}
+
+const capIndex = process.argv.indexOf('--cap');
+if (capIndex > 0) {
+  console.log(JSON.stringify(driveCapped(Number(process.argv[capIndex + 1]))));
+} else {
+  const result: Record<string, number> = {};
+  for (const protocol of ['dns', 'udp', 'tcp', 'http'] as const) result[protocol] = drive(protocol);
+  console.log(JSON.stringify(result));
+}
