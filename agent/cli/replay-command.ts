@@ -6,7 +6,7 @@ import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/opt
 import type { Pair } from '../correlate/pair.ts';
 import { LineWriter } from '../output/line-writer.ts';
 import { packetToJson } from '../output/packet-json.ts';
-import { pairToJson, pairToText } from '../output/pair-json.ts';
+import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
 import { addCounts, addPairCounts, formatSummary, type RunSummary } from '../output/summary.ts';
 import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
 import { replayFiles } from '../pipeline/replay.ts';
@@ -135,9 +135,10 @@ function replayOnThisThread(
   correlateOptions: CorrelateOptions,
   writer: LineWriter | null,
 ): Run {
+  const json = new PairJsonWriter(files);
   const emitPair = (pair: Pair): void => {
     if (writer === null || options.packets) return;
-    writer.write(format === 'text' ? pairToText(pair) : pairToJson(pair, files));
+    writer.write(format === 'text' ? pairToText(pair) : json.line(pair));
   };
   const correlator = new Correlator(correlateOptions, { emit: emitPair });
   const result = replayFiles({

@@ -31,8 +31,11 @@ function sourceJson(edges: MessageEdges, fileNames: readonly string[]): Record<s
   return source;
 }
 
-/** One JSON line for a pair. `fileNames` maps the pair's file ids to the names users passed. */
-export function pairToJson(pair: Pair, fileNames: readonly string[]): string {
+/**
+ * The pair as a plain object in the schema's field order: the reference that pairToJson's
+ * hand-built text must equal (JSON.stringify of this), and a form exporters can reuse.
+ */
+export function pairToObject(pair: Pair, fileNames: readonly string[]): Record<string, unknown> {
   const request = pair.request;
   const response = pair.response;
   const line: Record<string, unknown> = {
@@ -68,8 +71,81 @@ export function pairToJson(pair: Pair, fileNames: readonly string[]): string {
   const source: Record<string, unknown> = { request: sourceJson(request, fileNames) };
   if (response) source.response = sourceJson(response, fileNames);
   line.source = source;
-  return JSON.stringify(line);
+  return line;
 }
+
+/**
+ * Renders pairs as JSON lines, fast: the text is concatenated directly (no intermediate
+ * objects), timestamps reuse the date-and-time prefix of the last second formatted, and file
+ * names are escaped once. Equal, byte for byte, to JSON.stringify(pairToObject(pair)).
+ */
+export class PairJsonWriter {
+  readonly #quotedFiles: string[];
+  #prefixSeconds = Number.NaN;
+  #prefix = '';
+
+  constructor(fileNames: readonly string[]) {
+    this.#quotedFiles = fileNames.map((name) => JSON.stringify(name));
+  }
+
+  #time(seconds: number, nanos: number): string {
+    if (seconds !== this.#prefixSeconds) {
+      const text = formatTimestamp(seconds, 0);
+      this.#prefix = text.slice(0, text.length - 10);
+      this.#prefixSeconds = seconds;
+    }
+    const digits = String(nanos);
+    return `"${this.#prefix}${kZeros.slice(digits.length)}${digits}Z"`;
+  }
+
+  #file(fileId: number): string {
+    return this.#quotedFiles[fileId] ?? 'null';
+  }
+
+  #message(edges: MessageEdges): string {
+    return `{"first":${this.#time(edges.firstSeconds, edges.firstNanos)},"last":${this.#time(edges.lastSeconds, edges.lastNanos)},"packets":${edges.packets},"bytes":${edges.bytes}}`;
+  }
+
+  #source(edges: MessageEdges): string {
+    let text = `{"file":${this.#file(edges.fileId)},"packet":${edges.packet}`;
+    if (edges.lastPacket !== edges.packet || edges.lastFileId !== edges.fileId) {
+      if (edges.lastFileId !== edges.fileId) text += `,"last_file":${this.#file(edges.lastFileId)}`;
+      text += `,"last_packet":${edges.lastPacket}`;
+    }
+    return `${text}}`;
+  }
+
+  line(pair: Pair): string {
+    const request = pair.request;
+    const response = pair.response;
+    const client = formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
+    const server = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
+    let text =
+      `{"outcome":"${OutcomeNames[pair.outcome]}","protocol":${JSON.stringify(pair.protocol)},"transport":"${transportName(pair.transport)}"` +
+      `,"client":{"address":"${client}","port":${pair.clientPort}},"server":{"address":"${server}","port":${pair.serverPort}}` +
+      `,"start":${this.#time(request.firstSeconds, request.firstNanos)}`;
+    if (response) {
+      const duration = diffNanos(
+        request.firstSeconds,
+        request.firstNanos,
+        response.lastSeconds,
+        response.lastNanos,
+      );
+      text += `,"end":${this.#time(response.lastSeconds, response.lastNanos)},"duration_ns":${duration}`;
+    }
+    if (pair.outcome === Outcome.Unanswered) {
+      text += `,"reason":"${UnansweredReasonNames[pair.unansweredReason]}","given_up":${this.#time(pair.givenUpSeconds, pair.givenUpNanos)}`;
+    }
+    text += `,"request":${this.#message(request)}`;
+    if (response) text += `,"response":${this.#message(response)}`;
+    if (pair.detail) text += `,${JSON.stringify(pair.protocol)}:${JSON.stringify(pair.detail)}`;
+    text += `,"source":{"request":${this.#source(request)}`;
+    if (response) text += `,"response":${this.#source(response)}`;
+    return `${text}}}`;
+  }
+}
+
+const kZeros = '000000000';
 
 /**
  * The original engine's human-readable block (REQ / RES / LATENCY lines), kept for people

@@ -12,7 +12,7 @@ import { Correlator } from '../correlate/correlator.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
-import { pairToJson, pairToText } from '../output/pair-json.ts';
+import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import { ChunkSource } from './chunk-source.ts';
@@ -58,12 +58,13 @@ function flushPairs(): void {
   pairBatch = [];
 }
 
+const json = new PairJsonWriter(config.files);
 const correlator = new Correlator(
   options,
   {
     emit(pair: Pair): void {
       if (config.output !== 'none') {
-        const line = config.output === 'text' ? pairToText(pair) : pairToJson(pair, config.files);
+        const line = config.output === 'text' ? pairToText(pair) : json.line(pair);
         outputParts.push(line, '\n');
         outputBytes += line.length + 1;
         if (outputBytes >= kOutputBatchBytes) flushOutput();

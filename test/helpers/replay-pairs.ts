@@ -2,7 +2,7 @@
 import { Correlator } from '../../agent/correlate/correlator.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../../agent/correlate/options.ts';
 import type { Pair } from '../../agent/correlate/pair.ts';
-import { pairToJson } from '../../agent/output/pair-json.ts';
+import { pairToObject } from '../../agent/output/pair-json.ts';
 import { replayFiles } from '../../agent/pipeline/replay.ts';
 
 export interface ReplayedPairs {
@@ -20,7 +20,9 @@ export function replayPairs(files: string[], configure?: (options: CorrelateOpti
   replayFiles({ files, sink: correlator, onRecord: null });
   return {
     pairs,
-    json: pairs.map((pair) => JSON.parse(pairToJson(pair, files)) as Record<string, unknown>),
+    json: pairs.map(
+      (pair) => JSON.parse(JSON.stringify(pairToObject(pair, files))) as Record<string, unknown>,
+    ),
     correlator,
   };
 }
