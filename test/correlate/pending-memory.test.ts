@@ -40,5 +40,8 @@ test('1,000,000 unanswered requests against a cap of 100,000: the cap evicts and
   assert.equal(measured.pending, 100_000);
   assert.equal(measured.evicted, 900_000, 'every request beyond the cap is evicted and reported');
   // README "Memory": a full DNS table of 100,000 costs under 100 MB of heap.
-  assert.ok(measured.heapBytes < 100 * 1024 * 1024, `${measured.heapBytes} bytes of heap for 100,000 pending`);
+  assert.ok(
+    measured.heapBytes < 100 * 1024 * 1024,
+    `${measured.heapBytes} bytes of heap for 100,000 pending`,
+  );
 });

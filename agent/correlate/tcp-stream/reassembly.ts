@@ -53,6 +53,12 @@ export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
   };
 }
 
+/**
+ * How long an ended connection's late packets (final ACKs, retransmitted FINs or data) are
+ * recognised and ignored: a few RTOs of capture time.
+ */
+const kClosedLingerNanos = 10 * 1_000_000_000;
+
 /** Bytes per direction offered to claim() before an unclaimed direction stops being offered. */
 export const kClaimBudgetBytes = 4096;
 /**
@@ -83,6 +89,8 @@ export class TcpReassembly {
   readonly #skips: SkipCounters;
   /** Connections in last-seen order (a touched connection moves to the newest end). */
   readonly #connections: PendingTable<Connection>;
+  /** Ended connections, kept for kClosedLingerNanos so their late packets change nothing. */
+  readonly #closed: PendingTable<Connection>;
   /** View for bytes delivered outside their own packet (given-up holes): a buffered segment's own edges. */
   readonly #replayView = new PacketView();
   readonly #replayPacket = new DecodedPacket();
@@ -99,6 +107,8 @@ export class TcpReassembly {
     this.#maxConnections = options.maxConnections;
     // The table's own cap is never reached: #open evicts first, to count and deliver what it drops.
     this.#connections = new PendingTable(options.maxConnections + 1, options.idleTimeoutNanos);
+    // Evicting a lingering closed connection loses nothing: it only stops ignoring late packets.
+    this.#closed = new PendingTable(options.maxConnections, kClosedLingerNanos);
     this.#maxBuffered = options.maxBufferedBytesPerDirection;
     this.#skips = skips;
     this.#replayView.packet = this.#replayPacket;
@@ -149,6 +159,15 @@ export class TcpReassembly {
     }
     const flags = p.tcpFlags;
     const reset = (flags & TcpFlag.Rst) !== 0;
+    if (conn === undefined) {
+      // A connection that ended (both sides closed) lingers in #closed: its late ACKs and
+      // retransmissions are ignored there; a new SYN on the tuple starts a new connection.
+      const ended = this.#closed.get(key);
+      if (ended !== undefined) {
+        if ((flags & TcpFlag.Syn) === 0 || reset) return;
+        this.#closed.delete(key);
+      }
+    }
     if ((flags & TcpFlag.Syn) !== 0 && !reset) {
       conn = this.#onSyn(conn, key, view, srcIsA);
     } else if (conn === undefined) {
@@ -159,16 +178,25 @@ export class TcpReassembly {
     this.#touch(conn, view);
     if (conn.claim === ClaimState.Ignored) return;
     const direction = srcIsA ? conn.a : conn.b;
-    if (reset) {
-      this.#reset(conn, direction, view);
-      return;
+    if (reset) this.#reset(conn, direction, view);
+    else {
+      if ((flags & TcpFlag.Ack) !== 0) this.#onAck(conn, srcIsA ? conn.b : conn.a, p.tcpAck, view);
+      this.#onSegment(conn, direction, view);
     }
-    if ((flags & TcpFlag.Ack) !== 0) this.#onAck(conn, srcIsA ? conn.b : conn.a, p.tcpAck, view);
-    this.#onSegment(conn, direction, view);
+    // Both sides closed (FIN each way, or a reset): the connection is over. It moves to the
+    // short-lived #closed table, so a busy capture does not fill #connections with the dead.
+    if (conn.a.closed && conn.b.closed && this.#connections.delete(conn.key)) {
+      conn.seconds = view.seconds;
+      conn.nanos = view.nanos;
+      this.#closed.insert(conn);
+    }
   }
 
   /** Capture time reached (seconds, nanos): drops connections idle for longer than the idle timeout. */
   expire(seconds: number, nanos: number): void {
+    while (this.#closed.popExpired(seconds, nanos) !== undefined) {
+      // Ended connections hold nothing: they just stop being recognised.
+    }
     for (;;) {
       const conn = this.#connections.peekOldest();
       if (conn === undefined || this.#connections.popExpired(seconds, nanos) === undefined) return;
@@ -188,6 +216,7 @@ export class TcpReassembly {
       this.#giveUpAll(conn, conn.b);
     }
     this.#connections.clear();
+    this.#closed.clear();
   }
 
   /**

@@ -183,6 +183,21 @@ describe('TcpReassembly: close, reset, port reuse', () => {
     assert.deepEqual(protocol.events, ['#1 C "req" @4', '#1 S "bye" @5', '#1 S fin @5', '#1 C fin @7']);
   });
 
+  test('a connection closed both ways leaves the table; its late ACK and retransmitted FIN change nothing', () => {
+    const { reassembly, feeder, protocol } = setup();
+    const c = new TcpConversation();
+    feeder.feedAll(c.handshake(), 0);
+    feeder.feed(c.client('req'), 10 * kMs);
+    const serverFin = c.fin(false, 'resp');
+    feeder.feed(serverFin, 11 * kMs);
+    feeder.feed(c.fin(true), 12 * kMs);
+    assert.equal(reassembly.connectionCount(), 0, 'ended connections do not occupy the table');
+    feeder.feed(c.ack(false), 13 * kMs);
+    feeder.feed(serverFin.copy(), 14 * kMs);
+    assert.equal(reassembly.connectionCount(), 0);
+    assert.deepEqual(protocol.events, ['#1 C "req" @4', '#1 S "resp" @5', '#1 S fin @5', '#1 C fin @6']);
+  });
+
   test('a FIN after a hole waits for the hole', () => {
     const { feeder, protocol } = setup();
     const c = new TcpConversation();
