@@ -95,7 +95,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
       postPairs: input.onPairs !== null,
       statsIntervalMillis: input.statsIntervalMillis,
     };
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: config });
+    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: config });
     worker.on('message', (message: WorkerMessage) => {
       switch (message.type) {
         case 'output':

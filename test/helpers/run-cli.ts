@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-const cli = path.join(repoRoot, 'agent/cli/main.ts');
+const cli = path.join(repoRoot, 'agent/cli/main.mjs');
 
 export interface CliResult {
   status: number | null;

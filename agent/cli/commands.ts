@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * wirespan command line. Exit codes: 0 ok, 1 processing error (an input could not be read),
  * 2 usage error (bad flags or values).
