@@ -1,0 +1,176 @@
+/**
+ * A minimal local OTLP trace receiver for the `--spans` measurement, on two ports:
+ *   - OTLP/HTTP: POST /v1/traces (application/x-protobuf or application/json, optionally
+ *     gzip) answered 200 with an empty ExportTraceServiceResponse; other paths
+ *     (/v1/metrics, /v1/logs) are accepted and ignored;
+ *   - OTLP/gRPC (cleartext HTTP/2): TraceService/Export counted, other services
+ *     (metrics, logs) accepted and ignored.
+ * It decodes no more of the protobuf than the nesting needed to count spans:
+ *   ExportTraceServiceRequest.resource_spans (1) → ResourceSpans.scope_spans (2)
+ *   → ScopeSpans.spans (2).
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
+
+function readVarint(buf: Uint8Array, state: { pos: number }): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (state.pos >= buf.length) throw new Error('truncated varint');
+    const byte = buf[state.pos++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value;
+    scale *= 128;
+  }
+}
+
+/** Counts spans in a protobuf ExportTraceServiceRequest. */
+export function countProtobufSpans(buf: Uint8Array): number {
+  // depth 0: request, 1: ResourceSpans, 2: ScopeSpans; the wanted LEN field per depth.
+  const wanted = [1, 2, 2];
+  const walk = (start: number, end: number, depth: number): number => {
+    let spans = 0;
+    const state = { pos: start };
+    while (state.pos < end) {
+      const tag = readVarint(buf, state);
+      const field = Math.floor(tag / 8);
+      const wire = tag & 7;
+      if (wire === 0) readVarint(buf, state);
+      else if (wire === 1) state.pos += 8;
+      else if (wire === 5) state.pos += 4;
+      else if (wire === 2) {
+        const length = readVarint(buf, state);
+        const bodyStart = state.pos;
+        state.pos += length;
+        if (state.pos > end) throw new Error('truncated field');
+        if (field === wanted[depth]) spans += depth === 2 ? 1 : walk(bodyStart, state.pos, depth + 1);
+      } else throw new Error(`unsupported protobuf wire type ${wire}`);
+    }
+    return spans;
+  };
+  return walk(0, buf.length, 0);
+}
+
+interface JsonTraces {
+  resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[];
+}
+
+export function countJsonSpans(text: string): number {
+  let spans = 0;
+  for (const resource of (JSON.parse(text) as JsonTraces).resourceSpans ?? [])
+    for (const scope of resource.scopeSpans ?? []) spans += scope.spans?.length ?? 0;
+  return spans;
+}
+
+export interface Receiver {
+  /** OTLP/HTTP base URL (POST /v1/traces). */
+  httpUrl: string;
+  /** OTLP/gRPC URL (h2c, TraceService/Export). */
+  grpcUrl: string;
+  /** Spans received over either transport since the last reset. */
+  spans: number;
+  requests: number;
+  errors: number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const traceExportPath = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** Starts an OTLP/HTTP and an OTLP/gRPC receiver on 127.0.0.1, ephemeral ports. */
+export async function startReceiver(): Promise<Receiver> {
+  const state = { spans: 0, requests: 0, errors: 0 };
+
+  const httpServer = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const json = (req.headers['content-type'] ?? '').includes('json');
+      try {
+        if (req.method === 'POST' && req.url?.startsWith('/v1/traces')) {
+          let body = Buffer.concat(chunks);
+          if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+          state.spans += json ? countJsonSpans(body.toString('utf8')) : countProtobufSpans(body);
+          state.requests++;
+        }
+        res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+        res.end(json ? '{}' : '');
+      } catch (error) {
+        state.errors++;
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(String(error));
+      }
+    });
+  });
+
+  // gRPC over cleartext HTTP/2: each request body is a series of length-prefixed messages
+  // (1 byte compressed flag, 4 bytes big-endian length); the answer is one empty message
+  // and the trailer grpc-status 0.
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const grpcServer = http2.createServer();
+  grpcServer.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    session.on('error', () => {});
+  });
+  grpcServer.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('error', () => {});
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      let status = '0';
+      try {
+        if (headers[':path'] === traceExportPath) {
+          const body = Buffer.concat(chunks);
+          for (let pos = 0; pos + 5 <= body.length; ) {
+            const length = body.readUInt32BE(pos + 1);
+            let message: Uint8Array = body.subarray(pos + 5, pos + 5 + length);
+            if (body[pos] === 1) message = zlib.gunzipSync(message);
+            state.spans += countProtobufSpans(message);
+            pos += 5 + length;
+          }
+          state.requests++;
+        }
+      } catch {
+        state.errors++;
+        status = '13'; // INTERNAL
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': status }));
+      stream.end(Buffer.alloc(5));
+    });
+  });
+
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => grpcServer.listen(0, '127.0.0.1', resolve));
+  const httpPort = (httpServer.address() as AddressInfo).port;
+  const grpcPort = (grpcServer.address() as AddressInfo).port;
+  return {
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    get spans() {
+      return state.spans;
+    },
+    get requests() {
+      return state.requests;
+    },
+    get errors() {
+      return state.errors;
+    },
+    reset() {
+      state.spans = 0;
+      state.requests = 0;
+      state.errors = 0;
+    },
+    close: async () => {
+      for (const session of sessions) session.destroy();
+      httpServer.closeAllConnections();
+      await Promise.all([
+        new Promise<void>((resolve) => httpServer.close(() => resolve())),
+        new Promise<void>((resolve) => grpcServer.close(() => resolve())),
+      ]);
+    },
+  };
+}
