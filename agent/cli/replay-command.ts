@@ -4,6 +4,7 @@ import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import { ByteBuffer } from '../output/byte-buffer.ts';
 import { LineWriter } from '../output/line-writer.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
@@ -11,6 +12,9 @@ import { addCounts, addPairCounts, formatSummary, type RunSummary } from '../out
 import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
 import { replayFiles } from '../pipeline/replay.ts';
 import { parseOutputSpec } from './output-spec.ts';
+
+/** JSONL bytes gathered before a write. */
+const kOutputFlushBytes = 256 * 1024;
 
 export interface ReplayCommandOptions {
   inputs: string[];
@@ -136,9 +140,18 @@ function replayOnThisThread(
   writer: LineWriter | null,
 ): Run {
   const json = new PairJsonWriter(files);
+  const pending = new ByteBuffer(kOutputFlushBytes * 2);
   const emitPair = (pair: Pair): void => {
     if (writer === null || options.packets) return;
-    writer.write(format === 'text' ? pairToText(pair) : json.line(pair));
+    if (format === 'text') {
+      writer.write(pairToText(pair));
+      return;
+    }
+    json.write(pending, pair);
+    if (pending.length >= kOutputFlushBytes) {
+      writer.writeBytes(pending.view());
+      pending.clear();
+    }
   };
   const correlator = new Correlator(correlateOptions, { emit: emitPair });
   const result = replayFiles({
@@ -152,6 +165,7 @@ function replayOnThisThread(
           }
         : null,
   });
+  writer?.writeBytes(pending.view());
   const skips = result.skips.toObject();
   addCounts(skips, correlator.skips.toObject());
   return {
@@ -182,7 +196,7 @@ async function replayOnWorkers(
     workers,
     options: correlateOptions,
     output: writer === null ? 'none' : format,
-    writeOutput: (text) => writer?.writeText(text),
+    writeOutput: (bytes) => writer?.writeBytes(bytes),
     onPairs: null,
     onStats:
       options.statsIntervalSeconds > 0 ? (snapshot) => process.stderr.write(statsLine(snapshot)) : null,

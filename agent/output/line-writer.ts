@@ -41,12 +41,11 @@ export class LineWriter {
     if (this.#pendingBytes >= kFlushBytes) this.flush();
   }
 
-  /** Writes text that already consists of whole lines (each ending in a newline). */
-  writeText(text: string): void {
-    if (this.closed || text.length === 0) return;
-    this.#chunks.push(text);
-    this.#pendingBytes += text.length;
-    if (this.#pendingBytes >= kFlushBytes) this.flush();
+  /** Writes bytes that already are whole lines (each ending in a newline), now. */
+  writeBytes(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.flush();
+    this.#writeAll(bytes);
   }
 
   flush(): void {
@@ -54,7 +53,10 @@ export class LineWriter {
     const text = this.#chunks.join('');
     this.#chunks = [];
     this.#pendingBytes = 0;
-    const bytes = Buffer.from(text, 'utf8');
+    this.#writeAll(Buffer.from(text, 'utf8'));
+  }
+
+  #writeAll(bytes: Uint8Array): void {
     let offset = 0;
     while (offset < bytes.length) {
       try {

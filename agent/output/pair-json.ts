@@ -7,6 +7,7 @@
 import type { MessageEdges, Pair } from '../correlate/pair.ts';
 import { diffNanos, Outcome, OutcomeNames, UnansweredReasonNames } from '../correlate/pair.ts';
 import { formatIp } from '../decode/format.ts';
+import { type ByteBuffer, fragment } from './byte-buffer.ts';
 import { formatTimestamp } from './time.ts';
 
 function transportName(transport: number): string {
@@ -75,77 +76,159 @@ export function pairToObject(pair: Pair, fileNames: readonly string[]): Record<s
 }
 
 /**
- * Renders pairs as JSON lines, fast: the text is concatenated directly (no intermediate
- * objects), timestamps reuse the date-and-time prefix of the last second formatted, and file
- * names are escaped once. Equal, byte for byte, to JSON.stringify(pairToObject(pair)).
+ * Renders pairs as JSON lines straight into bytes (a ByteBuffer): no intermediate objects or
+ * strings except a protocol's small detail object, timestamps reuse the encoded date-and-time
+ * of the last second seen, file names are encoded once. The bytes equal, exactly, the UTF-8 of
+ * JSON.stringify(pairToObject(pair)) plus a newline (tested on every corpus pair).
  */
 export class PairJsonWriter {
-  readonly #quotedFiles: string[];
+  readonly #quotedFiles: Uint8Array[];
   #prefixSeconds = Number.NaN;
-  #prefix = '';
+  /** `"YYYY-MM-DDTHH:MM:SS.` of #prefixSeconds. */
+  #prefix: Uint8Array = new Uint8Array(0);
 
   constructor(fileNames: readonly string[]) {
-    this.#quotedFiles = fileNames.map((name) => JSON.stringify(name));
+    this.#quotedFiles = fileNames.map((name) => fragment(JSON.stringify(name)));
   }
 
-  #time(seconds: number, nanos: number): string {
+  #time(out: ByteBuffer, seconds: number, nanos: number): void {
     if (seconds !== this.#prefixSeconds) {
       const text = formatTimestamp(seconds, 0);
-      this.#prefix = text.slice(0, text.length - 10);
+      this.#prefix = fragment(`"${text.slice(0, text.length - 10)}`);
       this.#prefixSeconds = seconds;
     }
-    const digits = String(nanos);
-    return `"${this.#prefix}${kZeros.slice(digits.length)}${digits}Z"`;
+    out.raw(this.#prefix);
+    out.padded(nanos, 9);
+    out.raw(kZQuote);
   }
 
-  #file(fileId: number): string {
-    return this.#quotedFiles[fileId] ?? 'null';
+  #address(out: ByteBuffer, version: number, w0: number, w1: number, w2: number, w3: number): void {
+    out.byte(kQuote);
+    if (version === 4) out.ipv4(w0);
+    else out.ascii(formatIp(version, w0, w1, w2, w3));
+    out.byte(kQuote);
   }
 
-  #message(edges: MessageEdges): string {
-    return `{"first":${this.#time(edges.firstSeconds, edges.firstNanos)},"last":${this.#time(edges.lastSeconds, edges.lastNanos)},"packets":${edges.packets},"bytes":${edges.bytes}}`;
+  #file(out: ByteBuffer, fileId: number): void {
+    const name = this.#quotedFiles[fileId];
+    if (name === undefined) out.raw(kNull);
+    else out.raw(name);
   }
 
-  #source(edges: MessageEdges): string {
-    let text = `{"file":${this.#file(edges.fileId)},"packet":${edges.packet}`;
+  #message(out: ByteBuffer, edges: MessageEdges): void {
+    out.raw(kFirst);
+    this.#time(out, edges.firstSeconds, edges.firstNanos);
+    out.raw(kLast);
+    this.#time(out, edges.lastSeconds, edges.lastNanos);
+    out.raw(kPackets);
+    out.integer(edges.packets);
+    out.raw(kBytes);
+    out.integer(edges.bytes);
+    out.byte(kCloseBrace);
+  }
+
+  #source(out: ByteBuffer, edges: MessageEdges): void {
+    out.raw(kFile);
+    this.#file(out, edges.fileId);
+    out.raw(kPacket);
+    out.integer(edges.packet);
     if (edges.lastPacket !== edges.packet || edges.lastFileId !== edges.fileId) {
-      if (edges.lastFileId !== edges.fileId) text += `,"last_file":${this.#file(edges.lastFileId)}`;
-      text += `,"last_packet":${edges.lastPacket}`;
+      if (edges.lastFileId !== edges.fileId) {
+        out.raw(kLastFile);
+        this.#file(out, edges.lastFileId);
+      }
+      out.raw(kLastPacket);
+      out.integer(edges.lastPacket);
     }
-    return `${text}}`;
+    out.byte(kCloseBrace);
   }
 
-  line(pair: Pair): string {
+  /** Appends the pair's JSON line, newline included. */
+  write(out: ByteBuffer, pair: Pair): void {
     const request = pair.request;
     const response = pair.response;
-    const client = formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
-    const server = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
-    let text =
-      `{"outcome":"${OutcomeNames[pair.outcome]}","protocol":${JSON.stringify(pair.protocol)},"transport":"${transportName(pair.transport)}"` +
-      `,"client":{"address":"${client}","port":${pair.clientPort}},"server":{"address":"${server}","port":${pair.serverPort}}` +
-      `,"start":${this.#time(request.firstSeconds, request.firstNanos)}`;
+    out.raw(kOutcome);
+    out.ascii(OutcomeNames[pair.outcome]);
+    out.raw(kProtocol);
+    out.ascii(pair.protocol);
+    out.raw(kTransport);
+    out.ascii(transportName(pair.transport));
+    out.raw(kClient);
+    this.#address(out, pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
+    out.raw(kPort);
+    out.integer(pair.clientPort);
+    out.raw(kServer);
+    this.#address(out, pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
+    out.raw(kPort);
+    out.integer(pair.serverPort);
+    out.raw(kStart);
+    this.#time(out, request.firstSeconds, request.firstNanos);
     if (response) {
-      const duration = diffNanos(
-        request.firstSeconds,
-        request.firstNanos,
-        response.lastSeconds,
-        response.lastNanos,
+      out.raw(kEnd);
+      this.#time(out, response.lastSeconds, response.lastNanos);
+      out.raw(kDuration);
+      out.integer(
+        diffNanos(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos),
       );
-      text += `,"end":${this.#time(response.lastSeconds, response.lastNanos)},"duration_ns":${duration}`;
     }
     if (pair.outcome === Outcome.Unanswered) {
-      text += `,"reason":"${UnansweredReasonNames[pair.unansweredReason]}","given_up":${this.#time(pair.givenUpSeconds, pair.givenUpNanos)}`;
+      out.raw(kReason);
+      out.ascii(UnansweredReasonNames[pair.unansweredReason]);
+      out.raw(kGivenUp);
+      this.#time(out, pair.givenUpSeconds, pair.givenUpNanos);
     }
-    text += `,"request":${this.#message(request)}`;
-    if (response) text += `,"response":${this.#message(response)}`;
-    if (pair.detail) text += `,${JSON.stringify(pair.protocol)}:${JSON.stringify(pair.detail)}`;
-    text += `,"source":{"request":${this.#source(request)}`;
-    if (response) text += `,"response":${this.#source(response)}`;
-    return `${text}}}`;
+    out.raw(kRequest);
+    this.#message(out, request);
+    if (response) {
+      out.raw(kResponse);
+      this.#message(out, response);
+    }
+    if (pair.detail) {
+      out.raw(kCommaQuote);
+      out.ascii(pair.protocol);
+      out.raw(kQuoteColon);
+      out.text(JSON.stringify(pair.detail));
+    }
+    out.raw(kSourceRequest);
+    this.#source(out, request);
+    if (response) {
+      out.raw(kResponseKey);
+      this.#source(out, response);
+    }
+    out.raw(kLineEnd);
   }
 }
 
-const kZeros = '000000000';
+const kQuote = 0x22;
+const kCloseBrace = 0x7d;
+const kZQuote = fragment('Z"');
+const kNull = fragment('null');
+const kOutcome = fragment('{"outcome":"');
+const kProtocol = fragment('","protocol":"');
+const kTransport = fragment('","transport":"');
+const kClient = fragment('","client":{"address":');
+const kPort = fragment(',"port":');
+const kServer = fragment('},"server":{"address":');
+const kStart = fragment('},"start":');
+const kEnd = fragment(',"end":');
+const kDuration = fragment(',"duration_ns":');
+const kReason = fragment(',"reason":"');
+const kGivenUp = fragment('","given_up":');
+const kRequest = fragment(',"request":');
+const kResponse = fragment(',"response":');
+const kFirst = fragment('{"first":');
+const kLast = fragment(',"last":');
+const kPackets = fragment(',"packets":');
+const kBytes = fragment(',"bytes":');
+const kCommaQuote = fragment(',"');
+const kQuoteColon = fragment('":');
+const kSourceRequest = fragment(',"source":{"request":');
+const kResponseKey = fragment(',"response":');
+const kFile = fragment('{"file":');
+const kPacket = fragment(',"packet":');
+const kLastFile = fragment(',"last_file":');
+const kLastPacket = fragment(',"last_packet":');
+const kLineEnd = fragment('}}\n');
 
 /**
  * The original engine's human-readable block (REQ / RES / LATENCY lines), kept for people

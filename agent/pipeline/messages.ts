@@ -42,7 +42,7 @@ export interface FileReport {
 }
 
 export type WorkerMessage =
-  | { type: 'output'; text: string; bytes: number }
+  | { type: 'output'; data: Uint8Array }
   | { type: 'pairs'; pairs: Pair[] }
   | { type: 'stats'; stats: WorkerStats }
   | { type: 'file'; report: FileReport }

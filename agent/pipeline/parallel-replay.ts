@@ -22,8 +22,8 @@ export interface ParallelReplayInput {
   workers: number;
   options: CorrelateOptions;
   output: 'none' | 'jsonl' | 'text';
-  /** Receives output text (whole lines). */
-  writeOutput: (text: string) => void;
+  /** Receives output bytes (whole lines). */
+  writeOutput: (bytes: Uint8Array) => void;
   /** Receives pair objects (structured clones: fields only, no methods) when set. */
   onPairs: ((pairs: Pair[]) => void) | null;
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
@@ -99,8 +99,8 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     worker.on('message', (message: WorkerMessage) => {
       switch (message.type) {
         case 'output':
-          input.writeOutput(message.text);
-          producer.outputWritten(index, message.bytes);
+          input.writeOutput(message.data);
+          producer.outputWritten(index, message.data.length);
           break;
         case 'pairs':
           input.onPairs?.(message.pairs);

@@ -12,6 +12,7 @@ import { Correlator } from '../correlate/correlator.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
+import { ByteBuffer } from '../output/byte-buffer.ts';
 import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
@@ -19,7 +20,7 @@ import { ChunkSource } from './chunk-source.ts';
 import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
 import type { FileReport, WorkerConfig, WorkerMessage, WorkerStats } from './messages.ts';
 
-/** Output text batched per message: large enough to amortise a message, small enough to stream. */
+/** Output bytes batched per message: large enough to amortise a message, small enough to stream. */
 const kOutputBatchBytes = 256 * 1024;
 /** Unwritten output a worker may have in flight before it waits for main to catch up. */
 const kOutputBacklogBytes = 16 * 1024 * 1024;
@@ -38,18 +39,17 @@ for (const key of Object.keys(options.maxPending) as (keyof typeof options.maxPe
   options.maxPending[key] = Math.max(1, Math.ceil(options.maxPending[key] / config.workers));
 }
 
-let outputParts: string[] = [];
-let outputBytes = 0;
+let output = new ByteBuffer(kOutputBatchBytes * 2);
 let pairBatch: Pair[] = [];
 
+/** Hands the output bytes to main (transferred, not copied) and starts a new buffer. */
 function flushOutput(): void {
-  if (outputBytes === 0) return;
-  const text = outputParts.join('');
-  const bytes = outputBytes;
-  outputParts = [];
-  outputBytes = 0;
-  port.postMessage({ type: 'output', text, bytes } satisfies WorkerMessage);
-  consumer.postedOutput(bytes, kOutputBacklogBytes);
+  const length = output.length;
+  if (length === 0) return;
+  const data = output.bytes.subarray(0, length);
+  port.postMessage({ type: 'output', data } satisfies WorkerMessage, [data.buffer as ArrayBuffer]);
+  output = new ByteBuffer(kOutputBatchBytes * 2);
+  consumer.postedOutput(length, kOutputBacklogBytes);
 }
 
 function flushPairs(): void {
@@ -64,10 +64,13 @@ const correlator = new Correlator(
   {
     emit(pair: Pair): void {
       if (config.output !== 'none') {
-        const line = config.output === 'text' ? pairToText(pair) : json.line(pair);
-        outputParts.push(line, '\n');
-        outputBytes += line.length + 1;
-        if (outputBytes >= kOutputBatchBytes) flushOutput();
+        if (config.output === 'text') {
+          output.text(pairToText(pair));
+          output.byte(0x0a);
+        } else {
+          json.write(output, pair);
+        }
+        if (output.length >= kOutputBatchBytes) flushOutput();
       }
       if (config.postPairs) {
         pairBatch.push(pair);

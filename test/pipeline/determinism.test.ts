@@ -23,10 +23,26 @@ const inputs = [
 
 for (const [name, input] of inputs) {
   test(`${name}: --workers 0, 1, 2 and 4 emit the same pairs`, () => {
-    const reference = sortedLines(['replay', input, '--workers', '0', '--relay', '--internal-networks', '10.0.0.0/8']);
+    const reference = sortedLines([
+      'replay',
+      input,
+      '--workers',
+      '0',
+      '--relay',
+      '--internal-networks',
+      '10.0.0.0/8',
+    ]);
     assert.ok(reference.length > 0);
     for (const workers of ['1', '2', '4']) {
-      const lines = sortedLines(['replay', input, '--workers', workers, '--relay', '--internal-networks', '10.0.0.0/8']);
+      const lines = sortedLines([
+        'replay',
+        input,
+        '--workers',
+        workers,
+        '--relay',
+        '--internal-networks',
+        '10.0.0.0/8',
+      ]);
       assert.deepEqual(lines, reference, `--workers ${workers}`);
     }
   });

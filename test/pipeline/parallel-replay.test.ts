@@ -15,8 +15,8 @@ test('a tiny pool (2 slots of 4 KiB) makes the reader wait for every chunk, and 
     workers: 2,
     options: defaultCorrelateOptions(),
     output: 'jsonl',
-    writeOutput: (chunk) => {
-      text += chunk;
+    writeOutput: (bytes) => {
+      text += new TextDecoder().decode(bytes);
     },
     onPairs: null,
     onStats: null,
@@ -25,7 +25,9 @@ test('a tiny pool (2 slots of 4 KiB) makes the reader wait for every chunk, and 
     slotBytes: 4096,
   });
   assert.equal(result.failure, null);
-  const expected = replayPairs([capture]).json.map((pair) => JSON.stringify(pair)).sort();
+  const expected = replayPairs([capture])
+    .json.map((pair) => JSON.stringify(pair))
+    .sort();
   const lines = text.split('\n').filter(Boolean).sort();
   assert.equal(lines.length, expected.length);
   assert.deepEqual(lines, expected);

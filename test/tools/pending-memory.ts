@@ -115,7 +115,11 @@ function driveCapped(cap: number): Record<string, number> {
     correlator.onPacket(0, i + 1, 1_700_000_000, i % 1_000_000_000, data, packet);
   }
   gc!();
-  return { pending: correlator.pending().dns ?? 0, evicted, heapBytes: process.memoryUsage().heapUsed - before };
+  return {
+    pending: correlator.pending().dns ?? 0,
+    evicted,
+    heapBytes: process.memoryUsage().heapUsed - before,
+  };
 }
 
 const capIndex = process.argv.indexOf('--cap');
