@@ -1,0 +1,13 @@
+/** Public API of the OpenTelemetry export (agent/export/README-otel.md). */
+
+export { kDefaultLatencyBoundaries } from './metrics.ts';
+export {
+  createOtelExporter,
+  type OtelExporter,
+  type OtelExporterCounters,
+  type OtelExporterOptions,
+  type OtelShutdownResult,
+} from './sdk.ts';
+export type { ServiceMapEntry } from './service-map.ts';
+export type { SpanBatcherOptions } from './span-batcher.ts';
+export { kDefaultLocalNetworks, type PairData } from './span-mapper.ts';

@@ -1,0 +1,625 @@
+/**
+ * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK (NodeSDK owns the
+ * lifecycle, the MeterProvider with its OTLP/gRPC metric reader and views, the diag logger from
+ * OTEL_LOG_LEVEL and OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
+ * span and queues it for the OTLP/gRPC trace exporter.
+ *
+ * Span path: spans are built as ReadableSpan objects and batched by span-batcher.ts straight
+ * into the OTLP trace exporter, not through a Tracer and the BatchSpanProcessor. Measured on the
+ * 2-core dev machine (test/export/span-path.bench.ts): creating spans through per-service
+ * TracerProviders cost 2.6-2.9x more than building the ReadableSpans directly (~63-65k vs
+ * ~175k spans/s, same mapped corpus pairs); both then pay the same OTLP serialisation, the
+ * largest cost on this thread. The direct path also gives per-service Resource objects (NodeSDK's
+ * single TracerProvider has one Resource), counted drops and bounded export concurrency.
+ * Everything the Tracer would have checked (attribute types, value length limit) is produced
+ * valid here.
+ *
+ * One exporter per process: NodeSDK registers the global MeterProvider (and context manager,
+ * logger provider) and the API allows one of each; shutdown() releases them so a later exporter
+ * (a test, a restart) can register again.
+ */
+import {
+  type Attributes,
+  context,
+  diag,
+  logs,
+  metrics,
+  propagation,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  type AggregationOption,
+  type AggregationTemporality,
+  type InstrumentType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import type { PairSink } from '../../correlate/pair.ts';
+import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
+import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMetrics } from './metrics.ts';
+import { kScope, PairSpan } from './pair-span.ts';
+import { detectBaseResource, serviceResource, sharedAttributes } from './resource.ts';
+import { PairSampler } from './sampler.ts';
+import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
+import { SpanBatcher, type SpanBatcherOptions } from './span-batcher.ts';
+import { kDefaultLocalNetworks, type PairData, SpanMapper } from './span-mapper.ts';
+
+export interface OtelExporterOptions {
+  /**
+   * OTLP/gRPC endpoint for spans and metrics, e.g. `http://collector:4317` (`https://` for TLS).
+   * Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / ..._METRICS_ENDPOINT, else
+   * OTEL_EXPORTER_OTLP_ENDPOINT, else `http://localhost:4317`.
+   */
+  endpoint?: string;
+  /** CIDRs of the observed node's own addresses and pods: decides SERVER vs CLIENT. Default kDefaultLocalNetworks. */
+  localNetworks?: readonly string[];
+  /** Observed server → service.name; first match wins. Default: none (`{protocol}://{address}:{port}`). */
+  serviceMap?: readonly ServiceMapEntry[];
+  /** Resource objects kept for observed services (least recently used dropped beyond). Default 10000. */
+  maxServices?: number;
+  /**
+   * Fraction of ordinary spans exported, 0..1. Errors, timeouts, slow spans and spans joining a
+   * sampled traceparent are always kept. Default: OTEL_TRACES_SAMPLER=traceidratio /
+   * parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG, else 1.
+   */
+  sampleRatio?: number;
+  /** Spans at least this many seconds long are always exported; null/undefined: no slow rule. */
+  slowSpanSeconds?: number | null;
+  /** Extra latency histogram boundaries in seconds (SLO thresholds), e.g. [0.1, 0.25]. */
+  sloBoundaries?: readonly number[];
+  /** Latency histogram aggregation. Default 'explicit' (works with classic Prometheus `le` buckets). */
+  histogramAggregation?: 'explicit' | 'exponential';
+  /** HTTP route templates (`/users/{id}`), see http-routes.ts. Default none. */
+  httpRoutes?: readonly string[];
+  /** Pipeline health, read at every metric collection. Can also be set later with setStatsSource(). */
+  statsSource?: (() => PipelineStatsSnapshot) | null;
+  /** Capture file names by file id (the pair's fileId), for wirespan.source.file. */
+  sourceFiles?: readonly string[] | ((fileId: number) => string | undefined) | null;
+  /** Metric export interval. Default OTEL_METRIC_EXPORT_INTERVAL, else 60000 ms. */
+  metricExportIntervalMillis?: number;
+  /** Per-request OTLP timeout (retries included). Default OTEL_EXPORTER_OTLP_{TRACES,}_TIMEOUT, else 10000 ms. */
+  exportTimeoutMillis?: number;
+  /** Upper bound on shutdown(). Default 2 × export timeout + 1000 ms. */
+  shutdownTimeoutMillis?: number;
+  /** Span queue. Defaults: OTEL_BSP_MAX_QUEUE_SIZE / _MAX_EXPORT_BATCH_SIZE / _SCHEDULE_DELAY, else 65536 / 2048 / 500 ms; 4 concurrent exports. */
+  batch?: Partial<SpanBatcherOptions>;
+  /** Export spans. Default true unless OTEL_TRACES_EXPORTER=none. */
+  traces?: boolean;
+  /** Export metrics. Default true unless OTEL_METRICS_EXPORTER=none. */
+  metrics?: boolean;
+  /** Extra attributes for wirespan's own resource (e.g. k8s.node.name); OTEL_RESOURCE_ATTRIBUTES still wins. */
+  resourceAttributes?: Attributes;
+}
+
+export interface OtelExporterCounters {
+  /** Pairs given to emit(). */
+  pairs: number;
+  /** Spans accepted into the export queue. */
+  queued: number;
+  /** Spans the collector acknowledged. */
+  exported: number;
+  /** Spans refused: queue full, emitted after shutdown, or a pair that could not be mapped. */
+  dropped: number;
+  /** Spans whose export failed (or that shutdown gave up on). */
+  failed: number;
+  /** Spans left out by head sampling (their latency is still recorded). */
+  sampledOut: number;
+  /** HTTP traceparent headers ignored as invalid. */
+  invalidTraceparents: number;
+  /** Failed OTLP export requests: traces. */
+  traceExportErrors: number;
+  /** Failed OTLP export requests: metrics. */
+  metricExportErrors: number;
+}
+
+export interface OtelShutdownResult {
+  exported: number;
+  /** Queue full, after shutdown, or unmappable pairs. */
+  dropped: number;
+  /** Export failed or abandoned at shutdown. */
+  failed: number;
+  /** One line describing export failures (for the caller to print once), or null. */
+  error: string | null;
+}
+
+export interface OtelExporter extends PairSink {
+  /** Maps the pair to a span and queues it; records its latency. Synchronous; never throws. */
+  emit(pair: PairData): void;
+  /** Exports everything queued (spans and a metric collection). */
+  forceFlush(): Promise<void>;
+  /** Flushes, stops, releases the SDK; bounded by shutdownTimeoutMillis. Idempotent. */
+  shutdown(): Promise<OtelShutdownResult>;
+  /** Resolves when the span queue is at most half full: lets an async pipeline pause instead of dropping. */
+  whenRoom(): Promise<void>;
+  setStatsSource(source: (() => PipelineStatsSnapshot) | null): void;
+  readonly counters: OtelExporterCounters;
+  /** The effective trace endpoint (for messages). */
+  readonly endpoint: string;
+  /** False when OTEL_SDK_DISABLED=true: emit() only counts. */
+  readonly enabled: boolean;
+}
+
+const kDefaultExportTimeoutMillis = 10_000;
+const kDefaultBatch: SpanBatcherOptions = {
+  maxQueueSize: 65_536,
+  // ~750 B per span on the corpus: 2048 spans stay well under the 4 MiB gRPC message limit
+  // that collectors enforce by default (max_recv_msg_size_mib: 4), even with long URLs.
+  maxExportBatchSize: 2048,
+  scheduledDelayMillis: 500,
+  maxConcurrentExports: 4,
+};
+
+/** Wraps the OTLP metric exporter to count failed requests (the SDK only logs them to diag). */
+class CountingMetricExporter implements PushMetricExporter {
+  readonly #inner: OTLPMetricExporter;
+  errors = 0;
+  lastError: string | null = null;
+
+  constructor(inner: OTLPMetricExporter) {
+    this.#inner = inner;
+  }
+
+  export(data: ResourceMetrics, resultCallback: Parameters<PushMetricExporter['export']>[1]): void {
+    this.#inner.export(data, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) {
+        this.errors++;
+        this.lastError ??= (result.error?.message ?? 'metric export failed').trim();
+      }
+      resultCallback(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+
+  selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
+    return this.#inner.selectAggregationTemporality(instrumentType);
+  }
+
+  selectAggregation(instrumentType: InstrumentType): AggregationOption {
+    return this.#inner.selectAggregation(instrumentType);
+  }
+}
+
+/** The OTLP endpoint the gRPC exporter will use for a signal (same precedence as the exporter). */
+function endpointFor(signal: 'TRACES' | 'METRICS', option: string | undefined): string {
+  return (
+    option ??
+    getStringFromEnv(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) ??
+    getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') ??
+    'http://localhost:4317'
+  );
+}
+
+function sampleRatioFromEnv(): number {
+  const sampler = getStringFromEnv('OTEL_TRACES_SAMPLER')?.toLowerCase();
+  if (sampler === 'always_off' || sampler === 'parentbased_always_off') return 0;
+  if (sampler === 'traceidratio' || sampler === 'parentbased_traceidratio') {
+    const arg = getNumberFromEnv('OTEL_TRACES_SAMPLER_ARG');
+    return arg !== undefined && arg >= 0 && arg <= 1 ? arg : 1;
+  }
+  return 1;
+}
+
+function positive(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()));
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+let activeExporter = false;
+
+/** Builds the exporter; rejects on invalid options (the message names the option). */
+export async function createOtelExporter(options: OtelExporterOptions = {}): Promise<OtelExporter> {
+  const files = options.sourceFiles ?? null;
+  const mapper = new SpanMapper({
+    localNetworks: options.localNetworks ?? kDefaultLocalNetworks,
+    serviceMap: options.serviceMap ?? [],
+    httpRoutes: options.httpRoutes ?? [],
+    sourceFiles: files === null ? null : typeof files === 'function' ? files : (fileId) => files[fileId],
+  });
+  const sampler = new PairSampler({
+    ratio: options.sampleRatio ?? sampleRatioFromEnv(),
+    slowSeconds: options.slowSpanSeconds ?? null,
+  });
+  const boundaries = latencyBoundaries(options.sloBoundaries ?? []);
+  const batchOptions: SpanBatcherOptions = {
+    maxQueueSize:
+      options.batch?.maxQueueSize ??
+      getNumberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE') ??
+      kDefaultBatch.maxQueueSize,
+    maxExportBatchSize:
+      options.batch?.maxExportBatchSize ??
+      getNumberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ??
+      kDefaultBatch.maxExportBatchSize,
+    scheduledDelayMillis:
+      options.batch?.scheduledDelayMillis ??
+      getNumberFromEnv('OTEL_BSP_SCHEDULE_DELAY') ??
+      kDefaultBatch.scheduledDelayMillis,
+    maxConcurrentExports: options.batch?.maxConcurrentExports ?? kDefaultBatch.maxConcurrentExports,
+  };
+  const maxServices = options.maxServices ?? 10_000;
+  const histogramAggregation = options.histogramAggregation ?? 'explicit';
+  if (histogramAggregation !== 'explicit' && histogramAggregation !== 'exponential') {
+    throw new Error(
+      `histogramAggregation must be "explicit" or "exponential", got ${String(histogramAggregation)}`,
+    );
+  }
+
+  const traceEndpoint = endpointFor('TRACES', options.endpoint);
+  const metricEndpoint = endpointFor('METRICS', options.endpoint);
+  for (const endpoint of [traceEndpoint, metricEndpoint]) {
+    const url = URL.canParse(endpoint) ? new URL(endpoint) : null;
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+      throw new Error(
+        `OTLP endpoint "${endpoint}" is not an http:// or https:// URL (e.g. http://localhost:4317)`,
+      );
+    }
+  }
+  const exportTimeoutMillis =
+    positive(options.exportTimeoutMillis) ??
+    positive(getNumberFromEnv('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT')) ??
+    positive(getNumberFromEnv('OTEL_EXPORTER_OTLP_TIMEOUT')) ??
+    kDefaultExportTimeoutMillis;
+  const shutdownTimeoutMillis = positive(options.shutdownTimeoutMillis) ?? 2 * exportTimeoutMillis + 1000;
+  const metricExportIntervalMillis =
+    positive(options.metricExportIntervalMillis) ??
+    positive(getNumberFromEnv('OTEL_METRIC_EXPORT_INTERVAL')) ??
+    60_000;
+  const tracesEnabled = options.traces ?? getStringFromEnv('OTEL_TRACES_EXPORTER') !== 'none';
+  const metricsEnabled = options.metrics ?? getStringFromEnv('OTEL_METRICS_EXPORTER') !== 'none';
+  const sdkDisabled = getBooleanFromEnv('OTEL_SDK_DISABLED');
+  // The SDK's span limit for string attribute values (the Tracer would apply it; we build spans ourselves).
+  const valueLengthLimit =
+    positive(getNumberFromEnv('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT')) ??
+    positive(getNumberFromEnv('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT')) ??
+    Number.POSITIVE_INFINITY;
+
+  // Checked last: a rejected configuration must not leave the process marked as exporting.
+  if (activeExporter) {
+    throw new Error('an OTel exporter is already active in this process; shut it down first');
+  }
+
+  const counts: ExporterCountsSource = {
+    exported: 0,
+    droppedQueueFull: 0,
+    droppedAfterShutdown: 0,
+    droppedMappingError: 0,
+    exportFailed: 0,
+    sampledOut: 0,
+    queued: 0,
+    invalidTraceparents: 0,
+    traceExportErrors: 0,
+    metricExportErrors: 0,
+    pairs: {},
+  };
+  let pairsSeen = 0;
+  let lastMappingError: string | null = null;
+  let statsSource = options.statsSource ?? null;
+
+  const tallyPair = (pair: PairData): void => {
+    pairsSeen++;
+    let tally = counts.pairs[pair.protocol];
+    if (tally === undefined) {
+      tally = { matched: 0, unanswered: 0, unansweredBy: {} };
+      counts.pairs[pair.protocol] = tally;
+    }
+    if (pair.outcome === 0) tally.matched++;
+    else {
+      tally.unanswered++;
+      const reason =
+        ['expired', 'evicted', 'end_of_input', 'connection_closed'][pair.unansweredReason] ?? 'unknown';
+      tally.unansweredBy[reason] = (tally.unansweredBy[reason] ?? 0) + 1;
+    }
+  };
+
+  if (sdkDisabled) return disabledExporter(traceEndpoint, tallyPair, () => pairsSeen);
+
+  activeExporter = true;
+  try {
+    const base = await detectBaseResource(options.resourceAttributes ?? {});
+    const shared = sharedAttributes(base);
+    const resources = new BoundedCache<Resource, Attributes | null>(maxServices, (name, attributes) =>
+      serviceResource(shared, name, attributes),
+    );
+
+    const traceExporter = tracesEnabled
+      ? new OTLPTraceExporter({
+          ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+          ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+          // One above our own bound: the exporter frees a slot a microtask after each callback.
+          concurrencyLimit: batchOptions.maxConcurrentExports + 1,
+        })
+      : null;
+    const batcher = traceExporter === null ? null : new SpanBatcher(traceExporter, batchOptions);
+
+    const metricExporter = metricsEnabled
+      ? new CountingMetricExporter(
+          new OTLPMetricExporter({
+            ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+            ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+          }),
+        )
+      : null;
+    const reader =
+      metricExporter === null
+        ? null
+        : new PeriodicExportingMetricReader({
+            exporter: metricExporter,
+            exportIntervalMillis: metricExportIntervalMillis,
+            exportTimeoutMillis: Math.min(exportTimeoutMillis, metricExportIntervalMillis),
+          });
+
+    const sdk = new NodeSDK({
+      resource: base,
+      autoDetectResources: false,
+      metricReaders: reader === null ? [] : [reader],
+      views: latencyViews(boundaries, histogramAggregation),
+      // Spans do not go through NodeSDK's TracerProvider (see the file comment).
+      spanProcessors: [],
+      logRecordProcessors: [],
+      instrumentations: [],
+      textMapPropagator: null,
+    });
+    sdk.start();
+    const meterProvider = reader === null ? null : metrics.getMeterProvider();
+    if (meterProvider !== null && !(meterProvider instanceof MeterProvider)) {
+      throw new Error('NodeSDK did not register its MeterProvider (another one is registered globally)');
+    }
+
+    const syncCounts = (): ExporterCountsSource => {
+      if (batcher !== null) {
+        const c = batcher.counters;
+        counts.exported = c.exported;
+        counts.droppedQueueFull = c.droppedQueueFull;
+        counts.exportFailed = c.failed;
+        counts.queued = batcher.queued + batcher.inFlight;
+        counts.traceExportErrors = c.exportErrors;
+      }
+      counts.metricExportErrors = metricExporter?.errors ?? 0;
+      return counts;
+    };
+
+    const wirespanMetrics =
+      meterProvider === null
+        ? null
+        : new WirespanMetrics({
+            meter: meterProvider.getMeter(kScope.name, kScope.version),
+            boundaries,
+            counts: syncCounts,
+            stats: () => (statsSource === null ? null : statsSource()),
+            now: () => Date.now(),
+            onStatsError: (error) => diag.warn(`wirespan: pipeline stats source failed: ${messageOf(error)}`),
+          });
+
+    const ids = new RandomIdGenerator();
+    let closed = false;
+    let shutdownPromise: Promise<OtelShutdownResult> | null = null;
+
+    const emit = (pair: PairData): void => {
+      if (closed) {
+        counts.droppedAfterShutdown++;
+        return;
+      }
+      try {
+        tallyPair(pair);
+        const mapped = mapper.map(pair);
+        if (mapped.invalidTraceparent) counts.invalidTraceparents++;
+        if (mapped.metric !== null) wirespanMetrics?.record(mapped.metric);
+        if (batcher === null) return;
+        const parent = mapped.parent;
+        const traceId = parent?.traceId ?? ids.generateTraceId();
+        const isError = mapped.statusCode === SpanStatusCode.ERROR;
+        const keep = sampler.shouldKeep({
+          traceId,
+          isError,
+          durationNanos: mapped.durationNanos,
+          parentSampled: parent === null ? null : (parent.flags & TraceFlags.SAMPLED) !== 0,
+        });
+        if (!keep) {
+          counts.sampledOut++;
+          return;
+        }
+        if (valueLengthLimit !== Number.POSITIVE_INFINITY)
+          truncateStrings(mapped.attributes, valueLengthLimit);
+        const span = new PairSpan(
+          mapped.name,
+          mapped.kind,
+          { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+          parent === null
+            ? undefined
+            : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },
+          mapped.startTime,
+          mapped.endTime,
+          mapped.durationNanos,
+          { code: mapped.statusCode },
+          mapped.attributes,
+          resources.get(mapped.serviceName, mapped.serviceAttributes),
+        );
+        batcher.offer(span);
+      } catch (error) {
+        counts.droppedMappingError++;
+        lastMappingError ??= messageOf(error);
+      }
+    };
+
+    const counters = (): OtelExporterCounters => {
+      syncCounts();
+      const b = batcher?.counters;
+      return {
+        pairs: pairsSeen,
+        queued: b?.accepted ?? 0,
+        exported: counts.exported,
+        dropped:
+          counts.droppedQueueFull +
+          counts.droppedAfterShutdown +
+          (b?.droppedAfterShutdown ?? 0) +
+          counts.droppedMappingError,
+        failed: counts.exportFailed,
+        sampledOut: counts.sampledOut,
+        invalidTraceparents: counts.invalidTraceparents,
+        traceExportErrors: counts.traceExportErrors,
+        metricExportErrors: counts.metricExportErrors,
+      };
+    };
+
+    const shutdown = async (): Promise<OtelShutdownResult> => {
+      closed = true;
+      const started = performance.now();
+      const deadline = started + shutdownTimeoutMillis;
+      // Spans first, so the final metric collection sees the final span counts; metrics keep
+      // at least one export timeout (capped at half the budget) for their last export.
+      const metricReserve = reader === null ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
+      const problems: string[] = [];
+      if (batcher !== null && traceExporter !== null) {
+        const drained = await batcher.drain(deadline - metricReserve);
+        // Closes the gRPC channel; bounded, as it first awaits requests shutdown gave up on.
+        await withDeadline(
+          traceExporter.shutdown().catch(() => undefined),
+          Math.min(deadline - metricReserve, performance.now() + 1000),
+        );
+        if (batcher.counters.failed > 0 || batcher.counters.exportErrors > 0) {
+          problems.push(
+            `OTLP trace export to ${traceEndpoint} failed: ${batcher.lastError ?? 'gave up at shutdown'} (${batcher.counters.failed} spans not exported${drained.complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
+          );
+        }
+      }
+      if (lastMappingError !== null) {
+        problems.push(
+          `${counts.droppedMappingError} pairs could not be mapped to spans: ${lastMappingError}`,
+        );
+      }
+      let metricsTimedOut = false;
+      const stopped = await withDeadline(
+        sdk.shutdown().then(
+          () => null,
+          (error: unknown) => messageOf(error),
+        ),
+        deadline,
+      );
+      if (stopped === 'timeout') metricsTimedOut = true;
+      if (
+        metricExporter !== null &&
+        (metricExporter.errors > 0 || metricsTimedOut || typeof stopped === 'string')
+      ) {
+        problems.push(
+          `OTLP metric export to ${metricEndpoint} failed: ${metricExporter.lastError ?? (typeof stopped === 'string' ? stopped : 'timed out at shutdown')} (${metricExporter.errors} failed requests)`,
+        );
+      }
+      releaseGlobals();
+      const c = counters();
+      return {
+        exported: c.exported,
+        dropped: c.dropped,
+        failed: c.failed,
+        error: problems.length === 0 ? null : problems.join('; '),
+      };
+    };
+
+    return {
+      emit,
+      async forceFlush(): Promise<void> {
+        await batcher?.forceFlush();
+        if (meterProvider instanceof MeterProvider) await meterProvider.forceFlush();
+      },
+      shutdown(): Promise<OtelShutdownResult> {
+        shutdownPromise ??= shutdown();
+        return shutdownPromise;
+      },
+      whenRoom(): Promise<void> {
+        return batcher?.whenRoom() ?? Promise.resolve();
+      },
+      setStatsSource(source): void {
+        statsSource = source;
+      },
+      get counters(): OtelExporterCounters {
+        return counters();
+      },
+      endpoint: traceEndpoint,
+      enabled: true,
+    };
+  } catch (error) {
+    releaseGlobals();
+    throw error;
+  }
+}
+
+/** Cuts string attribute values to `limit` characters, as the SDK's attributeValueLengthLimit does. */
+function truncateStrings(attributes: Attributes, limit: number): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (typeof value === 'string' && value.length > limit) attributes[key] = value.slice(0, limit);
+  }
+}
+
+/** Unregisters what NodeSDK registered globally, so another exporter can start in this process. */
+function releaseGlobals(): void {
+  metrics.disable();
+  logs.disable();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  activeExporter = false;
+}
+
+/** OTEL_SDK_DISABLED=true: an exporter that counts pairs and exports nothing. */
+function disabledExporter(
+  endpoint: string,
+  tallyPair: (pair: PairData) => void,
+  pairsSeen: () => number,
+): OtelExporter {
+  return {
+    emit: (pair) => {
+      try {
+        tallyPair(pair);
+      } catch {
+        // never throws
+      }
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve({ exported: 0, dropped: 0, failed: 0, error: null }),
+    whenRoom: () => Promise.resolve(),
+    setStatsSource: () => {},
+    get counters(): OtelExporterCounters {
+      return {
+        pairs: pairsSeen(),
+        queued: 0,
+        exported: 0,
+        dropped: 0,
+        failed: 0,
+        sampledOut: 0,
+        invalidTraceparents: 0,
+        traceExportErrors: 0,
+        metricExportErrors: 0,
+      };
+    },
+    endpoint,
+    enabled: false,
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Semantic-convention keys that are not stable, copied here (as the semantic-conventions package
+ * recommends for `incubating` entries: they may change or vanish in a minor release). Stable
+ * keys are imported as `ATTR_*` from `@opentelemetry/semantic-conventions` where they are used.
+ */
+
+/** Development (semconv registry "dns"): the name being queried, as it appears in the query. */
+export const ATTR_DNS_QUESTION_NAME = 'dns.question.name';
+/** Development: duration of a DNS lookup (histogram, s). */
+export const METRIC_DNS_LOOKUP_DURATION = 'dns.lookup.duration';
+
+/**
+ * PRE-REGISTRY: proposed in open-telemetry/semantic-conventions#2432 ("Finish documenting DNS
+ * namespace"), not in the registry yet. The question type mnemonic ("A", "AAAA", "MX").
+ */
+export const ATTR_DNS_QUESTION_TYPE = 'dns.question.type';
+/** PRE-REGISTRY (#2432): the response code mnemonic ("NOERROR", "NXDOMAIN", "SERVFAIL"). */
+export const ATTR_DNS_RESPONSE_CODE = 'dns.response_code';
+
+/** Development: request body size in bytes (from Content-Length). */
+export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
+/** Development: response body size in bytes (from Content-Length). */
+export const ATTR_HTTP_RESPONSE_BODY_SIZE = 'http.response.body.size';
+/** Development: low-cardinality template of the path, for CLIENT spans (SERVER spans use http.route). */
+export const ATTR_URL_TEMPLATE = 'url.template';

@@ -1,0 +1,197 @@
+/**
+ * The span queue against a SpanExporter whose answers the test controls (the SDK's exporter
+ * contract, not our code): drops are counted, concurrency stays bounded, shutdown drains with
+ * a deadline and stops at a dead collector.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { SpanBatcher } from '../../agent/export/otel/span-batcher.ts';
+
+/** An exporter that records each call and answers when the test says so. */
+class HeldExporter implements SpanExporter {
+  readonly calls: { spans: ReadableSpan[]; done: (result: ExportResult) => void }[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.calls.push({
+      spans,
+      done: (result) => {
+        this.inFlight--;
+        done(result);
+      },
+    });
+  }
+
+  answerAll(code: ExportResultCode, error?: Error): number {
+    const pending = this.calls.splice(0);
+    for (const call of pending) call.done({ code, ...(error ? { error } : {}) });
+    return pending.length;
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const span = (n: number): ReadableSpan => ({ name: `s${n}` }) as unknown as ReadableSpan;
+
+test('a full queue drops the newest spans and counts them', () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    maxQueueSize: 10,
+    maxExportBatchSize: 4,
+    scheduledDelayMillis: 1000,
+    maxConcurrentExports: 1,
+  });
+  let accepted = 0;
+  for (let i = 0; i < 15; i++) if (batcher.offer(span(i))) accepted++;
+  assert.equal(accepted, 10);
+  assert.equal(batcher.counters.droppedQueueFull, 5);
+  assert.equal(batcher.queued, 10);
+  assert.equal(exporter.calls.length, 0, 'offer() never exports synchronously');
+});
+
+test('concurrency stays at maxConcurrentExports, also while flushing', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    maxQueueSize: 1000,
+    maxExportBatchSize: 10,
+    scheduledDelayMillis: 1000,
+    maxConcurrentExports: 3,
+  });
+  for (let i = 0; i < 95; i++) batcher.offer(span(i));
+  const flushed = batcher.forceFlush();
+  await sleep(5);
+  assert.equal(exporter.calls.length, 3);
+  let exported = 0;
+  while (exporter.calls.length > 0) {
+    exported += exporter.calls.reduce((n, c) => n + c.spans.length, 0);
+    exporter.answerAll(ExportResultCode.SUCCESS);
+    await sleep(1);
+  }
+  await flushed;
+  assert.equal(exported, 95);
+  assert.equal(exporter.maxInFlight, 3);
+  assert.equal(batcher.counters.exported, 95);
+  assert.equal(batcher.queued, 0);
+});
+
+test('a partly filled batch is sent after the scheduled delay', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    maxQueueSize: 100,
+    maxExportBatchSize: 50,
+    scheduledDelayMillis: 300,
+    maxConcurrentExports: 2,
+  });
+  const started = performance.now();
+  batcher.offer(span(1));
+  batcher.offer(span(2));
+  await sleep(10);
+  if (performance.now() - started < 250) assert.equal(exporter.calls.length, 0, 'not before the delay');
+  await sleep(600);
+  assert.equal(exporter.calls.length, 1);
+  assert.equal(exporter.calls[0]!.spans.length, 2);
+  exporter.answerAll(ExportResultCode.SUCCESS);
+});
+
+test('shutdown drain stops at the first failed export and counts the rest as failed', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    maxQueueSize: 1000,
+    maxExportBatchSize: 10,
+    scheduledDelayMillis: 1000,
+    maxConcurrentExports: 1,
+  });
+  for (let i = 0; i < 50; i++) batcher.offer(span(i));
+  const drained = batcher.drain(performance.now() + 5000);
+  await sleep(5);
+  assert.equal(exporter.answerAll(ExportResultCode.FAILED, new Error('14 UNAVAILABLE: collector down')), 1);
+  const result = await drained;
+  assert.equal(result.complete, false);
+  assert.equal(exporter.calls.length, 0, 'no further batch was sent');
+  assert.equal(batcher.counters.failed, 50);
+  assert.equal(batcher.counters.abandoned, 40);
+  assert.equal(batcher.counters.exportErrors, 1);
+  assert.equal(batcher.lastError, '14 UNAVAILABLE: collector down');
+  assert.equal(batcher.offer(span(99)), false);
+  assert.equal(batcher.counters.droppedAfterShutdown, 1);
+});
+
+test('shutdown drain gives up at the deadline when the exporter never answers', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    maxQueueSize: 1000,
+    maxExportBatchSize: 10,
+    scheduledDelayMillis: 1000,
+    maxConcurrentExports: 2,
+  });
+  for (let i = 0; i < 30; i++) batcher.offer(span(i));
+  const started = performance.now();
+  const result = await batcher.drain(started + 50);
+  assert.ok(performance.now() - started < 500);
+  assert.equal(result.complete, false);
+  assert.equal(batcher.counters.failed, 30);
+  assert.equal(batcher.counters.exported, 0);
+  // A late answer is not counted twice.
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.counters.exported, 0);
+  assert.equal(batcher.counters.failed, 30);
+});
+
+test('whenRoom() resolves once the waiting spans are back under half the queue', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    maxQueueSize: 40,
+    maxExportBatchSize: 5,
+    scheduledDelayMillis: 1000,
+    maxConcurrentExports: 2,
+  });
+  for (let i = 0; i < 40; i++) batcher.offer(span(i));
+  let resolved = false;
+  const room = batcher.whenRoom().then(() => {
+    resolved = true;
+  });
+  await sleep(5);
+  // Two batches in flight, 30 spans still waiting: more than half of 40.
+  assert.equal(batcher.queued, 30);
+  assert.equal(resolved, false);
+  exporter.answerAll(ExportResultCode.SUCCESS); // two more go out: 20 waiting
+  await room;
+  assert.equal(resolved, true);
+  assert.equal(batcher.queued, 20);
+  while (exporter.calls.length > 0) {
+    exporter.answerAll(ExportResultCode.SUCCESS);
+    await sleep(1);
+  }
+});
+
+test('invalid options are rejected', () => {
+  const exporter = new HeldExporter();
+  assert.throws(
+    () =>
+      new SpanBatcher(exporter, {
+        maxQueueSize: 0,
+        maxExportBatchSize: 1,
+        scheduledDelayMillis: 1,
+        maxConcurrentExports: 1,
+      }),
+    /maxQueueSize/,
+  );
+  assert.throws(
+    () =>
+      new SpanBatcher(exporter, {
+        maxQueueSize: 1,
+        maxExportBatchSize: 1,
+        scheduledDelayMillis: -1,
+        maxConcurrentExports: 1,
+      }),
+    /scheduledDelayMillis/,
+  );
+});
