@@ -49,6 +49,38 @@ function nonNegativeSeconds(value: unknown): number {
   return seconds;
 }
 
+function cidrList(value: unknown): string[] {
+  return String(value)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function ratio(value: unknown): number {
+  const r = Number(value);
+  if (!Number.isFinite(r) || r < 0 || r > 1)
+    throw new UsageError(`--sample-ratio must be between 0 and 1, got "${value}"`);
+  return r;
+}
+
+function secondsList(value: unknown): number[] {
+  return cidrList(value).map((item) => {
+    const seconds = Number(item);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new UsageError(`not a positive number of seconds: "${item}"`);
+    return seconds;
+  });
+}
+
+function serviceMap(value: unknown): { match: string; service: string }[] {
+  return cidrList(value).map((item) => {
+    const at = item.lastIndexOf('=');
+    if (at <= 0 || at === item.length - 1)
+      throw new UsageError(`--service-map entries are MATCH=NAME, got "${item}"`);
+    return { match: item.slice(0, at), service: item.slice(at + 1) };
+  });
+}
+
 function positiveInteger(value: unknown): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`not a positive integer: "${value}"`);
@@ -157,6 +189,55 @@ await yargs(hideBin(process.argv))
           default: 0,
           coerce: nonNegativeSeconds,
         })
+        .option('otlp', {
+          describe:
+            'export every pair as an OpenTelemetry span (and latency/pipeline metrics) over OTLP gRPC to URL; ' +
+            'without URL: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4317',
+          type: 'string',
+        })
+        .option('local-networks', {
+          describe:
+            'OTLP: CIDRs of the observed node; a span is SERVER when its server is local, else CLIENT',
+          type: 'string',
+          coerce: (v: unknown) => (v === undefined ? undefined : cidrList(v)),
+        })
+        .option('service-map', {
+          describe:
+            'OTLP: service.name per server, MATCH=NAME,... where MATCH is addr:port, CIDR or CIDR:port',
+          type: 'string',
+          default: '',
+          coerce: serviceMap,
+        })
+        .option('http-route', {
+          describe:
+            'OTLP: route template such as /users/{id} (repeatable): gives http.route and the span name',
+          type: 'string',
+          array: true,
+          default: [] as string[],
+        })
+        .option('sample-ratio', {
+          describe: 'OTLP: share of ordinary spans kept (errors, timeouts and slow spans are always kept)',
+          type: 'number',
+          default: 1,
+          coerce: ratio,
+        })
+        .option('slow-span', {
+          describe: 'OTLP: spans at least this many seconds long are always kept',
+          type: 'number',
+          coerce: nonNegativeSeconds,
+        })
+        .option('slo-boundaries', {
+          describe:
+            'OTLP: extra latency histogram boundaries in seconds (your SLO thresholds), comma-separated',
+          type: 'string',
+          default: '',
+          coerce: secondsList,
+        })
+        .option('histogram', {
+          describe: 'OTLP: latency histogram aggregation',
+          choices: ['explicit', 'exponential'] as const,
+          default: 'explicit' as const,
+        })
         .option('quiet', { alias: 'q', describe: 'no summary on stderr', type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runReplay({
@@ -176,6 +257,16 @@ await yargs(hideBin(process.argv))
         relayCrossTransport: argv['relay-cross-transport'],
         timeoutSeconds: argv.timeout,
         maxPending: argv['max-pending'],
+        otlp: argv.otlp,
+        otel: {
+          localNetworks: argv['local-networks'],
+          serviceMap: argv['service-map'],
+          httpRoutes: argv['http-route'].map(String),
+          sampleRatio: argv['sample-ratio'],
+          slowSpanSeconds: argv['slow-span'] ?? null,
+          sloBoundaries: argv['slo-boundaries'],
+          histogram: argv.histogram,
+        },
       });
     },
   )

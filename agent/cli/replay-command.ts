@@ -4,13 +4,15 @@ import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import { createOtelExporter, type OtelExporter, type ServiceMapEntry } from '../export/otel/index.ts';
+import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
 import { LineWriter } from '../output/line-writer.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
 import { addCounts, addPairCounts, formatSummary, type RunSummary } from '../output/summary.ts';
 import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
-import { replayFiles } from '../pipeline/replay.ts';
+import { ThisThreadReplay } from '../pipeline/replay.ts';
 import { parseOutputSpec } from './output-spec.ts';
 
 /** JSONL bytes gathered before a write. */
@@ -34,6 +36,20 @@ export interface ReplayCommandOptions {
   relayCrossTransport: boolean;
   timeoutSeconds: number;
   maxPending: number;
+  /** OTLP export: undefined = off; '' = on, endpoint from OTEL_EXPORTER_OTLP_* or the default; else the URL. */
+  otlp: string | undefined;
+  otel: OtelCliOptions;
+}
+
+/** Export settings from the command line (agent/export/README-otel.md). */
+export interface OtelCliOptions {
+  localNetworks: string[] | undefined;
+  serviceMap: ServiceMapEntry[];
+  httpRoutes: string[];
+  sampleRatio: number;
+  slowSpanSeconds: number | null;
+  sloBoundaries: number[];
+  histogram: 'explicit' | 'exponential';
 }
 
 export function correlateOptionsFrom(options: ReplayCommandOptions): CorrelateOptions {
@@ -87,6 +103,32 @@ function statsLine(snapshot: PipelineSnapshot): string {
   );
 }
 
+/** The exporter's view of the worker pipeline, from the latest merged snapshot. */
+function pipelineStats(snapshot: PipelineSnapshot | null): PipelineStatsSnapshot {
+  const stats = emptyPipelineStats();
+  if (snapshot === null) return stats;
+  const reporter = snapshot.workers[0];
+  stats.packetsDecoded = reporter?.decoded ?? 0;
+  stats.bytesRead = reporter?.bytes ?? 0;
+  stats.packetsSkipped = { ...(reporter?.inputSkips ?? {}) };
+  let newest = 0;
+  for (const worker of snapshot.workers) {
+    addCounts(stats.packetsSkipped, worker.correlatorSkips);
+    addPairCounts(stats.pairs, worker.pairs);
+    addCounts(stats.pending, worker.pending);
+    newest = Math.max(newest, worker.newestCaptureSeconds);
+  }
+  stats.files.done = snapshot.filesDone;
+  stats.bufferPool = { free: snapshot.poolSlots - snapshot.poolUsed, used: snapshot.poolUsed };
+  stats.queues = snapshot.queueDepths.map((depth, i) => ({
+    name: `chunks.${i}`,
+    depth,
+    capacity: snapshot.queueCapacity,
+  }));
+  stats.newestCapture = newest > 0 ? { seconds: newest, nanos: 0 } : null;
+  return stats;
+}
+
 /** Runs the command and returns the process exit code (0 ok, 1 processing error, 2 usage error). */
 export async function runReplay(options: ReplayCommandOptions): Promise<number> {
   let outputSpec: ReturnType<typeof parseOutputSpec>;
@@ -102,6 +144,26 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
   }
 
   const discovered = discoverCaptureFiles(options.inputs);
+  const files = discovered.files;
+  let exporter: OtelExporter | null = null;
+  if (options.otlp !== undefined) {
+    try {
+      exporter = await createOtelExporter({
+        ...(options.otlp === '' ? {} : { endpoint: options.otlp }),
+        ...(options.otel.localNetworks ? { localNetworks: options.otel.localNetworks } : {}),
+        serviceMap: options.otel.serviceMap,
+        httpRoutes: options.otel.httpRoutes,
+        sampleRatio: options.otel.sampleRatio,
+        slowSpanSeconds: options.otel.slowSpanSeconds,
+        sloBoundaries: options.otel.sloBoundaries,
+        histogramAggregation: options.otel.histogram,
+        sourceFiles: files,
+      });
+    } catch (error) {
+      process.stderr.write(`wirespan: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
   let writer: LineWriter | null = null;
   try {
     if (outputSpec.format !== 'none')
@@ -111,18 +173,24 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
     return 1;
   }
 
-  const files = discovered.files;
   // --packets lists records, which only the single-thread reader does.
   const workers = options.packets ? 0 : resolveWorkers(options.workers);
   const run =
     workers === 0
-      ? replayOnThisThread(files, options, outputSpec.format, correlateOptions, writer)
-      : await replayOnWorkers(files, workers, options, outputSpec.format, correlateOptions, writer);
+      ? await replayOnThisThread(files, options, outputSpec.format, correlateOptions, writer, exporter)
+      : await replayOnWorkers(files, workers, options, outputSpec.format, correlateOptions, writer, exporter);
   writer?.close();
 
   const errors = [...discovered.errors];
   for (const file of run.summary.files) if (file.error) errors.push(`${file.file}: ${file.error}`);
   if (run.failure) errors.push(run.failure);
+  if (exporter) {
+    const exported = await exporter.shutdown();
+    // One line for an unreachable collector, however many batches failed.
+    if (exported.error) errors.push(exported.error);
+    if (exported.dropped > 0) errors.push(`${exported.dropped} spans dropped (export queue full)`);
+    run.summary.spans = { exported: exported.exported, dropped: exported.dropped, failed: exported.failed };
+  }
   if (!options.quiet) process.stderr.write(formatSummary(run.summary, discovered.ignored, errors));
   return errors.length > 0 ? 1 : 0;
 }
@@ -132,16 +200,21 @@ interface Run {
   failure: string | null;
 }
 
-function replayOnThisThread(
+/** Records per step between waits for the exporter (single thread). */
+const kRecordsPerStep = 8192;
+
+async function replayOnThisThread(
   files: string[],
   options: ReplayCommandOptions,
   format: 'none' | 'jsonl' | 'text',
   correlateOptions: CorrelateOptions,
   writer: LineWriter | null,
-): Run {
+  exporter: OtelExporter | null,
+): Promise<Run> {
   const json = new PairJsonWriter(files);
   const pending = new ByteBuffer(kOutputFlushBytes * 2);
   const emitPair = (pair: Pair): void => {
+    exporter?.emit(pair);
     if (writer === null || options.packets) return;
     if (format === 'text') {
       writer.write(pairToText(pair));
@@ -154,7 +227,7 @@ function replayOnThisThread(
     }
   };
   const correlator = new Correlator(correlateOptions, { emit: emitPair });
-  const result = replayFiles({
+  const replay = new ThisThreadReplay({
     files,
     sink: correlator,
     onRecord:
@@ -165,6 +238,28 @@ function replayOnThisThread(
           }
         : null,
   });
+  if (exporter) {
+    exporter.setStatsSource(() => ({
+      packetsDecoded: replay.result.decoded,
+      packetsSkipped: { ...replay.result.skips.toObject(), ...correlator.skips.toObject() },
+      bytesRead: replay.result.bytes,
+      files: {
+        done: replay.result.files.filter((f) => f.error === null).length,
+        lost: 0,
+        error: replay.result.files.filter((f) => f.error !== null).length,
+      },
+      pending: correlator.pending(),
+      pairs: Object.fromEntries(correlator.counts),
+      bufferPool: null,
+      queues: [],
+      newestCapture: replay.result.newestCapture,
+    }));
+    // Spans leave asynchronously: let the exporter drain between steps instead of dropping.
+    while (!replay.step(kRecordsPerStep)) await exporter.whenRoom();
+  } else {
+    while (!replay.step(Number.POSITIVE_INFINITY));
+  }
+  const result = replay.result;
   writer?.writeBytes(pending.view());
   const skips = result.skips.toObject();
   addCounts(skips, correlator.skips.toObject());
@@ -190,17 +285,29 @@ async function replayOnWorkers(
   format: 'none' | 'jsonl' | 'text',
   correlateOptions: CorrelateOptions,
   writer: LineWriter | null,
+  exporter: OtelExporter | null,
 ): Promise<Run> {
+  let snapshot: PipelineSnapshot | null = null;
+  exporter?.setStatsSource(() => pipelineStats(snapshot));
   const result = await replayParallel({
     files,
     workers,
     options: correlateOptions,
     output: writer === null ? 'none' : format,
     writeOutput: (bytes) => writer?.writeBytes(bytes),
-    onPairs: null,
-    onStats:
-      options.statsIntervalSeconds > 0 ? (snapshot) => process.stderr.write(statsLine(snapshot)) : null,
-    statsIntervalMillis: Math.round(options.statsIntervalSeconds * 1000),
+    onPairs: exporter
+      ? (pairs) => {
+          for (const pair of pairs) exporter.emit(pair);
+        }
+      : null,
+    exporterRoom: exporter ? () => exporter.whenRoom() : null,
+    onStats: (latest) => {
+      snapshot = latest;
+      if (options.statsIntervalSeconds > 0) process.stderr.write(statsLine(latest));
+    },
+    statsIntervalMillis: Math.round(
+      (options.statsIntervalSeconds > 0 ? options.statsIntervalSeconds : 1) * 1000,
+    ),
   });
   // Every worker reads every record: input counts come from worker 0, correlation counts from all.
   const reporter = result.workers[0];

@@ -11,6 +11,8 @@ export interface RunSummary {
   elapsedNanos: bigint;
   pairs: Record<string, PairCounts>;
   workers: number;
+  /** Set when spans were exported (OTLP). */
+  spans?: { exported: number; dropped: number; failed: number };
 }
 
 const number = new Intl.NumberFormat('en-US');
@@ -36,6 +38,12 @@ export function formatSummary(run: RunSummary, ignoredFiles: number, errors: str
     pairs.push(text);
   }
   if (pairs.length > 0) lines.push(`  pairs: ${pairs.join('; ')}`);
+  if (run.spans) {
+    const { exported, dropped, failed } = run.spans;
+    lines.push(
+      `  spans: exported=${number.format(exported)} dropped=${number.format(dropped)} failed=${number.format(failed)}`,
+    );
+  }
   for (const error of errors) lines.push(`  error: ${error}`);
   return `${lines.join('\n')}\n`;
 }

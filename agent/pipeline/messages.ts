@@ -3,6 +3,12 @@ import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { PipelineMemory } from './layout.ts';
 
+/**
+ * Pairs posted to main count against the same output backlog as bytes, at this weight each
+ * (about a span's size), so a slow exporter holds the workers back instead of queueing.
+ */
+export const kPairBacklogWeight = 512;
+
 export interface WorkerConfig {
   memory: PipelineMemory;
   worker: number;

@@ -15,7 +15,13 @@ import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { ChunkProducer } from './chunk-ring.ts';
 import { allocatePipelineMemory, kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
-import type { FileReport, WorkerConfig, WorkerMessage, WorkerStats } from './messages.ts';
+import {
+  type FileReport,
+  kPairBacklogWeight,
+  type WorkerConfig,
+  type WorkerMessage,
+  type WorkerStats,
+} from './messages.ts';
 
 export interface ParallelReplayInput {
   files: readonly string[];
@@ -26,6 +32,8 @@ export interface ParallelReplayInput {
   writeOutput: (bytes: Uint8Array) => void;
   /** Receives pair objects (structured clones: fields only, no methods) when set. */
   onPairs: ((pairs: Pair[]) => void) | null;
+  /** Resolves when onPairs' consumer has room again (its backpressure); null = always room. */
+  exporterRoom?: (() => Promise<void>) | null;
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
   onStats: ((snapshot: PipelineSnapshot) => void) | null;
   statsIntervalMillis: number;
@@ -102,9 +110,14 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
           input.writeOutput(message.data);
           producer.outputWritten(index, message.data.length);
           break;
-        case 'pairs':
+        case 'pairs': {
           input.onPairs?.(message.pairs);
+          const weight = message.pairs.length * kPairBacklogWeight;
+          const room = input.exporterRoom?.();
+          if (room) void room.then(() => producer.outputWritten(index, weight));
+          else producer.outputWritten(index, weight);
           break;
+        }
         case 'stats':
           latest[index] = message.stats;
           break;

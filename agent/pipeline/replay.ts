@@ -1,9 +1,14 @@
 /**
- * `wirespan replay`: reads finished capture files in rotation order on one thread, decodes
- * every record and hands decoded packets to the correlator. (The worker-thread pipeline
- * builds on the same stages.)
+ * `wirespan replay --workers 0`: reads finished capture files in rotation order on this
+ * thread, decodes every record and hands decoded packets to the correlator. The reference
+ * mode: the worker pipeline must produce the same pairs.
+ *
+ * The work is done in steps of a bounded number of records, so a caller with an
+ * asynchronous consumer (the OTLP exporter) can wait for it between steps.
  */
+import type { FileByteSource } from '../capture/byte-source.ts';
 import { openCapture } from '../capture/open.ts';
+import type { CaptureReader } from '../capture/reader.ts';
 import { type CaptureRecord, ReadResult } from '../capture/record.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
@@ -25,7 +30,7 @@ export interface PacketSink {
 
 export interface ReplayInput {
   files: readonly string[];
-  /** Called for every record (the `--packets` listing); null to skip. */
+  /** Called for every record (the `--packets` listing); returns false to stop early. null to skip. */
   onRecord: ((fileId: number, record: CaptureRecord, packet: DecodedPacket) => boolean) | null;
   sink: PacketSink | null;
 }
@@ -48,71 +53,117 @@ export interface ReplayResult {
   elapsedNanos: bigint;
   /** True when output consumers asked to stop early (closed pipe). */
   stoppedEarly: boolean;
+  /** Capture time of the newest record read (null before the first). */
+  newestCapture: { seconds: number; nanos: number } | null;
 }
 
-export function replayFiles(input: ReplayInput): ReplayResult {
-  const started = process.hrtime.bigint();
-  const skips = new SkipCounters();
-  const packet = new DecodedPacket();
-  const results: FileResult[] = [];
-  let packets = 0;
-  let decoded = 0;
-  let bytes = 0;
-  let stoppedEarly = false;
+export class ThisThreadReplay {
+  readonly #input: ReplayInput;
+  readonly #started = process.hrtime.bigint();
+  readonly #packet = new DecodedPacket();
+  readonly result: ReplayResult;
+  #fileId = -1;
+  #opened: { reader: CaptureReader; source: FileByteSource; result: FileResult } | null = null;
+  #finished = false;
 
-  for (let fileId = 0; fileId < input.files.length && !stoppedEarly; fileId++) {
-    const file = input.files[fileId]!;
-    const opened = openCapture(file, skips);
-    if ('error' in opened) {
-      results.push({ file, format: null, packets: 0, bytes: 0, error: opened.error });
-      continue;
-    }
-    const { reader, source } = opened;
-    const result: FileResult = { file, format: null, packets: 0, bytes: 0, error: null };
-    try {
-      for (;;) {
-        const status = reader.next();
-        if (status !== ReadResult.Record) {
-          if (status === ReadResult.NeedMore) reader.finish();
-          break;
-        }
-        const record = reader.record;
-        result.packets++;
-        result.bytes += record.capturedLength;
-        decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, skips);
-        if (packet.stopLayer === Layer.Complete) {
-          decoded++;
-          input.sink?.onPacket(
-            fileId,
-            record.packetNumber,
-            record.seconds,
-            record.nanos,
-            record.data,
-            packet,
-          );
-        }
-        if (input.onRecord && !input.onRecord(fileId, record, packet)) {
-          stoppedEarly = true;
-          break;
-        }
-      }
-      result.format = reader.format;
-      result.error = reader.error;
-    } finally {
-      source.close();
-    }
-    packets += result.packets;
-    bytes += result.bytes;
-    results.push(result);
+  constructor(input: ReplayInput) {
+    this.#input = input;
+    this.result = {
+      files: [],
+      packets: 0,
+      decoded: 0,
+      bytes: 0,
+      skips: new SkipCounters(),
+      elapsedNanos: 0n,
+      stoppedEarly: false,
+      newestCapture: null,
+    };
   }
-  input.sink?.finish();
-  return {
-    files: results,
-    packets,
-    decoded,
-    bytes,
-    skips,
-    elapsedNanos: process.hrtime.bigint() - started,
-    stoppedEarly,
-  };
+
+  /** Processes up to `maxRecords` records; true once every file was read (the sink is finished then). */
+  step(maxRecords: number): boolean {
+    if (this.#finished) return true;
+    const result = this.result;
+    const packet = this.#packet;
+    const { sink, onRecord } = this.#input;
+    let budget = maxRecords;
+    while (budget > 0) {
+      const opened = this.#opened ?? this.#openNext();
+      if (opened === null) {
+        this.#finish();
+        return true;
+      }
+      const { reader } = opened;
+      const status = reader.next();
+      if (status !== ReadResult.Record) {
+        if (status === ReadResult.NeedMore) reader.finish();
+        this.#closeFile();
+        continue;
+      }
+      budget--;
+      const record = reader.record;
+      opened.result.packets++;
+      opened.result.bytes += record.capturedLength;
+      result.packets++;
+      result.bytes += record.capturedLength;
+      const newest = result.newestCapture;
+      if (newest === null) result.newestCapture = { seconds: record.seconds, nanos: record.nanos };
+      else if (
+        record.seconds > newest.seconds ||
+        (record.seconds === newest.seconds && record.nanos > newest.nanos)
+      ) {
+        newest.seconds = record.seconds;
+        newest.nanos = record.nanos;
+      }
+      decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, result.skips);
+      if (packet.stopLayer === Layer.Complete) {
+        result.decoded++;
+        sink?.onPacket(this.#fileId, record.packetNumber, record.seconds, record.nanos, record.data, packet);
+      }
+      if (onRecord && !onRecord(this.#fileId, record, packet)) {
+        result.stoppedEarly = true;
+        this.#closeFile();
+        this.#fileId = this.#input.files.length;
+      }
+    }
+    return false;
+  }
+
+  #openNext(): { reader: CaptureReader; source: FileByteSource; result: FileResult } | null {
+    const files = this.#input.files;
+    while (++this.#fileId < files.length) {
+      const file = files[this.#fileId]!;
+      const opened = openCapture(file, this.result.skips);
+      if ('error' in opened) {
+        this.result.files.push({ file, format: null, packets: 0, bytes: 0, error: opened.error });
+        continue;
+      }
+      this.#opened = { ...opened, result: { file, format: null, packets: 0, bytes: 0, error: null } };
+      return this.#opened;
+    }
+    return null;
+  }
+
+  #closeFile(): void {
+    const opened = this.#opened;
+    if (opened === null) return;
+    opened.result.format = opened.reader.format;
+    opened.result.error = opened.reader.error;
+    opened.source.close();
+    this.result.files.push(opened.result);
+    this.#opened = null;
+  }
+
+  #finish(): void {
+    this.#finished = true;
+    this.#input.sink?.finish();
+    this.result.elapsedNanos = process.hrtime.bigint() - this.#started;
+  }
+}
+
+/** Replays every file to the end, synchronously. */
+export function replayFiles(input: ReplayInput): ReplayResult {
+  const replay = new ThisThreadReplay(input);
+  while (!replay.step(Number.POSITIVE_INFINITY));
+  return replay.result;
 }

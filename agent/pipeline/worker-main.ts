@@ -18,7 +18,13 @@ import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import { ChunkSource } from './chunk-source.ts';
 import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
-import type { FileReport, WorkerConfig, WorkerMessage, WorkerStats } from './messages.ts';
+import {
+  type FileReport,
+  kPairBacklogWeight,
+  type WorkerConfig,
+  type WorkerMessage,
+  type WorkerStats,
+} from './messages.ts';
 
 /** Output bytes batched per message: large enough to amortise a message, small enough to stream. */
 const kOutputBatchBytes = 256 * 1024;
@@ -54,8 +60,10 @@ function flushOutput(): void {
 
 function flushPairs(): void {
   if (pairBatch.length === 0) return;
+  const count = pairBatch.length;
   port.postMessage({ type: 'pairs', pairs: pairBatch } satisfies WorkerMessage);
   pairBatch = [];
+  consumer.postedOutput(count * kPairBacklogWeight, kOutputBacklogBytes);
 }
 
 const json = new PairJsonWriter(config.files);
