@@ -3,9 +3,11 @@
  * 2 usage error (bad flags or values).
  */
 import fs from 'node:fs';
+import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runReplay } from './replay-command.ts';
+import { runAgent } from './run-command.ts';
 
 export const ExitCode = { Ok: 0, ProcessingError: 1, UsageError: 2 } as const;
 
@@ -81,10 +83,184 @@ function serviceMap(value: unknown): { match: string; service: string }[] {
   });
 }
 
+function portOrZero(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`not a port number: "${value}"`);
+  return port;
+}
+
 function positiveInteger(value: unknown): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`not a positive integer: "${value}"`);
   return n;
+}
+
+/** Correlation flags shared by replay and run. */
+function correlationOptions<T>(y: Argv<T>) {
+  return y
+    .option('dns-ports', {
+      describe: 'server ports carrying DNS (UDP and TCP)',
+      type: 'string',
+      default: '53',
+      coerce: portList,
+    })
+    .option('dns-latency-from', {
+      describe:
+        'retransmitted DNS queries: measure from the first copy (as tshark, and as the user waited) or the last one',
+      choices: ['first', 'last'] as const,
+      default: 'first' as const,
+    })
+    .option('udp-ports', {
+      describe: 'server ports for generic UDP request/reply pairing',
+      type: 'string',
+      default: '88,123,161,1812,1813,11211',
+      coerce: portList,
+    })
+    .option('http-keep-query', {
+      describe: 'keep HTTP query strings in targets (redacted by default)',
+      type: 'boolean',
+      default: false,
+    })
+    .option('relay', {
+      describe: 'pair identical payloads entering and leaving --internal-networks',
+      type: 'boolean',
+      default: false,
+    })
+    .option('internal-networks', {
+      describe: 'CIDRs inside the relaying system (relay mode)',
+      type: 'string',
+      default: '192.168.0.0/16',
+      coerce: (v: unknown) =>
+        String(v)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+    })
+    .option('relay-echo', {
+      describe: 'relay: also pair payloads sent back to their sender',
+      type: 'boolean',
+      default: false,
+    })
+    .option('relay-cross-transport', {
+      describe: 'relay: also pair UDP in with TCP out and vice versa',
+      type: 'boolean',
+      default: false,
+    })
+    .option('timeout', {
+      describe: 'seconds (of capture time) a request waits for its response before it is reported unanswered',
+      type: 'number',
+      default: 30,
+      coerce: positiveSeconds,
+    })
+    .option('max-pending', {
+      describe: 'cap on pending requests per protocol; the oldest is evicted (and reported) beyond it',
+      type: 'number',
+      default: 1_000_000,
+      coerce: positiveInteger,
+    });
+}
+
+/** OTLP export flags shared by replay and run. */
+function otelOptions<T>(y: Argv<T>) {
+  return y
+    .option('otlp', {
+      describe:
+        'export every pair as an OpenTelemetry span (and latency/pipeline metrics) over OTLP gRPC to URL; ' +
+        'without URL: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4317',
+      type: 'string',
+    })
+    .option('local-networks', {
+      describe: 'OTLP: CIDRs of the observed node; a span is SERVER when its server is local, else CLIENT',
+      type: 'string',
+      coerce: (v: unknown) => (v === undefined ? undefined : cidrList(v)),
+    })
+    .option('service-map', {
+      describe: 'OTLP: service.name per server, MATCH=NAME,... where MATCH is addr:port, CIDR or CIDR:port',
+      type: 'string',
+      default: '',
+      coerce: serviceMap,
+    })
+    .option('http-route', {
+      describe: 'OTLP: route template such as /users/{id} (repeatable): gives http.route and the span name',
+      type: 'string',
+      array: true,
+      default: [] as string[],
+    })
+    .option('sample-ratio', {
+      describe: 'OTLP: share of ordinary spans kept (errors, timeouts and slow spans are always kept)',
+      type: 'number',
+      default: 1,
+      coerce: ratio,
+    })
+    .option('slow-span', {
+      describe: 'OTLP: spans at least this many seconds long are always kept',
+      type: 'number',
+      coerce: nonNegativeSeconds,
+    })
+    .option('slo-boundaries', {
+      describe: 'OTLP: extra latency histogram boundaries in seconds (your SLO thresholds), comma-separated',
+      type: 'string',
+      default: '',
+      coerce: secondsList,
+    })
+    .option('histogram', {
+      describe: 'OTLP: latency histogram aggregation',
+      choices: ['explicit', 'exponential'] as const,
+      default: 'explicit' as const,
+    });
+}
+
+/** The correlation settings as the commands take them. */
+function correlationArgs(argv: {
+  'dns-ports': number[];
+  'dns-latency-from': 'first' | 'last';
+  'udp-ports': number[];
+  'http-keep-query': boolean;
+  relay: boolean;
+  'internal-networks': string[];
+  'relay-echo': boolean;
+  'relay-cross-transport': boolean;
+  timeout: number;
+  'max-pending': number;
+}) {
+  return {
+    dnsPorts: argv['dns-ports'],
+    dnsLatencyFrom: argv['dns-latency-from'],
+    udpPorts: argv['udp-ports'],
+    httpKeepQuery: argv['http-keep-query'],
+    relay: argv.relay,
+    internalNetworks: argv['internal-networks'],
+    relayEcho: argv['relay-echo'],
+    relayCrossTransport: argv['relay-cross-transport'],
+    timeoutSeconds: argv.timeout,
+    maxPending: argv['max-pending'],
+  };
+}
+
+/** The export settings as the commands take them. */
+function otelArgs(argv: {
+  otlp: string | undefined;
+  'local-networks': string[] | undefined;
+  'service-map': { match: string; service: string }[];
+  'http-route': (string | number)[];
+  'sample-ratio': number;
+  'slow-span': number | undefined;
+  'slo-boundaries': number[];
+  histogram: 'explicit' | 'exponential';
+}) {
+  return {
+    otlp: argv.otlp,
+    otel: {
+      localNetworks: argv['local-networks'],
+      serviceMap: argv['service-map'],
+      httpRoutes: argv['http-route'].map(String),
+      sampleRatio: argv['sample-ratio'],
+      slowSpanSeconds: argv['slow-span'] ?? null,
+      sloBoundaries: argv['slo-boundaries'],
+      histogram: argv.histogram,
+    },
+  };
 }
 
 await yargs(hideBin(process.argv))
@@ -96,7 +272,7 @@ await yargs(hideBin(process.argv))
     'replay <inputs..>',
     'Read finished capture files (pcap or pcapng; a directory = its capture files in rotation order), pair requests with responses, print the pairs and a summary',
     (y) =>
-      y
+      otelOptions(correlationOptions(y))
         .positional('inputs', {
           describe: 'capture files and/or directories',
           type: 'string',
@@ -115,67 +291,6 @@ await yargs(hideBin(process.argv))
           type: 'boolean',
           default: false,
         })
-        .option('dns-ports', {
-          describe: 'server ports carrying DNS (UDP and TCP)',
-          type: 'string',
-          default: '53',
-          coerce: portList,
-        })
-        .option('dns-latency-from', {
-          describe:
-            'retransmitted DNS queries: measure from the first copy (as tshark, and as the user waited) or the last one',
-          choices: ['first', 'last'] as const,
-          default: 'first' as const,
-        })
-        .option('udp-ports', {
-          describe: 'server ports for generic UDP request/reply pairing',
-          type: 'string',
-          default: '88,123,161,1812,1813,11211',
-          coerce: portList,
-        })
-        .option('http-keep-query', {
-          describe: 'keep HTTP query strings in targets (redacted by default)',
-          type: 'boolean',
-          default: false,
-        })
-        .option('relay', {
-          describe: 'pair identical payloads entering and leaving --internal-networks',
-          type: 'boolean',
-          default: false,
-        })
-        .option('internal-networks', {
-          describe: 'CIDRs inside the relaying system (relay mode)',
-          type: 'string',
-          default: '192.168.0.0/16',
-          coerce: (v: unknown) =>
-            String(v)
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean),
-        })
-        .option('relay-echo', {
-          describe: 'relay: also pair payloads sent back to their sender',
-          type: 'boolean',
-          default: false,
-        })
-        .option('relay-cross-transport', {
-          describe: 'relay: also pair UDP in with TCP out and vice versa',
-          type: 'boolean',
-          default: false,
-        })
-        .option('timeout', {
-          describe:
-            'seconds (of capture time) a request waits for its response before it is reported unanswered',
-          type: 'number',
-          default: 30,
-          coerce: positiveSeconds,
-        })
-        .option('max-pending', {
-          describe: 'cap on pending requests per protocol; the oldest is evicted (and reported) beyond it',
-          type: 'number',
-          default: 1_000_000,
-          coerce: positiveInteger,
-        })
         .option('workers', {
           describe:
             'correlator worker threads: auto (one per core), 0 (everything on one thread: the reference mode) or N',
@@ -189,55 +304,6 @@ await yargs(hideBin(process.argv))
           default: 0,
           coerce: nonNegativeSeconds,
         })
-        .option('otlp', {
-          describe:
-            'export every pair as an OpenTelemetry span (and latency/pipeline metrics) over OTLP gRPC to URL; ' +
-            'without URL: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4317',
-          type: 'string',
-        })
-        .option('local-networks', {
-          describe:
-            'OTLP: CIDRs of the observed node; a span is SERVER when its server is local, else CLIENT',
-          type: 'string',
-          coerce: (v: unknown) => (v === undefined ? undefined : cidrList(v)),
-        })
-        .option('service-map', {
-          describe:
-            'OTLP: service.name per server, MATCH=NAME,... where MATCH is addr:port, CIDR or CIDR:port',
-          type: 'string',
-          default: '',
-          coerce: serviceMap,
-        })
-        .option('http-route', {
-          describe:
-            'OTLP: route template such as /users/{id} (repeatable): gives http.route and the span name',
-          type: 'string',
-          array: true,
-          default: [] as string[],
-        })
-        .option('sample-ratio', {
-          describe: 'OTLP: share of ordinary spans kept (errors, timeouts and slow spans are always kept)',
-          type: 'number',
-          default: 1,
-          coerce: ratio,
-        })
-        .option('slow-span', {
-          describe: 'OTLP: spans at least this many seconds long are always kept',
-          type: 'number',
-          coerce: nonNegativeSeconds,
-        })
-        .option('slo-boundaries', {
-          describe:
-            'OTLP: extra latency histogram boundaries in seconds (your SLO thresholds), comma-separated',
-          type: 'string',
-          default: '',
-          coerce: secondsList,
-        })
-        .option('histogram', {
-          describe: 'OTLP: latency histogram aggregation',
-          choices: ['explicit', 'exponential'] as const,
-          default: 'explicit' as const,
-        })
         .option('quiet', { alias: 'q', describe: 'no summary on stderr', type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runReplay({
@@ -247,26 +313,78 @@ await yargs(hideBin(process.argv))
         quiet: argv.quiet,
         workers: argv.workers,
         statsIntervalSeconds: argv['stats-interval'],
-        dnsPorts: argv['dns-ports'],
-        dnsLatencyFrom: argv['dns-latency-from'],
-        udpPorts: argv['udp-ports'],
-        httpKeepQuery: argv['http-keep-query'],
-        relay: argv.relay,
-        internalNetworks: argv['internal-networks'],
-        relayEcho: argv['relay-echo'],
-        relayCrossTransport: argv['relay-cross-transport'],
-        timeoutSeconds: argv.timeout,
-        maxPending: argv['max-pending'],
-        otlp: argv.otlp,
-        otel: {
-          localNetworks: argv['local-networks'],
-          serviceMap: argv['service-map'],
-          httpRoutes: argv['http-route'].map(String),
-          sampleRatio: argv['sample-ratio'],
-          slowSpanSeconds: argv['slow-span'] ?? null,
-          sloBoundaries: argv['slo-boundaries'],
-          histogram: argv.histogram,
-        },
+        ...correlationArgs(argv),
+        ...otelArgs(argv),
+      });
+    },
+  )
+  .command(
+    'run',
+    'The agent: tail the capture rotation directories tcpdump writes, pair requests with responses as packets arrive, export spans and metrics (OTLP) until SIGTERM',
+    (y) =>
+      otelOptions(correlationOptions(y))
+        .option('watch', {
+          alias: ['i', 'input'],
+          describe: 'a directory tcpdump rotates capture files into (repeatable)',
+          type: 'string',
+          array: true,
+          demandOption: 'give at least one --watch DIR',
+        })
+        .option('on-done', {
+          describe: 'what to do with a capture file once it was read to its end',
+          choices: ['keep', 'delete', 'rename'] as const,
+          default: 'keep' as const,
+        })
+        .option('grace', {
+          describe: 'a file with a newer successor is finished once it has not grown for SECONDS',
+          type: 'number',
+          default: 2,
+          coerce: nonNegativeSeconds,
+        })
+        .option('output', {
+          alias: 'o',
+          describe: 'also write pairs: none | jsonl[:PATH] | text[:PATH] (stdout when no PATH)',
+          type: 'string',
+          default: 'none',
+        })
+        .option('health-port', {
+          describe: 'port of the /healthz and /readyz endpoints (0 = none)',
+          type: 'number',
+          default: 8089,
+          coerce: portOrZero,
+        })
+        .option('health-host', {
+          describe: 'address the health endpoints listen on',
+          type: 'string',
+          default: '0.0.0.0',
+        })
+        .option('stats-interval', {
+          describe: 'log a stats line every SECONDS (0 = never)',
+          type: 'number',
+          default: 60,
+          coerce: nonNegativeSeconds,
+        })
+        .option('shutdown-timeout', {
+          describe: 'seconds to flush spans and metrics after SIGTERM before giving up',
+          type: 'number',
+          default: 20,
+          coerce: positiveSeconds,
+        })
+        .option('quiet', { alias: 'q', describe: 'no stats lines', type: 'boolean', default: false })
+        .env('WIRESPAN'),
+    async (argv) => {
+      process.exitCode = await runAgent({
+        watch: argv.watch.map(String),
+        onDone: argv['on-done'],
+        graceSeconds: argv.grace,
+        output: argv.output,
+        healthHost: argv['health-host'],
+        healthPort: argv['health-port'],
+        statsIntervalSeconds: argv['stats-interval'],
+        shutdownTimeoutSeconds: argv['shutdown-timeout'],
+        quiet: argv.quiet,
+        ...correlationArgs(argv),
+        ...otelArgs(argv),
       });
     },
   )

@@ -52,7 +52,22 @@ export interface OtelCliOptions {
   histogram: 'explicit' | 'exponential';
 }
 
-export function correlateOptionsFrom(options: ReplayCommandOptions): CorrelateOptions {
+/** The correlation flags replay and run share. */
+export type CorrelateCliOptions = Pick<
+  ReplayCommandOptions,
+  | 'dnsPorts'
+  | 'dnsLatencyFrom'
+  | 'udpPorts'
+  | 'httpKeepQuery'
+  | 'relay'
+  | 'internalNetworks'
+  | 'relayEcho'
+  | 'relayCrossTransport'
+  | 'timeoutSeconds'
+  | 'maxPending'
+>;
+
+export function correlateOptionsFrom(options: CorrelateCliOptions): CorrelateOptions {
   const correlate = defaultCorrelateOptions();
   correlate.dnsPorts = options.dnsPorts;
   correlate.dnsLatencyFrom = options.dnsLatencyFrom;
@@ -103,6 +118,25 @@ function statsLine(snapshot: PipelineSnapshot): string {
   );
 }
 
+/** The OTLP exporter configured from the command line (`otlp` '' = the env's or the default endpoint). */
+export function createExporterFromCli(
+  otlp: string,
+  otel: OtelCliOptions,
+  sourceFiles: readonly string[],
+): Promise<OtelExporter> {
+  return createOtelExporter({
+    ...(otlp === '' ? {} : { endpoint: otlp }),
+    ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
+    serviceMap: otel.serviceMap,
+    httpRoutes: otel.httpRoutes,
+    sampleRatio: otel.sampleRatio,
+    slowSpanSeconds: otel.slowSpanSeconds,
+    sloBoundaries: otel.sloBoundaries,
+    histogramAggregation: otel.histogram,
+    sourceFiles: (fileId) => sourceFiles[fileId],
+  });
+}
+
 /** The exporter's view of the worker pipeline, from the latest merged snapshot. */
 function pipelineStats(snapshot: PipelineSnapshot | null): PipelineStatsSnapshot {
   const stats = emptyPipelineStats();
@@ -148,17 +182,7 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
   let exporter: OtelExporter | null = null;
   if (options.otlp !== undefined) {
     try {
-      exporter = await createOtelExporter({
-        ...(options.otlp === '' ? {} : { endpoint: options.otlp }),
-        ...(options.otel.localNetworks ? { localNetworks: options.otel.localNetworks } : {}),
-        serviceMap: options.otel.serviceMap,
-        httpRoutes: options.otel.httpRoutes,
-        sampleRatio: options.otel.sampleRatio,
-        slowSpanSeconds: options.otel.slowSpanSeconds,
-        sloBoundaries: options.otel.sloBoundaries,
-        histogramAggregation: options.otel.histogram,
-        sourceFiles: files,
-      });
+      exporter = await createExporterFromCli(options.otlp, options.otel, files);
     } catch (error) {
       process.stderr.write(`wirespan: ${(error as Error).message}\n`);
       return 2;

@@ -78,17 +78,19 @@ export function pairToObject(pair: Pair, fileNames: readonly string[]): Record<s
 /**
  * Renders pairs as JSON lines straight into bytes (a ByteBuffer): no intermediate objects or
  * strings except a protocol's small detail object, timestamps reuse the encoded date-and-time
- * of the last second seen, file names are encoded once. The bytes equal, exactly, the UTF-8 of
+ * of the last second seen, each file name is encoded once. The bytes equal, exactly, the UTF-8 of
  * JSON.stringify(pairToObject(pair)) plus a newline (tested on every corpus pair).
  */
 export class PairJsonWriter {
-  readonly #quotedFiles: Uint8Array[];
+  /** The file table (it may grow while pairs are written: `wirespan run` adds files as they appear). */
+  readonly #fileNames: readonly string[];
+  readonly #quotedFiles: Uint8Array[] = [];
   #prefixSeconds = Number.NaN;
   /** `"YYYY-MM-DDTHH:MM:SS.` of #prefixSeconds. */
   #prefix: Uint8Array = new Uint8Array(0);
 
   constructor(fileNames: readonly string[]) {
-    this.#quotedFiles = fileNames.map((name) => fragment(JSON.stringify(name)));
+    this.#fileNames = fileNames;
   }
 
   #time(out: ByteBuffer, seconds: number, nanos: number): void {
@@ -110,9 +112,17 @@ export class PairJsonWriter {
   }
 
   #file(out: ByteBuffer, fileId: number): void {
-    const name = this.#quotedFiles[fileId];
-    if (name === undefined) out.raw(kNull);
-    else out.raw(name);
+    let quoted = this.#quotedFiles[fileId];
+    if (quoted === undefined) {
+      const name = this.#fileNames[fileId];
+      if (name === undefined) {
+        out.raw(kNull);
+        return;
+      }
+      quoted = fragment(JSON.stringify(name));
+      this.#quotedFiles[fileId] = quoted;
+    }
+    out.raw(quoted);
   }
 
   #message(out: ByteBuffer, edges: MessageEdges): void {

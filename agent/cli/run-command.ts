@@ -1,0 +1,265 @@
+/**
+ * `wirespan run`: the long-lived agent next to tcpdump. Tails every watched rotation
+ * directory (agent/pipeline/tail.ts), correlates each directory's packets, and exports the
+ * pairs (OTLP, and/or JSONL/text output), with health endpoints, periodic stats, and a clean
+ * drain on SIGTERM/SIGINT.
+ */
+import fs from 'node:fs';
+import type http from 'node:http';
+import { Correlator } from '../correlate/correlator.ts';
+import type { CorrelateOptions } from '../correlate/options.ts';
+import type { Pair } from '../correlate/pair.ts';
+import type { OtelExporter } from '../export/otel/index.ts';
+import { emptyPipelineStats } from '../export/pipeline-stats.ts';
+import { ByteBuffer } from '../output/byte-buffer.ts';
+import { LineWriter } from '../output/line-writer.ts';
+import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
+import { addCounts, addPairCounts } from '../output/summary.ts';
+import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
+import { SkipCounters } from '../shared/skips.ts';
+import { startHealthServer } from './health-server.ts';
+import { parseOutputSpec } from './output-spec.ts';
+import {
+  type CorrelateCliOptions,
+  correlateOptionsFrom,
+  createExporterFromCli,
+  type OtelCliOptions,
+} from './replay-command.ts';
+
+export interface RunCommandOptions extends CorrelateCliOptions {
+  watch: string[];
+  onDone: OnDone;
+  graceSeconds: number;
+  output: string;
+  otlp: string | undefined;
+  otel: OtelCliOptions;
+  healthHost: string;
+  /** 0 = no health server. */
+  healthPort: number;
+  statsIntervalSeconds: number;
+  shutdownTimeoutSeconds: number;
+  quiet: boolean;
+}
+
+/** One JSON object per line on stderr: what an operator's log pipeline expects. */
+function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`,
+  );
+}
+
+const kRecordsPerStep = 4096;
+const kOutputFlushBytes = 64 * 1024;
+
+/** Runs until SIGTERM/SIGINT; returns the exit code. */
+export async function runAgent(options: RunCommandOptions): Promise<number> {
+  let correlateOptions: CorrelateOptions;
+  let outputSpec: ReturnType<typeof parseOutputSpec>;
+  try {
+    outputSpec = parseOutputSpec(options.output);
+    correlateOptions = correlateOptionsFrom(options);
+    new Correlator(correlateOptions, { emit: () => {} });
+  } catch (error) {
+    log('error', (error as Error).message);
+    return 2;
+  }
+  for (const dir of options.watch) {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      log('error', 'watch directory does not exist or is not a directory', { dir });
+      return 1;
+    }
+  }
+
+  const fileNames: string[] = [];
+  // OTLP when asked for on the command line or configured the standard way.
+  const otlp = options.otlp ?? (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? '' : undefined);
+  let exporter: OtelExporter | null = null;
+  if (otlp !== undefined) {
+    try {
+      exporter = await createExporterFromCli(otlp, options.otel, fileNames);
+    } catch (error) {
+      log('error', (error as Error).message);
+      return 2;
+    }
+  }
+  let writer: LineWriter | null = null;
+  try {
+    if (outputSpec.format !== 'none')
+      writer = outputSpec.path ? LineWriter.file(outputSpec.path) : LineWriter.stdout();
+  } catch (error) {
+    log('error', (error as Error).message);
+    return 1;
+  }
+
+  const json = new PairJsonWriter(fileNames);
+  const pending = new ByteBuffer(kOutputFlushBytes * 2);
+  const emit = (pair: Pair): void => {
+    exporter?.emit(pair);
+    if (writer === null) return;
+    if (outputSpec.format === 'text') writer.write(pairToText(pair));
+    else {
+      json.write(pending, pair);
+      if (pending.length >= kOutputFlushBytes) {
+        writer.writeBytes(pending.view());
+        pending.clear();
+      }
+    }
+  };
+  const flushOutput = (): void => {
+    writer?.writeBytes(pending.view());
+    pending.clear();
+  };
+
+  const skips = new SkipCounters();
+  const counters: TailCounters = {
+    packets: 0,
+    decoded: 0,
+    bytes: 0,
+    filesDone: 0,
+    filesLost: 0,
+    filesError: 0,
+    lostBytes: 0,
+    newestCapture: null,
+  };
+  // One correlator per directory: each directory is its own capture point and clock.
+  const tails = options.watch.map((dir) => {
+    const correlator = new Correlator(correlateOptions, { emit }, skips);
+    const tail = new DirectoryTail(
+      dir,
+      correlator,
+      skips,
+      {
+        graceMillis: options.graceSeconds * 1000,
+        onDone: options.onDone,
+        pollMillis: 250,
+        recordsPerStep: kRecordsPerStep,
+      },
+      fileNames,
+      counters,
+      log,
+    );
+    return { tail, correlator };
+  });
+
+  const stats = () => {
+    const snapshot = emptyPipelineStats();
+    snapshot.packetsDecoded = counters.decoded;
+    snapshot.bytesRead = counters.bytes;
+    snapshot.packetsSkipped = skips.toObject();
+    snapshot.files = { done: counters.filesDone, lost: counters.filesLost, error: counters.filesError };
+    for (const { correlator } of tails) {
+      addPairCounts(snapshot.pairs, Object.fromEntries(correlator.counts));
+      addCounts(snapshot.pending, correlator.pending());
+    }
+    snapshot.newestCapture = counters.newestCapture;
+    return snapshot;
+  };
+  exporter?.setStatsSource(stats);
+
+  // Readiness: not ready while exports fail (errors grew and nothing was exported since the last stats tick).
+  let exportErrorsSeen = 0;
+  let exportedSeen = 0;
+  let health: http.Server | null = null;
+  if (options.healthPort > 0) {
+    try {
+      health = await startHealthServer(options.healthHost, options.healthPort, {
+        notReadyBecause: () => {
+          if (!tails.every(({ tail }) => tail.ready)) return 'watch directories not ready';
+          if (exporter && exporter.counters.traceExportErrors > exportErrorsSeen)
+            return 'span export failing';
+          return null;
+        },
+      });
+    } catch (error) {
+      log('error', 'cannot start the health server', {
+        port: options.healthPort,
+        error: (error as Error).message,
+      });
+      return 1;
+    }
+  }
+  const statsTimer = setInterval(
+    () => {
+      const snapshot = stats();
+      if (exporter && exporter.counters.exported > exportedSeen)
+        exportErrorsSeen = exporter.counters.traceExportErrors;
+      exportedSeen = exporter?.counters.exported ?? 0;
+      if (options.statsIntervalSeconds > 0 && !options.quiet) {
+        log('info', 'stats', {
+          packets: counters.packets,
+          decoded: snapshot.packetsDecoded,
+          bytes: counters.bytes,
+          files: snapshot.files,
+          lostBytes: counters.lostBytes,
+          pairs: snapshot.pairs,
+          pending: snapshot.pending,
+          spans: exporter
+            ? {
+                exported: exporter.counters.exported,
+                dropped: exporter.counters.dropped,
+                failed: exporter.counters.failed,
+              }
+            : null,
+        });
+      }
+    },
+    Math.max(1000, options.statsIntervalSeconds * 1000),
+  );
+
+  const between = async (): Promise<void> => {
+    flushOutput();
+    if (exporter) await exporter.whenRoom();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+
+  let signalled = false;
+  const stop = (signal: string): void => {
+    if (signalled) return;
+    signalled = true;
+    log('info', 'stopping', { signal });
+    for (const { tail } of tails) tail.stop();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  log('info', 'watching', {
+    dirs: options.watch,
+    otlp: exporter?.endpoint ?? null,
+    healthPort: options.healthPort,
+  });
+  const running = tails.map(({ tail }) =>
+    tail.run(between).catch((error: unknown) => {
+      log('error', 'tailing failed', {
+        dir: tail.directory.dir,
+        error: (error as Error).stack ?? String(error),
+      });
+      stop('error');
+    }),
+  );
+  await Promise.all(running);
+
+  // Drain: requests still pending are reported unanswered (end_of_input), output and spans flushed.
+  for (const { correlator } of tails) correlator.finish();
+  flushOutput();
+  writer?.close();
+  clearInterval(statsTimer);
+  let code = 0;
+  if (exporter) {
+    const deadline = new Promise<null>((resolve) =>
+      setTimeout(() => resolve(null), options.shutdownTimeoutSeconds * 1000).unref(),
+    );
+    const result = await Promise.race([exporter.shutdown(), deadline]);
+    if (result === null) {
+      log('error', 'span export did not finish before the shutdown deadline', {
+        seconds: options.shutdownTimeoutSeconds,
+      });
+      code = 1;
+    } else if (result.error) {
+      log('error', result.error, { exported: result.exported, failed: result.failed });
+      code = 1;
+    }
+  }
+  await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
+  log('info', 'stopped', { packets: counters.packets, files: stats().files, lostBytes: counters.lostBytes });
+  return code;
+}

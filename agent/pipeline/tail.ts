@@ -1,0 +1,330 @@
+/**
+ * `wirespan run`: tails one rotation directory while tcpdump writes it. Files are read in
+ * rotation order through the ordinary streaming CaptureReader; the newest file is read while
+ * it grows (a partial record at its end is waited for, not an error). A file is finished
+ * when a newer capture file exists and it has not grown for the grace period.
+ *
+ * Files that vanish, are truncated or replaced (a -W ring overwriting the oldest file) before
+ * they were read to the end are counted as lost with their unread bytes and logged once.
+ * Waiting uses the wall clock (grace period, polling): it is about the file system, never
+ * about capture times, which only the correlator sees.
+ */
+import fs from 'node:fs';
+import { FileByteSource } from '../capture/byte-source.ts';
+import { CaptureReader } from '../capture/reader.ts';
+import { ReadResult } from '../capture/record.ts';
+import { type CaptureFileInfo, kProcessedSuffix, RotationDirectory } from '../capture/rotation.ts';
+import type { Correlator } from '../correlate/correlator.ts';
+import { decodePacket } from '../decode/decoder.ts';
+import { DecodedPacket, Layer } from '../decode/packet.ts';
+import type { SkipCounters } from '../shared/skips.ts';
+
+export type OnDone = 'keep' | 'delete' | 'rename';
+
+export interface TailOptions {
+  /** A file with a newer successor is finished once it has not grown for this long. */
+  graceMillis: number;
+  onDone: OnDone;
+  /** Longest wait between looks at a quiet directory (chokidar events wake it earlier). */
+  pollMillis: number;
+  /** Records read between yields to the event loop (and to the exporter's backpressure). */
+  recordsPerStep: number;
+}
+
+export interface TailCounters {
+  packets: number;
+  decoded: number;
+  bytes: number;
+  filesDone: number;
+  filesLost: number;
+  filesError: number;
+  /** Bytes of lost files that were never read. */
+  lostBytes: number;
+  newestCapture: { seconds: number; nanos: number } | null;
+}
+
+export type Log = (
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+interface OpenFile {
+  info: CaptureFileInfo;
+  fileId: number;
+  reader: CaptureReader;
+  source: FileByteSource;
+  /** Size when it last grew, and when (wall clock). */
+  lastSize: number;
+  lastGrowth: number;
+}
+
+interface DoneMark {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export class DirectoryTail {
+  readonly directory: RotationDirectory;
+  readonly #correlator: Correlator;
+  readonly #skips: SkipCounters;
+  readonly #options: TailOptions;
+  readonly #log: Log;
+  readonly #fileNames: string[];
+  readonly counters: TailCounters;
+  readonly #packet = new DecodedPacket();
+  /** Files read to their end (or given up), by path, with the identity they had then. */
+  readonly #done = new Map<string, DoneMark>();
+  #current: OpenFile | null = null;
+  #wake: (() => void) | null = null;
+  #stopping = false;
+  /** True once the directory is watched and scanned at least once. */
+  ready = false;
+
+  constructor(
+    dir: string,
+    correlator: Correlator,
+    skips: SkipCounters,
+    options: TailOptions,
+    fileNames: string[],
+    counters: TailCounters,
+    log: Log,
+  ) {
+    this.directory = new RotationDirectory(dir);
+    this.#correlator = correlator;
+    this.#skips = skips;
+    this.#options = options;
+    this.#fileNames = fileNames;
+    this.counters = counters;
+    this.#log = log;
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    this.#wake?.();
+  }
+
+  /** Tails until stop(); `between` is awaited between steps (the exporter's backpressure). */
+  async run(between: () => Promise<void>): Promise<void> {
+    await this.directory.watch(() => this.#wake?.());
+    this.ready = true;
+    try {
+      while (!this.#stopping) {
+        const progressed = this.#current ? this.#readCurrent() : this.#openNext();
+        if (this.#stopping) break;
+        if (progressed) await between();
+        else await this.#sleep(this.#options.pollMillis);
+      }
+    } finally {
+      this.#closeCurrent();
+      await this.directory.close();
+    }
+  }
+
+  #sleep(millis: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, millis);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = null;
+        done();
+      };
+    });
+  }
+
+  #scan(): CaptureFileInfo[] {
+    try {
+      return this.directory.scan();
+    } catch (error) {
+      this.#log('error', 'cannot list the capture directory', {
+        dir: this.directory.dir,
+        error: (error as Error).message,
+      });
+      return [];
+    }
+  }
+
+  /** Opens the oldest capture file not read yet; false when there is none. */
+  #openNext(): boolean {
+    const files = this.#scan();
+    // Forget done files that left the directory (rotated away, deleted): the map stays small.
+    if (this.#done.size > files.length) {
+      const present = new Set(files.map((f) => f.path));
+      for (const path of this.#done.keys()) if (!present.has(path)) this.#done.delete(path);
+    }
+    for (const info of files) {
+      const done = this.#done.get(info.path);
+      // A done file with the same identity is skipped; a ring that rewrote it is new content.
+      if (done && done.ino === info.ino && done.size === info.size && done.mtimeMs === info.mtimeMs) continue;
+      let source: FileByteSource;
+      try {
+        source = new FileByteSource(info.path);
+      } catch (error) {
+        this.counters.filesError++;
+        this.#done.set(info.path, { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs });
+        this.#log('error', 'cannot open capture file', { file: info.path, error: (error as Error).message });
+        continue;
+      }
+      const fileId = this.#fileNames.length;
+      this.#fileNames.push(info.path);
+      this.#current = {
+        info,
+        fileId,
+        reader: new CaptureReader(source, this.#skips),
+        source,
+        lastSize: info.size,
+        lastGrowth: Date.now(),
+      };
+      this.#log('info', 'reading capture file', { file: info.path, bytes: info.size });
+      return true;
+    }
+    return false;
+  }
+
+  /** Reads a step of records; false when the file had nothing new (waiting for growth). */
+  #readCurrent(): boolean {
+    const current = this.#current!;
+    const { reader } = current;
+    const packet = this.#packet;
+    const counters = this.counters;
+    let records = 0;
+    while (records < this.#options.recordsPerStep) {
+      const status = reader.next();
+      if (status === ReadResult.Record) {
+        records++;
+        const record = reader.record;
+        counters.packets++;
+        counters.bytes += record.capturedLength;
+        const newest = counters.newestCapture;
+        if (newest === null) counters.newestCapture = { seconds: record.seconds, nanos: record.nanos };
+        else if (
+          record.seconds > newest.seconds ||
+          (record.seconds === newest.seconds && record.nanos > newest.nanos)
+        ) {
+          newest.seconds = record.seconds;
+          newest.nanos = record.nanos;
+        }
+        decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, this.#skips);
+        if (packet.stopLayer === Layer.Complete) {
+          counters.decoded++;
+          this.#correlator.onPacket(
+            current.fileId,
+            record.packetNumber,
+            record.seconds,
+            record.nanos,
+            record.data,
+            packet,
+          );
+        }
+        continue;
+      }
+      if (status === ReadResult.Failed) {
+        counters.filesError++;
+        this.#log('error', 'capture file is corrupt; skipping the rest of it', {
+          file: current.info.path,
+          error: reader.error,
+        });
+        this.#finishCurrent(false);
+        return true;
+      }
+      return records > 0 || this.#atEndOfData(current);
+    }
+    return true;
+  }
+
+  /** The reader wants bytes the file does not have (yet): finished, vanished, or still growing? */
+  #atEndOfData(current: OpenFile): boolean {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(current.info.path);
+    } catch {
+      this.#lose(current, 'the file was deleted before it was read to its end');
+      return true;
+    }
+    const position = current.reader.position;
+    if (stat.ino !== current.info.ino || stat.size < position) {
+      this.#lose(
+        current,
+        stat.ino !== current.info.ino ? 'the file was replaced' : 'the file was truncated (overwritten)',
+      );
+      return true;
+    }
+    const now = Date.now();
+    if (stat.size > current.lastSize) {
+      current.lastSize = stat.size;
+      current.lastGrowth = now;
+      return false;
+    }
+    const quietFor = now - current.lastGrowth;
+    if (quietFor >= this.#options.graceMillis && this.#hasSuccessor(current, stat.mtimeMs)) {
+      current.reader.finish();
+      if (current.reader.truncatedBytes > 0) {
+        this.#log('warn', 'capture file ends inside a record', {
+          file: current.info.path,
+          bytes: current.reader.truncatedBytes,
+        });
+      }
+      this.counters.filesDone++;
+      this.#finishCurrent(true);
+      return true;
+    }
+    return false;
+  }
+
+  /** True when another capture file, not read yet, is newer than the current one. */
+  #hasSuccessor(current: OpenFile, mtimeMs: number): boolean {
+    for (const info of this.#scan()) {
+      if (info.path === current.info.path) continue;
+      const done = this.#done.get(info.path);
+      if (done && done.ino === info.ino && done.size === info.size && done.mtimeMs === info.mtimeMs) continue;
+      if (info.mtimeMs >= mtimeMs) return true;
+    }
+    return false;
+  }
+
+  #lose(current: OpenFile, why: string): void {
+    const unread = Math.max(0, current.lastSize - current.reader.position);
+    this.counters.filesLost++;
+    this.counters.lostBytes += unread;
+    this.#log('warn', `capture file lost: ${why}`, { file: current.info.path, unreadBytes: unread });
+    this.#finishCurrent(false);
+  }
+
+  /** Closes the current file, marks it done and applies --on-done when it was read to its end. */
+  #finishCurrent(readToEnd: boolean): void {
+    const current = this.#current;
+    if (current === null) return;
+    this.#closeCurrent();
+    const path = current.info.path;
+    if (!readToEnd) {
+      // Marked with the identity it had: whatever now stands under the name (a ring's new
+      // content) differs from it and is read as a new file.
+      this.#done.set(path, { ino: current.info.ino, size: current.lastSize, mtimeMs: current.info.mtimeMs });
+      return;
+    }
+    try {
+      const stat = fs.statSync(path);
+      this.#done.set(path, { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs });
+    } catch {
+      // gone already: nothing to mark
+    }
+    try {
+      if (this.#options.onDone === 'delete') fs.unlinkSync(path);
+      else if (this.#options.onDone === 'rename') fs.renameSync(path, `${path}${kProcessedSuffix}`);
+    } catch (error) {
+      this.#log('warn', `--on-done ${this.#options.onDone} failed`, {
+        file: path,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  #closeCurrent(): void {
+    this.#current?.source.close();
+    this.#current = null;
+  }
+}
