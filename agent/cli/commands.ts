@@ -330,6 +330,11 @@ await yargs(hideBin(process.argv))
           array: true,
           demandOption: 'give at least one --watch DIR',
         })
+        .option('state-dir', {
+          describe:
+            'where the checkpoint is kept (default: .wirespan-state next to the first --watch directory)',
+          type: 'string',
+        })
         .option('on-done', {
           describe: 'what to do with a capture file once it was read to its end',
           choices: ['keep', 'delete', 'rename'] as const,
@@ -375,6 +380,7 @@ await yargs(hideBin(process.argv))
     async (argv) => {
       process.exitCode = await runAgent({
         watch: argv.watch.map(String),
+        stateDir: argv['state-dir'] ?? null,
         onDone: argv['on-done'],
         graceSeconds: argv.grace,
         output: argv.output,

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
 import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
@@ -15,6 +16,7 @@ import { ByteBuffer } from '../output/byte-buffer.ts';
 import { LineWriter } from '../output/line-writer.ts';
 import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
 import { addCounts, addPairCounts } from '../output/summary.ts';
+import { type Checkpoint, CheckpointStore, defaultStateDir } from '../pipeline/checkpoint.ts';
 import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { startHealthServer } from './health-server.ts';
@@ -28,6 +30,8 @@ import {
 
 export interface RunCommandOptions extends CorrelateCliOptions {
   watch: string[];
+  /** Where the checkpoint lives; null = the default next to the first watched directory. */
+  stateDir: string | null;
   onDone: OnDone;
   graceSeconds: number;
   output: string;
@@ -49,6 +53,8 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<s
 }
 
 const kRecordsPerStep = 4096;
+/** How often a checkpoint is attempted (it is written only when exports have caught up). */
+const kCheckpointMillis = 1000;
 const kOutputFlushBytes = 64 * 1024;
 
 /** Runs until SIGTERM/SIGINT; returns the exit code. */
@@ -68,6 +74,15 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       log('error', 'watch directory does not exist or is not a directory', { dir });
       return 1;
     }
+  }
+
+  const store = new CheckpointStore(options.stateDir ?? defaultStateDir(options.watch[0]!));
+  let resume: Checkpoint | null;
+  try {
+    resume = store.load();
+  } catch (error) {
+    log('error', (error as Error).message);
+    return 1;
   }
 
   const fileNames: string[] = [];
@@ -137,6 +152,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       fileNames,
       counters,
       log,
+      resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null,
     );
     return { tail, correlator };
   });
@@ -206,6 +222,35 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     Math.max(1000, options.statsIntervalSeconds * 1000),
   );
 
+  /**
+   * Saves where every directory has been read up to, but only when every pair emitted so far
+   * was exported (or written): then resuming there loses no finished pair. Called between
+   * steps (the tails are all paused at a record boundary then).
+   */
+  let checkpointFailed = false;
+  const saveCheckpoint = (): boolean => {
+    flushOutput();
+    if (exporter) {
+      const c = exporter.counters;
+      if (c.exported + c.failed < c.queued) return false;
+    }
+    try {
+      store.save({
+        version: 1,
+        writtenAt: new Date().toISOString(),
+        directories: tails.map(({ tail }) => tail.checkpoint()),
+      });
+      checkpointFailed = false;
+      return true;
+    } catch (error) {
+      if (!checkpointFailed)
+        log('error', 'cannot write the checkpoint', { dir: store.dir, error: (error as Error).message });
+      checkpointFailed = true;
+      return false;
+    }
+  };
+  const checkpointTimer = setInterval(saveCheckpoint, kCheckpointMillis);
+
   const between = async (): Promise<void> => {
     flushOutput();
     if (exporter) await exporter.whenRoom();
@@ -243,6 +288,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   flushOutput();
   writer?.close();
   clearInterval(statsTimer);
+  clearInterval(checkpointTimer);
   let code = 0;
   if (exporter) {
     const deadline = new Promise<null>((resolve) =>
@@ -259,6 +305,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       code = 1;
     }
   }
+  if (code === 0 && !saveCheckpoint()) code = 1;
   await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
   log('info', 'stopped', { packets: counters.packets, files: stats().files, lostBytes: counters.lostBytes });
   return code;

@@ -18,6 +18,7 @@ import type { Correlator } from '../correlate/correlator.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
 import type { SkipCounters } from '../shared/skips.ts';
+import type { DirectoryCheckpoint } from './checkpoint.ts';
 
 export type OnDone = 'keep' | 'delete' | 'rename';
 
@@ -51,6 +52,8 @@ export type Log = (
 
 interface OpenFile {
   info: CaptureFileInfo;
+  /** Resuming from a checkpoint: records ending at or before this offset were processed before. */
+  skipTo: number;
   fileId: number;
   reader: CaptureReader;
   source: FileByteSource;
@@ -77,6 +80,8 @@ export class DirectoryTail {
   /** Files read to their end (or given up), by path, with the identity they had then. */
   readonly #done = new Map<string, DoneMark>();
   #current: OpenFile | null = null;
+  /** Where the checkpoint says to resume, until that file is opened (or found gone). */
+  #resume: DirectoryCheckpoint['current'];
   #wake: (() => void) | null = null;
   #stopping = false;
   /** True once the directory is watched and scanned at least once. */
@@ -90,6 +95,7 @@ export class DirectoryTail {
     fileNames: string[],
     counters: TailCounters,
     log: Log,
+    resume: DirectoryCheckpoint | null = null,
   ) {
     this.directory = new RotationDirectory(dir);
     this.#correlator = correlator;
@@ -98,6 +104,30 @@ export class DirectoryTail {
     this.#fileNames = fileNames;
     this.counters = counters;
     this.#log = log;
+    this.#resume = resume?.current ?? null;
+    for (const mark of resume?.done ?? []) {
+      this.#done.set(mark.path, { ino: mark.ino, size: mark.size, mtimeMs: mark.mtimeMs });
+    }
+  }
+
+  /** Where this directory has been read up to (valid between steps: every record before it was processed). */
+  checkpoint(): DirectoryCheckpoint {
+    const done = [...this.#done].map(([path, mark]) => ({ path, ...mark }));
+    const current = this.#current;
+    return {
+      dir: this.directory.dir,
+      done,
+      current: current
+        ? {
+            path: current.info.path,
+            dev: current.info.dev,
+            ino: current.info.ino,
+            offset: Math.max(current.reader.position, current.skipTo),
+            lastCapture: this.counters.newestCapture,
+          }
+        : // Not yet reopened after a restart: keep the old position.
+          this.#resume,
+    };
   }
 
   stop(): void {
@@ -151,6 +181,14 @@ export class DirectoryTail {
   /** Opens the oldest capture file not read yet; false when there is none. */
   #openNext(): boolean {
     const files = this.#scan();
+    const resume = this.#resume;
+    if (resume && !files.some((f) => f.path === resume.path)) {
+      this.#resume = null;
+      this.counters.filesLost++;
+      this.#log('warn', 'capture file lost: it left the directory while the agent was down', {
+        file: resume.path,
+      });
+    }
     // Forget done files that left the directory (rotated away, deleted): the map stays small.
     if (this.#done.size > files.length) {
       const present = new Set(files.map((f) => f.path));
@@ -169,9 +207,25 @@ export class DirectoryTail {
         this.#log('error', 'cannot open capture file', { file: info.path, error: (error as Error).message });
         continue;
       }
+      let skipTo = 0;
+      const resume = this.#resume;
+      if (resume && resume.path === info.path) {
+        this.#resume = null;
+        if (resume.ino === info.ino && info.size >= resume.offset) {
+          skipTo = resume.offset;
+          this.#log('info', 'resuming capture file from the checkpoint', {
+            file: info.path,
+            offset: resume.offset,
+          });
+        } else {
+          this.counters.filesLost++;
+          this.#log('warn', 'capture file lost: replaced while the agent was down', { file: info.path });
+        }
+      }
       const fileId = this.#fileNames.length;
       this.#fileNames.push(info.path);
       this.#current = {
+        skipTo,
         info,
         fileId,
         reader: new CaptureReader(source, this.#skips),
@@ -196,6 +250,11 @@ export class DirectoryTail {
       const status = reader.next();
       if (status === ReadResult.Record) {
         records++;
+        if (current.skipTo > 0) {
+          // Processed before the restart: read past it (the reader cannot seek: pcapng sections).
+          if (reader.position <= current.skipTo) continue;
+          current.skipTo = 0;
+        }
         const record = reader.record;
         counters.packets++;
         counters.bytes += record.capturedLength;

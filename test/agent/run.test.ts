@@ -104,7 +104,18 @@ test('tails a growing, rotating capture: every pair once, as replay finds them',
 
 test('a file overwritten before it was read to its end is counted as lost; the agent goes on', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-run-'));
-  const agent = startAgent(['--watch', dir, '--grace', '0.3', '--health-port', '0', '--stats-interval', '1']);
+  const agent = startAgent([
+    '--watch',
+    dir,
+    '--state-dir',
+    path.join(dir, '..', `${path.basename(dir)}.state`),
+    '--grace',
+    '0.3',
+    '--health-port',
+    '0',
+    '--stats-interval',
+    '1',
+  ]);
   try {
     await waitFor(() => agent.stderr().includes('"watching"'), 'the agent to start');
     const bytes = pcapBytes(readAllRecords(demo));
@@ -117,7 +128,10 @@ test('a file overwritten before it was read to its end is counted as lost; the a
     await waitFor(() => /capture file lost/.test(agent.stderr()), 'the loss to be reported');
     // The ring's new content under the same name is read as a new file.
     fs.appendFileSync(file, bytes.subarray(24));
-    await waitFor(() => agent.stderr().split('reading capture file').length > 2, 'the new content to be read');
+    await waitFor(
+      () => agent.stderr().split('reading capture file').length > 2,
+      'the new content to be read',
+    );
   } finally {
     agent.child.kill('SIGTERM');
   }
@@ -133,4 +147,72 @@ test('a missing watch directory is a clear error', () => {
   const result = runCli(['run', '--watch', '/nonexistent/wirespan-pcaps', '--health-port', '0']);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /watch directory does not exist/);
+});
+
+test('SIGKILL mid-capture, restart: resumes at the checkpoint; no finished pair lost or repeated', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-kill-'));
+  const dir = path.join(root, 'pcaps');
+  const state = path.join(root, 'state');
+  fs.mkdirSync(dir);
+  const records = readAllRecords(demo);
+  const all = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout).filter(
+    (p) => p.outcome === 'matched',
+  );
+  const packetOf = (p: Record<string, unknown>, side: 'request' | 'response') =>
+    (p.source as Record<string, { packet: number; last_packet?: number }>)[side]!;
+  // Cut right after the request of the slowest exchange (the 2 s download): its response is in the next file.
+  const slowest = all.reduce((a, b) => ((a.duration_ns as number) > (b.duration_ns as number) ? a : b));
+  const cut = packetOf(slowest, 'request').last_packet ?? packetOf(slowest, 'request').packet;
+  const file1 = path.join(dir, 'cap-1.pcap');
+  fs.writeFileSync(file1, pcapBytes(records.slice(0, cut)));
+  const size1 = fs.statSync(file1).size;
+  const args = (out: string) => [
+    '--watch',
+    dir,
+    '--state-dir',
+    state,
+    '--grace',
+    '0.3',
+    '--health-port',
+    '0',
+    '--output',
+    `jsonl:${out}`,
+  ];
+
+  const first = startAgent(args(path.join(root, 'out1.jsonl')));
+  const checkpointFile = path.join(state, 'checkpoint.json');
+  await waitFor(() => {
+    try {
+      const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+      return checkpoint.directories[0]?.current?.offset === size1;
+    } catch {
+      return false;
+    }
+  }, 'a checkpoint at the end of the first file');
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  // tcpdump went on while the agent was down: the rest of the capture is in the next file.
+  await sleep(50);
+  fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(cut)));
+  const second = startAgent(args(path.join(root, 'out2.jsonl')));
+  await waitFor(() => second.stderr().includes('cap-2.pcap'), 'the second file');
+  await waitFor(() => second.stderr().includes('resuming capture file from the checkpoint'), 'the resume');
+  await sleep(1000);
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0, second.stderr());
+
+  const got = [
+    ...jsonLines(fs.readFileSync(path.join(root, 'out1.jsonl'), 'utf8')),
+    ...jsonLines(fs.readFileSync(path.join(root, 'out2.jsonl'), 'utf8')),
+  ].filter((p) => p.outcome === 'matched');
+  const finishedBeforeCut = all.filter(
+    (p) => (packetOf(p, 'response').last_packet ?? packetOf(p, 'response').packet) <= cut,
+  );
+  const startedAfterCut = all.filter((p) => packetOf(p, 'request').packet > cut);
+  const expected = [...finishedBeforeCut, ...startedAfterCut].map(withoutSource).sort();
+  // Every finished pair exactly once; the requests pending at the checkpoint (request before the
+  // cut, response after it) are the documented loss.
+  assert.deepEqual(got.map(withoutSource).sort(), expected);
+  assert.ok(all.length > expected.length, 'the cut separates at least one request from its response');
 });
