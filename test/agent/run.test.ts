@@ -216,3 +216,36 @@ test('SIGKILL mid-capture, restart: resumes at the checkpoint; no finished pair 
   assert.deepEqual(got.map(withoutSource).sort(), expected);
   assert.ok(all.length > expected.length, 'the cut separates at least one request from its response');
 });
+
+test('--config YAML, WIRESPAN_* env and flags: flags win over env, env over the file', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-config-'));
+  const config = path.join(root, 'wirespan.yaml');
+  fs.writeFileSync(config, `watch: [${root}]\nstate-dir: ${root}/state\nhealth-port: 0\nstats-interval: 7\n`);
+  const started = async (args: string[], env: Record<string, string>): Promise<Record<string, unknown>> => {
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'agent/cli/main.mjs'), 'run', '--config', config, ...args],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, ...env },
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    await waitFor(() => stderr.includes('"watching"'), 'the agent to start');
+    child.kill('SIGTERM');
+    await exited;
+    return JSON.parse(stderr.split('\n').find((line) => line.includes('"watching"'))!);
+  };
+  assert.deepEqual((await started([], {})).dirs, [root]);
+  const port = String(20000 + Math.floor(Math.random() * 20000));
+  assert.equal((await started([], { WIRESPAN_HEALTH_PORT: port })).healthPort, Number(port));
+  assert.equal((await started(['--health-port', '0'], { WIRESPAN_HEALTH_PORT: port })).healthPort, 0);
+  fs.appendFileSync(config, 'no-such-flag: 1\n');
+  const bad = runCli(['run', '--config', config]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no-such-flag/);
+});
