@@ -1,3 +1,5 @@
+import type { PacketView } from './matcher.ts';
+
 /**
  * A finished request/response pair (or an unanswered request), the correlator's output.
  * Pairs are much rarer than packets, so one object per pair is fine; addresses stay
@@ -148,4 +150,30 @@ export function setEndpoints(
     pair.server3 = src3;
     pair.serverPort = srcPort;
   }
+}
+
+/**
+ * Opens `pair` at a request packet whose source is the client: protocol, transport,
+ * endpoints, and the request's first edge carrying `bytes`.
+ */
+export function beginRequest(pair: Pair, protocol: string, view: PacketView, bytes: number): void {
+  const p = view.packet;
+  pair.protocol = protocol;
+  pair.transport = p.ipProtocol;
+  setEndpoints(
+    pair,
+    p.ipVersion,
+    p.src0,
+    p.src1,
+    p.src2,
+    p.src3,
+    p.srcPort,
+    p.dst0,
+    p.dst1,
+    p.dst2,
+    p.dst3,
+    p.dstPort,
+    true,
+  );
+  pair.request.begin(view.seconds, view.nanos, view.fileId, view.packetNumber, bytes);
 }

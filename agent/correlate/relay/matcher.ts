@@ -42,7 +42,7 @@ import { formatIp } from '../../decode/format.ts';
 import { skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
-import { MessageEdges, Outcome, Pair, type PairSink, setEndpoints, UnansweredReason } from '../pair.ts';
+import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { hasEndpoints } from '../udp/endpoints.ts';
 import { NetworkSet } from './networks.ts';
@@ -150,25 +150,7 @@ export class RelayMatcher implements Matcher {
     request.laneB = hash.laneB;
     request.length = hash.length;
     request.keyTransport = keyTransport;
-    const pair = request.pair;
-    pair.protocol = 'relay';
-    pair.transport = p.ipProtocol;
-    setEndpoints(
-      pair,
-      p.ipVersion,
-      p.src0,
-      p.src1,
-      p.src2,
-      p.src3,
-      p.srcPort,
-      p.dst0,
-      p.dst1,
-      p.dst2,
-      p.dst3,
-      p.dstPort,
-      true,
-    );
-    pair.request.begin(view.seconds, view.nanos, view.fileId, view.packetNumber, p.payloadLength);
+    beginRequest(request.pair, 'relay', view, p.payloadLength);
     // Looked up again: the eviction above may have removed this key's chain.
     const chain = table.get(key);
     if (chain === undefined) {

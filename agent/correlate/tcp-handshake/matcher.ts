@@ -32,7 +32,7 @@ import { type DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts'
 import { skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
-import { MessageEdges, Outcome, Pair, type PairSink, setEndpoints, UnansweredReason } from '../pair.ts';
+import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { hasEndpoints, keyEndpoints } from '../udp/endpoints.ts';
 
@@ -115,25 +115,7 @@ export class TcpHandshakeMatcher implements Matcher {
     attempt.seconds = view.seconds;
     attempt.nanos = view.nanos;
     attempt.isn = isn;
-    const pair = attempt.pair;
-    pair.protocol = 'tcp';
-    pair.transport = IpProtocol.Tcp;
-    setEndpoints(
-      pair,
-      p.ipVersion,
-      p.src0,
-      p.src1,
-      p.src2,
-      p.src3,
-      p.srcPort,
-      p.dst0,
-      p.dst1,
-      p.dst2,
-      p.dst3,
-      p.dstPort,
-      true,
-    );
-    pair.request.begin(view.seconds, view.nanos, view.fileId, view.packetNumber, p.payloadWireLength);
+    beginRequest(attempt.pair, 'tcp', view, p.payloadWireLength);
     const evicted = table.insert(attempt);
     if (evicted !== undefined) {
       this.#skips.add(kPendingEvicted);

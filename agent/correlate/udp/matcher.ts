@@ -33,7 +33,7 @@ import { skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import type { CorrelateOptions } from '../options.ts';
-import { MessageEdges, Outcome, Pair, type PairSink, setEndpoints, UnansweredReason } from '../pair.ts';
+import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { hasEndpoints, keyEndpoints } from './endpoints.ts';
 
@@ -145,25 +145,7 @@ export class UdpMatcher implements Matcher {
     request.key = key;
     request.seconds = view.seconds;
     request.nanos = view.nanos;
-    const pair = request.pair;
-    pair.protocol = 'udp';
-    pair.transport = IpProtocol.Udp;
-    setEndpoints(
-      pair,
-      p.ipVersion,
-      p.src0,
-      p.src1,
-      p.src2,
-      p.src3,
-      p.srcPort,
-      p.dst0,
-      p.dst1,
-      p.dst2,
-      p.dst3,
-      p.dstPort,
-      true,
-    );
-    pair.request.begin(view.seconds, view.nanos, view.fileId, view.packetNumber, p.payloadWireLength);
+    beginRequest(request.pair, 'udp', view, p.payloadWireLength);
     const evicted = table.insert(request);
     if (evicted !== undefined) {
       this.#skips.add(kPendingEvicted);
