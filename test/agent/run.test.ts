@@ -249,3 +249,53 @@ test('--config YAML, WIRESPAN_* env and flags: flags win over env, env over the 
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /no-such-flag/);
 });
+
+test('non-capture files are ignored; a file corrupt mid-stream is logged, counted, and the agent goes on', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-bad-'));
+  const dir = path.join(root, 'pcaps');
+  fs.mkdirSync(dir);
+  const out = path.join(root, 'pairs.jsonl');
+  const records = readAllRecords(demo);
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a capture at all\n');
+  // A capture whose 21st record header claims 1 GB: framing cannot be trusted after it.
+  const good = pcapBytes(records.slice(0, 20));
+  const corrupt = Buffer.concat([
+    good,
+    Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0x40]),
+    Buffer.alloc(64),
+  ]);
+  fs.writeFileSync(path.join(dir, 'cap-1.pcap'), corrupt);
+  await sleep(20);
+  fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(20)));
+  const agent = startAgent([
+    '--watch',
+    dir,
+    '--state-dir',
+    path.join(root, 'state'),
+    '--grace',
+    '0.3',
+    '--health-port',
+    '0',
+    '--output',
+    `jsonl:${out}`,
+  ]);
+  try {
+    await waitFor(() => agent.stderr().includes('cap-2.pcap'), 'the next file to be read');
+    await sleep(800);
+  } finally {
+    agent.child.kill('SIGTERM');
+  }
+  assert.equal(await agent.exited, 0, agent.stderr());
+  const corruptLines = agent
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('corrupt'));
+  assert.equal(corruptLines.length, 1, agent.stderr());
+  assert.match(corruptLines[0]!, /cap-1\.pcap/);
+  assert.doesNotMatch(agent.stderr(), /notes\.txt/);
+  assert.match(agent.stderr(), /"error":1/, 'the stopped line counts the file error');
+  assert.ok(
+    jsonLines(fs.readFileSync(out, 'utf8')).some((p) => p.outcome === 'matched'),
+    'pairs from the files around it',
+  );
+});
