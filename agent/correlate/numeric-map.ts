@@ -42,8 +42,8 @@ export class NumericMap<V> {
     }
   }
 
-  /** Stores `value` under `key` (replacing any previous value). */
-  set(key: number, value: V): void {
+  /** Stores `value` under `key` (replacing any previous value); true when the key is new. */
+  set(key: number, value: V): boolean {
     // Load factor at most 1/2: probes stay short.
     if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
     const keys = this.#keys;
@@ -52,13 +52,13 @@ export class NumericMap<V> {
       const stored = keys[slot]!;
       if (stored === key) {
         this.#values[slot] = value;
-        return;
+        return false;
       }
       if (stored === kEmpty) {
         keys[slot] = key;
         this.#values[slot] = value;
         this.#size++;
-        return;
+        return true;
       }
     }
   }
@@ -107,10 +107,17 @@ export class NumericMap<V> {
     this.#keys = new Float64Array(capacity).fill(kEmpty);
     this.#values = new Array<V | undefined>(capacity).fill(undefined);
     this.#mask = capacity - 1;
-    this.#size = 0;
+    const keys = this.#keys;
+    const values = this.#values;
+    const mask = this.#mask;
+    // Every key is distinct: each goes to the first empty slot of its probe run.
     for (let i = 0; i < oldKeys.length; i++) {
       const key = oldKeys[i]!;
-      if (key !== kEmpty) this.set(key, oldValues[i] as V);
+      if (key === kEmpty) continue;
+      let slot = (key >>> 0) & mask;
+      while (keys[slot] !== kEmpty) slot = (slot + 1) & mask;
+      keys[slot] = key;
+      values[slot] = oldValues[i];
     }
   }
 }

@@ -148,3 +148,138 @@ export class PendingTable<E extends PendingEntry> {
     entry.older = entry.newer = null;
   }
 }
+
+const kInitialRing = 1024;
+
+/**
+ * A PendingTable for entries that are plain numbers: a key, its capture time and `words` numbers
+ * per entry (e.g. the full identity to tell key collisions apart), in typed arrays only. Same
+ * semantics as PendingTable (insertion order, re-insert moves to newest, capped with the oldest
+ * dropped first, expiry from the front), but no JS object per entry: for tables whose entries
+ * live for seconds of capture time (ended TCP connections, answered DNS queries), where objects
+ * would survive young-generation collections and be copied and promoted by V8's GC.
+ *
+ * Layout: a FIFO ring of (key, seconds, nanos, words...) in insertion order and a NumericMap from
+ * key to the ring sequence number of its live entry. Re-inserting or deleting a key leaves its
+ * old ring entry stale (the map no longer points at it); stale entries are skipped at the front.
+ */
+export class NumericPendingTable {
+  readonly #index = new NumericMap<number>();
+  readonly #capacity: number;
+  readonly #timeoutNanos: number;
+  readonly #words: number;
+  #keys = new Float64Array(kInitialRing);
+  #seconds = new Float64Array(kInitialRing);
+  #nanos = new Int32Array(kInitialRing);
+  #data: Float64Array;
+  #mask = kInitialRing - 1;
+  /** Sequence numbers of the oldest ring entry and of the next one to write. */
+  #head = 0;
+  #tail = 0;
+
+  constructor(capacity: number, timeoutNanos: number, words = 0) {
+    if (!(capacity >= 1)) throw new RangeError(`pending table capacity must be >= 1, got ${capacity}`);
+    this.#capacity = capacity;
+    this.#timeoutNanos = timeoutNanos;
+    this.#words = words;
+    this.#data = new Float64Array(kInitialRing * words);
+  }
+
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Ring slot of the entry stored under `key` (valid until the next insert), or -1. */
+  find(key: number): number {
+    const seq = this.#index.get(key);
+    return seq === undefined ? -1 : seq & this.#mask;
+  }
+
+  /**
+   * Stores `key` as the newest entry (replacing an entry with the same key; at the cap the oldest
+   * entry is dropped) and returns its ring slot, whose words the caller then sets.
+   */
+  insert(key: number, seconds: number, nanos: number): number {
+    if (this.#tail - this.#head > this.#mask) this.#grow();
+    const seq = this.#tail++;
+    const slot = seq & this.#mask;
+    this.#keys[slot] = key;
+    this.#seconds[slot] = seconds;
+    this.#nanos[slot] = nanos;
+    // A replaced key's old ring entry is stale from here on. Past the cap the oldest goes: never
+    // this one (with a capacity >= 1 an older live entry exists), so it is as if evicted first.
+    if (this.#index.set(key, seq) && this.#index.size > this.#capacity) this.popOldest();
+    return slot;
+  }
+
+  /** The words of every entry: entry `slot`'s are at [slot * words, (slot + 1) * words) (until the next insert). */
+  get data(): Float64Array {
+    return this.#data;
+  }
+
+  delete(key: number): boolean {
+    return this.#index.delete(key);
+  }
+
+  /** Removes the oldest entry if it is older than the timeout at (seconds, nanos); false otherwise. */
+  popExpired(seconds: number, nanos: number): boolean {
+    this.#skipStale();
+    if (this.#head === this.#tail) return false;
+    const slot = this.#head & this.#mask;
+    const age = (seconds - this.#seconds[slot]!) * 1_000_000_000 + (nanos - this.#nanos[slot]!);
+    if (age <= this.#timeoutNanos) return false;
+    this.#index.delete(this.#keys[slot]!);
+    this.#head++;
+    return true;
+  }
+
+  /** Removes the oldest entry; false when empty. */
+  popOldest(): boolean {
+    this.#skipStale();
+    if (this.#head === this.#tail) return false;
+    this.#index.delete(this.#keys[this.#head & this.#mask]!);
+    this.#head++;
+    return true;
+  }
+
+  clear(): void {
+    this.#index.clear();
+    this.#head = this.#tail = 0;
+  }
+
+  /** Drops front entries whose key was deleted or re-inserted since. */
+  #skipStale(): void {
+    const index = this.#index;
+    while (this.#head !== this.#tail) {
+      if (index.get(this.#keys[this.#head & this.#mask]!) === this.#head) return;
+      this.#head++;
+    }
+  }
+
+  #grow(): void {
+    const oldSize = this.#mask + 1;
+    const size = oldSize * 2;
+    const words = this.#words;
+    const keys = new Float64Array(size);
+    const seconds = new Float64Array(size);
+    const nanos = new Int32Array(size);
+    const data = new Float64Array(size * words);
+    const newMask = size - 1;
+    // Copied in runs that are contiguous in both rings (at most three).
+    for (let seq = this.#head; seq !== this.#tail; ) {
+      const from = seq & this.#mask;
+      const to = seq & newMask;
+      const run = Math.min(this.#tail - seq, oldSize - from, size - to);
+      keys.set(this.#keys.subarray(from, from + run), to);
+      seconds.set(this.#seconds.subarray(from, from + run), to);
+      nanos.set(this.#nanos.subarray(from, from + run), to);
+      data.set(this.#data.subarray(from * words, (from + run) * words), to * words);
+      seq += run;
+    }
+    this.#keys = keys;
+    this.#seconds = seconds;
+    this.#nanos = nanos;
+    this.#data = data;
+    this.#mask = newMask;
+  }
+}

@@ -54,7 +54,7 @@ import {
   setEndpoints,
   UnansweredReason,
 } from '../pair.ts';
-import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
 import { className, rcodeName, typeName } from './mnemonics.ts';
 import {
   DnsHeader,
@@ -80,15 +80,12 @@ const kKeyCollision = skipReason('dns.key_collision');
 /** tshark's dns.retransmission_timer default: 5 s between copies of one query. */
 const kRetransmissionWindowNanos = 5_000_000_000;
 
-/** Who talks to whom about which id: the full key of a request. */
-class QueryIdentity implements PendingEntry {
+/** Numbers per answered-table entry (QueryIdentity.storeWords). */
+const kIdentityWords = 11;
+
+/** Who talks to whom about which id (the message being handled): the full key of a request. */
+class QueryIdentity {
   key = 0;
-  /** Capture-order links, owned by the pending table. */
-  older: PendingEntry | null = null;
-  newer: PendingEntry | null = null;
-  /** Capture time the table's timeout runs from. */
-  seconds = 0;
-  nanos = 0;
   transport = 0;
   ipVersion = 0;
   client0 = 0;
@@ -133,44 +130,75 @@ class QueryIdentity implements PendingEntry {
     this.key = keyEnd();
   }
 
-  copyFrom(other: QueryIdentity): void {
-    this.key = other.key;
-    this.transport = other.transport;
-    this.ipVersion = other.ipVersion;
-    this.client0 = other.client0;
-    this.client1 = other.client1;
-    this.client2 = other.client2;
-    this.client3 = other.client3;
-    this.clientPort = other.clientPort;
-    this.server0 = other.server0;
-    this.server1 = other.server1;
-    this.server2 = other.server2;
-    this.server3 = other.server3;
-    this.serverPort = other.serverPort;
-    this.id = other.id;
+  /** Stores the identity (not the key) as the words of a NumericPendingTable entry. */
+  storeWords(table: NumericPendingTable, slot: number): void {
+    const words = table.data;
+    const at = slot * kIdentityWords;
+    words[at] = this.transport * 0x100 + this.ipVersion;
+    words[at + 1] = this.client0;
+    words[at + 2] = this.client1;
+    words[at + 3] = this.client2;
+    words[at + 4] = this.client3;
+    words[at + 5] = this.server0;
+    words[at + 6] = this.server1;
+    words[at + 7] = this.server2;
+    words[at + 8] = this.server3;
+    words[at + 9] = this.clientPort * 0x10000 + this.serverPort;
+    words[at + 10] = this.id;
   }
 
-  sameAs(other: QueryIdentity): boolean {
+  /** Whether the identity stored by storeWords() at `slot` is this one. */
+  sameAsWords(table: NumericPendingTable, slot: number): boolean {
+    const words = table.data;
+    const at = slot * kIdentityWords;
     return (
-      this.id === other.id &&
-      this.clientPort === other.clientPort &&
-      this.serverPort === other.serverPort &&
-      this.transport === other.transport &&
-      this.ipVersion === other.ipVersion &&
-      this.client0 === other.client0 &&
-      this.client1 === other.client1 &&
-      this.client2 === other.client2 &&
-      this.client3 === other.client3 &&
-      this.server0 === other.server0 &&
-      this.server1 === other.server1 &&
-      this.server2 === other.server2 &&
-      this.server3 === other.server3
+      words[at + 10] === this.id &&
+      words[at + 9] === this.clientPort * 0x10000 + this.serverPort &&
+      words[at] === this.transport * 0x100 + this.ipVersion &&
+      words[at + 1] === this.client0 &&
+      words[at + 2] === this.client1 &&
+      words[at + 3] === this.client2 &&
+      words[at + 4] === this.client3 &&
+      words[at + 5] === this.server0 &&
+      words[at + 6] === this.server1 &&
+      words[at + 7] === this.server2 &&
+      words[at + 8] === this.server3
+    );
+  }
+
+  /** Whether `entry` is the pending request of this identity (its pair holds the rest of the key). */
+  isEntry(entry: DnsEntry): boolean {
+    const pair = entry.pair;
+    return (
+      entry.id === this.id &&
+      pair.clientPort === this.clientPort &&
+      pair.serverPort === this.serverPort &&
+      pair.transport === this.transport &&
+      pair.ipVersion === this.ipVersion &&
+      pair.client0 === this.client0 &&
+      pair.client1 === this.client1 &&
+      pair.client2 === this.client2 &&
+      pair.client3 === this.client3 &&
+      pair.server0 === this.server0 &&
+      pair.server1 === this.server1 &&
+      pair.server2 === this.server2 &&
+      pair.server3 === this.server3
     );
   }
 }
 
-/** A pending request. seconds/nanos: its first copy (timeout and retransmission window run from it). */
-export class DnsEntry extends QueryIdentity {
+/**
+ * A pending request. seconds/nanos: its first copy (timeout and retransmission window run from
+ * it). Its identity is its pair's transport and endpoints plus `id` (not copied again here).
+ */
+export class DnsEntry implements PendingEntry {
+  key = 0;
+  /** Capture-order links, owned by the pending table. */
+  older: PendingEntry | null = null;
+  newer: PendingEntry | null = null;
+  seconds = 0;
+  nanos = 0;
+  id = 0;
   name: string | null = null;
   type = -1;
   qclass = -1;
@@ -229,8 +257,11 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
   readonly #latencyFromLast: boolean;
   readonly #dnsPorts: Uint8Array;
   readonly #pending: PendingTable<DnsEntry>;
-  /** Recently answered requests, to tell duplicate responses from unsolicited ones. */
-  readonly #answered: PendingTable<QueryIdentity>;
+  /**
+   * Recently answered requests (their full identity as kIdentityWords numbers), to tell
+   * duplicate responses from unsolicited ones. Numeric: they live for 5 s of capture time.
+   */
+  readonly #answered: NumericPendingTable;
   #tcpPending = 0;
   // Reused per message: the identity (key) of the message being handled, its header and question.
   readonly #messageIdentity = new QueryIdentity();
@@ -246,7 +277,11 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     this.#latencyFromLast = options.dnsLatencyFrom === 'last';
     this.#dnsPorts = dnsPortTable(options.dnsPorts);
     this.#pending = new PendingTable(options.maxPending.dns, options.timeoutNanos.dns);
-    this.#answered = new PendingTable(options.maxPending.dns, kRetransmissionWindowNanos);
+    this.#answered = new NumericPendingTable(
+      options.maxPending.dns,
+      kRetransmissionWindowNanos,
+      kIdentityWords,
+    );
     this.stream = new DnsStreamProtocol(this.#dnsPorts, this, context.skips);
   }
 
@@ -293,7 +328,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     const identity = this.#messageIdentity;
     const existing = this.#pending.get(identity.key);
     if (existing !== undefined) {
-      if (!existing.sameAs(identity)) {
+      if (!identity.isEntry(existing)) {
         this.#skips.add(kKeyCollision);
         this.#end(existing, UnansweredReason.Evicted);
       } else if (
@@ -312,26 +347,27 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     this.#answered.delete(identity.key);
 
     const entry = new DnsEntry();
-    entry.copyFrom(identity);
+    entry.key = identity.key;
+    entry.id = identity.id;
     entry.seconds = edges.firstSeconds;
     entry.nanos = edges.firstNanos;
     this.#readQuestionInto(entry, data, offset, length);
     const pair = entry.pair;
     pair.protocol = 'dns';
-    pair.transport = entry.transport;
+    pair.transport = identity.transport;
     setEndpoints(
       pair,
-      entry.ipVersion,
-      entry.client0,
-      entry.client1,
-      entry.client2,
-      entry.client3,
-      entry.clientPort,
-      entry.server0,
-      entry.server1,
-      entry.server2,
-      entry.server3,
-      entry.serverPort,
+      identity.ipVersion,
+      identity.client0,
+      identity.client1,
+      identity.client2,
+      identity.client3,
+      identity.clientPort,
+      identity.server0,
+      identity.server1,
+      identity.server2,
+      identity.server3,
+      identity.serverPort,
       true,
     );
     copyEdges(edges, pair.request);
@@ -353,9 +389,9 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
   #onResponse(data: Uint8Array, offset: number, length: number, edges: MessageEdges): void {
     const identity = this.#messageIdentity;
     const entry = this.#pending.get(identity.key);
-    if (entry === undefined || !entry.sameAs(identity)) {
-      const answered = this.#answered.get(identity.key);
-      const duplicate = answered?.sameAs(identity) === true;
+    if (entry === undefined || !identity.isEntry(entry)) {
+      const slot = this.#answered.find(identity.key);
+      const duplicate = slot >= 0 && identity.sameAsWords(this.#answered, slot);
       this.#skips.add(duplicate ? kDuplicateResponse : kUnsolicitedResponse);
       return;
     }
@@ -376,11 +412,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     pair.detail = detailOf(entry, rcode, header.answerCount);
     this.#sink.emit(pair);
 
-    const answered = new QueryIdentity();
-    answered.copyFrom(entry);
-    answered.seconds = edges.lastSeconds;
-    answered.nanos = edges.lastNanos;
-    this.#answered.insert(answered);
+    identity.storeWords(this.#answered, this.#answered.insert(entry.key, edges.lastSeconds, edges.lastNanos));
   }
 
   /** Reads the first question of the message whose header is in #header into the entry. */
@@ -434,7 +466,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
       this.#release(entry);
       this.#emitUnanswered(entry, UnansweredReason.Expired);
     }
-    while (this.#answered.popExpired(seconds, nanos) !== undefined) {
+    while (this.#answered.popExpired(seconds, nanos)) {
       // Answered records only classify late duplicates; they end silently.
     }
   }
@@ -446,9 +478,8 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
       this.#release(entry);
       this.#emitUnanswered(entry, UnansweredReason.EndOfInput);
     }
-    while (this.#answered.popOldest() !== undefined) {
-      // Nothing to report for answered records.
-    }
+    // Nothing to report for answered records.
+    this.#answered.clear();
   }
 
   pendingCount(): number {

@@ -318,8 +318,9 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     }
     this.#responses.finish(reset, view);
     // The server is done: nothing still queued will be answered.
-    const queue = this.#queue.splice(0);
     this.#tombstones = 0;
+    if (this.#queue.length === 0) return;
+    const queue = this.#queue.splice(0);
     for (const request of queue) {
       if (request.state !== RequestState.Reported)
         this.#protocol.report(request, UnansweredReason.ConnectionClosed);
@@ -501,7 +502,12 @@ class HttpConnection implements StreamConsumer, FramerOwner {
   }
 
   #remove(request: HttpRequest): void {
-    const index = this.#queue.indexOf(request);
-    if (index >= 0) this.#queue.splice(index, 1);
+    const queue = this.#queue;
+    // Mostly the oldest (FIFO): shift() allocates nothing, splice() returns an array.
+    if (queue[0] === request) queue.shift();
+    else {
+      const index = queue.indexOf(request);
+      if (index >= 0) queue.splice(index, 1);
+    }
   }
 }

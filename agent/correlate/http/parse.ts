@@ -11,6 +11,7 @@
  *   checked byte by byte, so garbage is rejected within a few bytes instead of being buffered.
  * - `edges` follows the current message: its first byte's packet, then every packet adding bytes.
  */
+import { Buffer } from 'node:buffer';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import type { PacketView } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
@@ -131,10 +132,18 @@ const kPooledHeadBuffers = 256;
 const headBuffers: Uint8Array[] = [];
 const kNoBuffer = new Uint8Array(0);
 
+/**
+ * The head being reported, shared by every framer of this thread: a head is parsed and handed
+ * to its owner's onHead() synchronously (nothing parses another head meanwhile), and the owner
+ * copies what it keeps. One object instead of one per direction of every connection.
+ */
+const sharedHead = new MessageHead();
+
 export class HttpFramer {
   /** Requests (client side) or responses (server side). */
   readonly isRequest: boolean;
-  readonly head = new MessageHead();
+  /** The parsed head of the current message: valid during FramerOwner.onHead() only. */
+  readonly head: MessageHead = sharedHead;
   /** Edges of the current message (valid from its first byte until the next message starts). */
   readonly edges = new MessageEdges();
   readonly #owner: FramerOwner;
@@ -150,8 +159,8 @@ export class HttpFramer {
    */
   #buffer: Uint8Array = kNoBuffer;
   #length = 0;
-  /** Head scanning: 0 inside a line, 1 after LF, 2 after LF CR. */
-  #eol = 0;
+  /** Head scanning: buffer position where the current field line starts (after the start line). */
+  #lineStart = 0;
   /** Still on the start line; position of its first space (-1 before it). */
   #firstLine = true;
   #firstSpace = -1;
@@ -324,10 +333,9 @@ export class HttpFramer {
   }
 
   #beginHead(view: PacketView): void {
-    if (this.#buffer === kNoBuffer) this.#buffer = headBuffers.pop() ?? new Uint8Array(kInitialHeadBytes);
     this.#state = State.Head;
     this.#length = 0;
-    this.#eol = 0;
+    this.#lineStart = 0;
     this.#firstLine = true;
     this.#firstSpace = -1;
     this.edges.begin(view.seconds, view.nanos, view.fileId, view.packetNumber, 0);
@@ -341,44 +349,79 @@ export class HttpFramer {
   }
 
   #scanHead(data: Uint8Array, start: number, end: number, view: PacketView): number {
+    if (this.#length === 0) {
+      // The head starts here: when it is complete in this chunk with a valid start line (the
+      // usual case), it is parsed in place, without copying.
+      const headEnd = this.#parseInPlace(data, start, end);
+      if (headEnd > 0) {
+        this.#firstLine = false;
+        this.#resyncing = false;
+        this.#touch(view, headEnd - start);
+        this.#headParsed(view);
+        return headEnd;
+      }
+      if (this.#buffer === kNoBuffer) this.#buffer = headBuffers.pop() ?? new Uint8Array(kInitialHeadBytes);
+    }
     let i = start;
-    while (i < end) {
+    // The start line, byte by byte: each byte is validated as it arrives.
+    while (this.#firstLine) {
+      if (i === end) {
+        this.#touch(view, i - start);
+        return i;
+      }
       const b = data[i++]!;
       if (this.#length === this.#buffer.length && !this.#growBuffer()) {
         this.#touch(view, i - start);
-        if (this.#firstLine) this.#rejectStartLine(false);
-        else this.#headTooLarge();
+        this.#rejectStartLine(false);
         return i;
       }
       this.#buffer[this.#length++] = b;
-      if (this.#firstLine) {
-        if (b === LF) {
-          this.#firstLine = false;
-          if (!this.#validStartLine()) {
-            this.#touch(view, i - start);
-            this.#rejectStartLine(true);
-            return i;
-          }
-          this.#resyncing = false;
-        } else if (!this.#startLinePrefixOk(b)) {
-          this.#touch(view, i - start);
-          this.#rejectStartLine(false);
-          return i;
-        }
-      }
       if (b === LF) {
-        if (this.#eol !== 0) {
+        this.#firstLine = false;
+        if (!this.#validStartLine()) {
           this.#touch(view, i - start);
-          this.#headComplete(view);
+          this.#rejectStartLine(true);
           return i;
         }
-        this.#eol = 1;
-      } else if (b === CR) {
-        this.#eol = this.#eol === 1 ? 2 : 0;
-      } else {
-        this.#eol = 0;
+        this.#resyncing = false;
+        this.#lineStart = this.#length;
+      } else if (!this.#startLinePrefixOk(b)) {
+        this.#touch(view, i - start);
+        this.#rejectStartLine(false);
+        return i;
       }
     }
+    // Field lines: copied until the empty line ("" or CR before its LF) that ends the head.
+    let buffer = this.#buffer;
+    let length = this.#length;
+    while (i < end) {
+      if (length === buffer.length) {
+        this.#length = length;
+        if (!this.#growBuffer()) {
+          i++;
+          this.#touch(view, i - start);
+          this.#headTooLarge();
+          return i;
+        }
+        buffer = this.#buffer;
+      }
+      const limit = Math.min(end, i + (buffer.length - length));
+      while (i < limit) {
+        const b = data[i++]!;
+        buffer[length++] = b;
+        if (b !== LF) continue;
+        const lineStart = this.#lineStart;
+        const lineLength = length - 1 - lineStart;
+        if (lineLength === 0 || (lineLength === 1 && buffer[lineStart] === CR)) {
+          this.#length = length;
+          this.#touch(view, i - start);
+          this.#headComplete(view, buffer, 0, length);
+          return i;
+        }
+        this.#lineStart = length;
+      }
+    }
+    this.#length = length;
     this.#touch(view, i - start);
     return i;
   }
@@ -435,12 +478,41 @@ export class HttpFramer {
     if (end > 0 && this.#buffer[end - 1] === CR) end--;
     return this.isRequest
       ? requestLineLength(this.#buffer, 0, end) === end
-      : statusLineValid(this.#buffer, end);
+      : statusLineValid(this.#buffer, 0, end);
   }
 
-  #headComplete(view: PacketView): void {
+  /**
+   * Parses into `head` a head that starts at data[start] and completes before `end`, whose start
+   * line is valid and which fits in kMaxHeadBytes, and returns its end (just past the LF of its
+   * empty line); -1 otherwise (`head` is then garbage: the byte-by-byte path, which accepts
+   * exactly these heads as well, parses it again).
+   */
+  #parseInPlace(data: Uint8Array, start: number, end: number): number {
+    let lineEnd = start;
+    while (lineEnd < end && data[lineEnd] !== LF) lineEnd++;
+    if (lineEnd === end) return -1;
+    let contentEnd = lineEnd;
+    if (contentEnd > start && data[contentEnd - 1] === CR) contentEnd--;
+    if (this.isRequest) {
+      if (requestLineLength(data, start, contentEnd) !== contentEnd - start) return -1;
+    } else {
+      if (!statusLineValid(data, start, contentEnd)) return -1;
+      // The byte-by-byte check also refuses a NUL byte in the reason phrase.
+      for (let k = start + 12; k < lineEnd; k++) if (data[k] === 0) return -1;
+    }
+    const headEnd = parseHeadAt(data, start, end, this.isRequest, this.#keepQuery, this.head, true);
+    return headEnd - start <= kMaxHeadBytes ? headEnd : -1;
+  }
+
+  /** The head is bytes[from, to) (the head buffer). */
+  #headComplete(view: PacketView, bytes: Uint8Array, from: number, to: number): void {
+    parseHeadAt(bytes, from, to, this.isRequest, this.#keepQuery, this.head, false);
+    this.#headParsed(view);
+  }
+
+  /** The head is parsed into `head`. */
+  #headParsed(view: PacketView): void {
     const head = this.head;
-    parseHead(this.#buffer, this.#length, this.isRequest, this.#keepQuery, head);
     // The head is parsed into `head`: its bytes are no longer needed.
     if (this.#buffer.length === kInitialHeadBytes && headBuffers.length < kPooledHeadBuffers) {
       headBuffers.push(this.#buffer);
@@ -654,13 +726,13 @@ function requestLineLength(bytes: Uint8Array, from: number, end: number, prefixO
   return i === end ? i - from : -1;
 }
 
-/** `HTTP/1.x SP 3DIGIT [SP reason]` in bytes[0, end). */
-function statusLineValid(bytes: Uint8Array, end: number): boolean {
-  if (end < 12 || !isHttp1Version(bytes, 0, end) || bytes[8] !== SP) return false;
-  if (!isDigit(bytes[9]!) || !isDigit(bytes[10]!) || !isDigit(bytes[11]!)) return false;
-  const first = bytes[9]! - 0x30;
+/** `HTTP/1.x SP 3DIGIT [SP reason]` in bytes[from, end). */
+function statusLineValid(bytes: Uint8Array, from: number, end: number): boolean {
+  if (end - from < 12 || !isHttp1Version(bytes, from, end) || bytes[from + 8] !== SP) return false;
+  if (!isDigit(bytes[from + 9]!) || !isDigit(bytes[from + 10]!) || !isDigit(bytes[from + 11]!)) return false;
+  const first = bytes[from + 9]! - 0x30;
   if (first < 1 || first > 5) return false;
-  return end === 12 || bytes[12] === SP;
+  return end - from === 12 || bytes[from + 12] === SP;
 }
 
 /**
@@ -690,8 +762,20 @@ function standardMethod(bytes: Uint8Array, start: number, end: number): string |
   return null;
 }
 
+/**
+ * Buffer's latin1 slicer (the native method behind buf.toString('latin1')), called on any
+ * Uint8Array: for ASCII bytes it gives the same string as UTF-8 decoding, with no view to allocate.
+ */
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
+).latin1Slice;
+
+/** bytes[start, end) decoded as UTF-8 (invalid sequences become U+FFFD); ASCII takes a fast path. */
 function text(bytes: Uint8Array, start: number, end: number): string {
-  return decoder.decode(bytes.subarray(start, end));
+  for (let k = start; k < end; k++) {
+    if (bytes[k]! >= 0x80) return decoder.decode(bytes.subarray(start, end));
+  }
+  return latin1Slice.call(bytes, start, end);
 }
 
 /** Case-insensitive comparison of bytes[start, end) with a lower-case ASCII name. */
@@ -723,34 +807,69 @@ export function parseHead(
   keepQuery: boolean,
   head: MessageHead,
 ): void {
+  parseHeadAt(bytes, 0, length, isRequest, keepQuery, head, false);
+}
+
+/**
+ * parseHead() of the header block bytes[from, to) (its start line already validated); returns the
+ * head's end (just past its empty line's LF; -1 when there is none). `inPlace`: bytes[from, to)
+ * is a segment that may hold a head and more, or only part of one: the head ends at its empty
+ * line, and without one (incomplete head) the result is -1 with `head` partly filled.
+ */
+function parseHeadAt(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  isRequest: boolean,
+  keepQuery: boolean,
+  head: MessageHead,
+  inPlace: boolean,
+): number {
   head.reset();
-  let lineEnd = 0;
+  let lineEnd = from;
   while (bytes[lineEnd] !== LF) lineEnd++;
   let versionAt: number;
   if (isRequest) {
-    let space = 0;
+    let space = from;
     while (bytes[space] !== SP) space++;
-    head.method = standardMethod(bytes, 0, space) ?? text(bytes, 0, space);
+    head.method = standardMethod(bytes, from, space) ?? text(bytes, from, space);
     let targetEnd = space + 1;
     while (bytes[targetEnd] !== SP) targetEnd++;
-    const target = text(bytes, space + 1, targetEnd);
-    head.target = keepQuery ? target : redactQuery(target);
+    if (keepQuery) {
+      head.target = text(bytes, space + 1, targetEnd);
+    } else {
+      // redactQuery() on the bytes: '?' (ASCII) never occurs inside a UTF-8 sequence, and decoding
+      // resynchronises at every ASCII byte, so the text before the first '?' decodes the same alone.
+      let question = space + 1;
+      while (question < targetEnd && bytes[question] !== 0x3f) question++;
+      head.target =
+        question === targetEnd
+          ? text(bytes, space + 1, targetEnd)
+          : `${text(bytes, space + 1, question)}?REDACTED`;
+    }
     versionAt = targetEnd + 1;
   } else {
-    versionAt = 0;
-    head.status = (bytes[9]! - 0x30) * 100 + (bytes[10]! - 0x30) * 10 + (bytes[11]! - 0x30);
+    versionAt = from;
+    head.status =
+      (bytes[from + 9]! - 0x30) * 100 + (bytes[from + 10]! - 0x30) * 10 + (bytes[from + 11]! - 0x30);
   }
   const minor = bytes[versionAt + 7]! - 0x30;
   head.version = minor === 1 ? '1.1' : minor === 0 ? '1.0' : `1.${minor}`;
 
   let lineStart = lineEnd + 1;
-  while (lineStart < length) {
+  let headEnd = -1;
+  while (lineStart < to) {
     lineEnd = lineStart;
-    while (lineEnd < length && bytes[lineEnd] !== LF) lineEnd++;
+    while (lineEnd < to && bytes[lineEnd] !== LF) lineEnd++;
+    // In place, only a line with its LF is looked at: a head cut before its empty line is incomplete.
+    if (lineEnd === to && inPlace) return -1;
     let contentEnd = lineEnd > lineStart && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
     const next = lineEnd + 1;
     const first = bytes[lineStart]!;
-    if (contentEnd === lineStart) break;
+    if (contentEnd === lineStart) {
+      headEnd = next;
+      break;
+    }
     if (first === SP || first === HT) {
       lineStart = next;
       continue;
@@ -768,6 +887,7 @@ export function parseHead(
     applyField(bytes, lineStart, colon, valueStart, contentEnd, head);
     lineStart = next;
   }
+  if (inPlace && headEnd < 0) return -1;
 
   if (head.transferEncoding) {
     // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3). A request whose final coding
@@ -780,6 +900,7 @@ export function parseHead(
   } else {
     head.framing = isRequest ? Framing.None : Framing.UntilClose;
   }
+  return headEnd;
 }
 
 function applyField(

@@ -30,7 +30,7 @@ import { DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import { PacketView } from '../matcher.ts';
-import { PendingTable } from '../pending-table.ts';
+import { NumericPendingTable, PendingTable } from '../pending-table.ts';
 import { BufferedSegment, ClaimState, Connection, type Direction, sourceIsLower } from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
 import { seqAdd, seqDiff } from './sequence.ts';
@@ -90,7 +90,7 @@ export class TcpReassembly {
   /** Connections in last-seen order (a touched connection moves to the newest end). */
   readonly #connections: PendingTable<Connection>;
   /** Ended connections, kept for kClosedLingerNanos so their late packets change nothing. */
-  readonly #closed: PendingTable<Connection>;
+  readonly #closed: NumericPendingTable;
   /** View for bytes delivered outside their own packet (given-up holes): a buffered segment's own edges. */
   readonly #replayView = new PacketView();
   readonly #replayPacket = new DecodedPacket();
@@ -108,7 +108,7 @@ export class TcpReassembly {
     // The table's own cap is never reached: #open evicts first, to count and deliver what it drops.
     this.#connections = new PendingTable(options.maxConnections + 1, options.idleTimeoutNanos);
     // Evicting a lingering closed connection loses nothing: it only stops ignoring late packets.
-    this.#closed = new PendingTable(options.maxConnections, kClosedLingerNanos);
+    this.#closed = new NumericPendingTable(options.maxConnections, kClosedLingerNanos);
     this.#maxBuffered = options.maxBufferedBytesPerDirection;
     this.#skips = skips;
     this.#replayView.packet = this.#replayPacket;
@@ -162,8 +162,7 @@ export class TcpReassembly {
     if (conn === undefined) {
       // A connection that ended (both sides closed) lingers in #closed: its late ACKs and
       // retransmissions are ignored there; a new SYN on the tuple starts a new connection.
-      const ended = this.#closed.get(key);
-      if (ended !== undefined) {
+      if (this.#closed.find(key) >= 0) {
         if ((flags & TcpFlag.Syn) === 0 || reset) return;
         this.#closed.delete(key);
       }
@@ -186,15 +185,13 @@ export class TcpReassembly {
     // Both sides closed (FIN each way, or a reset): the connection is over. It moves to the
     // short-lived #closed table, so a busy capture does not fill #connections with the dead.
     if (conn.a.closed && conn.b.closed && this.#connections.delete(conn.key)) {
-      conn.seconds = view.seconds;
-      conn.nanos = view.nanos;
-      this.#closed.insert(conn);
+      this.#closed.insert(conn.key, view.seconds, view.nanos);
     }
   }
 
   /** Capture time reached (seconds, nanos): drops connections idle for longer than the idle timeout. */
   expire(seconds: number, nanos: number): void {
-    while (this.#closed.popExpired(seconds, nanos) !== undefined) {
+    while (this.#closed.popExpired(seconds, nanos)) {
       // Ended connections hold nothing: they just stop being recognised.
     }
     for (;;) {
