@@ -35,7 +35,7 @@ test('OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES a
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.endpoint;
   process.env.OTEL_SERVICE_NAME = 'wirespan-node-7';
   process.env.OTEL_RESOURCE_ATTRIBUTES =
-    'k8s.node.name=node-7,deployment.environment.name=prod,service.namespace=obs';
+    'k8s.node.name=node-7,deployment.environment.name=prod,service.namespace=obs,k8s.pod.name=wirespan-x7k2p,k8s.namespace.name=observability';
   process.env.OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = '5';
   const exporter = await createOtelExporter(); // no endpoint option: the variable applies
   assert.equal(exporter.endpoint, receiver.endpoint);
@@ -50,12 +50,16 @@ test('OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES a
   assert.equal(span.resource['service.namespace'], undefined);
   assert.equal(span.resource['k8s.node.name'], 'node-7');
   assert.equal(span.resource['deployment.environment.name'], 'prod');
+  // The wirespan pod's own identity (downward API) is not the observed server's.
+  assert.equal(span.resource['k8s.pod.name'], undefined);
+  assert.equal(span.resource['k8s.namespace.name'], undefined);
   assert.equal(span.attributes['dns.question.name'], 'demo.');
   // wirespan's own metrics carry the agent's identity.
   const metric = receiver.lastMetrics('wirespan.pairs').get('wirespan.pairs')!;
   assert.equal(metric.resource['service.name'], 'wirespan-node-7');
   assert.equal(metric.resource['service.namespace'], 'obs');
   assert.equal(metric.resource['k8s.node.name'], 'node-7');
+  assert.equal(metric.resource['k8s.pod.name'], 'wirespan-x7k2p');
 });
 
 test('OTEL_TRACES_SAMPLER=traceidratio with ARG 0 keeps only the always-kept spans', async () => {

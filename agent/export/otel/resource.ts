@@ -8,7 +8,8 @@
  * needs the same base for the per-service resources and NodeSDK keeps its resource private.
  *
  * Observed-service resources: the base MINUS what describes the wirespan process or its host
- * (`service.*`, `process.*`, `host.*`, `os.*`: the observed server is another program, often on
+ * (`service.*`, `process.*`, `host.*`, `os.*`, and the pod's `k8s.pod.*`, `k8s.namespace.*`,
+ * `k8s.container.*`, `k8s.daemonset.*`, `container.*`: the observed server is another program, often on
  * another machine) PLUS `service.name` from the service map (or the default
  * `{protocol}://{address}:{port}`) and the map entry's extra attributes. What the user set in
  * OTEL_RESOURCE_ATTRIBUTES under other keys (k8s.node.name, deployment.environment.name, ...)
@@ -67,7 +68,22 @@ export async function detectBaseResource(extra: Attributes = {}): Promise<Resour
   return base;
 }
 
-const kAgentOnlyPrefixes = ['service.', 'process.', 'host.', 'os.'];
+/**
+ * Attributes that describe the agent's own process or pod, never an observed server:
+ * `k8s.pod.*`, `k8s.namespace.name` and `k8s.container.*` name the wirespan pod (the chart
+ * sets them from the downward API), so copying them would make every server look like it.
+ */
+const kAgentOnlyPrefixes = [
+  'service.',
+  'process.',
+  'host.',
+  'os.',
+  'k8s.pod.',
+  'k8s.namespace.',
+  'k8s.container.',
+  'k8s.daemonset.',
+  'container.',
+];
 
 /** The base attributes that observed-service resources inherit (see the file comment). */
 export function sharedAttributes(base: Resource): Attributes {
