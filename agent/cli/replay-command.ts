@@ -333,6 +333,15 @@ async function replayOnWorkers(
       (options.statsIntervalSeconds > 0 ? options.statsIntervalSeconds : 1) * 1000,
     ),
   });
+  // The final counts, for the exporter's last metrics collection at shutdown.
+  snapshot = {
+    workers: result.workers,
+    poolSlots: snapshot?.poolSlots ?? 0,
+    poolUsed: 0,
+    queueDepths: result.workers.map(() => 0),
+    queueCapacity: snapshot?.queueCapacity ?? 0,
+    filesDone: result.files.filter((f) => f.error === null).length,
+  };
   // Every worker reads every record: input counts come from worker 0, correlation counts from all.
   const reporter = result.workers[0];
   const skips: Record<string, number> = { ...(reporter?.inputSkips ?? {}) };
