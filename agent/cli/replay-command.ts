@@ -334,12 +334,13 @@ async function replayOnWorkers(
     ),
   });
   // The final counts, for the exporter's last metrics collection at shutdown.
+  const latest = snapshot as PipelineSnapshot | null; // set by onStats, which TS cannot see
   snapshot = {
     workers: result.workers,
-    poolSlots: snapshot?.poolSlots ?? 0,
+    poolSlots: latest?.poolSlots ?? 0,
     poolUsed: 0,
     queueDepths: result.workers.map(() => 0),
-    queueCapacity: snapshot?.queueCapacity ?? 0,
+    queueCapacity: latest?.queueCapacity ?? 0,
     filesDone: result.files.filter((f) => f.error === null).length,
   };
   // Every worker reads every record: input counts come from worker 0, correlation counts from all.
