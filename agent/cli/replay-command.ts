@@ -4,7 +4,12 @@ import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
-import { createOtelExporter, type OtelExporter, type ServiceMapEntry } from '../export/otel/index.ts';
+import {
+  createOtelExporter,
+  type OtelExporter,
+  type OtelExporterOptions,
+  type ServiceMapEntry,
+} from '../export/otel/index.ts';
 import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
 import { LineWriter } from '../output/line-writer.ts';
@@ -41,7 +46,7 @@ export interface ReplayCommandOptions {
   otel: OtelCliOptions;
 }
 
-/** Export settings from the command line (agent/export/README-otel.md). */
+/** Export settings from the command line (README.md ("OpenTelemetry export")). */
 export interface OtelCliOptions {
   localNetworks: string[] | undefined;
   serviceMap: ServiceMapEntry[];
@@ -123,8 +128,10 @@ export function createExporterFromCli(
   otlp: string,
   otel: OtelCliOptions,
   sourceFiles: readonly string[],
+  extra: Partial<OtelExporterOptions> = {},
 ): Promise<OtelExporter> {
   return createOtelExporter({
+    ...extra,
     ...(otlp === '' ? {} : { endpoint: otlp }),
     ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
     serviceMap: otel.serviceMap,

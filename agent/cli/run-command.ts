@@ -91,7 +91,32 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   let exporter: OtelExporter | null = null;
   if (otlp !== undefined) {
     try {
-      exporter = await createExporterFromCli(otlp, options.otel, fileNames);
+      exporter = await createExporterFromCli(otlp, options.otel, fileNames, {
+        // The capture files are the durable buffer: a collector outage pauses reading (whenRoom)
+        // instead of dropping spans; failed batches are retried until the collector accepts them.
+        retryUntilExported: true,
+        // Once per outage, not per batch.
+        onExportStateChange: (state, detail) => {
+          if (state === 'failing') {
+            log('warn', 'span export failing', {
+              endpoint: exporter?.endpoint,
+              error: detail.error,
+              pendingSpans: detail.pendingSpans,
+            });
+          } else {
+            log('info', 'span export recovered', {
+              endpoint: exporter?.endpoint,
+              outageSeconds: detail.durationMillis / 1000,
+              retries: detail.retries,
+              failedRequests: detail.failedRequests,
+              lastError: detail.error,
+            });
+          }
+        },
+        // Ends a little before our own deadline below, so what was not exported is reported.
+        shutdownTimeoutMillis:
+          options.shutdownTimeoutSeconds * 1000 - Math.min(1000, options.shutdownTimeoutSeconds * 100),
+      });
     } catch (error) {
       log('error', (error as Error).message);
       return 2;
@@ -172,17 +197,13 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   };
   exporter?.setStatsSource(stats);
 
-  // Readiness: not ready while exports fail (errors grew and nothing was exported since the last stats tick).
-  let exportErrorsSeen = 0;
-  let exportedSeen = 0;
   let health: http.Server | null = null;
   if (options.healthPort > 0) {
     try {
       health = await startHealthServer(options.healthHost, options.healthPort, {
         notReadyBecause: () => {
           if (!tails.every(({ tail }) => tail.ready)) return 'watch directories not ready';
-          if (exporter && exporter.counters.traceExportErrors > exportErrorsSeen)
-            return 'span export failing';
+          if (exporter?.exportState === 'failing') return 'span export failing';
           return null;
         },
       });
@@ -197,9 +218,6 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   const statsTimer = setInterval(
     () => {
       const snapshot = stats();
-      if (exporter && exporter.counters.exported > exportedSeen)
-        exportErrorsSeen = exporter.counters.traceExportErrors;
-      exportedSeen = exporter?.counters.exported ?? 0;
       if (options.statsIntervalSeconds > 0 && !options.quiet) {
         log('info', 'stats', {
           packets: counters.packets,

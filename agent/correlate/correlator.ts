@@ -29,6 +29,8 @@ export class Correlator {
   readonly skips: SkipCounters;
   readonly counts = new Map<string, PairCounts>();
   readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
+  /** The matchers that look at packets (stream-only matchers have no onPacket). */
+  readonly #packetMatchers: { onPacket: (view: PacketView) => void; byPayload: boolean }[] = [];
   /** This correlator's shard among `#shards` (worker pipeline); 1 shard = every packet. */
   readonly #shard: number;
   readonly #shards: number;
@@ -60,7 +62,10 @@ export class Correlator {
     for (const descriptor of registry) {
       if (!descriptor.enabled(options)) continue;
       const matcher = descriptor.create(context);
-      this.#matchers.push({ name: descriptor.name, matcher, byPayload: descriptor.shardBy === 'payload' });
+      const byPayload = descriptor.shardBy === 'payload';
+      this.#matchers.push({ name: descriptor.name, matcher, byPayload });
+      if (matcher.onPacket)
+        this.#packetMatchers.push({ onPacket: matcher.onPacket.bind(matcher), byPayload });
       this.counts.set(descriptor.name, { matched: 0, unanswered: 0, unansweredBy: {} });
       if (matcher.stream) streams.push(matcher.stream);
     }
@@ -120,10 +125,10 @@ export class Correlator {
     view.nanos = nanos;
     view.fileId = fileId;
     view.packetNumber = packetNumber;
-    const matchers = this.#matchers;
+    const matchers = this.#packetMatchers;
     for (let i = 0; i < matchers.length; i++) {
       const entry = matchers[i]!;
-      if (entry.byPayload ? payloadMine : flowMine) entry.matcher.onPacket(view);
+      if (entry.byPayload ? payloadMine : flowMine) entry.onPacket(view);
     }
     if (flowMine && this.#reassembly !== null && packet.ipProtocol === IpProtocol.Tcp) {
       this.#reassembly.onPacket(view);

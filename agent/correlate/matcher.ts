@@ -32,8 +32,11 @@ export class PacketView {
 }
 
 export interface Matcher {
-  /** Offered each decoded TCP/UDP packet in capture order. */
-  onPacket(view: PacketView): void;
+  /**
+   * Offered each decoded TCP/UDP packet in capture order. Left out by matchers that only read
+   * TCP streams (`stream`), so the correlator does not call them per packet.
+   */
+  onPacket?(view: PacketView): void;
   /**
    * Capture time has reached (seconds, nanos): emit as unanswered (reason Expired) every
    * pending request older than its timeout. Called by the correlator at least once per

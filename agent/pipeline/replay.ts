@@ -86,12 +86,17 @@ export class ThisThreadReplay {
     const result = this.result;
     const packet = this.#packet;
     const { sink, onRecord } = this.#input;
+    // Counters live in locals during the step and are written back at its end: an object field
+    // holding epoch seconds (above V8's small integers) would allocate at every write.
+    let newestSeconds = result.newestCapture?.seconds ?? -1;
+    let newestNanos = result.newestCapture?.nanos ?? 0;
     let budget = maxRecords;
+    let done = false;
     while (budget > 0) {
       const opened = this.#opened ?? this.#openNext();
       if (opened === null) {
-        this.#finish();
-        return true;
+        done = true;
+        break;
       }
       const { reader } = opened;
       const status = reader.next();
@@ -106,14 +111,12 @@ export class ThisThreadReplay {
       opened.result.bytes += record.capturedLength;
       result.packets++;
       result.bytes += record.capturedLength;
-      const newest = result.newestCapture;
-      if (newest === null) result.newestCapture = { seconds: record.seconds, nanos: record.nanos };
-      else if (
-        record.seconds > newest.seconds ||
-        (record.seconds === newest.seconds && record.nanos > newest.nanos)
+      if (
+        record.seconds > newestSeconds ||
+        (record.seconds === newestSeconds && record.nanos > newestNanos)
       ) {
-        newest.seconds = record.seconds;
-        newest.nanos = record.nanos;
+        newestSeconds = record.seconds;
+        newestNanos = record.nanos;
       }
       decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, result.skips);
       if (packet.stopLayer === Layer.Complete) {
@@ -126,7 +129,9 @@ export class ThisThreadReplay {
         this.#fileId = this.#input.files.length;
       }
     }
-    return false;
+    if (newestSeconds >= 0) result.newestCapture = { seconds: newestSeconds, nanos: newestNanos };
+    if (done) this.#finish();
+    return done;
   }
 
   #openNext(): { reader: CaptureReader; source: FileByteSource; result: FileResult } | null {

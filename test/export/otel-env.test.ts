@@ -1,6 +1,6 @@
 /**
  * Standard OTEL_* environment variables, as users of any OTel SDK expect them to behave
- * (agent/export/README-otel.md "Configuration").
+ * (README.md ("OpenTelemetry export") "Configuration").
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';

@@ -4,8 +4,9 @@
  * (timestamps, counts, int attributes) as decimal strings, attributes as objects.
  *
  * mockotlpserver publishes on process-wide diagnostics channels, so every server in a process
- * sees every request: start one per test file.
+ * sees every request (also after it was closed): start one per test file, or one after another.
  */
+import net from 'node:net';
 import mock from '@elastic/mockotlpserver';
 
 export interface ReceivedSpan {
@@ -104,11 +105,12 @@ export class OtlpReceiver {
   #server: InstanceType<typeof mock.MockOtlpServer>;
   endpoint = '';
 
-  constructor() {
+  /** `port` 0: a free port; a fixed port lets a test bring "the collector" up where an exporter already sends. */
+  constructor(port = 0) {
     this.#server = new mock.MockOtlpServer({
       services: ['grpc'],
       grpcHostname: '127.0.0.1',
-      grpcPort: 0,
+      grpcPort: port,
       logLevel: 'warn',
       onTrace: (request: Raw) => this.#onTrace(request),
       onMetrics: (request: Raw) => this.#onMetrics(request),
@@ -210,7 +212,16 @@ export class OtlpReceiver {
   }
 }
 
-/** Starts a receiver (close it in the test file's after hook). */
-export function startReceiver(): Promise<OtlpReceiver> {
-  return new OtlpReceiver().start();
+/** Starts a receiver (close it in the test file's after hook); on `port` if given. */
+export function startReceiver(port = 0): Promise<OtlpReceiver> {
+  return new OtlpReceiver(port).start();
+}
+
+/** A loopback port nothing listens on now (bound, then released): where a collector will appear. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { SpanBatcher } from '../../agent/export/otel/span-batcher.ts';
+import { type ExportStateDetail, SpanBatcher } from '../../agent/export/otel/span-batcher.ts';
 
 /** An exporter that records each call and answers when the test says so. */
 class HeldExporter implements SpanExporter {
@@ -194,4 +194,182 @@ test('invalid options are rejected', () => {
       }),
     /scheduledDelayMillis/,
   );
+});
+
+/** An error as the OTLP/gRPC exporter reports it: a gRPC ServiceError with its status code. */
+const grpcError = (code: number, message: string): Error => Object.assign(new Error(message), { code });
+const unavailable = () => grpcError(14, '14 UNAVAILABLE: No connection established');
+
+async function waitFor(condition: () => boolean, what: string, timeoutMillis = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+const retrying = {
+  retryUntilExported: true,
+  retryInitialMillis: 10,
+  retryMaxMillis: 40,
+  scheduledDelayMillis: 1000,
+} as const;
+
+test('retryUntilExported: failed batches are kept and retried, one probe at a time, until accepted', async () => {
+  const exporter = new HeldExporter();
+  const states: [string, ExportStateDetail][] = [];
+  const batcher = new SpanBatcher(exporter, {
+    ...retrying,
+    maxQueueSize: 100,
+    maxExportBatchSize: 10,
+    maxConcurrentExports: 2,
+    onStateChange: (state, detail) => states.push([state, detail]),
+  });
+  for (let i = 0; i < 30; i++) batcher.offer(span(i));
+  await waitFor(() => exporter.calls.length === 2, 'two requests');
+  exporter.answerAll(ExportResultCode.FAILED, unavailable());
+  assert.equal(batcher.state, 'failing');
+  assert.deepEqual(
+    states.map(([state]) => state),
+    ['failing'],
+  );
+  assert.equal(states[0]![1].pendingSpans, 30);
+  assert.match(states[0]![1].error, /UNAVAILABLE/);
+  assert.equal(batcher.queued, 30, 'the failed spans wait again');
+  // Three failed probes: each time exactly one request, the oldest batch first.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await waitFor(() => exporter.calls.length === 1, `probe ${attempt + 1}`);
+    await sleep(15);
+    assert.equal(exporter.calls.length, 1, 'nothing else is sent while failing');
+    assert.deepEqual(
+      exporter.calls[0]!.spans.map((s) => s.name),
+      Array.from({ length: 10 }, (_, i) => `s${i}`),
+    );
+    exporter.answerAll(ExportResultCode.FAILED, unavailable());
+  }
+  assert.equal(states.length, 1, 'the outage is reported once');
+  await waitFor(() => exporter.calls.length === 1, 'the probe that succeeds');
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.state, 'ok');
+  assert.deepEqual(
+    states.map(([state]) => state),
+    ['failing', 'ok'],
+  );
+  const ok = states[1]![1];
+  assert.equal(ok.retries, 4);
+  assert.equal(ok.failedRequests, 5);
+  assert.ok(ok.durationMillis > 0);
+  // Back to full concurrency.
+  await waitFor(() => exporter.calls.length === 2, 'the rest, two at a time');
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  await batcher.forceFlush();
+  assert.equal(batcher.counters.exported, 30);
+  assert.equal(batcher.counters.failed, 0);
+  assert.equal(batcher.counters.exportErrors, 5);
+  assert.equal(batcher.counters.retries, 5, 'four probes, and the second failed batch resent once');
+});
+
+test('retryUntilExported: spans beyond maxQueueSize + maxQueueOverflow are dropped and counted', () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    ...retrying,
+    maxQueueSize: 10,
+    maxQueueOverflow: 5,
+    maxExportBatchSize: 5,
+    maxConcurrentExports: 1,
+  });
+  let accepted = 0;
+  for (let i = 0; i < 20; i++) if (batcher.offer(span(i))) accepted++;
+  assert.equal(accepted, 15);
+  assert.equal(batcher.counters.droppedQueueFull, 5);
+});
+
+test('retryUntilExported: shutdown keeps retrying until its deadline, then counts what is left', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    ...retrying,
+    maxQueueSize: 100,
+    maxExportBatchSize: 10,
+    maxConcurrentExports: 1,
+  });
+  for (let i = 0; i < 20; i++) batcher.offer(span(i));
+  let answering = true;
+  const answer = (async () => {
+    while (answering) {
+      exporter.answerAll(ExportResultCode.FAILED, unavailable());
+      await sleep(1);
+    }
+  })();
+  const drained = await batcher.drain(performance.now() + 300);
+  answering = false;
+  await answer;
+  assert.equal(drained.complete, false);
+  assert.ok(batcher.counters.exportErrors >= 3, `attempts: ${batcher.counters.exportErrors}`);
+  assert.equal(batcher.counters.exported, 0);
+  assert.equal(batcher.counters.failed, 20);
+  assert.equal(batcher.counters.abandoned, 20);
+  assert.match(batcher.outageError ?? '', /UNAVAILABLE/);
+});
+
+test('retryUntilExported: shutdown retries a failing collector at once and finishes when it accepts', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    ...retrying,
+    retryInitialMillis: 60_000,
+    retryMaxMillis: 60_000,
+    maxQueueSize: 100,
+    maxExportBatchSize: 10,
+    maxConcurrentExports: 1,
+  });
+  for (let i = 0; i < 20; i++) batcher.offer(span(i));
+  batcher.forceFlush().catch(() => {});
+  await waitFor(() => exporter.calls.length === 1, 'the first request');
+  exporter.answerAll(ExportResultCode.FAILED, unavailable());
+  // The next retry would be a minute away; shutdown does not wait for it.
+  const drained = batcher.drain(performance.now() + 5000);
+  for (let i = 0; i < 2; i++) {
+    await waitFor(() => exporter.calls.length === 1, 'a request');
+    exporter.answerAll(ExportResultCode.SUCCESS);
+  }
+  assert.deepEqual(await drained, { complete: true });
+  assert.equal(batcher.counters.exported, 20);
+  assert.equal(batcher.counters.failed, 0);
+});
+
+test('retryUntilExported: a rejected batch is not retried forever', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    ...retrying,
+    maxQueueSize: 100,
+    maxExportBatchSize: 4,
+    maxConcurrentExports: 1,
+  });
+  for (let i = 0; i < 4; i++) batcher.offer(span(i));
+  batcher.forceFlush().catch(() => {});
+  await waitFor(() => exporter.calls.length === 1, 'the request');
+  // Malformed for the collector: resending the same spans cannot succeed.
+  exporter.answerAll(ExportResultCode.FAILED, grpcError(3, '3 INVALID_ARGUMENT: bad span'));
+  assert.equal(batcher.counters.failed, 4);
+  assert.equal(batcher.queued, 0);
+
+  // Over the collector's message size limit: halves, then quarters; a single span that is still
+  // too large is given up, the others go through.
+  for (let i = 4; i < 8; i++) batcher.offer(span(i));
+  batcher.forceFlush().catch(() => {});
+  const tooLarge = () => grpcError(8, '8 RESOURCE_EXHAUSTED: grpc: received message larger than max');
+  const sizes: number[] = [];
+  while (batcher.counters.exported + batcher.counters.failed < 8) {
+    await waitFor(() => exporter.calls.length === 1, 'a request');
+    const call = exporter.calls[0]!;
+    sizes.push(call.spans.length);
+    const fits = call.spans.length === 1 && call.spans[0]!.name !== 's4';
+    exporter.answerAll(
+      fits ? ExportResultCode.SUCCESS : ExportResultCode.FAILED,
+      fits ? undefined : tooLarge(),
+    );
+  }
+  assert.deepEqual(sizes, [4, 2, 1, 1, 2, 1, 1]);
+  assert.equal(batcher.counters.exported, 3);
+  assert.equal(batcher.counters.failed, 5);
+  assert.equal(batcher.queued, 0);
 });

@@ -1,10 +1,10 @@
 /**
  * HTTP/1.x matcher: pairs requests and responses read from reassembled TCP streams. It sees no
- * packets itself (onPacket is a no-op): the correlator's TcpReassembly offers connections to
+ * packets itself (no onPacket): the correlator's TcpReassembly offers connections to
  * `stream`, which claims those whose client starts with a request line, on any port.
  */
 
-import type { Matcher, MatcherContext, MatcherDescriptor, PacketView } from '../matcher.ts';
+import type { Matcher, MatcherContext, MatcherDescriptor } from '../matcher.ts';
 import type { CorrelateOptions } from '../options.ts';
 import { HttpStreamProtocol } from './matcher.ts';
 
@@ -14,8 +14,6 @@ class HttpMatcher implements Matcher {
   constructor(stream: HttpStreamProtocol) {
     this.stream = stream;
   }
-
-  onPacket(_view: PacketView): void {}
 
   expire(seconds: number, nanos: number): void {
     this.stream.expire(seconds, nanos);

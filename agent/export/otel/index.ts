@@ -1,4 +1,4 @@
-/** Public API of the OpenTelemetry export (agent/export/README-otel.md). */
+/** Public API of the OpenTelemetry export (README.md ("OpenTelemetry export")). */
 
 export { kDefaultLatencyBoundaries } from './metrics.ts';
 export {
@@ -9,5 +9,5 @@ export {
   type OtelShutdownResult,
 } from './sdk.ts';
 export type { ServiceMapEntry } from './service-map.ts';
-export type { SpanBatcherOptions } from './span-batcher.ts';
+export type { ExportState, ExportStateDetail, SpanBatcherOptions } from './span-batcher.ts';
 export { kDefaultLocalNetworks, type PairData } from './span-mapper.ts';

@@ -43,15 +43,21 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import { RandomIdGenerator, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
+import { FreshChannel } from './fresh-channel.ts';
 import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMetrics } from './metrics.ts';
 import { kScope, PairSpan } from './pair-span.ts';
 import { detectBaseResource, serviceResource, sharedAttributes } from './resource.ts';
 import { PairSampler } from './sampler.ts';
 import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
-import { SpanBatcher, type SpanBatcherOptions } from './span-batcher.ts';
+import {
+  type ExportState,
+  type ExportStateDetail,
+  SpanBatcher,
+  type SpanBatcherOptions,
+} from './span-batcher.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from './span-mapper.ts';
 
 export interface OtelExporterOptions {
@@ -91,8 +97,28 @@ export interface OtelExporterOptions {
   exportTimeoutMillis?: number;
   /** Upper bound on shutdown(). Default 2 × export timeout + 1000 ms. */
   shutdownTimeoutMillis?: number;
-  /** Span queue. Defaults: OTEL_BSP_MAX_QUEUE_SIZE / _MAX_EXPORT_BATCH_SIZE / _SCHEDULE_DELAY, else 65536 / 2048 / 500 ms; 4 concurrent exports. */
-  batch?: Partial<SpanBatcherOptions>;
+  /**
+   * Span queue. Defaults: OTEL_BSP_MAX_QUEUE_SIZE / _MAX_EXPORT_BATCH_SIZE / _SCHEDULE_DELAY, else
+   * 65536 / 2048 / 500 ms; 4 concurrent exports; with retryUntilExported, retries after 1 s
+   * doubling to 30 s and 8192 spans of overflow (see SpanBatcherOptions).
+   */
+  batch?: Partial<Omit<SpanBatcherOptions, 'retryUntilExported' | 'onStateChange'>>;
+  /**
+   * Agent mode (`wirespan run`): never give up on a span because the collector is unreachable.
+   * A failed export request is kept and retried with exponential backoff until the collector
+   * accepts it; meanwhile the queue fills, whenRoom() stays pending (the caller stops reading:
+   * its input is the durable buffer) and emit() still accepts up to maxQueueSize +
+   * maxQueueOverflow spans (drops beyond are counted). shutdown() retries until its deadline and
+   * reports what was not exported. Default false (`replay`: a failed request's spans are counted
+   * failed, and shutdown stops at the first failure).
+   */
+  retryUntilExported?: boolean;
+  /**
+   * Called once when span exports start failing ('failing', with the error) and once when the
+   * collector accepts again ('ok', with the outage's duration and retries): for the caller's log.
+   * The exporter itself never writes to stderr. Exceptions thrown here are ignored.
+   */
+  onExportStateChange?: ((state: ExportState, detail: ExportStateDetail) => void) | null;
   /** Export spans. Default true unless OTEL_TRACES_EXPORTER=none. */
   traces?: boolean;
   /** Export metrics. Default true unless OTEL_METRICS_EXPORTER=none. */
@@ -118,6 +144,8 @@ export interface OtelExporterCounters {
   invalidTraceparents: number;
   /** Failed OTLP export requests: traces. */
   traceExportErrors: number;
+  /** Trace export requests that re-sent a failed batch (retryUntilExported). */
+  traceExportRetries: number;
   /** Failed OTLP export requests: metrics. */
   metricExportErrors: number;
 }
@@ -141,6 +169,8 @@ export interface OtelExporter extends PairSink {
   shutdown(): Promise<OtelShutdownResult>;
   /** Resolves when the span queue is at most half full: lets an async pipeline pause instead of dropping. */
   whenRoom(): Promise<void>;
+  /** 'failing' from a failed span export request until one succeeds. */
+  readonly exportState: ExportState;
   setStatsSource(source: (() => PipelineStatsSnapshot) | null): void;
   readonly counters: OtelExporterCounters;
   /** The effective trace endpoint (for messages). */
@@ -159,40 +189,72 @@ const kDefaultBatch: SpanBatcherOptions = {
   maxConcurrentExports: 4,
 };
 
-/** Wraps the OTLP metric exporter to count failed requests (the SDK only logs them to diag). */
+/**
+ * Wraps the OTLP metric exporter to count failed requests (the SDK only logs them to diag);
+ * with retryUntilExported, a new channel after a connection failure (fresh-channel.ts).
+ */
 class CountingMetricExporter implements PushMetricExporter {
-  readonly #inner: OTLPMetricExporter;
+  readonly #channel: FreshChannel<OTLPMetricExporter>;
   errors = 0;
   lastError: string | null = null;
+  /** The last request's error, or null when it succeeded (metrics are cumulative: a later success makes up for a failure). */
+  lastFailure: string | null = null;
 
-  constructor(inner: OTLPMetricExporter) {
-    this.#inner = inner;
+  constructor(channel: FreshChannel<OTLPMetricExporter>) {
+    this.#channel = channel;
   }
 
   export(data: ResourceMetrics, resultCallback: Parameters<PushMetricExporter['export']>[1]): void {
-    this.#inner.export(data, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS) {
+    this.#channel.current().export(data, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) this.lastFailure = null;
+      else {
         this.errors++;
-        this.lastError ??= (result.error?.message ?? 'metric export failed').trim();
+        this.lastFailure = (result.error?.message ?? 'metric export failed').trim();
+        this.lastError ??= this.lastFailure;
+        this.#channel.failed(result.error);
       }
       resultCallback(result);
     });
   }
 
   forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
+    return this.#channel.current().forceFlush();
   }
 
   shutdown(): Promise<void> {
-    return this.#inner.shutdown();
+    return this.#channel.shutdown();
   }
 
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
-    return this.#inner.selectAggregationTemporality(instrumentType);
+    return this.#channel.current().selectAggregationTemporality(instrumentType);
   }
 
   selectAggregation(instrumentType: InstrumentType): AggregationOption {
-    return this.#inner.selectAggregation(instrumentType);
+    return this.#channel.current().selectAggregation(instrumentType);
+  }
+}
+
+/** The OTLP trace exporter behind a FreshChannel (retryUntilExported). */
+class FreshChannelSpanExporter implements SpanExporter {
+  readonly #channel: FreshChannel<OTLPTraceExporter>;
+
+  constructor(channel: FreshChannel<OTLPTraceExporter>) {
+    this.#channel = channel;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: Parameters<SpanExporter['export']>[1]): void {
+    this.#channel.current().export(spans, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) this.#channel.failed(result.error);
+      resultCallback(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#channel.current().forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.#channel.shutdown();
   }
 }
 
@@ -249,6 +311,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     slowSeconds: options.slowSpanSeconds ?? null,
   });
   const boundaries = latencyBoundaries(options.sloBoundaries ?? []);
+  const retryUntilExported = options.retryUntilExported ?? false;
   const batchOptions: SpanBatcherOptions = {
     maxQueueSize:
       options.batch?.maxQueueSize ??
@@ -263,6 +326,15 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       getNumberFromEnv('OTEL_BSP_SCHEDULE_DELAY') ??
       kDefaultBatch.scheduledDelayMillis,
     maxConcurrentExports: options.batch?.maxConcurrentExports ?? kDefaultBatch.maxConcurrentExports,
+    retryUntilExported,
+    ...(options.batch?.retryInitialMillis === undefined
+      ? {}
+      : { retryInitialMillis: options.batch.retryInitialMillis }),
+    ...(options.batch?.retryMaxMillis === undefined ? {} : { retryMaxMillis: options.batch.retryMaxMillis }),
+    ...(options.batch?.maxQueueOverflow === undefined
+      ? {}
+      : { maxQueueOverflow: options.batch.maxQueueOverflow }),
+    onStateChange: options.onExportStateChange ?? null,
   };
   const maxServices = options.maxServices ?? 10_000;
   const histogramAggregation = options.histogramAggregation ?? 'explicit';
@@ -349,22 +421,33 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       serviceResource(shared, name, attributes),
     );
 
-    const traceExporter = tracesEnabled
-      ? new OTLPTraceExporter({
-          ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-          ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
-          // One above our own bound: the exporter frees a slot a microtask after each callback.
-          concurrencyLimit: batchOptions.maxConcurrentExports + 1,
-        })
-      : null;
+    const newTraceExporter = (userAgent: string | undefined): OTLPTraceExporter =>
+      new OTLPTraceExporter({
+        ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+        ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+        // One above our own bound: the exporter frees a slot a microtask after each callback.
+        concurrencyLimit: batchOptions.maxConcurrentExports + 1,
+        ...(userAgent === undefined ? {} : { userAgent }),
+      });
+    const traceExporter: SpanExporter | null = !tracesEnabled
+      ? null
+      : retryUntilExported
+        ? new FreshChannelSpanExporter(new FreshChannel('traces', newTraceExporter, true))
+        : newTraceExporter(undefined);
     const batcher = traceExporter === null ? null : new SpanBatcher(traceExporter, batchOptions);
 
     const metricExporter = metricsEnabled
       ? new CountingMetricExporter(
-          new OTLPMetricExporter({
-            ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-            ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
-          }),
+          new FreshChannel(
+            'metrics',
+            (userAgent) =>
+              new OTLPMetricExporter({
+                ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+                ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+                ...(userAgent === undefined ? {} : { userAgent }),
+              }),
+            retryUntilExported,
+          ),
         )
       : null;
     const reader =
@@ -485,6 +568,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         sampledOut: counts.sampledOut,
         invalidTraceparents: counts.invalidTraceparents,
         traceExportErrors: counts.traceExportErrors,
+        traceExportRetries: b?.retries ?? 0,
         metricExportErrors: counts.metricExportErrors,
       };
     };
@@ -504,11 +588,20 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
           traceExporter.shutdown().catch(() => undefined),
           Math.min(deadline - metricReserve, performance.now() + 1000),
         );
-        if (batcher.counters.failed > 0 || batcher.counters.exportErrors > 0) {
+        // Agent mode: failed requests were retried; only spans never exported are a problem.
+        if (batcher.counters.failed > 0 || (!retryUntilExported && batcher.counters.exportErrors > 0)) {
+          const reason = (retryUntilExported ? batcher.outageError : null) ?? batcher.lastError;
           problems.push(
-            `OTLP trace export to ${traceEndpoint} failed: ${batcher.lastError ?? 'gave up at shutdown'} (${batcher.counters.failed} spans not exported${drained.complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
+            `OTLP trace export to ${traceEndpoint} failed: ${reason ?? 'gave up at shutdown'} (${batcher.counters.failed} spans not exported${drained.complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
           );
         }
+      }
+      // Agent mode promises no drops short of its hard cap: say so if there were any (replay's
+      // caller reports its own drops from the result).
+      if (retryUntilExported && batcher !== null && batcher.counters.droppedQueueFull > 0) {
+        problems.push(
+          `${batcher.counters.droppedQueueFull} spans dropped: the export queue was full (${batchOptions.maxQueueSize} + overflow)`,
+        );
       }
       if (lastMappingError !== null) {
         problems.push(
@@ -524,12 +617,15 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         deadline,
       );
       if (stopped === 'timeout') metricsTimedOut = true;
-      if (
+      // Metrics are cumulative: in agent mode a failed periodic export is made up for by a later
+      // one, so only a failed final export counts.
+      const metricsFailed =
         metricExporter !== null &&
-        (metricExporter.errors > 0 || metricsTimedOut || typeof stopped === 'string')
-      ) {
+        (retryUntilExported ? metricExporter.lastFailure !== null : metricExporter.errors > 0);
+      if (metricExporter !== null && (metricsFailed || metricsTimedOut || typeof stopped === 'string')) {
+        const reason = retryUntilExported ? metricExporter.lastFailure : metricExporter.lastError;
         problems.push(
-          `OTLP metric export to ${metricEndpoint} failed: ${metricExporter.lastError ?? (typeof stopped === 'string' ? stopped : 'timed out at shutdown')} (${metricExporter.errors} failed requests)`,
+          `OTLP metric export to ${metricEndpoint} failed: ${reason ?? (typeof stopped === 'string' ? stopped : 'timed out at shutdown')} (${metricExporter.errors} failed requests)`,
         );
       }
       releaseGlobals();
@@ -554,6 +650,9 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       },
       whenRoom(): Promise<void> {
         return batcher?.whenRoom() ?? Promise.resolve();
+      },
+      get exportState(): ExportState {
+        return batcher?.state ?? 'ok';
       },
       setStatsSource(source): void {
         statsSource = source;
@@ -605,6 +704,7 @@ function disabledExporter(
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve({ exported: 0, dropped: 0, failed: 0, error: null }),
     whenRoom: () => Promise.resolve(),
+    exportState: 'ok',
     setStatsSource: () => {},
     get counters(): OtelExporterCounters {
       return {
@@ -616,6 +716,7 @@ function disabledExporter(
         sampledOut: 0,
         invalidTraceparents: 0,
         traceExportErrors: 0,
+        traceExportRetries: 0,
         metricExportErrors: 0,
       };
     },

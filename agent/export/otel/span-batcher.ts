@@ -1,7 +1,7 @@
 /**
  * The span queue between emit() and the OTLP exporter: wirespan's replacement for the SDK's
- * BatchSpanProcessor (see agent/export/README-otel.md "Why not the SDK's Tracer and
- * BatchSpanProcessor"). Differences that matter here:
+ * BatchSpanProcessor (see README "Why spans bypass the SDK's Tracer and BatchSpanProcessor").
+ * Differences that matter here:
  * - a full queue drops the newest span and COUNTS it (the BSP drops silently);
  * - up to `maxConcurrentExports` batches are in flight (the BSP has one, which caps throughput at
  *   batch size / round trip), never more than the exporter's concurrency limit, also on flush
@@ -11,10 +11,28 @@
  * - every span ends in exactly one counter: exported, dropped (queue full / after shutdown) or
  *   failed (its export failed, or shutdown gave up on it).
  *
- * Batches are arrays filled in place; sealed batches wait in a FIFO. Shutdown drains with a
- * deadline and stops at the first failed export (the transport already retried for the whole
- * export timeout, so the collector is down: the rest are reported failed instead of each waiting
- * a full timeout).
+ * Batches are arrays filled in place; sealed batches wait in a FIFO.
+ *
+ * Two failure policies:
+ * - default (`replay`): a failed request's spans are counted failed and the queue moves on.
+ *   Shutdown drains with a deadline and stops at the first failed export (the collector is down:
+ *   the rest are reported failed instead of each waiting a full timeout).
+ * - `retryUntilExported` (the `run` agent, whose capture files are the durable buffer): a failed
+ *   batch goes back to the head of the queue and is retried with exponential backoff (1 s
+ *   doubling to 30 s, ±20 % jitter) until the collector accepts it. While failing, one request
+ *   at a time probes the collector and nothing else is sent, so the queue fills up, whenRoom()
+ *   stays pending and the pipeline stops reading. offer() still accepts spans up to
+ *   maxQueueSize + maxQueueOverflow (the overshoot of the step the pipeline is in when the queue
+ *   fills); beyond that, drops are counted (droppedQueueFull). Permanent rejections cannot be
+ *   retried into success: INVALID_ARGUMENT is counted failed, and a batch over the collector's
+ *   message size limit (RESOURCE_EXHAUSTED "received message larger than max") is split in
+ *   halves, down to single spans, and a single span still too large is counted failed. Every
+ *   other error (UNAVAILABLE, DEADLINE_EXCEEDED, a memory limiter's RESOURCE_EXHAUSTED, auth
+ *   errors that need the operator) is retried. Shutdown keeps retrying until its deadline and
+ *   counts what is left as failed (abandoned).
+ *
+ * Both report the export state once per transition (onStateChange 'failing' / 'ok'), never
+ * per batch; the batcher itself never logs.
  */
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -28,6 +46,35 @@ export interface SpanBatcherOptions {
   scheduledDelayMillis: number;
   /** Export requests in flight at once; keep ≤ the exporter's concurrencyLimit. */
   maxConcurrentExports: number;
+  /** Keep failed batches and retry them until the collector accepts them (see the file comment). Default false. */
+  retryUntilExported?: boolean;
+  /** retryUntilExported: first retry delay; it doubles per failed retry up to retryMaxMillis, ±20 % jitter. Default 1000. */
+  retryInitialMillis?: number;
+  /** retryUntilExported: longest retry delay (before jitter). Default 30000. */
+  retryMaxMillis?: number;
+  /**
+   * retryUntilExported: spans accepted beyond maxQueueSize before new ones are dropped (counted):
+   * room for the step the pipeline is in when the queue fills (it awaits whenRoom() between
+   * steps). Default 8192 (two `run` steps of 4096 records). Without retryUntilExported: 0.
+   */
+  maxQueueOverflow?: number;
+  /** Called once when exports start failing and once when one succeeds again; exceptions are ignored. */
+  onStateChange?: ((state: ExportState, detail: ExportStateDetail) => void) | null;
+}
+
+export type ExportState = 'ok' | 'failing';
+
+export interface ExportStateDetail {
+  /** 'failing': the error of the request that started the outage; 'ok': the last error before it ended. */
+  error: string;
+  /** 'ok': from the first failed request to the first accepted one, in ms; 'failing': 0. */
+  durationMillis: number;
+  /** Requests re-sent during the outage (retryUntilExported; 'failing': 0). */
+  retries: number;
+  /** Requests that failed during the outage ('failing': 1). */
+  failedRequests: number;
+  /** Spans waiting or in flight now. */
+  pendingSpans: number;
 }
 
 export interface SpanBatcherCounters {
@@ -35,16 +82,18 @@ export interface SpanBatcherCounters {
   accepted: number;
   /** Spans the collector acknowledged. */
   exported: number;
-  /** Spans refused because the queue was full. */
+  /** Spans refused because the queue was full (retryUntilExported: beyond maxQueueSize + maxQueueOverflow). */
   droppedQueueFull: number;
   /** Spans offered after shutdown started. */
   droppedAfterShutdown: number;
-  /** Spans whose export request failed. */
+  /** Spans whose export request failed (retryUntilExported: rejected permanently); includes abandoned. */
   failed: number;
   /** Spans still queued when shutdown gave up (deadline or collector down); also counted in failed. */
   abandoned: number;
-  /** Failed export requests. */
+  /** Failed export requests (retryUntilExported: each failed attempt, retried or not). */
   exportErrors: number;
+  /** retryUntilExported: requests that re-sent a batch whose export had failed. */
+  retries: number;
   /** Spans waiting now. */
   queued: number;
   /** Spans in flight now. */
@@ -56,10 +105,30 @@ export interface DrainResult {
   complete: boolean;
 }
 
+const kDefaultRetryInitialMillis = 1000;
+const kDefaultRetryMaxMillis = 30_000;
+const kDefaultQueueOverflow = 8192;
+const kJitter = 0.2;
+/** gRPC status codes (the OTLP/gRPC exporter passes the ServiceError through). */
+const kGrpcInvalidArgument = 3;
+const kGrpcResourceExhausted = 8;
+
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error ?? 'export failed')).trim();
+}
+
+function grpcCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
 export class SpanBatcher {
   readonly #exporter: SpanExporter;
-  readonly #options: SpanBatcherOptions;
-  /** Sealed batches waiting for an export slot, oldest first. */
+  readonly #options: Required<Omit<SpanBatcherOptions, 'onStateChange'>>;
+  readonly #onStateChange: SpanBatcherOptions['onStateChange'];
+  /** The queue size beyond which offer() drops. */
+  readonly #hardCap: number;
+  /** Sealed batches waiting for an export slot, oldest first (failed batches go back to the head). */
   readonly #ready: ReadableSpan[][] = [];
   #readyHead = 0;
   #open: ReadableSpan[] = [];
@@ -75,6 +144,25 @@ export class SpanBatcher {
   readonly #roomWaiters: (() => void)[] = [];
   #lastError: string | null = null;
   #failedDuringDrain = false;
+  /** Batches whose export failed once (their next send counts as a retry). */
+  readonly #retried = new WeakSet<ReadableSpan[]>();
+  /** Seal order of batches that may come back (retryUntilExported): failed ones retry oldest first. */
+  readonly #sequence = new WeakMap<ReadableSpan[], number>();
+  #sealed = 0;
+
+  // Export state (both policies report it; only retryUntilExported retries).
+  #state: ExportState = 'ok';
+  #outageStarted = 0;
+  #outageError = '';
+  #outageFailures = 0;
+  #outageRetries = 0;
+  /** The exponent of the next retry delay (retries scheduled in this outage). */
+  #backoffStep = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+  /** The retry delay passed: one request may go out. */
+  #retryDue = false;
+  /** A retry request is in flight (while failing, nothing else is sent). */
+  #probing = false;
 
   readonly counters: Omit<SpanBatcherCounters, 'queued' | 'inFlight'> = {
     accepted: 0,
@@ -84,6 +172,7 @@ export class SpanBatcher {
     failed: 0,
     abandoned: 0,
     exportErrors: 0,
+    retries: 0,
   };
 
   constructor(exporter: SpanExporter, options: SpanBatcherOptions) {
@@ -95,11 +184,29 @@ export class SpanBatcher {
     if (!(options.scheduledDelayMillis >= 0)) {
       throw new Error(`scheduledDelayMillis must be >= 0, got ${options.scheduledDelayMillis}`);
     }
+    const retry = options.retryUntilExported ?? false;
+    const initial = options.retryInitialMillis ?? kDefaultRetryInitialMillis;
+    const max = options.retryMaxMillis ?? kDefaultRetryMaxMillis;
+    const overflow = retry ? (options.maxQueueOverflow ?? kDefaultQueueOverflow) : 0;
+    if (!(initial > 0 && max >= initial)) {
+      throw new Error(
+        `retry delays must satisfy 0 < retryInitialMillis <= retryMaxMillis, got ${initial}, ${max}`,
+      );
+    }
+    if (!(Number.isInteger(overflow) && overflow >= 0)) {
+      throw new Error(`maxQueueOverflow must be a non-negative integer, got ${overflow}`);
+    }
     this.#exporter = exporter;
     this.#options = {
       ...options,
       maxExportBatchSize: Math.min(options.maxExportBatchSize, options.maxQueueSize),
+      retryUntilExported: retry,
+      retryInitialMillis: initial,
+      retryMaxMillis: max,
+      maxQueueOverflow: overflow,
     };
+    this.#onStateChange = options.onStateChange ?? null;
+    this.#hardCap = options.maxQueueSize + overflow;
   }
 
   get queued(): number {
@@ -110,9 +217,19 @@ export class SpanBatcher {
     return this.#inFlightSpans;
   }
 
-  /** The first export error's message (with the number of requests that failed), or null. */
+  /** The first export error's message, or null. */
   get lastError(): string | null {
     return this.#lastError;
+  }
+
+  /** 'failing' from a failed request until one succeeds. */
+  get state(): ExportState {
+    return this.#state;
+  }
+
+  /** The latest error of the current outage, or null when exports are not failing. */
+  get outageError(): string | null {
+    return this.#state === 'failing' ? this.#outageError : null;
   }
 
   /** Queues a span; false (and counted) when it was dropped. Never throws, never exports synchronously. */
@@ -121,7 +238,7 @@ export class SpanBatcher {
       this.counters.droppedAfterShutdown++;
       return false;
     }
-    if (this.#queued >= this.#options.maxQueueSize) {
+    if (this.#queued >= this.#hardCap) {
       this.counters.droppedQueueFull++;
       return false;
     }
@@ -145,14 +262,18 @@ export class SpanBatcher {
 
   /**
    * Resolves when the queue has room for at least half its capacity again (immediately if it
-   * has): lets an asynchronous pipeline pause reading instead of losing spans.
+   * has): lets an asynchronous pipeline pause reading instead of losing spans. With
+   * retryUntilExported and a failing collector, that is after the collector accepts again.
    */
   whenRoom(): Promise<void> {
-    if (this.#queued <= this.#options.maxQueueSize / 2 || this.#shuttingDown) return Promise.resolve();
+    if (this.#hasRoom() || this.#shuttingDown) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
-  /** Exports everything queued now and resolves when nothing is queued or in flight. */
+  /**
+   * Exports everything queued now and resolves when nothing is queued or in flight (with
+   * retryUntilExported and a failing collector: once the collector accepted everything).
+   */
   forceFlush(): Promise<void> {
     this.#seal();
     this.#pump();
@@ -161,13 +282,20 @@ export class SpanBatcher {
   }
 
   /**
-   * Stops accepting spans, drains the queue until `deadline` (a performance.now() value) or
-   * the first failed export, then counts whatever is left as failed (abandoned).
+   * Stops accepting spans, drains the queue until `deadline` (a performance.now() value) or,
+   * without retryUntilExported, the first failed export; then counts whatever is left as failed
+   * (abandoned). With retryUntilExported a failing collector is retried right away, then with
+   * the backoff restarted from retryInitialMillis, until the deadline.
    */
   async drain(deadline: number): Promise<DrainResult> {
     this.#shuttingDown = true;
     for (const resolve of this.#roomWaiters.splice(0)) resolve();
     this.#failedDuringDrain = false;
+    if (this.#state === 'failing') {
+      this.#clearRetryTimer();
+      this.#backoffStep = 0;
+      if (!this.#probing) this.#retryDue = true;
+    }
     const idle = this.forceFlush();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -187,6 +315,7 @@ export class SpanBatcher {
       this.#open = [];
     }
     this.#settled = true;
+    this.#clearRetryTimer();
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
@@ -194,14 +323,44 @@ export class SpanBatcher {
     return { complete };
   }
 
+  #hasRoom(): boolean {
+    return this.#queued <= this.#options.maxQueueSize / 2;
+  }
+
   #seal(): void {
     if (this.#open.length === 0) return;
+    if (this.#options.retryUntilExported) this.#sequence.set(this.#open, this.#sealed++);
     this.#ready.push(this.#open);
     this.#open = [];
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
+  }
+
+  /**
+   * Puts a failed batch back among the other failed ones at the head of the queue, in seal order
+   * (batches never sent are all younger: the scan stops at the first of them).
+   */
+  #requeue(batch: ReadableSpan[], sequence = this.#sequence.get(batch) ?? 0): void {
+    this.#sequence.set(batch, sequence);
+    let at = this.#readyHead;
+    while (at < this.#ready.length && (this.#sequence.get(this.#ready[at]!) ?? 0) < sequence) at++;
+    if (at === this.#readyHead && this.#readyHead > 0) this.#ready[--this.#readyHead] = batch;
+    else this.#ready.splice(at, 0, batch);
+    this.#queued += batch.length;
+    this.#retried.add(batch);
+  }
+
+  #takeReady(): ReadableSpan[] {
+    const batch = this.#ready[this.#readyHead]!;
+    this.#ready[this.#readyHead] = [];
+    this.#readyHead++;
+    if (this.#readyHead === this.#ready.length) {
+      this.#ready.length = 0;
+      this.#readyHead = 0;
+    }
+    return batch;
   }
 
   #schedulePump(): void {
@@ -214,18 +373,26 @@ export class SpanBatcher {
   }
 
   #pump(): void {
-    while (this.#inFlight < this.#options.maxConcurrentExports && this.#readyHead < this.#ready.length) {
-      if (this.#shuttingDown && this.#failedDuringDrain) break;
-      const batch = this.#ready[this.#readyHead]!;
-      this.#ready[this.#readyHead] = [];
-      this.#readyHead++;
-      if (this.#readyHead === this.#ready.length) {
-        this.#ready.length = 0;
-        this.#readyHead = 0;
+    if (this.#settled) return;
+    if (this.#options.retryUntilExported && this.#state === 'failing') {
+      // One request at a time probes the collector, when the backoff says so.
+      if (
+        this.#retryDue &&
+        !this.#probing &&
+        this.#inFlight < this.#options.maxConcurrentExports &&
+        this.#readyHead < this.#ready.length
+      ) {
+        this.#retryDue = false;
+        this.#probing = true;
+        this.#send(this.#takeReady(), true);
       }
-      this.#send(batch);
+    } else {
+      while (this.#inFlight < this.#options.maxConcurrentExports && this.#readyHead < this.#ready.length) {
+        if (this.#shuttingDown && this.#failedDuringDrain) break;
+        this.#send(this.#takeReady(), false);
+      }
     }
-    if (this.#roomWaiters.length > 0 && this.#queued <= this.#options.maxQueueSize / 2) {
+    if (this.#roomWaiters.length > 0 && this.#hasRoom()) {
       for (const resolve of this.#roomWaiters.splice(0)) resolve();
     }
     if (this.#shuttingDown && this.#failedDuringDrain && this.#inFlight === 0) {
@@ -234,27 +401,44 @@ export class SpanBatcher {
     }
   }
 
-  #send(batch: ReadableSpan[]): void {
+  #send(batch: ReadableSpan[], probe: boolean): void {
     this.#inFlight++;
     this.#inFlightSpans += batch.length;
     this.#queued -= batch.length;
+    if (this.#retried.has(batch)) {
+      this.counters.retries++;
+      if (this.#state === 'failing') this.#outageRetries++;
+    }
     let done = false;
     const finish = (ok: boolean, error: unknown): void => {
       if (done) return;
       done = true;
       this.#inFlight--;
       this.#inFlightSpans -= batch.length;
+      if (probe) this.#probing = false;
       if (!this.#settled) {
-        if (ok) this.counters.exported += batch.length;
-        else {
-          this.counters.failed += batch.length;
+        if (ok) {
+          this.counters.exported += batch.length;
+          if (this.#state === 'failing') this.#recovered();
+        } else {
           this.counters.exportErrors++;
-          const message = (error instanceof Error ? error.message : String(error ?? 'export failed')).trim();
+          const message = messageOf(error);
           this.#lastError ??= message;
-          if (this.#shuttingDown) this.#failedDuringDrain = true;
+          if (this.#options.retryUntilExported) {
+            this.#keepForRetry(batch, error, message);
+            this.#failed(message);
+            // The probe failed, or the outage just started: wait before the next attempt.
+            if (probe || (this.#retryTimer === null && !this.#probing && !this.#retryDue)) {
+              this.#scheduleRetry();
+            }
+          } else {
+            this.counters.failed += batch.length;
+            if (this.#shuttingDown) this.#failedDuringDrain = true;
+            this.#failed(message);
+          }
         }
       }
-      if (this.#queued <= this.#options.maxQueueSize / 2) {
+      if (this.#hasRoom()) {
         for (const resolve of this.#roomWaiters.splice(0)) resolve();
       }
       // Not synchronously: the OTLP exporter counts a request against its concurrencyLimit until
@@ -270,6 +454,91 @@ export class SpanBatcher {
       );
     } catch (error) {
       finish(false, error);
+    }
+  }
+
+  /** retryUntilExported: a failed request's batch goes back to the queue unless the collector rejected it for good. */
+  #keepForRetry(batch: ReadableSpan[], error: unknown, message: string): void {
+    const code = grpcCode(error);
+    // "grpc: received message larger than max (5000000 vs. 4194304)": the collector's limit.
+    const tooLarge = code === kGrpcResourceExhausted && /larger than max/i.test(message);
+    if (tooLarge && batch.length > 1) {
+      // Retry in two halves (the oldest first).
+      const half = Math.ceil(batch.length / 2);
+      const sequence = this.#sequence.get(batch) ?? 0;
+      this.#requeue(batch.slice(half), sequence);
+      this.#requeue(batch.slice(0, half), sequence);
+    } else if (tooLarge || code === kGrpcInvalidArgument) {
+      // Resending the same bytes cannot succeed.
+      this.counters.failed += batch.length;
+    } else {
+      this.#requeue(batch);
+    }
+  }
+
+  #scheduleRetry(): void {
+    this.#clearRetryTimer();
+    const { retryInitialMillis, retryMaxMillis } = this.#options;
+    const base = Math.min(retryMaxMillis, retryInitialMillis * 2 ** Math.min(this.#backoffStep++, 30));
+    const delay = base * (1 - kJitter + 2 * kJitter * Math.random());
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#retryDue = true;
+      this.#pump();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  #clearRetryTimer(): void {
+    if (this.#retryTimer !== null) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = null;
+    }
+  }
+
+  /** A request failed: starts an outage (reported once) or counts into the current one. */
+  #failed(message: string): void {
+    if (this.#state === 'failing') {
+      this.#outageFailures++;
+      this.#outageError = message;
+      return;
+    }
+    this.#state = 'failing';
+    this.#outageStarted = performance.now();
+    this.#outageError = message;
+    this.#outageFailures = 1;
+    this.#outageRetries = 0;
+    this.#backoffStep = 0;
+    this.#retryDue = false;
+    this.#report('failing', {
+      error: message,
+      durationMillis: 0,
+      retries: 0,
+      failedRequests: 1,
+      pendingSpans: this.#queued + this.#inFlightSpans,
+    });
+  }
+
+  /** A request succeeded while failing: the outage is over (reported once). */
+  #recovered(): void {
+    this.#state = 'ok';
+    this.#clearRetryTimer();
+    this.#retryDue = false;
+    this.#backoffStep = 0;
+    this.#report('ok', {
+      error: this.#outageError,
+      durationMillis: Math.round(performance.now() - this.#outageStarted),
+      retries: this.#outageRetries,
+      failedRequests: this.#outageFailures,
+      pendingSpans: this.#queued + this.#inFlightSpans,
+    });
+  }
+
+  #report(state: ExportState, detail: ExportStateDetail): void {
+    try {
+      this.#onStateChange?.(state, detail);
+    } catch {
+      // A logging hook must not break the export.
     }
   }
 

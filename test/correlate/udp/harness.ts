@@ -131,7 +131,7 @@ export class Harness {
     [view.seconds, view.nanos] = spec.time ?? [kEpochSeconds + Math.floor(at / 1e9), at % 1e9];
     view.fileId = fileId;
     view.packetNumber = packetNumber;
-    this.matcher.onPacket(view);
+    this.matcher.onPacket?.(view);
     return packetNumber;
   }
 }

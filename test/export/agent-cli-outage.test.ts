@@ -1,0 +1,119 @@
+/**
+ * `wirespan run` through a collector outage, as real processes: the agent starts with nothing
+ * listening on its OTLP port, reads a capture, logs the outage once and reports not ready; the
+ * receiver then comes up on that port, the agent logs the recovery once, becomes ready, and
+ * after SIGTERM the receiver holds exactly the pairs `replay` finds, at their exact capture
+ * times; exit code 0.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jsonLines, repoRoot, runCli } from '../helpers/run-cli.ts';
+import { freePort, type OtlpReceiver, startReceiver } from './otlp-receiver.ts';
+
+const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
+
+let receiver: OtlpReceiver | null = null;
+after(async () => {
+  await receiver?.close();
+});
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMillis = 15_000) {
+  const deadline = Date.now() + timeoutMillis;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function nanosText(rfc3339: string): string {
+  const match = /^(.*)\.(\d{9})Z$/.exec(rfc3339);
+  assert.ok(match, rfc3339);
+  return (BigInt(Date.parse(`${match[1]}Z`) / 1000) * 1_000_000_000n + BigInt(match[2]!)).toString();
+}
+
+function logLines(stderr: string, message: string): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => entry.msg === message);
+}
+
+async function readyz(port: number): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+  } catch {
+    return 0;
+  }
+}
+
+test('run: a collector down at start, then up: every pair exported once, outage logged once, exit 0', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-outage-'));
+  const otlpPort = await freePort();
+  const healthPort = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      path.join(repoRoot, 'agent/cli/main.mjs'),
+      'run',
+      '--watch',
+      dir,
+      '--otlp',
+      `http://127.0.0.1:${otlpPort}`,
+      '--health-port',
+      String(healthPort),
+      '--health-host',
+      '127.0.0.1',
+      '--grace',
+      '0.3',
+      // Readiness is re-evaluated at each stats tick.
+      '--stats-interval',
+      '1',
+    ],
+    { cwd: repoRoot },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  try {
+    await waitFor(() => stderr.includes('"watching"'), 'the agent to start');
+    fs.copyFileSync(demo, path.join(dir, 'cap-20261128230000.pcap'));
+
+    await waitFor(() => logLines(stderr, 'span export failing').length > 0, 'the outage to be logged');
+    await waitFor(async () => (await readyz(healthPort)) === 503, '/readyz to answer 503');
+
+    receiver = await startReceiver(otlpPort);
+    await waitFor(() => logLines(stderr, 'span export recovered').length > 0, 'the recovery to be logged');
+    await waitFor(() => receiver!.spans.length > 0, 'spans at the receiver');
+    await waitFor(async () => (await readyz(healthPort)) === 200, '/readyz to answer 200 again');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, stderr);
+
+  const failing = logLines(stderr, 'span export failing');
+  const recovered = logLines(stderr, 'span export recovered');
+  assert.equal(failing.length, 1, stderr);
+  assert.equal(recovered.length, 1, stderr);
+  assert.equal(failing[0]!.level, 'warn');
+  assert.match(String(failing[0]!.error), /UNAVAILABLE/);
+  assert.ok(Number(recovered[0]!.retries) >= 1);
+  assert.ok(Number(recovered[0]!.outageSeconds) > 0);
+
+  const expected = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout)
+    .map((pair) => `${nanosText(pair.start as string)}-${nanosText((pair.end ?? pair.given_up) as string)}`)
+    .sort();
+  assert.equal(receiver!.spans.length, expected.length, 'one span per pair, none twice');
+  assert.deepEqual(
+    receiver!.spans.map((s) => `${s.startTimeUnixNano}-${s.endTimeUnixNano}`).sort(),
+    expected,
+  );
+});
