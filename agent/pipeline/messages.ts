@@ -4,10 +4,13 @@ import type { Pair } from '../correlate/pair.ts';
 import type { PipelineMemory } from './layout.ts';
 
 /**
- * Pairs posted to main count against the same output backlog as bytes, at this weight each
- * (about a span's size), so a slow exporter holds the workers back instead of queueing.
+ * Pairs posted to main count against the same output backlog as bytes (16 MiB per worker),
+ * at this weight each, so a slow exporter holds the workers back instead of queueing: a
+ * batch of 2,048 pairs weighs the whole backlog, so at most two batches (4,096 pairs) per
+ * worker are in flight, and 16 workers stay within the exporter's 65,536-span queue
+ * (measured: at weight 512, two workers overran it by 69,632 spans).
  */
-export const kPairBacklogWeight = 512;
+export const kPairBacklogWeight = 8192;
 
 export interface WorkerConfig {
   memory: PipelineMemory;
