@@ -336,13 +336,38 @@ await yargs(hideBin(process.argv))
           default: 0,
           coerce: nonNegativeSeconds,
         })
-        .option('quiet', { alias: 'q', describe: 'no summary on stderr', type: 'boolean', default: false }),
+        .option('summary', {
+          describe:
+            'end-of-run summary on stderr: text (summary lines + latency table), json (one JSON object), none (summary lines only)',
+          choices: ['text', 'json', 'none'] as const,
+          default: 'text' as const,
+        })
+        .option('summary-top', {
+          describe: 'servers listed in the latency summary, by requests and by p99',
+          type: 'number',
+          default: 10,
+          coerce: positiveInteger,
+        })
+        .option('progress', {
+          describe:
+            'progress bar on stderr (default: when stderr is a terminal and not --quiet; --progress elsewhere: a line every 2 s)',
+          type: 'boolean',
+        })
+        .option('quiet', {
+          alias: 'q',
+          describe: 'nothing on stderr: no summary, no progress bar',
+          type: 'boolean',
+          default: false,
+        }),
     async (argv) => {
       process.exitCode = await runReplay({
         inputs: argv.inputs,
         output: argv.output,
         packets: argv.packets,
         quiet: argv.quiet,
+        summary: argv.summary,
+        summaryTop: argv['summary-top'],
+        progress: argv.progress ?? null,
         workers: argv.workers,
         statsIntervalSeconds: argv['stats-interval'],
         ...correlationArgs(argv),
@@ -428,6 +453,55 @@ await yargs(hideBin(process.argv))
         quiet: argv.quiet,
         ...correlationArgs(argv),
         ...otelArgs(argv),
+      });
+    },
+  )
+  .command(
+    'report <inputs..>',
+    'Read finished capture files and write one self-contained HTML latency report (charts, slowest pairs)',
+    (y) =>
+      correlationOptions(y)
+        .positional('inputs', {
+          describe: 'capture files and/or directories',
+          type: 'string',
+          array: true,
+          demandOption: true,
+        })
+        .option('output', {
+          alias: 'o',
+          describe: 'the HTML file to write',
+          type: 'string',
+          default: 'report.html',
+        })
+        .option('title', { describe: 'report title (default: the capture file names)', type: 'string' })
+        .option('top-servers', {
+          describe: 'servers (by answered pairs) that get a latency CDF',
+          type: 'number',
+          default: 8,
+          coerce: positiveInteger,
+        })
+        .option('slowest', {
+          describe: 'rows of the slowest-pairs table',
+          type: 'number',
+          default: 50,
+          coerce: positiveInteger,
+        })
+        .option('quiet', {
+          alias: 'q',
+          describe: 'no summary line on stderr',
+          type: 'boolean',
+          default: false,
+        }),
+    async (argv) => {
+      const { runReport } = await import('./report-command.ts');
+      process.exitCode = runReport({
+        inputs: argv.inputs,
+        output: argv.output,
+        title: argv.title,
+        topServers: argv['top-servers'],
+        slowest: argv.slowest,
+        quiet: argv.quiet,
+        ...correlationArgs(argv),
       });
     },
   )

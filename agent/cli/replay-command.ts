@@ -1,4 +1,5 @@
 /** `wirespan replay`: wires files → reader → decoder → correlator → output, then prints the summary. */
+import fs from 'node:fs';
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
@@ -15,10 +16,18 @@ import { ByteBuffer } from '../output/byte-buffer.ts';
 import { LineWriter } from '../output/line-writer.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
-import { addCounts, addPairCounts, formatSummary, type RunSummary } from '../output/summary.ts';
+import {
+  addCounts,
+  addPairCounts,
+  formatSummary,
+  type RunSummary,
+  summaryToJson,
+} from '../output/summary.ts';
 import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
 import { ThisThreadReplay } from '../pipeline/replay.ts';
+import { formatLatencyReport, LatencySummary } from '../report/latency-summary.ts';
 import { parseOutputSpec } from './output-spec.ts';
+import { createProgress, type Progress } from './progress.ts';
 
 /** JSONL bytes gathered before a write. */
 const kOutputFlushBytes = 256 * 1024;
@@ -28,6 +37,12 @@ export interface ReplayCommandOptions {
   output: string;
   packets: boolean;
   quiet: boolean;
+  /** End-of-run summary on stderr: the lines + latency table, one JSON object, or the lines only. */
+  summary: 'text' | 'json' | 'none';
+  /** Servers listed per latency ranking. */
+  summaryTop: number;
+  /** Progress bar on stderr: null = when stderr is a TTY and not quiet. */
+  progress?: boolean | null;
   /** 'auto' or a count; 0 = everything on this thread. */
   workers: number | 'auto';
   statsIntervalSeconds: number;
@@ -206,10 +221,35 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
 
   // --packets lists records, which only the single-thread reader does.
   const workers = options.packets ? 0 : resolveWorkers(options.workers);
+  const wantLatency = !options.quiet && options.summary !== 'none' && !options.packets;
+  const progress =
+    options.quiet || options.progress === false || (options.progress == null && !process.stderr.isTTY)
+      ? null
+      : createProgress(files, options.progress === true);
   const run =
     workers === 0
-      ? await replayOnThisThread(files, options, outputSpec.format, correlateOptions, writer, exporter)
-      : await replayOnWorkers(files, workers, options, outputSpec.format, correlateOptions, writer, exporter);
+      ? await replayOnThisThread(
+          files,
+          options,
+          outputSpec.format,
+          correlateOptions,
+          writer,
+          exporter,
+          wantLatency,
+          progress,
+        )
+      : await replayOnWorkers(
+          files,
+          workers,
+          options,
+          outputSpec.format,
+          correlateOptions,
+          writer,
+          exporter,
+          wantLatency,
+          progress,
+        );
+  progress?.stop();
   writer?.close();
 
   const errors = [...discovered.errors];
@@ -222,17 +262,43 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
     if (exported.dropped > 0) errors.push(`${exported.dropped} spans dropped (export queue full)`);
     run.summary.spans = { exported: exported.exported, dropped: exported.dropped, failed: exported.failed };
   }
-  if (!options.quiet) process.stderr.write(formatSummary(run.summary, discovered.ignored, errors));
+  if (!options.quiet) {
+    const latency = run.latency?.report(options.summaryTop) ?? null;
+    if (options.summary === 'json') {
+      process.stderr.write(summaryToJson(run.summary, discovered.ignored, errors, latency));
+    } else {
+      let text = formatSummary(run.summary, discovered.ignored, errors);
+      if (latency !== null) text += formatLatencyReport(latency);
+      process.stderr.write(text);
+    }
+  }
   return errors.length > 0 ? 1 : 0;
 }
 
 interface Run {
   summary: RunSummary;
   failure: string | null;
+  latency: LatencySummary | null;
+}
+
+function pairTotal(pairs: Record<string, { matched: number; unanswered: number }>): number {
+  let total = 0;
+  for (const counts of Object.values(pairs)) total += counts.matched + counts.unanswered;
+  return total;
 }
 
 /** Records per step between waits for the exporter (single thread). */
 const kRecordsPerStep = 8192;
+/** Progress updates from the workers' stats (worker mode). */
+const kProgressMillis = 250;
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
 
 async function replayOnThisThread(
   files: string[],
@@ -241,10 +307,14 @@ async function replayOnThisThread(
   correlateOptions: CorrelateOptions,
   writer: LineWriter | null,
   exporter: OtelExporter | null,
+  wantLatency: boolean,
+  progress: Progress | null,
 ): Promise<Run> {
   const json = new PairJsonWriter(files);
   const pending = new ByteBuffer(kOutputFlushBytes * 2);
+  const latency = wantLatency ? new LatencySummary() : null;
   const emitPair = (pair: Pair): void => {
+    latency?.add(pair);
     exporter?.emit(pair);
     if (writer === null || options.packets) return;
     if (format === 'text') {
@@ -285,11 +355,45 @@ async function replayOnThisThread(
       queues: [],
       newestCapture: replay.result.newestCapture,
     }));
+  }
+  // File bytes read so far, for the progress bar: finished files' sizes plus the current
+  // file's records (16-byte record headers as in classic pcap: an estimate for pcapng).
+  const sizes = new Map<string, number>();
+  const updateProgress = (): void => {
+    if (progress === null) return;
+    const result = replay.result;
+    let doneBytes = 0;
+    let doneRecordBytes = 0;
+    let donePackets = 0;
+    for (const file of result.files) {
+      let size = sizes.get(file.file);
+      if (size === undefined) {
+        size = fileSize(file.file);
+        sizes.set(file.file, size);
+      }
+      doneBytes += size;
+      doneRecordBytes += file.bytes;
+      donePackets += file.packets;
+    }
+    const current = result.bytes - doneRecordBytes + 16 * (result.packets - donePackets);
+    progress.update({
+      bytesRead: doneBytes + current,
+      packets: result.packets,
+      pairs: pairTotal(Object.fromEntries(correlator.counts)),
+    });
+  };
+  if (exporter) {
     // Spans leave asynchronously: let the exporter drain between steps instead of dropping.
-    while (!replay.step(kRecordsPerStep)) await exporter.whenRoom();
+    while (!replay.step(kRecordsPerStep)) {
+      updateProgress();
+      await exporter.whenRoom();
+    }
+  } else if (progress) {
+    while (!replay.step(kRecordsPerStep)) updateProgress();
   } else {
     while (!replay.step(Number.POSITIVE_INFINITY));
   }
+  updateProgress();
   const result = replay.result;
   writer?.writeBytes(pending.view());
   const skips = result.skips.toObject();
@@ -306,6 +410,7 @@ async function replayOnThisThread(
       workers: 0,
     },
     failure: null,
+    latency,
   };
 }
 
@@ -317,8 +422,13 @@ async function replayOnWorkers(
   correlateOptions: CorrelateOptions,
   writer: LineWriter | null,
   exporter: OtelExporter | null,
+  wantLatency: boolean,
+  progress: Progress | null,
 ): Promise<Run> {
   let snapshot: PipelineSnapshot | null = null;
+  let bytesRead = 0;
+  let lastStatsLine = Date.now();
+  const statsMillis = Math.round(options.statsIntervalSeconds * 1000);
   exporter?.setStatsSource(() => pipelineStats(snapshot));
   const result = await replayParallel({
     files,
@@ -334,11 +444,24 @@ async function replayOnWorkers(
     exporterRoom: exporter ? () => exporter.whenRoom() : null,
     onStats: (latest) => {
       snapshot = latest;
-      if (options.statsIntervalSeconds > 0) process.stderr.write(statsLine(latest));
+      if (progress) {
+        let pairs = 0;
+        for (const worker of latest.workers) pairs += pairTotal(worker.pairs);
+        progress.update({ bytesRead, packets: latest.workers[0]?.packets ?? 0, pairs });
+      }
+      if (statsMillis > 0 && (progress === null || Date.now() - lastStatsLine >= statsMillis)) {
+        lastStatsLine = Date.now();
+        process.stderr.write(statsLine(latest));
+      }
     },
-    statsIntervalMillis: Math.round(
-      (options.statsIntervalSeconds > 0 ? options.statsIntervalSeconds : 1) * 1000,
-    ),
+    // The progress bar wants a few updates a second; stats lines keep their own interval.
+    statsIntervalMillis: progress ? kProgressMillis : statsMillis > 0 ? statsMillis : 1000,
+    latencySummary: wantLatency,
+    onRead: progress
+      ? (bytes) => {
+          bytesRead += bytes;
+        }
+      : null,
   });
   // The final counts, for the exporter's last metrics collection at shutdown.
   const latest = snapshot as PipelineSnapshot | null; // set by onStats, which TS cannot see
@@ -370,5 +493,6 @@ async function replayOnWorkers(
       workers,
     },
     failure: result.failure,
+    latency: result.latency,
   };
 }

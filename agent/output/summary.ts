@@ -1,5 +1,6 @@
 /** The end-of-run summary `replay` prints on stderr. */
 import type { PairCounts } from '../correlate/correlator.ts';
+import type { LatencyReport } from '../report/latency-summary.ts';
 
 /** What a replay did, whichever pipeline mode ran it. */
 export interface RunSummary {
@@ -46,6 +47,40 @@ export function formatSummary(run: RunSummary, ignoredFiles: number, errors: str
   }
   for (const error of errors) lines.push(`  error: ${error}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `--summary json`: the summary lines' content and the latency summary as one JSON object
+ * (README.md, "End-of-run summary").
+ */
+export function summaryToJson(
+  run: RunSummary,
+  ignoredFiles: number,
+  errors: string[],
+  latency: LatencyReport | null,
+): string {
+  const seconds = Number(run.elapsedNanos) / 1e9;
+  const object = {
+    files: run.files.length,
+    files_read: run.files.filter((f) => f.error === null).length,
+    files_ignored: ignoredFiles,
+    packets: run.packets,
+    decoded: run.decoded,
+    bytes: run.bytes,
+    elapsed_seconds: Number(seconds.toFixed(6)),
+    workers: run.workers,
+    skipped: run.skips,
+    pairs: Object.fromEntries(
+      Object.entries(run.pairs).map(([protocol, c]) => [
+        protocol,
+        { matched: c.matched, unanswered: c.unanswered, unanswered_by: c.unansweredBy },
+      ]),
+    ),
+    ...(run.spans ? { spans: run.spans } : {}),
+    errors,
+    latency,
+  };
+  return `${JSON.stringify(object)}\n`;
 }
 
 /** Adds `from`'s pair counts into `into`. */

@@ -1,6 +1,7 @@
 /** Messages between the pipeline's main thread and its workers (structured-cloned). */
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
 import type { PipelineMemory } from './layout.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface WorkerConfig {
   postPairs: boolean;
   /** Milliseconds between stats messages (0 = only at the end). */
   statsIntervalMillis: number;
+  /** Aggregate the latency summary of this shard's pairs and send it with the final stats. */
+  latencySummary: boolean;
 }
 
 /** Counters one worker reports (cumulative). */
@@ -55,4 +58,4 @@ export type WorkerMessage =
   | { type: 'pairs'; pairs: Pair[] }
   | { type: 'stats'; stats: WorkerStats }
   | { type: 'file'; report: FileReport }
-  | { type: 'done'; stats: WorkerStats };
+  | { type: 'done'; stats: WorkerStats; latency: LatencySummarySnapshot | null };

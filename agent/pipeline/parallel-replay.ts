@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import { LatencySummary } from '../report/latency-summary.ts';
 import { ChunkProducer } from './chunk-ring.ts';
 import { allocatePipelineMemory, kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
 import {
@@ -37,6 +38,10 @@ export interface ParallelReplayInput {
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
   onStats: ((snapshot: PipelineSnapshot) => void) | null;
   statsIntervalMillis: number;
+  /** Workers aggregate latency summaries, merged into the result's `latency`. */
+  latencySummary?: boolean;
+  /** Called with the bytes of every chunk read from the input files (progress). */
+  onRead?: ((bytes: number) => void) | null;
   /** Pool geometry (defaults: 16 slots of 1 MiB). */
   slots?: number;
   slotBytes?: number;
@@ -56,6 +61,8 @@ export interface ParallelReplayResult {
   files: FileReport[];
   workers: WorkerStats[];
   elapsedNanos: bigint;
+  /** The workers' merged latency summary (null unless `latencySummary`). */
+  latency: LatencySummary | null;
   /** Set when a worker failed: the run was aborted. */
   failure: string | null;
 }
@@ -83,6 +90,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     error: null,
   }));
   let filesDone = 0;
+  const latency = input.latencySummary ? new LatencySummary() : null;
   let failure: string | null = null;
 
   const fail = (message: string): void => {
@@ -102,6 +110,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
       output: input.output,
       postPairs: input.onPairs !== null,
       statsIntervalMillis: input.statsIntervalMillis,
+      latencySummary: latency !== null,
     };
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: config });
     worker.on('message', (message: WorkerMessage) => {
@@ -131,6 +140,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
         case 'done':
           latest[index] = message.stats;
           done[index] = message.stats;
+          if (message.latency) latency?.merge(message.latency);
           break;
       }
     });
@@ -172,7 +182,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
 
   try {
     for (let fileId = 0; fileId < input.files.length && !producer.aborted; fileId++) {
-      await readFile(input.files[fileId]!, fileId, producer, acquire, reports);
+      await readFile(input.files[fileId]!, fileId, producer, acquire, reports, input.onRead ?? null);
     }
     const last = await acquire();
     if (last >= 0) producer.publish(last, 0, 0, kFlagEndOfInput);
@@ -185,6 +195,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     files: reports,
     workers: done.map((stats, i) => stats ?? latest[i] ?? emptyStats()),
     elapsedNanos: process.hrtime.bigint() - started,
+    latency,
     failure,
   };
 }
@@ -196,6 +207,7 @@ async function readFile(
   producer: ChunkProducer,
   acquire: () => Promise<number>,
   reports: FileReport[],
+  onRead: ((bytes: number) => void) | null,
 ): Promise<void> {
   let fd: number;
   try {
@@ -223,6 +235,7 @@ async function readFile(
       // A short read is not proof of EOF (a growing file), but replay reads finished files: 0 bytes is the end.
       const last = length === 0;
       producer.publish(slot, length, fileId, flags | (last ? kFlagFileEnd : 0));
+      if (length > 0) onRead?.(length);
       flags = 0;
       if (last) return;
       // Let worker messages (output to write) in between chunks.

@@ -14,6 +14,7 @@ import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
 import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
+import { LatencySummary } from '../report/latency-summary.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import { ChunkSource } from './chunk-source.ts';
@@ -67,10 +68,12 @@ function flushPairs(): void {
 }
 
 const json = new PairJsonWriter(config.files);
+const latency = config.latencySummary ? new LatencySummary() : null;
 const correlator = new Correlator(
   options,
   {
     emit(pair: Pair): void {
+      latency?.add(pair);
       if (config.output !== 'none') {
         if (config.output === 'text') {
           output.text(pairToText(pair));
@@ -181,4 +184,8 @@ for (;;) {
 correlator.finish();
 flushOutput();
 flushPairs();
-port.postMessage({ type: 'done', stats: stats() } satisfies WorkerMessage);
+port.postMessage({
+  type: 'done',
+  stats: stats(),
+  latency: latency?.snapshot() ?? null,
+} satisfies WorkerMessage);
