@@ -12,10 +12,8 @@ import {
   type ServiceMapEntry,
 } from '../export/otel/index.ts';
 import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
-import { ByteBuffer } from '../output/byte-buffer.ts';
-import { LineWriter } from '../output/line-writer.ts';
 import { packetToJson } from '../output/packet-json.ts';
-import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
+import { PairOutput } from '../output/pair-output.ts';
 import {
   addCounts,
   addPairCounts,
@@ -28,9 +26,6 @@ import { ThisThreadReplay } from '../pipeline/replay.ts';
 import { formatLatencyReport, LatencySummary } from '../report/latency-summary.ts';
 import { parseOutputSpec } from './output-spec.ts';
 import { createProgress, type Progress } from './progress.ts';
-
-/** JSONL bytes gathered before a write. */
-const kOutputFlushBytes = 256 * 1024;
 
 export interface ReplayCommandOptions {
   inputs: string[];
@@ -210,10 +205,9 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
       return 2;
     }
   }
-  let writer: LineWriter | null = null;
+  let writer: PairOutput | null = null;
   try {
-    if (outputSpec.format !== 'none')
-      writer = outputSpec.path ? LineWriter.file(outputSpec.path) : LineWriter.stdout();
+    if (outputSpec.format !== 'none') writer = PairOutput.open(outputSpec.format, outputSpec.path, files);
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 1;
@@ -228,16 +222,7 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
       : createProgress(files, options.progress === true);
   const run =
     workers === 0
-      ? await replayOnThisThread(
-          files,
-          options,
-          outputSpec.format,
-          correlateOptions,
-          writer,
-          exporter,
-          wantLatency,
-          progress,
-        )
+      ? await replayOnThisThread(files, options, correlateOptions, writer, exporter, wantLatency, progress)
       : await replayOnWorkers(
           files,
           workers,
@@ -303,29 +288,17 @@ function fileSize(file: string): number {
 async function replayOnThisThread(
   files: string[],
   options: ReplayCommandOptions,
-  format: 'none' | 'jsonl' | 'text',
   correlateOptions: CorrelateOptions,
-  writer: LineWriter | null,
+  writer: PairOutput | null,
   exporter: OtelExporter | null,
   wantLatency: boolean,
   progress: Progress | null,
 ): Promise<Run> {
-  const json = new PairJsonWriter(files);
-  const pending = new ByteBuffer(kOutputFlushBytes * 2);
   const latency = wantLatency ? new LatencySummary() : null;
   const emitPair = (pair: Pair): void => {
     latency?.add(pair);
     exporter?.emit(pair);
-    if (writer === null || options.packets) return;
-    if (format === 'text') {
-      writer.write(pairToText(pair));
-      return;
-    }
-    json.write(pending, pair);
-    if (pending.length >= kOutputFlushBytes) {
-      writer.writeBytes(pending.view());
-      pending.clear();
-    }
+    if (writer !== null && !options.packets) writer.write(pair);
   };
   const correlator = new Correlator(correlateOptions, { emit: emitPair });
   const replay = new ThisThreadReplay({
@@ -334,7 +307,7 @@ async function replayOnThisThread(
     onRecord:
       options.packets && writer
         ? (fileId, record, packet) => {
-            writer.write(packetToJson(files[fileId]!, record, packet));
+            writer.writeLine(packetToJson(files[fileId]!, record, packet));
             return !writer.closed;
           }
         : null,
@@ -395,7 +368,6 @@ async function replayOnThisThread(
   }
   updateProgress();
   const result = replay.result;
-  writer?.writeBytes(pending.view());
   const skips = result.skips.toObject();
   addCounts(skips, correlator.skips.toObject());
   return {
@@ -420,7 +392,7 @@ async function replayOnWorkers(
   options: ReplayCommandOptions,
   format: 'none' | 'jsonl' | 'text',
   correlateOptions: CorrelateOptions,
-  writer: LineWriter | null,
+  writer: PairOutput | null,
   exporter: OtelExporter | null,
   wantLatency: boolean,
   progress: Progress | null,

@@ -12,9 +12,7 @@ import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { OtelExporter } from '../export/otel/index.ts';
 import { emptyPipelineStats } from '../export/pipeline-stats.ts';
-import { ByteBuffer } from '../output/byte-buffer.ts';
-import { LineWriter } from '../output/line-writer.ts';
-import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
+import { PairOutput } from '../output/pair-output.ts';
 import { addCounts, addPairCounts } from '../output/summary.ts';
 import { type Checkpoint, CheckpointStore, defaultStateDir } from '../pipeline/checkpoint.ts';
 import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
@@ -55,7 +53,6 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<s
 const kRecordsPerStep = 4096;
 /** How often a checkpoint is attempted (it is written only when exports have caught up). */
 const kCheckpointMillis = 1000;
-const kOutputFlushBytes = 64 * 1024;
 
 /** Runs until SIGTERM/SIGINT; returns the exit code. */
 export async function runAgent(options: RunCommandOptions): Promise<number> {
@@ -122,33 +119,19 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       return 2;
     }
   }
-  let writer: LineWriter | null = null;
+  let writer: PairOutput | null = null;
   try {
-    if (outputSpec.format !== 'none')
-      writer = outputSpec.path ? LineWriter.file(outputSpec.path) : LineWriter.stdout();
+    if (outputSpec.format !== 'none') writer = PairOutput.open(outputSpec.format, outputSpec.path, fileNames);
   } catch (error) {
     log('error', (error as Error).message);
     return 1;
   }
 
-  const json = new PairJsonWriter(fileNames);
-  const pending = new ByteBuffer(kOutputFlushBytes * 2);
   const emit = (pair: Pair): void => {
     exporter?.emit(pair);
-    if (writer === null) return;
-    if (outputSpec.format === 'text') writer.write(pairToText(pair));
-    else {
-      json.write(pending, pair);
-      if (pending.length >= kOutputFlushBytes) {
-        writer.writeBytes(pending.view());
-        pending.clear();
-      }
-    }
+    writer?.write(pair);
   };
-  const flushOutput = (): void => {
-    writer?.writeBytes(pending.view());
-    pending.clear();
-  };
+  const flushOutput = (): void => writer?.flush();
 
   const skips = new SkipCounters();
   const counters: TailCounters = {

@@ -13,7 +13,7 @@ import type { Pair } from '../correlate/pair.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
-import { PairJsonWriter, pairToText } from '../output/pair-json.ts';
+import { PairRenderer } from '../output/pair-output.ts';
 import { LatencySummary } from '../report/latency-summary.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
@@ -67,20 +67,15 @@ function flushPairs(): void {
   consumer.postedOutput(count * kPairBacklogWeight, kOutputBacklogBytes);
 }
 
-const json = new PairJsonWriter(config.files);
+const renderer = config.output === 'none' ? null : new PairRenderer(config.output, config.files);
 const latency = config.latencySummary ? new LatencySummary() : null;
 const correlator = new Correlator(
   options,
   {
     emit(pair: Pair): void {
       latency?.add(pair);
-      if (config.output !== 'none') {
-        if (config.output === 'text') {
-          output.text(pairToText(pair));
-          output.byte(0x0a);
-        } else {
-          json.write(output, pair);
-        }
+      if (renderer !== null) {
+        renderer.render(output, pair);
         if (output.length >= kOutputBatchBytes) flushOutput();
       }
       if (config.postPairs) {
