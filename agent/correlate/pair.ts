@@ -52,6 +52,20 @@ export class MessageEdges {
     return this;
   }
 
+  /** Takes every field of `other` (a message whose edges this one now stands for). */
+  copyFrom(other: MessageEdges): void {
+    this.firstSeconds = other.firstSeconds;
+    this.firstNanos = other.firstNanos;
+    this.lastSeconds = other.lastSeconds;
+    this.lastNanos = other.lastNanos;
+    this.packets = other.packets;
+    this.bytes = other.bytes;
+    this.fileId = other.fileId;
+    this.packet = other.packet;
+    this.lastFileId = other.lastFileId;
+    this.lastPacket = other.lastPacket;
+  }
+
   /** Extends the message with one more packet. */
   extend(seconds: number, nanos: number, fileId: number, packet: number, bytes: number): void {
     this.lastSeconds = seconds;

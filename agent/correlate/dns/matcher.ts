@@ -211,19 +211,6 @@ export class DnsEntry implements PendingEntry {
   sentByConnectionClient = false;
 }
 
-function copyEdges(from: MessageEdges, to: MessageEdges): void {
-  to.firstSeconds = from.firstSeconds;
-  to.firstNanos = from.firstNanos;
-  to.lastSeconds = from.lastSeconds;
-  to.lastNanos = from.lastNanos;
-  to.packets = from.packets;
-  to.bytes = from.bytes;
-  to.fileId = from.fileId;
-  to.packet = from.packet;
-  to.lastFileId = from.lastFileId;
-  to.lastPacket = from.lastPacket;
-}
-
 function detailOf(entry: DnsEntry, rcode: number | null, answers: number | null): Record<string, unknown> {
   const detail: Record<string, unknown> = {
     id: entry.id,
@@ -337,7 +324,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
       ) {
         existing.retransmissions++;
         this.#skips.add(kRetransmittedQuery);
-        if (this.#latencyFromLast) copyEdges(edges, existing.pair.request);
+        if (this.#latencyFromLast) existing.pair.request.copyFrom(edges);
         return;
       } else {
         this.#skips.add(kSupersededQuery);
@@ -370,7 +357,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
       identity.serverPort,
       true,
     );
-    copyEdges(edges, pair.request);
+    pair.request.copyFrom(edges);
     const connection = flow.connection;
     if (connection !== null) {
       entry.connection = connection;
@@ -407,7 +394,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     const pair = entry.pair;
     pair.outcome = Outcome.Matched;
     const response = new MessageEdges();
-    copyEdges(edges, response);
+    response.copyFrom(edges);
     pair.response = response;
     pair.detail = detailOf(entry, rcode, header.answerCount);
     this.#sink.emit(pair);

@@ -128,19 +128,6 @@ function startsBefore(a: MessageEdges, b: MessageEdges): boolean {
   return diffNanos(b.firstSeconds, b.firstNanos, a.firstSeconds, a.firstNanos) < 0;
 }
 
-function copyEdges(from: MessageEdges, to: MessageEdges): void {
-  to.firstSeconds = from.firstSeconds;
-  to.firstNanos = from.firstNanos;
-  to.lastSeconds = from.lastSeconds;
-  to.lastNanos = from.lastNanos;
-  to.packets = from.packets;
-  to.bytes = from.bytes;
-  to.fileId = from.fileId;
-  to.packet = from.packet;
-  to.lastFileId = from.lastFileId;
-  to.lastPacket = from.lastPacket;
-}
-
 export class HttpStreamProtocol implements StreamProtocol {
   readonly name = 'http';
   readonly #context: MatcherContext;
@@ -239,7 +226,7 @@ export class HttpStreamProtocol implements StreamProtocol {
     request.connection.settleRequestEdges(request);
     pair.outcome = Outcome.Matched;
     const edges = new MessageEdges();
-    copyEdges(response, edges);
+    edges.copyFrom(response);
     pair.response = edges;
     pair.detail = request.detail(true);
     this.#context.sink.emit(pair);
@@ -338,7 +325,7 @@ class HttpConnection implements StreamConsumer, FramerOwner {
       const request = this.#requestInProgress;
       if (request === null) return;
       this.#requestInProgress = null;
-      copyEdges(framer.edges, request.pair.request);
+      request.pair.request.copyFrom(framer.edges);
       // The response is due from the request's last byte on.
       this.#protocol.restart(request, view);
       return;
@@ -360,7 +347,7 @@ class HttpConnection implements StreamConsumer, FramerOwner {
       const request = this.#requestInProgress;
       if (request === null) return;
       this.#requestInProgress = null;
-      copyEdges(framer.edges, request.pair.request);
+      request.pair.request.copyFrom(framer.edges);
       return;
     }
     const request = this.#responding;
@@ -386,7 +373,7 @@ class HttpConnection implements StreamConsumer, FramerOwner {
 
   /** Copies the live edges of a request still arriving into its pair (emitted before its end). */
   settleRequestEdges(request: HttpRequest): void {
-    if (request === this.#requestInProgress) copyEdges(this.#requests.edges, request.pair.request);
+    if (request === this.#requestInProgress) request.pair.request.copyFrom(this.#requests.edges);
   }
 
   /** `request` was emitted as unanswered; `previous` was its state. */
@@ -411,7 +398,7 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     const head = framer.head;
     if (head.framing === Framing.Invalid) return Framing.Invalid;
     const request = this.#protocol.newRequest(this, this.#info, head, view);
-    copyEdges(framer.edges, request.pair.request);
+    request.pair.request.copyFrom(framer.edges);
     this.#queue.push(request);
     this.#requestInProgress = request;
     this.#protocol.restart(request, view);
