@@ -56,7 +56,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 wirespan \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin wirespan
+      --shell /usr/sbin/nologin wirespan \
+ && install -d -m 0700 -o 65532 -g 65532 /tmp/node-compile-cache
 
 WORKDIR /opt/wirespan
 COPY --from=deps /opt/wirespan/node_modules ./node_modules
@@ -65,7 +66,9 @@ COPY agent ./agent
 
 # NODE_COMPILE_CACHE: Node's compile cache (cuts start-up CPU ~3x) must be writable; with a
 # read-only root filesystem mount a tmpfs/emptyDir on /tmp (the chart does), otherwise Node
-# simply runs without the cache.
+# simply runs without the cache. It holds code Node runs, so it is private to the image's
+# user (made above with mode 0700; on an emptyDir Node creates it as that user), and
+# agent/cli/main.mjs restarts without it when another user owns it or may write it.
 ENV NODE_ENV=production \
     NODE_COMPILE_CACHE=/tmp/node-compile-cache \
     WIRESPAN_HEALTH_PORT=8089

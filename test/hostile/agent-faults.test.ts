@@ -1,0 +1,105 @@
+/**
+ * The agent against a hostile host: a compile cache planted by another local user, special
+ * files and symlinks in the inputs, corrupt checkpoints, an unusable state directory, a
+ * black-holed collector at shutdown. Real CLI processes throughout.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../helpers/run-cli.ts';
+
+const cli = path.join(repoRoot, 'agent/cli/main.mjs');
+const kNobody = 65534;
+
+/** Runs `wirespan --version` with exactly these cache-related variables. */
+function runWithEnv(extra: Record<string, string>): {
+  status: number | null;
+  stderr: string;
+  stdout: string;
+} {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || key.includes('COMPILE_CACHE') || key === 'XDG_CACHE_HOME') continue;
+    env[key] = value;
+  }
+  const result = spawnSync(process.execPath, [cli, '--version'], {
+    env: { ...env, ...extra },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((name) =>
+    fs.statSync(path.join(dir, name)).isFile(),
+  );
+}
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+test('compile cache: a private per-user directory is made (0700) and used', () => {
+  const base = tempDir('wirespan-xdg-');
+  const result = runWithEnv({ XDG_CACHE_HOME: base });
+  assert.equal(result.status, 0, result.stderr);
+  const dir = path.join(base, 'wirespan', 'compile-cache');
+  assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+  assert.equal(fs.statSync(path.join(base, 'wirespan')).mode & 0o777, 0o700);
+  assert.ok(filesUnder(dir).length > 0, 'the cache was written');
+  assert.equal(result.stderr, '');
+});
+
+test('compile cache: a directory planted by another user is not used', {
+  skip: process.getuid?.() !== 0,
+}, () => {
+  const base = tempDir('wirespan-xdg-');
+  const planted = path.join(base, 'wirespan', 'compile-cache');
+  fs.mkdirSync(planted, { recursive: true, mode: 0o755 });
+  fs.chownSync(path.join(base, 'wirespan'), kNobody, kNobody);
+  fs.chownSync(planted, kNobody, kNobody);
+  const result = runWithEnv({ XDG_CACHE_HOME: base });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(filesUnder(planted), [], 'nothing read from or written to the planted directory');
+  assert.match(result.stderr, /compile cache off: .*owned by uid 65534/);
+  assert.equal(result.stderr.trim().split('\n').length, 1, 'one warning');
+});
+
+test('compile cache: a group/world-writable WIRESPAN_COMPILE_CACHE is not used', () => {
+  const dir = tempDir('wirespan-cc-');
+  fs.chmodSync(dir, 0o777);
+  const result = runWithEnv({ WIRESPAN_COMPILE_CACHE: dir });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(filesUnder(dir), []);
+  assert.match(result.stderr, /compile cache off: .*may write it \(mode 777\)/);
+  // The same directory made private is used: the check is what kept the cache out.
+  fs.chmodSync(dir, 0o700);
+  const ok = runWithEnv({ WIRESPAN_COMPILE_CACHE: dir });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.ok(filesUnder(dir).length > 0);
+});
+
+test('compile cache: NODE_COMPILE_CACHE planted by another user makes wirespan restart without it', {
+  skip: process.getuid?.() !== 0,
+}, () => {
+  const good = tempDir('wirespan-ncc-');
+  const control = runWithEnv({ NODE_COMPILE_CACHE: good });
+  assert.equal(control.status, 0, control.stderr);
+  const cachedModules = filesUnder(good).length;
+  assert.ok(cachedModules > 1);
+
+  const planted = tempDir('wirespan-ncc-');
+  fs.chownSync(planted, kNobody, kNobody);
+  fs.chmodSync(planted, 0o777);
+  const result = runWithEnv({ NODE_COMPILE_CACHE: planted });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout.trim(), control.stdout.trim());
+  assert.match(result.stderr, /NODE_COMPILE_CACHE .* owned by uid 65534.*restarting without it/);
+  // Node itself applied it to the entry file before wirespan could look; nothing after that.
+  assert.ok(filesUnder(planted).length <= 1, filesUnder(planted).join(','));
+});
