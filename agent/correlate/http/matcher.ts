@@ -35,8 +35,17 @@ const kLateResponse = skipReason('http.late_response');
 /** A header block over kMaxHeadBytes: the connection is no longer parsed. */
 const kHeaderTooLarge = skipReason('http.header_too_large');
 
+/** A request was dropped from a connection's queue beyond kMaxQueuedRequests (reported unanswered, evicted). */
+const kQueueEvicted = skipReason('http.queue_evicted');
+
 /** Tombstones kept per connection (a server that never answers must not grow the queue forever). */
 const kMaxTombstones = 64;
+/**
+ * Requests queued on one connection (pipelined, unanswered; tombstones included). Beyond it the
+ * oldest is reported unanswered (evicted) and dropped: no client pipelines this deep, so only
+ * a flood reaches it, and it bounds every per-connection scan.
+ */
+export const kMaxQueuedRequests = 1024;
 /** Progress restarts a request's timeout at most this often (capture time). */
 const kRefreshNanos = 1_000_000_000;
 
@@ -77,6 +86,8 @@ class HttpRequest implements PendingEntry {
   readonly connection: HttpConnection;
   readonly pair = new Pair();
   state: RequestState = RequestState.Waiting;
+  /** In its connection's queue (false once removed: the queue drops it lazily). */
+  queued = false;
   readonly method: string;
   readonly target: string;
   readonly version: string;
@@ -255,9 +266,21 @@ class HttpConnection implements StreamConsumer, FramerOwner {
   readonly #requests: HttpFramer;
   readonly #responses: HttpFramer;
   readonly #skips: SkipCounters;
-  /** Requests not yet answered, oldest first (Waiting, Responding, Lost, and Reported tombstones). */
-  readonly #queue: HttpRequest[] = [];
+  /**
+   * Requests not yet answered, oldest first (Waiting, Responding, Lost, and Reported tombstones)
+   * from #head on. Removal only clears `queued` (O(1)); removed entries are skipped at the front
+   * and compacted away once they outnumber the live ones, so every operation is O(1) amortised.
+   */
+  #queue: HttpRequest[] = [];
+  #head = 0;
+  /** Live (queued) entries. */
+  #queued = 0;
+  /** Where #nextToAnswer() starts: every live entry before it is Responding or Lost (never answerable again). */
+  #answerFrom = 0;
+  /** Live Reported entries, and the order they were reported in (the oldest is dropped first; stale ones skipped). */
   #tombstones = 0;
+  #tombstoneOrder: HttpRequest[] = [];
+  #tombstoneHead = 0;
   /** The request whose message is still arriving (its head was parsed). */
   #requestInProgress: HttpRequest | null = null;
   /** The request answered by the response in progress (Paired kind only). */
@@ -305,10 +328,16 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     }
     this.#responses.finish(reset, view);
     // The server is done: nothing still queued will be answered.
-    this.#tombstones = 0;
-    if (this.#queue.length === 0) return;
-    const queue = this.#queue.splice(0);
-    for (const request of queue) {
+    if (this.#queued === 0) return;
+    const queue = this.#queue;
+    const head = this.#head;
+    this.#queue = [];
+    this.#head = this.#queued = this.#answerFrom = this.#tombstones = this.#tombstoneHead = 0;
+    this.#tombstoneOrder = [];
+    for (let i = head; i < queue.length; i++) {
+      const request = queue[i]!;
+      if (!request.queued) continue;
+      request.queued = false;
       if (request.state !== RequestState.Reported)
         this.#protocol.report(request, UnansweredReason.ConnectionClosed);
     }
@@ -383,13 +412,10 @@ class HttpConnection implements StreamConsumer, FramerOwner {
       this.#remove(request);
       return;
     }
-    if (!this.#queue.includes(request)) return;
+    if (!request.queued) return;
     this.#tombstones++;
-    if (this.#tombstones > kMaxTombstones) {
-      const oldest = this.#queue.findIndex((queued) => queued.state === RequestState.Reported);
-      this.#queue.splice(oldest, 1);
-      this.#tombstones--;
-    }
+    this.#tombstoneOrder.push(request);
+    if (this.#tombstones > kMaxTombstones) this.#dropOldestTombstone();
   }
 
   // Internals ----------------------------------------------------------------------------------
@@ -399,9 +425,12 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     if (head.framing === Framing.Invalid) return Framing.Invalid;
     const request = this.#protocol.newRequest(this, this.#info, head, view);
     request.pair.request.copyFrom(framer.edges);
+    request.queued = true;
     this.#queue.push(request);
+    this.#queued++;
     this.#requestInProgress = request;
     this.#protocol.restart(request, view);
+    while (this.#queued > kMaxQueuedRequests) this.#evictOldest();
     return head.framing;
   }
 
@@ -433,8 +462,7 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     }
     if (request.state === RequestState.Reported) {
       this.#skips.add(kLateResponse);
-      this.#remove(request);
-      this.#tombstones--;
+      this.#removeTombstone(request);
       this.#responseKind = ResponseKind.Skipped;
       return framing;
     }
@@ -457,22 +485,24 @@ class HttpConnection implements StreamConsumer, FramerOwner {
    * the ones before it are taken as answered in the lost bytes.
    */
   #latestBefore(response: MessageEdges): HttpRequest | null {
+    // O(queue) but rare (once per loss of response framing) and the queue is capped.
     const queue = this.#queue;
     let latest = -1;
-    for (let i = 0; i < queue.length; i++) {
+    for (let i = this.#head; i < queue.length; i++) {
       const request = queue[i]!;
+      if (!request.queued) continue;
       const open = request.state === RequestState.Waiting || request.state === RequestState.Reported;
       if (open && !startsBefore(response, request.pair.request)) latest = i;
     }
     if (latest < 0) return null;
     const chosen = queue[latest]!;
-    for (let i = latest - 1; i >= 0; i--) {
+    for (let i = latest - 1; i >= this.#head; i--) {
       const request = queue[i]!;
+      if (!request.queued) continue;
       if (request.state === RequestState.Waiting) {
         request.state = RequestState.Lost;
       } else if (request.state === RequestState.Reported) {
-        queue.splice(i, 1);
-        this.#tombstones--;
+        this.#removeTombstone(request);
       }
     }
     return chosen;
@@ -481,20 +511,79 @@ class HttpConnection implements StreamConsumer, FramerOwner {
   /** The oldest request a response can answer: waiting, or a tombstone still owed its late response. */
   #nextToAnswer(): HttpRequest | null {
     const queue = this.#queue;
-    for (let i = 0; i < queue.length; i++) {
+    // Entries skipped here are removed, Responding or Lost: none can become answerable again.
+    for (let i = Math.max(this.#answerFrom, this.#head); i < queue.length; i++) {
       const request = queue[i]!;
-      if (request.state === RequestState.Waiting || request.state === RequestState.Reported) return request;
+      if (!request.queued) continue;
+      if (request.state === RequestState.Waiting || request.state === RequestState.Reported) {
+        this.#answerFrom = i;
+        return request;
+      }
     }
+    this.#answerFrom = queue.length;
     return null;
   }
 
+  /** Over kMaxQueuedRequests: the oldest queued request goes (reported evicted if it was still owed a pair). */
+  #evictOldest(): void {
+    const oldest = this.#queue[this.#head]!;
+    if (oldest.state === RequestState.Reported) {
+      this.#removeTombstone(oldest);
+      return;
+    }
+    this.#skips.add(kQueueEvicted);
+    // A Waiting request becomes a tombstone (dropped at the next call), any other is removed.
+    this.#protocol.report(oldest, UnansweredReason.Evicted);
+  }
+
+  #removeTombstone(request: HttpRequest): void {
+    this.#remove(request);
+    this.#tombstones--;
+  }
+
+  /** Beyond kMaxTombstones: the tombstone reported first goes. */
+  #dropOldestTombstone(): void {
+    const order = this.#tombstoneOrder;
+    while (this.#tombstoneHead < order.length) {
+      const request = order[this.#tombstoneHead++]!;
+      if (request.queued && request.state === RequestState.Reported) {
+        this.#removeTombstone(request);
+        break;
+      }
+    }
+    // Compacted once the consumed prefix is the larger part: O(1) amortised.
+    if (this.#tombstoneHead > kMaxTombstones && this.#tombstoneHead * 2 > order.length) {
+      this.#tombstoneOrder = order.slice(this.#tombstoneHead);
+      this.#tombstoneHead = 0;
+    }
+  }
+
+  /** Takes a request out of the queue: O(1) amortised (the slot is reclaimed at the front or by compaction). */
   #remove(request: HttpRequest): void {
+    if (!request.queued) return;
+    request.queued = false;
+    this.#queued--;
     const queue = this.#queue;
-    // Mostly the oldest (FIFO): shift() allocates nothing, splice() returns an array.
-    if (queue[0] === request) queue.shift();
-    else {
-      const index = queue.indexOf(request);
-      if (index >= 0) queue.splice(index, 1);
+    let head = this.#head;
+    while (head < queue.length && !queue[head]!.queued) head++;
+    this.#head = head;
+    const dead = queue.length - this.#queued;
+    if (this.#queued === 0) {
+      queue.length = 0;
+      this.#head = this.#answerFrom = 0;
+    } else if (dead > 32 && dead > this.#queued) {
+      // More removed slots than live ones: keep the live ones only.
+      let to = 0;
+      let answerFrom = -1;
+      for (let i = head; i < queue.length; i++) {
+        const queued = queue[i]!;
+        if (!queued.queued) continue;
+        if (answerFrom < 0 && i >= this.#answerFrom) answerFrom = to;
+        queue[to++] = queued;
+      }
+      queue.length = to;
+      this.#head = 0;
+      this.#answerFrom = answerFrom < 0 ? to : answerFrom;
     }
   }
 }

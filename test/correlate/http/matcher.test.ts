@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { httpMatcher } from '../../../agent/correlate/http/index.ts';
-import { Outcome, UnansweredReason } from '../../../agent/correlate/pair.ts';
+import { kMaxQueuedRequests } from '../../../agent/correlate/http/matcher.ts';
+import { Outcome, UnansweredReason, UnansweredReasonNames } from '../../../agent/correlate/pair.ts';
 import { bytes, ipv4, kMs, kSecond, TcpConversation } from '../tcp-stream/builder.ts';
 import { get, HttpHarness, httpTime, ok, summary, timeToFirstByte } from './harness.ts';
 
@@ -620,6 +621,50 @@ describe('HTTP: unanswered requests', () => {
     assert.equal(h.pairs.length, 70);
     assert.equal(h.count('http.late_response'), 64);
     assert.equal(h.count('http.response_without_request'), 6);
+  });
+
+  test('pipelined requests beyond kMaxQueuedRequests on one connection: the oldest are evicted (counted)', () => {
+    const h = new HttpHarness();
+    const c = new TcpConversation();
+    h.feedAll(c.handshake(), 0);
+    const extra = 10;
+    const total = kMaxQueuedRequests + extra;
+    for (let i = 0; i < total; i += 100) {
+      const batch = Array.from({ length: Math.min(100, total - i) }, (_, k) => get(`/${i + k}`));
+      h.feed(c.client(batch.join('')), kMs + i);
+    }
+    assert.deepEqual(
+      h.pairs.map((pair) => [pair.detail!.target, UnansweredReasonNames[pair.unansweredReason]]),
+      Array.from({ length: extra }, (_, i) => [`/${i}`, 'evicted']),
+    );
+    assert.equal(h.count('http.queue_evicted'), extra);
+    assert.equal(h.protocol.pendingCount(), kMaxQueuedRequests);
+    // The next response answers the oldest request still queued.
+    h.feed(c.server(ok('')), kSecond);
+    assert.deepEqual(
+      [h.pairs[extra]!.detail!.target, h.pairs[extra]!.outcome],
+      [`/${extra}`, Outcome.Matched],
+    );
+  });
+
+  test('tombstones and answers keep FIFO order across queue compaction', () => {
+    // 300 requests; the first 200 expire (64 tombstones kept), then responses arrive: 64 late
+    // ones consume the tombstones, and the rest answer /200.. in order.
+    const h = new HttpHarness();
+    const c = new TcpConversation();
+    h.feedAll(c.handshake(), 0);
+    h.feed(c.client(Array.from({ length: 200 }, (_, i) => get(`/${i}`)).join('')), kMs);
+    h.feed(c.client(Array.from({ length: 100 }, (_, i) => get(`/${200 + i}`)).join('')), 20 * kSecond);
+    h.expire(40 * kSecond);
+    assert.equal(h.pairs.length, 200);
+    h.feed(c.server(Array.from({ length: 64 + 100 }, () => ok('')).join('')), 41 * kSecond);
+    assert.equal(h.count('http.late_response'), 64);
+    const matched = h.pairs.slice(200).map((pair) => pair.detail!.target);
+    assert.deepEqual(
+      matched,
+      Array.from({ length: 100 }, (_, i) => `/${200 + i}`),
+    );
+    assert.equal(h.protocol.pendingCount(), 0);
   });
 
   test('a response still arriving keeps restarting the timeout', () => {
