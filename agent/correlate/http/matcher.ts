@@ -38,6 +38,9 @@ const kHeaderTooLarge = skipReason('http.header_too_large');
 /** A request was dropped from a connection's queue beyond kMaxQueuedRequests (reported unanswered, evicted). */
 const kQueueEvicted = skipReason('http.queue_evicted');
 
+/** A request field longer than its cap was cut (parse.ts kMaxTargetBytes...): counted per field. */
+const kFieldTruncated = skipReason('http.field_truncated');
+
 /** Tombstones kept per connection (a server that never answers must not grow the queue forever). */
 const kMaxTombstones = 64;
 /**
@@ -423,6 +426,7 @@ class HttpConnection implements StreamConsumer, FramerOwner {
   #requestHead(framer: HttpFramer, view: PacketView): Framing {
     const head = framer.head;
     if (head.framing === Framing.Invalid) return Framing.Invalid;
+    if (head.truncatedFields > 0) this.#skips.add(kFieldTruncated, head.truncatedFields);
     const request = this.#protocol.newRequest(this, this.#info, head, view);
     request.pair.request.copyFrom(framer.edges);
     request.queued = true;

@@ -93,6 +93,8 @@ export class MessageHead {
   host: string | null = null;
   traceparent: string | null = null;
   userAgent: string | null = null;
+  /** Fields cut at their cap (kMaxTargetChars, kMaxFieldChars...), each ending in kTruncatedMarker. */
+  truncatedFields = 0;
   /** Framing from the fields alone (the owner may override it: HEAD, 204, 304, 1xx...). */
   framing: Framing = Framing.None;
 
@@ -108,6 +110,7 @@ export class MessageHead {
     this.host = null;
     this.traceparent = null;
     this.userAgent = null;
+    this.truncatedFields = 0;
     this.framing = Framing.None;
   }
 }
@@ -187,6 +190,9 @@ export class HttpFramer {
   /** Stops parsing this direction for good (connection given up or tunnelled). */
   kill(): void {
     this.#state = State.Dead;
+    // A dead direction never reads a head again: its buffer (up to kMaxHeadBytes) goes now, not with the connection.
+    this.#buffer = kNoBuffer;
+    this.#length = 0;
   }
 
   /** Next in-order bytes of the direction. */
@@ -447,7 +453,7 @@ export class HttpFramer {
   }
 
   #headTooLarge(): void {
-    this.#state = State.Dead;
+    this.kill();
     this.#owner.onHeadTooLarge(this);
   }
 
@@ -778,6 +784,26 @@ function text(bytes: Uint8Array, start: number, end: number): string {
   return latin1Slice.call(bytes, start, end);
 }
 
+/**
+ * Bytes kept of the fields a request holds while it waits (what the pending table's bytes per
+ * entry assume): longer values are cut there and end in kTruncatedMarker (counted,
+ * http.field_truncated). A 64 KiB head cannot make a pending request hold 64 KiB.
+ */
+export const kMaxTargetBytes = 2048;
+export const kMaxHostBytes = 256;
+export const kMaxUserAgentBytes = 512;
+/** A valid traceparent is 55 characters. */
+export const kMaxTraceparentBytes = 128;
+export const kTruncatedMarker = '...[truncated]';
+
+/** text() of at most `max` bytes of bytes[start, end); a longer value is cut, marked and counted in head. */
+function clippedText(bytes: Uint8Array, start: number, end: number, max: number, head: MessageHead): string {
+  if (end - start <= max) return text(bytes, start, end);
+  head.truncatedFields++;
+  // A cut inside a UTF-8 sequence decodes as U+FFFD: still a fresh, flat string of bounded size.
+  return `${text(bytes, start, start + max)}${kTruncatedMarker}`;
+}
+
 /** Case-insensitive comparison of bytes[start, end) with a lower-case ASCII name. */
 function nameIs(bytes: Uint8Array, start: number, end: number, lowerName: string): boolean {
   if (end - start !== lowerName.length) return false;
@@ -836,7 +862,7 @@ function parseHeadAt(
     let targetEnd = space + 1;
     while (bytes[targetEnd] !== SP) targetEnd++;
     if (keepQuery) {
-      head.target = text(bytes, space + 1, targetEnd);
+      head.target = clippedText(bytes, space + 1, targetEnd, kMaxTargetBytes, head);
     } else {
       // redactQuery() on the bytes: '?' (ASCII) never occurs inside a UTF-8 sequence, and decoding
       // resynchronises at every ASCII byte, so the text before the first '?' decodes the same alone.
@@ -844,8 +870,8 @@ function parseHeadAt(
       while (question < targetEnd && bytes[question] !== 0x3f) question++;
       head.target =
         question === targetEnd
-          ? text(bytes, space + 1, targetEnd)
-          : `${text(bytes, space + 1, question)}?REDACTED`;
+          ? clippedText(bytes, space + 1, targetEnd, kMaxTargetBytes, head)
+          : `${clippedText(bytes, space + 1, question, kMaxTargetBytes, head)}?REDACTED`;
     }
     versionAt = targetEnd + 1;
   } else {
@@ -914,17 +940,17 @@ function applyField(
   switch (nameEnd - nameStart) {
     case 4:
       if (nameIs(bytes, nameStart, nameEnd, 'host') && head.host === null) {
-        head.host = text(bytes, valueStart, valueEnd);
+        head.host = clippedText(bytes, valueStart, valueEnd, kMaxHostBytes, head);
       }
       return;
     case 10:
       if (nameIs(bytes, nameStart, nameEnd, 'user-agent') && head.userAgent === null) {
-        head.userAgent = text(bytes, valueStart, valueEnd);
+        head.userAgent = clippedText(bytes, valueStart, valueEnd, kMaxUserAgentBytes, head);
       }
       return;
     case 11:
       if (nameIs(bytes, nameStart, nameEnd, 'traceparent') && head.traceparent === null) {
-        head.traceparent = text(bytes, valueStart, valueEnd);
+        head.traceparent = clippedText(bytes, valueStart, valueEnd, kMaxTraceparentBytes, head);
       }
       return;
     case 14:

@@ -2,6 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { httpMatcher } from '../../../agent/correlate/http/index.ts';
 import { kMaxQueuedRequests } from '../../../agent/correlate/http/matcher.ts';
+import {
+  kMaxHostBytes,
+  kMaxTargetBytes,
+  kMaxTraceparentBytes,
+  kMaxUserAgentBytes,
+  kTruncatedMarker,
+} from '../../../agent/correlate/http/parse.ts';
 import { Outcome, UnansweredReason, UnansweredReasonNames } from '../../../agent/correlate/pair.ts';
 import { bytes, ipv4, kMs, kSecond, TcpConversation } from '../tcp-stream/builder.ts';
 import { get, HttpHarness, httpTime, ok, summary, timeToFirstByte } from './harness.ts';
@@ -830,6 +837,31 @@ describe('HTTP: what is not HTTP', () => {
     h.finish();
     assert.deepEqual(h.pairs, []);
     assert.equal(h.count('http.header_too_large'), 1);
+  });
+
+  test('long target, Host, User-Agent and traceparent are cut at their caps, marked and counted', () => {
+    const h = new HttpHarness((options) => {
+      options.httpKeepQuery = true;
+    });
+    const c = new TcpConversation();
+    const target = `/${'t'.repeat(5000)}`;
+    const extra = `User-Agent: ${'u'.repeat(3000)}\r\ntraceparent: ${'0'.repeat(200)}\r\n`;
+    const request = `GET ${target} HTTP/1.1\r\nHost: ${'h'.repeat(1000)}\r\n${extra}\r\n`;
+    h.feedAll([...c.handshake(), c.client(request), c.server(ok(''))], 0);
+    const detail = h.pairs[0]!.detail!;
+    assert.equal(detail.target, `${target.slice(0, kMaxTargetBytes)}${kTruncatedMarker}`);
+    assert.equal(detail.host, `${'h'.repeat(kMaxHostBytes)}${kTruncatedMarker}`);
+    assert.equal(detail.user_agent, `${'u'.repeat(kMaxUserAgentBytes)}${kTruncatedMarker}`);
+    assert.equal(detail.traceparent, `${'0'.repeat(kMaxTraceparentBytes)}${kTruncatedMarker}`);
+    assert.equal(h.count('http.field_truncated'), 4);
+    // At the cap exactly: kept whole, not counted.
+    const d = new TcpConversation({ clientPort: 40_123 });
+    h.feedAll(
+      [...d.handshake(), d.client(get(`/${'a'.repeat(kMaxTargetBytes - 1)}`)), d.server(ok(''))],
+      kSecond,
+    );
+    assert.equal((h.pairs[1]!.detail!.target as string).length, kMaxTargetBytes);
+    assert.equal(h.count('http.field_truncated'), 4);
   });
 
   test('a response first, before any request, is never claimed (content decides)', () => {
