@@ -76,6 +76,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   const store = new CheckpointStore(options.stateDir ?? defaultStateDir(options.watch[0]!));
   let resume: Checkpoint | null;
   try {
+    store.prepare();
     resume = store.load();
   } catch (error) {
     log('error', (error as Error).message);

@@ -48,6 +48,21 @@ export class CheckpointStore {
     this.dir = dir;
   }
 
+  /**
+   * Makes the directory (and its missing parents) and checks it can be written: called at
+   * start-up so that a bad --state-dir is one clear error naming the path and the errno, not
+   * a failure at the first checkpoint. (Not `mkdirSync({ recursive: true })`: on some paths,
+   * such as under /proc, Node's recursive mkdir loops forever.)
+   */
+  prepare(): void {
+    makeDirectory(path.resolve(this.dir));
+    try {
+      fs.accessSync(this.dir, fs.constants.W_OK | fs.constants.X_OK);
+    } catch (error) {
+      throw new Error(`cannot use state directory ${this.dir}: ${describeErrno(error)}`);
+    }
+  }
+
   /** The last checkpoint, or null when there is none; throws with a clear message when it is unreadable. */
   load(): Checkpoint | null {
     const file = path.join(this.dir, kFileName);
@@ -56,17 +71,21 @@ export class CheckpointStore {
       text = fs.readFileSync(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new Error(`cannot read checkpoint ${file}: ${(error as Error).message}`);
+      throw new Error(`cannot read checkpoint ${file}: ${describeErrno(error)}`);
     }
-    const parsed = JSON.parse(text) as Checkpoint;
-    if (parsed.version !== 1 || !Array.isArray(parsed.directories)) {
-      throw new Error(`checkpoint ${file} has an unknown format; move it away to start from scratch`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw invalid(file, `not JSON: ${(error as Error).message}`);
     }
-    return parsed;
+    const problem = checkpointProblem(parsed);
+    if (problem !== null) throw invalid(file, problem);
+    return parsed as Checkpoint;
   }
 
   save(checkpoint: Checkpoint): void {
-    fs.mkdirSync(this.dir, { recursive: true });
+    makeDirectory(path.resolve(this.dir));
     const file = path.join(this.dir, kFileName);
     const temporary = `${file}.tmp`;
     const fd = fs.openSync(temporary, 'w');
@@ -84,6 +103,96 @@ export class CheckpointStore {
       fs.closeSync(dirFd);
     }
   }
+}
+
+function invalid(file: string, problem: string): Error {
+  return new Error(`checkpoint ${file} is not valid (${problem}); move it away to start over`);
+}
+
+function describeErrno(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code} (${(error as Error).message})` : (error as Error).message;
+}
+
+/** mkdir -p without Node's recursive mkdir; throws naming the directory and the errno. */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = dir;
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new Error(`cannot use state directory ${dir}: ${at}: ${describeErrno(error)}`);
+      }
+    }
+    if (stat !== null) {
+      if (!stat.isDirectory()) throw new Error(`cannot use state directory ${dir}: ${at} is not a directory`);
+      break;
+    }
+    missing.push(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      fs.mkdirSync(missing[i]!, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(missing[i]!).isDirectory())
+        continue;
+      throw new Error(`cannot use state directory ${dir}: mkdir ${missing[i]}: ${describeErrno(error)}`);
+    }
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
+/** What is wrong with a parsed checkpoint (the first problem found), or null when it has the expected shape. */
+export function checkpointProblem(value: unknown): string | null {
+  if (!isObject(value)) return 'expected a JSON object';
+  if (value.version !== 1) return `version: expected 1, found ${JSON.stringify(value.version) ?? 'nothing'}`;
+  if (!Array.isArray(value.directories)) return 'directories: expected an array';
+  for (let d = 0; d < value.directories.length; d++) {
+    const dir: unknown = value.directories[d];
+    const at = `directories[${d}]`;
+    if (!isObject(dir)) return `${at}: expected an object`;
+    if (typeof dir.dir !== 'string') return `${at}.dir: expected a string`;
+    if (!Array.isArray(dir.done)) return `${at}.done: expected an array of file marks`;
+    for (let i = 0; i < dir.done.length; i++) {
+      const mark: unknown = dir.done[i];
+      if (
+        !isObject(mark) ||
+        typeof mark.path !== 'string' ||
+        !isCount(mark.ino) ||
+        !isCount(mark.size) ||
+        !isNumber(mark.mtimeMs)
+      ) {
+        return `${at}.done[${i}]: expected {path: string, ino, size, mtimeMs: numbers}`;
+      }
+    }
+    const current = dir.current;
+    if (current !== null && current !== undefined) {
+      if (!isObject(current)) return `${at}.current: expected an object or null`;
+      if (typeof current.path !== 'string') return `${at}.current.path: expected a string`;
+      for (const key of ['dev', 'ino', 'offset'] as const) {
+        if (!isCount(current[key])) return `${at}.current.${key}: expected a non-negative integer`;
+      }
+      const last = current.lastCapture;
+      if (
+        last !== null &&
+        last !== undefined &&
+        (!isObject(last) || !isNumber(last.seconds) || !isNumber(last.nanos))
+      ) {
+        return `${at}.current.lastCapture: expected {seconds, nanos} or null`;
+      }
+    }
+  }
+  return null;
 }
 
 /** Where --state-dir defaults to: `.wirespan-state` next to the first watched directory. */

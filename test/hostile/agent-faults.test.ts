@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../helpers/run-cli.ts';
+import { repoRoot, runCli } from '../helpers/run-cli.ts';
 
 const cli = path.join(repoRoot, 'agent/cli/main.mjs');
 const kNobody = 65534;
@@ -102,4 +102,69 @@ test('compile cache: NODE_COMPILE_CACHE planted by another user makes wirespan r
   assert.match(result.stderr, /NODE_COMPILE_CACHE .* owned by uid 65534.*restarting without it/);
   // Node itself applied it to the entry file before wirespan could look; nothing after that.
   assert.ok(filesUnder(planted).length <= 1, filesUnder(planted).join(','));
+});
+
+test('corrupt checkpoints: each one named, with what is wrong and what to do; no stack trace', () => {
+  const watch = tempDir('wirespan-watch-');
+  const state = tempDir('wirespan-state-');
+  const cases: [string, RegExp][] = [
+    [
+      '{"version":1,"directories":[{"dir":"x","done":5,"current":null}]}',
+      /directories\[0\]\.done: expected an array/,
+    ],
+    ['{"version":1,"directories":[{"dir":"x","done":[null],"current":null}]}', /directories\[0\]\.done\[0\]/],
+    [
+      '{"version":1,"directories":[{"dir":5,"done":[],"current":null}]}',
+      /directories\[0\]\.dir: expected a string/,
+    ],
+    [
+      '{"version":1,"directories":[{"dir":"x","done":[],"current":{"path":"p","dev":1,"ino":2,"offset":-4}}]}',
+      /current\.offset: expected a non-negative integer/,
+    ],
+    ['{"version":2,"directories":[]}', /version: expected 1/],
+    ['', /not JSON/],
+    ['\u0000\u00ff random bytes', /not JSON/],
+    ['[]', /expected a JSON object/],
+  ];
+  const file = path.join(state, 'checkpoint.json');
+  for (const [text, problem] of cases) {
+    fs.writeFileSync(file, text);
+    const result = runCli(['run', '--watch', watch, '--state-dir', state, '--health-port', '0']);
+    assert.equal(result.status, 1, `${text}: ${result.stderr}`);
+    assert.ok(result.stderr.includes(`checkpoint ${file} is not valid`), result.stderr);
+    assert.match(result.stderr, problem);
+    assert.match(result.stderr, /move it away to start over/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('--state-dir that cannot be made: one clear error naming the path and errno, at once', () => {
+  const watch = tempDir('wirespan-watch-');
+  const started = Date.now();
+  // Node's own recursive mkdir loops forever on this path.
+  const result = runCli([
+    'run',
+    '--watch',
+    watch,
+    '--state-dir',
+    '/proc/wirespan-x/state',
+    '--health-port',
+    '0',
+  ]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /cannot use state directory \/proc\/wirespan-x\/state: .*ENOENT/);
+  assert.ok(Date.now() - started < 60_000);
+  const file = path.join(watch, 'a-file');
+  fs.writeFileSync(file, 'x');
+  const notDir = runCli([
+    'run',
+    '--watch',
+    watch,
+    '--state-dir',
+    path.join(file, 'sub'),
+    '--health-port',
+    '0',
+  ]);
+  assert.equal(notDir.status, 1);
+  assert.match(notDir.stderr, /cannot use state directory .*a-file\/sub: .*ENOTDIR/);
 });
