@@ -7,13 +7,18 @@ import YAML from 'yaml';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import {
+  checked,
+  dropUnknownEnv,
+  kEnvPrefix,
+  optionContext,
+  UsageError,
+  withEnvSource,
+} from './option-checks.ts';
 import { runReplay } from './replay-command.ts';
 import { runAgent } from './run-command.ts';
 
 export const ExitCode = { Ok: 0, ProcessingError: 1, UsageError: 2 } as const;
-
-/** A bad flag value: reported as a usage error (exit 2), not a crash. */
-class UsageError extends Error {}
 
 const packageJson = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -41,8 +46,7 @@ function positiveSeconds(value: unknown): number {
 function workerCount(value: unknown): number | 'auto' {
   if (value === 'auto') return 'auto';
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 64)
-    throw new UsageError(`--workers must be auto or 0..64, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`must be auto or 0..64, got "${value}"`);
   return n;
 }
 
@@ -61,8 +65,7 @@ function cidrList(value: unknown): string[] {
 
 function ratio(value: unknown): number {
   const r = Number(value);
-  if (!Number.isFinite(r) || r < 0 || r > 1)
-    throw new UsageError(`--sample-ratio must be between 0 and 1, got "${value}"`);
+  if (!Number.isFinite(r) || r < 0 || r > 1) throw new UsageError(`must be between 0 and 1, got "${value}"`);
   return r;
 }
 
@@ -78,8 +81,7 @@ function secondsList(value: unknown): number[] {
 function serviceMap(value: unknown): { match: string; service: string }[] {
   return cidrList(value).map((item) => {
     const at = item.lastIndexOf('=');
-    if (at <= 0 || at === item.length - 1)
-      throw new UsageError(`--service-map entries are MATCH=NAME, got "${item}"`);
+    if (at <= 0 || at === item.length - 1) throw new UsageError(`entries are MATCH=NAME, got "${item}"`);
     return { match: item.slice(0, at), service: item.slice(at + 1) };
   });
 }
@@ -112,6 +114,7 @@ function loadConfigFile(file: string): Record<string, unknown> {
   for (const [key, value] of Object.entries(parsed)) {
     flags[key] = Array.isArray(value) && key !== 'watch' && key !== 'http-route' ? value.join(',') : value;
   }
+  optionContext.config = { file, values: flags };
   return flags;
 }
 
@@ -135,7 +138,7 @@ function correlationOptions<T>(y: Argv<T>) {
       describe: 'server ports carrying DNS (UDP and TCP)',
       type: 'string',
       default: '53',
-      coerce: portList,
+      coerce: checked('dns-ports', portList, true),
     })
     .option('dns-latency-from', {
       describe:
@@ -147,7 +150,7 @@ function correlationOptions<T>(y: Argv<T>) {
       describe: 'server ports for generic UDP request/reply pairing',
       type: 'string',
       default: '88,123,161,1812,1813,11211',
-      coerce: portList,
+      coerce: checked('udp-ports', portList, true),
     })
     .option('http-keep-query', {
       describe: 'keep HTTP query strings in targets (redacted by default)',
@@ -163,11 +166,7 @@ function correlationOptions<T>(y: Argv<T>) {
       describe: 'CIDRs inside the relaying system (relay mode)',
       type: 'string',
       default: '192.168.0.0/16',
-      coerce: (v: unknown) =>
-        String(v)
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
+      coerce: checked('internal-networks', cidrList, true),
     })
     .option('relay-echo', {
       describe: 'relay: also pair payloads sent back to their sender',
@@ -183,13 +182,13 @@ function correlationOptions<T>(y: Argv<T>) {
       describe: 'seconds (of capture time) a request waits for its response before it is reported unanswered',
       type: 'number',
       default: 30,
-      coerce: positiveSeconds,
+      coerce: checked('timeout', positiveSeconds),
     })
     .option('max-pending', {
       describe: 'cap on pending requests per protocol; the oldest is evicted (and reported) beyond it',
       type: 'number',
       default: 1_000_000,
-      coerce: positiveInteger,
+      coerce: checked('max-pending', positiveInteger),
     });
 }
 
@@ -205,13 +204,13 @@ function otelOptions<T>(y: Argv<T>) {
     .option('local-networks', {
       describe: 'OTLP: CIDRs of the observed node; a span is SERVER when its server is local, else CLIENT',
       type: 'string',
-      coerce: (v: unknown) => (v === undefined ? undefined : cidrList(v)),
+      coerce: checked('local-networks', (v: unknown) => (v === undefined ? undefined : cidrList(v)), true),
     })
     .option('service-map', {
       describe: 'OTLP: service.name per server, MATCH=NAME,... where MATCH is addr:port, CIDR or CIDR:port',
       type: 'string',
       default: '',
-      coerce: serviceMap,
+      coerce: checked('service-map', serviceMap, true),
     })
     .option('http-route', {
       describe: 'OTLP: route template such as /users/{id} (repeatable): gives http.route and the span name',
@@ -223,18 +222,18 @@ function otelOptions<T>(y: Argv<T>) {
       describe: 'OTLP: share of ordinary spans kept (errors, timeouts and slow spans are always kept)',
       type: 'number',
       default: 1,
-      coerce: ratio,
+      coerce: checked('sample-ratio', ratio),
     })
     .option('slow-span', {
       describe: 'OTLP: spans at least this many seconds long are always kept',
       type: 'number',
-      coerce: nonNegativeSeconds,
+      coerce: checked('slow-span', nonNegativeSeconds),
     })
     .option('slo-boundaries', {
       describe: 'OTLP: extra latency histogram boundaries in seconds (your SLO thresholds), comma-separated',
       type: 'string',
       default: '',
-      coerce: secondsList,
+      coerce: checked('slo-boundaries', secondsList, true),
     })
     .option('histogram', {
       describe: 'OTLP: latency histogram aggregation',
@@ -295,6 +294,44 @@ function otelArgs(argv: {
   };
 }
 
+/** WIRESPAN_* variables `run` ignored (not one of its options, or a service-link value). */
+let ignoredEnv: string[] = [];
+
+/**
+ * `run` reads WIRESPAN_* variables that name one of its options (so Kubernetes service links,
+ * WIRESPAN_PORT, WIRESPAN_SERVICE_HOST, ..., cannot fail the strict parse); the others are
+ * removed from the environment before yargs reads it and named once in a warning.
+ */
+function knownEnvOnly<T>(y: Argv<T>): string {
+  // getOptions() is yargs' (untyped) view of the options defined so far, aliases included.
+  const options = (
+    y as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }
+  ).getOptions();
+  const flags = new Set<string>(Object.keys(options.key));
+  for (const [name, aliases] of Object.entries(options.alias)) {
+    flags.add(name);
+    for (const alias of aliases) flags.add(alias);
+  }
+  optionContext.env = true;
+  optionContext.aliases = options.alias;
+  ignoredEnv = dropUnknownEnv(process.env, flags);
+  return kEnvPrefix;
+}
+
+function warnIgnoredEnv(): void {
+  if (ignoredEnv.length === 0) return;
+  process.stderr.write(
+    `${JSON.stringify({
+      time: new Date().toISOString(),
+      level: 'warn',
+      msg: `ignored ${kEnvPrefix}_* environment variables that are not wirespan settings (Kubernetes service links of a Service named wirespan look like this; set enableServiceLinks: false)`,
+      variables: ignoredEnv,
+    })}\n`,
+  );
+}
+
+optionContext.argv = hideBin(process.argv);
+
 await yargs(hideBin(process.argv))
   .scriptName('wirespan')
   .usage(
@@ -317,6 +354,7 @@ await yargs(hideBin(process.argv))
             'where pairs (or --packets lines) go: none | jsonl[:PATH] | text[:PATH] (stdout when no PATH)',
           type: 'string',
           default: 'jsonl',
+          coerce: checked('output', String),
         })
         .option('packets', {
           describe: 'list every capture record (one JSON line each) instead of pairs',
@@ -328,13 +366,13 @@ await yargs(hideBin(process.argv))
             'correlator worker threads: auto (one per core), 0 (everything on one thread: the reference mode) or N',
           type: 'string',
           default: 'auto',
-          coerce: workerCount,
+          coerce: checked('workers', workerCount),
         })
         .option('stats-interval', {
           describe: 'print a pipeline stats line on stderr every SECONDS (0 = never; worker mode)',
           type: 'number',
           default: 0,
-          coerce: nonNegativeSeconds,
+          coerce: checked('stats-interval', nonNegativeSeconds),
         })
         .option('summary', {
           describe:
@@ -346,7 +384,7 @@ await yargs(hideBin(process.argv))
           describe: 'servers listed in the latency summary, by requests and by p99',
           type: 'number',
           default: 10,
-          coerce: positiveInteger,
+          coerce: checked('summary-top', positiveInteger),
         })
         .option('progress', {
           describe:
@@ -401,36 +439,44 @@ await yargs(hideBin(process.argv))
           describe: 'a file with a newer successor is finished once it has not grown for SECONDS',
           type: 'number',
           default: 2,
-          coerce: nonNegativeSeconds,
+          coerce: checked('grace', nonNegativeSeconds),
         })
         .option('output', {
           alias: 'o',
           describe: 'also write pairs: none | jsonl[:PATH] | text[:PATH] (stdout when no PATH)',
           type: 'string',
           default: 'none',
+          coerce: checked('output', String),
         })
         .option('health-port', {
           describe: 'port of the /healthz and /readyz endpoints (0 = none)',
           type: 'number',
           default: 8089,
-          coerce: portOrZero,
+          coerce: checked('health-port', portOrZero),
         })
         .option('health-host', {
-          describe: 'address the health endpoints listen on',
+          alias: 'health-address',
+          describe:
+            'address the health endpoints listen on (0.0.0.0: every IPv4 address, as kubelet probes with hostNetwork need; 127.0.0.1 or the node IP to narrow it). They answer GET and HEAD only',
           type: 'string',
           default: '0.0.0.0',
+          coerce: checked('health-host', (v: unknown) => {
+            const host = String(v).trim();
+            if (host === '') throw new UsageError('an address is needed (e.g. 0.0.0.0, 127.0.0.1, ::)');
+            return host;
+          }),
         })
         .option('stats-interval', {
           describe: 'log a stats line every SECONDS (0 = never)',
           type: 'number',
           default: 60,
-          coerce: nonNegativeSeconds,
+          coerce: checked('stats-interval', nonNegativeSeconds),
         })
         .option('shutdown-timeout', {
           describe: 'seconds to flush spans and metrics after SIGTERM before giving up',
           type: 'number',
           default: 20,
-          coerce: positiveSeconds,
+          coerce: checked('shutdown-timeout', positiveSeconds),
         })
         .option('quiet', { alias: 'q', describe: 'no stats lines', type: 'boolean', default: false })
         .config(
@@ -438,8 +484,9 @@ await yargs(hideBin(process.argv))
           'a YAML file of flags (keys are flag names, e.g. watch: [/pcaps]); see config/wirespan.yaml',
           loadConfigFile,
         )
-        .env('WIRESPAN'),
+        .env(knownEnvOnly(y)),
     async (argv) => {
+      warnIgnoredEnv();
       process.exitCode = await runAgent({
         watch: argv.watch.map(String),
         stateDir: argv['state-dir'] ?? null,
@@ -478,13 +525,13 @@ await yargs(hideBin(process.argv))
           describe: 'servers (by answered pairs) that get a latency CDF',
           type: 'number',
           default: 8,
-          coerce: positiveInteger,
+          coerce: checked('top-servers', positiveInteger),
         })
         .option('slowest', {
           describe: 'rows of the slowest-pairs table',
           type: 'number',
           default: 50,
-          coerce: positiveInteger,
+          coerce: checked('slowest', positiveInteger),
         })
         .option('quiet', {
           alias: 'q',
@@ -518,7 +565,9 @@ await yargs(hideBin(process.argv))
       process.stderr.write(`wirespan: internal error: ${error.stack ?? error.message}\n`);
       process.exit(ExitCode.ProcessingError);
     }
-    process.stderr.write(`wirespan: ${message ?? error?.message}\nRun "wirespan --help" for usage.\n`);
+    process.stderr.write(
+      `wirespan: ${withEnvSource(message ?? error?.message ?? 'usage error')}\nRun "wirespan --help" for usage.\n`,
+    );
     process.exit(ExitCode.UsageError);
   })
   .parseAsync();
