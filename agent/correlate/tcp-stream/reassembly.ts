@@ -13,6 +13,12 @@
  *   (onGap, then the buffered bytes with their own packets' times): when the buffer is full, when
  *   the peer acknowledges past the hole, at RST, idle expiry, eviction and flush(). A FIN after a
  *   hole waits like data: a retransmission may still fill the hole.
+ * - The out-of-order buffers are bounded in what they really hold: per direction in segments and
+ *   in bytes (captured bytes + kSegmentOverheadBytes per segment, so FIN-only and snaplen-cut
+ *   segments count), and across all connections in bytes (maxBufferedBytesTotal). A segment that
+ *   would pass a bound is not buffered: the holes of its own direction before it are given up
+ *   (the flow that sends out of order pays, not the others). Giving up or draining n segments
+ *   costs O(n); inserting costs O(log n) plus, for a middle insertion, moving at most the entry bound.
  * - The connection table is bounded (least recently seen evicted) and idle connections expire by
  *   capture time; Map insertion order is kept equal to last-seen order so both look only at the front.
  *
@@ -31,17 +37,37 @@ import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import { PacketView } from '../matcher.ts';
 import { NumericPendingTable, PendingTable } from '../pending-table.ts';
-import { BufferedSegment, ClaimState, Connection, type Direction, sourceIsLower } from './connection.ts';
+import {
+  type BufferedSegment,
+  BufferTotal,
+  ClaimState,
+  Connection,
+  type Direction,
+  kSegmentOverheadBytes,
+  sourceIsLower,
+} from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
 import { seqAdd, seqDiff } from './sequence.ts';
+
+export { kSegmentOverheadBytes };
 
 export interface TcpReassemblyOptions {
   /** Connections tracked at once; beyond it the least recently seen one is evicted (counted). */
   maxConnections: number;
   /** A connection with no packet for this long (capture time) is dropped by expire(). */
   idleTimeoutNanos: number;
-  /** Out-of-order bytes held per direction; when full, the hole before them is given up. */
+  /**
+   * Out-of-order bytes held per direction, counting kSegmentOverheadBytes per segment besides its
+   * captured bytes; when full, the holes before the arriving segment are given up (tcp.buffer_full).
+   */
   maxBufferedBytesPerDirection: number;
+  /** Out-of-order segments held per direction; when full, as for bytes (tcp.buffer_full). */
+  maxBufferedSegmentsPerDirection: number;
+  /**
+   * Out-of-order bytes (counted as per direction) held by all connections together; when full,
+   * the holes of the direction whose segment would pass it are given up (tcp.buffer_budget).
+   */
+  maxBufferedBytesTotal: number;
 }
 
 export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
@@ -49,9 +75,23 @@ export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
     maxConnections: 65_536,
     // Longer than HTTP keep-alive idle periods, so a quiet connection keeps its roles and state.
     idleTimeoutNanos: 300 * 1_000_000_000,
+    // A 1 MiB receive window of full-size segments (~724 x 1448 bytes) waits whole behind a hole.
     maxBufferedBytesPerDirection: 1024 * 1024,
+    // The same window in 1448-byte segments with room to spare; small segments stop here first.
+    maxBufferedSegmentsPerDirection: 1024,
+    // 64 holes of 1 MiB at once (or many small ones); a fraction of the agent's memory budget.
+    maxBufferedBytesTotal: 64 * 1024 * 1024,
   };
 }
+
+/**
+ * Heap bytes one tracked connection costs with nothing buffered: the Connection, its two
+ * Directions and TcpConnectionInfo, its table entry, and a lingering closed entry. Measured with
+ * --expose-gc (heapUsed over 60 k connections): 680 bytes open, plus ~40 for a closed one's
+ * lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget sizes maxConnections with it (buffered bytes come on top, bounded
+ * by maxBufferedBytesTotal).
+ */
+export const kConnectionOverheadBytes = 1024;
 
 /**
  * How long an ended connection's late packets (final ACKs, retransmitted FINs or data) are
@@ -75,17 +115,28 @@ const kIdle = skipReason('tcp.connection_idle');
 const kKeyCollision = skipReason('tcp.key_collision');
 /** Bytes of a claimed connection never arrived (capture loss, snaplen cut): one count per onGap. */
 const kGap = skipReason('tcp.gap');
-/** The out-of-order buffer of a direction was full: the hole before it was given up early. */
+/** The out-of-order buffer of a direction was full (bytes or segments): the holes before the new segment were given up early. */
 const kBufferFull = skipReason('tcp.buffer_full');
+/** All out-of-order buffers together were full: the inserting direction's holes were given up early. */
+const kBufferBudget = skipReason('tcp.buffer_budget');
 /** A segment far outside the expected sequence window restarted its direction there. */
 const kSeqJump = skipReason('tcp.seq_jump');
 
 const kNoBytes = new Uint8Array(0);
 
+function checkLimit(name: string, value: number): void {
+  if (!(value >= 0) || !Number.isFinite(value))
+    throw new RangeError(`${name} must be a number >= 0, got ${value}`);
+}
+
 export class TcpReassembly {
   readonly #protocols: readonly StreamProtocol[];
   readonly #maxConnections: number;
   readonly #maxBuffered: number;
+  readonly #maxSegments: number;
+  readonly #maxTotal: number;
+  /** Bytes held by every direction's buffer (kept by Direction on each insert, removal and clear). */
+  readonly #total = new BufferTotal();
   readonly #skips: SkipCounters;
   /** Connections in last-seen order (a touched connection moves to the newest end). */
   readonly #connections: PendingTable<Connection>;
@@ -109,7 +160,12 @@ export class TcpReassembly {
     this.#connections = new PendingTable(options.maxConnections + 1, options.idleTimeoutNanos);
     // Evicting a lingering closed connection loses nothing: it only stops ignoring late packets.
     this.#closed = new NumericPendingTable(options.maxConnections, kClosedLingerNanos);
+    checkLimit('maxBufferedBytesPerDirection', options.maxBufferedBytesPerDirection);
+    checkLimit('maxBufferedSegmentsPerDirection', options.maxBufferedSegmentsPerDirection);
+    checkLimit('maxBufferedBytesTotal', options.maxBufferedBytesTotal);
     this.#maxBuffered = options.maxBufferedBytesPerDirection;
+    this.#maxSegments = options.maxBufferedSegmentsPerDirection;
+    this.#maxTotal = options.maxBufferedBytesTotal;
     this.#skips = skips;
     this.#replayView.packet = this.#replayPacket;
     this.#replayView.data = kNoBytes;
@@ -118,6 +174,11 @@ export class TcpReassembly {
 
   connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Bytes held by all out-of-order buffers (captured + kSegmentOverheadBytes per segment). */
+  bufferedBytes(): number {
+    return this.#total.bytes;
   }
 
   /** One TCP packet in capture order (other packets are ignored). */
@@ -259,7 +320,7 @@ export class TcpReassembly {
     }
     // Only with bytes buffered after the hole: the peer got what the capture lost, so no
     // retransmission will ever fill it. (A lone unacked number is often just an uncaptured FIN.)
-    if (peer.closed || peer.segments.length === 0) return;
+    if (peer.closed || peer.bufferedCount === 0) return;
     const ahead = seqDiff(ack, peer.nextSeq);
     if (ahead <= 0 || ahead > kSeqWindow) return;
     this.#giveUpTo(conn, peer, ack, view);
@@ -290,11 +351,29 @@ export class TcpReassembly {
       ahead = 0;
     }
     if (ahead > 0) {
-      if (direction.bufferedBytes + captured <= this.#maxBuffered) {
-        this.#insert(direction, seq, view, captured, wire, fin);
+      const cost = captured + kSegmentOverheadBytes;
+      if (
+        direction.bufferedCount >= this.#maxSegments ||
+        direction.bufferedBytes + cost > this.#maxBuffered
+      ) {
+        this.#skips.add(kBufferFull);
+      } else if (this.#total.bytes + cost > this.#maxTotal) {
+        this.#skips.add(kBufferBudget);
+      } else {
+        direction.insert(
+          seq,
+          view.data,
+          p.payloadOffset,
+          captured,
+          wire,
+          fin,
+          view.seconds,
+          view.nanos,
+          view.fileId,
+          view.packetNumber,
+        );
         return;
       }
-      this.#skips.add(kBufferFull);
       this.#giveUpTo(conn, direction, seq, view);
       if (direction.closed || conn.claim === ClaimState.Ignored) return;
     }
@@ -336,12 +415,10 @@ export class TcpReassembly {
 
   /** Delivers buffered segments that the last delivery made contiguous; `view` (the filling packet) completes them. */
   #drain(conn: Connection, direction: Direction, view: PacketView): void {
-    const segments = direction.segments;
     for (;;) {
-      const next = segments[0];
+      const next = direction.first();
       if (next === undefined || direction.closed || seqDiff(next.seq, direction.nextSeq) > 0) return;
-      segments.shift();
-      direction.bufferedBytes -= next.bytes.length;
+      direction.shift();
       this.#deliver(
         conn,
         direction,
@@ -356,49 +433,15 @@ export class TcpReassembly {
     }
   }
 
-  /** Copies an out-of-order segment into the direction's sorted buffer (a duplicate of a buffered one is dropped). */
-  #insert(
-    direction: Direction,
-    seq: number,
-    view: PacketView,
-    captured: number,
-    wire: number,
-    fin: boolean,
-  ): void {
-    const segments = direction.segments;
-    let index = segments.length;
-    // Segments mostly arrive in order behind the hole: search from the back.
-    while (index > 0 && seqDiff(segments[index - 1]!.seq, seq) > 0) index--;
-    const previous = segments[index - 1];
-    if (
-      previous !== undefined &&
-      previous.seq === seq &&
-      previous.wireLength >= wire &&
-      (previous.fin || !fin)
-    ) {
-      return;
-    }
-    const offset = view.packet.payloadOffset;
-    const bytes = view.data.slice(offset, offset + captured);
-    segments.splice(
-      index,
-      0,
-      new BufferedSegment(seq, bytes, wire, fin, view.seconds, view.nanos, view.fileId, view.packetNumber),
-    );
-    direction.bufferedBytes += captured;
-  }
-
   /**
    * Gives up every hole before `limit`: each hole is reported with onGap and the segments after
    * it are delivered with their own packets as views (nothing else will complete them).
    */
   #giveUpTo(conn: Connection, direction: Direction, limit: number, view: PacketView): void {
-    const segments = direction.segments;
     for (;;) {
-      const next = segments[0];
+      const next = direction.first();
       if (next !== undefined && seqDiff(next.seq, direction.nextSeq) <= 0) {
-        segments.shift();
-        direction.bufferedBytes -= next.bytes.length;
+        direction.shift();
         const own = this.#segmentView(conn, direction, next);
         this.#deliver(
           conn,
@@ -428,7 +471,7 @@ export class TcpReassembly {
   }
 
   #giveUpAll(conn: Connection, direction: Direction): void {
-    const last = direction.segments[direction.segments.length - 1];
+    const last = direction.last();
     if (last !== undefined) this.#giveUpTo(conn, direction, last.seq, this.#replayView);
   }
 
@@ -543,7 +586,7 @@ export class TcpReassembly {
         this.#remove(oldest);
       }
     }
-    const conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes);
+    const conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes, this.#total);
     conn.setClientIsA(clientIsA);
     conn.rolesKnown = rolesKnown;
     this.#connections.insert(conn);

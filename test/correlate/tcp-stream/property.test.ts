@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { kSegmentOverheadBytes } from '../../../agent/correlate/tcp-stream/connection.ts';
 import type { StreamConsumer, StreamProtocol } from '../../../agent/correlate/tcp-stream/consumer.ts';
-import { TcpReassembly } from '../../../agent/correlate/tcp-stream/reassembly.ts';
+import {
+  defaultTcpReassemblyOptions,
+  TcpReassembly,
+} from '../../../agent/correlate/tcp-stream/reassembly.ts';
 import { SkipCounters } from '../../../agent/shared/skips.ts';
 import { Feeder, kMs, kSecond, type Segment, TcpConversation } from './builder.ts';
 
@@ -83,7 +87,12 @@ test('property: any segmentation, reordering and duplication delivers each byte 
         const collector = new Collector();
         const reassembly = new TcpReassembly(
           [collector],
-          { maxConnections: 4, idleTimeoutNanos: kSecond, maxBufferedBytesPerDirection: 1 << 20 },
+          {
+            ...defaultTcpReassemblyOptions(),
+            maxConnections: 4,
+            idleTimeoutNanos: kSecond,
+            maxBufferedBytesPerDirection: 1 << 20,
+          },
           new SkipCounters(),
         );
         const feeder = new Feeder(reassembly);
@@ -110,12 +119,19 @@ test('property: with segments lost, delivered bytes and gaps account for every b
       streamArb,
       cutsArb,
       fc.array(fc.nat(), { maxLength: 6 }),
-      fc.integer({ min: 1, max: 4000 }),
-      (stream, cuts, losses, bufferLimit) => {
+      fc.integer({ min: 1, max: 4000 + 8 * kSegmentOverheadBytes }),
+      fc.integer({ min: 0, max: 8 }),
+      (stream, cuts, losses, bufferLimit, segmentLimit) => {
         const collector = new Collector();
         const reassembly = new TcpReassembly(
           [collector],
-          { maxConnections: 4, idleTimeoutNanos: kSecond, maxBufferedBytesPerDirection: bufferLimit },
+          {
+            ...defaultTcpReassemblyOptions(),
+            maxConnections: 4,
+            idleTimeoutNanos: kSecond,
+            maxBufferedBytesPerDirection: bufferLimit,
+            maxBufferedSegmentsPerDirection: segmentLimit,
+          },
           new SkipCounters(),
         );
         const feeder = new Feeder(reassembly);
@@ -127,6 +143,7 @@ test('property: with segments lost, delivered bytes and gaps account for every b
         feeder.feedAll(kept, 10 * kMs);
         feeder.feed(c.ack(true), 900 * kMs);
         reassembly.flush();
+        assert.equal(reassembly.bufferedBytes(), 0);
         const delivered = collector.server.slice('claim me'.length);
         let expected: number[] = [];
         for (let i = 0; i < segments.length; i++)
@@ -158,11 +175,18 @@ test('property: random segments (flags, sequence numbers, payloads) never throw 
     advanceNanos: fc.integer({ min: 0, max: 3 * kSecond }),
   });
   fc.assert(
-    fc.property(fc.array(segmentArb, { maxLength: 80 }), (specs) => {
+    fc.property(fc.array(segmentArb, { maxLength: 80 }), fc.nat({ max: 2000 }), (specs, extraTotal) => {
       const collector = new Collector();
+      const maxBufferedBytesTotal = 500 + extraTotal;
       const reassembly = new TcpReassembly(
         [collector],
-        { maxConnections: 2, idleTimeoutNanos: kSecond, maxBufferedBytesPerDirection: 500 },
+        {
+          maxConnections: 2,
+          idleTimeoutNanos: kSecond,
+          maxBufferedBytesPerDirection: 500 + 2 * kSegmentOverheadBytes,
+          maxBufferedSegmentsPerDirection: 3,
+          maxBufferedBytesTotal,
+        },
         new SkipCounters(),
       );
       const feeder = new Feeder(reassembly);
@@ -180,9 +204,11 @@ test('property: random segments (flags, sequence numbers, payloads) never throw 
         feeder.feed(segment, at);
         reassembly.expire(1_700_000_000 + Math.floor(at / kSecond), at % kSecond);
         assert.ok(reassembly.connectionCount() <= 2);
+        assert.ok(reassembly.bufferedBytes() >= 0 && reassembly.bufferedBytes() <= maxBufferedBytesTotal);
       }
       reassembly.flush();
       assert.equal(reassembly.connectionCount(), 0);
+      assert.equal(reassembly.bufferedBytes(), 0);
     }),
     { numRuns: 300 },
   );

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PacketView } from '../../../agent/correlate/matcher.ts';
+import { kSegmentOverheadBytes } from '../../../agent/correlate/tcp-stream/connection.ts';
 import {
+  defaultTcpReassemblyOptions,
   kClaimBudgetBytes,
   TcpReassembly,
   type TcpReassemblyOptions,
@@ -28,6 +30,7 @@ function setup(
   const reassembly = new TcpReassembly(
     [protocol],
     {
+      ...defaultTcpReassemblyOptions(),
       maxConnections: 100,
       idleTimeoutNanos: 60 * kSecond,
       maxBufferedBytesPerDirection: 1 << 20,
@@ -300,7 +303,9 @@ describe('TcpReassembly: capture started mid-connection', () => {
 
 describe('TcpReassembly: holes given up', () => {
   test('when the buffer is full the hole is given up: onGap, then buffered bytes with their own packets', () => {
-    const { feeder, protocol, skips } = setup({ maxBufferedBytesPerDirection: 8 });
+    const { feeder, protocol, skips } = setup({
+      maxBufferedBytesPerDirection: 8 + 2 * kSegmentOverheadBytes,
+    });
     const c = new TcpConversation();
     feeder.feedAll([...c.handshake(), c.client('a')], 0);
     const [, b, d, e] = c.cut(true, 'LLLLbbbbddddeeee', 4, 4, 4);
@@ -415,7 +420,7 @@ describe('TcpReassembly: claims', () => {
     const skips = new SkipCounters();
     const reassembly = new TcpReassembly(
       [first, second],
-      { maxConnections: 10, idleTimeoutNanos: kSecond, maxBufferedBytesPerDirection: 100 },
+      { ...defaultTcpReassemblyOptions(), maxConnections: 10, idleTimeoutNanos: kSecond },
       skips,
     );
     const feeder = new Feeder(reassembly);
