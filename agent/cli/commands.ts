@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { kDefaultMemoryBudgetMiB, kMinMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import {
   checked,
   dropUnknownEnv,
@@ -131,6 +132,13 @@ function positiveInteger(value: unknown): number {
   return n;
 }
 
+function memoryBudget(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < kMinMemoryBudgetMiB)
+    throw new UsageError(`not a memory budget in MiB (an integer >= ${kMinMemoryBudgetMiB}): "${value}"`);
+  return n;
+}
+
 /** Correlation flags shared by replay and run. */
 function correlationOptions<T>(y: Argv<T>) {
   return y
@@ -184,10 +192,17 @@ function correlationOptions<T>(y: Argv<T>) {
       default: 30,
       coerce: checked('timeout', positiveSeconds),
     })
-    .option('max-pending', {
-      describe: 'cap on pending requests per protocol; the oldest is evicted (and reported) beyond it',
+    .option('memory-budget', {
+      describe:
+        'MiB the correlation tables may hold; the pending and TCP reassembly caps derive from it (README "Memory")',
       type: 'number',
-      default: 1_000_000,
+      default: kDefaultMemoryBudgetMiB,
+      coerce: checked('memory-budget', memoryBudget),
+    })
+    .option('max-pending', {
+      describe:
+        'cap on pending requests per protocol (default: derived from --memory-budget); the oldest is evicted (and reported) beyond it',
+      type: 'number',
       coerce: checked('max-pending', positiveInteger),
     });
 }
@@ -253,7 +268,8 @@ function correlationArgs(argv: {
   'relay-echo': boolean;
   'relay-cross-transport': boolean;
   timeout: number;
-  'max-pending': number;
+  'memory-budget': number;
+  'max-pending': number | undefined;
 }) {
   return {
     dnsPorts: argv['dns-ports'],
@@ -265,6 +281,7 @@ function correlationArgs(argv: {
     relayEcho: argv['relay-echo'],
     relayCrossTransport: argv['relay-cross-transport'],
     timeoutSeconds: argv.timeout,
+    memoryBudgetMiB: argv['memory-budget'],
     maxPending: argv['max-pending'],
   };
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
+import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import {
@@ -50,7 +51,10 @@ export interface ReplayCommandOptions {
   relayEcho: boolean;
   relayCrossTransport: boolean;
   timeoutSeconds: number;
-  maxPending: number;
+  /** MiB the correlation tables may hold: the caps derive from it (correlate/memory-budget.ts). */
+  memoryBudgetMiB?: number;
+  /** Explicit pending cap per protocol (overrides the budget's); undefined = derived. */
+  maxPending?: number | undefined;
   /** OTLP export: undefined = off; '' = on, endpoint from OTEL_EXPORTER_OTLP_* or the default; else the URL. */
   otlp: string | undefined;
   otel: OtelCliOptions;
@@ -79,6 +83,7 @@ export type CorrelateCliOptions = Pick<
   | 'relayEcho'
   | 'relayCrossTransport'
   | 'timeoutSeconds'
+  | 'memoryBudgetMiB'
   | 'maxPending'
 >;
 
@@ -102,8 +107,7 @@ export function correlateOptionsFrom(options: CorrelateCliOptions): CorrelateOpt
     udp: timeoutNanos,
     relay: timeoutNanos,
   };
-  const max = options.maxPending;
-  correlate.maxPending = { dns: max, http: max, tcp: max, udp: max, relay: max };
+  applyMemoryBudget(correlate, options.memoryBudgetMiB ?? kDefaultMemoryBudgetMiB, options.maxPending);
   return correlate;
 }
 

@@ -15,7 +15,7 @@ import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNa
 import { matcherRegistry } from './registry.ts';
 import { flowShard, payloadShard } from './shard.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
-import { defaultTcpReassemblyOptions, TcpReassembly } from './tcp-stream/reassembly.ts';
+import { TcpReassembly } from './tcp-stream/reassembly.ts';
 
 /** Pairs passed on, per protocol. */
 export interface PairCounts {
@@ -69,8 +69,7 @@ export class Correlator {
       this.counts.set(descriptor.name, { matched: 0, unanswered: 0, unansweredBy: {} });
       if (matcher.stream) streams.push(matcher.stream);
     }
-    this.#reassembly =
-      streams.length > 0 ? new TcpReassembly(streams, defaultTcpReassemblyOptions(), skips) : null;
+    this.#reassembly = streams.length > 0 ? new TcpReassembly(streams, options.reassembly, skips) : null;
     this.#anyByPayload = this.#matchers.some((m) => m.byPayload);
   }
 

@@ -1,4 +1,6 @@
 /** Correlation settings with their defaults. The CLI and config files fill these in. */
+import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from './memory-budget.ts';
+import type { TcpReassemblyOptions } from './tcp-stream/reassembly.ts';
 
 export interface CorrelateOptions {
   /** Server ports on which UDP and TCP traffic is DNS. */
@@ -25,14 +27,19 @@ export interface CorrelateOptions {
   };
   /** How long a request may wait for its response, in capture-time nanoseconds, per protocol. */
   timeoutNanos: { dns: number; http: number; tcp: number; udp: number; relay: number };
-  /** Hard cap of pending requests per protocol; the oldest is evicted (and counted) beyond it. */
+  /**
+   * Hard cap of pending requests per protocol; the oldest is evicted (and counted) beyond it.
+   * Default: derived from the memory budget (memory-budget.ts).
+   */
   maxPending: { dns: number; http: number; tcp: number; udp: number; relay: number };
+  /** TCP reassembly caps (HTTP and DNS over TCP). Default: derived from the memory budget. */
+  reassembly: TcpReassemblyOptions;
 }
 
 const kSecond = 1_000_000_000;
 
 export function defaultCorrelateOptions(): CorrelateOptions {
-  return {
+  const options: CorrelateOptions = {
     dnsPorts: [53],
     dnsLatencyFrom: 'first',
     // Kerberos, NTP, SNMP, RADIUS auth/accounting, memcached: one request, one reply from the same port.
@@ -48,6 +55,9 @@ export function defaultCorrelateOptions(): CorrelateOptions {
       udp: 30 * kSecond,
       relay: 30 * kSecond,
     },
-    maxPending: { dns: 1_000_000, http: 1_000_000, tcp: 1_000_000, udp: 1_000_000, relay: 1_000_000 },
+    maxPending: { dns: 1, http: 1, tcp: 1, udp: 1, relay: 1 },
+    reassembly: {} as TcpReassemblyOptions,
   };
+  applyMemoryBudget(options, kDefaultMemoryBudgetMiB);
+  return options;
 }

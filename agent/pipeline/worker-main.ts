@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { Correlator } from '../correlate/correlator.ts';
+import { shareForWorker } from '../correlate/memory-budget.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
@@ -40,11 +41,9 @@ const inputSkips = new SkipCounters();
 const correlatorSkips = new SkipCounters();
 const isReporter = config.worker === 0;
 
-// Each shard gets its share of the pending caps, so the total bound stays the configured one.
+// Each shard gets its share of the pending and reassembly caps, so the total bound stays the configured one.
 const options = structuredClone(config.options);
-for (const key of Object.keys(options.maxPending) as (keyof typeof options.maxPending)[]) {
-  options.maxPending[key] = Math.max(1, Math.ceil(options.maxPending[key] / config.workers));
-}
+shareForWorker(options, config.workers);
 
 let output = new ByteBuffer(kOutputBatchBytes * 2);
 let pairBatch: Pair[] = [];

@@ -1,0 +1,122 @@
+/**
+ * The memory budget (`--memory-budget MIB`, default 512: half the chart's 1 GiB container
+ * limit, leaving the rest to V8's garbage-collection headroom, young generation and code) and
+ * its split into the caps of every table that grows with traffic. Each cap is its share of the
+ * budget divided by the worst-case heap bytes one entry holds, so a flood that fills every
+ * table at once still stays within the budget.
+ *
+ * | share | what | bytes per entry (worst case) | caps at 512 MiB |
+ * |---|---|---|---|
+ * | 25 % | reserve: runtime, output and export buffers, HTTP heads being read | | |
+ * | 15 % | pending DNS queries | 1,536 (~500 measured + a 253-character name escaped to 1 KB) | 52,428 |
+ * | 5 % | pending UDP requests | 512 (~400 measured) | 52,428 |
+ * | 10 % | pending TCP handshakes (SYN) | 1,024 (~820 measured) | 52,428 |
+ * | 15 % | pending HTTP requests | 6,144 (~2,450 measured with the connection + clipped fields) | 13,107 |
+ * | 5 % | pending relay requests | 1,024 | 26,214 |
+ * | 15 % | TCP connections tracked by reassembly | kConnectionOverheadBytes + 1,024 (HTTP/DNS parser state) | 39,321 |
+ * | 10 % | out-of-order bytes held by reassembly (maxBufferedBytesTotal) | | 51.2 MiB |
+ *
+ * Measured bytes: `node --expose-gc test/tools/pending-memory.ts` (README "Memory"). An explicit
+ * `--max-pending N` overrides the derived pending caps (every protocol gets N). With worker
+ * threads, each worker gets its share of every count cap (agent/pipeline/worker-main.ts), so the
+ * total stays within the one budget.
+ */
+import type { CorrelateOptions } from './options.ts';
+import {
+  defaultTcpReassemblyOptions,
+  kConnectionOverheadBytes,
+  type TcpReassemblyOptions,
+} from './tcp-stream/reassembly.ts';
+
+/** Default budget in MiB: half of the chart's 1 GiB memory limit. */
+export const kDefaultMemoryBudgetMiB = 512;
+/** The smallest budget accepted (every cap stays well above 1). */
+export const kMinMemoryBudgetMiB = 16;
+
+/** Shares of the budget (they add up to 1). */
+export const kMemoryBudgetShares = {
+  reserve: 0.25,
+  dns: 0.15,
+  udp: 0.05,
+  tcp: 0.1,
+  http: 0.15,
+  relay: 0.05,
+  connections: 0.15,
+  buffered: 0.1,
+} as const;
+
+/** Worst-case heap bytes per pending entry, per protocol (measured figures rounded up, see the table above). */
+export const kBytesPerPending = { dns: 1536, udp: 512, tcp: 1024, http: 6144, relay: 1024 } as const;
+
+/** Parser state of a connection on top of reassembly's own (HTTP framers and queue, DNS stream buffer). */
+export const kStreamParserBytesPerConnection = 1024;
+
+const kMiB = 1024 * 1024;
+
+export interface MemoryBudgetCaps {
+  maxPending: CorrelateOptions['maxPending'];
+  reassembly: TcpReassemblyOptions;
+}
+
+/** The caps a budget of `mib` MiB allows (count caps for one correlator; worker-main.ts divides them). */
+export function capsForMemoryBudget(mib: number): MemoryBudgetCaps {
+  if (!(mib >= kMinMemoryBudgetMiB) || !Number.isFinite(mib)) {
+    throw new RangeError(`memory budget must be at least ${kMinMemoryBudgetMiB} MiB, got ${mib}`);
+  }
+  const bytes = mib * kMiB;
+  const share = kMemoryBudgetShares;
+  const entries = (fraction: number, perEntry: number) =>
+    Math.max(1, Math.floor((bytes * fraction) / perEntry));
+  const reassembly = defaultTcpReassemblyOptions();
+  reassembly.maxConnections = entries(
+    share.connections,
+    kConnectionOverheadBytes + kStreamParserBytesPerConnection,
+  );
+  reassembly.maxBufferedBytesTotal = Math.floor(bytes * share.buffered);
+  return {
+    maxPending: {
+      dns: entries(share.dns, kBytesPerPending.dns),
+      udp: entries(share.udp, kBytesPerPending.udp),
+      tcp: entries(share.tcp, kBytesPerPending.tcp),
+      http: entries(share.http, kBytesPerPending.http),
+      relay: entries(share.relay, kBytesPerPending.relay),
+    },
+    reassembly,
+  };
+}
+
+/**
+ * Sets `options`' pending and reassembly caps from a budget of `mib` MiB; `maxPendingOverride`
+ * (the explicit `--max-pending`) replaces the derived pending caps when given.
+ */
+export function applyMemoryBudget(options: CorrelateOptions, mib: number, maxPendingOverride?: number): void {
+  const caps = capsForMemoryBudget(mib);
+  options.reassembly = caps.reassembly;
+  options.maxPending =
+    maxPendingOverride === undefined
+      ? caps.maxPending
+      : {
+          dns: maxPendingOverride,
+          udp: maxPendingOverride,
+          tcp: maxPendingOverride,
+          http: maxPendingOverride,
+          relay: maxPendingOverride,
+        };
+}
+
+/**
+ * One worker's share of the count caps when `workers` correlators split the traffic (each
+ * sees about 1/workers of the flows): the total stays the configured bound. Per-direction
+ * caps are per connection and stay as they are.
+ */
+export function shareForWorker(options: CorrelateOptions, workers: number): void {
+  for (const key of Object.keys(options.maxPending) as (keyof CorrelateOptions['maxPending'])[]) {
+    options.maxPending[key] = Math.max(1, Math.ceil(options.maxPending[key] / workers));
+  }
+  const reassembly = options.reassembly;
+  reassembly.maxConnections = Math.max(1, Math.ceil(reassembly.maxConnections / workers));
+  reassembly.maxBufferedBytesTotal = Math.max(
+    reassembly.maxBufferedBytesPerDirection,
+    Math.ceil(reassembly.maxBufferedBytesTotal / workers),
+  );
+}
