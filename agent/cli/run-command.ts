@@ -53,6 +53,12 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<s
 const kRecordsPerStep = 4096;
 /** How often a checkpoint is attempted (it is written only when exports have caught up). */
 const kCheckpointMillis = 1000;
+/**
+ * After a stop signal the process exits at the latest this long after --shutdown-timeout,
+ * whatever still holds it (a collector that accepts connections and never answers, a socket
+ * that does not close): the checkpoint on disk is then the last safe one.
+ */
+const kShutdownSlackMillis = 3000;
 
 /** Runs until SIGTERM/SIGINT; returns the exit code. */
 export async function runAgent(options: RunCommandOptions): Promise<number> {
@@ -230,6 +236,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
    * steps (the tails are all paused at a record boundary then).
    */
   let checkpointFailed = false;
+  /** When the checkpoint on disk was written (null: not during this run). */
+  let lastSafeCheckpoint: string | null = null;
   const saveCheckpoint = (): boolean => {
     flushOutput();
     if (exporter) {
@@ -237,11 +245,13 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       if (c.exported + c.failed < c.queued) return false;
     }
     try {
+      const writtenAt = new Date().toISOString();
       store.save({
         version: 1,
-        writtenAt: new Date().toISOString(),
+        writtenAt,
         directories: tails.map(({ tail }) => tail.checkpoint()),
       });
+      lastSafeCheckpoint = writtenAt;
       checkpointFailed = false;
       return true;
     } catch (error) {
@@ -251,20 +261,45 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       return false;
     }
   };
+  // Nothing read yet: the starting point is safe; a stop before the first export leaves it on disk.
+  saveCheckpoint();
   const checkpointTimer = setInterval(saveCheckpoint, kCheckpointMillis);
 
+  let signalled = false;
+  let stopRequested: () => void = () => {};
+  const stopping = new Promise<void>((resolve) => {
+    stopRequested = resolve;
+  });
   const between = async (): Promise<void> => {
     flushOutput();
-    if (exporter) await exporter.whenRoom();
+    // The exporter's backpressure, but never past a stop signal (a collector down or
+    // black-holed keeps whenRoom() pending forever).
+    if (exporter && !signalled) await Promise.race([exporter.whenRoom(), stopping]);
     await new Promise<void>((resolve) => setImmediate(resolve));
   };
 
-  let signalled = false;
+  /** The exit code once known; the hard deadline below exits with it (1 before). */
+  let finalCode: number | null = null;
+  let stopDeadline = Number.POSITIVE_INFINITY;
   const stop = (signal: string): void => {
     if (signalled) return;
     signalled = true;
-    log('info', 'stopping', { signal });
+    stopDeadline = Date.now() + options.shutdownTimeoutSeconds * 1000;
+    log('info', 'stopping', { signal, shutdownTimeoutSeconds: options.shutdownTimeoutSeconds });
+    stopRequested();
     for (const { tail } of tails) tail.stop();
+    setTimeout(
+      () => {
+        if (finalCode === null) {
+          log('error', 'shutdown did not finish in time; exiting with the last safe checkpoint', {
+            seconds: options.shutdownTimeoutSeconds,
+            checkpointWrittenAt: lastSafeCheckpoint,
+          });
+        }
+        process.exit(finalCode ?? 1);
+      },
+      options.shutdownTimeoutSeconds * 1000 + kShutdownSlackMillis,
+    ).unref();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -293,9 +328,11 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   clearInterval(checkpointTimer);
   let code = 0;
   if (exporter) {
-    const deadline = new Promise<null>((resolve) =>
-      setTimeout(() => resolve(null), options.shutdownTimeoutSeconds * 1000).unref(),
-    );
+    // The deadline runs from the stop signal (or from now when the tails ended on their own).
+    const remaining = Number.isFinite(stopDeadline)
+      ? Math.max(0, stopDeadline - Date.now())
+      : options.shutdownTimeoutSeconds * 1000;
+    const deadline = new Promise<null>((resolve) => setTimeout(() => resolve(null), remaining).unref());
     const result = await Promise.race([exporter.shutdown(), deadline]);
     if (result === null) {
       log('error', 'span export did not finish before the shutdown deadline', {
@@ -307,7 +344,19 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       code = 1;
     }
   }
-  if (code === 0 && !saveCheckpoint()) code = 1;
+  // A final checkpoint only when every span was delivered; otherwise the one on disk stays
+  // (written when every pair emitted until then had been exported): resuming there re-reads
+  // what was not delivered instead of losing it.
+  if (code === 0) {
+    if (!saveCheckpoint()) code = 1;
+  } else {
+    log('warn', 'not every span was exported: the checkpoint stays at the last point where they were', {
+      dir: store.dir,
+      checkpointWrittenAt: lastSafeCheckpoint,
+    });
+  }
+  finalCode = code;
+  health?.closeAllConnections();
   await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
   log('info', 'stopped', { packets: counters.packets, files: stats().files, lostBytes: counters.lostBytes });
   return code;
