@@ -15,6 +15,7 @@ import { Buffer } from 'node:buffer';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import type { PacketView } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
+import { redactTarget, targetNeedsRedaction } from './redact.ts';
 
 /** Largest header block (start line + fields, or trailers) accepted. */
 export const kMaxHeadBytes = 64 * 1024;
@@ -861,7 +862,16 @@ function parseHeadAt(
     head.method = standardMethod(bytes, from, space) ?? text(bytes, from, space);
     let targetEnd = space + 1;
     while (bytes[targetEnd] !== SP) targetEnd++;
-    if (keepQuery) {
+    if (targetNeedsRedaction(bytes, space + 1, targetEnd, keepQuery)) {
+      // Userinfo or path parameters (redact.ts): redacted on the whole target before clipping, so
+      // a cut never leaves a secret in front of its marker.
+      const redacted = redactTarget(text(bytes, space + 1, targetEnd), keepQuery);
+      if (redacted.length <= kMaxTargetBytes) head.target = redacted;
+      else {
+        head.truncatedFields++;
+        head.target = `${redacted.slice(0, kMaxTargetBytes)}${kTruncatedMarker}`;
+      }
+    } else if (keepQuery) {
       head.target = clippedText(bytes, space + 1, targetEnd, kMaxTargetBytes, head);
     } else {
       // redactQuery() on the bytes: '?' (ASCII) never occurs inside a UTF-8 sequence, and decoding

@@ -30,6 +30,7 @@ import {
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
   METRIC_HTTP_SERVER_REQUEST_DURATION,
 } from '@opentelemetry/semantic-conventions';
+import { redactUserinfo } from '../../correlate/http/redact.ts';
 import { NetworkSet } from '../../correlate/relay/networks.ts';
 import { formatIp } from '../../decode/format.ts';
 import {
@@ -197,7 +198,9 @@ function int(value: unknown): number | null {
 }
 
 /** Host header → host without port (`example.com:8080` → `example.com`, `[::1]:80` → `::1`). */
-function hostOnly(host: string): string {
+function hostOnly(hostHeader: string): string {
+  const at = hostHeader.lastIndexOf('@'); // userinfo (not valid in Host, but possible) is never exported
+  const host = at < 0 ? hostHeader : hostHeader.slice(at + 1);
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
     return close > 0 ? host.slice(1, close) : host;
@@ -385,9 +388,11 @@ export class SpanMapper {
             host ??
             (pair.ipVersion === 6 ? `[${server}]` : server) +
               (pair.serverPort === 80 ? '' : `:${pair.serverPort}`);
-          attributes[ATTR_URL_FULL] = /^https?:\/\//i.test(target)
-            ? target // absolute-form (a proxy request) already is the full URL
+          const full = /^https?:\/\//i.test(target)
+            ? target // absolute-form (a proxy request) already is the full URL, redacted at parse time
             : `http://${authority}${target.startsWith('/') ? target : `/${target}`}`;
+          // A Host header cannot carry userinfo, but hostile traffic may send one anyway.
+          attributes[ATTR_URL_FULL] = full.includes('@') ? redactUserinfo(full) : full;
         }
         const version = str(detail?.version);
         if (version !== null) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = version.replace(/^HTTP\//i, '');
