@@ -4,6 +4,7 @@
  * connection, meet in one shard. Payload sharding (relay matching pairs a payload seen on
  * two different flows) hashes the payload bytes instead, so both copies meet too.
  */
+import { flowShardOf } from '../decode/flow-hash.ts';
 import type { DecodedPacket } from '../decode/packet.ts';
 
 function mix(h: number): number {
@@ -12,13 +13,20 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * The shard of the packet's flow. The same function as rawFlowShard() (decode/flow-hash.ts)
+ * computes from a record's bytes, so workers can skip other shards' records undecoded.
+ */
 export function flowShard(p: DecodedPacket, shards: number): number {
-  let h = mix((p.src0 ^ p.dst0) + p.ipProtocol);
-  h = mix(h ^ p.src1 ^ p.dst1);
-  h = mix(h ^ p.src2 ^ p.dst2);
-  h = mix(h ^ p.src3 ^ p.dst3);
-  h = mix(h ^ (p.srcPort ^ p.dstPort));
-  return h % shards;
+  return flowShardOf(
+    p.src0 ^ p.dst0,
+    p.src1 ^ p.dst1,
+    p.src2 ^ p.dst2,
+    p.src3 ^ p.dst3,
+    p.ipProtocol,
+    p.srcPort ^ p.dstPort,
+    shards,
+  );
 }
 
 /** Bytes of payload the payload shard looks at: enough to spread, cheap to hash. */

@@ -12,8 +12,9 @@
  *        │   ▲tail[1]  ▲tail[0]      ▲head                                 │
  *        └─────────────────────────────────────────────────────────────────┘
  *   each worker pops every entry in order (tail[i]++), reads the chunk's records, decodes
- *   them all and correlates the flows of its own shard, then refs[s]-- ; a slot whose
- *   refs reach 0 is free again and the reader may refill it.
+ *   those of its own shard (raw flow hash; the others only move its capture clock) and
+ *   correlates them, then refs[s]-- ; a slot whose refs reach 0 is free again and the
+ *   reader may refill it.
  *
  * The ring never overflows: it holds slot indices and has one entry per slot, and a slot is
  * only republished once every worker released it. Backpressure is therefore the pool: when

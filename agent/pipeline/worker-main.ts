@@ -1,9 +1,10 @@
 /**
  * A pipeline worker: reads every chunk the main thread publishes (the whole capture, in
- * order), decodes every record, and correlates the packets of its own shard. Decoding every
- * record in every worker costs ~60 ns a packet and buys two things: no decoded-packet
- * traffic between threads, and one capture clock per worker, so expiry (and therefore the
- * output) is identical whatever the worker count.
+ * order), and correlates the packets of its own shard. A record whose raw flow hash
+ * (decode/flow-hash.ts) names another shard is not decoded: it only moves this worker's
+ * capture clock, so expiry (and therefore the output) is identical whatever the worker count.
+ * The records the hash cannot classify, and every record when relay matching shards by
+ * payload, are decoded as with --workers 0. No decoded-packet traffic between threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureReader } from '../capture/reader.ts';
@@ -11,7 +12,9 @@ import { ReadResult } from '../capture/record.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { shareForWorker } from '../correlate/memory-budget.ts';
 import type { Pair } from '../correlate/pair.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import { decodePacket } from '../decode/decoder.ts';
+import { kUnclassified, rawFlowShard } from '../decode/flow-hash.ts';
 import { DecodedPacket, Layer } from '../decode/packet.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
 import { PairRenderer } from '../output/pair-output.ts';
@@ -108,6 +111,17 @@ function stats(): WorkerStats {
   };
 }
 
+/**
+ * Flow sharding only: a record whose raw flow hash names another shard is not decoded, it only
+ * advances the capture clock (rawFlowShard() classifies only records the decoder would take to
+ * TCP/UDP, so the clock sees exactly the records it sees with --workers 0). Relay matching
+ * shards by payload, which needs every record decoded.
+ */
+const skipOtherShards =
+  config.workers > 1 && !matcherRegistry.some((d) => d.shardBy === 'payload' && d.enabled(config.options));
+const shardIndex = config.worker;
+const shardCount = config.workers;
+
 const packet = new DecodedPacket();
 const release = (slot: number): void => consumer.release(slot);
 let source: ChunkSource | null = null;
@@ -126,6 +140,20 @@ function drain(fileId: number): void {
     packets++;
     bytes += record.capturedLength;
     if (record.seconds > newestCaptureSeconds) newestCaptureSeconds = record.seconds;
+    if (skipOtherShards) {
+      const shard = rawFlowShard(
+        record.data,
+        record.offset,
+        record.capturedLength,
+        record.linkType,
+        shardCount,
+      );
+      if (shard !== kUnclassified && shard !== shardIndex) {
+        decoded++;
+        correlator.advanceTime(record.seconds, record.nanos);
+        continue;
+      }
+    }
     decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, inputSkips);
     if (packet.stopLayer === Layer.Complete) {
       decoded++;

@@ -1,8 +1,13 @@
 /**
  * The worker pipeline gives the same pairs whatever the worker count: --workers 0 (one
  * thread, the reference), 1, 2 and 4 produce the same set of JSONL lines (order may differ).
+ * With --relay every worker decodes every record (payload sharding); without it, workers skip
+ * other shards' records by their raw flow hash: both paths are compared.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { corpusDir } from '../helpers/corpus.ts';
@@ -47,6 +52,60 @@ for (const [name, input] of inputs) {
     }
   });
 }
+
+const flowInputs = [
+  // The http folder has VLAN-tagged and fragmented captures, linktypes QinQ, SLL, NULL and IPv6.
+  ...inputs,
+  ['ipv6 http', path.join(corpusDir, 'linktypes/pcapplusplus--four_ipv6_http_streams.pcap')],
+] as const;
+
+function assertSameForEveryWorkerCount(input: string, extra: string[]): void {
+  const reference = sortedLines(['replay', input, '--workers', '0', ...extra]);
+  assert.ok(reference.length > 0);
+  for (const workers of ['1', '2', '4']) {
+    assert.deepEqual(
+      sortedLines(['replay', input, '--workers', workers, ...extra]),
+      reference,
+      `--workers ${workers}`,
+    );
+  }
+}
+
+for (const [name, input] of flowInputs) {
+  test(`${name}, flow sharding only (workers skip other shards undecoded): same pairs for 0, 1, 2, 4 workers`, () => {
+    assertSameForEveryWorkerCount(input, ['--udp-ports', '9000']);
+  });
+}
+
+/** The bench generator (../shared/bench/gen-pcap.c), built with gcc into a temporary directory. */
+function generatedCapture(mix: string, packets: number): string | null {
+  const source = path.resolve(import.meta.dirname, '../../../shared/bench/gen-pcap.c');
+  if (!fs.existsSync(source)) return null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-determinism-'));
+  const binary = path.join(dir, 'gen-pcap');
+  const built = spawnSync('gcc', ['-O2', '-o', binary, source, '-lm'], { encoding: 'utf8' });
+  if (built.status !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  const pcap = path.join(dir, 'mix.pcap');
+  const generated = spawnSync(binary, [pcap, String(packets), '7', mix], { encoding: 'utf8' });
+  assert.equal(generated.status, 0, generated.stderr);
+  return pcap;
+}
+
+test('generator mix dns=50,http=35,udp=15,v6=20: same pairs for 0, 1, 2, 4 workers', (t) => {
+  const pcap = generatedCapture('dns=50,http=35,udp=15,v6=20', 40_000);
+  if (pcap === null) {
+    t.skip('needs gcc and ../shared/bench/gen-pcap.c');
+    return;
+  }
+  try {
+    assertSameForEveryWorkerCount(pcap, ['--udp-ports', '9000']);
+  } finally {
+    fs.rmSync(path.dirname(pcap), { recursive: true, force: true });
+  }
+});
 
 test('the summary says how many workers ran and counts the same pairs', () => {
   const single = runCli(['replay', path.join(corpusDir, 'http'), '--workers', '0', '--output', 'none']);
