@@ -419,6 +419,14 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     this.#tombstones++;
     this.#tombstoneOrder.push(request);
     if (this.#tombstones > kMaxTombstones) this.#dropOldestTombstone();
+    else if (this.#tombstoneOrder.length - this.#tombstoneHead > 4 * kMaxTombstones) {
+      // Tombstones consumed or evicted elsewhere leave stale entries here: keep the live ones
+      // only (at most kMaxTombstones), O(1) amortised.
+      this.#tombstoneOrder = this.#tombstoneOrder
+        .slice(this.#tombstoneHead)
+        .filter((tombstone) => tombstone.queued && tombstone.state === RequestState.Reported);
+      this.#tombstoneHead = 0;
+    }
   }
 
   // Internals ----------------------------------------------------------------------------------
