@@ -26,9 +26,13 @@ export class FileByteSource implements ByteSource {
   readonly path: string;
   #fd: number;
 
-  constructor(path: string) {
+  /** `noFollow`: a symbolic link is refused (ELOOP) instead of followed (watched directories). */
+  constructor(path: string, noFollow = false) {
     this.path = path;
-    this.#fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    this.#fd = fs.openSync(
+      path,
+      fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (noFollow ? fs.constants.O_NOFOLLOW : 0),
+    );
     const stats = fs.fstatSync(this.#fd);
     if (!stats.isFile()) {
       this.close();

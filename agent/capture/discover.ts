@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isCaptureFile } from './open.ts';
+import { classifyFile } from './open.ts';
 
 /** Natural order: "cap2" < "cap10"; equal numbers with different zero padding fall back to text order. */
 export function compareRotationNames(a: string, b: string): number {
@@ -35,12 +35,15 @@ export interface DiscoveredInputs {
   errors: string[];
   /** Files in the given directories that are not captures (by their magic bytes). */
   ignored: number;
+  /** FIFOs, devices and sockets in the given directories (skipped, never opened for reading). */
+  special: number;
 }
 
 export function discoverCaptureFiles(inputs: readonly string[]): DiscoveredInputs {
   const files: string[] = [];
   const errors: string[] = [];
   let ignored = 0;
+  let special = 0;
   for (const input of inputs) {
     let stat: fs.Stats;
     try {
@@ -52,6 +55,11 @@ export function discoverCaptureFiles(inputs: readonly string[]): DiscoveredInput
       continue;
     }
     if (!stat.isDirectory()) {
+      // Only regular files are read: a FIFO would block and /dev/zero never end.
+      if (!stat.isFile()) {
+        errors.push(`${input}: not a regular file (a FIFO, device or socket is not read)`);
+        continue;
+      }
       // An explicitly named file is always attempted: if it is not a capture, the reader says why.
       files.push(input);
       continue;
@@ -66,14 +74,23 @@ export function discoverCaptureFiles(inputs: readonly string[]): DiscoveredInput
     names.sort(compareRotationNames);
     for (const name of names) {
       const file = path.join(input, name);
+      let stat: fs.Stats;
       try {
-        if (!fs.statSync(file).isFile()) continue;
-        if (isCaptureFile(file)) files.push(file);
-        else ignored++;
+        stat = fs.statSync(file);
       } catch {
-        // Vanished or unreadable between readdir and stat: not a capture we can read; skip it.
+        continue; // vanished between readdir and stat
       }
+      if (stat.isDirectory()) continue;
+      if (!stat.isFile()) {
+        special++;
+        continue;
+      }
+      const kind = classifyFile(file);
+      if (kind === true) files.push(file);
+      else if (kind === false) ignored++;
+      else if (kind === 'ENOTREG') special++;
+      else if (kind !== 'ENOENT') errors.push(`${file}: cannot open (${kind})`);
     }
   }
-  return { files, errors, ignored };
+  return { files, errors, ignored, special };
 }

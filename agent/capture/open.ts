@@ -26,14 +26,24 @@ export function openCapture(
 
 /** True when `path` starts with a pcap or pcapng magic (picks captures out of a directory). */
 export function isCaptureFile(path: string): boolean {
+  return classifyFile(path) === true;
+}
+
+/**
+ * Whether `path` starts with a pcap or pcapng magic: true, false, or the errno code when it
+ * cannot be opened or read (EACCES, EIO, ELOOP for a link with `noFollow`...). Only regular
+ * files are opened (a FIFO or device gives 'ENOTREG').
+ */
+export function classifyFile(path: string, noFollow = false): boolean | string {
   let source: FileByteSource | undefined;
   try {
-    source = new FileByteSource(path);
+    source = new FileByteSource(path, noFollow);
     const magic = new Uint8Array(4);
     if (source.read(magic, 0, 4, 0) < 4) return false;
     return formatOfMagic(new DataView(magic.buffer).getUint32(0, false)) !== null;
-  } catch {
-    return false;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ?? ((error as Error).message === 'not a regular file' ? 'ENOTREG' : 'EIO');
   } finally {
     source?.close();
   }

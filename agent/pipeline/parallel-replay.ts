@@ -211,11 +211,17 @@ async function readFile(
 ): Promise<void> {
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r');
+    // O_NONBLOCK: opening a FIFO does not wait for a writer; it is then refused as not regular.
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     reports[fileId]!.error =
       `cannot open capture ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}${code ? ` (${code})` : ''}`;
+    return;
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    reports[fileId]!.error = `cannot open capture ${path}: not a regular file`;
     return;
   }
   try {

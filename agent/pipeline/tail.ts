@@ -2,10 +2,15 @@
  * `wirespan run`: tails one rotation directory while tcpdump writes it. Files are read in
  * rotation order through the ordinary streaming CaptureReader; the newest file is read while
  * it grows (a partial record at its end is waited for, not an error). A file is finished
- * when a newer capture file exists and it has not grown for the grace period.
+ * when a newer capture file exists and it has not been written for the grace period, counted
+ * from its mtime (a backlog of finished files is read at full speed, not one per grace).
  *
- * Files that vanish, are truncated or replaced (a -W ring overwriting the oldest file) before
- * they were read to the end are counted as lost with their unread bytes and logged once.
+ * A file deleted or renamed away while it is read is read to its end through the descriptor
+ * still open on it (nothing is lost; a file read to its end and then removed is simply done).
+ * A file truncated in place (a -W ring overwriting it, `truncate`) loses what was not read
+ * yet: counted as lost with its unread bytes and logged once. What then stands under the name
+ * is compared with the first bytes the file had: the same bytes (a truncation) are not read
+ * again; different bytes (the ring's new content) are read as a new file.
  * Waiting uses the wall clock (grace period, polling): it is about the file system, never
  * about capture times, which only the correlator sees.
  */
@@ -57,10 +62,17 @@ interface OpenFile {
   fileId: number;
   reader: CaptureReader;
   source: FileByteSource;
-  /** Size when it last grew, and when (wall clock). */
+  /** Size when it last grew, and when (wall clock; at first its mtime). */
   lastSize: number;
   lastGrowth: number;
+  /** The file's first bytes when opened: tells a truncation from new content under the same name. */
+  head: Uint8Array;
+  /** Deleted or replaced under its name while open: read to the end through the open descriptor. */
+  detached: boolean;
 }
+
+/** Bytes kept of each file's beginning (its header and first record or so). */
+const kHeadBytes = 256;
 
 interface DoneMark {
   ino: number;
@@ -79,6 +91,8 @@ export class DirectoryTail {
   readonly #packet = new DecodedPacket();
   /** Files read to their end (or given up), by path, with the identity they had then. */
   readonly #done = new Map<string, DoneMark>();
+  /** The first bytes of the files in #done that were read in this run, by path. */
+  readonly #heads = new Map<string, Uint8Array>();
   #current: OpenFile | null = null;
   /** Where the checkpoint says to resume, until that file is opened (or found gone). */
   #resume: DirectoryCheckpoint['current'];
@@ -98,6 +112,21 @@ export class DirectoryTail {
     resume: DirectoryCheckpoint | null = null,
   ) {
     this.directory = new RotationDirectory(dir);
+    this.directory.onSkip = (file, reason, detail) => {
+      if (reason === 'unreadable') {
+        this.counters.filesError++;
+        this.#log('error', 'cannot read capture directory entry; skipping it', { file, error: detail });
+      } else {
+        this.#log(
+          'warn',
+          `ignoring ${reason === 'symlink' ? 'symbolic link' : 'special file'} in the capture directory`,
+          {
+            file,
+            reason: detail,
+          },
+        );
+      }
+    };
     this.#correlator = correlator;
     this.#skips = skips;
     this.#options = options;
@@ -192,15 +221,29 @@ export class DirectoryTail {
     // Forget done files that left the directory (rotated away, deleted): the map stays small.
     if (this.#done.size > files.length) {
       const present = new Set(files.map((f) => f.path));
-      for (const path of this.#done.keys()) if (!present.has(path)) this.#done.delete(path);
+      for (const path of this.#done.keys()) {
+        if (!present.has(path)) {
+          this.#done.delete(path);
+          this.#heads.delete(path);
+        }
+      }
     }
     for (const info of files) {
       const done = this.#done.get(info.path);
       // A done file with the same identity is skipped; a ring that rewrote it is new content.
       if (done && done.ino === info.ino && done.size === info.size && done.mtimeMs === info.mtimeMs) continue;
+      if (done && done.ino === info.ino && info.size < done.size && this.#sameBeginning(info.path)) {
+        // Truncated in place after it was read: the same content, shorter; not read again.
+        this.#done.set(info.path, { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs });
+        this.#log('warn', 'capture file truncated in place after it was read; not read again', {
+          file: info.path,
+          bytes: info.size,
+        });
+        continue;
+      }
       let source: FileByteSource;
       try {
-        source = new FileByteSource(info.path);
+        source = new FileByteSource(info.path, true);
       } catch (error) {
         this.counters.filesError++;
         this.#done.set(info.path, { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs });
@@ -222,6 +265,13 @@ export class DirectoryTail {
           this.#log('warn', 'capture file lost: replaced while the agent was down', { file: info.path });
         }
       }
+      const head = new Uint8Array(kHeadBytes);
+      let headLength = 0;
+      try {
+        headLength = source.read(head, 0, kHeadBytes, 0);
+      } catch {
+        // the reader reports read errors
+      }
       const fileId = this.#fileNames.length;
       this.#fileNames.push(info.path);
       this.#current = {
@@ -231,7 +281,9 @@ export class DirectoryTail {
         reader: new CaptureReader(source, this.#skips),
         source,
         lastSize: info.size,
-        lastGrowth: Date.now(),
+        lastGrowth: info.mtimeMs,
+        head: head.subarray(0, headLength),
+        detached: false,
       };
       this.#log('info', 'reading capture file', { file: info.path, bytes: info.size });
       return true;
@@ -297,19 +349,49 @@ export class DirectoryTail {
 
   /** The reader wants bytes the file does not have (yet): finished, vanished, or still growing? */
   #atEndOfData(current: OpenFile): boolean {
-    let stat: fs.Stats;
+    const position = current.reader.position;
+    if (current.detached) {
+      // Everything the open descriptor had was read: the file is done (nobody can find it by
+      // name any more, so nothing else will be written there by a rotation).
+      if (current.source.size() > position) return true;
+      this.#finishRead(current);
+      this.#finishCurrent(false);
+      return true;
+    }
+    let stat: fs.Stats | null = null;
     try {
       stat = fs.statSync(current.info.path);
     } catch {
-      this.#lose(current, 'the file was deleted before it was read to its end');
+      // deleted (or renamed away)
+    }
+    if (stat === null || stat.ino !== current.info.ino || stat.dev !== current.info.dev) {
+      // Read the rest through the descriptor we hold; only then is it done.
+      current.detached = true;
+      this.#log('info', 'capture file removed or replaced while read; reading the rest of it', {
+        file: current.info.path,
+      });
       return true;
     }
-    const position = current.reader.position;
-    if (stat.ino !== current.info.ino || stat.size < position) {
-      this.#lose(
-        current,
-        stat.ino !== current.info.ino ? 'the file was replaced' : 'the file was truncated (overwritten)',
-      );
+    if (stat.size < position) {
+      const unread = Math.max(0, current.lastSize - position);
+      if (this.#sameBeginning(current.info.path, current.head)) {
+        // Truncated in place: what is left was read already; it is not read again.
+        this.counters.filesLost++;
+        this.counters.lostBytes += unread;
+        this.#log(
+          'warn',
+          'capture file lost: truncated in place; what was read is kept, it is not read again',
+          {
+            file: current.info.path,
+            unreadBytes: unread,
+          },
+        );
+        this.#closeCurrent();
+        this.#done.set(current.info.path, { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs });
+        this.#heads.set(current.info.path, current.head);
+        return true;
+      }
+      this.#lose(current, 'the file was truncated (overwritten)');
       return true;
     }
     const now = Date.now();
@@ -318,20 +400,45 @@ export class DirectoryTail {
       current.lastGrowth = now;
       return false;
     }
-    const quietFor = now - current.lastGrowth;
+    // Quiet since its last write (mtime) or the last growth seen, whichever is later.
+    const quietFor = now - Math.max(current.lastGrowth, stat.mtimeMs);
     if (quietFor >= this.#options.graceMillis && this.#hasSuccessor(current, stat.mtimeMs)) {
-      current.reader.finish();
-      if (current.reader.truncatedBytes > 0) {
-        this.#log('warn', 'capture file ends inside a record', {
-          file: current.info.path,
-          bytes: current.reader.truncatedBytes,
-        });
-      }
-      this.counters.filesDone++;
+      this.#finishRead(current);
       this.#finishCurrent(true);
       return true;
     }
     return false;
+  }
+
+  #finishRead(current: OpenFile): void {
+    current.reader.finish();
+    if (current.reader.truncatedBytes > 0) {
+      this.#log('warn', 'capture file ends inside a record', {
+        file: current.info.path,
+        bytes: current.reader.truncatedBytes,
+      });
+    }
+    this.counters.filesDone++;
+  }
+
+  /**
+   * True when the file now under `path` begins with the same bytes as `head` (default: the
+   * remembered beginning of the done file of that name), over the shorter of the two.
+   */
+  #sameBeginning(path: string, head: Uint8Array | undefined = this.#heads.get(path)): boolean {
+    if (head === undefined || head.length === 0) return false;
+    let source: FileByteSource | null = null;
+    try {
+      source = new FileByteSource(path, true);
+      const now = new Uint8Array(head.length);
+      const length = source.read(now, 0, head.length, 0);
+      for (let i = 0; i < length; i++) if (now[i] !== head[i]) return false;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      source?.close();
+    }
   }
 
   /** True when another capture file, not read yet, is newer than the current one. */
@@ -359,6 +466,7 @@ export class DirectoryTail {
     if (current === null) return;
     this.#closeCurrent();
     const path = current.info.path;
+    this.#heads.set(path, current.head);
     if (!readToEnd) {
       // Marked with the identity it had: whatever now stands under the name (a ring's new
       // content) differs from it and is read as a new file.

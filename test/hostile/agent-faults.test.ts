@@ -191,10 +191,11 @@ async function blackHole(): Promise<{ port: number; close: () => Promise<void> }
   };
 }
 
-function startAgent(args: string[], env: Record<string, string> = {}) {
+function startAgent(args: string[], env: Record<string, string> = {}, uid?: number) {
   const child = spawn(process.execPath, [cli, 'run', ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
+    ...(uid === undefined ? {} : { uid, gid: uid }),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk) => {
@@ -261,4 +262,140 @@ test('SIGTERM with a black-holed collector: exits within --shutdown-timeout + a 
     JSON.stringify(checkpoint),
   );
   assert.match(agent.stderr(), /the checkpoint stays at the last point|shutdown did not finish in time/);
+});
+
+test('replay: a FIFO or a device is a clear error at once, with or without workers', () => {
+  const fifo = path.join(tempDir('wirespan-fifo-'), 'pipe.pcap');
+  spawnSync('mkfifo', [fifo]);
+  for (const input of [fifo, '/dev/zero']) {
+    for (const workers of ['0', '2']) {
+      const result = runCli(['replay', input, '--workers', workers]);
+      assert.equal(result.status, 1, `${input} --workers ${workers}: ${result.stderr}`);
+      assert.match(result.stderr, /not a regular file/);
+    }
+  }
+});
+
+function logEntries(stderr: string, message: RegExp): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => message.test(String(entry.msg)));
+}
+
+test('run: symlinks and special files in the watch directory are ignored (logged once); a backlog of finished files is read without one grace per file; a file read and then deleted is not lost', async () => {
+  const watch = tempDir('wirespan-watch-');
+  const outside = tempDir('wirespan-outside-');
+  const secret = path.join(outside, 'secret.pcap');
+  fs.copyFileSync(demo, secret);
+  fs.symlinkSync(secret, path.join(watch, 'link-out.pcap'));
+  spawnSync('mkfifo', [path.join(watch, 'fifo.pcap')]);
+  // A backlog: 10 finished files with old mtimes; --grace 5 would take 50 s at one per grace.
+  const old = Date.now() / 1000 - 3600;
+  for (let i = 0; i < 10; i++) {
+    const file = path.join(watch, `cap${i}.pcap`);
+    fs.copyFileSync(demo, file);
+    fs.utimesSync(file, old + i, old + i);
+  }
+  // Many non-capture files: classified once, not reopened at every look.
+  for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(watch, `note${i}.txt`), 'not a capture');
+  const state = tempDir('wirespan-state-');
+  const started = Date.now();
+  const agent = startAgent([
+    '--watch',
+    watch,
+    '--state-dir',
+    state,
+    '--grace',
+    '5',
+    '--health-port',
+    '0',
+    '--stats-interval',
+    '1',
+  ]);
+  try {
+    // cap9 is the newest: it has no successor and stays open; cap0..cap8 are finished.
+    await waitFor(() => agent.stderr().includes('cap9.pcap'), 'the backlog to be read', 40_000);
+    const took = Date.now() - started;
+    assert.ok(took < 30_000, `backlog took ${took} ms`);
+    // Deleted after it was read to its end (still open, waiting for a successor): not lost.
+    fs.unlinkSync(path.join(watch, 'cap9.pcap'));
+    await waitFor(() => /reading the rest of it/.test(agent.stderr()), 'the removal to be seen');
+    await sleep(1500);
+  } finally {
+    agent.child.kill('SIGTERM');
+  }
+  assert.equal(await agent.exited, 0, agent.stderr());
+  const stderr = agent.stderr();
+  assert.equal(logEntries(stderr, /ignoring symbolic link/).length, 1, stderr);
+  assert.equal(logEntries(stderr, /ignoring special file/).length, 1, stderr);
+  assert.doesNotMatch(stderr, /secret\.pcap/, 'the link target is never named, never read');
+  assert.equal(logEntries(stderr, /reading capture file/).length, 10);
+  assert.equal(logEntries(stderr, /capture file lost/).length, 0, stderr);
+  const stopped = logEntries(stderr, /^stopped$/)[0]!;
+  assert.deepEqual((stopped.files as Record<string, number>).lost, 0);
+  assert.equal((stopped.files as Record<string, number>).done, 10, stderr);
+});
+
+test('run: a file truncated in place is not read again from the start; an unreadable entry is an error line and a counter', {
+  skip: process.getuid?.() !== 0,
+}, async () => {
+  const watch = tempDir('wirespan-watch-');
+  fs.chmodSync(watch, 0o755);
+  const state = tempDir('wirespan-state-');
+  fs.chownSync(state, kNobody, kNobody);
+  const out = path.join(tempDir('wirespan-out-'), 'pairs.jsonl');
+  fs.chownSync(path.dirname(out), kNobody, kNobody);
+  const bytes = fs.readFileSync(demo);
+  const first = path.join(watch, 'cap0.pcap');
+  fs.writeFileSync(first, bytes);
+  // Tests run as root, which EACCES does not stop: the agent runs as nobody here, and this
+  // capture is readable by root only.
+  const locked = path.join(watch, 'cap1.pcap');
+  fs.writeFileSync(locked, bytes);
+  fs.chmodSync(locked, 0o600);
+  const agent = startAgent(
+    [
+      '--watch',
+      watch,
+      '--state-dir',
+      state,
+      '--grace',
+      '60',
+      '--health-port',
+      '0',
+      '--output',
+      `jsonl:${out}`,
+    ],
+    { HOME: '/nonexistent' },
+    kNobody,
+  );
+  try {
+    await waitFor(
+      () => /cannot read capture directory entry/.test(agent.stderr()),
+      'the unreadable file',
+    ).catch((e) => {
+      throw new Error(`${e.message}: ${agent.stderr()}`);
+    });
+    await waitFor(() => agent.stderr().includes('reading capture file'), 'cap0 to be read');
+    await sleep(1000);
+    // Truncated in place to about half, after it was read (still open: no successor it can read).
+    fs.truncateSync(first, Math.floor(bytes.length / 2));
+    await waitFor(() => /truncated in place/.test(agent.stderr()), 'the truncation to be seen');
+    await sleep(1500);
+  } finally {
+    agent.child.kill('SIGTERM');
+  }
+  assert.equal(await agent.exited, 0, agent.stderr());
+  const stderr = agent.stderr();
+  const unreadable = logEntries(stderr, /cannot read capture directory entry/);
+  assert.equal(unreadable.length, 1, stderr);
+  assert.match(String(unreadable[0]!.error), /EACCES/);
+  assert.equal(logEntries(stderr, /reading capture file/).length, 1, `read once only\n${stderr}`);
+  const expected = runCli(['replay', demo, '--workers', '0']).stdout.split('\n').filter(Boolean).length;
+  const got = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+  assert.equal(got, expected, 'no pair twice');
+  const stopped = logEntries(stderr, /^stopped$/)[0]!;
+  assert.equal((stopped.files as Record<string, number>).error, 1, stderr);
 });
