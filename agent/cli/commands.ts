@@ -126,6 +126,12 @@ function portOrZero(value: unknown): number {
   return port;
 }
 
+function nonNegativeInteger(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`not an integer >= 0: "${value}"`);
+  return n;
+}
+
 function positiveInteger(value: unknown): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`not a positive integer: "${value}"`);
@@ -161,7 +167,8 @@ function correlationOptions<T>(y: Argv<T>) {
       coerce: checked('udp-ports', portList, true),
     })
     .option('http-keep-query', {
-      describe: 'keep HTTP query strings in targets (redacted by default)',
+      describe:
+        'keep HTTP query strings and ;path parameters in targets (both redacted by default; URL userinfo is always redacted)',
       type: 'boolean',
       default: false,
     })
@@ -254,6 +261,13 @@ function otelOptions<T>(y: Argv<T>) {
       describe: 'OTLP: latency histogram aggregation',
       choices: ['explicit', 'exponential'] as const,
       default: 'explicit' as const,
+    })
+    .option('unanswered-spans-per-second', {
+      describe:
+        'OTLP: unanswered spans per source (client address and protocol) and second of capture time exported one by one; beyond, one "unanswered flood" span per second counts them (0 = no limit; metrics and JSONL keep every pair)',
+      type: 'number',
+      default: 100,
+      coerce: checked('unanswered-spans-per-second', nonNegativeInteger),
     });
 }
 
@@ -296,6 +310,7 @@ function otelArgs(argv: {
   'slow-span': number | undefined;
   'slo-boundaries': number[];
   histogram: 'explicit' | 'exponential';
+  'unanswered-spans-per-second': number;
 }) {
   return {
     otlp: argv.otlp,
@@ -307,6 +322,7 @@ function otelArgs(argv: {
       slowSpanSeconds: argv['slow-span'] ?? null,
       sloBoundaries: argv['slo-boundaries'],
       histogram: argv.histogram,
+      unansweredSpansPerSecond: argv['unanswered-spans-per-second'],
     },
   };
 }

@@ -112,7 +112,8 @@ export function checked<T>(flag: string, parse: (value: unknown) => T, list = fa
         typeof value === 'number' && Number.isNaN(value) && raw !== null
           ? error.message.replaceAll('"NaN"', JSON.stringify(raw))
           : error.message;
-      throw new UsageError(`${source}: ${message}`);
+      // "--workers must be ...", "--timeout: not a positive number ...".
+      throw new UsageError(`${source}${/^(must|entries) /.test(message) ? ' ' : ': '}${message}`);
     }
   };
 }

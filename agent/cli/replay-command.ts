@@ -69,6 +69,8 @@ export interface OtelCliOptions {
   slowSpanSeconds: number | null;
   sloBoundaries: number[];
   histogram: 'explicit' | 'exponential';
+  /** --unanswered-spans-per-second (span-flood.ts). */
+  unansweredSpansPerSecond: number;
 }
 
 /** The correlation flags replay and run share. */
@@ -154,6 +156,7 @@ export function createExporterFromCli(
     slowSpanSeconds: otel.slowSpanSeconds,
     sloBoundaries: otel.sloBoundaries,
     histogramAggregation: otel.histogram,
+    unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
     sourceFiles: (fileId) => sourceFiles[fileId],
   });
 }

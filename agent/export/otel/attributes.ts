@@ -29,6 +29,15 @@ export const ATTR_WIRESPAN_RESPONSE_BYTES = 'wirespan.response.bytes';
 /** Unanswered pairs: why the request was given up (expired, evicted, end_of_input, connection_closed). */
 export const ATTR_WIRESPAN_UNANSWERED_REASON = 'wirespan.unanswered.reason';
 
+/**
+ * `unanswered flood` spans (span-flood.ts): unanswered pairs of one client and protocol in one
+ * interval of capture time beyond the per-source limit, counted into this one span instead of
+ * exported one by one.
+ */
+export const ATTR_WIRESPAN_FLOOD_COUNT = 'wirespan.flood.count';
+/** `unanswered flood` spans: the limit (unanswered spans per source and interval exported one by one). */
+export const ATTR_WIRESPAN_FLOOD_LIMIT = 'wirespan.flood.limit';
+
 /** Capture file holding the request's first packet (when the exporter was given the file names). */
 export const ATTR_WIRESPAN_SOURCE_FILE = 'wirespan.source.file';
 /** 1-based packet number (as Wireshark numbers frames) of the request's first packet in that file. */

@@ -1,0 +1,343 @@
+/**
+ * Flood protection for spans: unanswered pairs of one source beyond a rate are counted into one
+ * `unanswered flood` span per source, protocol and interval instead of exported one by one.
+ *
+ * A SYN or DNS flood makes every spoofed request an unanswered pair, and each one an ERROR span
+ * that sampling never drops: a million spans for a million packets. Here, per (client address,
+ * protocol) and interval of capture time (never the wall clock: a replay gives the same spans as
+ * the live agent did), the first `perInterval` unanswered pairs become spans as usual; the
+ * others are only counted, and when the interval closes one span stands for them: name
+ * `unanswered flood`, start and end the interval's bounds, attributes the count, the limit, the
+ * protocol, the transport and the client address, status ERROR.
+ *
+ * Only spans are aggregated: every pair is still counted in the exporter's pair counts and
+ * metrics, and written to JSONL. Answered pairs are never limited.
+ *
+ * Bounded: at most `maxSources` (client, protocol) slots in typed arrays (numeric keys: the
+ * address words, no strings), chained hash buckets, and a least-recently-used list that makes
+ * eviction O(1). A slot is closed (its aggregate emitted) when its source's next pair falls in a
+ * later interval, when capture time has moved two intervals past its last pair (checked from the
+ * LRU tail, amortised O(1)), when it is evicted to make room, or at flush().
+ */
+import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_NETWORK_TRANSPORT,
+  ATTR_NETWORK_TYPE,
+} from '@opentelemetry/semantic-conventions';
+import { formatIp } from '../../decode/format.ts';
+import {
+  ATTR_WIRESPAN_FLOOD_COUNT,
+  ATTR_WIRESPAN_FLOOD_LIMIT,
+  ATTR_WIRESPAN_PROTOCOL,
+} from './attributes.ts';
+import type { PairData } from './span-mapper.ts';
+
+export interface SpanFloodOptions {
+  /** Unanswered spans per source (client address and protocol) and interval exported one by one; 0 = no limit. */
+  perInterval: number;
+  /** Interval length in seconds of capture time. Default 1. */
+  intervalSeconds?: number;
+  /** Sources tracked at once; the least recently seen is closed beyond it. Default 4096. */
+  maxSources?: number;
+}
+
+/** Default of --unanswered-spans-per-second. */
+export const kDefaultUnansweredSpansPerSecond = 100;
+const kDefaultMaxSources = 4096;
+
+/** One `unanswered flood` span's content. */
+export interface FloodAggregate {
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly durationNanos: number;
+  readonly attributes: Attributes;
+  readonly statusCode: SpanStatusCode;
+  /** The first pair counted into it (its service gives the span's resource). */
+  readonly firstPair: PairData;
+  /** Pairs counted into it. */
+  readonly count: number;
+}
+
+export const kFloodSpanName = 'unanswered flood';
+
+/** Protocols get small numbers for the slot key; at most 15 distinct names, others share one. */
+const kOtherProtocol = 15;
+
+export class SpanFloodGuard {
+  readonly #limit: number;
+  readonly #interval: number;
+  readonly #capacity: number;
+  readonly #onAggregate: (aggregate: FloodAggregate) => void;
+  readonly #protocols: string[] = [];
+
+  // Slot fields (index = slot).
+  readonly #version: Uint8Array;
+  readonly #protocol: Uint8Array;
+  readonly #address: Int32Array; // 4 words per slot
+  readonly #intervalOf: Float64Array;
+  readonly #admitted: Uint32Array;
+  readonly #overflow: Uint32Array;
+  readonly #firstPair: (PairData | null)[];
+  readonly #protocolName: string[];
+  readonly #transport: Uint8Array;
+  // Hash chains and the LRU list.
+  readonly #buckets: Int32Array;
+  readonly #chain: Int32Array;
+  readonly #prev: Int32Array;
+  readonly #next: Int32Array;
+  #head = -1; // most recently used
+  #tail = -1;
+  #free = 0; // slots [free, capacity) never used yet
+  readonly #freeList: Int32Array;
+  #freeCount = 0;
+  #used = 0;
+
+  /** Pairs counted into aggregates instead of exported as spans. */
+  aggregated = 0;
+  /** Aggregate spans emitted. */
+  aggregates = 0;
+
+  constructor(options: SpanFloodOptions, onAggregate: (aggregate: FloodAggregate) => void) {
+    if (!Number.isInteger(options.perInterval) || options.perInterval < 0)
+      throw new Error(`unansweredSpansPerSecond must be an integer >= 0, got ${options.perInterval}`);
+    this.#limit = options.perInterval;
+    this.#interval = options.intervalSeconds ?? 1;
+    if (!(this.#interval > 0)) throw new Error(`flood interval must be > 0 seconds, got ${this.#interval}`);
+    const capacity = options.maxSources ?? kDefaultMaxSources;
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`maxSources must be >= 1, got ${capacity}`);
+    this.#capacity = capacity;
+    this.#onAggregate = onAggregate;
+    this.#version = new Uint8Array(capacity);
+    this.#protocol = new Uint8Array(capacity);
+    this.#address = new Int32Array(capacity * 4);
+    this.#intervalOf = new Float64Array(capacity);
+    this.#admitted = new Uint32Array(capacity);
+    this.#overflow = new Uint32Array(capacity);
+    this.#firstPair = new Array<PairData | null>(capacity).fill(null);
+    this.#protocolName = new Array<string>(capacity).fill('');
+    this.#transport = new Uint8Array(capacity);
+    let buckets = 1;
+    while (buckets < capacity * 2) buckets <<= 1;
+    this.#buckets = new Int32Array(buckets).fill(-1);
+    this.#chain = new Int32Array(capacity).fill(-1);
+    this.#prev = new Int32Array(capacity).fill(-1);
+    this.#next = new Int32Array(capacity).fill(-1);
+    this.#freeList = new Int32Array(capacity);
+  }
+
+  /** Sources tracked now. */
+  get sources(): number {
+    return this.#used;
+  }
+
+  /**
+   * Whether this pair's span is exported one by one: true for answered pairs and for the first
+   * `perInterval` unanswered ones of its source in its interval; false when it was counted into
+   * its source's aggregate instead.
+   */
+  admit(pair: PairData): boolean {
+    if (this.#limit === 0) return true;
+    const interval = Math.floor(pair.request.firstSeconds / this.#interval);
+    // Any pair moves capture time on: sources quiet for two intervals are closed.
+    if (this.#tail >= 0) this.#closeStale(interval);
+    if (pair.outcome === 0) return true;
+    const protocol = this.#protocolIndex(pair.protocol);
+    let slot = this.#find(pair, protocol);
+    if (slot < 0) {
+      slot = this.#insert(pair, protocol, interval);
+    } else {
+      this.#touch(slot);
+      if (interval > this.#intervalOf[slot]!) {
+        this.#emit(slot);
+        this.#intervalOf[slot] = interval;
+        this.#admitted[slot] = 0;
+      }
+    }
+    if (this.#admitted[slot]! < this.#limit) {
+      this.#admitted[slot]!++;
+      return true;
+    }
+    if (this.#overflow[slot]! === 0) {
+      this.#firstPair[slot] = pair;
+      this.#protocolName[slot] = pair.protocol;
+      this.#transport[slot] = pair.transport;
+    }
+    this.#overflow[slot]!++;
+    this.aggregated++;
+    return false;
+  }
+
+  /** Emits every pending aggregate (end of input, forceFlush, shutdown) and forgets all sources. */
+  flush(): void {
+    while (this.#tail >= 0) this.#remove(this.#tail);
+  }
+
+  #protocolIndex(name: string): number {
+    const list = this.#protocols;
+    for (let i = 0; i < list.length; i++) if (list[i] === name) return i;
+    if (list.length < kOtherProtocol) {
+      list.push(name);
+      return list.length - 1;
+    }
+    return kOtherProtocol;
+  }
+
+  #hash(version: number, c0: number, c1: number, c2: number, c3: number, protocol: number): number {
+    let h = Math.imul(c0 ^ (protocol << 24) ^ version, 0x9e3779b1);
+    h = Math.imul(h ^ c1 ^ (h >>> 15), 0x85ebca6b);
+    h = Math.imul(h ^ c2 ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ c3 ^ (h >>> 16), 0x27d4eb2f);
+    return (h ^ (h >>> 15)) & (this.#buckets.length - 1);
+  }
+
+  #hashOf(pair: PairData, protocol: number): number {
+    return this.#hash(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3, protocol);
+  }
+
+  #find(pair: PairData, protocol: number): number {
+    const a = this.#address;
+    for (let slot = this.#buckets[this.#hashOf(pair, protocol)]!; slot >= 0; slot = this.#chain[slot]!) {
+      const w = slot * 4;
+      if (
+        this.#protocol[slot] === protocol &&
+        this.#version[slot] === pair.ipVersion &&
+        a[w] === (pair.client0 | 0) &&
+        a[w + 1] === (pair.client1 | 0) &&
+        a[w + 2] === (pair.client2 | 0) &&
+        a[w + 3] === (pair.client3 | 0)
+      )
+        return slot;
+    }
+    return -1;
+  }
+
+  #insert(pair: PairData, protocol: number, interval: number): number {
+    if (this.#used === this.#capacity) this.#remove(this.#tail);
+    const slot = this.#freeCount > 0 ? this.#freeList[--this.#freeCount]! : this.#free++;
+    this.#used++;
+    this.#version[slot] = pair.ipVersion;
+    this.#protocol[slot] = protocol;
+    const w = slot * 4;
+    this.#address[w] = pair.client0;
+    this.#address[w + 1] = pair.client1;
+    this.#address[w + 2] = pair.client2;
+    this.#address[w + 3] = pair.client3;
+    this.#intervalOf[slot] = interval;
+    this.#admitted[slot] = 0;
+    this.#overflow[slot] = 0;
+    const bucket = this.#hashOf(pair, protocol);
+    this.#chain[slot] = this.#buckets[bucket]!;
+    this.#buckets[bucket] = slot;
+    // Most recently used: at the head.
+    this.#prev[slot] = -1;
+    this.#next[slot] = this.#head;
+    if (this.#head >= 0) this.#prev[this.#head] = slot;
+    this.#head = slot;
+    if (this.#tail < 0) this.#tail = slot;
+    return slot;
+  }
+
+  #touch(slot: number): void {
+    if (this.#head === slot) return;
+    this.#unlink(slot);
+    this.#prev[slot] = -1;
+    this.#next[slot] = this.#head;
+    if (this.#head >= 0) this.#prev[this.#head] = slot;
+    this.#head = slot;
+    if (this.#tail < 0) this.#tail = slot;
+  }
+
+  #unlink(slot: number): void {
+    const p = this.#prev[slot]!;
+    const n = this.#next[slot]!;
+    if (p >= 0) this.#next[p] = n;
+    else this.#head = n;
+    if (n >= 0) this.#prev[n] = p;
+    else this.#tail = p;
+  }
+
+  /** Emits the slot's aggregate (if any) and frees it. */
+  #remove(slot: number): void {
+    this.#emit(slot);
+    this.#unlink(slot);
+    // Out of its hash chain.
+    const w = slot * 4;
+    const a = this.#address;
+    const bucket = this.#hash(
+      this.#version[slot]!,
+      a[w]!,
+      a[w + 1]!,
+      a[w + 2]!,
+      a[w + 3]!,
+      this.#protocol[slot]!,
+    );
+    let at = this.#buckets[bucket]!;
+    if (at === slot) this.#buckets[bucket] = this.#chain[slot]!;
+    else {
+      while (this.#chain[at]! !== slot) at = this.#chain[at]!;
+      this.#chain[at] = this.#chain[slot]!;
+    }
+    this.#chain[slot] = -1;
+    this.#firstPair[slot] = null;
+    this.#freeList[this.#freeCount++] = slot;
+    this.#used--;
+  }
+
+  /** Closes sources whose last pair is two or more intervals behind `interval` (from the LRU tail). */
+  #closeStale(interval: number): void {
+    while (this.#tail >= 0 && this.#intervalOf[this.#tail]! < interval - 1) this.#remove(this.#tail);
+  }
+
+  #emit(slot: number): void {
+    const count = this.#overflow[slot]!;
+    if (count === 0) return;
+    this.#overflow[slot] = 0;
+    const firstPair = this.#firstPair[slot]!;
+    this.#firstPair[slot] = null;
+    const startSeconds = this.#intervalOf[slot]! * this.#interval;
+    const durationNanos = Math.round(this.#interval * 1e9);
+    const version = this.#version[slot]!;
+    const w = slot * 4;
+    const a = this.#address;
+    const transport = this.#transport[slot]!;
+    const attributes: Attributes = {
+      [ATTR_WIRESPAN_PROTOCOL]: this.#protocolName[slot]!,
+      [ATTR_NETWORK_TRANSPORT]: transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport),
+      [ATTR_NETWORK_TYPE]: version === 6 ? 'ipv6' : 'ipv4',
+      [ATTR_CLIENT_ADDRESS]: formatIp(
+        version,
+        a[w]! >>> 0,
+        a[w + 1]! >>> 0,
+        a[w + 2]! >>> 0,
+        a[w + 3]! >>> 0,
+      ),
+      [ATTR_WIRESPAN_FLOOD_COUNT]: count,
+      [ATTR_WIRESPAN_FLOOD_LIMIT]: this.#limit,
+      [ATTR_ERROR_TYPE]: 'unanswered_flood',
+    };
+    this.aggregates++;
+    this.#onAggregate({
+      name: kFloodSpanName,
+      kind: SpanKind.INTERNAL,
+      startTime: hrTime(startSeconds, 0),
+      endTime: hrTime(startSeconds, durationNanos),
+      durationNanos,
+      attributes,
+      statusCode: SpanStatusCode.ERROR,
+      firstPair,
+      count,
+    });
+  }
+}
+
+/** seconds (possibly fractional) + nanos as an HrTime, exact for whole seconds (no 2^53 overflow). */
+function hrTime(seconds: number, plusNanos: number): HrTime {
+  const whole = Math.floor(seconds);
+  const nanos = Math.round((seconds - whole) * 1e9) + plusNanos;
+  return [whole + Math.floor(nanos / 1e9), nanos % 1e9];
+}
