@@ -489,6 +489,24 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     assert.equal(ProtobufTraceSerializer.serializeRequest([])?.length, 0, 'as the SDK: an empty request');
   });
 
+  test('a span that throws while encoded fails that request only; the next one is complete', () => {
+    const encoder = new OtlpTraceEncoder();
+    const other = resourceFromAttributes({ 'service.name': 'other' });
+    const broken = {
+      ...span({ resource: other }),
+      spanContext: () => {
+        throw new Error('broken span');
+      },
+    };
+    assert.throws(() => encoder.encode([span({}), broken, span({ resource: other })]), /broken span/);
+    const good = [span({ resource: other }), span({})];
+    assert.equal(
+      Buffer.compare(encoder.encode(good), ProtobufTraceSerializer.serializeRequest(good)!),
+      0,
+      'no group or byte left over from the failed request',
+    );
+  });
+
   test('a span whose resource is still detecting attributes is not cached with stale attributes', () => {
     let settled = false;
     const resource = resourceFromAttributes({

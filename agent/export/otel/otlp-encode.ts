@@ -74,18 +74,22 @@ export class OtlpTraceEncoder {
   /** The request for `spans` (a fresh copy; empty for no spans, as the SDK serializer). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
     this.#pos = 0;
-    this.#group(spans);
-    const order = this.#resourceOrder;
-    for (let r = 0; r < order.length; r++) this.#resourceSpans(spans, order[r]!);
-    const out = Buffer.allocUnsafeSlow(this.#pos);
-    this.#bytes.copy(out, 0, 0, this.#pos);
-    // Release the objects of this request; give back a buffer one huge request grew.
-    this.#resourceGroup.clear();
-    this.#resourceOrder.length = 0;
-    this.#groupResource.length = 0;
-    this.#groupScope.length = 0;
-    if (this.#bytes.length > kKeepCapacity) this.#bytes = Buffer.allocUnsafeSlow(kInitialCapacity);
-    return out;
+    try {
+      this.#group(spans);
+      const order = this.#resourceOrder;
+      for (let r = 0; r < order.length; r++) this.#resourceSpans(spans, order[r]!);
+      const out = Buffer.allocUnsafeSlow(this.#pos);
+      this.#bytes.copy(out, 0, 0, this.#pos);
+      return out;
+    } finally {
+      // Also after a throw (a span whose getter throws: the export fails, the encoder stays
+      // usable): release this request's objects, give back a buffer one huge request grew.
+      this.#resourceGroup.clear();
+      this.#resourceOrder.length = 0;
+      this.#groupResource.length = 0;
+      this.#groupScope.length = 0;
+      if (this.#bytes.length > kKeepCapacity) this.#bytes = Buffer.allocUnsafeSlow(kInitialCapacity);
+    }
   }
 
   #group(spans: readonly ReadableSpan[]): void {
