@@ -26,9 +26,10 @@ import { parseReferenceOutput, parseWirespanSummary, sum } from './parse-output.
 import { compile, ensureCapture, SetupError, versionOf, warmPageCache, which } from './tools.ts';
 import { checkAgainstTruth, loadTruth } from './truth-check.ts';
 
-const usage = `usage: npm run bench -- [--packets N] [--runs K] [--spans] [--skip-check]
+const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--spans] [--skip-check]
 
   --packets N    capture size in packets (default 5000000; e.g. 500000 for a quick run)
+  --mix SPEC     generator traffic mix, e.g. dns=50,http=35,udp=15,v6=20 (default: gen-pcap's)
   --runs K       timed runs per row, the median is reported (default 3)
   --spans        also measure spans/s into a local OTLP receiver (needs replay --otlp)
   --skip-check   skip the correctness check against the truth file
@@ -46,6 +47,8 @@ const fmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 interface Options {
   packets: number;
+  /** gen-pcap's MIX argument (null: its default mix). */
+  mix: string | null;
   runs: number;
   spans: boolean;
   check: boolean;
@@ -55,6 +58,7 @@ function parseBenchArgs() {
   return parseArgs({
     options: {
       packets: { type: 'string', default: '5000000' },
+      mix: { type: 'string' },
       runs: { type: 'string', default: '3' },
       spans: { type: 'boolean', default: false },
       'skip-check': { type: 'boolean', default: false },
@@ -82,7 +86,10 @@ function parseOptions(): Options {
     throw new SetupError(`--packets must be an integer ≥ 1000, got "${values.packets}"`);
   if (!Number.isInteger(runs) || runs < 1)
     throw new SetupError(`--runs must be a positive integer, got "${values.runs}"`);
-  return { packets, runs, spans: values.spans, check: !values['skip-check'] };
+  const mix = values.mix ?? null;
+  if (mix !== null && !/^([a-z0-9]+=\d+)(,[a-z0-9]+=\d+)*$/.test(mix))
+    throw new SetupError(`--mix must look like dns=50,http=35,udp=15,v6=20, got "${mix}"`);
+  return { packets, mix, runs, spans: values.spans, check: !values['skip-check'] };
 }
 
 /** The Node that runs wirespan: the project's Node 24 (npm puts it first on PATH). */
@@ -312,7 +319,7 @@ async function main(): Promise<void> {
   const ref = path.join(outDir, 'ref-correlate');
   if (await compile(genSource, gen, ['-lm'])) process.stderr.write(`bench: built ${gen}\n`);
   if (await compile(refSource, ref, [])) process.stderr.write(`bench: built ${ref}\n`);
-  const capture = await ensureCapture(gen, genSource, outDir, options.packets, seed);
+  const capture = await ensureCapture(gen, genSource, outDir, options.packets, seed, options.mix);
   const rel = (file: string) => path.relative(repoRoot, file);
 
   const scratch = path.join(outDir, 'time.out');
@@ -382,7 +389,7 @@ async function main(): Promise<void> {
   const machine = describeMachine(nodeVersion);
   machine.loadAverage = startLoad.loadAverage;
   const head = [
-    `wirespan benchmark: ${rel(capture.pcap)} (${fmt.format(capture.packets)} packets, ${fmt.format(capture.bytes)} bytes, seed ${seed}${capture.generated ? ', generated now' : ', reused'})`,
+    `wirespan benchmark: ${rel(capture.pcap)} (${fmt.format(capture.packets)} packets, ${fmt.format(capture.bytes)} bytes, seed ${seed}${options.mix ? `, mix ${options.mix}` : ''}${capture.generated ? ', generated now' : ', reused'})`,
     ...formatMachine(machine),
     `cli:     ${path.basename(node)} ${rel(main)} replay ...`,
     `tools:   ${versionOf('gcc', ['--version']) ?? 'gcc ?'}; ${tcpdump ? (versionOf(tcpdump, ['--version']) ?? 'tcpdump') : 'no tcpdump'}; peak RSS via ${rssMethodNames[rssMethod]}`,

@@ -76,7 +76,7 @@ export function sizeLabel(packets: number): string {
 }
 
 /**
- * Generates `gen-pcap OUT PACKETS SEED` once and reuses it: a stamp file written after a
+ * Generates `gen-pcap OUT PACKETS SEED [MIX]` once and reuses it: a stamp file written after a
  * successful generation records the sizes and the generator source hash; any mismatch
  * (missing file, other size, changed generator) regenerates.
  */
@@ -86,8 +86,10 @@ export async function ensureCapture(
   outDir: string,
   packets: number,
   seed: number,
+  mix: string | null = null,
 ): Promise<Capture> {
-  const pcap = path.join(outDir, `bench-${sizeLabel(packets)}.pcap`);
+  const mixLabel = mix === null ? '' : `-${mix.replaceAll('=', '').replaceAll(',', '-')}`;
+  const pcap = path.join(outDir, `bench-${sizeLabel(packets)}${mixLabel}.pcap`);
   const truth = `${pcap}.truth.tsv`;
   const stampFile = `${pcap}.stamp.json`;
   const generatorSha256 = crypto.createHash('sha256').update(fs.readFileSync(genSource)).digest('hex');
@@ -115,7 +117,7 @@ export async function ensureCapture(
   fs.rmSync(stampFile, { force: true });
   process.stderr.write(`bench: generating ${pcap} (${packets} packets, seed ${seed}) ...\n`);
   const tmp = `${pcap}.tmp`;
-  const done = await runToCompletion(genBinary, [tmp, String(packets), String(seed)]);
+  const done = await runToCompletion(genBinary, [tmp, String(packets), String(seed), ...(mix ? [mix] : [])]);
   if (done.code !== 0)
     throw new SetupError(`gen-pcap failed (exit ${done.code ?? done.signal}):\n${done.stderr}`);
   fs.renameSync(tmp, pcap);
