@@ -1,4 +1,6 @@
 /** Messages between the pipeline's main thread and its workers (structured-cloned). */
+import module from 'node:module';
+import path from 'node:path';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
@@ -13,7 +15,20 @@ import type { PipelineMemory } from './layout.ts';
  */
 export const kPairBacklogWeight = 8192;
 
+/**
+ * The compile cache directory of the main thread (agent/cli/main.mjs made sure it is private),
+ * for the workers (worker.mjs); null when the main thread has none. Node's own default for a
+ * worker is a shared directory in the system temp directory, which main.mjs refuses.
+ */
+export function compileCacheDirForWorkers(): string | null {
+  const versioned = module.getCompileCacheDir?.();
+  // getCompileCacheDir() names Node's versioned subdirectory of the directory that was enabled.
+  return versioned ? path.dirname(versioned) : null;
+}
+
 export interface WorkerConfig {
+  /** See compileCacheDirForWorkers(). */
+  compileCacheDir: string | null;
   memory: PipelineMemory;
   worker: number;
   workers: number;

@@ -17,6 +17,7 @@ import { LatencySummary } from '../report/latency-summary.ts';
 import { ChunkProducer } from './chunk-ring.ts';
 import { allocatePipelineMemory, kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
 import {
+  compileCacheDirForWorkers,
   type FileReport,
   kPairBacklogWeight,
   type WorkerConfig,
@@ -102,6 +103,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
   const exited: Promise<void>[] = [];
   for (let index = 0; index < workerCount; index++) {
     const config: WorkerConfig = {
+      compileCacheDir: compileCacheDirForWorkers(),
       memory,
       worker: index,
       workers: workerCount,
