@@ -1,12 +1,13 @@
 /**
  * Child process of alloc.test.ts (run with --expose-gc and a fixed 64 MB young generation):
- * decodes 200k packets after a warm-up and prints, as JSON, how much the heap grew and how many
+ * decodes 200k packets (and computes their raw flow shard) after a warm-up and prints, as JSON, how much the heap grew and how many
  * GCs ran meanwhile. With a young generation that large nothing is collected during the loop, so
  * the growth is what the loop allocated.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers/promises';
 import { decodePacket } from '../../agent/decode/decoder.ts';
+import { rawFlowShard } from '../../agent/decode/flow-hash.ts';
 import { DecodedPacket, EtherType, LinkType } from '../../agent/decode/packet.ts';
 import { SkipCounters } from '../../agent/shared/skips.ts';
 import {
@@ -58,11 +59,16 @@ const records = cases.map(([bytes]) => bytes);
 const linkTypes = cases.map(([, linkType]) => linkType);
 const out = new DecodedPacket();
 const skips = new SkipCounters();
+/** Records the raw flow hash (the worker pipeline's shard, decode/flow-hash.ts) classified. */
+let classified = 0;
 function run(): number {
   let decoded = 0;
+  classified = 0;
   for (let i = 0; i < kPackets; i++) {
     const bytes = records[i % records.length]!;
-    if (decodePacket(bytes, 0, bytes.length, linkTypes[i % records.length]!, out, skips)) decoded++;
+    const linkType = linkTypes[i % records.length]!;
+    if (rawFlowShard(bytes, 0, bytes.length, linkType, 4) >= 0) classified++;
+    if (decodePacket(bytes, 0, bytes.length, linkType, out, skips)) decoded++;
   }
   return decoded;
 }
@@ -80,4 +86,4 @@ const decoded = run();
 const after = process.memoryUsage().heapUsed;
 await setImmediate();
 observer.disconnect();
-console.log(JSON.stringify({ packets: kPackets, decoded, heapGrowthBytes: after - before, gcs }));
+console.log(JSON.stringify({ packets: kPackets, decoded, classified, heapGrowthBytes: after - before, gcs }));

@@ -1,5 +1,5 @@
 /**
- * Allocation guard: decoding allocates nothing per packet. Runs alloc-probe.ts in a child
+ * Allocation guard: decoding and the raw flow hash allocate nothing per packet. Runs alloc-probe.ts in a child
  * process with a 64 MB young generation, so no GC runs during the measured loop and heap growth
  * equals what the loop allocated. One 12-byte object per packet would grow it by ~2.4 MB.
  */
@@ -10,18 +10,20 @@ import { test } from 'node:test';
 
 const kMaxGrowthBytes = 256 * 1024;
 
-test('decoding 200k packets allocates (next to) nothing', () => {
+test('decoding 200k packets, and their raw flow shard, allocates (next to) nothing', () => {
   const probe = path.join(import.meta.dirname, 'alloc-probe.ts');
   const flags = ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'];
   const output = execFileSync(process.execPath, [...flags, probe], { encoding: 'utf8' });
   const result = JSON.parse(output) as {
     packets: number;
     decoded: number;
+    classified: number;
     heapGrowthBytes: number;
     gcs: number;
   };
   console.log(result);
   assert.equal(result.gcs, 0, 'a GC during the measured loop would hide allocations');
   assert.ok(result.decoded > 0);
+  assert.ok(result.classified > 0);
   assert.ok(result.heapGrowthBytes < kMaxGrowthBytes, `heap grew ${result.heapGrowthBytes} bytes`);
 });
