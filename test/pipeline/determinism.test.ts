@@ -115,3 +115,17 @@ test('the summary says how many workers ran and counts the same pairs', () => {
   const pairsLine = (text: string) => text.split('\n').find((line) => line.includes('pairs:'));
   assert.equal(pairsLine(parallel.stderr), pairsLine(single.stderr));
 });
+
+test('records skipped undecoded by a worker still count as decoded; input skips are the same', () => {
+  const args = ['replay', path.join(corpusDir, 'linktypes'), '--output', 'none', '--summary', 'none'];
+  const single = runCli([...args, '--workers', '0']);
+  const parallel = runCli([...args, '--workers', '4']);
+  assert.equal(single.status, 0, single.stderr);
+  assert.equal(parallel.status, 0, parallel.stderr);
+  const counts = (text: string) => /\d[\d,]* packets \([\d,]+ decoded to TCP\/UDP\)/.exec(text)?.[0];
+  const skipped = (text: string) => text.split('\n').find((line) => line.includes('skipped:'));
+  assert.ok(counts(single.stderr), single.stderr);
+  assert.equal(counts(parallel.stderr), counts(single.stderr));
+  assert.ok(skipped(single.stderr), single.stderr);
+  assert.equal(skipped(parallel.stderr), skipped(single.stderr));
+});
