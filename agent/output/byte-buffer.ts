@@ -6,6 +6,9 @@
 
 const kEncoder = new TextEncoder();
 
+/** Below this many seconds, seconds * 1e9 + nanos is a safe integer. */
+const kSafeSeconds = Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000_000) - 1;
+
 export class ByteBuffer {
   bytes: Uint8Array;
   length = 0;
@@ -69,6 +72,30 @@ export class ByteBuffer {
     let at = this.length + digits;
     this.length = at;
     for (let v = value; at > this.length - digits; v = Math.floor(v / 10)) bytes[--at] = 0x30 + (v % 10);
+  }
+
+  /**
+   * The exact nanoseconds from (s1, n1) to (s2, n2) in decimal, even beyond 2^53 ns (~104 days),
+   * where the difference as one number would lose digits: whole seconds, then 9 nanosecond digits.
+   */
+  nanosBetween(s1: number, n1: number, s2: number, n2: number): void {
+    let seconds = s2 - s1;
+    let nanos = n2 - n1;
+    if (seconds < 0 || (seconds === 0 && nanos < 0)) {
+      this.byte(0x2d);
+      seconds = -seconds;
+      nanos = -nanos;
+    }
+    if (nanos < 0) {
+      seconds--;
+      nanos += 1_000_000_000;
+    }
+    if (seconds < kSafeSeconds) {
+      this.integer(seconds * 1_000_000_000 + nanos);
+      return;
+    }
+    this.integer(seconds);
+    this.padded(nanos, 9);
   }
 
   /** An integer below 10^width, zero-padded to `width` digits. */

@@ -55,6 +55,7 @@ export function pairToObject(pair: Pair, fileNames: readonly string[]): Record<s
   };
   if (response) {
     line.end = formatTimestamp(response.lastSeconds, response.lastNanos);
+    // A number, as JSON.parse gives it: exact below 2^53 ns (~104 days), rounded beyond.
     line.duration_ns = diffNanos(
       request.firstSeconds,
       request.firstNanos,
@@ -177,9 +178,7 @@ export class PairJsonWriter {
       out.raw(kEnd);
       this.#time(out, response.lastSeconds, response.lastNanos);
       out.raw(kDuration);
-      out.integer(
-        diffNanos(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos),
-      );
+      out.nanosBetween(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos);
     }
     if (pair.outcome === Outcome.Unanswered) {
       out.raw(kReason);
@@ -257,15 +256,18 @@ export function pairToText(pair: Pair): string {
     lines.push(
       `RES: ${server} -> ${client} [${transport}] Time: ${formatTimestamp(response.lastSeconds, response.lastNanos)}`,
     );
-    const latency = diffNanos(
-      request.firstSeconds,
-      request.firstNanos,
-      response.lastSeconds,
-      response.lastNanos,
+    lines.push(
+      `LATENCY: ${exactNanosBetween(request.firstSeconds, request.firstNanos, response.lastSeconds, response.lastNanos)} ns`,
     );
-    lines.push(`LATENCY: ${latency} ns`);
   } else {
     lines.push(`NO RESPONSE: ${UnansweredReasonNames[pair.unansweredReason]}`);
   }
   return lines.join('\n');
+}
+
+/** Nanoseconds from (s1, n1) to (s2, n2) in decimal, exact beyond 2^53 too. */
+export function exactNanosBetween(s1: number, n1: number, s2: number, n2: number): string {
+  const nanos = diffNanos(s1, n1, s2, n2);
+  if (Number.isSafeInteger(nanos)) return String(nanos);
+  return String(BigInt(s2 - s1) * 1_000_000_000n + BigInt(n2 - n1));
 }

@@ -40,6 +40,11 @@ export const kPackedValues = 4096;
 export const kSignificantDigits = 3;
 /** Initial trackable range: 1 ns .. 1 h (auto-resizes beyond). */
 const kHighestTrackableNanos = 3_600_000_000_000;
+/**
+ * Latencies above this (~52 days: a capture clock jump, or two files years apart) go into the
+ * top bucket: hdr-histogram-js fails at 2^53 and beyond. maxNanos keeps the real value.
+ */
+const kLargestRecordedNanos = 2 ** 52;
 /** Servers listed per ranking unless `--summary-top` says otherwise. */
 export const kDefaultTop = 10;
 export const kPercentiles = [50, 90, 99] as const;
@@ -79,7 +84,7 @@ class LatencyStats {
     let histogram = this.histogram;
     if (histogram === null) {
       histogram = latencyHistogram();
-      for (const value of values ?? []) histogram.recordValue(value);
+      for (const value of values ?? []) histogram.recordValue(Math.min(value, kLargestRecordedNanos));
       this.histogram = histogram;
       this.values = null;
     } else if (this.packed && this.matched > kPackedValues) {
@@ -90,7 +95,7 @@ class LatencyStats {
       this.histogram = flat;
       this.packed = false;
     }
-    histogram.recordValueWithCount(nanos, count);
+    histogram.recordValueWithCount(Math.min(nanos, kLargestRecordedNanos), count);
   }
 
   /** Value at a percentile with HDR semantics (nearest rank, top of its bucket), capped at the maximum; null when nothing matched. */

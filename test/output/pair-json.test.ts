@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ByteBuffer } from '../../agent/output/byte-buffer.ts';
-import { PairJsonWriter, pairToObject } from '../../agent/output/pair-json.ts';
+import { exactNanosBetween, PairJsonWriter, pairToObject } from '../../agent/output/pair-json.ts';
 
 const decoder = new TextDecoder();
 
@@ -22,11 +22,43 @@ test('the fast JSONL writer equals JSON.stringify of the schema object for every
     for (const pair of pairs) {
       out.clear();
       writer.write(out, pair);
-      assert.equal(decoder.decode(out.view()), `${JSON.stringify(pairToObject(pair, files))}\n`);
+      const fast = decoder.decode(out.view());
+      const reference = `${JSON.stringify(pairToObject(pair, files))}\n`;
+      const response = pair.response;
+      if (response === null || Number.isSafeInteger(pairToObject(pair, files).duration_ns)) {
+        assert.equal(fast, reference);
+      } else {
+        // Beyond 2^53 ns the object's number is rounded; the fast writer prints the exact digits.
+        const duration = /"duration_ns":(\d+)/;
+        assert.equal(fast.replace(duration, ''), reference.replace(duration, ''));
+        const exact =
+          BigInt(response.lastSeconds - pair.request.firstSeconds) * 1_000_000_000n +
+          BigInt(response.lastNanos - pair.request.firstNanos);
+        assert.equal(fast.match(duration)?.[1], String(exact));
+      }
       compared++;
     }
   }
   assert.ok(compared > 400, `${compared} pairs compared`);
+});
+
+test('durations print exactly, also beyond 2^53 ns and with a nanosecond borrow', () => {
+  const cases: [number, number, number, number, string][] = [
+    [10, 900, 12, 100, '1999999200'],
+    [10, 100, 10, 100, '0'],
+    [10, 200, 10, 100, '-100'],
+    [12, 100, 10, 900, '-1999999200'],
+    [0, 999_999_999, 9_007_200, 1, '9007199000000002'],
+    [1_422_527_998, 578_402_281, 2_894_531_997, 938_836_488, '1472003999360434207'],
+    [2_894_531_997, 938_836_488, 1_422_527_998, 578_402_281, '-1472003999360434207'],
+  ];
+  const out = new ByteBuffer(4);
+  for (const [s1, n1, s2, n2, expected] of cases) {
+    out.clear();
+    out.nanosBetween(s1, n1, s2, n2);
+    assert.equal(decoder.decode(out.view()), expected, `${s1}.${n1} -> ${s2}.${n2}`);
+    assert.equal(exactNanosBetween(s1, n1, s2, n2), expected);
+  }
 });
 
 test('a file name that needs escaping stays valid JSON', () => {

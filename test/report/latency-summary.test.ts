@@ -286,3 +286,14 @@ test('percentiles: nearest rank at 3 significant digits, never above the exact m
   const one = single.report().protocols[0]!;
   assert.deepEqual([one.p50_ns, one.p99_ns, one.max_ns], [123_456_789, 123_456_789, 123_456_789]);
 });
+
+test('a latency beyond 2^53 ns (a clock jump of years) is summarised, not a crash', () => {
+  const summary = new LatencySummary();
+  // Past kExactValues, so the values go through a histogram (hdr-histogram-js fails at 2^53).
+  for (let v = 1; v <= 200; v++) summary.add(pair(1, v * 1_000_000));
+  const years = 46 * 365 * 86_400 * 1_000_000_000;
+  summary.add(pair(1, years));
+  const row = summary.report().protocols[0]!;
+  assert.equal(row.max_ns, years);
+  assert.ok(row.p50_ns !== null && row.p50_ns < 200_000_000);
+});
