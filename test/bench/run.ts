@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { installCleanup, runToCompletion } from './children.ts';
+import { runHostileBench } from './hostile.ts';
 import { describeMachine, formatMachine } from './machine.ts';
 import { detectRssMethod, type Measured, measure, type RssMethod, rssMethodNames } from './measure.ts';
 import { startReceiver } from './otlp-receiver.ts';
@@ -32,6 +33,9 @@ const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--
   --mix SPEC     generator traffic mix, e.g. dns=50,http=35,udp=15,v6=20 (default: gen-pcap's)
   --runs K       timed runs per row, the median is reported (default 3)
   --spans        also measure spans/s into a local OTLP receiver (needs replay --otlp)
+  --hostile      instead: the crafted floods of test/hostile/ at full size (time, peak RSS,
+                 growth from 1/4 size) next to normal captures; see test/bench/hostile.ts
+  --budget MIB   with --hostile: wirespan's --memory-budget (default: its own)
   --skip-check   skip the correctness check against the truth file
   --help         this text
 `;
@@ -52,6 +56,9 @@ interface Options {
   runs: number;
   spans: boolean;
   check: boolean;
+  hostile: boolean;
+  /** --budget MIB for the hostile floods (null: wirespan's default). */
+  budgetMiB: number | null;
 }
 
 function parseBenchArgs() {
@@ -61,6 +68,8 @@ function parseBenchArgs() {
       mix: { type: 'string' },
       runs: { type: 'string', default: '3' },
       spans: { type: 'boolean', default: false },
+      hostile: { type: 'boolean', default: false },
+      budget: { type: 'string' },
       'skip-check': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -89,7 +98,18 @@ function parseOptions(): Options {
   const mix = values.mix ?? null;
   if (mix !== null && !/^([a-z0-9]+=\d+)(,[a-z0-9]+=\d+)*$/.test(mix))
     throw new SetupError(`--mix must look like dns=50,http=35,udp=15,v6=20, got "${mix}"`);
-  return { packets, mix, runs, spans: values.spans, check: !values['skip-check'] };
+  const budgetMiB = values.budget === undefined ? null : Number(values.budget);
+  if (budgetMiB !== null && !(Number.isInteger(budgetMiB) && budgetMiB > 0))
+    throw new SetupError(`--budget must be a positive integer (MiB), got "${values.budget}"`);
+  return {
+    packets,
+    mix,
+    runs,
+    spans: values.spans,
+    check: !values['skip-check'],
+    hostile: values.hostile,
+    budgetMiB,
+  };
 }
 
 /** The Node that runs wirespan: the project's Node 24 (npm puts it first on PATH). */
@@ -319,13 +339,27 @@ async function main(): Promise<void> {
   const ref = path.join(outDir, 'ref-correlate');
   if (await compile(genSource, gen, ['-lm'])) process.stderr.write(`bench: built ${gen}\n`);
   if (await compile(refSource, ref, [])) process.stderr.write(`bench: built ${ref}\n`);
-  const capture = await ensureCapture(gen, genSource, outDir, options.packets, seed, options.mix);
-  const rel = (file: string) => path.relative(repoRoot, file);
-
   const scratch = path.join(outDir, 'time.out');
   const rssMethod: RssMethod = await detectRssMethod(scratch);
   if (rssMethod !== 'gnu-time')
     notes.push(`peak RSS: /usr/bin/time unusable (Debian package "time"); ${rssMethodNames[rssMethod]}`);
+  if (options.hostile) {
+    await runHostileBench({
+      node,
+      entry: wirespanEntry(),
+      outDir,
+      gen,
+      genSource,
+      seed,
+      rssMethod,
+      scratch,
+      budgetMiB: options.budgetMiB,
+    });
+    return;
+  }
+
+  const capture = await ensureCapture(gen, genSource, outDir, options.packets, seed, options.mix);
+  const rel = (file: string) => path.relative(repoRoot, file);
 
   // 2. What this wirespan supports.
   const main = wirespanEntry();
