@@ -4,7 +4,6 @@
  * connection, meet in one shard. Payload sharding (relay matching pairs a payload seen on
  * two different flows) hashes the payload bytes instead, so both copies meet too.
  */
-import { flowShardOf } from '../decode/flow-hash.ts';
 import type { DecodedPacket } from '../decode/packet.ts';
 
 function mix(h: number): number {
@@ -14,19 +13,22 @@ function mix(h: number): number {
 }
 
 /**
- * The shard of the packet's flow. The same function as rawFlowShard() (decode/flow-hash.ts)
- * computes from a record's bytes, so workers can skip other shards' records undecoded.
+ * The shard of the packet's flow. rawFlowShard() (decode/flow-hash.ts) computes the same hash
+ * from a record's raw bytes, so that workers skip other shards' records undecoded: change both
+ * together (test/decode/flow-hash.test.ts compares them on every corpus packet).
  */
 export function flowShard(p: DecodedPacket, shards: number): number {
-  return flowShardOf(
-    p.src0 ^ p.dst0,
-    p.src1 ^ p.dst1,
-    p.src2 ^ p.dst2,
-    p.src3 ^ p.dst3,
-    p.ipProtocol,
-    p.srcPort ^ p.dstPort,
-    shards,
-  );
+  // The endpoints' XOR folded into one word (direction-independent), then one murmur3 finaliser.
+  let h =
+    p.src0 ^
+    p.dst0 ^
+    (p.src1 ^ p.dst1) ^
+    (p.src2 ^ p.dst2) ^
+    (p.src3 ^ p.dst3) ^
+    (((p.srcPort ^ p.dstPort) << 8) | p.ipProtocol);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) % shards;
 }
 
 /** Bytes of payload the payload shard looks at: enough to spread, cheap to hash. */

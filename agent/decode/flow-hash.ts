@@ -19,34 +19,6 @@ import { EtherType, IpProtocol, LinkType, LinkTypeMask } from './packet.ts';
 /** rawFlowShard(): the record needs a full decode to know its shard (or is not TCP/UDP). */
 export const kUnclassified = -1;
 
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * The direction-independent flow shard from XORs of the two endpoints: address words 0..3
- * (big-endian 32-bit; IPv4 uses word 0, the others are 0), the IP protocol and the ports.
- * flowShard() (agent/correlate/shard.ts) and rawFlowShard() both end here.
- */
-export function flowShardOf(
-  x0: number,
-  x1: number,
-  x2: number,
-  x3: number,
-  protocol: number,
-  ports: number,
-  shards: number,
-): number {
-  let h = mix(x0 + protocol);
-  h = mix(h ^ x1);
-  h = mix(h ^ x2);
-  h = mix(h ^ x3);
-  h = mix(h ^ ports);
-  return h % shards;
-}
-
 const kEthernetHeaderLength = 14;
 const kVlanTagLength = 4;
 const kMinEtherType = 0x0600;
@@ -65,11 +37,6 @@ const kMaxExtensionHeaders = 16;
 
 function u16(data: Uint8Array, i: number): number {
   return (data[i]! << 8) | data[i + 1]!;
-}
-
-/** Big-endian 32-bit word as an int32 (the same bits as the decoder's unsigned words). */
-function i32(data: Uint8Array, i: number): number {
-  return (data[i]! << 24) | (data[i + 1]! << 16) | (data[i + 2]! << 8) | data[i + 3]!;
 }
 
 /**
@@ -153,6 +120,8 @@ export function rawFlowShard(
   }
   if (type < kMinEtherType) return kUnclassified;
 
+  // XORs of the two endpoints' address words (int32: the bits of the decoder's unsigned words),
+  // computed in place from 16-bit reads for the reason given at the hash below.
   let x0: number;
   let x1 = 0;
   let x2 = 0;
@@ -172,17 +141,17 @@ export function rawFlowShard(
     if ((u16(data, pos + 6) & 0x3fff) !== 0) return kUnclassified; // fragment
     ipPayloadLength = (lengthField === 0 ? captured : lengthField) - headerLength;
     protocol = data[pos + 9]!;
-    x0 = i32(data, pos + 12) ^ i32(data, pos + 16);
+    x0 = ((u16(data, pos + 12) ^ u16(data, pos + 16)) << 16) | (u16(data, pos + 14) ^ u16(data, pos + 18));
     pos += headerLength;
   } else if (type === EtherType.Ipv6) {
     if (end - pos < kIpv6HeaderLength) return kUnclassified;
     if (data[pos]! >> 4 !== 6) return kUnclassified;
     const payloadLength = u16(data, pos + 4);
     const wireEnd = payloadLength === 0 ? end : pos + kIpv6HeaderLength + payloadLength;
-    x0 = i32(data, pos + 8) ^ i32(data, pos + 24);
-    x1 = i32(data, pos + 12) ^ i32(data, pos + 28);
-    x2 = i32(data, pos + 16) ^ i32(data, pos + 32);
-    x3 = i32(data, pos + 20) ^ i32(data, pos + 36);
+    x0 = ((u16(data, pos + 8) ^ u16(data, pos + 24)) << 16) | (u16(data, pos + 10) ^ u16(data, pos + 26));
+    x1 = ((u16(data, pos + 12) ^ u16(data, pos + 28)) << 16) | (u16(data, pos + 14) ^ u16(data, pos + 30));
+    x2 = ((u16(data, pos + 16) ^ u16(data, pos + 32)) << 16) | (u16(data, pos + 18) ^ u16(data, pos + 34));
+    x3 = ((u16(data, pos + 20) ^ u16(data, pos + 36)) << 16) | (u16(data, pos + 22) ^ u16(data, pos + 38));
     protocol = data[pos + 6]!;
     let cursor = pos + kIpv6HeaderLength;
     for (let count = 0; protocol !== IpProtocol.Tcp && protocol !== IpProtocol.Udp; count++) {
@@ -228,5 +197,11 @@ export function rawFlowShard(
   } else {
     return kUnclassified;
   }
-  return flowShardOf(x0, x1, x2, x3, protocol, u16(data, pos) ^ u16(data, pos + 2), shards);
+  // flowShard()'s hash (agent/correlate/shard.ts), written out here: a helper taking or
+  // returning an int32 beyond V8's small integers allocates a heap number for it whenever V8
+  // does not inline the call (decode/wire.ts), and this runs for every record in every worker.
+  let h = x0 ^ x1 ^ x2 ^ x3 ^ (((u16(data, pos) ^ u16(data, pos + 2)) << 8) | protocol);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) % shards;
 }

@@ -246,3 +246,34 @@ test('constructed encapsulations: classified, same shard both ways, same as deco
     );
   }
 });
+
+test('flow shards are balanced: 20,000 random IPv4 and IPv6 flows over 2, 3, 4 and 7 shards', () => {
+  const next = random(99);
+  for (const shards of [2, 3, 4, 7]) {
+    const counts = new Array<number>(shards).fill(0);
+    const flows = 20_000;
+    for (let i = 0; i < flows; i++) {
+      const l4 = udp({ srcPort: 1024 + (next() % 60_000), dstPort: i % 3 === 0 ? 53 : 9000 });
+      const bytes =
+        i % 2 === 0
+          ? ipv4({
+              src: `10.${next() & 255}.${next() & 255}.${next() & 255}`,
+              dst: '192.168.1.10',
+              protocol: IpProtocol.Udp,
+              payload: l4,
+            })
+          : ipv6({
+              src: `fd00::${(next() & 0xffff).toString(16)}`,
+              dst: 'fd00:1::2',
+              next: IpProtocol.Udp,
+              payload: l4,
+            });
+      const shard = rawFlowShard(bytes, 0, bytes.length, i % 2 === 0 ? LinkType.Ipv4 : LinkType.Ipv6, shards);
+      assert.ok(shard >= 0);
+      counts[shard]!++;
+    }
+    const expected = flows / shards;
+    for (const count of counts)
+      assert.ok(Math.abs(count - expected) < expected * 0.1, `${shards} shards: ${counts}`);
+  }
+});
