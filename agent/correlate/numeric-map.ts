@@ -8,11 +8,26 @@
  * boxing and V8's OrderedHashMap holes cost a quarter of the correlator's time in GC.
  * Here a key lives unboxed in the typed array and a lookup allocates nothing.
  *
- * The key is already a well-mixed hash, so its low 32 bits pick the slot directly.
+ * Keys are mixed (with a per-process random seed) before they pick a slot: not every key is a
+ * hash (HTTP numbers its requests 1, 2, 3, ...), and with linear probing consecutive keys form
+ * one long run that every backward-shift deletion would walk (a pipelining flood turned each
+ * eviction into a scan of the whole table). The seed keeps crafted keys from colliding on purpose.
  */
 
 const kEmpty = -1;
 const kInitialCapacity = 1024;
+const kSeed = (Math.random() * 0x1_0000_0000) >>> 0;
+
+/** The home slot of a key: both 32-bit halves mixed (murmur3 finaliser), masked. */
+function home(key: number, mask: number): number {
+  let h = (key >>> 0) ^ Math.imul(((key / 0x1_0000_0000) >>> 0) ^ kSeed, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & mask;
+}
 
 export class NumericMap<V> {
   #keys: Float64Array;
@@ -35,7 +50,7 @@ export class NumericMap<V> {
   get(key: number): V | undefined {
     const keys = this.#keys;
     const mask = this.#mask;
-    for (let slot = (key >>> 0) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = home(key, mask); ; slot = (slot + 1) & mask) {
       const stored = keys[slot]!;
       if (stored === key) return this.#values[slot];
       if (stored === kEmpty) return undefined;
@@ -48,7 +63,7 @@ export class NumericMap<V> {
     if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
     const keys = this.#keys;
     const mask = this.#mask;
-    for (let slot = (key >>> 0) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = home(key, mask); ; slot = (slot + 1) & mask) {
       const stored = keys[slot]!;
       if (stored === key) {
         this.#values[slot] = value;
@@ -67,7 +82,7 @@ export class NumericMap<V> {
     const keys = this.#keys;
     const values = this.#values;
     const mask = this.#mask;
-    let slot = (key >>> 0) & mask;
+    let slot = home(key, mask);
     for (;;) {
       const stored = keys[slot]!;
       if (stored === kEmpty) return false;
@@ -79,9 +94,10 @@ export class NumericMap<V> {
     for (let next = (hole + 1) & mask; ; next = (next + 1) & mask) {
       const stored = keys[next]!;
       if (stored === kEmpty) break;
-      const home = (stored >>> 0) & mask;
+      const storedHome = home(stored, mask);
       // `next` may fill the hole only if its home is not in (hole, next] (cyclically).
-      const homeInRange = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+      const homeInRange =
+        hole <= next ? storedHome > hole && storedHome <= next : storedHome > hole || storedHome <= next;
       if (!homeInRange) {
         keys[hole] = stored;
         values[hole] = values[next];
@@ -114,7 +130,7 @@ export class NumericMap<V> {
     for (let i = 0; i < oldKeys.length; i++) {
       const key = oldKeys[i]!;
       if (key === kEmpty) continue;
-      let slot = (key >>> 0) & mask;
+      let slot = home(key, mask);
       while (keys[slot] !== kEmpty) slot = (slot + 1) & mask;
       keys[slot] = key;
       values[slot] = oldValues[i];

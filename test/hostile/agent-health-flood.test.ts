@@ -1,0 +1,105 @@
+/**
+ * The agent stays answerable while it chews through hostile captures (issue 11): a backlog of
+ * floods (FIN/zero-length out-of-order, descending 1-byte out-of-order, HTTP pipelining, SYN)
+ * in the watch directory is read at full speed while /healthz is probed every 100 ms; every
+ * probe must answer 200 within a second, and SIGTERM afterwards ends the agent promptly.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { repoRoot } from '../helpers/run-cli.ts';
+import { writePipelineFlood, writeSynFlood } from './crafted-flows.ts';
+import { writeFinFlood, writeOneByteFlood } from './crafted-tcp.ts';
+
+test('health probes answer throughout a backlog of floods; SIGTERM ends the agent', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-flood-health-'));
+  let child: ReturnType<typeof spawn> | null = null;
+  try {
+    const floods = [
+      (file: string) => writeFinFlood(file, 200_000),
+      (file: string) => writeOneByteFlood(file, 100_000, true),
+      (file: string) => writePipelineFlood(file, 200_000),
+      (file: string) => writeSynFlood(file, 100_000),
+    ];
+    const old = Date.now() / 1000 - 3600;
+    const files = floods.map((write, i) => {
+      const file = path.join(dir, `cap${i}`);
+      write(file);
+      fs.utimesSync(file, old + i, old + i);
+      return file;
+    });
+    // The newest file: the one tcpdump would still be writing, so every flood has a successor.
+    writeSynFlood(path.join(dir, 'cap9'), 1);
+
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    child = spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'agent/cli/main.mjs'),
+        'run',
+        '--watch',
+        dir,
+        '--grace',
+        '0.2',
+        '--on-done',
+        'rename',
+        '--output',
+        'none',
+        '--health-port',
+        String(port),
+        '--health-host',
+        '127.0.0.1',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const running = child;
+    const exited = new Promise<number | null>((resolve) => running.on('close', resolve));
+
+    const done = () => files.every((file) => fs.existsSync(`${file}.processed`));
+    let probes = 0;
+    let slowest = 0;
+    const failures: string[] = [];
+    const deadline = Date.now() + 120_000;
+    while (!stderr.includes('"watching"')) {
+      assert.ok(Date.now() < deadline, `the agent did not start:\n${stderr}`);
+      await sleep(50);
+    }
+    while (!done()) {
+      assert.ok(Date.now() < deadline, `the floods were not all read in time:\n${stderr.slice(-2000)}`);
+      const asked = Date.now();
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+          signal: AbortSignal.timeout(1000),
+        });
+        if (response.status !== 200) failures.push(`status ${response.status}`);
+        await response.arrayBuffer();
+        slowest = Math.max(slowest, Date.now() - asked);
+        if (process.env.PROBE_DEBUG) process.stderr.write(`probe ${Date.now() - asked} ms\n`);
+      } catch (error) {
+        failures.push(`${(error as Error).name} after ${Date.now() - asked} ms`);
+      }
+      probes++;
+      await sleep(100);
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${probes} probes failed`);
+    process.stderr.write(`health probes: ${probes}, slowest ${slowest} ms\n`);
+    assert.ok(probes >= 3, `only ${probes} probes: the backlog was read too fast to tell`);
+
+    const stopAsked = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 0, stderr.slice(-2000));
+    assert.ok(Date.now() - stopAsked < 15_000, 'SIGTERM took too long');
+  } finally {
+    if (child !== null && child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
