@@ -268,6 +268,21 @@ function otelOptions<T>(y: Argv<T>) {
       type: 'number',
       default: 100,
       coerce: checked('unanswered-spans-per-second', nonNegativeInteger),
+    })
+    .option('unanswered-spans-per-second-total', {
+      describe:
+        'OTLP: unanswered spans per protocol and second of capture time from all sources together (spoofed floods); beyond, one "unanswered flood" span per protocol and second counts them (default 10 x --unanswered-spans-per-second)',
+      type: 'number',
+      coerce: checked('unanswered-spans-per-second-total', nonNegativeInteger),
+    })
+    .check((argv) => {
+      const perSource = argv['unanswered-spans-per-second'];
+      const total = argv['unanswered-spans-per-second-total'];
+      if (total !== undefined && total < perSource)
+        throw new UsageError(
+          `--unanswered-spans-per-second-total (${total}) must be at least --unanswered-spans-per-second (${perSource})`,
+        );
+      return true;
     });
 }
 
@@ -311,6 +326,7 @@ function otelArgs(argv: {
   'slo-boundaries': number[];
   histogram: 'explicit' | 'exponential';
   'unanswered-spans-per-second': number;
+  'unanswered-spans-per-second-total'?: number;
 }) {
   return {
     otlp: argv.otlp,
@@ -323,6 +339,7 @@ function otelArgs(argv: {
       sloBoundaries: argv['slo-boundaries'],
       histogram: argv.histogram,
       unansweredSpansPerSecond: argv['unanswered-spans-per-second'],
+      unansweredSpansTotalPerSecond: argv['unanswered-spans-per-second-total'],
     },
   };
 }

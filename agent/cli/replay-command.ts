@@ -71,6 +71,8 @@ export interface OtelCliOptions {
   histogram: 'explicit' | 'exponential';
   /** --unanswered-spans-per-second (span-flood.ts). */
   unansweredSpansPerSecond: number;
+  /** --unanswered-spans-per-second-total (span-flood.ts); undefined = 10 x the per-source limit. */
+  unansweredSpansTotalPerSecond?: number | undefined;
 }
 
 /** The correlation flags replay and run share. */
@@ -157,6 +159,7 @@ export function createExporterFromCli(
     sloBoundaries: otel.sloBoundaries,
     histogramAggregation: otel.histogram,
     unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
+    unansweredSpansTotalPerSecond: otel.unansweredSpansTotalPerSecond,
     sourceFiles: (fileId) => sourceFiles[fileId],
   });
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { startHealthServer } from '../../agent/cli/health-server.ts';
 import { dropUnknownEnv } from '../../agent/cli/option-checks.ts';
-import { repoRoot } from '../helpers/run-cli.ts';
+import { repoRoot, runCli } from '../helpers/run-cli.ts';
 
 const cli = path.join(repoRoot, 'agent/cli/main.mjs');
 
@@ -225,4 +225,20 @@ test('--health-address (alias of --health-host) sets the bind address of the age
   );
   assert.equal(run.status, 0, run.stderr);
   assert.match(await usageError(['--watch', dir, '--health-address', '']), /--health-address|--health-host/);
+});
+
+test('an all-sources flood limit below the per-source one is a usage error naming both flags', () => {
+  const result = runCli([
+    'replay',
+    'test/fixtures/demo.pcap',
+    '--unanswered-spans-per-second',
+    '10',
+    '--unanswered-spans-per-second-total',
+    '5',
+  ]);
+  assert.equal(result.status, 2);
+  assert.match(
+    result.stderr,
+    /--unanswered-spans-per-second-total \(5\) must be at least --unanswered-spans-per-second \(10\)/,
+  );
 });

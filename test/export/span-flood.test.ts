@@ -87,14 +87,44 @@ describe('SpanFloodGuard', () => {
         first.attributes['wirespan.protocol'],
         first.attributes['client.address'],
         first.attributes['network.transport'],
+        first.attributes['wirespan.flood.scope'],
       ],
-      [7, 3, 'tcp', '10.0.0.2', 'tcp'],
+      [7, 3, 'tcp', '10.0.0.2', 'tcp', 'source'],
     );
     assert.equal(first.statusCode, 2, 'ERROR');
     assert.equal(guard.aggregated, 7);
     guard.flush();
     assert.equal(aggregates.length, 1, 'nothing pending: no more aggregates');
     assert.equal(guard.sources, 0);
+  });
+
+  test('spoofed floods (every request from a new address) are capped per protocol across all sources', () => {
+    const aggregates: FloodAggregate[] = [];
+    const guard = new SpanFloodGuard({ perInterval: 2, totalPerInterval: 5 }, (a) => aggregates.push(a));
+    let admitted = 0;
+    for (let i = 0; i < 50; i++) if (guard.admit(pair(0x0b000000 + i, kBase, i))) admitted++;
+    assert.equal(admitted, 5, 'the first 5 of the interval, whatever their source');
+    assert.ok(guard.admit(pair(1, kBase, 0, false, 'dns')), 'another protocol has its own total');
+    assert.equal(aggregates.length, 0);
+    assert.ok(guard.admit(pair(0x0c000000, kBase + 1)), 'a new interval starts a new total');
+    assert.equal(aggregates.length, 1);
+    const total = aggregates[0]!;
+    assert.deepEqual(
+      [
+        total.count,
+        total.attributes['wirespan.flood.scope'],
+        total.attributes['wirespan.flood.limit'],
+        total.attributes['client.address'],
+        total.startTime,
+      ],
+      [45, 'all_sources', 5, undefined, [kBase, 0]],
+    );
+    guard.flush();
+    assert.equal(guard.aggregated, 45);
+    assert.throws(
+      () => new SpanFloodGuard({ perInterval: 5, totalPerInterval: 4 }, () => {}),
+      /totalPerInterval/,
+    );
   });
 
   test('sources quiet for two intervals are closed as capture time moves on (also by answered pairs)', () => {
@@ -126,7 +156,7 @@ describe('SpanFloodGuard', () => {
     const big = new SpanFloodGuard({ perInterval: 2, maxSources: 64 }, () => {});
     for (let i = 0; i < 100_000; i++) big.admit(pair(i % 5000, kBase));
     assert.ok(big.sources <= 64);
-    const small = new SpanFloodGuard({ perInterval: 2, maxSources: 64 }, () => {});
+    const small = new SpanFloodGuard({ perInterval: 2, totalPerInterval: 1000, maxSources: 64 }, () => {});
     let admitted = 0;
     for (let i = 0; i < 6400; i++) if (small.admit(pair(i % 64, kBase))) admitted++;
     assert.equal(admitted, 128, 'with room for every source, each gets exactly the limit');

@@ -37,6 +37,8 @@ export const ATTR_WIRESPAN_UNANSWERED_REASON = 'wirespan.unanswered.reason';
 export const ATTR_WIRESPAN_FLOOD_COUNT = 'wirespan.flood.count';
 /** `unanswered flood` spans: the limit (unanswered spans per source and interval exported one by one). */
 export const ATTR_WIRESPAN_FLOOD_LIMIT = 'wirespan.flood.limit';
+/** `unanswered flood` spans: `source` (one client address) or `all_sources` (one protocol, every source). */
+export const ATTR_WIRESPAN_FLOOD_SCOPE = 'wirespan.flood.scope';
 
 /** Capture file holding the request's first packet (when the exporter was given the file names). */
 export const ATTR_WIRESPAN_SOURCE_FILE = 'wirespan.source.file';

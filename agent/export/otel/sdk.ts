@@ -133,6 +133,8 @@ export interface OtelExporterOptions {
    * (span-flood.ts). 0 = no limit. Default 100.
    */
   unansweredSpansPerSecond?: number;
+  /** Unanswered spans per protocol and second from all sources (span-flood.ts); default 10 x the above. */
+  unansweredSpansTotalPerSecond?: number | undefined;
 }
 
 export interface OtelExporterCounters {
@@ -534,7 +536,10 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       );
     };
     const flood = new SpanFloodGuard(
-      { perInterval: options.unansweredSpansPerSecond ?? kDefaultUnansweredSpansPerSecond },
+      {
+        perInterval: options.unansweredSpansPerSecond ?? kDefaultUnansweredSpansPerSecond,
+        totalPerInterval: options.unansweredSpansTotalPerSecond,
+      },
       offerAggregate,
     );
     let closed = false;

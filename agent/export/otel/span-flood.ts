@@ -10,6 +10,12 @@
  * `unanswered flood`, start and end the interval's bounds, attributes the count, the limit, the
  * protocol, the transport and the client address, status ERROR.
  *
+ * Spoofed floods (a SYN flood from random addresses, one request each) never reach a source's
+ * limit, so a second tier counts per protocol and interval across all sources: beyond
+ * `totalPerInterval` (default 10 x `perInterval`), unanswered pairs go into one `unanswered flood`
+ * span per protocol and interval, without `client.address` and with `wirespan.flood.scope` =
+ * `all_sources` (per-source aggregates say `source`).
+ *
  * Only spans are aggregated: every pair is still counted in the exporter's pair counts and
  * metrics, and written to JSONL. Answered pairs are never limited.
  *
@@ -30,6 +36,7 @@ import { formatIp } from '../../decode/format.ts';
 import {
   ATTR_WIRESPAN_FLOOD_COUNT,
   ATTR_WIRESPAN_FLOOD_LIMIT,
+  ATTR_WIRESPAN_FLOOD_SCOPE,
   ATTR_WIRESPAN_PROTOCOL,
 } from './attributes.ts';
 import type { PairData } from './span-mapper.ts';
@@ -37,6 +44,8 @@ import type { PairData } from './span-mapper.ts';
 export interface SpanFloodOptions {
   /** Unanswered spans per source (client address and protocol) and interval exported one by one; 0 = no limit. */
   perInterval: number;
+  /** Unanswered spans per protocol and interval, all sources together; default 10 x perInterval (0 with perInterval 0). */
+  totalPerInterval?: number;
   /** Interval length in seconds of capture time. Default 1. */
   intervalSeconds?: number;
   /** Sources tracked at once; the least recently seen is closed beyond it. Default 4096. */
@@ -69,7 +78,13 @@ const kOtherProtocol = 15;
 
 export class SpanFloodGuard {
   readonly #limit: number;
+  readonly #totalLimit: number;
   readonly #interval: number;
+  // The all-sources tier, per protocol index (at most kOtherProtocol + 1).
+  readonly #totalIntervalOf = new Float64Array(kOtherProtocol + 1).fill(-1);
+  readonly #totalAdmitted = new Uint32Array(kOtherProtocol + 1);
+  readonly #totalOverflow = new Uint32Array(kOtherProtocol + 1);
+  readonly #totalFirstPair: (PairData | null)[] = new Array<PairData | null>(kOtherProtocol + 1).fill(null);
   readonly #capacity: number;
   readonly #onAggregate: (aggregate: FloodAggregate) => void;
   readonly #protocols: string[] = [];
@@ -105,6 +120,9 @@ export class SpanFloodGuard {
     if (!Number.isInteger(options.perInterval) || options.perInterval < 0)
       throw new Error(`unansweredSpansPerSecond must be an integer >= 0, got ${options.perInterval}`);
     this.#limit = options.perInterval;
+    this.#totalLimit = options.totalPerInterval ?? options.perInterval * 10;
+    if (!Number.isInteger(this.#totalLimit) || this.#totalLimit < options.perInterval)
+      throw new Error(`totalPerInterval must be an integer >= perInterval, got ${options.totalPerInterval}`);
     this.#interval = options.intervalSeconds ?? 1;
     if (!(this.#interval > 0)) throw new Error(`flood interval must be > 0 seconds, got ${this.#interval}`);
     const capacity = options.maxSources ?? kDefaultMaxSources;
@@ -160,7 +178,7 @@ export class SpanFloodGuard {
     }
     if (this.#admitted[slot]! < this.#limit) {
       this.#admitted[slot]!++;
-      return true;
+      return this.#admitTotal(pair, protocol, interval);
     }
     if (this.#overflow[slot]! === 0) {
       this.#firstPair[slot] = pair;
@@ -175,6 +193,54 @@ export class SpanFloodGuard {
   /** Emits every pending aggregate (end of input, forceFlush, shutdown) and forgets all sources. */
   flush(): void {
     while (this.#tail >= 0) this.#remove(this.#tail);
+    for (let protocol = 0; protocol <= kOtherProtocol; protocol++) this.#emitTotal(protocol);
+  }
+
+  /** The all-sources tier for a pair its source admitted: true = its own span. */
+  #admitTotal(pair: PairData, protocol: number, interval: number): boolean {
+    if (interval > this.#totalIntervalOf[protocol]!) {
+      this.#emitTotal(protocol);
+      this.#totalIntervalOf[protocol] = interval;
+      this.#totalAdmitted[protocol] = 0;
+    }
+    if (this.#totalAdmitted[protocol]! < this.#totalLimit) {
+      this.#totalAdmitted[protocol]!++;
+      return true;
+    }
+    if (this.#totalOverflow[protocol]! === 0) this.#totalFirstPair[protocol] = pair;
+    this.#totalOverflow[protocol]!++;
+    this.aggregated++;
+    return false;
+  }
+
+  #emitTotal(protocol: number): void {
+    const count = this.#totalOverflow[protocol]!;
+    if (count === 0) return;
+    this.#totalOverflow[protocol] = 0;
+    const firstPair = this.#totalFirstPair[protocol]!;
+    this.#totalFirstPair[protocol] = null;
+    const startSeconds = this.#totalIntervalOf[protocol]! * this.#interval;
+    const durationNanos = Math.round(this.#interval * 1e9);
+    const transport = firstPair.transport;
+    this.aggregates++;
+    this.#onAggregate({
+      name: kFloodSpanName,
+      kind: SpanKind.INTERNAL,
+      startTime: hrTime(startSeconds, 0),
+      endTime: hrTime(startSeconds, durationNanos),
+      durationNanos,
+      attributes: {
+        [ATTR_WIRESPAN_PROTOCOL]: firstPair.protocol,
+        [ATTR_NETWORK_TRANSPORT]: transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport),
+        [ATTR_WIRESPAN_FLOOD_COUNT]: count,
+        [ATTR_WIRESPAN_FLOOD_LIMIT]: this.#totalLimit,
+        [ATTR_WIRESPAN_FLOOD_SCOPE]: 'all_sources',
+        [ATTR_ERROR_TYPE]: 'unanswered_flood',
+      },
+      statusCode: SpanStatusCode.ERROR,
+      firstPair,
+      count,
+    });
   }
 
   #protocolIndex(name: string): number {
@@ -318,6 +384,7 @@ export class SpanFloodGuard {
       ),
       [ATTR_WIRESPAN_FLOOD_COUNT]: count,
       [ATTR_WIRESPAN_FLOOD_LIMIT]: this.#limit,
+      [ATTR_WIRESPAN_FLOOD_SCOPE]: 'source',
       [ATTR_ERROR_TYPE]: 'unanswered_flood',
     };
     this.aggregates++;
