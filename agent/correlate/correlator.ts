@@ -15,6 +15,7 @@ import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNa
 import { matcherRegistry } from './registry.ts';
 import { flowShard, payloadShard } from './shard.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
+import { ParserBufferBudget } from './tcp-stream/parser-buffers.ts';
 import { TcpReassembly } from './tcp-stream/reassembly.ts';
 
 /** Pairs passed on, per protocol. */
@@ -27,6 +28,8 @@ export interface PairCounts {
 
 export class Correlator {
   readonly skips: SkipCounters;
+  /** Bytes the stream parsers hold for incomplete messages (bounded by options.reassembly). */
+  readonly parserBuffers: ParserBufferBudget;
   readonly counts = new Map<string, PairCounts>();
   readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
   /** The matchers that look at packets (stream-only matchers have no onPacket). */
@@ -57,7 +60,8 @@ export class Correlator {
     this.#shards = shard.count;
     this.#timeoutNanos = options.timeoutNanos;
     const counting: PairSink = { emit: (pair) => this.#count(pair, sink) };
-    const context: MatcherContext = { options, sink: counting, skips };
+    this.parserBuffers = new ParserBufferBudget(options.reassembly.maxParserBufferBytesTotal);
+    const context: MatcherContext = { options, sink: counting, skips, parserBuffers: this.parserBuffers };
     const streams: StreamProtocol[] = [];
     for (const descriptor of registry) {
       if (!descriptor.enabled(options)) continue;

@@ -7,11 +7,13 @@
  * keys, bounded, expiring by capture time) and emits finished pairs into the PairSink.
  * Matchers never read the wall clock and never talk to exporters.
  */
+
 import type { DecodedPacket } from '../decode/packet.ts';
 import type { SkipCounters } from '../shared/skips.ts';
 import type { CorrelateOptions } from './options.ts';
 import type { PairSink } from './pair.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
+import type { ParserBufferBudget } from './tcp-stream/parser-buffers.ts';
 
 /**
  * The packet being correlated. One instance, overwritten for every packet: a matcher that
@@ -60,6 +62,12 @@ export interface MatcherContext {
   sink: PairSink;
   /** Counted skips (malformed L7 messages, evictions...) under the matcher's own reason names. */
   skips: SkipCounters;
+  /**
+   * Bytes stream parsers may hold for incomplete messages, shared by every protocol of the
+   * correlator (tcp-stream/parser-buffers.ts). Absent (tests): each protocol makes its own with
+   * the default limit.
+   */
+  parserBuffers?: ParserBufferBudget;
 }
 
 /** What a protocol folder exports (its index.ts) and registry.ts lists. */

@@ -7,7 +7,8 @@
  *
  * | share | what | bytes per entry (worst case) | caps at 512 MiB |
  * |---|---|---|---|
- * | 25 % | reserve: runtime, output and export buffers, HTTP heads being read | | |
+ * | 20 % | reserve: runtime, output and export buffers | | |
+ * | 5 % | incomplete HTTP heads and DNS-over-TCP messages held by the parsers (maxParserBufferBytesTotal) | | 25.6 MiB |
  * | 15 % | pending DNS queries | 1,536 (~500 measured + a 253-character name escaped to 1 KB) | 52,428 |
  * | 5 % | pending UDP requests | 512 (~400 measured) | 52,428 |
  * | 10 % | pending TCP handshakes (SYN) | 1,024 (~820 measured) | 52,428 |
@@ -35,7 +36,8 @@ export const kMinMemoryBudgetMiB = 16;
 
 /** Shares of the budget (they add up to 1). */
 export const kMemoryBudgetShares = {
-  reserve: 0.25,
+  reserve: 0.2,
+  parserBuffers: 0.05,
   dns: 0.15,
   udp: 0.05,
   tcp: 0.1,
@@ -73,6 +75,7 @@ export function capsForMemoryBudget(mib: number): MemoryBudgetCaps {
     kConnectionOverheadBytes + kStreamParserBytesPerConnection,
   );
   reassembly.maxBufferedBytesTotal = Math.floor(bytes * share.buffered);
+  reassembly.maxParserBufferBytesTotal = Math.floor(bytes * share.parserBuffers);
   return {
     maxPending: {
       dns: entries(share.dns, kBytesPerPending.dns),
@@ -118,5 +121,10 @@ export function shareForWorker(options: CorrelateOptions, workers: number): void
   reassembly.maxBufferedBytesTotal = Math.max(
     reassembly.maxBufferedBytesPerDirection,
     Math.ceil(reassembly.maxBufferedBytesTotal / workers),
+  );
+  // At least two whole maximal HTTP heads per worker.
+  reassembly.maxParserBufferBytesTotal = Math.max(
+    2 * 64 * 1024,
+    Math.ceil(reassembly.maxParserBufferBytesTotal / workers),
   );
 }

@@ -18,7 +18,7 @@ const kMiB = 1024 * 1024;
 /** Worst-case bytes every capped table holds when full. */
 function worstCaseBytes(mib: number): number {
   const caps = capsForMemoryBudget(mib);
-  let total = caps.reassembly.maxBufferedBytesTotal;
+  let total = caps.reassembly.maxBufferedBytesTotal + caps.reassembly.maxParserBufferBytesTotal;
   total += caps.reassembly.maxConnections * (kConnectionOverheadBytes + kStreamParserBytesPerConnection);
   for (const key of Object.keys(kBytesPerPending) as (keyof typeof kBytesPerPending)[]) {
     total += caps.maxPending[key] * kBytesPerPending[key];

@@ -167,10 +167,10 @@ export function writeDnsQueryFlood(file: string, count: number, longNames = fals
 }
 
 /** SYN, SYN-ACK, ACK between the client and 10.0.0.2:80; returns the client's next sequence number. */
-function handshake(w: FloodWriter, address: number, port: number): number {
-  w.tcp(address, port, kServer, 80, 1000, 0, kSyn);
-  w.tcp(kServer, 80, address, port, 5000, 1001, kSyn | kAck);
-  w.tcp(address, port, kServer, 80, 1001, 5001, kAck);
+function handshake(w: FloodWriter, address: number, port: number, serverPort = 80): number {
+  w.tcp(address, port, kServer, serverPort, 1000, 0, kSyn);
+  w.tcp(kServer, serverPort, address, port, 5000, 1001, kSyn | kAck);
+  w.tcp(address, port, kServer, serverPort, 1001, 5001, kAck);
   return 1001;
 }
 
@@ -178,10 +178,17 @@ function handshake(w: FloodWriter, address: number, port: number): number {
 const kSegmentBytes = 1400;
 
 /** Sends `text` as in-order client segments of at most kSegmentBytes; returns the next sequence number. */
-function sendClient(w: FloodWriter, address: number, port: number, seq: number, data: Buffer): number {
+function sendClient(
+  w: FloodWriter,
+  address: number,
+  port: number,
+  seq: number,
+  data: Buffer,
+  serverPort = 80,
+): number {
   for (let at = 0; at < data.length; at += kSegmentBytes) {
     const part = data.subarray(at, Math.min(data.length, at + kSegmentBytes));
-    w.tcp(address, port, kServer, 80, seq, 5001, kAck | kPsh, part);
+    w.tcp(address, port, kServer, serverPort, seq, 5001, kAck | kPsh, part);
     seq += part.length;
   }
   return seq;
@@ -227,6 +234,40 @@ export function writeHeaderStorm(file: string, count: number, headers = 1000, ov
     const seq = handshake(w, c.address, c.port);
     const head = `GET /${long}/${i} HTTP/1.1\r\nHost: storm.example\r\nUser-Agent: ${long}\r\n${fields}\r\n`;
     sendClient(w, c.address, c.port, seq, Buffer.from(head, 'latin1'));
+  }
+  w.close();
+  return w.packets;
+}
+
+/**
+ * Partial heads: `count` connections, each sending a request line and `bytes` of header fields
+ * and never the empty line that ends the head (a slowloris): every connection holds an
+ * incomplete head in its parser. No connection passes the 64 KiB head cap on its own.
+ */
+export function writePartialHeads(file: string, count: number, bytes: number): number {
+  const w = new FloodWriter(file);
+  const fields = `X-Slow: ${'s'.repeat(40)}\r\n`.repeat(Math.ceil(bytes / 50)).slice(0, bytes);
+  for (let i = 0; i < count; i++) {
+    const c = client(i);
+    const seq = handshake(w, c.address, c.port);
+    sendClient(w, c.address, c.port, seq, Buffer.from(`GET /slow/${i} HTTP/1.1\r\n${fields}`, 'latin1'));
+  }
+  w.close();
+  return w.packets;
+}
+
+/**
+ * DNS over TCP whose length prefixes announce 65,535 bytes: `count` connections to port 53,
+ * each sending the 2-byte prefix and then `bytes` of the body, never the rest.
+ */
+export function writeDnsPrefixFlood(file: string, count: number, bytes: number): number {
+  const w = new FloodWriter(file);
+  const body = Buffer.alloc(2 + bytes, 0x41);
+  body.writeUInt16BE(0xffff, 0);
+  for (let i = 0; i < count; i++) {
+    const c = client(i);
+    const seq = handshake(w, c.address, c.port, 53);
+    sendClient(w, c.address, c.port, seq, body, 53);
   }
   w.close();
   return w.packets;

@@ -41,6 +41,7 @@
  *   a hash collision is never taken for a match (the colliding request ends Evicted).
  * - Both tables are in capture order (Map insertion order), so expiry pops from the front.
  */
+
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
@@ -55,6 +56,7 @@ import {
   UnansweredReason,
 } from '../pair.ts';
 import { NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
+import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { className, rcodeName, typeName } from './mnemonics.ts';
 import {
   DnsHeader,
@@ -269,7 +271,12 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
       kRetransmissionWindowNanos,
       kIdentityWords,
     );
-    this.stream = new DnsStreamProtocol(this.#dnsPorts, this, context.skips);
+    this.stream = new DnsStreamProtocol(
+      this.#dnsPorts,
+      this,
+      context.skips,
+      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal),
+    );
   }
 
   onPacket(view: PacketView): void {

@@ -20,11 +20,17 @@ import { skipReason } from '../../shared/skips.ts';
 import type { PacketView } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
+import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import type { DnsEntry } from './matcher.ts';
 
 const kTcpGap = skipReason('dns.tcp_gap');
 const kTcpDesync = skipReason('dns.tcp_desync');
 const kTcpIncomplete = skipReason('dns.tcp_incomplete_message');
+/** The parsers' shared budget for incomplete messages (parser-buffers.ts) was spent: the direction is dropped. */
+const kParserBudget = skipReason('dns.parser_budget');
+/** First allocation for a message split across segments (doubling from there up to its length). */
+const kInitialBodyBytes = 512;
+const kNoBytes = new Uint8Array(0);
 
 /** Sender and receiver of one DNS message. UDP reuses one per matcher; TCP has two per connection. */
 export class DnsFlow {
@@ -79,10 +85,19 @@ class DnsFramer {
   /** The framing was lost: ignore this direction. */
   #desynced = false;
 
-  constructor(flow: DnsFlow, handler: DnsMessageHandler, skips: SkipCounters) {
+  /** Counts #buffer's bytes with every other parser's (a refused reservation drops the direction). */
+  readonly #parserBuffers: ParserBufferBudget;
+
+  constructor(
+    flow: DnsFlow,
+    handler: DnsMessageHandler,
+    skips: SkipCounters,
+    parserBuffers: ParserBufferBudget,
+  ) {
     this.#flow = flow;
     this.#handler = handler;
     this.#skips = skips;
+    this.#parserBuffers = parserBuffers;
   }
 
   push(data: Uint8Array, offset: number, length: number, view: PacketView): void {
@@ -119,8 +134,9 @@ class DnsFramer {
         pos++;
         continue;
       }
-      const buffer = this.#buffer!;
       const take = Math.min(end - pos, this.#messageLength - this.#filled);
+      if (!this.#reserve(this.#filled + take)) return;
+      const buffer = this.#buffer!;
       for (let i = 0; i < take; i++) buffer[this.#filled + i] = data[pos + i]!;
       this.#filled += take;
       edges.bytes += take;
@@ -156,9 +172,32 @@ class DnsFramer {
   #startBody(messageLength: number, prefixBytesAdded: number): void {
     this.#messageLength = messageLength;
     this.#prefixBytes = 2;
-    this.#buffer = new Uint8Array(messageLength);
+    // Allocated as the body arrives, not from the prefix: a prefix alone announcing 64 KiB on
+    // every connection would otherwise hold 64 KiB each.
+    this.#buffer = null;
     this.#filled = 0;
     this.#edges.bytes += prefixBytesAdded;
+  }
+
+  /**
+   * Room for `needed` body bytes: the buffer grows by doubling (at least 512 bytes, at most the
+   * message length), reserved in the parsers' budget first. Refused: the direction is dropped
+   * (dns.parser_budget) and false returned.
+   */
+  #reserve(needed: number): boolean {
+    const have = this.#buffer?.length ?? 0;
+    if (needed <= have) return true;
+    const size = Math.min(this.#messageLength, Math.max(needed, have * 2, kInitialBodyBytes));
+    if (!this.#parserBuffers.reserve(size - have)) {
+      this.#skips.add(kParserBudget);
+      this.#desynced = true;
+      this.#reset();
+      return false;
+    }
+    const grown = new Uint8Array(size);
+    if (this.#buffer !== null) grown.set(this.#buffer.subarray(0, this.#filled));
+    this.#buffer = grown;
+    return true;
   }
 
   /** Counts the packet once when it brings more bytes of the current message. */
@@ -171,18 +210,27 @@ class DnsFramer {
 
   #completeIfFull(): void {
     if (this.#filled < this.#messageLength) return;
-    const buffer = this.#buffer!;
+    const buffer = this.#buffer ?? kNoBytes;
+    const length = this.#messageLength;
     const lost = this.#lost;
     this.#reset();
-    if (!lost) this.#handler.onMessage(this.#flow, buffer, 0, buffer.length, this.#edges);
+    if (!lost) this.#handler.onMessage(this.#flow, buffer, 0, length, this.#edges);
   }
 
+  /** Between messages again; the buffer's bytes go back to the budget. */
   #reset(): void {
+    if (this.#buffer !== null) this.#parserBuffers.release(this.#buffer.length);
     this.#prefixBytes = 0;
     this.#messageLength = 0;
     this.#buffer = null;
     this.#filled = 0;
     this.#lost = false;
+  }
+
+  /** The connection is forgotten: what is held goes back, nothing more will come. */
+  forget(): void {
+    this.#desynced = true;
+    this.#reset();
   }
 }
 
@@ -194,10 +242,20 @@ export class DnsConnection implements StreamConsumer {
   readonly #fromClient: DnsFramer;
   readonly #fromServer: DnsFramer;
 
-  constructor(info: TcpConnectionInfo, handler: DnsMessageHandler, skips: SkipCounters) {
+  constructor(
+    info: TcpConnectionInfo,
+    handler: DnsMessageHandler,
+    skips: SkipCounters,
+    parserBuffers: ParserBufferBudget,
+  ) {
     this.#handler = handler;
-    this.#fromClient = new DnsFramer(this.#flow(info, true), handler, skips);
-    this.#fromServer = new DnsFramer(this.#flow(info, false), handler, skips);
+    this.#fromClient = new DnsFramer(this.#flow(info, true), handler, skips, parserBuffers);
+    this.#fromServer = new DnsFramer(this.#flow(info, false), handler, skips, parserBuffers);
+  }
+
+  onForget(): void {
+    this.#fromClient.forget();
+    this.#fromServer.forget();
   }
 
   #flow(info: TcpConnectionInfo, fromClient: boolean): DnsFlow {
@@ -245,10 +303,18 @@ export class DnsStreamProtocol implements StreamProtocol {
   readonly #handler: DnsMessageHandler;
   readonly #skips: SkipCounters;
 
-  constructor(dnsPorts: Uint8Array, handler: DnsMessageHandler, skips: SkipCounters) {
+  readonly #parserBuffers: ParserBufferBudget;
+
+  constructor(
+    dnsPorts: Uint8Array,
+    handler: DnsMessageHandler,
+    skips: SkipCounters,
+    parserBuffers: ParserBufferBudget,
+  ) {
     this.#dnsPorts = dnsPorts;
     this.#handler = handler;
     this.#skips = skips;
+    this.#parserBuffers = parserBuffers;
   }
 
   claim(
@@ -262,7 +328,7 @@ export class DnsStreamProtocol implements StreamProtocol {
     // Either side: without a SYN in the capture the reassembly may have guessed the client wrong.
     if (this.#dnsPorts[connection.serverPort] !== 1 && this.#dnsPorts[connection.clientPort] !== 1)
       return null;
-    return new DnsConnection(connection, this.#handler, this.#skips);
+    return new DnsConnection(connection, this.#handler, this.#skips, this.#parserBuffers);
   }
 
   pendingCount(): number {

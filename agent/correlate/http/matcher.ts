@@ -19,11 +19,13 @@
  *   after it, and after lost responses the next one answers the latest request sent before it
  *   (the older ones are taken as answered in the lost bytes and reported unanswered later).
  */
+
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import type { MatcherContext, PacketView } from '../matcher.ts';
 import { diffNanos, MessageEdges, Outcome, Pair, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
+import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { type FramerOwner, Framing, HttpFramer, type MessageHead, startsRequest } from './parse.ts';
 
 /** The pending table was full: the oldest request was reported unanswered (evicted). */
@@ -34,6 +36,8 @@ const kResponseWithoutRequest = skipReason('http.response_without_request');
 const kLateResponse = skipReason('http.late_response');
 /** A header block over kMaxHeadBytes: the connection is no longer parsed. */
 const kHeaderTooLarge = skipReason('http.header_too_large');
+/** The parsers' shared budget for incomplete heads (parser-buffers.ts) was spent: the connection is given up. */
+const kParserBudget = skipReason('http.parser_budget');
 
 /** A request was dropped from a connection's queue beyond kMaxQueuedRequests (reported unanswered, evicted). */
 const kQueueEvicted = skipReason('http.queue_evicted');
@@ -150,9 +154,13 @@ export class HttpStreamProtocol implements StreamProtocol {
   /** 1xx interim responses seen (they answer no request). */
   interimResponses = 0;
 
+  readonly #parserBuffers: ParserBufferBudget;
+
   constructor(context: MatcherContext) {
     this.#context = context;
     this.#table = new PendingTable(context.options.maxPending.http, context.options.timeoutNanos.http);
+    this.#parserBuffers =
+      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
   }
 
   claim(
@@ -165,7 +173,13 @@ export class HttpStreamProtocol implements StreamProtocol {
     // Content decides, on any port: only a client whose stream starts with a request line (or a
     // prefix of one). The server's stream is checked by the consumer: it must start with a status line.
     if (!fromClient || !startsRequest(data, offset, length)) return null;
-    return new HttpConnection(this, connection, this.#context.skips, this.#context.options.httpKeepQuery);
+    return new HttpConnection(
+      this,
+      connection,
+      this.#context.skips,
+      this.#context.options.httpKeepQuery,
+      this.#parserBuffers,
+    );
   }
 
   pendingCount(): number {
@@ -297,12 +311,19 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     info: TcpConnectionInfo,
     skips: SkipCounters,
     keepQuery: boolean,
+    parserBuffers: ParserBufferBudget,
   ) {
     this.#protocol = protocol;
     this.#info = info;
     this.#skips = skips;
-    this.#requests = new HttpFramer(true, this, skips, keepQuery);
-    this.#responses = new HttpFramer(false, this, skips, keepQuery);
+    this.#requests = new HttpFramer(true, this, skips, keepQuery, parserBuffers);
+    this.#responses = new HttpFramer(false, this, skips, keepQuery, parserBuffers);
+  }
+
+  /** Reassembly forgot the connection: partial heads give their bytes back (pending requests stay in the table). */
+  onForget(): void {
+    this.#requests.kill();
+    this.#responses.kill();
   }
 
   // StreamConsumer ---------------------------------------------------------------------------
@@ -393,8 +414,8 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     if (!framer.isRequest) this.#responsesLost = true;
   }
 
-  onHeadTooLarge(): void {
-    this.#skips.add(kHeaderTooLarge);
+  onHeadTooLarge(_framer: HttpFramer, outOfBudget: boolean): void {
+    this.#skips.add(outOfBudget ? kParserBudget : kHeaderTooLarge);
     this.#requests.kill();
     this.#responses.kill();
     this.#requestInProgress = null;

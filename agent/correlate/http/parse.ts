@@ -11,10 +11,12 @@
  *   checked byte by byte, so garbage is rejected within a few bytes instead of being buffered.
  * - `edges` follows the current message: its first byte's packet, then every packet adding bytes.
  */
+
 import { Buffer } from 'node:buffer';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import type { PacketView } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
+import { kDefaultParserBufferBytesTotal, ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { redactTarget, targetNeedsRedaction } from './redact.ts';
 
 /** Largest header block (start line + fields, or trailers) accepted. */
@@ -125,7 +127,7 @@ export interface FramerOwner {
   /** The current message, whose head was reported, will never complete (gap, malformed body, close). */
   onMessageLost(framer: HttpFramer): void;
   /** A head outgrew kMaxHeadBytes: the owner gives up the connection. */
-  onHeadTooLarge(framer: HttpFramer): void;
+  onHeadTooLarge(framer: HttpFramer, outOfBudget: boolean): void;
   /** Framing was lost (gap, malformed input): messages may have been missed. The framer resyncs at the next start line. */
   onResync(framer: HttpFramer): void;
 }
@@ -163,6 +165,10 @@ export class HttpFramer {
    */
   #buffer: Uint8Array = kNoBuffer;
   #length = 0;
+  /** The last #growBuffer() failed because the parser budget refused, not because of kMaxHeadBytes. */
+  #outOfBudget = false;
+  /** Counts #buffer's bytes with every other parser's (a refused reservation gives the connection up). */
+  readonly #parserBuffers: ParserBufferBudget;
   /** Head scanning: buffer position where the current field line starts (after the start line). */
   #lineStart = 0;
   /** Still on the start line; position of its first space (-1 before it). */
@@ -181,19 +187,36 @@ export class HttpFramer {
   #trailerLine = 0;
   #trailerBytes = 0;
 
-  constructor(isRequest: boolean, owner: FramerOwner, skips: SkipCounters, keepQuery: boolean) {
+  constructor(
+    isRequest: boolean,
+    owner: FramerOwner,
+    skips: SkipCounters,
+    keepQuery: boolean,
+    parserBuffers: ParserBufferBudget = new ParserBufferBudget(kDefaultParserBufferBytesTotal),
+  ) {
     this.isRequest = isRequest;
     this.#owner = owner;
     this.#skips = skips;
     this.#keepQuery = keepQuery;
+    this.#parserBuffers = parserBuffers;
   }
 
   /** Stops parsing this direction for good (connection given up or tunnelled). */
   kill(): void {
     this.#state = State.Dead;
     // A dead direction never reads a head again: its buffer (up to kMaxHeadBytes) goes now, not with the connection.
-    this.#buffer = kNoBuffer;
+    this.#dropBuffer();
     this.#length = 0;
+  }
+
+  /** Gives the head buffer back (to the pool when it has the pooled size) and its bytes to the budget. */
+  #dropBuffer(): void {
+    const buffer = this.#buffer;
+    if (buffer === kNoBuffer) return;
+    this.#parserBuffers.release(buffer.length);
+    if (buffer.length === kInitialHeadBytes && headBuffers.length < kPooledHeadBuffers)
+      headBuffers.push(buffer);
+    this.#buffer = kNoBuffer;
   }
 
   /** Next in-order bytes of the direction. */
@@ -367,7 +390,14 @@ export class HttpFramer {
         this.#headParsed(view);
         return headEnd;
       }
-      if (this.#buffer === kNoBuffer) this.#buffer = headBuffers.pop() ?? new Uint8Array(kInitialHeadBytes);
+      if (this.#buffer === kNoBuffer) {
+        if (!this.#parserBuffers.reserve(kInitialHeadBytes)) {
+          this.#touch(view, end - start);
+          this.#headTooLarge(true);
+          return end;
+        }
+        this.#buffer = headBuffers.pop() ?? new Uint8Array(kInitialHeadBytes);
+      }
     }
     let i = start;
     // The start line, byte by byte: each byte is validated as it arrives.
@@ -379,7 +409,8 @@ export class HttpFramer {
       const b = data[i++]!;
       if (this.#length === this.#buffer.length && !this.#growBuffer()) {
         this.#touch(view, i - start);
-        this.#rejectStartLine(false);
+        if (this.#outOfBudget) this.#headTooLarge(true);
+        else this.#rejectStartLine(false);
         return i;
       }
       this.#buffer[this.#length++] = b;
@@ -407,7 +438,7 @@ export class HttpFramer {
         if (!this.#growBuffer()) {
           i++;
           this.#touch(view, i - start);
-          this.#headTooLarge();
+          this.#headTooLarge(this.#outOfBudget);
           return i;
         }
         buffer = this.#buffer;
@@ -433,11 +464,17 @@ export class HttpFramer {
     return i;
   }
 
+  /** Doubles the head buffer up to kMaxHeadBytes; false at that size or when the budget refuses (#outOfBudget). */
   #growBuffer(): boolean {
     const size = this.#buffer.length;
     if (size >= kMaxHeadBytes) return false;
-    const grown = new Uint8Array(Math.min(size * 2, kMaxHeadBytes));
+    const bigger = Math.min(size * 2, kMaxHeadBytes);
+    this.#outOfBudget = !this.#parserBuffers.reserve(bigger - size);
+    if (this.#outOfBudget) return false;
+    const grown = new Uint8Array(bigger);
     grown.set(this.#buffer);
+    // The old buffer is garbage now; only the pooled size goes back to the pool.
+    if (size === kInitialHeadBytes && headBuffers.length < kPooledHeadBuffers) headBuffers.push(this.#buffer);
     this.#buffer = grown;
     return true;
   }
@@ -453,9 +490,9 @@ export class HttpFramer {
     }
   }
 
-  #headTooLarge(): void {
+  #headTooLarge(outOfBudget: boolean): void {
     this.kill();
-    this.#owner.onHeadTooLarge(this);
+    this.#owner.onHeadTooLarge(this, outOfBudget);
   }
 
   /** Byte-by-byte check of the start line so far (the byte just stored is `b`). */
@@ -521,10 +558,7 @@ export class HttpFramer {
   #headParsed(view: PacketView): void {
     const head = this.head;
     // The head is parsed into `head`: its bytes are no longer needed.
-    if (this.#buffer.length === kInitialHeadBytes && headBuffers.length < kPooledHeadBuffers) {
-      headBuffers.push(this.#buffer);
-    }
-    this.#buffer = kNoBuffer;
+    this.#dropBuffer();
     const framing = this.#owner.onHead(this, view);
     switch (framing) {
       case Framing.None:

@@ -36,6 +36,12 @@ export interface StreamConsumer {
   onGap(fromClient: boolean, bytes: number, view: PacketView): void;
   /** The direction ended: FIN (reset=false) or RST (reset=true). */
   onClose(fromClient: boolean, reset: boolean, view: PacketView): void;
+  /**
+   * Reassembly stopped tracking the connection (both sides closed, evicted, idle, replaced,
+   * end of input): no more bytes will come. Release what is held for incomplete messages
+   * (parser-buffers.ts); pending requests stay with the protocol's own table.
+   */
+  onForget?(): void;
 }
 
 /** A protocol that reads TCP byte streams (listed in the correlator's registry). */

@@ -47,6 +47,7 @@ import {
   sourceIsLower,
 } from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
+import { kDefaultParserBufferBytesTotal } from './parser-buffers.ts';
 import { seqAdd, seqDiff } from './sequence.ts';
 
 export { kSegmentOverheadBytes };
@@ -68,6 +69,12 @@ export interface TcpReassemblyOptions {
    * the holes of the direction whose segment would pass it are given up (tcp.buffer_budget).
    */
   maxBufferedBytesTotal: number;
+  /**
+   * Bytes the stream parsers (HTTP heads, DNS-over-TCP messages) hold for incomplete messages,
+   * all connections together (parser-buffers.ts); a parser refused is counted and gives up that
+   * message. The correlator hands the budget to the protocols through MatcherContext.
+   */
+  maxParserBufferBytesTotal: number;
 }
 
 export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
@@ -81,6 +88,7 @@ export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
     maxBufferedSegmentsPerDirection: 1024,
     // 64 holes of 1 MiB at once (or many small ones); a fraction of the agent's memory budget.
     maxBufferedBytesTotal: 64 * 1024 * 1024,
+    maxParserBufferBytesTotal: kDefaultParserBufferBytesTotal,
   };
 }
 
@@ -246,6 +254,7 @@ export class TcpReassembly {
     // Both sides closed (FIN each way, or a reset): the connection is over. It moves to the
     // short-lived #closed table, so a busy capture does not fill #connections with the dead.
     if (conn.a.closed && conn.b.closed && this.#connections.delete(conn.key)) {
+      conn.consumer?.onForget?.();
       this.#closed.insert(conn.key, view.seconds, view.nanos);
     }
   }
@@ -272,6 +281,7 @@ export class TcpReassembly {
     for (const conn of this.#connections.values()) {
       this.#giveUpAll(conn, conn.a);
       this.#giveUpAll(conn, conn.b);
+      conn.consumer?.onForget?.();
     }
     this.#connections.clear();
     this.#closed.clear();
@@ -568,6 +578,7 @@ export class TcpReassembly {
   #finish(conn: Connection, view: PacketView): void {
     this.#reset(conn, conn.a, view);
     this.#connections.delete(conn.key);
+    conn.consumer?.onForget?.();
   }
 
   /** Stops tracking a connection (eviction, idle, collision): buffered bytes are delivered, nothing is closed. */
@@ -575,6 +586,7 @@ export class TcpReassembly {
     this.#giveUpAll(conn, conn.a);
     this.#giveUpAll(conn, conn.b);
     this.#connections.delete(conn.key);
+    conn.consumer?.onForget?.();
   }
 
   #open(key: number, view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {

@@ -186,6 +186,7 @@ test('property: random segments (flags, sequence numbers, payloads) never throw 
           maxBufferedBytesPerDirection: 500 + 2 * kSegmentOverheadBytes,
           maxBufferedSegmentsPerDirection: 3,
           maxBufferedBytesTotal,
+          maxParserBufferBytesTotal: 0,
         },
         new SkipCounters(),
       );
