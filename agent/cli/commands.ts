@@ -201,7 +201,7 @@ function correlationOptions<T>(y: Argv<T>) {
     })
     .option('memory-budget', {
       describe:
-        'MiB the correlation tables may hold; the pending and TCP reassembly caps derive from it (README "Memory")',
+        'MiB the correlation tables may hold; the pending and TCP reassembly caps derive from it (README "Security and limits")',
       type: 'number',
       default: kDefaultMemoryBudgetMiB,
       coerce: checked('memory-budget', memoryBudget),

@@ -11,8 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  writeDnsPrefixFlood,
   writeDnsQueryFlood,
   writeHeaderStorm,
+  writePartialHeads,
   writePipelineFlood,
   writeSynFlood,
 } from '../hostile/crafted-flows.ts';
@@ -55,6 +57,14 @@ const floods: Flood[] = [
   {
     name: 'header storm, 5 k heads > 64 KiB',
     write: (f, s) => writeHeaderStorm(f, 5_000 * s, 0, true),
+  },
+  {
+    name: 'partial heads (slowloris), 40 k x 6 KB',
+    write: (f, s) => writePartialHeads(f, 40_000 * s, 6000),
+  },
+  {
+    name: 'DNS/TCP 64 KiB prefixes, 40 k x 1 KB',
+    write: (f, s) => writeDnsPrefixFlood(f, 40_000 * s, 1000),
   },
   { name: 'TCP FIN/zero-length OOO, 3 M', write: (f, s) => writeFinFlood(f, 3_000_000 * s) },
   { name: 'TCP 1-byte OOO ascending, 1 M', write: (f, s) => writeOneByteFlood(f, 1_000_000 * s) },
