@@ -25,6 +25,7 @@ import { ensureCapture } from './tools.ts';
 
 export interface HostileBenchContext {
   node: string;
+  nodeVersion: string;
   entry: string;
   outDir: string;
   gen: string;
@@ -116,7 +117,7 @@ export async function runHostileBench(context: HostileBenchContext): Promise<voi
   const dir = path.join(context.outDir, 'hostile');
   fs.mkdirSync(dir, { recursive: true });
   const budget = context.budgetMiB ?? 512;
-  const start = describeMachine('');
+  const start = describeMachine(context.nodeVersion);
   const rows: string[][] = [];
   const verdicts: string[] = [];
   const normals = new Map<number, Measured>();
@@ -155,7 +156,7 @@ export async function runHostileBench(context: HostileBenchContext): Promise<voi
       flood.name,
       full.packets.toLocaleString('en-US'),
       (wallMs(big) / 1000).toFixed(2),
-      ((perPacket * 1000) | 0).toString(),
+      Math.round(perPacket * 1e6).toLocaleString('en-US'),
       mib(big.peakRssKb),
       `${(perPacket / normalPerPacket).toFixed(2)}x`,
       `${mib(normal.peakRssKb)}`,
@@ -167,7 +168,7 @@ export async function runHostileBench(context: HostileBenchContext): Promise<voi
         `${growth <= 6 ? 'PASS' : 'MISS'} growth 1/4 -> full <= 6x (${growth.toFixed(2)}x): ${flood.name}`,
     );
   }
-  const end = describeMachine('');
+  const end = describeMachine(context.nodeVersion);
   const header = [
     'flood (default workers)',
     'packets',

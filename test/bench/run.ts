@@ -346,6 +346,7 @@ async function main(): Promise<void> {
   if (options.hostile) {
     await runHostileBench({
       node,
+      nodeVersion,
       entry: wirespanEntry(),
       outDir,
       gen,
