@@ -7,111 +7,12 @@
  *
  * Every writer returns the packets written.
  */
-import fs from 'node:fs';
+import { kTcpFlags, PcapStreamWriter } from './pcap-stream-writer.ts';
 
-const kStartSeconds = 1_700_000_000;
-const kHeaders = { eth: 14, ip: 20, tcp: 20, udp: 8 } as const;
-const kSyn = 0x02;
-const kAck = 0x10;
-const kPsh = 0x08;
+const kSyn = kTcpFlags.syn;
+const kAck = kTcpFlags.ack;
+const kPsh = kTcpFlags.psh;
 const kServer = 0x0a000002;
-
-/** Streams Ethernet/IPv4 TCP and UDP packets with given payloads into a pcap file. */
-export class FloodWriter {
-  readonly #fd: number;
-  readonly #buffer = Buffer.alloc(1 << 20);
-  #length = 0;
-  packets = 0;
-
-  constructor(file: string) {
-    this.#fd = fs.openSync(file, 'w');
-    const b = this.#buffer;
-    b.writeUInt32LE(0xa1b2c3d4, 0);
-    b.writeUInt16LE(2, 4);
-    b.writeUInt16LE(4, 6);
-    b.writeUInt32LE(0, 8);
-    b.writeUInt32LE(0, 12);
-    b.writeUInt32LE(262_144, 16);
-    b.writeUInt32LE(1, 20);
-    this.#length = 24;
-  }
-
-  tcp(
-    src: number,
-    srcPort: number,
-    dst: number,
-    dstPort: number,
-    seq: number,
-    ack: number,
-    flags: number,
-    payload?: Buffer,
-  ): void {
-    const at = this.#ip(6, src, dst, kHeaders.tcp, payload);
-    const b = this.#buffer;
-    b.writeUInt16BE(srcPort, at);
-    b.writeUInt16BE(dstPort, at + 2);
-    b.writeUInt32BE(seq >>> 0, at + 4);
-    b.writeUInt32BE(ack >>> 0, at + 8);
-    b[at + 12] = 5 << 4;
-    b[at + 13] = flags;
-    b.writeUInt16BE(65_535, at + 14);
-    b.writeUInt32BE(0, at + 16);
-  }
-
-  udp(src: number, srcPort: number, dst: number, dstPort: number, payload: Buffer): void {
-    const at = this.#ip(17, src, dst, kHeaders.udp, payload);
-    const b = this.#buffer;
-    b.writeUInt16BE(srcPort, at);
-    b.writeUInt16BE(dstPort, at + 2);
-    b.writeUInt16BE(kHeaders.udp + payload.length, at + 4);
-    b.writeUInt16BE(0, at + 6);
-  }
-
-  close(): void {
-    this.#flush();
-    fs.closeSync(this.#fd);
-  }
-
-  /** Writes the record header, Ethernet and IPv4 headers and the payload; returns where the transport header goes. */
-  #ip(protocol: number, src: number, dst: number, transport: number, payload: Buffer | undefined): number {
-    const payloadLength = payload?.length ?? 0;
-    const captured = kHeaders.eth + kHeaders.ip + transport + payloadLength;
-    if (captured + 16 > this.#buffer.length) throw new RangeError(`packet of ${captured} bytes`);
-    if (this.#length + 16 + captured > this.#buffer.length) this.#flush();
-    const b = this.#buffer;
-    let at = this.#length;
-    const micros = this.packets++;
-    b.writeUInt32LE(kStartSeconds + Math.floor(micros / 1_000_000), at);
-    b.writeUInt32LE(micros % 1_000_000, at + 4);
-    b.writeUInt32LE(captured, at + 8);
-    b.writeUInt32LE(captured, at + 12);
-    at += 16;
-    b.fill(0, at, at + 12);
-    b[at + 1] = 2;
-    b[at + 7] = 1;
-    b.writeUInt16BE(0x0800, at + 12);
-    at += kHeaders.eth;
-    b[at] = 0x45;
-    b[at + 1] = 0;
-    b.writeUInt16BE(kHeaders.ip + transport + payloadLength, at + 2);
-    b.writeUInt32BE(0, at + 4);
-    b[at + 8] = 64;
-    b[at + 9] = protocol;
-    b.writeUInt16BE(0, at + 10);
-    b.writeUInt32BE(src >>> 0, at + 12);
-    b.writeUInt32BE(dst >>> 0, at + 16);
-    at += kHeaders.ip;
-    if (payload !== undefined) payload.copy(b, at + transport);
-    this.#length = at + transport + payloadLength;
-    return at;
-  }
-
-  #flush(): void {
-    let done = 0;
-    while (done < this.#length) done += fs.writeSync(this.#fd, this.#buffer, done, this.#length - done);
-    this.#length = 0;
-  }
-}
 
 /** Client number i as an address in 10.128.0.0/9 and a port: every i below 2^23 x 60,000 is a distinct flow. */
 function client(i: number): { address: number; port: number } {
@@ -120,7 +21,7 @@ function client(i: number): { address: number; port: number } {
 
 /** SYN flood: `count` SYNs from distinct clients to 10.0.0.2:443, never answered. */
 export function writeSynFlood(file: string, count: number): number {
-  const w = new FloodWriter(file);
+  const w = new PcapStreamWriter(file);
   for (let i = 0; i < count; i++) {
     const c = client(i);
     w.tcp(c.address, c.port, kServer, 443, 1000 + i, 0, kSyn);
@@ -153,7 +54,7 @@ function dnsQuery(id: number, name: string): Buffer {
  * `longNames`: every name is 253 characters (the most a name holds), else ~20.
  */
 export function writeDnsQueryFlood(file: string, count: number, longNames = false): number {
-  const w = new FloodWriter(file);
+  const w = new PcapStreamWriter(file);
   const long = Array.from({ length: 4 }, () => 'a'.repeat(62)).join('.');
   for (let i = 0; i < count; i++) {
     const c = client(i);
@@ -167,7 +68,7 @@ export function writeDnsQueryFlood(file: string, count: number, longNames = fals
 }
 
 /** SYN, SYN-ACK, ACK between the client and 10.0.0.2:80; returns the client's next sequence number. */
-function handshake(w: FloodWriter, address: number, port: number, serverPort = 80): number {
+function handshake(w: PcapStreamWriter, address: number, port: number, serverPort = 80): number {
   w.tcp(address, port, kServer, serverPort, 1000, 0, kSyn);
   w.tcp(kServer, serverPort, address, port, 5000, 1001, kSyn | kAck);
   w.tcp(address, port, kServer, serverPort, 1001, 5001, kAck);
@@ -179,7 +80,7 @@ const kSegmentBytes = 1400;
 
 /** Sends `text` as in-order client segments of at most kSegmentBytes; returns the next sequence number. */
 function sendClient(
-  w: FloodWriter,
+  w: PcapStreamWriter,
   address: number,
   port: number,
   seq: number,
@@ -196,7 +97,7 @@ function sendClient(
 
 /** HTTP pipelining: `count` GET requests on one connection, never answered (~20 per segment). */
 export function writePipelineFlood(file: string, count: number): number {
-  const w = new FloodWriter(file);
+  const w = new PcapStreamWriter(file);
   const c = client(0);
   let seq = handshake(w, c.address, c.port);
   const batch: string[] = [];
@@ -223,7 +124,7 @@ export function writePipelineFlood(file: string, count: number): number {
  * `oversize`: every head has 2,000 fields (~80 KB, over the 64 KiB head cap: never parsed).
  */
 export function writeHeaderStorm(file: string, count: number, headers = 1000, oversize = false): number {
-  const w = new FloodWriter(file);
+  const w = new PcapStreamWriter(file);
   const fields = Array.from(
     { length: oversize ? 2000 : headers },
     (_, k) => `X-Storm-${String(k).padStart(5, '0')}: ${'v'.repeat(24)}\r\n`,
@@ -245,7 +146,7 @@ export function writeHeaderStorm(file: string, count: number, headers = 1000, ov
  * incomplete head in its parser. No connection passes the 64 KiB head cap on its own.
  */
 export function writePartialHeads(file: string, count: number, bytes: number): number {
-  const w = new FloodWriter(file);
+  const w = new PcapStreamWriter(file);
   const fields = `X-Slow: ${'s'.repeat(40)}\r\n`.repeat(Math.ceil(bytes / 50)).slice(0, bytes);
   for (let i = 0; i < count; i++) {
     const c = client(i);
@@ -261,7 +162,7 @@ export function writePartialHeads(file: string, count: number, bytes: number): n
  * each sending the 2-byte prefix and then `bytes` of the body, never the rest.
  */
 export function writeDnsPrefixFlood(file: string, count: number, bytes: number): number {
-  const w = new FloodWriter(file);
+  const w = new PcapStreamWriter(file);
   const body = Buffer.alloc(2 + bytes, 0x41);
   body.writeUInt16BE(0xffff, 0);
   for (let i = 0; i < count; i++) {

@@ -7,107 +7,14 @@
  * Every flood attacks the out-of-order buffer of TCP reassembly: segments that arrive after a
  * hole (sequence numbers the capture never shows) wait there until the hole fills or is given up.
  */
-import fs from 'node:fs';
+import { kTcpFlags, PcapStreamWriter } from './pcap-stream-writer.ts';
 
-const kEthernet = 14;
-const kIpv4 = 20;
-const kTcp = 20;
-const kHeaders = kEthernet + kIpv4 + kTcp;
-const kFin = 0x01;
-const kSyn = 0x02;
-const kPsh = 0x08;
-const kAck = 0x10;
+export { PcapStreamWriter };
 
-/** Capture time of the first packet (seconds since the epoch); packets are 1 µs apart. */
-const kStartSeconds = 1_700_000_000;
-
-/** Streams pcap records to a file through one reused buffer. */
-export class PcapStreamWriter {
-  readonly #fd: number;
-  readonly #buffer = Buffer.alloc(1 << 20);
-  #length = 0;
-  /** Packets written (also the capture time in µs after kStartSeconds). */
-  packets = 0;
-
-  constructor(file: string) {
-    this.#fd = fs.openSync(file, 'w');
-    const b = this.#buffer;
-    b.writeUInt32LE(0xa1b2c3d4, 0);
-    b.writeUInt16LE(2, 4);
-    b.writeUInt16LE(4, 6);
-    b.writeUInt32LE(0, 8);
-    b.writeUInt32LE(0, 12);
-    b.writeUInt32LE(262_144, 16);
-    b.writeUInt32LE(1, 20);
-    this.#length = 24;
-  }
-
-  /**
-   * One IPv4 TCP packet from src:srcPort to dst:dstPort. `payload` bytes of 'x' are captured;
-   * `wireLength` (default: payload) is the payload length the IP header claims (a larger value
-   * makes a snaplen-cut packet).
-   */
-  tcp(
-    src: number,
-    srcPort: number,
-    dst: number,
-    dstPort: number,
-    seq: number,
-    ack: number,
-    flags: number,
-    payload: number,
-    wireLength = payload,
-  ): void {
-    const captured = kHeaders + payload;
-    if (this.#length + 16 + captured > this.#buffer.length) this.#flush();
-    const b = this.#buffer;
-    let at = this.#length;
-    const micros = this.packets++;
-    b.writeUInt32LE(kStartSeconds + Math.floor(micros / 1_000_000), at);
-    b.writeUInt32LE(micros % 1_000_000, at + 4);
-    b.writeUInt32LE(captured, at + 8);
-    b.writeUInt32LE(kHeaders + wireLength, at + 12);
-    at += 16;
-    // Ethernet: dst MAC, src MAC, IPv4.
-    b.fill(0, at, at + 12);
-    b[at + 1] = 2;
-    b[at + 7] = 1;
-    b.writeUInt16BE(0x0800, at + 12);
-    at += kEthernet;
-    b[at] = 0x45;
-    b[at + 1] = 0;
-    b.writeUInt16BE(kIpv4 + kTcp + wireLength, at + 2);
-    b.writeUInt32BE(0, at + 4);
-    b[at + 8] = 64;
-    b[at + 9] = 6;
-    b.writeUInt16BE(0, at + 10);
-    b.writeUInt32BE(src >>> 0, at + 12);
-    b.writeUInt32BE(dst >>> 0, at + 16);
-    at += kIpv4;
-    b.writeUInt16BE(srcPort, at);
-    b.writeUInt16BE(dstPort, at + 2);
-    b.writeUInt32BE(seq >>> 0, at + 4);
-    b.writeUInt32BE(ack >>> 0, at + 8);
-    b[at + 12] = 5 << 4;
-    b[at + 13] = flags;
-    b.writeUInt16BE(65_535, at + 14);
-    b.writeUInt32BE(0, at + 16);
-    at += kTcp;
-    b.fill(0x78, at, at + payload);
-    this.#length = at + payload;
-  }
-
-  close(): void {
-    this.#flush();
-    fs.closeSync(this.#fd);
-  }
-
-  #flush(): void {
-    let done = 0;
-    while (done < this.#length) done += fs.writeSync(this.#fd, this.#buffer, done, this.#length - done);
-    this.#length = 0;
-  }
-}
+const kFin = kTcpFlags.fin;
+const kSyn = kTcpFlags.syn;
+const kPsh = kTcpFlags.psh;
+const kAck = kTcpFlags.ack;
 
 const kClient = 0x0a000001;
 const kServer = 0x0a000002;
@@ -192,4 +99,4 @@ export function writeManyHoles(
   return w.packets;
 }
 
-export const kCraftedTcpFlags = { fin: kFin, syn: kSyn, psh: kPsh, ack: kAck } as const;
+export const kCraftedTcpFlags = kTcpFlags;

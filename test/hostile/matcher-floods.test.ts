@@ -105,7 +105,10 @@ function atNAnd4N(
     write(file, count);
     // Warm-up on the small size so the timed runs compare compiled code with compiled code.
     if (count === n) replay(file, options());
-    const run = replay(file, options());
+    // The faster of two runs: one GC pause or a busy neighbour on the shared machine is not a trend.
+    const first = replay(file, options());
+    const second = replay(file, options());
+    const run = second.millis < first.millis ? second : first;
     fs.rmSync(file);
     return run;
   });
