@@ -143,5 +143,18 @@ function notPrivateOrNull(dir) {
   return problem === null ? null : `${dir}: ${problem}`;
 }
 
+/**
+ * The CLI is TypeScript run by Node's type stripping and needs Node 24 APIs: on an older Node
+ * (the machines' own Node 20, say) say so in one line instead of ERR_UNKNOWN_FILE_EXTENSION.
+ */
+const kMinimumNodeMajor = 24;
+if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
+  process.stderr.write(
+    `wirespan: needs Node.js ${kMinimumNodeMajor} or newer, this is ${process.version}. ` +
+      'In the project, npm ci brings Node 24: run `npx wirespan ...` or an `npm run` script; elsewhere install Node 24 LTS.\n',
+  );
+  process.exit(2);
+}
+
 setUpCompileCache();
 await import('./commands.ts');
