@@ -21,6 +21,7 @@ import { type CorrelateOptions, defaultCorrelateOptions } from '../../agent/corr
 import { Outcome, UnansweredReason } from '../../agent/correlate/pair.ts';
 import { replayFiles } from '../../agent/pipeline/replay.ts';
 import { SkipCounters, skipReason } from '../../agent/shared/skips.ts';
+import { cpuMillis } from '../helpers/cpu-time.ts';
 import { writeDnsQueryFlood, writeHeaderStorm, writePipelineFlood, writeSynFlood } from './crafted-flows.ts';
 
 v8.setFlagsFromString('--expose-gc');
@@ -72,7 +73,7 @@ function replay(file: string, options: CorrelateOptions): FloodRun {
   };
   gc();
   const before = process.memoryUsage().heapUsed;
-  const started = performance.now();
+  const started = cpuMillis();
   replayFiles({
     files: [file],
     onRecord: null,
@@ -82,7 +83,7 @@ function replay(file: string, options: CorrelateOptions): FloodRun {
         if ((++run.packets & 255) === 0) sample();
       },
       finish() {
-        run.millis = performance.now() - started;
+        run.millis = cpuMillis() - started;
         sample();
         gc();
         run.heapBytes = process.memoryUsage().heapUsed - before;

@@ -24,6 +24,7 @@ import {
 import type { DecodedPacket } from '../../agent/decode/packet.ts';
 import { replayFiles } from '../../agent/pipeline/replay.ts';
 import { SkipCounters, skipReason } from '../../agent/shared/skips.ts';
+import { cpuMillis } from '../helpers/cpu-time.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { writeFinFlood, writeManyHoles, writeOneByteFlood } from './crafted-tcp.ts';
 
@@ -82,7 +83,7 @@ function run(file: string, options: Partial<TcpReassemblyOptions> = {}): FloodRu
   let maxBuffered = 0;
   let retained = 0;
   const base = heapUsed();
-  const started = process.hrtime.bigint();
+  const started = cpuMillis();
   replayFiles({
     files: [file],
     onRecord: null,
@@ -104,7 +105,7 @@ function run(file: string, options: Partial<TcpReassemblyOptions> = {}): FloodRu
       },
     },
   });
-  const millis = Number(process.hrtime.bigint() - started) / 1e6;
+  const millis = cpuMillis() - started;
   assert.equal(reassembly.bufferedBytes(), 0);
   return { skips, millis, maxBuffered, retained, protocol };
 }
