@@ -1,6 +1,7 @@
 /** Messages between the pipeline's main thread and its workers (structured-cloned). */
 import module from 'node:module';
 import path from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
@@ -42,6 +43,16 @@ export interface WorkerConfig {
   statsIntervalMillis: number;
   /** Aggregate the latency summary of this shard's pairs and send it with the final stats. */
   latencySummary: boolean;
+  /**
+   * `run`: after every chunk, post its output and pairs, then a `processed` message with the
+   * chunk's sequence number (the checkpoint watermark, see worker-pipeline.ts).
+   */
+  reportProcessed: boolean;
+  /**
+   * Names of files opened after the start (`run`: the file table grows), as
+   * `{ fileId, path }` messages read synchronously when a file's first chunk arrives.
+   */
+  namesPort: MessagePort | null;
 }
 
 /** Counters one worker reports (cumulative). */
@@ -56,8 +67,9 @@ export interface WorkerStats {
   correlatorSkips: Record<string, number>;
   pairs: Record<string, { matched: number; unanswered: number; unansweredBy: Record<string, number> }>;
   pending: Record<string, number>;
-  /** Newest capture time processed (seconds since the epoch, integer part). */
+  /** Newest capture time read (seconds since the epoch and nanoseconds), -1 before the first record. */
   newestCaptureSeconds: number;
+  newestCaptureNanos: number;
 }
 
 export interface FileReport {
@@ -72,5 +84,7 @@ export type WorkerMessage =
   | { type: 'output'; data: Uint8Array }
   | { type: 'pairs'; pairs: Pair[] }
   | { type: 'stats'; stats: WorkerStats }
+  /** Every pair of chunks up to `seq` (ring sequence, from 0) was posted before this message. */
+  | { type: 'processed'; seq: number }
   | { type: 'file'; report: FileReport }
   | { type: 'done'; stats: WorkerStats; latency: LatencySummarySnapshot | null };
