@@ -23,6 +23,7 @@
  * sharding is per client/server pair) merges exactly: bucket counts add.
  */
 
+import { keyBegin, keyEnd, keyWord } from '../correlate/key-hash.ts';
 import { NumericMap } from '../correlate/numeric-map.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { Outcome } from '../correlate/pair.ts';
@@ -295,11 +296,43 @@ export function isErrorPair(pair: Pair): boolean {
   return false;
 }
 
+/** A server's address and port as numbers, with its stats. */
+class ServerKey {
+  readonly ipVersion: number;
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
+  readonly w3: number;
+  readonly port: number;
+  readonly stats: LatencyStats;
+
+  constructor(pair: Pair, stats: LatencyStats) {
+    this.ipVersion = pair.ipVersion;
+    this.w0 = pair.server0;
+    this.w1 = pair.server1;
+    this.w2 = pair.server2;
+    this.w3 = pair.server3;
+    this.port = pair.serverPort;
+    this.stats = stats;
+  }
+
+  isServerOf(pair: Pair): boolean {
+    return (
+      this.w0 === pair.server0 &&
+      this.port === pair.serverPort &&
+      this.w3 === pair.server3 &&
+      this.w1 === pair.server1 &&
+      this.w2 === pair.server2 &&
+      this.ipVersion === pair.ipVersion
+    );
+  }
+}
+
 export class LatencySummary {
   readonly #protocols = new Map<string, LatencyStats>();
   readonly #servers = new Map<string, ServerEntry>();
-  /** Per protocol: IPv4 servers by address × 65536 + port, so a pair needs no address text. */
-  readonly #ipv4 = new Map<string, NumericMap<LatencyStats>>();
+  /** Per protocol: servers by a numeric key of address and port, so a pair needs no address text. */
+  readonly #byAddress = new Map<string, NumericMap<ServerKey>>();
 
   /** Counts one pair (matched or unanswered). */
   add(pair: Pair): void {
@@ -377,20 +410,25 @@ export class LatencySummary {
   }
 
   #serverOf(pair: Pair): LatencyStats {
-    const address = (): string =>
-      formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
-    if (pair.ipVersion !== 4) return this.#server(pair.protocol, address(), pair.serverPort);
-    let byKey = this.#ipv4.get(pair.protocol);
+    let byKey = this.#byAddress.get(pair.protocol);
     if (byKey === undefined) {
       byKey = new NumericMap();
-      this.#ipv4.set(pair.protocol, byKey);
+      this.#byAddress.set(pair.protocol, byKey);
     }
-    const key = (pair.server0 >>> 0) * 65536 + pair.serverPort;
-    let stats = byKey.get(key);
-    if (stats === undefined) {
-      stats = this.#server(pair.protocol, address(), pair.serverPort);
-      byKey.set(key, stats);
-    }
+    keyBegin();
+    keyWord(pair.ipVersion);
+    keyWord(pair.server0);
+    keyWord(pair.server1);
+    keyWord(pair.server2);
+    keyWord(pair.server3);
+    keyWord(pair.serverPort);
+    const key = keyEnd();
+    const known = byKey.get(key);
+    if (known?.isServerOf(pair)) return known.stats;
+    const address = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
+    const stats = this.#server(pair.protocol, address, pair.serverPort);
+    // A key collision (another server under this key) keeps the first one: the other takes this path.
+    if (known === undefined) byKey.set(key, new ServerKey(pair, stats));
     return stats;
   }
 

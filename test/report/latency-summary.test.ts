@@ -368,3 +368,38 @@ test('percentiles equal hdr-histogram-js in every step (exact, packed, flat coun
     }
   }
 });
+
+test('servers are told apart by version, every address word and port (IPv6 without address text per pair)', () => {
+  const summary = new LatencySummary();
+  const make = (version: number, words: number[], port: number): Pair => {
+    const p = pair(1, 1000);
+    p.ipVersion = version;
+    [p.server0, p.server1, p.server2, p.server3] = words as [number, number, number, number];
+    p.serverPort = port;
+    return p;
+  };
+  const servers: [number, number[], number][] = [
+    [4, [0x0a000001, 0, 0, 0], 53],
+    [6, [0x0a000001, 0, 0, 0], 53],
+    [6, [0xfd000000, 0, 0, 1], 53],
+    [6, [0xfd000000, 0, 1, 1], 53],
+    [6, [0xfd000000, 1, 0, 1], 53],
+    [6, [0xfd000000, 0, 0, 2], 53],
+    [6, [0xfd000000, 0, 0, 1], 5353],
+  ];
+  for (let round = 0; round < 3; round++)
+    for (const [i, [version, words, port]] of servers.entries())
+      for (let n = 0; n <= i; n++) summary.add(make(version, words, port));
+  const report = summary.report(100);
+  assert.equal(report.servers_total, servers.length);
+  const names = report.servers_by_requests.map((r) => `${r.server!.address} ${r.server!.port} ${r.requests}`);
+  assert.deepEqual(names, [
+    'fd00::1 5353 21',
+    'fd00::2 53 18',
+    'fd00:0:0:1::1 53 15',
+    'fd00::1:0:1 53 12',
+    'fd00::1 53 9',
+    'a00:1:: 53 6',
+    '10.0.0.1 53 3',
+  ]);
+});
