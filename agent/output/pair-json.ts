@@ -196,7 +196,7 @@ export class PairJsonWriter {
       out.raw(kCommaQuote);
       out.ascii(pair.protocol);
       out.raw(kQuoteColon);
-      out.text(JSON.stringify(pair.detail));
+      out.json(pair.detail);
     }
     out.raw(kSourceRequest);
     this.#source(out, request);
