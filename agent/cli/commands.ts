@@ -528,6 +528,13 @@ await yargs(hideBin(process.argv))
           default: 20,
           coerce: checked('shutdown-timeout', positiveSeconds),
         })
+        .option('workers', {
+          describe:
+            'correlator worker threads: auto (one per core), 0 (everything on one thread) or N; checkpoints wait for every worker',
+          type: 'string',
+          default: 'auto',
+          coerce: checked('workers', workerCount),
+        })
         .option('quiet', { alias: 'q', describe: 'no stats lines', type: 'boolean', default: false })
         .config(
           'config',
@@ -548,6 +555,7 @@ await yargs(hideBin(process.argv))
         statsIntervalSeconds: argv['stats-interval'],
         shutdownTimeoutSeconds: argv['shutdown-timeout'],
         quiet: argv.quiet,
+        workers: argv.workers,
         ...correlationArgs(argv),
         ...otelArgs(argv),
       });
