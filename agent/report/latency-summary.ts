@@ -13,8 +13,8 @@
  * as plain numbers (most servers of a scan or of one-off lookups never leave this: a few
  * hundred bytes, cheap to send between threads); then up to `kPackedValues` latencies in a
  * Float64Array (at most 32 KiB; percentiles by sorting a copy at report time); beyond that
- * flat bucket counts (a Float64Array up to the highest bucket in use: ~140 KiB for latencies
- * up to 100 ms), a few ns a value. Every step answers with the same buckets, so the
+ * flat bucket counts (a Uint32Array up to the highest bucket in use: ~70 KiB for latencies
+ * up to 100 ms; doubles once a bucket passes 2^32 - 1), a few ns a value. Every step answers with the same buckets, so the
  * percentiles do not depend on which step a recorder is in. (hdr-histogram-js itself cost
  * ~0.5 s of CPU per million pairs: ~450 ns a value in its packed histogram.)
  *
@@ -113,8 +113,10 @@ class LatencyStats {
   /** Step 2: latencies clamped to kLargestRecordedNanos, `packedCount` of them. */
   packed: Float64Array | null = null;
   packedCount = 0;
-  /** Step 3: counts per HDR slot. */
-  counts: Float64Array | null = null;
+  /** Step 3: counts per HDR slot (Uint32Array: half the cache footprint of doubles)... */
+  counts: Uint32Array | null = null;
+  /** ...until a slot would pass 2^32 - 1: then doubles. */
+  wideCounts: Float64Array | null = null;
 
   record(nanos: number, count: number): void {
     this.matched += count;
@@ -155,13 +157,36 @@ class LatencyStats {
 
   #count(value: number, count: number): void {
     const slot = bucketSlot(value);
+    if (this.wideCounts !== null) {
+      this.#countWide(slot, count);
+      return;
+    }
     let counts = this.counts;
     if (counts === null || slot >= counts.length) {
       let length = counts === null ? 4 * kSubBucketHalfCount : counts.length;
       while (length <= slot) length *= 2;
-      const grown = new Float64Array(length);
+      const grown = new Uint32Array(length);
       if (counts !== null) grown.set(counts);
       this.counts = counts = grown;
+    }
+    const next = counts[slot]! + count;
+    if (next > 0xffffffff) {
+      this.wideCounts = Float64Array.from(counts);
+      this.counts = null;
+      this.#countWide(slot, count);
+      return;
+    }
+    counts[slot] = next;
+  }
+
+  #countWide(slot: number, count: number): void {
+    let counts = this.wideCounts!;
+    if (slot >= counts.length) {
+      let length = counts.length;
+      while (length <= slot) length *= 2;
+      const grown = new Float64Array(length);
+      grown.set(counts);
+      this.wideCounts = counts = grown;
     }
     counts[slot]! += count;
   }
@@ -169,7 +194,7 @@ class LatencyStats {
   /** Value at a percentile with HDR semantics (nearest rank, top of its bucket), capped at the maximum; null when nothing matched. */
   percentile(p: number): number | null {
     if (this.matched === 0) return null;
-    const counts = this.counts;
+    const counts = this.wideCounts ?? this.counts;
     if (counts !== null) {
       const rank = rankAtPercentile(p, this.matched);
       let total = 0;
@@ -203,7 +228,7 @@ class LatencyStats {
     if (this.values === null) {
       // Non-empty buckets as (lowest value, count) pairs.
       const buckets: number[] = [];
-      const counts = this.counts;
+      const counts = this.wideCounts ?? this.counts;
       if (counts !== null) {
         for (let slot = 0; slot < counts.length; slot++) {
           const count = counts[slot]!;

@@ -403,3 +403,24 @@ test('servers are told apart by version, every address word and port (IPv6 witho
     '10.0.0.1 53 3',
   ]);
 });
+
+test('bucket counts beyond 2^32 (merged snapshots of a long run) stay exact', () => {
+  const stats = (buckets: number[]) => ({
+    requests: buckets.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0),
+    unanswered: 0,
+    errors: 0,
+    matched: buckets.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0),
+    maxNanos: 6000,
+    values: null,
+    buckets,
+  });
+  const summary = new LatencySummary();
+  summary.merge({ protocols: [['dns', stats([1000, 2 ** 32 - 10, 6000, 2 ** 30])]], servers: [] });
+  summary.merge({ protocols: [['dns', stats([1000, 20, 6000, 1])]], servers: [] });
+  const row = summary.report().protocols[0]!;
+  assert.equal(row.matched, 2 ** 32 + 10 + 2 ** 30 + 1);
+  assert.equal(row.p50_ns, 1000);
+  assert.equal(row.p90_ns, 6000, 'the bucket top capped at the maximum');
+  const snapshot = summary.snapshot().protocols[0]![1];
+  assert.deepEqual(snapshot.buckets, [1000, 2 ** 32 + 10, 6000, 2 ** 30 + 1]);
+});
