@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
 import type { PipelineMemory } from './layout.ts';
 
@@ -39,6 +40,12 @@ export interface WorkerConfig {
   output: 'none' | 'jsonl' | 'text';
   /** Also post the pair objects (for exporters that run on the main thread). */
   postPairs: boolean;
+  /**
+   * OTLP spans made here (OtelExporter.spanConfig plus request limits): the worker maps, samples
+   * and encodes its pairs and posts 'spans' messages (for OtelExporter.offerEncoded()) instead
+   * of 'pairs'. Absent/null: pairs as above.
+   */
+  spanEncoder?: SpanEncoderConfig | null;
   /** Milliseconds between stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Aggregate the latency summary of this shard's pairs and send it with the final stats. */
@@ -83,6 +90,8 @@ export interface FileReport {
 export type WorkerMessage =
   | { type: 'output'; data: Uint8Array }
   | { type: 'pairs'; pairs: Pair[] }
+  /** Encoded OTLP requests and counts (request bytes transferred); weighs `batch.pairs` x kPairBacklogWeight. */
+  | { type: 'spans'; batch: EncodedSpans }
   | { type: 'stats'; stats: WorkerStats }
   /** Every pair of chunks up to `seq` (ring sequence, from 0) was posted before this message. */
   | { type: 'processed'; seq: number }

@@ -62,6 +62,7 @@ function flushOutput(): void {
 }
 
 function flushPairs(): void {
+  spanEncoder?.flush();
   if (pairBatch.length === 0) return;
   const count = pairBatch.length;
   port.postMessage({ type: 'pairs', pairs: pairBatch } satisfies WorkerMessage);
@@ -82,6 +83,20 @@ function receiveNames(): void {
 }
 
 const renderer = config.output === 'none' ? null : new PairRenderer(config.output, files);
+// OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
+const spanEncoder = config.spanEncoder
+  ? await import('../export/otel/span-request-encoder.ts').then(
+      ({ SpanRequestEncoder, transferList }) =>
+        new SpanRequestEncoder(
+          config.spanEncoder!,
+          (fileId) => files[fileId],
+          (batch) => {
+            port.postMessage({ type: 'spans', batch } satisfies WorkerMessage, transferList(batch));
+            consumer.postedOutput(batch.pairs * kPairBacklogWeight, kOutputBacklogBytes);
+          },
+        ),
+    )
+  : null;
 const latency = config.latencySummary ? new LatencySummary() : null;
 const correlator = new Correlator(
   options,
@@ -92,7 +107,8 @@ const correlator = new Correlator(
         renderer.render(output, pair);
         if (output.length >= kOutputBatchBytes) flushOutput();
       }
-      if (config.postPairs) {
+      if (spanEncoder !== null) spanEncoder.emit(pair);
+      else if (config.postPairs) {
         pairBatch.push(pair);
         if (pairBatch.length >= kPairBatch) flushPairs();
       }
@@ -235,6 +251,7 @@ for (;;) {
 }
 
 correlator.finish();
+spanEncoder?.finish();
 flushOutput();
 flushPairs();
 port.postMessage({
