@@ -53,7 +53,12 @@ import {
 } from './span-batcher.ts';
 import { kDefaultUnansweredSpansPerSecond } from './span-flood.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from './span-mapper.ts';
-import { type EncodedSpans, mergeTally } from './span-request-encoder.ts';
+import {
+  type EncodedSpans,
+  kDefaultMaxRequestBytes,
+  mergeTally,
+  type SpanEncoderConfig,
+} from './span-request-encoder.ts';
 
 export interface OtelExporterOptions {
   /**
@@ -176,7 +181,7 @@ export interface OtelExporter extends PairSink {
    * What a worker needs to make this exporter's spans (plain data, for WorkerConfig): null when
    * spans are not exported (disabled SDK or traces off: post pairs, or nothing).
    */
-  readonly spanConfig: PairSpanConfig | null;
+  readonly spanConfig: SpanEncoderConfig | null;
   /** Exports everything queued (spans and a metric collection). */
   forceFlush(): Promise<void>;
   /** Flushes, stops, releases the SDK; bounded by shutdownTimeoutMillis. Idempotent. */
@@ -720,7 +725,15 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     return {
       emit,
       offerEncoded,
-      spanConfig: batcher === null ? null : spanConfig,
+      spanConfig:
+        batcher === null
+          ? null
+          : {
+              ...spanConfig,
+              // The span queue's batch size (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), capped in bytes.
+              maxSpansPerRequest: batchOptions.maxExportBatchSize,
+              maxRequestBytes: kDefaultMaxRequestBytes,
+            },
       async forceFlush(): Promise<void> {
         builder.flush();
         await Promise.all([batcher?.forceFlush(), requests?.forceFlush()]);
