@@ -530,7 +530,7 @@ await yargs(hideBin(process.argv))
         })
         .option('workers', {
           describe:
-            'correlator worker threads: auto (one per core), 0 (everything on one thread) or N; checkpoints wait for every worker',
+            'correlator worker threads: auto (one per core; 0 while spans are exported, which this thread encodes), 0 (everything on one thread) or N; checkpoints wait for every worker',
           type: 'string',
           default: 'auto',
           coerce: checked('workers', workerCount),

@@ -452,3 +452,34 @@ for (const workers of ['0', '2']) {
     assert.deepEqual(checkpoint.directories[0].done, [], 'no file checkpointed as done');
   });
 }
+
+test('--workers auto: one per core, none while spans are exported (this thread encodes them); an explicit count is honoured', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-auto-'));
+  const watching = async (args: string[]): Promise<Record<string, unknown>> => {
+    const agent = startAgent([
+      '--watch',
+      dir,
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--health-port',
+      '0',
+      ...args,
+    ]);
+    try {
+      await waitFor(() => agent.stderr().includes('"watching"'), 'the agent to start');
+    } finally {
+      agent.child.kill('SIGTERM');
+    }
+    await agent.exited;
+    return JSON.parse(
+      agent
+        .stderr()
+        .split('\n')
+        .find((line) => line.includes('"watching"'))!,
+    );
+  };
+  assert.equal((await watching([])).workers, os.availableParallelism());
+  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1'])).workers, 0);
+  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1', '--workers', '2'])).workers, 2);
+  assert.equal((await watching(['--workers', '0'])).workers, 0);
+});
