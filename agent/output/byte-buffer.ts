@@ -6,6 +6,21 @@
 
 const kEncoder = new TextEncoder();
 
+/** From this size on, a buffer's memory is not zero-filled (see storage()). */
+const kUninitializedFrom = 64 * 1024;
+
+/**
+ * `capacity` bytes of storage: a plain Uint8Array over its own whole ArrayBuffer (transferable
+ * to another thread as is). Large ones come uninitialised (Buffer.allocUnsafeSlow: never from
+ * Node's shared pool): only bytes[0, length) are ever read (view(), growth copies that prefix,
+ * workers post bytes.subarray(0, length)), and zero-filling a fresh 512 KiB batch buffer for
+ * every worker flush cost more than rendering into it (~0.2 s per worker and 1 M packets of JSONL).
+ */
+function storage(capacity: number): Uint8Array {
+  if (capacity < kUninitializedFrom) return new Uint8Array(capacity);
+  return new Uint8Array(Buffer.allocUnsafeSlow(capacity).buffer, 0, capacity);
+}
+
 /** Below this many seconds, seconds * 1e9 + nanos is a safe integer. */
 const kSafeSeconds = Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000_000) - 1;
 
@@ -14,7 +29,7 @@ export class ByteBuffer {
   length = 0;
 
   constructor(capacity = 1 << 20) {
-    this.bytes = new Uint8Array(capacity);
+    this.bytes = storage(capacity);
   }
 
   /** Makes room for `n` more bytes. */
@@ -22,7 +37,7 @@ export class ByteBuffer {
     if (this.length + n <= this.bytes.length) return;
     let capacity = this.bytes.length * 2;
     while (capacity < this.length + n) capacity *= 2;
-    const grown = new Uint8Array(capacity);
+    const grown = storage(capacity);
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
   }

@@ -84,3 +84,22 @@ test('json() equals JSON.stringify for every value kind of a detail object', () 
     );
   }
 });
+
+test('large buffers (uninitialised storage) show only what was written, keep it when growing, and own their whole ArrayBuffer', () => {
+  for (const capacity of [1 << 16, 1 << 19]) {
+    const out = new ByteBuffer(capacity);
+    assert.equal(out.view().length, 0);
+    assert.equal(out.bytes.buffer.byteLength, capacity, 'transferable as is: no shared pool');
+    assert.equal(out.bytes.byteOffset, 0);
+    const line = fragment('{"a":1}\n');
+    let expected = '';
+    while (out.length < capacity + 1000) {
+      out.raw(line);
+      out.integer(out.length);
+      expected += `{"a":1}\n${expected.length + 8}`;
+    }
+    assert.ok(out.bytes.length > capacity, 'grew');
+    assert.equal(out.bytes.buffer.byteLength, out.bytes.length);
+    assert.equal(decoder.decode(out.view()), expected);
+  }
+});
