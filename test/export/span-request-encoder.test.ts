@@ -90,6 +90,7 @@ async function viaWorkerEncoder(
   files: string[],
   extra: OtelExporterOptions = {},
   spansPerRequest = kDefaultSpansPerRequest,
+  workers = 1,
 ): Promise<Run & { batches: EncodedSpans[] }> {
   receiver.reset();
   const exporter = await createOtelExporter({ ...options(), sourceFiles: files, ...extra });
@@ -108,23 +109,28 @@ async function viaWorkerEncoder(
       exporter.offerEncoded(batch);
     }
   });
-  // The "worker": the config crossed a thread boundary as structured clone.
-  const encoder = new SpanRequestEncoder(
-    {
-      ...structuredClone(config),
-      maxSpansPerRequest: spansPerRequest,
-      maxRequestBytes: kDefaultMaxRequestBytes,
-    },
-    (fileId) => files[fileId],
-    (batch) => {
-      const transfer = transferList(batch);
-      port1.postMessage(batch, transfer);
-      for (const buffer of transfer) assert.equal(buffer.byteLength, 0, 'transferred, not copied');
-    },
+  // The "workers" (pairs dealt round-robin): the config crossed a thread boundary as structured clone.
+  const encoders = Array.from(
+    { length: workers },
+    () =>
+      new SpanRequestEncoder(
+        {
+          ...structuredClone(config),
+          maxSpansPerRequest: spansPerRequest,
+          maxRequestBytes: kDefaultMaxRequestBytes,
+        },
+        (fileId) => files[fileId],
+        (batch) => {
+          const transfer = transferList(batch);
+          port1.postMessage(batch, transfer);
+          for (const buffer of transfer) assert.equal(buffer.byteLength, 0, 'transferred, not copied');
+        },
+      ),
   );
-  for (const pair of pairs) encoder.emit(pair);
-  encoder.finish();
-  // Every posted batch arrives before the shutdown.
+  pairs.forEach((pair, i) => {
+    encoders[i % workers]!.emit(pair);
+  });
+  for (const encoder of encoders) encoder.finish();
   port1.postMessage('end');
   await end;
   port1.close();
@@ -161,7 +167,16 @@ describe('worker encoder = main-thread exporter', () => {
       assert.deepEqual(worker.counters, main.counters);
       assert.deepEqual(worker.histograms, main.histograms);
       assert.ok(main.histograms.length > 0);
-      assert.equal(worker.requests, Math.ceil(pairs.length / 7), 'requests of at most 7 spans');
+      const requests = worker.batches.flatMap((b) => b.requests);
+      const unanswered = worker.batches.reduce((n, b) => n + b.unanswered.length, 0);
+      if (name === 'demo.pcap')
+        assert.ok(unanswered > 0, 'unanswered pairs go to the main thread (its flood guard)');
+      assert.equal(requests.reduce((n, r) => n + r.spans, 0) + unanswered, pairs.length);
+      assert.ok(
+        requests.every((r) => r.spans <= 7),
+        'requests of at most 7 spans',
+      );
+      assert.equal(requests.length, Math.ceil((pairs.length - unanswered) / 7));
     });
   }
 
@@ -182,10 +197,16 @@ describe('worker encoder = main-thread exporter', () => {
     const pairs = replayPairs(files).pairs;
     const flood = { unansweredSpansPerSecond: 1, unansweredSpansTotalPerSecond: 1 };
     const main = await viaEmit(pairs, files, flood);
-    const worker = await viaWorkerEncoder(pairs, files, flood);
+    // Two encoders, as two workers: a source's pairs are spread over both, and the limits still
+    // hold for the whole agent (the unanswered pairs meet one flood guard on the main thread).
+    const worker = await viaWorkerEncoder(pairs, files, flood, kDefaultSpansPerRequest, 2);
     assert.ok(
       main.spans.some((s) => s.includes('unanswered flood')),
       'the capture makes an aggregate',
+    );
+    assert.ok(
+      worker.batches.some((b) => b.unanswered.length > 0),
+      'unanswered pairs went to the main thread',
     );
     assert.deepEqual(worker.spans, main.spans);
     assert.deepEqual(worker.counters, main.counters);
@@ -207,7 +228,7 @@ describe('requests', () => {
       encoder.finish();
       const requests = batches.flatMap((b) => b.requests);
       assert.equal(
-        requests.reduce((n, r) => n + r.spans, 0),
+        requests.reduce((n, r) => n + r.spans, 0) + batches.reduce((n, b) => n + b.unanswered.length, 0),
         200,
       );
       for (const r of requests) assert.ok(r.bytes.length <= 8_000, `${r.bytes.length} bytes`);

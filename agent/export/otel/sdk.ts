@@ -610,6 +610,12 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       encoded.droppedMappingError += batch.droppedMappingError;
       lastMappingError ??= batch.mappingError;
       if (wirespanMetrics !== null) for (const metric of batch.metrics) wirespanMetrics.record(metric);
+      // Behind this exporter's one flood guard (span-request-encoder.ts); already tallied.
+      for (const pair of batch.unanswered) {
+        if (closed) counts.droppedAfterShutdown++;
+        else builder.emit(pair);
+      }
+      lastMappingError ??= builder.counts.lastMappingError;
       if (requests === null) return;
       for (const request of batch.requests) {
         if (closed) encoded.droppedAfterShutdown += request.spans;

@@ -6,6 +6,13 @@
  * requests for the gRPC transport (request-batcher.ts) and takes over the counts and latency
  * points; exported / dropped / failed are decided there.
  *
+ * Unanswered pairs, while the flood guard is on (unansweredSpansPerSecond > 0), are not mapped
+ * here: they travel as pair objects (`unanswered`) and the main thread's exporter maps them
+ * behind its one flood guard, so the per-source and per-protocol limits hold for the whole
+ * agent, not per worker (a source's flows are spread over the shards), and the aggregates are
+ * those of `--workers 0`. They are few unless there is a flood, and then the guard aggregates
+ * them cheaply.
+ *
  * Request size: at most `maxSpansPerRequest` spans, and a request whose bytes exceed
  * `maxRequestBytes` is encoded again in halves (down to one span), so every request stays under
  * collectors' default 4 MiB gRPC receive limit by construction: the main thread never has to
@@ -50,6 +57,8 @@ export interface EncodedSpans {
   mappingError: string | null;
   /** Latency points of matched pairs (recorded into the histograms on the main thread). */
   metrics: MetricPoint[];
+  /** Unanswered pairs for the main thread's flood guard (already counted in `pairs` and `tally`). */
+  unanswered: PairData[];
 }
 
 const kUnansweredReasons = ['expired', 'evicted', 'end_of_input', 'connection_closed'];
@@ -94,6 +103,8 @@ export class SpanRequestEncoder {
   #spans: PairSpan[] = [];
   #requests: EncodedRequest[] = [];
   #metrics: MetricPoint[] = [];
+  #unanswered: PairData[] = [];
+  readonly #floodOnMain: boolean;
   #tally: PairTally = {};
   #pairs = 0;
   /** Builder counts already posted. */
@@ -113,6 +124,7 @@ export class SpanRequestEncoder {
     }
     this.#config = config;
     this.#post = post;
+    this.#floodOnMain = config.traces && config.unansweredSpansPerSecond > 0;
     this.#builder = new PairSpanBuilder(
       config,
       sourceFiles,
@@ -128,6 +140,11 @@ export class SpanRequestEncoder {
   emit(pair: PairData): void {
     this.#pairs++;
     tallyPair(this.#tally, pair);
+    if (this.#floodOnMain && pair.outcome !== 0) {
+      this.#unanswered.push(pair);
+      if (this.#unanswered.length >= this.#config.maxSpansPerRequest) this.flush();
+      return;
+    }
     this.#builder.emit(pair);
     if (this.#requests.length > 0) this.flush();
   }
@@ -152,6 +169,7 @@ export class SpanRequestEncoder {
       droppedMappingError: counts.droppedMappingError - this.#postedMappingErrors,
       mappingError: this.#mappingErrorPosted ? null : counts.lastMappingError,
       metrics: this.#metrics,
+      unanswered: this.#unanswered,
     };
     if (counts.lastMappingError !== null) this.#mappingErrorPosted = true;
     this.#postedSampledOut = counts.sampledOut;
@@ -159,6 +177,7 @@ export class SpanRequestEncoder {
     this.#postedMappingErrors = counts.droppedMappingError;
     this.#requests = [];
     this.#metrics = [];
+    this.#unanswered = [];
     this.#tally = {};
     this.#pairs = 0;
     this.#post(batch);
