@@ -60,6 +60,8 @@ export interface WorkerConfig {
    * `{ fileId, path }` messages read synchronously when a file's first chunk arrives.
    */
   namesPort: MessagePort | null;
+  /** Track the oldest and newest capture time of the records counted decoded (`report`'s time range). */
+  decodedTimes?: boolean;
 }
 
 /** Counters one worker reports (cumulative). */
@@ -77,6 +79,8 @@ export interface WorkerStats {
   /** Newest capture time read (seconds since the epoch and nanoseconds), -1 before the first record. */
   newestCaptureSeconds: number;
   newestCaptureNanos: number;
+  /** With `decodedTimes`: [oldest seconds, nanos, newest seconds, nanos] of decoded records; null before one. */
+  decodedRange: number[] | null;
 }
 
 export interface FileReport {

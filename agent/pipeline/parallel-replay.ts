@@ -34,6 +34,8 @@ export interface ParallelReplayInput {
   statsIntervalMillis: number;
   /** Workers aggregate latency summaries, merged into the result's `latency`. */
   latencySummary?: boolean;
+  /** Workers track the time range of decoded records (`report`). */
+  decodedTimes?: boolean;
   /** Called with the bytes of every chunk read from the input files (progress). */
   onRead?: ((bytes: number) => void) | null;
   /** Pool geometry (defaults: 16 slots of 1 MiB). */
@@ -81,6 +83,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     exporterRoom: input.exporterRoom ?? null,
     statsIntervalMillis: input.statsIntervalMillis,
     latencySummary: input.latencySummary === true,
+    decodedTimes: input.decodedTimes === true,
     onFile: (report) => {
       // A read error the main thread saw outranks what the worker made of the short file.
       const mainError = reports[report.fileId]?.error ?? null;

@@ -122,6 +122,20 @@ const correlator = new Correlator(
 let packets = 0;
 let decoded = 0;
 let bytes = 0;
+/** [oldest seconds, nanos, newest seconds, nanos] of the records counted decoded (config.decodedTimes). */
+const decodedRange = new Float64Array([Number.POSITIVE_INFINITY, 0, -1, 0]);
+const trackDecoded = config.decodedTimes === true;
+function noteDecoded(seconds: number, nanos: number): void {
+  if (seconds < decodedRange[0]! || (seconds === decodedRange[0]! && nanos < decodedRange[1]!)) {
+    decodedRange[0] = seconds;
+    decodedRange[1] = nanos;
+  }
+  if (seconds > decodedRange[2]! || (seconds === decodedRange[2]! && nanos > decodedRange[3]!)) {
+    decodedRange[2] = seconds;
+    decodedRange[3] = nanos;
+  }
+}
+
 /** [seconds, nanos] of the newest record read; a typed array, as epoch seconds are no small integers. */
 const newestCapture = new Float64Array([-1, 0]);
 
@@ -138,6 +152,7 @@ function stats(): WorkerStats {
     pending: correlator.pending(),
     newestCaptureSeconds: newestCapture[0]!,
     newestCaptureNanos: newestCapture[1]!,
+    decodedRange: decodedRange[2]! >= 0 ? [...decodedRange] : null,
   };
 }
 
@@ -187,6 +202,7 @@ function drain(fileId: number, skip: boolean): void {
       );
       if (shard !== kUnclassified && shard !== shardIndex) {
         decoded++;
+        if (trackDecoded) noteDecoded(record.seconds, record.nanos);
         correlator.advanceTime(record.seconds, record.nanos);
         continue;
       }
@@ -194,6 +210,7 @@ function drain(fileId: number, skip: boolean): void {
     decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, inputSkips);
     if (packet.stopLayer === Layer.Complete) {
       decoded++;
+      if (trackDecoded) noteDecoded(record.seconds, record.nanos);
       correlator.onPacket(fileId, record.packetNumber, record.seconds, record.nanos, record.data, packet);
     }
   }

@@ -55,6 +55,8 @@ export interface WorkerPipelineOptions {
   statsIntervalMillis: number;
   /** Workers aggregate latency summaries, merged into `latency`. */
   latencySummary?: boolean;
+  /** `report`: workers track the time range of the records counted decoded (WorkerStats.decodedRange). */
+  decodedTimes?: boolean;
   /** `run`: workers report each chunk once its pairs are posted (the checkpoint watermark). */
   reportProcessed?: boolean;
   /** A file's report from worker 0 (format, records, reader error). */
@@ -121,6 +123,7 @@ export class WorkerPipeline {
         latencySummary: this.latency !== null,
         reportProcessed: input.reportProcessed === true,
         namesPort: names?.port2 ?? null,
+        decodedTimes: input.decodedTimes === true,
       };
       const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
         workerData: config,
@@ -247,5 +250,6 @@ export function emptyWorkerStats(): WorkerStats {
     pending: {},
     newestCaptureSeconds: -1,
     newestCaptureNanos: 0,
+    decodedRange: null,
   };
 }

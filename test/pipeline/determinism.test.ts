@@ -234,3 +234,44 @@ test('run over rotated files: the same pairs as replay for 0, 1, 2, 4 workers (g
     fs.rmSync(path.dirname(pcap), { recursive: true, force: true });
   }
 });
+
+/** The report's embedded data (the HTML is rendered from it). */
+function reportData(input: string, workers: string, extra: string[]): unknown {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-det-report-')), 'report.html');
+  const result = runCli(['report', input, '-o', out, '--workers', workers, '-q', ...extra]);
+  assert.equal(result.status, 0, result.stderr);
+  const html = fs.readFileSync(out, 'utf8');
+  const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(json, 'embedded report data');
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  return JSON.parse(json[1]!);
+}
+
+function assertReportSameForEveryWorkerCount(input: string, extra: string[]): void {
+  const reference = reportData(input, '0', extra);
+  for (const workers of ['1', '2', '4']) {
+    assert.deepEqual(reportData(input, workers, extra), reference, `report --workers ${workers}`);
+  }
+}
+
+for (const [name, input] of [
+  ['demo', 'test/fixtures/demo.pcap'],
+  ['http', path.join(corpusDir, 'http')],
+] as const) {
+  test(`report (${name}): the same data (counts, percentiles, CDFs, scatter, slowest pairs, time range) for 0, 1, 2, 4 workers`, () => {
+    assertReportSameForEveryWorkerCount(input, ['--udp-ports', '161']);
+  });
+}
+
+test('report (generator mix): the same data for 0, 1, 2, 4 workers', (t) => {
+  const pcap = generatedCapture('dns=50,http=35,udp=15,v6=20', 40_000);
+  if (pcap === null) {
+    t.skip('needs gcc and ../shared/bench/gen-pcap.c');
+    return;
+  }
+  try {
+    assertReportSameForEveryWorkerCount(pcap, ['--udp-ports', '9000']);
+  } finally {
+    fs.rmSync(path.dirname(pcap), { recursive: true, force: true });
+  }
+});
