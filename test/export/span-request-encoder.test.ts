@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageChannel } from 'node:worker_threads';
 import type { Pair } from '../../agent/correlate/pair.ts';
 import { createOtelExporter, type OtelExporterOptions } from '../../agent/export/otel/index.ts';
@@ -21,7 +22,13 @@ import {
 } from '../../agent/export/otel/span-request-encoder.ts';
 import { corpusDir } from '../helpers/corpus.ts';
 import { replayPairs } from '../helpers/replay-pairs.ts';
-import { type OtlpReceiver, type ReceivedMetric, type ReceivedSpan, startReceiver } from './otlp-receiver.ts';
+import {
+  freePort,
+  type OtlpReceiver,
+  type ReceivedMetric,
+  type ReceivedSpan,
+  startReceiver,
+} from './otlp-receiver.ts';
 
 const demo = path.resolve(import.meta.dirname, '../fixtures/demo.pcap');
 const corpus = (name: string): string => path.join(corpusDir, name);
@@ -261,4 +268,37 @@ describe('requests', () => {
       await exporter.shutdown();
     }
   });
+});
+
+test('retryUntilExported: an outage seen by both queues is reported once, and nothing is lost', async () => {
+  const port = await freePort();
+  const states: string[] = [];
+  const exporter = await createOtelExporter({
+    endpoint: `http://127.0.0.1:${port}`,
+    metrics: false,
+    retryUntilExported: true,
+    exportTimeoutMillis: 1000,
+    batch: { retryInitialMillis: 20, retryMaxMillis: 50, scheduledDelayMillis: 1 },
+    onExportStateChange: (state) => states.push(state),
+  });
+  const pairs = replayPairs([demo]).pairs;
+  const encoder = new SpanRequestEncoder(exporter.spanConfig!, null, (batch) => exporter.offerEncoded(batch));
+  for (const pair of pairs) encoder.emit(pair);
+  encoder.finish();
+  // The same pairs again through the span-object queue.
+  for (const pair of pairs) exporter.emit(pair);
+  const deadline = Date.now() + 10_000;
+  while (exporter.counters.traceExportErrors < 2 && Date.now() < deadline) await sleep(10);
+  assert.equal(exporter.exportState, 'failing');
+  const late = await startReceiver(port);
+  try {
+    await exporter.forceFlush();
+    assert.deepEqual(states, ['failing', 'ok']);
+    assert.equal(exporter.exportState, 'ok');
+    const result = await exporter.shutdown();
+    assert.equal(result.exported, 2 * pairs.length);
+    assert.equal(result.failed + result.dropped, 0);
+  } finally {
+    await late.close();
+  }
 });

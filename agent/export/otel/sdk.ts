@@ -354,7 +354,20 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     ...(options.batch?.maxQueueOverflow === undefined
       ? {}
       : { maxQueueOverflow: options.batch.maxQueueOverflow }),
-    onStateChange: options.onExportStateChange ?? null,
+    // Both queues (span objects, encoded requests) report into one export state (below).
+    onStateChange: options.onExportStateChange ? (state, detail) => onQueueState(state, detail) : null,
+  };
+  /**
+   * One export state for the caller: 'failing' when the first queue starts failing, 'ok' when
+   * the last failing one recovers (each queue reports its own transitions once).
+   */
+  let exportStateReported: ExportState = 'ok';
+  let queueStates: () => ExportState = () => 'ok';
+  const onQueueState = (_state: ExportState, detail: ExportStateDetail): void => {
+    const state = queueStates();
+    if (state === exportStateReported) return;
+    exportStateReported = state;
+    options.onExportStateChange?.(state, detail);
   };
   const maxServices = options.maxServices ?? 10_000;
   const histogramAggregation = options.histogramAggregation ?? 'explicit';
@@ -529,6 +542,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     if (meterProvider !== null && !(meterProvider instanceof MeterProvider)) {
       throw new Error('NodeSDK did not register its MeterProvider (another one is registered globally)');
     }
+
+    queueStates = () => (batcher?.state === 'failing' || requests?.state === 'failing' ? 'failing' : 'ok');
 
     const syncCounts = (): ExporterCountsSource => {
       if (batcher !== null && requests !== null) {
@@ -754,7 +769,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return Promise.all([batcher.whenRoom(), requests.whenRoom()]).then(() => undefined);
       },
       get exportState(): ExportState {
-        return batcher?.state === 'failing' || requests?.state === 'failing' ? 'failing' : 'ok';
+        return queueStates();
       },
       setStatsSource(source): void {
         statsSource = source;
