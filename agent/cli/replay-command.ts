@@ -439,6 +439,9 @@ async function replayOnWorkers(
         }
       : null,
     exporterRoom: exporter ? () => exporter.whenRoom() : null,
+    // Spans mapped and encoded in the workers (the exporter only sends the bytes).
+    spanEncoder: exporter?.spanConfig ?? null,
+    onSpans: exporter ? (batch) => exporter.offerEncoded(batch) : null,
     onStats: (latest) => {
       snapshot = latest;
       if (progress) {

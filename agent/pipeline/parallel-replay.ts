@@ -16,7 +16,7 @@ import type { LatencySummary } from '../report/latency-summary.ts';
 import type { ChunkProducer } from './chunk-ring.ts';
 import { kFlagFileEnd, kFlagFileStart } from './layout.ts';
 import type { FileReport, WorkerStats } from './messages.ts';
-import { WorkerPipeline } from './worker-pipeline.ts';
+import { WorkerPipeline, type WorkerPipelineOptions } from './worker-pipeline.ts';
 
 export interface ParallelReplayInput {
   files: readonly string[];
@@ -29,6 +29,9 @@ export interface ParallelReplayInput {
   onPairs: ((pairs: Pair[]) => void) | null;
   /** Resolves when onPairs' consumer has room again (its backpressure); null = always room. */
   exporterRoom?: (() => Promise<void>) | null;
+  /** Spans encoded in the workers (see WorkerPipelineOptions.spanEncoder). */
+  spanEncoder?: WorkerPipelineOptions['spanEncoder'];
+  onSpans?: WorkerPipelineOptions['onSpans'];
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
   onStats: ((snapshot: PipelineSnapshot) => void) | null;
   statsIntervalMillis: number;
@@ -81,6 +84,8 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     writeOutput: input.writeOutput,
     onPairs: input.onPairs,
     exporterRoom: input.exporterRoom ?? null,
+    spanEncoder: input.spanEncoder ?? null,
+    onSpans: input.onSpans ?? null,
     statsIntervalMillis: input.statsIntervalMillis,
     latencySummary: input.latencySummary === true,
     decodedTimes: input.decodedTimes === true,

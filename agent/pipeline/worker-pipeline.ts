@@ -16,6 +16,7 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
 import { LatencySummary } from '../report/latency-summary.ts';
 import { ChunkProducer } from './chunk-ring.ts';
 import { allocatePipelineMemory, kFlagEndOfInput, type PipelineMemory } from './layout.ts';
@@ -51,6 +52,13 @@ export interface WorkerPipelineOptions {
   onPairs: ((pairs: Pair[]) => void) | null;
   /** Resolves when onPairs' consumer has room again (its backpressure); null (or returning null) = room. */
   exporterRoom?: (() => Promise<void> | null) | null;
+  /**
+   * OTLP spans made in the workers: each worker maps, samples and encodes its pairs with this
+   * configuration and onSpans receives the encoded batches (OtelExporter.offerEncoded); then
+   * onPairs receives nothing. Backpressure: exporterRoom, as for pairs.
+   */
+  spanEncoder?: SpanEncoderConfig | null;
+  onSpans?: ((batch: EncodedSpans) => void) | null;
   /** Milliseconds between the workers' stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Workers aggregate latency summaries, merged into `latency`. */
@@ -119,6 +127,7 @@ export class WorkerPipeline {
         options: input.options,
         output: input.output,
         postPairs: input.onPairs !== null,
+        spanEncoder: input.spanEncoder ?? null,
         statsIntervalMillis: input.statsIntervalMillis,
         latencySummary: this.latency !== null,
         reportProcessed: input.reportProcessed === true,
@@ -140,6 +149,14 @@ export class WorkerPipeline {
           case 'pairs': {
             input.onPairs?.(message.pairs);
             const weight = message.pairs.length * kPairBacklogWeight;
+            const room = input.exporterRoom?.();
+            if (room) void room.then(() => producer.outputWritten(index, weight));
+            else producer.outputWritten(index, weight);
+            break;
+          }
+          case 'spans': {
+            input.onSpans?.(message.batch);
+            const weight = message.batch.pairs * kPairBacklogWeight;
             const room = input.exporterRoom?.();
             if (room) void room.then(() => producer.outputWritten(index, weight));
             else producer.outputWritten(index, weight);
