@@ -19,7 +19,12 @@ import { type CaptureRecord, ReadResult } from './record.ts';
 
 const TRUNCATED_RECORD = skipReason('capture.truncated_record');
 
-export const DEFAULT_WINDOW_SIZE = 1024 * 1024;
+/**
+ * Bytes read per read(2). Small enough that a chunk is still in the core's L2 cache when the
+ * parsers reach it (1 MiB windows cost ~170 ms of kernel copy per 1 M packets in the profile,
+ * 256 KiB ~45 ms), large enough that syscalls stay rare (~700 per 1 M packets).
+ */
+export const DEFAULT_WINDOW_SIZE = 256 * 1024;
 const MAGIC_LENGTH = 4;
 
 export interface CaptureReaderOptions {

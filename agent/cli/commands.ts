@@ -528,6 +528,13 @@ await yargs(hideBin(process.argv))
           default: 20,
           coerce: checked('shutdown-timeout', positiveSeconds),
         })
+        .option('workers', {
+          describe:
+            'correlator worker threads: auto (one per core; 0 while spans are exported, which this thread encodes), 0 (everything on one thread) or N; checkpoints wait for every worker',
+          type: 'string',
+          default: 'auto',
+          coerce: checked('workers', workerCount),
+        })
         .option('quiet', { alias: 'q', describe: 'no stats lines', type: 'boolean', default: false })
         .config(
           'config',
@@ -548,6 +555,7 @@ await yargs(hideBin(process.argv))
         statsIntervalSeconds: argv['stats-interval'],
         shutdownTimeoutSeconds: argv['shutdown-timeout'],
         quiet: argv.quiet,
+        workers: argv.workers,
         ...correlationArgs(argv),
         ...otelArgs(argv),
       });
@@ -583,6 +591,12 @@ await yargs(hideBin(process.argv))
           default: 50,
           coerce: checked('slowest', positiveInteger),
         })
+        .option('workers', {
+          describe: 'correlator worker threads: auto (one per core), 0 (everything on one thread) or N',
+          type: 'string',
+          default: 'auto',
+          coerce: checked('workers', workerCount),
+        })
         .option('quiet', {
           alias: 'q',
           describe: 'no summary line on stderr',
@@ -591,13 +605,14 @@ await yargs(hideBin(process.argv))
         }),
     async (argv) => {
       const { runReport } = await import('./report-command.ts');
-      process.exitCode = runReport({
+      process.exitCode = await runReport({
         inputs: argv.inputs,
         output: argv.output,
         title: argv.title,
         topServers: argv['top-servers'],
         slowest: argv.slowest,
         quiet: argv.quiet,
+        workers: argv.workers,
         ...correlationArgs(argv),
       });
     },

@@ -22,6 +22,7 @@ import {
   type RunSummary,
   summaryToJson,
 } from '../output/summary.ts';
+import type { WorkerStats } from '../pipeline/messages.ts';
 import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
 import { ThisThreadReplay } from '../pipeline/replay.ts';
 import { formatLatencyReport, LatencySummary } from '../report/latency-summary.ts';
@@ -164,6 +165,22 @@ export function createExporterFromCli(
   });
 }
 
+/** The newest capture time any worker read (exact: seconds and nanoseconds), null before the first record. */
+export function newestCaptureOf(workers: readonly WorkerStats[]): { seconds: number; nanos: number } | null {
+  let seconds = -1;
+  let nanos = 0;
+  for (const w of workers) {
+    if (
+      w.newestCaptureSeconds > seconds ||
+      (w.newestCaptureSeconds === seconds && w.newestCaptureNanos > nanos)
+    ) {
+      seconds = w.newestCaptureSeconds;
+      nanos = w.newestCaptureNanos;
+    }
+  }
+  return seconds >= 0 ? { seconds, nanos } : null;
+}
+
 /** The exporter's view of the worker pipeline, from the latest merged snapshot. */
 function pipelineStats(snapshot: PipelineSnapshot | null): PipelineStatsSnapshot {
   const stats = emptyPipelineStats();
@@ -172,12 +189,10 @@ function pipelineStats(snapshot: PipelineSnapshot | null): PipelineStatsSnapshot
   stats.packetsDecoded = reporter?.decoded ?? 0;
   stats.bytesRead = reporter?.bytes ?? 0;
   stats.packetsSkipped = { ...(reporter?.inputSkips ?? {}) };
-  let newest = 0;
   for (const worker of snapshot.workers) {
     addCounts(stats.packetsSkipped, worker.correlatorSkips);
     addPairCounts(stats.pairs, worker.pairs);
     addCounts(stats.pending, worker.pending);
-    newest = Math.max(newest, worker.newestCaptureSeconds);
   }
   stats.files.done = snapshot.filesDone;
   stats.bufferPool = { free: snapshot.poolSlots - snapshot.poolUsed, used: snapshot.poolUsed };
@@ -186,7 +201,7 @@ function pipelineStats(snapshot: PipelineSnapshot | null): PipelineStatsSnapshot
     depth,
     capacity: snapshot.queueCapacity,
   }));
-  stats.newestCapture = newest > 0 ? { seconds: newest, nanos: 0 } : null;
+  stats.newestCapture = newestCaptureOf(snapshot.workers);
   return stats;
 }
 
@@ -424,6 +439,9 @@ async function replayOnWorkers(
         }
       : null,
     exporterRoom: exporter ? () => exporter.whenRoom() : null,
+    // Spans mapped and encoded in the workers (the exporter only sends the bytes).
+    spanEncoder: exporter?.spanConfig ?? null,
+    onSpans: exporter ? (batch) => exporter.offerEncoded(batch) : null,
     onStats: (latest) => {
       snapshot = latest;
       if (progress) {

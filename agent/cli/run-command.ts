@@ -14,8 +14,15 @@ import type { OtelExporter } from '../export/otel/index.ts';
 import { emptyPipelineStats } from '../export/pipeline-stats.ts';
 import { PairOutput } from '../output/pair-output.ts';
 import { addCounts, addPairCounts } from '../output/summary.ts';
-import { type Checkpoint, CheckpointStore, defaultStateDir } from '../pipeline/checkpoint.ts';
+import {
+  type Checkpoint,
+  CheckpointStore,
+  type DirectoryCheckpoint,
+  defaultStateDir,
+} from '../pipeline/checkpoint.ts';
 import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
+import { TailPublisher } from '../pipeline/tail-publisher.ts';
+import { WorkerPipeline } from '../pipeline/worker-pipeline.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { startHealthServer } from './health-server.ts';
 import { parseOutputSpec } from './output-spec.ts';
@@ -23,7 +30,9 @@ import {
   type CorrelateCliOptions,
   correlateOptionsFrom,
   createExporterFromCli,
+  newestCaptureOf,
   type OtelCliOptions,
+  resolveWorkers,
 } from './replay-command.ts';
 
 export interface RunCommandOptions extends CorrelateCliOptions {
@@ -41,6 +50,27 @@ export interface RunCommandOptions extends CorrelateCliOptions {
   statsIntervalSeconds: number;
   shutdownTimeoutSeconds: number;
   quiet: boolean;
+  /** 'auto' (one per core) or a count; 0 = read, decode and correlate on this thread. */
+  workers: number | 'auto';
+}
+
+/**
+ * With workers, a checkpoint state of one directory that is safe once every worker has
+ * processed chunk `seq` (the tail's checkpoint() right after publishing up to that chunk).
+ */
+interface Candidate {
+  seq: number;
+  state: DirectoryCheckpoint;
+}
+
+/** One watched directory: its tail, and either its correlator (this thread) or its worker pipeline. */
+interface Watched {
+  tail: DirectoryTail;
+  correlator: Correlator | null;
+  pipeline: WorkerPipeline | null;
+  publisher: TailPublisher | null;
+  /** Oldest first; the first is always safe (seq <= processedThrough()). */
+  candidates: Candidate[];
 }
 
 /** One JSON object per line on stderr: what an operator's log pipeline expects. */
@@ -151,38 +181,117 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     lostBytes: 0,
     newestCapture: null,
   };
-  // One correlator per directory: each directory is its own capture point and clock.
-  const tails = options.watch.map((dir) => {
-    const correlator = new Correlator(correlateOptions, { emit }, skips);
-    const tail = new DirectoryTail(
-      dir,
-      correlator,
-      skips,
-      {
-        graceMillis: options.graceSeconds * 1000,
-        onDone: options.onDone,
-        pollMillis: 250,
-        recordsPerStep: kRecordsPerStep,
-      },
-      fileNames,
-      counters,
-      log,
-      resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null,
-    );
-    return { tail, correlator };
+  // auto: one worker per core; with spans, the workers map and encode them (the exporter only
+  // sends their bytes).
+  const workerCount = resolveWorkers(options.workers);
+  let signalled = false;
+  let stopRequested: () => void = () => {};
+  const stopping = new Promise<void>((resolve) => {
+    stopRequested = resolve;
   });
+  let stop: (signal: string) => void = () => {};
+  let pipelineFailed = false;
+  // One correlator (or one worker pipeline) per directory: each directory is its own capture point and clock.
+  const tails: Watched[] = options.watch.map((dir) => {
+    const tailOptions = {
+      graceMillis: options.graceSeconds * 1000,
+      onDone: options.onDone,
+      pollMillis: 250,
+      recordsPerStep: kRecordsPerStep,
+    };
+    const resumeAt = resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null;
+    if (workerCount === 0) {
+      const correlator = new Correlator(correlateOptions, { emit }, skips);
+      const tail = new DirectoryTail(dir, correlator, skips, tailOptions, fileNames, counters, log, resumeAt);
+      return { tail, correlator, pipeline: null, publisher: null, candidates: [] };
+    }
+    const pipeline = new WorkerPipeline({
+      workers: workerCount,
+      options: correlateOptions,
+      files: fileNames,
+      output: writer === null ? 'none' : outputSpec.format,
+      writeOutput: (bytes) => writer?.writeBytes(bytes),
+      onPairs: exporter
+        ? (pairs) => {
+            for (const pair of pairs) exporter!.emit(pair);
+          }
+        : null,
+      // The exporter's backpressure holds the workers back, but never past a stop signal.
+      exporterRoom: exporter
+        ? () => (signalled ? null : Promise.race([exporter!.whenRoom(), stopping]))
+        : null,
+      // Spans mapped and encoded in the workers (the exporter only sends the bytes).
+      spanEncoder: exporter?.spanConfig ?? null,
+      onSpans: exporter ? (batch) => exporter!.offerEncoded(batch) : null,
+      statsIntervalMillis: 1000,
+      reportProcessed: true,
+      onFailure: (message) => {
+        pipelineFailed = true;
+        log('error', 'pipeline worker failed', { dir, error: message });
+        stop('error');
+      },
+    });
+    const publisher = new TailPublisher(pipeline);
+    const tail = new DirectoryTail(dir, publisher, skips, tailOptions, fileNames, counters, log, resumeAt);
+    return {
+      tail,
+      correlator: null,
+      pipeline,
+      publisher,
+      candidates: [{ seq: -1, state: tail.checkpoint() }],
+    };
+  });
+
+  /** With workers: publishes what the tail read and records where a checkpoint may be once it is processed. */
+  const publishStep = async (watched: Watched): Promise<void> => {
+    const { pipeline, publisher, candidates } = watched;
+    if (pipeline === null || publisher === null) return;
+    await publisher.flush();
+    const candidate = { seq: pipeline.lastPublished, state: watched.tail.checkpoint() };
+    if (candidates.length > 1 && candidates.at(-1)!.seq === candidate.seq)
+      candidates[candidates.length - 1] = candidate;
+    else candidates.push(candidate);
+    pruneCandidates(watched);
+  };
+  /** Drops candidates older than the newest safe one. */
+  const pruneCandidates = (watched: Watched): void => {
+    const through = watched.pipeline!.processedThrough();
+    const candidates = watched.candidates;
+    while (candidates.length > 1 && candidates[1]!.seq <= through) candidates.shift();
+  };
+  /** Where a checkpoint of this directory may be now: every record before it was processed and its pairs handed on. */
+  const safeCheckpoint = (watched: Watched): DirectoryCheckpoint => {
+    if (watched.pipeline === null) return watched.tail.checkpoint();
+    pruneCandidates(watched);
+    return watched.candidates[0]!.state;
+  };
 
   const stats = () => {
     const snapshot = emptyPipelineStats();
     snapshot.packetsDecoded = counters.decoded;
     snapshot.bytesRead = counters.bytes;
-    snapshot.packetsSkipped = skips.toObject();
+    // With workers, worker 0's counts include the reader's (every worker reads every record).
+    snapshot.packetsSkipped = workerCount === 0 ? skips.toObject() : {};
     snapshot.files = { done: counters.filesDone, lost: counters.filesLost, error: counters.filesError };
-    for (const { correlator } of tails) {
-      addPairCounts(snapshot.pairs, Object.fromEntries(correlator.counts));
-      addCounts(snapshot.pending, correlator.pending());
+    for (const { correlator, pipeline } of tails) {
+      if (correlator !== null) {
+        addPairCounts(snapshot.pairs, Object.fromEntries(correlator.counts));
+        addCounts(snapshot.pending, correlator.pending());
+        continue;
+      }
+      // Every worker reads every record: input counts from worker 0, correlation counts from all.
+      const workers = pipeline!.stats();
+      snapshot.packetsDecoded += workers[0]?.decoded ?? 0;
+      addCounts(snapshot.packetsSkipped, workers[0]?.inputSkips ?? {});
+      for (const worker of workers) {
+        addCounts(snapshot.packetsSkipped, worker.correlatorSkips);
+        addPairCounts(snapshot.pairs, worker.pairs);
+        addCounts(snapshot.pending, worker.pending);
+      }
+      if (snapshot.newestCapture === null) snapshot.newestCapture = newestCaptureOf(workers);
     }
-    snapshot.newestCapture = counters.newestCapture;
+    // The newest record read (this thread reads every record, with or without workers).
+    if (counters.newestCapture !== null) snapshot.newestCapture = { ...counters.newestCapture };
     return snapshot;
   };
   exporter?.setStatsSource(stats);
@@ -249,7 +358,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       store.save({
         version: 1,
         writtenAt,
-        directories: tails.map(({ tail }) => tail.checkpoint()),
+        directories: tails.map(safeCheckpoint),
       });
       lastSafeCheckpoint = writtenAt;
       checkpointFailed = false;
@@ -265,12 +374,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   saveCheckpoint();
   const checkpointTimer = setInterval(saveCheckpoint, kCheckpointMillis);
 
-  let signalled = false;
-  let stopRequested: () => void = () => {};
-  const stopping = new Promise<void>((resolve) => {
-    stopRequested = resolve;
-  });
-  const between = async (): Promise<void> => {
+  const between = async (watched: Watched): Promise<void> => {
+    await publishStep(watched);
     flushOutput();
     // The exporter's backpressure, but never past a stop signal (a collector down or
     // black-holed keeps whenRoom() pending forever).
@@ -281,7 +386,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   /** The exit code once known; the hard deadline below exits with it (1 before). */
   let finalCode: number | null = null;
   let stopDeadline = Number.POSITIVE_INFINITY;
-  const stop = (signal: string): void => {
+  stop = (signal: string): void => {
     if (signalled) return;
     signalled = true;
     stopDeadline = Date.now() + options.shutdownTimeoutSeconds * 1000;
@@ -306,27 +411,38 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
 
   log('info', 'watching', {
     dirs: options.watch,
+    workers: workerCount,
     otlp: exporter?.endpoint ?? null,
     healthPort: options.healthPort,
   });
-  const running = tails.map(({ tail }) =>
-    tail.run(between).catch((error: unknown) => {
-      log('error', 'tailing failed', {
-        dir: tail.directory.dir,
-        error: (error as Error).stack ?? String(error),
-      });
-      stop('error');
-    }),
+  const running = tails.map((watched) =>
+    watched.tail
+      .run(() => between(watched))
+      .catch((error: unknown) => {
+        const { tail } = watched;
+        log('error', 'tailing failed', {
+          dir: tail.directory.dir,
+          error: (error as Error).stack ?? String(error),
+        });
+        stop('error');
+      }),
   );
   await Promise.all(running);
 
   // Drain: requests still pending are reported unanswered (end_of_input), output and spans flushed.
-  for (const { correlator } of tails) correlator.finish();
+  // With workers: what the tails read last is published, then the end of input; every worker
+  // finishes its shard and posts its last pairs before it exits.
+  for (const watched of tails) {
+    watched.correlator?.finish();
+    if (watched.pipeline === null) continue;
+    await publishStep(watched);
+    await watched.pipeline.end();
+  }
   flushOutput();
   writer?.close();
   clearInterval(statsTimer);
   clearInterval(checkpointTimer);
-  let code = 0;
+  let code = pipelineFailed ? 1 : 0;
   if (exporter) {
     // The deadline runs from the stop signal (or from now when the tails ended on their own).
     const remaining = Number.isFinite(stopDeadline)

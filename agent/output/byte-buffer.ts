@@ -6,6 +6,21 @@
 
 const kEncoder = new TextEncoder();
 
+/** From this size on, a buffer's memory is not zero-filled (see storage()). */
+const kUninitializedFrom = 64 * 1024;
+
+/**
+ * `capacity` bytes of storage: a plain Uint8Array over its own whole ArrayBuffer (transferable
+ * to another thread as is). Large ones come uninitialised (Buffer.allocUnsafeSlow: never from
+ * Node's shared pool): only bytes[0, length) are ever read (view(), growth copies that prefix,
+ * workers post bytes.subarray(0, length)), and zero-filling a fresh 512 KiB batch buffer for
+ * every worker flush cost more than rendering into it (~0.2 s per worker and 1 M packets of JSONL).
+ */
+function storage(capacity: number): Uint8Array {
+  if (capacity < kUninitializedFrom) return new Uint8Array(capacity);
+  return new Uint8Array(Buffer.allocUnsafeSlow(capacity).buffer, 0, capacity);
+}
+
 /** Below this many seconds, seconds * 1e9 + nanos is a safe integer. */
 const kSafeSeconds = Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000_000) - 1;
 
@@ -14,7 +29,7 @@ export class ByteBuffer {
   length = 0;
 
   constructor(capacity = 1 << 20) {
-    this.bytes = new Uint8Array(capacity);
+    this.bytes = storage(capacity);
   }
 
   /** Makes room for `n` more bytes. */
@@ -22,7 +37,7 @@ export class ByteBuffer {
     if (this.length + n <= this.bytes.length) return;
     let capacity = this.bytes.length * 2;
     while (capacity < this.length + n) capacity *= 2;
-    const grown = new Uint8Array(capacity);
+    const grown = storage(capacity);
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
   }
@@ -39,9 +54,18 @@ export class ByteBuffer {
 
   /** Pre-encoded bytes (constant fragments). */
   raw(fragment: Uint8Array): void {
-    this.reserve(fragment.length);
+    const n = fragment.length;
+    this.reserve(n);
+    // Fragments are short: a byte loop beats TypedArray.prototype.set's call overhead.
+    if (n <= 32) {
+      const bytes = this.bytes;
+      let at = this.length;
+      for (let i = 0; i < n; i++) bytes[at++] = fragment[i]!;
+      this.length = at;
+      return;
+    }
     this.bytes.set(fragment, this.length);
-    this.length += fragment.length;
+    this.length += n;
   }
 
   byte(value: number): void {
@@ -63,6 +87,21 @@ export class ByteBuffer {
     }
     if (value < 10) {
       this.byte(0x30 + value);
+      return;
+    }
+    if (value <= 0x7fffffff) {
+      // Small integers (ports, counts, ids, most durations): int32 arithmetic.
+      let v = value | 0;
+      const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : decimalDigits(v);
+      this.reserve(digits);
+      const bytes = this.bytes;
+      const end = this.length + digits;
+      for (let at = end - 1; at >= this.length; at--) {
+        const q = (v / 10) | 0;
+        bytes[at] = 0x30 + v - q * 10;
+        v = q;
+      }
+      this.length = end;
       return;
     }
     let digits = 1;
@@ -98,16 +137,81 @@ export class ByteBuffer {
     this.padded(nanos, 9);
   }
 
-  /** An integer below 10^width, zero-padded to `width` digits. */
+  /** A non-negative integer below 10^width (and below 2^31), zero-padded to `width` digits. */
   padded(value: number, width: number): void {
     this.reserve(width);
     const bytes = this.bytes;
-    let v = value;
+    let v = value | 0;
     for (let at = this.length + width - 1; at >= this.length; at--) {
-      bytes[at] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
+      const q = (v / 10) | 0;
+      bytes[at] = 0x30 + v - q * 10;
+      v = q;
     }
     this.length += width;
+  }
+
+  /**
+   * JSON.stringify(value) for the flat objects of pair details: strings of printable ASCII,
+   * integers, null and booleans written directly; anything else (other characters, fractions,
+   * nested objects) through JSON.stringify, so the bytes are always JSON.stringify's.
+   */
+  json(value: unknown): void {
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !isPlainObject(value)) {
+      this.#jsonValue(value);
+      return;
+    }
+    const object = value as Record<string, unknown>;
+    this.byte(0x7b);
+    let first = true;
+    for (const key in object) {
+      if (!Object.hasOwn(object, key)) continue;
+      const field = object[key];
+      // JSON.stringify leaves out undefined, functions and symbols.
+      const type = typeof field;
+      if (type === 'undefined' || type === 'function' || type === 'symbol') continue;
+      // Nested values as JSON.stringify writes them (which may leave them out: toJSON).
+      const nested =
+        type === 'object' && field !== null ? (JSON.stringify(field) as string | undefined) : null;
+      if (nested === undefined) continue;
+      if (!first) this.byte(0x2c);
+      first = false;
+      this.#jsonString(key);
+      this.byte(0x3a);
+      if (nested !== null) this.text(nested);
+      else this.#jsonValue(field);
+    }
+    this.byte(0x7d);
+  }
+
+  #jsonValue(value: unknown): void {
+    if (typeof value === 'string') this.#jsonString(value);
+    else if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0))
+      this.integer(value);
+    else if (value === null) this.raw(kNullBytes);
+    else if (value === true) this.raw(kTrueBytes);
+    else if (value === false) this.raw(kFalseBytes);
+    else this.text(JSON.stringify(value) ?? 'null');
+  }
+
+  #jsonString(text: string): void {
+    const n = text.length;
+    this.reserve(n + 2);
+    const bytes = this.bytes;
+    const start = this.length;
+    let at = start;
+    bytes[at++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        // Escapes or non-ASCII: JSON.stringify's own text.
+        this.length = start;
+        this.text(JSON.stringify(text));
+        return;
+      }
+      bytes[at++] = c;
+    }
+    bytes[at++] = 0x22;
+    this.length = at;
   }
 
   /** The IPv4 address in word `w` as a dotted quad. */
@@ -130,6 +234,22 @@ export class ByteBuffer {
     this.length = 0;
   }
 }
+
+/** Digits of a positive int32 of 6 digits or more. */
+function decimalDigits(v: number): number {
+  let digits = 6;
+  for (let limit = 1_000_000; v >= limit && digits < 10; limit *= 10) digits++;
+  return digits;
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return (prototype === Object.prototype || prototype === null) && !('toJSON' in value);
+}
+
+const kNullBytes = kEncoder.encode('null');
+const kTrueBytes = kEncoder.encode('true');
+const kFalseBytes = kEncoder.encode('false');
 
 /** Constant ASCII fragments, encoded once. */
 export function fragment(text: string): Uint8Array {

@@ -89,6 +89,8 @@ export class PairJsonWriter {
   #prefixSeconds = Number.NaN;
   /** `"YYYY-MM-DDTHH:MM:SS.` of #prefixSeconds. */
   #prefix: Uint8Array = new Uint8Array(0);
+  /** Line heads per protocol, by outcome * 2 + (tcp 0, udp 1). */
+  readonly #heads = new Map<string, (Uint8Array | undefined)[]>();
 
   constructor(fileNames: readonly string[]) {
     this.#fileNames = fileNames;
@@ -100,9 +102,42 @@ export class PairJsonWriter {
       this.#prefix = fragment(`"${text.slice(0, text.length - 10)}`);
       this.#prefixSeconds = seconds;
     }
-    out.raw(this.#prefix);
-    out.padded(nanos, 9);
-    out.raw(kZQuote);
+    // `"YYYY-MM-DDTHH:MM:SS.` + 9 digits + `Z"` in one reservation.
+    const prefix = this.#prefix;
+    const n = prefix.length;
+    out.reserve(n + 11);
+    const bytes = out.bytes;
+    let at = out.length;
+    for (let i = 0; i < n; i++) bytes[at++] = prefix[i]!;
+    let v = nanos | 0;
+    for (let i = at + 8; i >= at; i--) {
+      const q = (v / 10) | 0;
+      bytes[i] = 0x30 + v - q * 10;
+      v = q;
+    }
+    at += 9;
+    bytes[at++] = 0x5a;
+    bytes[at++] = kQuote;
+    out.length = at;
+  }
+
+  /** `{"outcome":"…","protocol":"…","transport":"…","client":{"address":` of a pair, encoded once per kind. */
+  #head(out: ByteBuffer, pair: Pair): void {
+    const transport = pair.transport === 6 ? 0 : pair.transport === 17 ? 1 : -1;
+    let heads = this.#heads.get(pair.protocol);
+    if (heads === undefined) {
+      heads = [];
+      this.#heads.set(pair.protocol, heads);
+    }
+    const index = pair.outcome * 2 + transport;
+    let head = transport < 0 ? undefined : heads[index];
+    if (head === undefined) {
+      head = fragment(
+        `{"outcome":"${OutcomeNames[pair.outcome]}","protocol":"${pair.protocol}","transport":"${transportName(pair.transport)}","client":{"address":`,
+      );
+      if (transport >= 0) heads[index] = head;
+    }
+    out.raw(head);
   }
 
   #address(out: ByteBuffer, version: number, w0: number, w1: number, w2: number, w3: number): void {
@@ -158,13 +193,7 @@ export class PairJsonWriter {
   write(out: ByteBuffer, pair: Pair): void {
     const request = pair.request;
     const response = pair.response;
-    out.raw(kOutcome);
-    out.ascii(OutcomeNames[pair.outcome]);
-    out.raw(kProtocol);
-    out.ascii(pair.protocol);
-    out.raw(kTransport);
-    out.ascii(transportName(pair.transport));
-    out.raw(kClient);
+    this.#head(out, pair);
     this.#address(out, pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
     out.raw(kPort);
     out.integer(pair.clientPort);
@@ -196,7 +225,7 @@ export class PairJsonWriter {
       out.raw(kCommaQuote);
       out.ascii(pair.protocol);
       out.raw(kQuoteColon);
-      out.text(JSON.stringify(pair.detail));
+      out.json(pair.detail);
     }
     out.raw(kSourceRequest);
     this.#source(out, request);
@@ -210,12 +239,7 @@ export class PairJsonWriter {
 
 const kQuote = 0x22;
 const kCloseBrace = 0x7d;
-const kZQuote = fragment('Z"');
 const kNull = fragment('null');
-const kOutcome = fragment('{"outcome":"');
-const kProtocol = fragment('","protocol":"');
-const kTransport = fragment('","transport":"');
-const kClient = fragment('","client":{"address":');
 const kPort = fragment(',"port":');
 const kServer = fragment('},"server":{"address":');
 const kStart = fragment('},"start":');

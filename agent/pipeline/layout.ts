@@ -42,6 +42,11 @@ export const kFlagFileStart = 1;
 export const kFlagFileEnd = 2;
 /** No more input after this entry (its slot holds no bytes). */
 export const kFlagEndOfInput = 4;
+/**
+ * The chunk's records were processed before a restart (`run` resuming at a checkpoint): the
+ * worker reads them (the reader needs the file's headers and pcapng interfaces) and drops them.
+ */
+export const kFlagSkipRecords = 8;
 
 export const kHead = 0;
 export const kReleases = 1;

@@ -1,8 +1,10 @@
 /** Messages between the pipeline's main thread and its workers (structured-cloned). */
 import module from 'node:module';
 import path from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
 import type { PipelineMemory } from './layout.ts';
 
@@ -38,10 +40,28 @@ export interface WorkerConfig {
   output: 'none' | 'jsonl' | 'text';
   /** Also post the pair objects (for exporters that run on the main thread). */
   postPairs: boolean;
+  /**
+   * OTLP spans made here (OtelExporter.spanConfig plus request limits): the worker maps, samples
+   * and encodes its pairs and posts 'spans' messages (for OtelExporter.offerEncoded()) instead
+   * of 'pairs'. Absent/null: pairs as above.
+   */
+  spanEncoder?: SpanEncoderConfig | null;
   /** Milliseconds between stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Aggregate the latency summary of this shard's pairs and send it with the final stats. */
   latencySummary: boolean;
+  /**
+   * `run`: after every chunk, post its output and pairs, then a `processed` message with the
+   * chunk's sequence number (the checkpoint watermark, see worker-pipeline.ts).
+   */
+  reportProcessed: boolean;
+  /**
+   * Names of files opened after the start (`run`: the file table grows), as
+   * `{ fileId, path }` messages read synchronously when a file's first chunk arrives.
+   */
+  namesPort: MessagePort | null;
+  /** Track the oldest and newest capture time of the records counted decoded (`report`'s time range). */
+  decodedTimes?: boolean;
 }
 
 /** Counters one worker reports (cumulative). */
@@ -56,8 +76,11 @@ export interface WorkerStats {
   correlatorSkips: Record<string, number>;
   pairs: Record<string, { matched: number; unanswered: number; unansweredBy: Record<string, number> }>;
   pending: Record<string, number>;
-  /** Newest capture time processed (seconds since the epoch, integer part). */
+  /** Newest capture time read (seconds since the epoch and nanoseconds), -1 before the first record. */
   newestCaptureSeconds: number;
+  newestCaptureNanos: number;
+  /** With `decodedTimes`: [oldest seconds, nanos, newest seconds, nanos] of decoded records; null before one. */
+  decodedRange: number[] | null;
 }
 
 export interface FileReport {
@@ -71,6 +94,10 @@ export interface FileReport {
 export type WorkerMessage =
   | { type: 'output'; data: Uint8Array }
   | { type: 'pairs'; pairs: Pair[] }
+  /** Encoded OTLP requests and counts (request bytes transferred); weighs `batch.pairs` x kPairBacklogWeight. */
+  | { type: 'spans'; batch: EncodedSpans }
   | { type: 'stats'; stats: WorkerStats }
+  /** Every pair of chunks up to `seq` (ring sequence, from 0) was posted before this message. */
+  | { type: 'processed'; seq: number }
   | { type: 'file'; report: FileReport }
   | { type: 'done'; stats: WorkerStats; latency: LatencySummarySnapshot | null };

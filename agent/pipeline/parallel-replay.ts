@@ -10,28 +10,13 @@
  * matters).
  */
 import fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
-import { LatencySummary } from '../report/latency-summary.ts';
-import { ChunkProducer } from './chunk-ring.ts';
-import { allocatePipelineMemory, kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
-import {
-  compileCacheDirForWorkers,
-  type FileReport,
-  kPairBacklogWeight,
-  type WorkerConfig,
-  type WorkerMessage,
-  type WorkerStats,
-} from './messages.ts';
-
-/**
- * Young generation of each worker's heap. Floods make short-lived pairs by the million (every
- * eviction is one); with V8's default young generation (tens of MiB per isolate, sized for
- * throughput) a 1 M-query DNS flood reached 633 MiB RSS with two workers, 419 MiB with this,
- * at the same speed on normal captures (measured with npm run bench -- --hostile).
- */
-const kWorkerYoungGenerationMb = 12;
+import type { LatencySummary } from '../report/latency-summary.ts';
+import type { ChunkProducer } from './chunk-ring.ts';
+import { kFlagFileEnd, kFlagFileStart } from './layout.ts';
+import type { FileReport, WorkerStats } from './messages.ts';
+import { WorkerPipeline, type WorkerPipelineOptions } from './worker-pipeline.ts';
 
 export interface ParallelReplayInput {
   files: readonly string[];
@@ -44,11 +29,16 @@ export interface ParallelReplayInput {
   onPairs: ((pairs: Pair[]) => void) | null;
   /** Resolves when onPairs' consumer has room again (its backpressure); null = always room. */
   exporterRoom?: (() => Promise<void>) | null;
+  /** Spans encoded in the workers (see WorkerPipelineOptions.spanEncoder). */
+  spanEncoder?: WorkerPipelineOptions['spanEncoder'];
+  onSpans?: WorkerPipelineOptions['onSpans'];
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
   onStats: ((snapshot: PipelineSnapshot) => void) | null;
   statsIntervalMillis: number;
   /** Workers aggregate latency summaries, merged into the result's `latency`. */
   latencySummary?: boolean;
+  /** Workers track the time range of decoded records (`report`). */
+  decodedTimes?: boolean;
   /** Called with the bytes of every chunk read from the input files (progress). */
   onRead?: ((bytes: number) => void) | null;
   /** Pool geometry (defaults: 16 slots of 1 MiB). */
@@ -76,21 +66,8 @@ export interface ParallelReplayResult {
   failure: string | null;
 }
 
-const kDefaultSlots = 16;
-const kDefaultSlotBytes = 1 << 20;
-const kWaitMillis = 100;
-
 export async function replayParallel(input: ParallelReplayInput): Promise<ParallelReplayResult> {
   const started = process.hrtime.bigint();
-  const workerCount = input.workers;
-  const memory = allocatePipelineMemory(
-    workerCount,
-    input.slots ?? kDefaultSlots,
-    input.slotBytes ?? kDefaultSlotBytes,
-  );
-  const producer = new ChunkProducer(memory);
-  const latest: WorkerStats[] = [];
-  const done: (WorkerStats | null)[] = new Array(workerCount).fill(null);
   const reports: FileReport[] = input.files.map((_, fileId) => ({
     fileId,
     format: null,
@@ -99,117 +76,60 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     error: null,
   }));
   let filesDone = 0;
-  const latency = input.latencySummary ? new LatencySummary() : null;
-  let failure: string | null = null;
-
-  const fail = (message: string): void => {
-    if (failure === null) failure = message;
-    producer.abort();
-  };
-
-  const workers: Worker[] = [];
-  const exited: Promise<void>[] = [];
-  for (let index = 0; index < workerCount; index++) {
-    const config: WorkerConfig = {
-      compileCacheDir: compileCacheDirForWorkers(),
-      memory,
-      worker: index,
-      workers: workerCount,
-      files: [...input.files],
-      options: input.options,
-      output: input.output,
-      postPairs: input.onPairs !== null,
-      statsIntervalMillis: input.statsIntervalMillis,
-      latencySummary: latency !== null,
-    };
-    const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
-      workerData: config,
-      resourceLimits: { maxYoungGenerationSizeMb: kWorkerYoungGenerationMb },
-    });
-    worker.on('message', (message: WorkerMessage) => {
-      switch (message.type) {
-        case 'output':
-          input.writeOutput(message.data);
-          producer.outputWritten(index, message.data.length);
-          break;
-        case 'pairs': {
-          input.onPairs?.(message.pairs);
-          const weight = message.pairs.length * kPairBacklogWeight;
-          const room = input.exporterRoom?.();
-          if (room) void room.then(() => producer.outputWritten(index, weight));
-          else producer.outputWritten(index, weight);
-          break;
-        }
-        case 'stats':
-          latest[index] = message.stats;
-          break;
-        case 'file': {
-          // A read error the main thread saw outranks what the worker made of the short file.
-          const mainError = reports[message.report.fileId]?.error ?? null;
-          reports[message.report.fileId] = { ...message.report, error: mainError ?? message.report.error };
-          filesDone++;
-          break;
-        }
-        case 'done':
-          latest[index] = message.stats;
-          done[index] = message.stats;
-          if (message.latency) latency?.merge(message.latency);
-          break;
-      }
-    });
-    worker.on('error', (error) => fail(`worker ${index} failed: ${error.stack ?? error.message}`));
-    exited.push(
-      new Promise((resolve) => {
-        worker.on('exit', (code) => {
-          if (done[index] === null) fail(`worker ${index} exited (code ${code}) before finishing`);
-          resolve();
-        });
-      }),
-    );
-    workers.push(worker);
-  }
+  const pipeline = new WorkerPipeline({
+    workers: input.workers,
+    options: input.options,
+    files: input.files,
+    output: input.output,
+    writeOutput: input.writeOutput,
+    onPairs: input.onPairs,
+    exporterRoom: input.exporterRoom ?? null,
+    spanEncoder: input.spanEncoder ?? null,
+    onSpans: input.onSpans ?? null,
+    statsIntervalMillis: input.statsIntervalMillis,
+    latencySummary: input.latencySummary === true,
+    decodedTimes: input.decodedTimes === true,
+    onFile: (report) => {
+      // A read error the main thread saw outranks what the worker made of the short file.
+      const mainError = reports[report.fileId]?.error ?? null;
+      reports[report.fileId] = { ...report, error: mainError ?? report.error };
+      filesDone++;
+    },
+    ...(input.slots === undefined ? {} : { slots: input.slots }),
+    ...(input.slotBytes === undefined ? {} : { slotBytes: input.slotBytes }),
+  });
+  const { producer, memory } = pipeline;
 
   let statsTimer: NodeJS.Timeout | null = null;
   if (input.onStats && input.statsIntervalMillis > 0) {
     statsTimer = setInterval(() => {
       input.onStats?.({
-        workers: latest.filter(Boolean),
+        workers: pipeline.latest.filter(Boolean),
         poolSlots: memory.layout.slots,
         poolUsed: producer.usedSlots(),
-        queueDepths: workers.map((_, i) => producer.ringDepth(i)),
+        queueDepths: pipeline.queueDepths(),
         queueCapacity: memory.layout.slots,
         filesDone,
       });
     }, input.statsIntervalMillis);
   }
-
-  /** A free slot, waiting (without blocking the event loop) while the pool is full; -1 once aborted. */
-  const acquire = async (): Promise<number> => {
-    for (;;) {
-      if (producer.aborted) return -1;
-      const slot = producer.acquireSlot();
-      if (slot >= 0) return slot;
-      await producer.waitForRelease(kWaitMillis);
-    }
-  };
+  const acquire = (): Promise<number> => pipeline.acquire();
 
   try {
     for (let fileId = 0; fileId < input.files.length && !producer.aborted; fileId++) {
       await readFile(input.files[fileId]!, fileId, producer, acquire, reports, input.onRead ?? null);
     }
-    const last = await acquire();
-    if (last >= 0) producer.publish(last, 0, 0, kFlagEndOfInput);
-    await Promise.all(exited);
+    await pipeline.end();
   } finally {
     if (statsTimer) clearInterval(statsTimer);
-    if (failure !== null) await Promise.all(workers.map((w) => w.terminate()));
+    if (pipeline.failure !== null) await pipeline.terminate();
   }
   return {
     files: reports,
-    workers: done.map((stats, i) => stats ?? latest[i] ?? emptyStats()),
+    workers: pipeline.stats(),
     elapsedNanos: process.hrtime.bigint() - started,
-    latency,
-    failure,
+    latency: pipeline.latency,
+    failure: pipeline.failure,
   };
 }
 
@@ -263,17 +183,4 @@ async function readFile(
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function emptyStats(): WorkerStats {
-  return {
-    packets: 0,
-    decoded: 0,
-    bytes: 0,
-    inputSkips: {},
-    correlatorSkips: {},
-    pairs: {},
-    pending: {},
-    newestCaptureSeconds: 0,
-  };
 }

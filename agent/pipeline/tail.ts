@@ -13,6 +13,13 @@
  * again; different bytes (the ring's new content) are read as a new file.
  * Waiting uses the wall clock (grace period, polling): it is about the file system, never
  * about capture times, which only the correlator sees.
+ *
+ * Records go to a correlator on this thread (`--workers 0`), or, with workers, to a
+ * RangeSink: this thread still reads every record (for the file-level decisions above and the
+ * checkpoint offsets, which are record boundaries) but does not decode it; at the end of each
+ * step the bytes read since the last step, [published, reader.position), are handed to the
+ * sink, which publishes them to the workers (tail-publisher.ts). A file's first range opens
+ * it in the workers, its last (at finish, loss or stop) closes it there.
  */
 import fs from 'node:fs';
 import { FileByteSource } from '../capture/byte-source.ts';
@@ -26,6 +33,27 @@ import type { SkipCounters } from '../shared/skips.ts';
 import type { DirectoryCheckpoint } from './checkpoint.ts';
 
 export type OnDone = 'keep' | 'delete' | 'rename';
+
+/** Where the byte ranges of the files read go when workers decode and correlate them. */
+export interface RangeSink {
+  /**
+   * Bytes [from, to) of file `fileId`, read through `source` (positional reads: the tail's
+   * reader is not disturbed). Records ending at or before `skipBelow` were processed before a
+   * restart. `first`: the file's first range; `last`: its last (the file is finished).
+   */
+  range(
+    fileId: number,
+    path: string,
+    source: FileByteSource,
+    from: number,
+    to: number,
+    skipBelow: number,
+    first: boolean,
+    last: boolean,
+  ): void;
+  /** The tail is done with `source`: close it once its ranges were published. */
+  closeSource(source: FileByteSource): void;
+}
 
 export interface TailOptions {
   /** A file with a newer successor is finished once it has not grown for this long. */
@@ -69,6 +97,11 @@ interface OpenFile {
   head: Uint8Array;
   /** Deleted or replaced under its name while open: read to the end through the open descriptor. */
   detached: boolean;
+  /** With workers: the checkpoint offset resumed from (records before it are not processed again). */
+  skipBelow: number;
+  /** With workers: bytes handed to the RangeSink, and whether its first range was. */
+  published: number;
+  started: boolean;
 }
 
 /** Bytes kept of each file's beginning (its header and first record or so). */
@@ -82,7 +115,8 @@ interface DoneMark {
 
 export class DirectoryTail {
   readonly directory: RotationDirectory;
-  readonly #correlator: Correlator;
+  readonly #correlator: Correlator | null;
+  readonly #ranges: RangeSink | null;
   readonly #skips: SkipCounters;
   readonly #options: TailOptions;
   readonly #log: Log;
@@ -98,12 +132,15 @@ export class DirectoryTail {
   #resume: DirectoryCheckpoint['current'];
   #wake: (() => void) | null = null;
   #stopping = false;
+  /** The checkpoint taken when run() ended, before the current file was closed. */
+  #final: DirectoryCheckpoint | null = null;
   /** True once the directory is watched and scanned at least once. */
   ready = false;
 
   constructor(
     dir: string,
-    correlator: Correlator,
+    /** The correlator on this thread, or the RangeSink of the workers. */
+    target: Correlator | RangeSink,
     skips: SkipCounters,
     options: TailOptions,
     fileNames: string[],
@@ -127,7 +164,8 @@ export class DirectoryTail {
         );
       }
     };
-    this.#correlator = correlator;
+    this.#correlator = 'onPacket' in target ? target : null;
+    this.#ranges = 'onPacket' in target ? null : target;
     this.#skips = skips;
     this.#options = options;
     this.#fileNames = fileNames;
@@ -141,6 +179,7 @@ export class DirectoryTail {
 
   /** Where this directory has been read up to (valid between steps: every record before it was processed). */
   checkpoint(): DirectoryCheckpoint {
+    if (this.#final !== null) return this.#final;
     const done = [...this.#done].map(([path, mark]) => ({ path, ...mark }));
     const current = this.#current;
     return {
@@ -176,6 +215,8 @@ export class DirectoryTail {
         else await this.#sleep(this.#options.pollMillis);
       }
     } finally {
+      // Where reading stopped, for the final checkpoint (the file is not done: a restart resumes in it).
+      this.#final = this.checkpoint();
       this.#closeCurrent();
       await this.directory.close();
     }
@@ -284,6 +325,9 @@ export class DirectoryTail {
         lastGrowth: info.mtimeMs,
         head: head.subarray(0, headLength),
         detached: false,
+        skipBelow: skipTo,
+        published: 0,
+        started: false,
       };
       this.#log('info', 'reading capture file', { file: info.path, bytes: info.size });
       return true;
@@ -297,8 +341,12 @@ export class DirectoryTail {
     const { reader } = current;
     const packet = this.#packet;
     const counters = this.counters;
+    const correlator = this.#correlator;
     let records = 0;
+    /** The reader's position before the last next(): the end of the last good record. */
+    let before = reader.position;
     while (records < this.#options.recordsPerStep) {
+      before = reader.position;
       const status = reader.next();
       if (status === ReadResult.Record) {
         records++;
@@ -319,10 +367,12 @@ export class DirectoryTail {
           newest.seconds = record.seconds;
           newest.nanos = record.nanos;
         }
+        // With workers, they decode the records (published at the end of the step).
+        if (correlator === null) continue;
         decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, this.#skips);
         if (packet.stopLayer === Layer.Complete) {
           counters.decoded++;
-          this.#correlator.onPacket(
+          correlator.onPacket(
             current.fileId,
             record.packetNumber,
             record.seconds,
@@ -334,6 +384,7 @@ export class DirectoryTail {
         continue;
       }
       if (status === ReadResult.Failed) {
+        this.#publish(current, before, false);
         counters.filesError++;
         this.#log('error', 'capture file is corrupt; skipping the rest of it', {
           file: current.info.path,
@@ -342,9 +393,32 @@ export class DirectoryTail {
         this.#finishCurrent(false);
         return true;
       }
+      this.#publish(current, reader.position, false);
       return records > 0 || this.#atEndOfData(current);
     }
+    this.#publish(current, reader.position, false);
     return true;
+  }
+
+  /** With workers: hands the bytes read since the last step to the RangeSink (`last`: the file is finished). */
+  #publish(current: OpenFile, to: number, last: boolean): void {
+    const ranges = this.#ranges;
+    if (ranges === null) return;
+    const from = current.published;
+    const end = Math.max(from, to);
+    if (end === from && current.started && !last) return;
+    ranges.range(
+      current.fileId,
+      current.info.path,
+      current.source,
+      from,
+      end,
+      current.skipBelow,
+      !current.started,
+      last,
+    );
+    current.started = true;
+    current.published = end;
   }
 
   /** The reader wants bytes the file does not have (yet): finished, vanished, or still growing? */
@@ -491,7 +565,16 @@ export class DirectoryTail {
   }
 
   #closeCurrent(): void {
-    this.#current?.source.close();
+    const current = this.#current;
+    if (current === null) return;
     this.#current = null;
+    if (this.#ranges === null) {
+      current.source.close();
+      return;
+    }
+    // Whatever the reader read and was not published yet (nothing after a failure: that was
+    // published up to the last good record), then the file's end for the workers.
+    this.#publish(current, current.published, true);
+    this.#ranges.closeSource(current.source);
   }
 }

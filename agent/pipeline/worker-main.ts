@@ -6,7 +6,7 @@
  * The records the hash cannot classify, and every record when relay matching shards by
  * payload, are decoded as with --workers 0. No decoded-packet traffic between threads.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { Correlator } from '../correlate/correlator.ts';
@@ -22,7 +22,7 @@ import { LatencySummary } from '../report/latency-summary.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import { ChunkSource } from './chunk-source.ts';
-import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart } from './layout.ts';
+import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart, kFlagSkipRecords } from './layout.ts';
 import {
   type FileReport,
   kPairBacklogWeight,
@@ -62,6 +62,7 @@ function flushOutput(): void {
 }
 
 function flushPairs(): void {
+  spanEncoder?.flush();
   if (pairBatch.length === 0) return;
   const count = pairBatch.length;
   port.postMessage({ type: 'pairs', pairs: pairBatch } satisfies WorkerMessage);
@@ -69,7 +70,33 @@ function flushPairs(): void {
   consumer.postedOutput(count * kPairBacklogWeight, kOutputBacklogBytes);
 }
 
-const renderer = config.output === 'none' ? null : new PairRenderer(config.output, config.files);
+/** The file table (grows in `run`: names arrive on namesPort before a file's first chunk). */
+const files: string[] = [...config.files];
+function receiveNames(): void {
+  if (config.namesPort === null) return;
+  for (;;) {
+    const received = receiveMessageOnPort(config.namesPort);
+    if (received === undefined) return;
+    const { fileId, path } = received.message as { fileId: number; path: string };
+    files[fileId] = path;
+  }
+}
+
+const renderer = config.output === 'none' ? null : new PairRenderer(config.output, files);
+// OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
+const spanEncoder = config.spanEncoder
+  ? await import('../export/otel/span-request-encoder.ts').then(
+      ({ SpanRequestEncoder, transferList }) =>
+        new SpanRequestEncoder(
+          config.spanEncoder!,
+          (fileId) => files[fileId],
+          (batch) => {
+            port.postMessage({ type: 'spans', batch } satisfies WorkerMessage, transferList(batch));
+            consumer.postedOutput(batch.pairs * kPairBacklogWeight, kOutputBacklogBytes);
+          },
+        ),
+    )
+  : null;
 const latency = config.latencySummary ? new LatencySummary() : null;
 const correlator = new Correlator(
   options,
@@ -80,7 +107,8 @@ const correlator = new Correlator(
         renderer.render(output, pair);
         if (output.length >= kOutputBatchBytes) flushOutput();
       }
-      if (config.postPairs) {
+      if (spanEncoder !== null) spanEncoder.emit(pair);
+      else if (config.postPairs) {
         pairBatch.push(pair);
         if (pairBatch.length >= kPairBatch) flushPairs();
       }
@@ -94,7 +122,22 @@ const correlator = new Correlator(
 let packets = 0;
 let decoded = 0;
 let bytes = 0;
-let newestCaptureSeconds = 0;
+/** [oldest seconds, nanos, newest seconds, nanos] of the records counted decoded (config.decodedTimes). */
+const decodedRange = new Float64Array([Number.POSITIVE_INFINITY, 0, -1, 0]);
+const trackDecoded = config.decodedTimes === true;
+function noteDecoded(seconds: number, nanos: number): void {
+  if (seconds < decodedRange[0]! || (seconds === decodedRange[0]! && nanos < decodedRange[1]!)) {
+    decodedRange[0] = seconds;
+    decodedRange[1] = nanos;
+  }
+  if (seconds > decodedRange[2]! || (seconds === decodedRange[2]! && nanos > decodedRange[3]!)) {
+    decodedRange[2] = seconds;
+    decodedRange[3] = nanos;
+  }
+}
+
+/** [seconds, nanos] of the newest record read; a typed array, as epoch seconds are no small integers. */
+const newestCapture = new Float64Array([-1, 0]);
 
 function stats(): WorkerStats {
   const pairs: WorkerStats['pairs'] = {};
@@ -107,7 +150,9 @@ function stats(): WorkerStats {
     correlatorSkips: correlatorSkips.toObject(),
     pairs,
     pending: correlator.pending(),
-    newestCaptureSeconds,
+    newestCaptureSeconds: newestCapture[0]!,
+    newestCaptureNanos: newestCapture[1]!,
+    decodedRange: decodedRange[2]! >= 0 ? [...decodedRange] : null,
   };
 }
 
@@ -128,18 +173,25 @@ let source: ChunkSource | null = null;
 let reader: CaptureReader | null = null;
 let report: FileReport | null = null;
 
-/** Reads every complete record the file's chunks hold so far. */
-function drain(fileId: number): void {
+/** Reads every complete record the file's chunks hold so far; `skip`: records processed before a restart. */
+function drain(fileId: number, skip: boolean): void {
   if (reader === null || source === null || report === null) return;
   for (;;) {
     const status = reader.next();
     if (status !== ReadResult.Record) break;
+    if (skip) continue;
     const record = reader.record;
     report.packets++;
     report.bytes += record.capturedLength;
     packets++;
     bytes += record.capturedLength;
-    if (record.seconds > newestCaptureSeconds) newestCaptureSeconds = record.seconds;
+    if (
+      record.seconds > newestCapture[0]! ||
+      (record.seconds === newestCapture[0]! && record.nanos > newestCapture[1]!)
+    ) {
+      newestCapture[0] = record.seconds;
+      newestCapture[1] = record.nanos;
+    }
     if (skipOtherShards) {
       const shard = rawFlowShard(
         record.data,
@@ -150,6 +202,7 @@ function drain(fileId: number): void {
       );
       if (shard !== kUnclassified && shard !== shardIndex) {
         decoded++;
+        if (trackDecoded) noteDecoded(record.seconds, record.nanos);
         correlator.advanceTime(record.seconds, record.nanos);
         continue;
       }
@@ -157,6 +210,7 @@ function drain(fileId: number): void {
     decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, inputSkips);
     if (packet.stopLayer === Layer.Complete) {
       decoded++;
+      if (trackDecoded) noteDecoded(record.seconds, record.nanos);
       correlator.onPacket(fileId, record.packetNumber, record.seconds, record.nanos, record.data, packet);
     }
   }
@@ -178,25 +232,35 @@ function endFile(): void {
 
 const chunk: Chunk = { slot: 0, length: 0, fileId: 0, flags: 0 };
 let lastStats = Date.now();
+/** Ring sequence number of the chunk being processed (main numbers its publications the same way). */
+let seq = -1;
 for (;;) {
   if (consumer.next(chunk) === null) process.exit(1); // aborted by main (another worker failed)
+  seq++;
   const { slot, length, fileId, flags } = chunk;
   if ((flags & kFlagEndOfInput) !== 0) {
     consumer.release(slot);
     break;
   }
   if ((flags & kFlagFileStart) !== 0) {
+    receiveNames();
     source = new ChunkSource();
     reader = new CaptureReader(source, inputSkips);
     report = { fileId, format: null, packets: 0, bytes: 0, error: null };
   }
   if (source !== null && reader !== null && reader.error === null && length > 0) {
     source.push(consumer.slotBytes(slot).subarray(0, length), slot);
-    drain(fileId);
+    drain(fileId, (flags & kFlagSkipRecords) !== 0);
   } else {
     consumer.release(slot);
   }
   if ((flags & kFlagFileEnd) !== 0) endFile();
+  if (config.reportProcessed) {
+    // The watermark: this chunk's pairs leave before the message that says so (one port: in order).
+    flushOutput();
+    flushPairs();
+    port.postMessage({ type: 'processed', seq } satisfies WorkerMessage);
+  }
   if (config.statsIntervalMillis > 0 && Date.now() - lastStats >= config.statsIntervalMillis) {
     lastStats = Date.now();
     port.postMessage({ type: 'stats', stats: stats() } satisfies WorkerMessage);
@@ -204,6 +268,7 @@ for (;;) {
 }
 
 correlator.finish();
+spanEncoder?.finish();
 flushOutput();
 flushPairs();
 port.postMessage({

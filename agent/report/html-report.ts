@@ -80,7 +80,7 @@ export function generateReport(input: GenerateReportInput): GeneratedReport {
   };
 }
 
-function defaultTitle(files: readonly string[]): string {
+export function defaultTitle(files: readonly string[]): string {
   const names = files.map((f) => baseName(f));
   if (names.length <= 3) return `wirespan report: ${names.join(', ') || 'no capture files'}`;
   return `wirespan report: ${names.length} files, ${names[0]} … ${names[names.length - 1]}`;

@@ -3,63 +3,102 @@
  * unanswered, error statuses (DNS rcode other than NOERROR, HTTP 5xx) and p50/p90/p99/max of
  * the matched pairs' `duration_ns`.
  *
- * Percentiles come from HDR histograms (hdr-histogram-js, 3 significant digits: a reported
+ * Percentiles use HDR histogram buckets (the bucket layout and percentile rule of
+ * hdr-histogram-js 3.x at 3 significant digits, reimplemented here on typed arrays: a reported
  * percentile is the top of the bucket holding the nearest-rank value, at most ~0.1 % above
- * it, and never above the exact maximum); latencies are never kept and sorted. Only the
- * library's pure-JS histogram classes are loaded (not its index, which pulls in the
- * WebAssembly build and the compressed encoding: half the import time).
+ * it, and never above the exact maximum); test/report/latency-summary.test.ts checks every
+ * number against the library itself.
  *
  * Memory and speed per recorder, in three steps: the first `kExactValues` latencies are kept
  * as plain numbers (most servers of a scan or of one-off lookups never leave this: a few
- * hundred bytes, cheap to send between threads); then a `PackedHistogram` (memory grows
- * with the buckets in use, ~450 ns a value); beyond `kPackedValues` an `Int32Histogram`
- * (~65 ns a value; tens of KiB, amortised over that many pairs). Every step has the same
- * buckets, so the percentiles do not depend on which step a recorder is in.
+ * hundred bytes, cheap to send between threads); then up to `kPackedValues` latencies in a
+ * Float64Array (at most 32 KiB; percentiles by sorting a copy at report time); beyond that
+ * flat bucket counts (a Uint32Array up to the highest bucket in use: ~70 KiB for latencies
+ * up to 100 ms; doubles once a bucket passes 2^32 - 1), a few ns a value. Every step answers with the same buckets, so the
+ * percentiles do not depend on which step a recorder is in. (hdr-histogram-js itself cost
+ * ~0.5 s of CPU per million pairs: ~450 ns a value in its packed histogram.)
  *
  * Worker mode: every worker aggregates its shard's pairs and posts `snapshot()` with its
  * final stats; the main thread `merge()`s them. A server split over several shards (flow
  * sharding is per client/server pair) merges exactly: bucket counts add.
  */
-import Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
-import PackedHistogramModule from 'hdr-histogram-js/dist/PackedHistogram.js';
+
+import { keyBegin, keyEnd, keyWord } from '../correlate/key-hash.ts';
+import { NumericMap } from '../correlate/numeric-map.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { Outcome } from '../correlate/pair.ts';
 import { formatIp } from '../decode/format.ts';
 
-type Histogram =
-  | InstanceType<typeof PackedHistogramModule.default>
-  | InstanceType<typeof Int32HistogramModule.default>;
-const PackedHistogram = PackedHistogramModule.default;
-const Int32Histogram = Int32HistogramModule.default;
-
 /** Latencies a recorder keeps as plain numbers before it switches to a histogram. */
 export const kExactValues = 64;
-/** Latencies a recorder keeps in a packed histogram before it switches to a flat (faster) one. */
+/** Latencies a recorder keeps (as a Float64Array) before it switches to flat bucket counts. */
 export const kPackedValues = 4096;
 /** Significant decimal digits of the histograms (relative resolution 1/1024). */
 export const kSignificantDigits = 3;
-/** Initial trackable range: 1 ns .. 1 h (auto-resizes beyond). */
-const kHighestTrackableNanos = 3_600_000_000_000;
+/** Initial trackable range of the reference histogram (tests): 1 ns .. 1 h (auto-resizes beyond). */
+export const kHighestTrackableNanos = 3_600_000_000_000;
 /**
  * Latencies above this (~52 days: a capture clock jump, or two files years apart) go into the
- * top bucket: hdr-histogram-js fails at 2^53 and beyond. maxNanos keeps the real value.
+ * top bucket (hdr-histogram-js fails at 2^53 and beyond; kept for identical numbers).
+ * maxNanos keeps the real value.
  */
-const kLargestRecordedNanos = 2 ** 52;
+export const kLargestRecordedNanos = 2 ** 52;
 /** Servers listed per ranking unless `--summary-top` says otherwise. */
 export const kDefaultTop = 10;
 export const kPercentiles = [50, 90, 99] as const;
 
-/** A latency histogram with wirespan's settings (tests use it to recompute percentiles). */
-export function latencyHistogram(packed = true): Histogram {
-  const histogram = packed
-    ? new PackedHistogram(1, kHighestTrackableNanos, kSignificantDigits)
-    : new Int32Histogram(1, kHighestTrackableNanos, kSignificantDigits);
-  histogram.autoResize = true;
-  return histogram;
+// HDR layout for lowest discernible value 1 and 3 significant digits: unit magnitude 0,
+// 2048 sub-buckets per bucket, the upper 1024 of them used from bucket 1 on.
+const kSubBucketHalfCountMagnitude = 10;
+const kSubBucketHalfCount = 1 << kSubBucketHalfCountMagnitude;
+const kSubBucketCount = 2 * kSubBucketHalfCount;
+
+/** hdr-histogram-js's getBucketIndex (floating log2, as the library computes it). */
+function bucketIndexOf(value: number): number {
+  return Math.max(Math.floor(Math.log2(value)) - kSubBucketHalfCountMagnitude, 0);
 }
 
-/** Used only for its bucket arithmetic (highestEquivalentValue), never recorded into. */
-const reference = latencyHistogram();
+/** hdr-histogram-js's countsArrayIndex, for a value in [0, 2^53). */
+export function bucketSlot(value: number): number {
+  if (value < 0x1_0000_0000) {
+    // The same slot as the library's formula (an integer log2 that is one too high would give
+    // it too: the sub-bucket index halves and the slot stays).
+    const bucket = Math.max(31 - Math.clz32(value) - kSubBucketHalfCountMagnitude, 0);
+    return (
+      ((bucket + 1) << kSubBucketHalfCountMagnitude) + Math.floor(value / 2 ** bucket) - kSubBucketHalfCount
+    );
+  }
+  const bucket = bucketIndexOf(value);
+  const subBucket = Math.floor(value / 2 ** bucket);
+  return (bucket + 1) * kSubBucketHalfCount + subBucket - kSubBucketHalfCount;
+}
+
+/** hdr-histogram-js's valueFromIndex: the lowest value of a slot. */
+export function slotValue(slot: number): number {
+  let bucket = Math.floor(slot / kSubBucketHalfCount) - 1;
+  let subBucket = (slot % kSubBucketHalfCount) + kSubBucketHalfCount;
+  if (bucket < 0) {
+    subBucket -= kSubBucketHalfCount;
+    bucket = 0;
+  }
+  return subBucket * 2 ** bucket;
+}
+
+/** hdr-histogram-js's highestEquivalentValue: the top of the value's bucket. */
+export function highestEquivalentValue(value: number): number {
+  const bucket = bucketIndexOf(value);
+  const subBucket = Math.floor(value / 2 ** bucket);
+  const lowest = subBucket * 2 ** bucket;
+  const size = 2 ** (subBucket >= kSubBucketCount ? bucket + 1 : bucket);
+  return lowest + size - 1;
+}
+
+/** hdr-histogram-js's getValueAtPercentile rank: the count to reach (1-based). */
+function rankAtPercentile(p: number, total: number): number {
+  const fp = (Math.min(p, 100) / 100) * total;
+  const ulp = 2 ** (Math.floor(Math.log2(fp)) - 52);
+  return Math.max(Math.ceil(fp - ulp), 1);
+}
 
 /** Counts and latencies of one protocol or server. */
 class LatencyStats {
@@ -69,43 +108,111 @@ class LatencyStats {
   /** Matched pairs (= latencies recorded). */
   matched = 0;
   maxNanos = 0;
+  /** Step 1: exact latencies (unclamped). */
   values: number[] | null = [];
-  histogram: Histogram | null = null;
-  packed = true;
+  /** Step 2: latencies clamped to kLargestRecordedNanos, `packedCount` of them. */
+  packed: Float64Array | null = null;
+  packedCount = 0;
+  /** Step 3: counts per HDR slot (Uint32Array: half the cache footprint of doubles)... */
+  counts: Uint32Array | null = null;
+  /** ...until a slot would pass 2^32 - 1: then doubles. */
+  wideCounts: Float64Array | null = null;
 
   record(nanos: number, count: number): void {
     this.matched += count;
     if (nanos > this.maxNanos) this.maxNanos = nanos;
     const values = this.values;
-    if (values !== null && values.length + count <= kExactValues) {
-      for (let i = 0; i < count; i++) values.push(nanos);
+    if (values !== null) {
+      if (values.length + count <= kExactValues) {
+        for (let i = 0; i < count; i++) values.push(nanos);
+        return;
+      }
+      this.values = null;
+      this.packed = new Float64Array(2 * kExactValues);
+      for (const value of values) this.#recordClamped(Math.min(value, kLargestRecordedNanos), 1);
+    }
+    this.#recordClamped(Math.min(nanos, kLargestRecordedNanos), count);
+  }
+
+  #recordClamped(value: number, count: number): void {
+    let packed = this.packed;
+    if (packed !== null) {
+      const n = this.packedCount;
+      if (n + count <= kPackedValues) {
+        if (n + count > packed.length) {
+          const grown = new Float64Array(Math.min(kPackedValues, Math.max(2 * packed.length, n + count)));
+          grown.set(packed.subarray(0, n));
+          this.packed = packed = grown;
+        }
+        for (let i = 0; i < count; i++) packed[n + i] = value;
+        this.packedCount = n + count;
+        return;
+      }
+      this.packed = null;
+      this.packedCount = 0;
+      for (let i = 0; i < n; i++) this.#count(packed[i]!, 1);
+    }
+    this.#count(value, count);
+  }
+
+  #count(value: number, count: number): void {
+    const slot = bucketSlot(value);
+    if (this.wideCounts !== null) {
+      this.#countWide(slot, count);
       return;
     }
-    let histogram = this.histogram;
-    if (histogram === null) {
-      histogram = latencyHistogram();
-      for (const value of values ?? []) histogram.recordValue(Math.min(value, kLargestRecordedNanos));
-      this.histogram = histogram;
-      this.values = null;
-    } else if (this.packed && this.matched > kPackedValues) {
-      const flat = latencyHistogram(false);
-      flat.add(histogram);
-      histogram.destroy();
-      histogram = flat;
-      this.histogram = flat;
-      this.packed = false;
+    let counts = this.counts;
+    if (counts === null || slot >= counts.length) {
+      let length = counts === null ? 4 * kSubBucketHalfCount : counts.length;
+      while (length <= slot) length *= 2;
+      const grown = new Uint32Array(length);
+      if (counts !== null) grown.set(counts);
+      this.counts = counts = grown;
     }
-    histogram.recordValueWithCount(Math.min(nanos, kLargestRecordedNanos), count);
+    const next = counts[slot]! + count;
+    if (next > 0xffffffff) {
+      this.wideCounts = Float64Array.from(counts);
+      this.counts = null;
+      this.#countWide(slot, count);
+      return;
+    }
+    counts[slot] = next;
+  }
+
+  #countWide(slot: number, count: number): void {
+    let counts = this.wideCounts!;
+    if (slot >= counts.length) {
+      let length = counts.length;
+      while (length <= slot) length *= 2;
+      const grown = new Float64Array(length);
+      grown.set(counts);
+      this.wideCounts = counts = grown;
+    }
+    counts[slot]! += count;
   }
 
   /** Value at a percentile with HDR semantics (nearest rank, top of its bucket), capped at the maximum; null when nothing matched. */
   percentile(p: number): number | null {
     if (this.matched === 0) return null;
-    if (this.histogram !== null) return Math.min(this.histogram.getValueAtPercentile(p), this.maxNanos);
+    const counts = this.wideCounts ?? this.counts;
+    if (counts !== null) {
+      const rank = rankAtPercentile(p, this.matched);
+      let total = 0;
+      for (let slot = 0; slot < counts.length; slot++) {
+        total += counts[slot]!;
+        if (total >= rank) return Math.min(highestEquivalentValue(slotValue(slot)), this.maxNanos);
+      }
+      return 0;
+    }
+    if (this.packed !== null) {
+      const sorted = this.packed.slice(0, this.packedCount).sort();
+      const value = sorted[rankAtPercentile(p, sorted.length) - 1]!;
+      return Math.min(highestEquivalentValue(slotValue(bucketSlot(value))), this.maxNanos);
+    }
     // At most kExactValues numbers: sorting these is bounded work.
     const sorted = Float64Array.from(this.values ?? []).sort();
     const rank = Math.max(Math.ceil((p / 100) * sorted.length - 1e-9), 1);
-    return Math.min(reference.highestEquivalentValue(sorted[rank - 1]!), this.maxNanos);
+    return Math.min(highestEquivalentValue(sorted[rank - 1]!), this.maxNanos);
   }
 
   snapshot(): LatencyStatsSnapshot {
@@ -118,14 +225,24 @@ class LatencyStats {
       values: this.values === null ? null : [...this.values],
       buckets: null,
     };
-    const histogram = this.histogram;
-    if (histogram !== null) {
-      // Non-empty buckets as (value, count) pairs, up to the maximum's bucket.
+    if (this.values === null) {
+      // Non-empty buckets as (lowest value, count) pairs.
       const buckets: number[] = [];
-      const last = histogram.countsArrayIndex(histogram.maxValue);
-      for (let i = 0; i <= last; i++) {
-        const count = histogram.getCountAtIndex(i);
-        if (count > 0) buckets.push(histogram.valueFromIndex(i), count);
+      const counts = this.wideCounts ?? this.counts;
+      if (counts !== null) {
+        for (let slot = 0; slot < counts.length; slot++) {
+          const count = counts[slot]!;
+          if (count > 0) buckets.push(slotValue(slot), count);
+        }
+      } else if (this.packed !== null) {
+        const sorted = this.packed.slice(0, this.packedCount).sort();
+        for (let i = 0; i < sorted.length; ) {
+          const slot = bucketSlot(sorted[i]!);
+          let j = i + 1;
+          while (j < sorted.length && bucketSlot(sorted[j]!) === slot) j++;
+          buckets.push(slotValue(slot), j - i);
+          i = j;
+        }
       }
       snapshot.buckets = buckets;
     }
@@ -204,11 +321,43 @@ export function isErrorPair(pair: Pair): boolean {
   return false;
 }
 
+/** A server's address and port as numbers, with its stats. */
+class ServerKey {
+  readonly ipVersion: number;
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
+  readonly w3: number;
+  readonly port: number;
+  readonly stats: LatencyStats;
+
+  constructor(pair: Pair, stats: LatencyStats) {
+    this.ipVersion = pair.ipVersion;
+    this.w0 = pair.server0;
+    this.w1 = pair.server1;
+    this.w2 = pair.server2;
+    this.w3 = pair.server3;
+    this.port = pair.serverPort;
+    this.stats = stats;
+  }
+
+  isServerOf(pair: Pair): boolean {
+    return (
+      this.w0 === pair.server0 &&
+      this.port === pair.serverPort &&
+      this.w3 === pair.server3 &&
+      this.w1 === pair.server1 &&
+      this.w2 === pair.server2 &&
+      this.ipVersion === pair.ipVersion
+    );
+  }
+}
+
 export class LatencySummary {
   readonly #protocols = new Map<string, LatencyStats>();
   readonly #servers = new Map<string, ServerEntry>();
-  /** Per protocol: IPv4 servers by address × 65536 + port, so a pair needs no address text. */
-  readonly #ipv4 = new Map<string, Map<number, LatencyStats>>();
+  /** Per protocol: servers by a numeric key of address and port, so a pair needs no address text. */
+  readonly #byAddress = new Map<string, NumericMap<ServerKey>>();
 
   /** Counts one pair (matched or unanswered). */
   add(pair: Pair): void {
@@ -286,20 +435,25 @@ export class LatencySummary {
   }
 
   #serverOf(pair: Pair): LatencyStats {
-    const address = (): string =>
-      formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
-    if (pair.ipVersion !== 4) return this.#server(pair.protocol, address(), pair.serverPort);
-    let byKey = this.#ipv4.get(pair.protocol);
+    let byKey = this.#byAddress.get(pair.protocol);
     if (byKey === undefined) {
-      byKey = new Map();
-      this.#ipv4.set(pair.protocol, byKey);
+      byKey = new NumericMap();
+      this.#byAddress.set(pair.protocol, byKey);
     }
-    const key = (pair.server0 >>> 0) * 65536 + pair.serverPort;
-    let stats = byKey.get(key);
-    if (stats === undefined) {
-      stats = this.#server(pair.protocol, address(), pair.serverPort);
-      byKey.set(key, stats);
-    }
+    keyBegin();
+    keyWord(pair.ipVersion);
+    keyWord(pair.server0);
+    keyWord(pair.server1);
+    keyWord(pair.server2);
+    keyWord(pair.server3);
+    keyWord(pair.serverPort);
+    const key = keyEnd();
+    const known = byKey.get(key);
+    if (known?.isServerOf(pair)) return known.stats;
+    const address = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
+    const stats = this.#server(pair.protocol, address, pair.serverPort);
+    // A key collision (another server under this key) keeps the first one: the other takes this path.
+    if (known === undefined) byKey.set(key, new ServerKey(pair, stats));
     return stats;
   }
 

@@ -484,7 +484,10 @@ export class ReportCollector implements PairSink {
         );
         const cell = (col * rows + row) * 2 + m.err[i]!;
         const held = best[cell]!;
-        if (held < 0 || m.d[i]! > m.d[held]!) best[cell] = i;
+        // Equal durations: the earlier start, so the point kept does not depend on the order
+        // pairs arrived in (workers post them shard by shard).
+        if (held < 0 || m.d[i]! > m.d[held]! || (m.d[i]! === m.d[held]! && m.t[i]! < m.t[held]!))
+          best[cell] = i;
       }
       const s: ScatterSeries = { protocol: this.#protocols[p]!, pairs: byProto[p]!, t: [], d: [], e: [] };
       for (let cell = 0; cell < cells; cell++) {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -149,73 +150,136 @@ test('a missing watch directory is a clear error', () => {
   assert.match(result.stderr, /watch directory does not exist/);
 });
 
-test('SIGKILL mid-capture, restart: resumes at the checkpoint; no finished pair lost or repeated', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-kill-'));
-  const dir = path.join(root, 'pcaps');
-  const state = path.join(root, 'state');
-  fs.mkdirSync(dir);
-  const records = readAllRecords(demo);
-  const all = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout).filter(
-    (p) => p.outcome === 'matched',
-  );
-  const packetOf = (p: Record<string, unknown>, side: 'request' | 'response') =>
-    (p.source as Record<string, { packet: number; last_packet?: number }>)[side]!;
-  // Cut right after the request of the slowest exchange (the 2 s download): its response is in the next file.
-  const slowest = all.reduce((a, b) => ((a.duration_ns as number) > (b.duration_ns as number) ? a : b));
-  const cut = packetOf(slowest, 'request').last_packet ?? packetOf(slowest, 'request').packet;
-  const file1 = path.join(dir, 'cap-1.pcap');
-  fs.writeFileSync(file1, pcapBytes(records.slice(0, cut)));
-  const size1 = fs.statSync(file1).size;
-  const args = (out: string) => [
-    '--watch',
-    dir,
-    '--state-dir',
-    state,
-    '--grace',
-    '0.3',
-    '--health-port',
-    '0',
-    '--output',
-    `jsonl:${out}`,
-  ];
+for (const workers of ['0', '2']) {
+  test(`--workers ${workers}: SIGKILL mid-capture, restart: resumes at the checkpoint; no finished pair lost or repeated`, async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-kill-'));
+    const dir = path.join(root, 'pcaps');
+    const state = path.join(root, 'state');
+    fs.mkdirSync(dir);
+    const records = readAllRecords(demo);
+    const all = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout).filter(
+      (p) => p.outcome === 'matched',
+    );
+    const packetOf = (p: Record<string, unknown>, side: 'request' | 'response') =>
+      (p.source as Record<string, { packet: number; last_packet?: number }>)[side]!;
+    // Cut right after the request of the slowest exchange (the 2 s download): its response is in the next file.
+    const slowest = all.reduce((a, b) => ((a.duration_ns as number) > (b.duration_ns as number) ? a : b));
+    const cut = packetOf(slowest, 'request').last_packet ?? packetOf(slowest, 'request').packet;
+    const file1 = path.join(dir, 'cap-1.pcap');
+    fs.writeFileSync(file1, pcapBytes(records.slice(0, cut)));
+    const size1 = fs.statSync(file1).size;
+    const args = (out: string) => [
+      '--watch',
+      dir,
+      '--state-dir',
+      state,
+      '--grace',
+      '0.3',
+      '--health-port',
+      '0',
+      '--output',
+      `jsonl:${out}`,
+      '--workers',
+      workers,
+    ];
 
-  const first = startAgent(args(path.join(root, 'out1.jsonl')));
-  const checkpointFile = path.join(state, 'checkpoint.json');
-  await waitFor(() => {
-    try {
-      const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
-      return checkpoint.directories[0]?.current?.offset === size1;
-    } catch {
-      return false;
+    const first = startAgent(args(path.join(root, 'out1.jsonl')));
+    const checkpointFile = path.join(state, 'checkpoint.json');
+    await waitFor(() => {
+      try {
+        const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+        return checkpoint.directories[0]?.current?.offset === size1;
+      } catch {
+        return false;
+      }
+    }, 'a checkpoint at the end of the first file');
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // tcpdump went on while the agent was down: the rest of the capture is in the next file.
+    await sleep(50);
+    fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(cut)));
+    const second = startAgent(args(path.join(root, 'out2.jsonl')));
+    await waitFor(() => second.stderr().includes('cap-2.pcap'), 'the second file');
+    await waitFor(() => second.stderr().includes('resuming capture file from the checkpoint'), 'the resume');
+    await sleep(1000);
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0, second.stderr());
+
+    const got = [
+      ...jsonLines(fs.readFileSync(path.join(root, 'out1.jsonl'), 'utf8')),
+      ...jsonLines(fs.readFileSync(path.join(root, 'out2.jsonl'), 'utf8')),
+    ].filter((p) => p.outcome === 'matched');
+    const finishedBeforeCut = all.filter(
+      (p) => (packetOf(p, 'response').last_packet ?? packetOf(p, 'response').packet) <= cut,
+    );
+    const startedAfterCut = all.filter((p) => packetOf(p, 'request').packet > cut);
+    const expected = [...finishedBeforeCut, ...startedAfterCut].map(withoutSource).sort();
+    // Every finished pair exactly once; the requests pending at the checkpoint (request before the
+    // cut, response after it) are the documented loss.
+    assert.deepEqual(got.map(withoutSource).sort(), expected);
+    assert.ok(all.length > expected.length, 'the cut separates at least one request from its response');
+  });
+
+  test(`--workers ${workers}: SIGTERM drains, exit 0 with a final checkpoint at the end of what was read; a restart reads nothing twice`, async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-term-'));
+    const dir = path.join(root, 'pcaps');
+    const state = path.join(root, 'state');
+    fs.mkdirSync(dir);
+    // A backlog of three finished files (old mtimes) and a current one, like tcpdump -G.
+    const old = Date.now() / 1000 - 3600;
+    for (let i = 0; i < 4; i++) {
+      const file = path.join(dir, `cap-${i}.pcap`);
+      fs.copyFileSync(demo, file);
+      if (i < 3) fs.utimesSync(file, old + i, old + i);
     }
-  }, 'a checkpoint at the end of the first file');
-  first.child.kill('SIGKILL');
-  await first.exited;
+    const last = path.join(dir, 'cap-3.pcap');
+    const size = fs.statSync(last).size;
+    const args = (out: string) => [
+      '--watch',
+      dir,
+      '--state-dir',
+      state,
+      '--grace',
+      '0.3',
+      '--health-port',
+      '0',
+      '--output',
+      `jsonl:${out}`,
+      '--workers',
+      workers,
+    ];
+    const checkpointFile = path.join(state, 'checkpoint.json');
+    const checkpoint = () => JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+    const first = startAgent(args(path.join(root, 'out1.jsonl')));
+    await waitFor(() => {
+      try {
+        return checkpoint().directories[0]?.current?.offset === size;
+      } catch {
+        return false;
+      }
+    }, 'a checkpoint at the end of the last file');
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.stderr());
+    // The final checkpoint: the three finished files done, the current one read to its end.
+    const final = checkpoint().directories[0];
+    assert.equal(final.done.length, 3, JSON.stringify(final));
+    assert.equal(final.current?.path, last, JSON.stringify(final));
+    assert.equal(final.current?.offset, size, JSON.stringify(final));
+    // Every pair of the four files once, as replay of the directory finds them (the requests
+    // still pending at the stop reported unanswered, as at the end of a replay).
+    const expected = runCli(['replay', dir, '--workers', '0']).stdout.split('\n').filter(Boolean).sort();
+    const out1 = fs.readFileSync(path.join(root, 'out1.jsonl'), 'utf8').split('\n').filter(Boolean).sort();
+    assert.deepEqual(out1, expected);
 
-  // tcpdump went on while the agent was down: the rest of the capture is in the next file.
-  await sleep(50);
-  fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(cut)));
-  const second = startAgent(args(path.join(root, 'out2.jsonl')));
-  await waitFor(() => second.stderr().includes('cap-2.pcap'), 'the second file');
-  await waitFor(() => second.stderr().includes('resuming capture file from the checkpoint'), 'the resume');
-  await sleep(1000);
-  second.child.kill('SIGTERM');
-  assert.equal(await second.exited, 0, second.stderr());
-
-  const got = [
-    ...jsonLines(fs.readFileSync(path.join(root, 'out1.jsonl'), 'utf8')),
-    ...jsonLines(fs.readFileSync(path.join(root, 'out2.jsonl'), 'utf8')),
-  ].filter((p) => p.outcome === 'matched');
-  const finishedBeforeCut = all.filter(
-    (p) => (packetOf(p, 'response').last_packet ?? packetOf(p, 'response').packet) <= cut,
-  );
-  const startedAfterCut = all.filter((p) => packetOf(p, 'request').packet > cut);
-  const expected = [...finishedBeforeCut, ...startedAfterCut].map(withoutSource).sort();
-  // Every finished pair exactly once; the requests pending at the checkpoint (request before the
-  // cut, response after it) are the documented loss.
-  assert.deepEqual(got.map(withoutSource).sort(), expected);
-  assert.ok(all.length > expected.length, 'the cut separates at least one request from its response');
-});
+    const second = startAgent(args(path.join(root, 'out2.jsonl')));
+    await waitFor(() => second.stderr().includes('resuming capture file from the checkpoint'), 'the resume');
+    await sleep(500);
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0, second.stderr());
+    assert.equal(fs.readFileSync(path.join(root, 'out2.jsonl'), 'utf8'), '', 'nothing read twice');
+  });
+}
 
 test('--config YAML, WIRESPAN_* env and flags: flags win over env, env over the file', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-config-'));
@@ -298,4 +362,124 @@ test('non-capture files are ignored; a file corrupt mid-stream is logged, counte
     jsonLines(fs.readFileSync(out, 'utf8')).some((p) => p.outcome === 'matched'),
     'pairs from the files around it',
   );
+});
+
+/** A collector that accepts TCP connections and never answers. */
+async function blackHole(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+for (const workers of ['0', '2']) {
+  test(`--workers ${workers}: a collector that does not answer pauses reading (backpressure), nothing is checkpointed`, async () => {
+    const hole = await blackHole();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-pressure-'));
+    const dir = path.join(root, 'pcaps');
+    fs.mkdirSync(dir);
+    const copies = 40;
+    const old = Date.now() / 1000 - 3600;
+    for (let i = 0; i < copies; i++) {
+      const file = path.join(dir, `cap-${String(i).padStart(2, '0')}.pcap`);
+      fs.copyFileSync(demo, file);
+      fs.utimesSync(file, old + i, old + i);
+    }
+    const total = copies * readAllRecords(demo).length;
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'agent/cli/main.mjs'),
+        'run',
+        '--watch',
+        dir,
+        '--state-dir',
+        path.join(root, 'state'),
+        '--otlp',
+        `http://127.0.0.1:${hole.port}`,
+        '--grace',
+        '0.2',
+        '--health-port',
+        '0',
+        '--stats-interval',
+        '1',
+        '--shutdown-timeout',
+        '1',
+        '--workers',
+        workers,
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, OTEL_BSP_MAX_QUEUE_SIZE: '8', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4' },
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const packetsRead = (): number[] =>
+      stderr
+        .split('\n')
+        .filter((line) => line.includes('"msg":"stats"'))
+        .map((line) => JSON.parse(line).packets as number);
+    try {
+      await waitFor(() => packetsRead().length >= 3, 'three stats lines');
+      const before = packetsRead().at(-1)!;
+      await sleep(2000);
+      const after = packetsRead().at(-1)!;
+      assert.ok(before > 0, stderr);
+      assert.ok(after < total, `read ${after} of ${total} packets: reading did not pause`);
+      assert.equal(after, before, 'reading is paused while the collector does not answer');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    await exited;
+    await hole.close();
+    const checkpoint = JSON.parse(fs.readFileSync(path.join(root, 'state', 'checkpoint.json'), 'utf8'));
+    assert.deepEqual(checkpoint.directories[0].done, [], 'no file checkpointed as done');
+  });
+}
+
+test('--workers auto: one per core, also while spans are exported (the workers encode them); an explicit count is honoured', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-auto-'));
+  const watching = async (args: string[]): Promise<Record<string, unknown>> => {
+    const agent = startAgent([
+      '--watch',
+      dir,
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--health-port',
+      '0',
+      ...args,
+    ]);
+    try {
+      await waitFor(() => agent.stderr().includes('"watching"'), 'the agent to start');
+    } finally {
+      agent.child.kill('SIGTERM');
+    }
+    await agent.exited;
+    return JSON.parse(
+      agent
+        .stderr()
+        .split('\n')
+        .find((line) => line.includes('"watching"'))!,
+    );
+  };
+  assert.equal((await watching([])).workers, os.availableParallelism());
+  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1'])).workers, os.availableParallelism());
+  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1', '--workers', '2'])).workers, 2);
+  assert.equal((await watching(['--workers', '0'])).workers, 0);
 });

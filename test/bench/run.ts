@@ -12,12 +12,16 @@
  *   3. prints the machine, a table (median wall time, packets/s, pairs/s, peak RSS, ratio
  *      to the C reference) and PASS/MISS per issue-4 target: a miss never fails the run;
  *   4. checks wirespan's JSONL pairs against the generator's truth file;
- *   5. with --spans, measures spans/s into a local OTLP receiver (when `--otlp` exists).
+ *   5. with --spans, measures spans/s into a local OTLP receiver (when `--otlp` exists);
+ *   6. the agent row (issue 12, agent-catch-up.ts): `run` catching up on the first 1 M packets
+ *      split into 10 rotated files, into a counting OTLP/gRPC receiver, workers 0 and auto
+ *      (`--agent`: only this row).
  * Exit status: 0 when everything ran (targets may be missed), 1 when setup failed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { measureAgentCatchUp } from './agent-catch-up.ts';
 import { installCleanup, runToCompletion } from './children.ts';
 import { runHostileBench } from './hostile.ts';
 import { describeMachine, formatMachine } from './machine.ts';
@@ -27,12 +31,14 @@ import { parseReferenceOutput, parseWirespanSummary, sum } from './parse-output.
 import { compile, ensureCapture, SetupError, versionOf, warmPageCache, which } from './tools.ts';
 import { checkAgainstTruth, loadTruth } from './truth-check.ts';
 
-const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--spans] [--skip-check]
+const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--spans] [--agent] [--skip-check]
 
   --packets N    capture size in packets (default 5000000; e.g. 500000 for a quick run)
   --mix SPEC     generator traffic mix, e.g. dns=50,http=35,udp=15,v6=20 (default: gen-pcap's)
   --runs K       timed runs per row, the median is reported (default 3)
   --spans        also measure spans/s into a local OTLP receiver (needs replay --otlp)
+  --agent        only the agent row: run catching up on 10 rotated files (1 M packets of
+                 the capture) into a counting OTLP/gRPC receiver, workers 0 and auto
   --hostile      instead: the crafted floods of test/hostile/ at full size (time, peak RSS,
                  growth from 1/4 size) next to normal captures; see test/bench/hostile.ts
   --budget MIB   with --hostile: wirespan's --memory-budget (default: its own)
@@ -55,6 +61,8 @@ interface Options {
   mix: string | null;
   runs: number;
   spans: boolean;
+  /** Only the agent row. */
+  agentOnly: boolean;
   check: boolean;
   hostile: boolean;
   /** --budget MIB for the hostile floods (null: wirespan's default). */
@@ -68,6 +76,7 @@ function parseBenchArgs() {
       mix: { type: 'string' },
       runs: { type: 'string', default: '3' },
       spans: { type: 'boolean', default: false },
+      agent: { type: 'boolean', default: false },
       hostile: { type: 'boolean', default: false },
       budget: { type: 'string' },
       'skip-check': { type: 'boolean', default: false },
@@ -106,6 +115,7 @@ function parseOptions(): Options {
     mix,
     runs,
     spans: values.spans,
+    agentOnly: values.agent,
     check: !values['skip-check'],
     hostile: values.hostile,
     budgetMiB,
@@ -361,6 +371,27 @@ async function main(): Promise<void> {
 
   const capture = await ensureCapture(gen, genSource, outDir, options.packets, seed, options.mix);
   const rel = (file: string) => path.relative(repoRoot, file);
+  const agentContext = {
+    node,
+    main: wirespanEntry(),
+    pcap: capture.pcap,
+    outDir,
+    udpPort,
+    runs: options.runs,
+  };
+  if (options.agentOnly) {
+    const load = describeMachine('').loadAverage.map((v) => v.toFixed(2));
+    const lines = [
+      `load average at start: ${load.join(' ')}`,
+      ...(await measureAgentCatchUp(agentContext)),
+      `load average at the end: ${describeMachine('')
+        .loadAverage.map((v) => v.toFixed(2))
+        .join(' ')}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    fs.writeFileSync(path.join(outDir, 'agent-results.txt'), `${lines.join('\n')}\n`);
+    return;
+  }
 
   // 2. What this wirespan supports.
   const main = wirespanEntry();
@@ -551,6 +582,10 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${spanReport.join('\n')}\n`);
   }
 
+  // 7. The agent catching up on a backlog (issue 12).
+  const agentReport = await measureAgentCatchUp(agentContext);
+  process.stdout.write(`\n${agentReport.join('\n')}\n`);
+
   const text = [
     ...head,
     '',
@@ -558,6 +593,8 @@ async function main(): Promise<void> {
     '',
     ...checkReport,
     ...(spanReport.length > 0 ? ['', ...spanReport] : []),
+    '',
+    ...agentReport,
   ].join('\n');
   fs.writeFileSync(path.join(outDir, 'results.txt'), `${text}\n`);
   fs.writeFileSync(

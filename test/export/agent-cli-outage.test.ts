@@ -17,9 +17,9 @@ import { freePort, type OtlpReceiver, startReceiver } from './otlp-receiver.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
 
-let receiver: OtlpReceiver | null = null;
+const receivers: OtlpReceiver[] = [];
 after(async () => {
-  await receiver?.close();
+  for (const receiver of receivers) await receiver.close();
 });
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMillis = 15_000) {
@@ -52,68 +52,74 @@ async function readyz(port: number): Promise<number> {
   }
 }
 
-test('run: a collector down at start, then up: every pair exported once, outage logged once, exit 0', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-outage-'));
-  const otlpPort = await freePort();
-  const healthPort = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'agent/cli/main.mjs'),
-      'run',
-      '--watch',
-      dir,
-      '--otlp',
-      `http://127.0.0.1:${otlpPort}`,
-      '--health-port',
-      String(healthPort),
-      '--health-host',
-      '127.0.0.1',
-      '--grace',
-      '0.3',
-      // Readiness is re-evaluated at each stats tick.
-      '--stats-interval',
-      '1',
-    ],
-    { cwd: repoRoot },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
+for (const workers of ['0', '2']) {
+  test(`run --workers ${workers}: a collector down at start, then up: every pair exported once, outage logged once, exit 0`, async () => {
+    let receiver: OtlpReceiver | null = null;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-outage-'));
+    const otlpPort = await freePort();
+    const healthPort = await freePort();
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'agent/cli/main.mjs'),
+        'run',
+        '--watch',
+        dir,
+        '--otlp',
+        `http://127.0.0.1:${otlpPort}`,
+        '--health-port',
+        String(healthPort),
+        '--health-host',
+        '127.0.0.1',
+        '--grace',
+        '0.3',
+        // Readiness is re-evaluated at each stats tick.
+        '--stats-interval',
+        '1',
+        '--workers',
+        workers,
+      ],
+      { cwd: repoRoot },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout!.resume();
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      await waitFor(() => stderr.includes('"watching"'), 'the agent to start');
+      fs.copyFileSync(demo, path.join(dir, 'cap-20261128230000.pcap'));
+
+      await waitFor(() => logLines(stderr, 'span export failing').length > 0, 'the outage to be logged');
+      await waitFor(async () => (await readyz(healthPort)) === 503, '/readyz to answer 503');
+
+      receiver = await startReceiver(otlpPort);
+      receivers.push(receiver);
+      await waitFor(() => logLines(stderr, 'span export recovered').length > 0, 'the recovery to be logged');
+      await waitFor(() => receiver!.spans.length > 0, 'spans at the receiver');
+      await waitFor(async () => (await readyz(healthPort)) === 200, '/readyz to answer 200 again');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, stderr);
+
+    const failing = logLines(stderr, 'span export failing');
+    const recovered = logLines(stderr, 'span export recovered');
+    assert.equal(failing.length, 1, stderr);
+    assert.equal(recovered.length, 1, stderr);
+    assert.equal(failing[0]!.level, 'warn');
+    assert.match(String(failing[0]!.error), /UNAVAILABLE/);
+    assert.ok(Number(recovered[0]!.retries) >= 1);
+    assert.ok(Number(recovered[0]!.outageSeconds) > 0);
+
+    const expected = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout)
+      .map((pair) => `${nanosText(pair.start as string)}-${nanosText((pair.end ?? pair.given_up) as string)}`)
+      .sort();
+    assert.equal(receiver!.spans.length, expected.length, 'one span per pair, none twice');
+    assert.deepEqual(
+      receiver!.spans.map((s) => `${s.startTimeUnixNano}-${s.endTimeUnixNano}`).sort(),
+      expected,
+    );
   });
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  try {
-    await waitFor(() => stderr.includes('"watching"'), 'the agent to start');
-    fs.copyFileSync(demo, path.join(dir, 'cap-20261128230000.pcap'));
-
-    await waitFor(() => logLines(stderr, 'span export failing').length > 0, 'the outage to be logged');
-    await waitFor(async () => (await readyz(healthPort)) === 503, '/readyz to answer 503');
-
-    receiver = await startReceiver(otlpPort);
-    await waitFor(() => logLines(stderr, 'span export recovered').length > 0, 'the recovery to be logged');
-    await waitFor(() => receiver!.spans.length > 0, 'spans at the receiver');
-    await waitFor(async () => (await readyz(healthPort)) === 200, '/readyz to answer 200 again');
-  } finally {
-    child.kill('SIGTERM');
-  }
-  assert.equal(await exited, 0, stderr);
-
-  const failing = logLines(stderr, 'span export failing');
-  const recovered = logLines(stderr, 'span export recovered');
-  assert.equal(failing.length, 1, stderr);
-  assert.equal(recovered.length, 1, stderr);
-  assert.equal(failing[0]!.level, 'warn');
-  assert.match(String(failing[0]!.error), /UNAVAILABLE/);
-  assert.ok(Number(recovered[0]!.retries) >= 1);
-  assert.ok(Number(recovered[0]!.outageSeconds) > 0);
-
-  const expected = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout)
-    .map((pair) => `${nanosText(pair.start as string)}-${nanosText((pair.end ?? pair.given_up) as string)}`)
-    .sort();
-  assert.equal(receiver!.spans.length, expected.length, 'one span per pair, none twice');
-  assert.deepEqual(
-    receiver!.spans.map((s) => `${s.startTimeUnixNano}-${s.endTimeUnixNano}`).sort(),
-    expected,
-  );
-});
+}

@@ -1,7 +1,12 @@
 /**
  * Span export throughput (a measurement, not a test):
  *
- *   node test/export/span-throughput.bench.ts [pairs=200000] [sample-ratio=1]
+ *   node test/export/span-throughput.bench.ts [pairs=200000] [sample-ratio=1] [raw,decoding] [emit|encoded]
+ *
+ * `encoded`: the worker span path. The pairs are first mapped and encoded with
+ * SpanRequestEncoder (what each worker does; timed separately: `encodeOnlyPairsPerSecond` is one
+ * thread's rate), then the end-to-end time covers only the main thread's share:
+ * offerEncoded() (counts, latency points) and the byte batcher into the gRPC transport.
  *
  * Pairs replayed from the corpus (DNS, HTTP, TCP handshakes, the demo's UDP and unanswered
  * ones) are emitted round-robin with fresh client ports up to the requested count, emitted to the
@@ -16,6 +21,12 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { createOtelExporter, type PairData } from '../../agent/export/otel/index.ts';
+import {
+  type EncodedSpans,
+  kDefaultMaxRequestBytes,
+  kDefaultSpansPerRequest,
+  SpanRequestEncoder,
+} from '../../agent/export/otel/span-request-encoder.ts';
 import { corpusDir } from '../helpers/corpus.ts';
 import { replayPairs } from '../helpers/replay-pairs.ts';
 
@@ -82,6 +93,7 @@ if (process.argv[2] === '--raw-receiver') {
   const total = Number(process.argv[2] ?? 200_000);
   const sampleRatio = Number(process.argv[3] ?? 1);
   const receivers = (process.argv[4] ?? 'raw,decoding').split(',');
+  const mode = process.argv[5] ?? 'emit';
   const files = [
     path.join(corpusDir, 'dns/pcapplusplus--DnsPackets.pcap'),
     path.join(corpusDir, 'http/pcapplusplus--http-packets2.pcap'),
@@ -119,13 +131,40 @@ if (process.argv[2] === '--raw-receiver') {
     });
     const chunk = 4096;
     let emitNanos = 0n;
-    const started = process.hrtime.bigint();
-    for (let at = 0; at < total; at += chunk) {
-      await exporter.whenRoom();
+    let encodeNanos = 0n;
+    const batches: EncodedSpans[] = [];
+    if (mode === 'encoded') {
+      const encoder = new SpanRequestEncoder(
+        {
+          ...exporter.spanConfig!,
+          maxSpansPerRequest: kDefaultSpansPerRequest,
+          maxRequestBytes: kDefaultMaxRequestBytes,
+        },
+        null,
+        (batch) => batches.push(batch),
+      );
       const t = process.hrtime.bigint();
-      const end = Math.min(total, at + chunk);
-      for (let i = at; i < end; i++) exporter.emit(pairAt(i));
-      emitNanos += process.hrtime.bigint() - t;
+      for (let i = 0; i < total; i++) encoder.emit(pairAt(i));
+      encoder.finish();
+      encodeNanos = process.hrtime.bigint() - t;
+    }
+    const started = process.hrtime.bigint();
+    if (mode === 'encoded') {
+      for (const batch of batches) {
+        await exporter.whenRoom();
+        const t = process.hrtime.bigint();
+        exporter.offerEncoded(batch);
+        emitNanos += process.hrtime.bigint() - t;
+      }
+      batches.length = 0;
+    } else {
+      for (let at = 0; at < total; at += chunk) {
+        await exporter.whenRoom();
+        const t = process.hrtime.bigint();
+        const end = Math.min(total, at + chunk);
+        for (let i = at; i < end; i++) exporter.emit(pairAt(i));
+        emitNanos += process.hrtime.bigint() - t;
+      }
     }
     const result = await exporter.shutdown();
     const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
@@ -137,6 +176,7 @@ if (process.argv[2] === '--raw-receiver') {
     console.log(
       JSON.stringify({
         receiver,
+        mode,
         pairs: total,
         sampleRatio,
         exported: result.exported,
@@ -150,6 +190,8 @@ if (process.argv[2] === '--raw-receiver') {
         spansPerSecond,
         pairsPerSecond: Math.round(total / elapsed),
         emitOnlyPairsPerSecond: emitRate,
+        encodeOnlyPairsPerSecond:
+          mode === 'encoded' ? Math.round(total / (Number(encodeNanos) / 1e9)) : undefined,
         error: result.error,
       }),
     );

@@ -5,13 +5,15 @@
  * other shards' records by their raw flow hash: both paths are compared.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { corpusDir } from '../helpers/corpus.ts';
-import { runCli } from '../helpers/run-cli.ts';
+import { readAllRecords, writePcap } from '../helpers/pcap-writer.ts';
+import { repoRoot, runCli } from '../helpers/run-cli.ts';
 
 function sortedLines(args: string[]): string[] {
   const result = runCli(args);
@@ -128,4 +130,148 @@ test('records skipped undecoded by a worker still count as decoded; input skips 
   assert.equal(counts(parallel.stderr), counts(single.stderr));
   assert.ok(skipped(single.stderr), single.stderr);
   assert.equal(skipped(parallel.stderr), skipped(single.stderr));
+});
+
+/**
+ * `run` over a rotation directory (a backlog of finished files and a current one), with 0, 1,
+ * 2 and 4 workers, stopped once its checkpoint says the last file was read to its end: the
+ * same JSONL lines as `replay` of the directory (SIGTERM reports the pending requests
+ * unanswered, as the end of a replay does).
+ */
+async function runLines(dir: string, workers: string, extra: string[]): Promise<string[]> {
+  const files = fs.readdirSync(dir).sort();
+  const last = path.join(dir, files.at(-1)!);
+  const size = fs.statSync(last).size;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-det-run-'));
+  const out = path.join(root, 'out.jsonl');
+  const checkpointFile = path.join(root, 'state', 'checkpoint.json');
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(repoRoot, 'agent/cli/main.mjs'),
+      'run',
+      '--watch',
+      dir,
+      '--state-dir',
+      path.join(root, 'state'),
+      '--grace',
+      '0.2',
+      '--health-port',
+      '0',
+      '--output',
+      `jsonl:${out}`,
+      '--workers',
+      workers,
+      ...extra,
+    ],
+    { cwd: repoRoot },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.stdout.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    const deadline = Date.now() + 60_000; // hang guard only
+    for (;;) {
+      try {
+        const current = JSON.parse(fs.readFileSync(checkpointFile, 'utf8')).directories[0]?.current;
+        if (current?.path === last && current.offset === size) break;
+      } catch {
+        // not written yet
+      }
+      if (Date.now() > deadline) throw new Error(`no checkpoint at the end of ${last}\n${stderr}`);
+      await sleep(100);
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, stderr);
+  return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).sort();
+}
+
+/** The records of `input` in `parts` rotated files (old mtimes but the last), in a new directory. */
+function rotationDirectory(input: string, parts: number): string {
+  const records = readAllRecords(input);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-det-watch-'));
+  const per = Math.ceil(records.length / parts);
+  const old = Date.now() / 1000 - 3600;
+  for (let i = 0; i < parts; i++) {
+    const file = path.join(dir, `cap-${String(i).padStart(2, '0')}.pcap`);
+    writePcap(file, records.slice(i * per, (i + 1) * per));
+    if (i < parts - 1) fs.utimesSync(file, old + i, old + i);
+  }
+  return dir;
+}
+
+async function assertRunLikeReplay(input: string, extra: string[]): Promise<void> {
+  const dir = rotationDirectory(input, 4);
+  try {
+    const reference = sortedLines(['replay', dir, '--workers', '0', ...extra]);
+    assert.ok(reference.length > 0);
+    for (const workers of ['0', '1', '2', '4']) {
+      assert.deepEqual(await runLines(dir, workers, extra), reference, `run --workers ${workers}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('run over rotated files: the same pairs as replay for 0, 1, 2, 4 workers (demo)', async () => {
+  await assertRunLikeReplay('test/fixtures/demo.pcap', ['--udp-ports', '161']);
+});
+
+test('run over rotated files: the same pairs as replay for 0, 1, 2, 4 workers (generator mix)', async (t) => {
+  const pcap = generatedCapture('dns=50,http=35,udp=15,v6=20', 40_000);
+  if (pcap === null) {
+    t.skip('needs gcc and ../shared/bench/gen-pcap.c');
+    return;
+  }
+  try {
+    await assertRunLikeReplay(pcap, ['--udp-ports', '9000']);
+  } finally {
+    fs.rmSync(path.dirname(pcap), { recursive: true, force: true });
+  }
+});
+
+/** The report's embedded data (the HTML is rendered from it). */
+function reportData(input: string, workers: string, extra: string[]): unknown {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-det-report-')), 'report.html');
+  const result = runCli(['report', input, '-o', out, '--workers', workers, '-q', ...extra]);
+  assert.equal(result.status, 0, result.stderr);
+  const html = fs.readFileSync(out, 'utf8');
+  const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(json, 'embedded report data');
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  return JSON.parse(json[1]!);
+}
+
+function assertReportSameForEveryWorkerCount(input: string, extra: string[]): void {
+  const reference = reportData(input, '0', extra);
+  for (const workers of ['1', '2', '4']) {
+    assert.deepEqual(reportData(input, workers, extra), reference, `report --workers ${workers}`);
+  }
+}
+
+for (const [name, input] of [
+  ['demo', 'test/fixtures/demo.pcap'],
+  ['http', path.join(corpusDir, 'http')],
+] as const) {
+  test(`report (${name}): the same data (counts, percentiles, CDFs, scatter, slowest pairs, time range) for 0, 1, 2, 4 workers`, () => {
+    assertReportSameForEveryWorkerCount(input, ['--udp-ports', '161']);
+  });
+}
+
+test('report (generator mix): the same data for 0, 1, 2, 4 workers', (t) => {
+  const pcap = generatedCapture('dns=50,http=35,udp=15,v6=20', 40_000);
+  if (pcap === null) {
+    t.skip('needs gcc and ../shared/bench/gen-pcap.c');
+    return;
+  }
+  try {
+    assertReportSameForEveryWorkerCount(pcap, ['--udp-ports', '9000']);
+  } finally {
+    fs.rmSync(path.dirname(pcap), { recursive: true, force: true });
+  }
 });

@@ -5,15 +5,32 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
+import PackedHistogramModule from 'hdr-histogram-js/dist/PackedHistogram.js';
 import { MessageEdges, Outcome, Pair } from '../../agent/correlate/pair.ts';
 import {
+  bucketSlot,
+  highestEquivalentValue,
   kExactValues,
+  kHighestTrackableNanos,
+  kLargestRecordedNanos,
+  kPackedValues,
+  kSignificantDigits,
   type LatencyReport,
   type LatencyRow,
   LatencySummary,
-  latencyHistogram,
+  slotValue,
 } from '../../agent/report/latency-summary.ts';
 import { jsonLines, runCli } from '../helpers/run-cli.ts';
+
+/** The reference: hdr-histogram-js with wirespan's settings (the summary reimplements its buckets). */
+function latencyHistogram(packed = true) {
+  const histogram = packed
+    ? new PackedHistogramModule.default(1, kHighestTrackableNanos, kSignificantDigits)
+    : new Int32HistogramModule.default(1, kHighestTrackableNanos, kSignificantDigits);
+  histogram.autoResize = true;
+  return histogram;
+}
 
 interface Expected {
   protocol: string;
@@ -296,4 +313,114 @@ test('a latency beyond 2^53 ns (a clock jump of years) is summarised, not a cras
   const row = summary.report().protocols[0]!;
   assert.equal(row.max_ns, years);
   assert.ok(row.p50_ns !== null && row.p50_ns < 200_000_000);
+});
+
+test('bucket arithmetic equals hdr-histogram-js at every magnitude up to 2^52', () => {
+  const reference = latencyHistogram(false);
+  let seed = 7;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const values: number[] = [0, 1, 2047, 2048, 2049, 4095, 4096, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52];
+  for (let bits = 1; bits <= 52; bits++) {
+    values.push(2 ** bits - 1, 2 ** bits, 2 ** bits + 1);
+    for (let i = 0; i < 50; i++) values.push(Math.floor(2 ** (bits - 1) * (1 + random())));
+  }
+  for (const value of values) {
+    const slot = reference.countsArrayIndex(value);
+    assert.equal(bucketSlot(value), slot, `slot of ${value}`);
+    assert.equal(slotValue(slot), reference.valueFromIndex(slot), `lowest value of slot ${slot}`);
+    assert.equal(highestEquivalentValue(value), reference.highestEquivalentValue(value), `top of ${value}`);
+  }
+});
+
+test('percentiles equal hdr-histogram-js in every step (exact, packed, flat counts), huge latencies included', () => {
+  let seed = 11;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  for (const n of [kExactValues + 1, 100, 1000, kPackedValues, kPackedValues + 1, 20_000]) {
+    const summary = new LatencySummary();
+    const histogram = latencyHistogram();
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      // Mostly milliseconds, some seconds and a few beyond 2^32 ns and 2^52 ns.
+      const r = random();
+      const nanos =
+        r < 0.002
+          ? Math.floor(2 ** 52 * (1 + random() * 8))
+          : Math.floor(10 ** (2 + random() * (r < 0.05 ? 11 : 7)));
+      summary.add(pair(1 + (i % 3), nanos));
+      histogram.recordValue(Math.min(nanos, kLargestRecordedNanos));
+      max = Math.max(max, nanos);
+    }
+    const row = summary.report().protocols[0]!;
+    assert.equal(row.matched, n);
+    assert.equal(row.max_ns, max);
+    for (const [p, value] of [
+      [50, row.p50_ns],
+      [90, row.p90_ns],
+      [99, row.p99_ns],
+    ] as const) {
+      assert.equal(value, Math.min(histogram.getValueAtPercentile(p), max), `${n} values: p${p}`);
+    }
+  }
+});
+
+test('servers are told apart by version, every address word and port (IPv6 without address text per pair)', () => {
+  const summary = new LatencySummary();
+  const make = (version: number, words: number[], port: number): Pair => {
+    const p = pair(1, 1000);
+    p.ipVersion = version;
+    [p.server0, p.server1, p.server2, p.server3] = words as [number, number, number, number];
+    p.serverPort = port;
+    return p;
+  };
+  const servers: [number, number[], number][] = [
+    [4, [0x0a000001, 0, 0, 0], 53],
+    [6, [0x0a000001, 0, 0, 0], 53],
+    [6, [0xfd000000, 0, 0, 1], 53],
+    [6, [0xfd000000, 0, 1, 1], 53],
+    [6, [0xfd000000, 1, 0, 1], 53],
+    [6, [0xfd000000, 0, 0, 2], 53],
+    [6, [0xfd000000, 0, 0, 1], 5353],
+  ];
+  for (let round = 0; round < 3; round++)
+    for (const [i, [version, words, port]] of servers.entries())
+      for (let n = 0; n <= i; n++) summary.add(make(version, words, port));
+  const report = summary.report(100);
+  assert.equal(report.servers_total, servers.length);
+  const names = report.servers_by_requests.map((r) => `${r.server!.address} ${r.server!.port} ${r.requests}`);
+  assert.deepEqual(names, [
+    'fd00::1 5353 21',
+    'fd00::2 53 18',
+    'fd00:0:0:1::1 53 15',
+    'fd00::1:0:1 53 12',
+    'fd00::1 53 9',
+    'a00:1:: 53 6',
+    '10.0.0.1 53 3',
+  ]);
+});
+
+test('bucket counts beyond 2^32 (merged snapshots of a long run) stay exact', () => {
+  const stats = (buckets: number[]) => ({
+    requests: buckets.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0),
+    unanswered: 0,
+    errors: 0,
+    matched: buckets.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0),
+    maxNanos: 6000,
+    values: null,
+    buckets,
+  });
+  const summary = new LatencySummary();
+  summary.merge({ protocols: [['dns', stats([1000, 2 ** 32 - 10, 6000, 2 ** 30])]], servers: [] });
+  summary.merge({ protocols: [['dns', stats([1000, 20, 6000, 1])]], servers: [] });
+  const row = summary.report().protocols[0]!;
+  assert.equal(row.matched, 2 ** 32 + 10 + 2 ** 30 + 1);
+  assert.equal(row.p50_ns, 1000);
+  assert.equal(row.p90_ns, 6000, 'the bucket top capped at the maximum');
+  const snapshot = summary.snapshot().protocols[0]![1];
+  assert.deepEqual(snapshot.buckets, [1000, 2 ** 32 + 10, 6000, 2 ** 30 + 1]);
 });

@@ -831,6 +831,36 @@ export const kMaxUserAgentBytes = 512;
 export const kMaxTraceparentBytes = 128;
 export const kTruncatedMarker = '...[truncated]';
 
+/** Values up to this many bytes go through the intern cache (longer ones are rarely repeated). */
+const kInternMaxBytes = 128;
+const kInternSlots = 512;
+/** Direct-mapped cache of recent field values by their bytes (per thread): bytes and their text. */
+const internBytes: (Uint8Array | undefined)[] = new Array(kInternSlots).fill(undefined);
+const internStrings: string[] = new Array(kInternSlots).fill('');
+
+/**
+ * text() of a short Host or User-Agent value (kInternMaxBytes <= every clip limit of those),
+ * shared with the last value of the same bytes: they repeat across requests, and a pending
+ * request then holds no string of its own (no decoding, no young-generation string that
+ * survives until the response). Request targets and traceparents are mostly unique: not cached.
+ */
+function internedText(bytes: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  let hash = 0x811c9dc5 ^ length;
+  for (let k = start; k < end; k++) hash = Math.imul(hash ^ bytes[k]!, 0x01000193);
+  const slot = (hash ^ (hash >>> 15)) & (kInternSlots - 1);
+  const cached = internBytes[slot];
+  if (cached !== undefined && cached.length === length) {
+    let k = 0;
+    while (k < length && cached[k] === bytes[start + k]) k++;
+    if (k === length) return internStrings[slot]!;
+  }
+  const value = text(bytes, start, end);
+  internBytes[slot] = bytes.slice(start, end);
+  internStrings[slot] = value;
+  return value;
+}
+
 /** text() of at most `max` bytes of bytes[start, end); a longer value is cut, marked and counted in head. */
 function clippedText(bytes: Uint8Array, start: number, end: number, max: number, head: MessageHead): string {
   if (end - start <= max) return text(bytes, start, end);
@@ -984,12 +1014,18 @@ function applyField(
   switch (nameEnd - nameStart) {
     case 4:
       if (nameIs(bytes, nameStart, nameEnd, 'host') && head.host === null) {
-        head.host = clippedText(bytes, valueStart, valueEnd, kMaxHostBytes, head);
+        head.host =
+          valueEnd - valueStart <= kInternMaxBytes
+            ? internedText(bytes, valueStart, valueEnd)
+            : clippedText(bytes, valueStart, valueEnd, kMaxHostBytes, head);
       }
       return;
     case 10:
       if (nameIs(bytes, nameStart, nameEnd, 'user-agent') && head.userAgent === null) {
-        head.userAgent = clippedText(bytes, valueStart, valueEnd, kMaxUserAgentBytes, head);
+        head.userAgent =
+          valueEnd - valueStart <= kInternMaxBytes
+            ? internedText(bytes, valueStart, valueEnd)
+            : clippedText(bytes, valueStart, valueEnd, kMaxUserAgentBytes, head);
       }
       return;
     case 11:

@@ -11,3 +11,4 @@ export {
 export type { ServiceMapEntry } from './service-map.ts';
 export type { ExportState, ExportStateDetail, SpanBatcherOptions } from './span-batcher.ts';
 export { kDefaultLocalNetworks, type PairData } from './span-mapper.ts';
+export type { EncodedSpans, SpanEncoderConfig } from './span-request-encoder.ts';

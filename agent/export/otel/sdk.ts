@@ -19,20 +19,9 @@
  * logger provider) and the API allows one of each; shutdown() releases them so a later exporter
  * (a test, a restart) can register again.
  */
-import {
-  type Attributes,
-  context,
-  diag,
-  logs,
-  metrics,
-  propagation,
-  SpanStatusCode,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import { type Attributes, context, diag, logs, metrics, propagation, trace } from '@opentelemetry/api';
 import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import type { Resource } from '@opentelemetry/resources';
 import {
   type AggregationOption,
   type AggregationTemporality,
@@ -43,24 +32,33 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { RandomIdGenerator, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
 import { FreshChannel } from './fresh-channel.ts';
 import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMetrics } from './metrics.ts';
+import { FreshChannelRequestExporter, OtlpBytesExporter } from './otlp-bytes-exporter.ts';
 import { OtlpTraceExporter } from './otlp-trace-exporter.ts';
-import { kScope, PairSpan } from './pair-span.ts';
-import { detectBaseResource, serviceResource, sharedAttributes } from './resource.ts';
+import { kScope } from './pair-span.ts';
+import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
+import { RequestBatcher, type RequestExporter } from './request-batcher.ts';
+import { detectBaseResource, sharedAttributes } from './resource.ts';
 import { PairSampler } from './sampler.ts';
-import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
+import type { ServiceMapEntry } from './service-map.ts';
 import {
   type ExportState,
   type ExportStateDetail,
   SpanBatcher,
   type SpanBatcherOptions,
 } from './span-batcher.ts';
-import { type FloodAggregate, kDefaultUnansweredSpansPerSecond, SpanFloodGuard } from './span-flood.ts';
+import { kDefaultUnansweredSpansPerSecond } from './span-flood.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from './span-mapper.ts';
+import {
+  type EncodedSpans,
+  kDefaultMaxRequestBytes,
+  mergeTally,
+  type SpanEncoderConfig,
+} from './span-request-encoder.ts';
 
 export interface OtelExporterOptions {
   /**
@@ -173,6 +171,17 @@ export interface OtelShutdownResult {
 export interface OtelExporter extends PairSink {
   /** Maps the pair to a span and queues it; records its latency. Synchronous; never throws. */
   emit(pair: PairData): void;
+  /**
+   * Takes a batch a worker made with SpanRequestEncoder from `spanConfig` (spans mapped,
+   * sampled and encoded there): counts it, records its latency points, queues its requests.
+   * Synchronous; never throws.
+   */
+  offerEncoded(batch: EncodedSpans): void;
+  /**
+   * What a worker needs to make this exporter's spans (plain data, for WorkerConfig): null when
+   * spans are not exported (disabled SDK or traces off: post pairs, or nothing).
+   */
+  readonly spanConfig: SpanEncoderConfig | null;
   /** Exports everything queued (spans and a metric collection). */
   forceFlush(): Promise<void>;
   /** Flushes, stops, releases the SDK; bounded by shutdownTimeoutMillis. Idempotent. */
@@ -310,16 +319,17 @@ let activeExporter = false;
 /** Builds the exporter; rejects on invalid options (the message names the option). */
 export async function createOtelExporter(options: OtelExporterOptions = {}): Promise<OtelExporter> {
   const files = options.sourceFiles ?? null;
-  const mapper = new SpanMapper({
+  const sourceFiles =
+    files === null ? null : typeof files === 'function' ? files : (fileId: number) => files[fileId];
+  const sampleRatio = options.sampleRatio ?? sampleRatioFromEnv();
+  // Built here to reject invalid options early (PairSpanBuilder builds the ones in use).
+  new SpanMapper({
     localNetworks: options.localNetworks ?? kDefaultLocalNetworks,
     serviceMap: options.serviceMap ?? [],
     httpRoutes: options.httpRoutes ?? [],
-    sourceFiles: files === null ? null : typeof files === 'function' ? files : (fileId) => files[fileId],
+    sourceFiles,
   });
-  const sampler = new PairSampler({
-    ratio: options.sampleRatio ?? sampleRatioFromEnv(),
-    slowSeconds: options.slowSpanSeconds ?? null,
-  });
+  new PairSampler({ ratio: sampleRatio, slowSeconds: options.slowSpanSeconds ?? null });
   const boundaries = latencyBoundaries(options.sloBoundaries ?? []);
   const retryUntilExported = options.retryUntilExported ?? false;
   const batchOptions: SpanBatcherOptions = {
@@ -344,7 +354,20 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     ...(options.batch?.maxQueueOverflow === undefined
       ? {}
       : { maxQueueOverflow: options.batch.maxQueueOverflow }),
-    onStateChange: options.onExportStateChange ?? null,
+    // Both queues (span objects, encoded requests) report into one export state (below).
+    onStateChange: options.onExportStateChange ? (state, detail) => onQueueState(state, detail) : null,
+  };
+  /**
+   * One export state for the caller: 'failing' when the first queue starts failing, 'ok' when
+   * the last failing one recovers (each queue reports its own transitions once).
+   */
+  let exportStateReported: ExportState = 'ok';
+  let queueStates: () => ExportState = () => 'ok';
+  const onQueueState = (_state: ExportState, detail: ExportStateDetail): void => {
+    const state = queueStates();
+    if (state === exportStateReported) return;
+    exportStateReported = state;
+    options.onExportStateChange?.(state, detail);
   };
   const maxServices = options.maxServices ?? 10_000;
   const histogramAggregation = options.histogramAggregation ?? 'explicit';
@@ -402,6 +425,10 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     pairs: {},
   };
   let pairsSeen = 0;
+  /** Pairs whose tally threw (not expected: a malformed pair object). */
+  let tallyErrors = 0;
+  /** Counts from the workers' batches (offerEncoded()). */
+  const encoded = { sampledOut: 0, invalidTraceparents: 0, droppedMappingError: 0, droppedAfterShutdown: 0 };
   let lastMappingError: string | null = null;
   let statsSource = options.statsSource ?? null;
 
@@ -427,9 +454,6 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
   try {
     const base = await detectBaseResource(options.resourceAttributes ?? {});
     const shared = sharedAttributes(base);
-    const resources = new BoundedCache<Resource, Attributes | null>(maxServices, (name, attributes) =>
-      serviceResource(shared, name, attributes),
-    );
 
     // The SDK's gRPC transport and configuration with wirespan's span encoder (otlp-trace-exporter.ts).
     const newTraceExporter = (userAgent: string | undefined): OtlpTraceExporter =>
@@ -446,6 +470,38 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         ? new FreshChannelSpanExporter(new FreshChannel('traces', newTraceExporter, true))
         : newTraceExporter(undefined);
     const batcher = traceExporter === null ? null : new SpanBatcher(traceExporter, batchOptions);
+    // Requests the workers encoded (offerEncoded()): the same transport with a pass-through
+    // serializer, the same queue semantics (request-batcher.ts); its own gRPC channel.
+    const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
+      new OtlpBytesExporter({
+        ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+        ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+        concurrencyLimit: batchOptions.maxConcurrentExports + 1,
+        ...(userAgent === undefined ? {} : { userAgent }),
+      });
+    const bytesExporter: RequestExporter | null = !tracesEnabled
+      ? null
+      : retryUntilExported
+        ? new FreshChannelRequestExporter(new FreshChannel('traces-encoded', newBytesExporter, true))
+        : newBytesExporter(undefined);
+    const requests =
+      bytesExporter === null
+        ? null
+        : new RequestBatcher(bytesExporter, {
+            maxQueueSize: batchOptions.maxQueueSize,
+            maxConcurrentExports: batchOptions.maxConcurrentExports,
+            retryUntilExported,
+            ...(batchOptions.retryInitialMillis === undefined
+              ? {}
+              : { retryInitialMillis: batchOptions.retryInitialMillis }),
+            ...(batchOptions.retryMaxMillis === undefined
+              ? {}
+              : { retryMaxMillis: batchOptions.retryMaxMillis }),
+            ...(batchOptions.maxQueueOverflow === undefined
+              ? {}
+              : { maxQueueOverflow: batchOptions.maxQueueOverflow }),
+            onStateChange: batchOptions.onStateChange ?? null,
+          });
 
     const metricExporter = metricsEnabled
       ? new CountingMetricExporter(
@@ -487,15 +543,22 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       throw new Error('NodeSDK did not register its MeterProvider (another one is registered globally)');
     }
 
+    queueStates = () => (batcher?.state === 'failing' || requests?.state === 'failing' ? 'failing' : 'ok');
+
     const syncCounts = (): ExporterCountsSource => {
-      if (batcher !== null) {
+      if (batcher !== null && requests !== null) {
         const c = batcher.counters;
-        counts.exported = c.exported;
-        counts.droppedQueueFull = c.droppedQueueFull;
-        counts.exportFailed = c.failed;
-        counts.queued = batcher.queued + batcher.inFlight;
-        counts.traceExportErrors = c.exportErrors;
+        const r = requests.counters;
+        counts.exported = c.exported + r.exported;
+        counts.droppedQueueFull = c.droppedQueueFull + r.droppedQueueFull;
+        counts.exportFailed = c.failed + r.failed;
+        counts.queued = batcher.queued + batcher.inFlight + requests.queued + requests.inFlight;
+        counts.traceExportErrors = c.exportErrors + r.exportErrors;
       }
+      const b = builder.counts;
+      counts.sampledOut = b.sampledOut + encoded.sampledOut;
+      counts.invalidTraceparents = b.invalidTraceparents + encoded.invalidTraceparents;
+      counts.droppedMappingError = b.droppedMappingError + encoded.droppedMappingError + tallyErrors;
       counts.metricExportErrors = metricExporter?.errors ?? 0;
       return counts;
     };
@@ -512,35 +575,27 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
             onStatsError: (error) => diag.warn(`wirespan: pipeline stats source failed: ${messageOf(error)}`),
           });
 
-    const ids = new RandomIdGenerator();
-    // Flood protection (span-flood.ts): its aggregate spans take the path of any other span.
-    const offerAggregate = (a: FloodAggregate): void => {
-      if (batcher === null || closed) return;
-      const resource = mapper.map(a.firstPair);
-      const spanContext = { traceId: ids.generateTraceId(), spanId: ids.generateSpanId(), traceFlags: 1 };
-      const status = { code: a.statusCode };
-      const res = resources.get(resource.serviceName, resource.serviceAttributes);
-      batcher.offer(
-        new PairSpan(
-          a.name,
-          a.kind,
-          spanContext,
-          undefined,
-          a.startTime,
-          a.endTime,
-          a.durationNanos,
-          status,
-          a.attributes,
-          res,
-        ),
-      );
+    // Pair -> span (flood guard, mapper, sampler, resources): the same code as in the workers.
+    const spanConfig: PairSpanConfig = {
+      localNetworks: [...(options.localNetworks ?? kDefaultLocalNetworks)],
+      serviceMap: structuredClone([...(options.serviceMap ?? [])]),
+      httpRoutes: [...(options.httpRoutes ?? [])],
+      sampleRatio,
+      slowSpanSeconds: options.slowSpanSeconds ?? null,
+      maxServices,
+      valueLengthLimit,
+      unansweredSpansPerSecond: options.unansweredSpansPerSecond ?? kDefaultUnansweredSpansPerSecond,
+      unansweredSpansTotalPerSecond: options.unansweredSpansTotalPerSecond,
+      sharedResourceAttributes: shared,
+      traces: batcher !== null,
     };
-    const flood = new SpanFloodGuard(
-      {
-        perInterval: options.unansweredSpansPerSecond ?? kDefaultUnansweredSpansPerSecond,
-        totalPerInterval: options.unansweredSpansTotalPerSecond,
+    const builder = new PairSpanBuilder(
+      spanConfig,
+      sourceFiles,
+      (span) => {
+        if (!closed) batcher?.offer(span);
       },
-      offerAggregate,
+      wirespanMetrics === null ? null : (metric) => wirespanMetrics.record(metric),
     );
     let closed = false;
     let shutdownPromise: Promise<OtelShutdownResult> | null = null;
@@ -552,70 +607,63 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       }
       try {
         tallyPair(pair);
-        if (!flood.admit(pair)) return; // counted into its source's `unanswered flood` span
-        const mapped = mapper.map(pair);
-        if (mapped.invalidTraceparent) counts.invalidTraceparents++;
-        if (mapped.metric !== null) wirespanMetrics?.record(mapped.metric);
-        if (batcher === null) return;
-        const parent = mapped.parent;
-        const traceId = parent?.traceId ?? ids.generateTraceId();
-        const isError = mapped.statusCode === SpanStatusCode.ERROR;
-        const keep = sampler.shouldKeep({
-          traceId,
-          isError,
-          durationNanos: mapped.durationNanos,
-          parentSampled: parent === null ? null : (parent.flags & TraceFlags.SAMPLED) !== 0,
-        });
-        if (!keep) {
-          counts.sampledOut++;
-          return;
-        }
-        if (valueLengthLimit !== Number.POSITIVE_INFINITY)
-          truncateStrings(mapped.attributes, valueLengthLimit);
-        const span = new PairSpan(
-          mapped.name,
-          mapped.kind,
-          { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
-          parent === null
-            ? undefined
-            : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },
-          mapped.startTime,
-          mapped.endTime,
-          mapped.durationNanos,
-          { code: mapped.statusCode },
-          mapped.attributes,
-          resources.get(mapped.serviceName, mapped.serviceAttributes),
-        );
-        batcher.offer(span);
       } catch (error) {
-        counts.droppedMappingError++;
+        tallyErrors++;
         lastMappingError ??= messageOf(error);
+        return;
+      }
+      builder.emit(pair);
+      lastMappingError ??= builder.counts.lastMappingError;
+    };
+
+    /** A worker's batch (span-request-encoder.ts): its counts, latency points and requests. */
+    const offerEncoded = (batch: EncodedSpans): void => {
+      pairsSeen += batch.pairs;
+      mergeTally(counts.pairs, batch.tally);
+      encoded.sampledOut += batch.sampledOut;
+      encoded.invalidTraceparents += batch.invalidTraceparents;
+      encoded.droppedMappingError += batch.droppedMappingError;
+      lastMappingError ??= batch.mappingError;
+      if (wirespanMetrics !== null) for (const metric of batch.metrics) wirespanMetrics.record(metric);
+      // Behind this exporter's one flood guard (span-request-encoder.ts); already tallied.
+      for (const pair of batch.unanswered) {
+        if (closed) counts.droppedAfterShutdown++;
+        else builder.emit(pair);
+      }
+      lastMappingError ??= builder.counts.lastMappingError;
+      if (requests === null) return;
+      for (const request of batch.requests) {
+        if (closed) encoded.droppedAfterShutdown += request.spans;
+        else requests.offer(request.bytes, request.spans);
       }
     };
 
     const counters = (): OtelExporterCounters => {
       syncCounts();
       const b = batcher?.counters;
+      const r = requests?.counters;
       return {
         pairs: pairsSeen,
-        queued: b?.accepted ?? 0,
+        queued: (b?.accepted ?? 0) + (r?.accepted ?? 0),
         exported: counts.exported,
         dropped:
           counts.droppedQueueFull +
           counts.droppedAfterShutdown +
+          encoded.droppedAfterShutdown +
           (b?.droppedAfterShutdown ?? 0) +
+          (r?.droppedAfterShutdown ?? 0) +
           counts.droppedMappingError,
         failed: counts.exportFailed,
         sampledOut: counts.sampledOut,
         invalidTraceparents: counts.invalidTraceparents,
         traceExportErrors: counts.traceExportErrors,
-        traceExportRetries: b?.retries ?? 0,
+        traceExportRetries: (b?.retries ?? 0) + (r?.retries ?? 0),
         metricExportErrors: counts.metricExportErrors,
       };
     };
 
     const shutdown = async (): Promise<OtelShutdownResult> => {
-      if (!closed) flood.flush();
+      if (!closed) builder.flush();
       closed = true;
       const started = performance.now();
       const deadline = started + shutdownTimeoutMillis;
@@ -623,29 +671,44 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       // at least one export timeout (capped at half the budget) for their last export.
       const metricReserve = reader === null ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
       const problems: string[] = [];
-      if (batcher !== null && traceExporter !== null) {
-        const drained = await batcher.drain(deadline - metricReserve);
-        // Closes the gRPC channel; bounded, as it first awaits requests shutdown gave up on.
+      if (batcher !== null && traceExporter !== null && requests !== null && bytesExporter !== null) {
+        const [drained, drainedRequests] = await Promise.all([
+          batcher.drain(deadline - metricReserve),
+          requests.drain(deadline - metricReserve),
+        ]);
+        // Closes the gRPC channels; bounded, as they first await requests shutdown gave up on.
         await withDeadline(
-          traceExporter.shutdown().catch(() => undefined),
+          Promise.all([
+            traceExporter.shutdown().catch(() => undefined),
+            bytesExporter.shutdown().catch(() => undefined),
+          ]),
           Math.min(deadline - metricReserve, performance.now() + 1000),
         );
+        const failed = batcher.counters.failed + requests.counters.failed;
+        const errors = batcher.counters.exportErrors + requests.counters.exportErrors;
         // Agent mode: failed requests were retried; only spans never exported are a problem.
-        if (batcher.counters.failed > 0 || (!retryUntilExported && batcher.counters.exportErrors > 0)) {
-          const reason = (retryUntilExported ? batcher.outageError : null) ?? batcher.lastError;
+        if (failed > 0 || (!retryUntilExported && errors > 0)) {
+          const reason =
+            (retryUntilExported ? (batcher.outageError ?? requests.outageError) : null) ??
+            batcher.lastError ??
+            requests.lastError;
+          const complete = drained.complete && drainedRequests.complete;
           problems.push(
-            `OTLP trace export to ${traceEndpoint} failed: ${reason ?? 'gave up at shutdown'} (${batcher.counters.failed} spans not exported${drained.complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
+            `OTLP trace export to ${traceEndpoint} failed: ${reason ?? 'gave up at shutdown'} (${failed} spans not exported${complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
           );
         }
       }
       // Agent mode promises no drops short of its hard cap: say so if there were any (replay's
       // caller reports its own drops from the result).
-      if (retryUntilExported && batcher !== null && batcher.counters.droppedQueueFull > 0) {
+      const droppedQueueFull =
+        (batcher?.counters.droppedQueueFull ?? 0) + (requests?.counters.droppedQueueFull ?? 0);
+      if (retryUntilExported && droppedQueueFull > 0) {
         problems.push(
-          `${batcher.counters.droppedQueueFull} spans dropped: the export queue was full (${batchOptions.maxQueueSize} + overflow)`,
+          `${droppedQueueFull} spans dropped: the export queue was full (${batchOptions.maxQueueSize} + overflow)`,
         );
       }
       if (lastMappingError !== null) {
+        syncCounts();
         problems.push(
           `${counts.droppedMappingError} pairs could not be mapped to spans: ${lastMappingError}`,
         );
@@ -682,9 +745,19 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
 
     return {
       emit,
+      offerEncoded,
+      spanConfig:
+        batcher === null
+          ? null
+          : {
+              ...spanConfig,
+              // The span queue's batch size (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), capped in bytes.
+              maxSpansPerRequest: batchOptions.maxExportBatchSize,
+              maxRequestBytes: kDefaultMaxRequestBytes,
+            },
       async forceFlush(): Promise<void> {
-        flood.flush();
-        await batcher?.forceFlush();
+        builder.flush();
+        await Promise.all([batcher?.forceFlush(), requests?.forceFlush()]);
         if (meterProvider instanceof MeterProvider) await meterProvider.forceFlush();
       },
       shutdown(): Promise<OtelShutdownResult> {
@@ -692,10 +765,11 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return shutdownPromise;
       },
       whenRoom(): Promise<void> {
-        return batcher?.whenRoom() ?? Promise.resolve();
+        if (batcher === null || requests === null) return Promise.resolve();
+        return Promise.all([batcher.whenRoom(), requests.whenRoom()]).then(() => undefined);
       },
       get exportState(): ExportState {
-        return batcher?.state ?? 'ok';
+        return queueStates();
       },
       setStatsSource(source): void {
         statsSource = source;
@@ -709,14 +783,6 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
   } catch (error) {
     releaseGlobals();
     throw error;
-  }
-}
-
-/** Cuts string attribute values to `limit` characters, as the SDK's attributeValueLengthLimit does. */
-function truncateStrings(attributes: Attributes, limit: number): void {
-  for (const key in attributes) {
-    const value = attributes[key];
-    if (typeof value === 'string' && value.length > limit) attributes[key] = value.slice(0, limit);
   }
 }
 
@@ -744,6 +810,8 @@ function disabledExporter(
         // never throws
       }
     },
+    offerEncoded: () => {},
+    spanConfig: null,
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve({ exported: 0, dropped: 0, failed: 0, error: null }),
     whenRoom: () => Promise.resolve(),

@@ -254,3 +254,38 @@ describe('HttpFramer', () => {
     assert.deepEqual(t.owner.events, ['head 200', 'lost', 'resync']);
   });
 });
+
+test('field values shared through the intern cache are always the bytes of their own head', () => {
+  // 3,000 distinct values over a 512-slot cache: collisions, same-length neighbours, UTF-8 and
+  // values at and beyond the intern limit, each parsed twice in a shuffled order.
+  const values: string[] = [];
+  for (let i = 0; i < 3000; i++) values.push(`h${i}.example.test`);
+  values.push(
+    'h\u00e9llo.example',
+    'caf\u00e9',
+    'x'.repeat(127),
+    'x'.repeat(128),
+    'y'.repeat(129),
+    'ab',
+    'ba',
+  );
+  const order = [...values.keys(), ...values.keys()];
+  let seed = 5;
+  for (let i = order.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const j = seed % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const encoder = new TextEncoder();
+  for (const index of order) {
+    const value = values[index]!;
+    const data = encoder.encode(
+      `GET /p/${value} HTTP/1.1\r\nHost: ${value}\r\nUser-Agent: ua ${value}\r\n\r\n`,
+    );
+    const head = new MessageHead();
+    parseHead(data, data.length, true, true, head);
+    assert.equal(head.host, value);
+    assert.equal(head.userAgent, `ua ${value}`);
+    assert.equal(head.target, `/p/${value}`);
+  }
+});

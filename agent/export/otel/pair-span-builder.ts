@@ -1,0 +1,178 @@
+/**
+ * Pair -> span: the flood guard, the mapper, the sampler, ids, the attribute value length limit
+ * and the per-service Resource, in one place for both span paths: the main thread's exporter
+ * (sdk.ts, `--workers 0` and the pair objects it is given) and the workers' encoder
+ * (span-request-encoder.ts). The same code either way, so both paths make the same spans
+ * (ids aside, which are random).
+ *
+ * Its configuration (PairSpanConfig) is plain data, so the main thread can hand it to workers:
+ * sdk.ts builds it once (the detected resource's shared attributes included) and exposes it as
+ * `OtelExporter.spanConfig`.
+ */
+import { type Attributes, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import { PairSpan } from './pair-span.ts';
+import { serviceResource } from './resource.ts';
+import { PairSampler } from './sampler.ts';
+import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
+import { type FloodAggregate, SpanFloodGuard } from './span-flood.ts';
+import { type MetricPoint, type PairData, SpanMapper } from './span-mapper.ts';
+
+/** Structured-cloneable: what a worker needs to make the exporter's spans. */
+export interface PairSpanConfig {
+  localNetworks: readonly string[];
+  serviceMap: readonly ServiceMapEntry[];
+  httpRoutes: readonly string[];
+  sampleRatio: number;
+  slowSpanSeconds: number | null;
+  maxServices: number;
+  /** String attribute values are cut to this many characters (Infinity: no limit). */
+  valueLengthLimit: number;
+  unansweredSpansPerSecond: number;
+  unansweredSpansTotalPerSecond: number | undefined;
+  /** The detected resource's attributes every service resource shares (resource.ts sharedAttributes()). */
+  sharedResourceAttributes: Attributes;
+  /** false: only metrics and counts (OTEL_TRACES_EXPORTER=none). */
+  traces: boolean;
+}
+
+/** What the builder counts (cumulative). */
+export interface PairSpanCounts {
+  sampledOut: number;
+  invalidTraceparents: number;
+  droppedMappingError: number;
+  /** The first mapping error's message. */
+  lastMappingError: string | null;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Cuts string attribute values to `limit` characters, as the SDK's attributeValueLengthLimit does. */
+function truncateStrings(attributes: Attributes, limit: number): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (typeof value === 'string' && value.length > limit) attributes[key] = value.slice(0, limit);
+  }
+}
+
+export class PairSpanBuilder {
+  readonly counts: PairSpanCounts = {
+    sampledOut: 0,
+    invalidTraceparents: 0,
+    droppedMappingError: 0,
+    lastMappingError: null,
+  };
+  readonly #config: PairSpanConfig;
+  readonly #mapper: SpanMapper;
+  readonly #sampler: PairSampler;
+  readonly #flood: SpanFloodGuard;
+  readonly #resources: BoundedCache<Resource, Attributes | null>;
+  readonly #ids = new RandomIdGenerator();
+  readonly #onSpan: (span: PairSpan) => void;
+  readonly #onMetric: ((metric: MetricPoint) => void) | null;
+
+  /**
+   * `onSpan` receives each span to export (flood aggregates too); `onMetric` each latency point
+   * (matched pairs, sampled or not).
+   */
+  constructor(
+    config: PairSpanConfig,
+    sourceFiles: ((fileId: number) => string | undefined) | null,
+    onSpan: (span: PairSpan) => void,
+    onMetric: ((metric: MetricPoint) => void) | null,
+  ) {
+    this.#config = config;
+    this.#mapper = new SpanMapper({
+      localNetworks: config.localNetworks,
+      serviceMap: config.serviceMap,
+      httpRoutes: config.httpRoutes,
+      sourceFiles,
+    });
+    this.#sampler = new PairSampler({ ratio: config.sampleRatio, slowSeconds: config.slowSpanSeconds });
+    const shared = config.sharedResourceAttributes;
+    this.#resources = new BoundedCache<Resource, Attributes | null>(config.maxServices, (name, attributes) =>
+      serviceResource(shared, name, attributes),
+    );
+    this.#flood = new SpanFloodGuard(
+      {
+        perInterval: config.unansweredSpansPerSecond,
+        totalPerInterval: config.unansweredSpansTotalPerSecond,
+      },
+      (aggregate) => this.#aggregate(aggregate),
+    );
+    this.#onSpan = onSpan;
+    this.#onMetric = onMetric;
+  }
+
+  /** Maps, samples and hands on one pair; never throws (a mapping error is counted). */
+  emit(pair: PairData): void {
+    try {
+      if (!this.#flood.admit(pair)) return; // counted into its source's `unanswered flood` span
+      const mapped = this.#mapper.map(pair);
+      if (mapped.invalidTraceparent) this.counts.invalidTraceparents++;
+      if (mapped.metric !== null) this.#onMetric?.(mapped.metric);
+      if (!this.#config.traces) return;
+      const parent = mapped.parent;
+      const traceId = parent?.traceId ?? this.#ids.generateTraceId();
+      const isError = mapped.statusCode === SpanStatusCode.ERROR;
+      const keep = this.#sampler.shouldKeep({
+        traceId,
+        isError,
+        durationNanos: mapped.durationNanos,
+        parentSampled: parent === null ? null : (parent.flags & TraceFlags.SAMPLED) !== 0,
+      });
+      if (!keep) {
+        this.counts.sampledOut++;
+        return;
+      }
+      const limit = this.#config.valueLengthLimit;
+      if (limit !== Number.POSITIVE_INFINITY) truncateStrings(mapped.attributes, limit);
+      this.#onSpan(
+        new PairSpan(
+          mapped.name,
+          mapped.kind,
+          { traceId, spanId: this.#ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+          parent === null
+            ? undefined
+            : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },
+          mapped.startTime,
+          mapped.endTime,
+          mapped.durationNanos,
+          { code: mapped.statusCode },
+          mapped.attributes,
+          this.#resources.get(mapped.serviceName, mapped.serviceAttributes),
+        ),
+      );
+    } catch (error) {
+      this.counts.droppedMappingError++;
+      this.counts.lastMappingError ??= messageOf(error);
+    }
+  }
+
+  /** Emits the flood aggregates still open (at the end of input or shutdown). */
+  flush(): void {
+    this.#flood.flush();
+  }
+
+  #aggregate(a: FloodAggregate): void {
+    if (!this.#config.traces) return;
+    const resource = this.#mapper.map(a.firstPair);
+    this.#onSpan(
+      new PairSpan(
+        a.name,
+        a.kind,
+        { traceId: this.#ids.generateTraceId(), spanId: this.#ids.generateSpanId(), traceFlags: 1 },
+        undefined,
+        a.startTime,
+        a.endTime,
+        a.durationNanos,
+        { code: a.statusCode },
+        a.attributes,
+        this.#resources.get(resource.serviceName, resource.serviceAttributes),
+      ),
+    );
+  }
+}

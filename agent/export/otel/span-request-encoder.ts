@@ -1,0 +1,229 @@
+/**
+ * Pairs -> finished OTLP `ExportTraceServiceRequest` bytes, where the pairs are made (a pipeline
+ * worker): PairSpanBuilder (the exporter's own mapping, sampling, flood guard, resources) then
+ * OtlpTraceEncoder. What it produces is an EncodedSpans batch, posted to the main thread (its
+ * request bytes transferred, not copied), where `OtelExporter.offerEncoded()` queues the
+ * requests for the gRPC transport (request-batcher.ts) and takes over the counts and latency
+ * points; exported / dropped / failed are decided there.
+ *
+ * Unanswered pairs, while the flood guard is on (unansweredSpansPerSecond > 0), are not mapped
+ * here: they travel as pair objects (`unanswered`) and the main thread's exporter maps them
+ * behind its one flood guard, so the per-source and per-protocol limits hold for the whole
+ * agent, not per worker (a source's flows are spread over the shards), and the aggregates are
+ * those of `--workers 0`. They are few unless there is a flood, and then the guard aggregates
+ * them cheaply.
+ *
+ * Request size: at most `maxSpansPerRequest` spans, and a request whose bytes exceed
+ * `maxRequestBytes` is encoded again in halves (down to one span), so every request stays under
+ * collectors' default 4 MiB gRPC receive limit by construction: the main thread never has to
+ * split one (it cannot: the bytes are final).
+ */
+import type { Pair } from '../../correlate/pair.ts';
+import { OtlpTraceEncoder } from './otlp-encode.ts';
+import type { PairSpan } from './pair-span.ts';
+import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
+import type { EncodedRequest } from './request-batcher.ts';
+import type { MetricPoint, PairData } from './span-mapper.ts';
+
+/** Default spans per request (as the SpanBatcher's maxExportBatchSize). */
+export const kDefaultSpansPerRequest = 2048;
+/**
+ * Default byte cap per request: a quarter under the collectors' default 4 MiB receive limit
+ * (`max_recv_msg_size_mib: 4`), room for gRPC framing.
+ */
+export const kDefaultMaxRequestBytes = 3 << 20;
+
+export interface SpanEncoderConfig extends PairSpanConfig {
+  maxSpansPerRequest: number;
+  maxRequestBytes: number;
+}
+
+/** Pair counts by protocol, as the exporter's pair tally (metrics.ts ExporterCountsSource.pairs). */
+export type PairTally = Record<
+  string,
+  { matched: number; unanswered: number; unansweredBy: Record<string, number> }
+>;
+
+/** One batch for the main thread: requests and the counts since the previous batch. */
+export interface EncodedSpans {
+  requests: EncodedRequest[];
+  /** Pairs given to emit(). */
+  pairs: number;
+  tally: PairTally;
+  sampledOut: number;
+  invalidTraceparents: number;
+  droppedMappingError: number;
+  /** The first mapping error since the previous batch. */
+  mappingError: string | null;
+  /** Latency points of matched pairs (recorded into the histograms on the main thread). */
+  metrics: MetricPoint[];
+  /** Unanswered pairs for the main thread's flood guard (already counted in `pairs` and `tally`). */
+  unanswered: PairData[];
+}
+
+const kUnansweredReasons = ['expired', 'evicted', 'end_of_input', 'connection_closed'];
+
+/** Adds one pair to a tally (the same rule as the exporter's). */
+export function tallyPair(tally: PairTally, pair: PairData | Pair): void {
+  let entry = tally[pair.protocol];
+  if (entry === undefined) {
+    entry = { matched: 0, unanswered: 0, unansweredBy: {} };
+    tally[pair.protocol] = entry;
+  }
+  if (pair.outcome === 0) entry.matched++;
+  else {
+    entry.unanswered++;
+    const reason = kUnansweredReasons[pair.unansweredReason] ?? 'unknown';
+    entry.unansweredBy[reason] = (entry.unansweredBy[reason] ?? 0) + 1;
+  }
+}
+
+/** Adds `delta` into `into`. */
+export function mergeTally(into: PairTally, delta: PairTally): void {
+  for (const protocol in delta) {
+    const d = delta[protocol]!;
+    let entry = into[protocol];
+    if (entry === undefined) {
+      entry = { matched: 0, unanswered: 0, unansweredBy: {} };
+      into[protocol] = entry;
+    }
+    entry.matched += d.matched;
+    entry.unanswered += d.unanswered;
+    for (const reason in d.unansweredBy) {
+      entry.unansweredBy[reason] = (entry.unansweredBy[reason] ?? 0) + d.unansweredBy[reason]!;
+    }
+  }
+}
+
+export class SpanRequestEncoder {
+  readonly #config: SpanEncoderConfig;
+  readonly #builder: PairSpanBuilder;
+  readonly #encoder = new OtlpTraceEncoder();
+  readonly #post: (batch: EncodedSpans) => void;
+  #spans: PairSpan[] = [];
+  #requests: EncodedRequest[] = [];
+  #metrics: MetricPoint[] = [];
+  #unanswered: PairData[] = [];
+  readonly #floodOnMain: boolean;
+  #tally: PairTally = {};
+  #pairs = 0;
+  /** Builder counts already posted. */
+  #postedSampledOut = 0;
+  #postedInvalid = 0;
+  #postedMappingErrors = 0;
+  #mappingErrorPosted = false;
+
+  /** `post` receives each batch (the caller transfers `requests[i].bytes.buffer`). */
+  constructor(
+    config: SpanEncoderConfig,
+    sourceFiles: ((fileId: number) => string | undefined) | null,
+    post: (batch: EncodedSpans) => void,
+  ) {
+    if (!(Number.isInteger(config.maxSpansPerRequest) && config.maxSpansPerRequest >= 1)) {
+      throw new Error(`maxSpansPerRequest must be a positive integer, got ${config.maxSpansPerRequest}`);
+    }
+    this.#config = config;
+    this.#post = post;
+    this.#floodOnMain = config.traces && config.unansweredSpansPerSecond > 0;
+    this.#builder = new PairSpanBuilder(
+      config,
+      sourceFiles,
+      (span) => {
+        this.#spans.push(span);
+        if (this.#spans.length >= config.maxSpansPerRequest) this.#encodeSpans();
+      },
+      (metric) => this.#metrics.push(metric),
+    );
+  }
+
+  /** Maps one pair; a full request is encoded at once, and posted with the next flush(). */
+  emit(pair: PairData): void {
+    this.#pairs++;
+    tallyPair(this.#tally, pair);
+    if (this.#floodOnMain && pair.outcome !== 0) {
+      this.#unanswered.push(pair);
+      if (this.#unanswered.length >= this.#config.maxSpansPerRequest) this.flush();
+      return;
+    }
+    this.#builder.emit(pair);
+    if (this.#requests.length > 0) this.flush();
+  }
+
+  /** Encodes the spans waiting and posts everything (nothing when there is nothing new). */
+  flush(): void {
+    this.#encodeSpans();
+    const counts = this.#builder.counts;
+    if (
+      this.#requests.length === 0 &&
+      this.#pairs === 0 &&
+      counts.droppedMappingError === this.#postedMappingErrors
+    ) {
+      return;
+    }
+    const batch: EncodedSpans = {
+      requests: this.#requests,
+      pairs: this.#pairs,
+      tally: this.#tally,
+      sampledOut: counts.sampledOut - this.#postedSampledOut,
+      invalidTraceparents: counts.invalidTraceparents - this.#postedInvalid,
+      droppedMappingError: counts.droppedMappingError - this.#postedMappingErrors,
+      mappingError: this.#mappingErrorPosted ? null : counts.lastMappingError,
+      metrics: this.#metrics,
+      unanswered: this.#unanswered,
+    };
+    if (counts.lastMappingError !== null) this.#mappingErrorPosted = true;
+    this.#postedSampledOut = counts.sampledOut;
+    this.#postedInvalid = counts.invalidTraceparents;
+    this.#postedMappingErrors = counts.droppedMappingError;
+    this.#requests = [];
+    this.#metrics = [];
+    this.#unanswered = [];
+    this.#tally = {};
+    this.#pairs = 0;
+    this.#post(batch);
+  }
+
+  /** End of input: the open flood aggregates become spans, then everything is posted. */
+  finish(): void {
+    this.#builder.flush();
+    this.flush();
+  }
+
+  #encodeSpans(): void {
+    const spans = this.#spans;
+    if (spans.length === 0) return;
+    this.#spans = [];
+    this.#encode(spans);
+  }
+
+  /** Encodes `spans` as one request, or in halves while the bytes exceed the cap. */
+  #encode(spans: PairSpan[]): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encoder.encode(spans);
+    } catch (error) {
+      // A span the encoder cannot write (not expected: the builder makes valid spans).
+      this.#builder.counts.droppedMappingError += spans.length;
+      this.#builder.counts.lastMappingError ??= error instanceof Error ? error.message : String(error);
+      return;
+    }
+    if (bytes.length > this.#config.maxRequestBytes && spans.length > 1) {
+      const half = Math.ceil(spans.length / 2);
+      this.#encode(spans.slice(0, half));
+      this.#encode(spans.slice(half));
+      return;
+    }
+    this.#requests.push({ bytes, spans: spans.length });
+  }
+}
+
+/** The ArrayBuffers of a batch's requests, for postMessage's transfer list. */
+export function transferList(batch: EncodedSpans): ArrayBuffer[] {
+  const list: ArrayBuffer[] = [];
+  for (const request of batch.requests) {
+    const buffer = request.bytes.buffer;
+    // Only a buffer the request owns whole (OtlpTraceEncoder allocates one per request).
+    if (buffer instanceof ArrayBuffer && request.bytes.byteLength === buffer.byteLength) list.push(buffer);
+  }
+  return list;
+}
