@@ -23,6 +23,7 @@
  * Requests are not merged: a worker's request already holds up to its batch size of spans.
  */
 import { ExportResultCode } from '@opentelemetry/core';
+import { ExportOutage } from './export-outage.ts';
 import type { ExportState, ExportStateDetail } from './span-batcher.ts';
 
 /** One encoded ExportTraceServiceRequest and the number of spans in it. */
@@ -73,7 +74,6 @@ export interface RequestBatcherCounters {
 const kDefaultRetryInitialMillis = 1000;
 const kDefaultRetryMaxMillis = 30_000;
 const kDefaultQueueOverflow = 8192;
-const kJitter = 0.2;
 const kGrpcInvalidArgument = 3;
 const kGrpcResourceExhausted = 8;
 
@@ -97,10 +97,7 @@ export class RequestBatcher {
   readonly #maxQueue: number;
   readonly #maxConcurrent: number;
   readonly #retry: boolean;
-  readonly #retryInitial: number;
-  readonly #retryMax: number;
   readonly #hardCap: number;
-  readonly #onStateChange: RequestBatcherOptions['onStateChange'];
   readonly #ready: Entry[] = [];
   #readyHead = 0;
   #arrived = 0;
@@ -115,14 +112,8 @@ export class RequestBatcher {
   readonly #idleWaiters: (() => void)[] = [];
   readonly #roomWaiters: (() => void)[] = [];
 
-  #state: ExportState = 'ok';
-  #outageStarted = 0;
-  #outageError = '';
-  #outageFailures = 0;
-  #outageRetries = 0;
-  #backoffStep = 0;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #retryDue = false;
+  readonly #outage: ExportOutage;
+  /** A retry request is in flight (while failing, nothing else is sent). */
   #probing = false;
 
   readonly counters: RequestBatcherCounters = {
@@ -158,10 +149,8 @@ export class RequestBatcher {
     this.#maxQueue = options.maxQueueSize;
     this.#maxConcurrent = options.maxConcurrentExports;
     this.#retry = retry;
-    this.#retryInitial = initial;
-    this.#retryMax = max;
     this.#hardCap = options.maxQueueSize + overflow;
-    this.#onStateChange = options.onStateChange ?? null;
+    this.#outage = new ExportOutage(initial, max, options.onStateChange ?? null);
   }
 
   /** Spans waiting now. */
@@ -179,11 +168,11 @@ export class RequestBatcher {
   }
 
   get state(): ExportState {
-    return this.#state;
+    return this.#outage.state;
   }
 
   get outageError(): string | null {
-    return this.#state === 'failing' ? this.#outageError : null;
+    return this.#outage.failing ? this.#outage.error : null;
   }
 
   /**
@@ -227,11 +216,7 @@ export class RequestBatcher {
     this.#shuttingDown = true;
     for (const resolve of this.#roomWaiters.splice(0)) resolve();
     this.#failedDuringDrain = false;
-    if (this.#state === 'failing') {
-      this.#clearRetryTimer();
-      this.#backoffStep = 0;
-      if (!this.#probing) this.#retryDue = true;
-    }
+    this.#outage.retryNow(this.#probing);
     const idle = this.forceFlush();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -249,7 +234,7 @@ export class RequestBatcher {
       this.#readyHead = 0;
     }
     this.#settled = true;
-    this.#clearRetryTimer();
+    this.#outage.clearRetryTimer();
     return { complete };
   }
 
@@ -291,14 +276,14 @@ export class RequestBatcher {
 
   #pump(): void {
     if (this.#settled) return;
-    if (this.#retry && this.#state === 'failing') {
+    if (this.#retry && this.#outage.failing) {
       if (
-        this.#retryDue &&
+        this.#outage.retryDue &&
         !this.#probing &&
         this.#inFlight < this.#maxConcurrent &&
         this.#readyHead < this.#ready.length
       ) {
-        this.#retryDue = false;
+        this.#outage.retryDue = false;
         this.#probing = true;
         this.#send(this.#take(), true);
       }
@@ -320,7 +305,7 @@ export class RequestBatcher {
     this.#queued -= entry.spans;
     if (entry.retried) {
       this.counters.retries++;
-      if (this.#state === 'failing') this.#outageRetries++;
+      this.#outage.countRetry();
     }
     let done = false;
     const finish = (ok: boolean, error: unknown): void => {
@@ -332,7 +317,7 @@ export class RequestBatcher {
       if (!this.#settled) {
         if (ok) {
           this.counters.exported += entry.spans;
-          if (this.#state === 'failing') this.#recovered();
+          if (this.#outage.failing) this.#outage.recovered(this.#queued + this.#inFlightSpans);
         } else {
           this.counters.exportErrors++;
           const message = messageOf(error);
@@ -344,14 +329,14 @@ export class RequestBatcher {
               (code === kGrpcResourceExhausted && /larger than max/i.test(message));
             if (permanent) this.counters.failed += entry.spans;
             else this.#requeue(entry);
-            this.#failed(message);
-            if (probe || (this.#retryTimer === null && !this.#probing && !this.#retryDue)) {
-              this.#scheduleRetry();
+            this.#outage.failed(message, this.#queued + this.#inFlightSpans);
+            if (probe || (!this.#outage.retryScheduled && !this.#probing && !this.#outage.retryDue)) {
+              this.#outage.scheduleRetry(() => this.#pump());
             }
           } else {
             this.counters.failed += entry.spans;
             if (this.#shuttingDown) this.#failedDuringDrain = true;
-            this.#failed(message);
+            this.#outage.failed(message, this.#queued + this.#inFlightSpans);
           }
         }
       }
@@ -370,69 +355,6 @@ export class RequestBatcher {
       );
     } catch (error) {
       finish(false, error);
-    }
-  }
-
-  #scheduleRetry(): void {
-    this.#clearRetryTimer();
-    const base = Math.min(this.#retryMax, this.#retryInitial * 2 ** Math.min(this.#backoffStep++, 30));
-    const delay = base * (1 - kJitter + 2 * kJitter * Math.random());
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      this.#retryDue = true;
-      this.#pump();
-    }, delay);
-    this.#retryTimer.unref();
-  }
-
-  #clearRetryTimer(): void {
-    if (this.#retryTimer !== null) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = null;
-    }
-  }
-
-  #failed(message: string): void {
-    if (this.#state === 'failing') {
-      this.#outageFailures++;
-      this.#outageError = message;
-      return;
-    }
-    this.#state = 'failing';
-    this.#outageStarted = performance.now();
-    this.#outageError = message;
-    this.#outageFailures = 1;
-    this.#outageRetries = 0;
-    this.#backoffStep = 0;
-    this.#retryDue = false;
-    this.#report('failing', {
-      error: message,
-      durationMillis: 0,
-      retries: 0,
-      failedRequests: 1,
-      pendingSpans: this.#queued + this.#inFlightSpans,
-    });
-  }
-
-  #recovered(): void {
-    this.#state = 'ok';
-    this.#clearRetryTimer();
-    this.#retryDue = false;
-    this.#backoffStep = 0;
-    this.#report('ok', {
-      error: this.#outageError,
-      durationMillis: Math.round(performance.now() - this.#outageStarted),
-      retries: this.#outageRetries,
-      failedRequests: this.#outageFailures,
-      pendingSpans: this.#queued + this.#inFlightSpans,
-    });
-  }
-
-  #report(state: ExportState, detail: ExportStateDetail): void {
-    try {
-      this.#onStateChange?.(state, detail);
-    } catch {
-      // A logging hook must not break the export.
     }
   }
 

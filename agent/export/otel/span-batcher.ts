@@ -36,6 +36,7 @@
  */
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { ExportOutage } from './export-outage.ts';
 
 export interface SpanBatcherOptions {
   /** Spans that may wait (queued, not yet in flight); beyond it, new spans are dropped. */
@@ -108,7 +109,6 @@ export interface DrainResult {
 const kDefaultRetryInitialMillis = 1000;
 const kDefaultRetryMaxMillis = 30_000;
 const kDefaultQueueOverflow = 8192;
-const kJitter = 0.2;
 /** gRPC status codes (the OTLP/gRPC exporter passes the ServiceError through). */
 const kGrpcInvalidArgument = 3;
 const kGrpcResourceExhausted = 8;
@@ -125,7 +125,6 @@ function grpcCode(error: unknown): number | undefined {
 export class SpanBatcher {
   readonly #exporter: SpanExporter;
   readonly #options: Required<Omit<SpanBatcherOptions, 'onStateChange'>>;
-  readonly #onStateChange: SpanBatcherOptions['onStateChange'];
   /** The queue size beyond which offer() drops. */
   readonly #hardCap: number;
   /** Sealed batches waiting for an export slot, oldest first (failed batches go back to the head). */
@@ -151,16 +150,7 @@ export class SpanBatcher {
   #sealed = 0;
 
   // Export state (both policies report it; only retryUntilExported retries).
-  #state: ExportState = 'ok';
-  #outageStarted = 0;
-  #outageError = '';
-  #outageFailures = 0;
-  #outageRetries = 0;
-  /** The exponent of the next retry delay (retries scheduled in this outage). */
-  #backoffStep = 0;
-  #retryTimer: NodeJS.Timeout | null = null;
-  /** The retry delay passed: one request may go out. */
-  #retryDue = false;
+  readonly #outage: ExportOutage;
   /** A retry request is in flight (while failing, nothing else is sent). */
   #probing = false;
 
@@ -205,7 +195,7 @@ export class SpanBatcher {
       retryMaxMillis: max,
       maxQueueOverflow: overflow,
     };
-    this.#onStateChange = options.onStateChange ?? null;
+    this.#outage = new ExportOutage(initial, max, options.onStateChange ?? null);
     this.#hardCap = options.maxQueueSize + overflow;
   }
 
@@ -224,12 +214,12 @@ export class SpanBatcher {
 
   /** 'failing' from a failed request until one succeeds. */
   get state(): ExportState {
-    return this.#state;
+    return this.#outage.state;
   }
 
   /** The latest error of the current outage, or null when exports are not failing. */
   get outageError(): string | null {
-    return this.#state === 'failing' ? this.#outageError : null;
+    return this.#outage.failing ? this.#outage.error : null;
   }
 
   /** Queues a span; false (and counted) when it was dropped. Never throws, never exports synchronously. */
@@ -291,11 +281,7 @@ export class SpanBatcher {
     this.#shuttingDown = true;
     for (const resolve of this.#roomWaiters.splice(0)) resolve();
     this.#failedDuringDrain = false;
-    if (this.#state === 'failing') {
-      this.#clearRetryTimer();
-      this.#backoffStep = 0;
-      if (!this.#probing) this.#retryDue = true;
-    }
+    this.#outage.retryNow(this.#probing);
     const idle = this.forceFlush();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -315,7 +301,7 @@ export class SpanBatcher {
       this.#open = [];
     }
     this.#settled = true;
-    this.#clearRetryTimer();
+    this.#outage.clearRetryTimer();
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
@@ -374,15 +360,15 @@ export class SpanBatcher {
 
   #pump(): void {
     if (this.#settled) return;
-    if (this.#options.retryUntilExported && this.#state === 'failing') {
+    if (this.#options.retryUntilExported && this.#outage.failing) {
       // One request at a time probes the collector, when the backoff says so.
       if (
-        this.#retryDue &&
+        this.#outage.retryDue &&
         !this.#probing &&
         this.#inFlight < this.#options.maxConcurrentExports &&
         this.#readyHead < this.#ready.length
       ) {
-        this.#retryDue = false;
+        this.#outage.retryDue = false;
         this.#probing = true;
         this.#send(this.#takeReady(), true);
       }
@@ -407,7 +393,7 @@ export class SpanBatcher {
     this.#queued -= batch.length;
     if (this.#retried.has(batch)) {
       this.counters.retries++;
-      if (this.#state === 'failing') this.#outageRetries++;
+      this.#outage.countRetry();
     }
     let done = false;
     const finish = (ok: boolean, error: unknown): void => {
@@ -419,22 +405,22 @@ export class SpanBatcher {
       if (!this.#settled) {
         if (ok) {
           this.counters.exported += batch.length;
-          if (this.#state === 'failing') this.#recovered();
+          if (this.#outage.failing) this.#outage.recovered(this.#queued + this.#inFlightSpans);
         } else {
           this.counters.exportErrors++;
           const message = messageOf(error);
           this.#lastError ??= message;
           if (this.#options.retryUntilExported) {
             this.#keepForRetry(batch, error, message);
-            this.#failed(message);
+            this.#outage.failed(message, this.#queued + this.#inFlightSpans);
             // The probe failed, or the outage just started: wait before the next attempt.
-            if (probe || (this.#retryTimer === null && !this.#probing && !this.#retryDue)) {
-              this.#scheduleRetry();
+            if (probe || (!this.#outage.retryScheduled && !this.#probing && !this.#outage.retryDue)) {
+              this.#outage.scheduleRetry(() => this.#pump());
             }
           } else {
             this.counters.failed += batch.length;
             if (this.#shuttingDown) this.#failedDuringDrain = true;
-            this.#failed(message);
+            this.#outage.failed(message, this.#queued + this.#inFlightSpans);
           }
         }
       }
@@ -473,72 +459,6 @@ export class SpanBatcher {
       this.counters.failed += batch.length;
     } else {
       this.#requeue(batch);
-    }
-  }
-
-  #scheduleRetry(): void {
-    this.#clearRetryTimer();
-    const { retryInitialMillis, retryMaxMillis } = this.#options;
-    const base = Math.min(retryMaxMillis, retryInitialMillis * 2 ** Math.min(this.#backoffStep++, 30));
-    const delay = base * (1 - kJitter + 2 * kJitter * Math.random());
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      this.#retryDue = true;
-      this.#pump();
-    }, delay);
-    this.#retryTimer.unref();
-  }
-
-  #clearRetryTimer(): void {
-    if (this.#retryTimer !== null) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = null;
-    }
-  }
-
-  /** A request failed: starts an outage (reported once) or counts into the current one. */
-  #failed(message: string): void {
-    if (this.#state === 'failing') {
-      this.#outageFailures++;
-      this.#outageError = message;
-      return;
-    }
-    this.#state = 'failing';
-    this.#outageStarted = performance.now();
-    this.#outageError = message;
-    this.#outageFailures = 1;
-    this.#outageRetries = 0;
-    this.#backoffStep = 0;
-    this.#retryDue = false;
-    this.#report('failing', {
-      error: message,
-      durationMillis: 0,
-      retries: 0,
-      failedRequests: 1,
-      pendingSpans: this.#queued + this.#inFlightSpans,
-    });
-  }
-
-  /** A request succeeded while failing: the outage is over (reported once). */
-  #recovered(): void {
-    this.#state = 'ok';
-    this.#clearRetryTimer();
-    this.#retryDue = false;
-    this.#backoffStep = 0;
-    this.#report('ok', {
-      error: this.#outageError,
-      durationMillis: Math.round(performance.now() - this.#outageStarted),
-      retries: this.#outageRetries,
-      failedRequests: this.#outageFailures,
-      pendingSpans: this.#queued + this.#inFlightSpans,
-    });
-  }
-
-  #report(state: ExportState, detail: ExportStateDetail): void {
-    try {
-      this.#onStateChange?.(state, detail);
-    } catch {
-      // A logging hook must not break the export.
     }
   }
 
