@@ -219,9 +219,21 @@ export class SpanFloodGuard {
     this.#totalOverflow[protocol] = 0;
     const firstPair = this.#totalFirstPair[protocol]!;
     this.#totalFirstPair[protocol] = null;
-    const startSeconds = this.#totalIntervalOf[protocol]! * this.#interval;
-    const durationNanos = Math.round(this.#interval * 1e9);
     const transport = firstPair.transport;
+    this.#send(this.#totalIntervalOf[protocol]!, firstPair, count, {
+      [ATTR_WIRESPAN_PROTOCOL]: firstPair.protocol,
+      [ATTR_NETWORK_TRANSPORT]: transportName(transport),
+      [ATTR_WIRESPAN_FLOOD_COUNT]: count,
+      [ATTR_WIRESPAN_FLOOD_LIMIT]: this.#totalLimit,
+      [ATTR_WIRESPAN_FLOOD_SCOPE]: 'all_sources',
+      [ATTR_ERROR_TYPE]: 'unanswered_flood',
+    });
+  }
+
+  /** One `unanswered flood` span for interval number `interval`. */
+  #send(interval: number, firstPair: PairData, count: number, attributes: Attributes): void {
+    const startSeconds = interval * this.#interval;
+    const durationNanos = Math.round(this.#interval * 1e9);
     this.aggregates++;
     this.#onAggregate({
       name: kFloodSpanName,
@@ -229,14 +241,7 @@ export class SpanFloodGuard {
       startTime: hrTime(startSeconds, 0),
       endTime: hrTime(startSeconds, durationNanos),
       durationNanos,
-      attributes: {
-        [ATTR_WIRESPAN_PROTOCOL]: firstPair.protocol,
-        [ATTR_NETWORK_TRANSPORT]: transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport),
-        [ATTR_WIRESPAN_FLOOD_COUNT]: count,
-        [ATTR_WIRESPAN_FLOOD_LIMIT]: this.#totalLimit,
-        [ATTR_WIRESPAN_FLOOD_SCOPE]: 'all_sources',
-        [ATTR_ERROR_TYPE]: 'unanswered_flood',
-      },
+      attributes,
       statusCode: SpanStatusCode.ERROR,
       firstPair,
       count,
@@ -365,15 +370,13 @@ export class SpanFloodGuard {
     this.#overflow[slot] = 0;
     const firstPair = this.#firstPair[slot]!;
     this.#firstPair[slot] = null;
-    const startSeconds = this.#intervalOf[slot]! * this.#interval;
-    const durationNanos = Math.round(this.#interval * 1e9);
     const version = this.#version[slot]!;
     const w = slot * 4;
     const a = this.#address;
     const transport = this.#transport[slot]!;
     const attributes: Attributes = {
       [ATTR_WIRESPAN_PROTOCOL]: this.#protocolName[slot]!,
-      [ATTR_NETWORK_TRANSPORT]: transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport),
+      [ATTR_NETWORK_TRANSPORT]: transportName(transport),
       [ATTR_NETWORK_TYPE]: version === 6 ? 'ipv6' : 'ipv4',
       [ATTR_CLIENT_ADDRESS]: formatIp(
         version,
@@ -387,19 +390,12 @@ export class SpanFloodGuard {
       [ATTR_WIRESPAN_FLOOD_SCOPE]: 'source',
       [ATTR_ERROR_TYPE]: 'unanswered_flood',
     };
-    this.aggregates++;
-    this.#onAggregate({
-      name: kFloodSpanName,
-      kind: SpanKind.INTERNAL,
-      startTime: hrTime(startSeconds, 0),
-      endTime: hrTime(startSeconds, durationNanos),
-      durationNanos,
-      attributes,
-      statusCode: SpanStatusCode.ERROR,
-      firstPair,
-      count,
-    });
+    this.#send(this.#intervalOf[slot]!, firstPair, count, attributes);
   }
+}
+
+function transportName(transport: number): string {
+  return transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport);
 }
 
 /** seconds (possibly fractional) + nanos as an HrTime, exact for whole seconds (no 2^53 overflow). */
