@@ -1,7 +1,8 @@
 /**
  * README.md and docs/*.md link to each other and into the source tree: every relative link
  * must name a file that exists and, with a #fragment, a heading of that page (GitHub's anchor
- * rule), so moving a section or a file cannot leave a dead link behind.
+ * rule), so moving a section or a file cannot leave a dead link behind; and each docs/ page's
+ * table of contents (the links above its first section) lists every section.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -18,11 +19,11 @@ function prose(text: string): string {
   return text.replace(/^```[\s\S]*?^```/gm, '');
 }
 
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to '-', repeats numbered. */
-function anchors(text: string): Set<string> {
+/** GitHub's heading anchors (lower case, punctuation dropped, spaces to '-', repeats numbered) and their levels. */
+function anchors(text: string): Map<string, number> {
   const seen = new Map<string, number>();
-  const result = new Set<string>();
-  for (const [, title] of prose(text).matchAll(/^#{1,6} (.+)$/gm)) {
+  const result = new Map<string, number>();
+  for (const [, hashes, title] of prose(text).matchAll(/^(#{1,6}) (.+)$/gm)) {
     const base = title!
       .trim()
       .toLowerCase()
@@ -30,7 +31,7 @@ function anchors(text: string): Set<string> {
       .replace(/ /g, '-');
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
-    result.add(count === 0 ? base : `${base}-${count}`);
+    result.set(count === 0 ? base : `${base}-${count}`, hashes!.length);
   }
   return result;
 }
@@ -55,4 +56,17 @@ test('every relative link in README.md and docs/ reaches an existing file and he
     }
   }
   assert.deepEqual(dead, []);
+});
+
+test('every docs/ page opens with a table of contents of all its sections', () => {
+  const missing: string[] = [];
+  for (const page of pages.filter((p) => p.startsWith('docs/'))) {
+    const text = prose(fs.readFileSync(path.join(repoRoot, page), 'utf8'));
+    const contents = text.slice(0, text.search(/^## /m));
+    for (const [anchor, level] of anchors(text)) {
+      if (level !== 2) continue;
+      if (!contents.includes(`](#${anchor})`)) missing.push(`${page}: #${anchor}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
