@@ -24,6 +24,7 @@ import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import type { MatcherContext, PacketView } from '../matcher.ts';
 import { diffNanos, MessageEdges, Outcome, Pair, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { type FramerOwner, Framing, HttpFramer, type MessageHead, startsRequest } from './parse.ts';
@@ -80,6 +81,21 @@ const ResponseKind = {
 } as const;
 type ResponseKind = (typeof ResponseKind)[keyof typeof ResponseKind];
 
+/** pair.detail of HTTP pairs (JSONL "http"): the request line, Host, status; optional fields left out when absent. */
+export type HttpDetail = {
+  method: string;
+  target: string;
+  version: string;
+  /** null when unanswered. */
+  status: number | null;
+  host: string | null;
+  user_agent?: string;
+  traceparent?: string;
+  request_content_length?: number;
+  /** Matched pairs only. */
+  response_content_length?: number;
+};
+
 /** One request from its head on: pending entry, queue element and the Pair it becomes. */
 class HttpRequest implements PendingEntry {
   /** Capture-order links, owned by the pending table. */
@@ -124,8 +140,8 @@ class HttpRequest implements PendingEntry {
   }
 
   /** The JSON fields of pair.detail. */
-  detail(matched: boolean): Record<string, unknown> {
-    const detail: Record<string, unknown> = {
+  detail(matched: boolean): HttpDetail {
+    const detail: HttpDetail = {
       method: this.method,
       target: this.target,
       version: this.version,
@@ -158,7 +174,10 @@ export class HttpStreamProtocol implements StreamProtocol {
 
   constructor(context: MatcherContext) {
     this.#context = context;
-    this.#table = new PendingTable(context.options.maxPending.http, context.options.timeoutNanos.http);
+    this.#table = new PendingTable(
+      maxPendingOf(context.options, 'http'),
+      timeoutNanosOf(context.options, 'http'),
+    );
     this.#parserBuffers =
       context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
   }
