@@ -96,6 +96,8 @@ export interface ProtocolSpans<Detail> {
 export interface ProtocolReport<Detail> {
   /** A matched pair whose response reports a failure (DNS rcode other than NOERROR, HTTP 5xx). */
   isError(detail: Detail): boolean;
+  /** isError in words, for the report's legend ("DNS rcode ≠ NOERROR"). */
+  readonly errorRule?: string;
   /** One line for the slowest-pairs table ("GET /api → 500"). */
   what(detail: Detail | null): string;
 }
@@ -141,9 +143,30 @@ export function protocolIdOf(registry: ProtocolRegistry, name: string): number {
   return -1;
 }
 
-/** The descriptor's display label. */
-export function labelOf(descriptor: ProtocolDescriptor<object>): string {
-  return descriptor.label ?? descriptor.name;
+/**
+ * The descriptor of a pair's protocol: by its stamped protocolId (an array index), else (a
+ * hand-made pair, or one stamped against another registry) by name; undefined if unknown.
+ */
+export function descriptorOf(
+  registry: ProtocolRegistry,
+  pair: { readonly protocol: string; readonly protocolId?: number },
+): ProtocolDescriptor<object> | undefined {
+  const id = pair.protocolId;
+  if (id !== undefined && id >= 0) {
+    const descriptor = registry[id];
+    if (descriptor !== undefined && descriptor.name === pair.protocol) return descriptor;
+  }
+  return registry[protocolIdOf(registry, pair.protocol)];
+}
+
+/** The display label of protocol `name` (the name itself when it has none or is unknown). */
+export function labelOf(registry: ProtocolRegistry, name: string): string {
+  return registry[protocolIdOf(registry, name)]?.label ?? name;
+}
+
+/** The report colour of protocol `name`, or `fallback` when unknown. */
+export function colorOf(registry: ProtocolRegistry, name: string, fallback: string): string {
+  return registry[protocolIdOf(registry, name)]?.color ?? fallback;
 }
 
 /** The flag (and config key) of a protocol's own timeout. */

@@ -46,6 +46,7 @@ export const dnsMatcher: ProtocolDescriptor<DnsDetail> = {
   create: (context) => new DnsMatcher(context),
   spans: dnsSpans,
   report: {
+    errorRule: 'DNS rcode ≠ NOERROR',
     isError: (detail) => typeof detail.rcode === 'string' && detail.rcode !== 'NOERROR',
     what: (detail) => `${detail?.type ?? '?'} ${detail?.name ?? ''} ${detail?.rcode ?? ''}`.trim(),
   },

@@ -56,6 +56,7 @@ export const httpMatcher: ProtocolDescriptor<HttpDetail> = {
   create: (context: MatcherContext) => new HttpMatcher(new HttpStreamProtocol(context)),
   spans: httpSpans,
   report: {
+    errorRule: 'HTTP 5xx',
     isError: (detail) => typeof detail.status === 'number' && detail.status >= 500,
     what: (detail) => `${detail?.method ?? '?'} ${detail?.target ?? ''} → ${detail?.status ?? '-'}`,
   },
