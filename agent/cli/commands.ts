@@ -3,10 +3,10 @@
  * 2 usage error (bad flags or values).
  */
 import fs from 'node:fs';
-import YAML from 'yaml';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { loadConfigFile } from './config-file.ts';
 import {
   correlationArgs,
   correlationOptions,
@@ -65,38 +65,6 @@ function serviceMap(value: unknown): { match: string; service: string }[] {
     if (at <= 0 || at === item.length - 1) throw new UsageError(`entries are MATCH=NAME, got "${item}"`);
     return { match: item.slice(0, at), service: item.slice(at + 1) };
   });
-}
-
-/**
- * `--config FILE`: YAML whose keys are the flags (precedence: flags > WIRESPAN_* env > file >
- * defaults). Unknown keys fail like unknown flags (strict mode), naming the key.
- */
-function loadConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      `cannot read --config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(text);
-  } catch (error) {
-    throw new UsageError(`--config ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new UsageError(`--config ${file} must be a mapping of flag names to values`);
-  }
-  // Lists in YAML are natural for comma-separated flags (ports, CIDRs).
-  const flags: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    flags[key] = Array.isArray(value) && key !== 'watch' && key !== 'http-route' ? value.join(',') : value;
-  }
-  optionContext.config = { file, values: flags };
-  return flags;
 }
 
 function portOrZero(value: unknown): number {
