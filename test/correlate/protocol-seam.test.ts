@@ -269,6 +269,27 @@ describe('a protocol defined outside the core', () => {
   });
 });
 
+describe('the production registry', () => {
+  test('keeps every historical correlation flag with its default, and the flag defaults are defaultCorrelateOptions()', async () => {
+    const argv = await correlationOptions(yargs([])).strict().parseAsync([]);
+    const expected: [string, unknown][] = [
+      ['dns-ports', [53]],
+      ['dns-latency-from', 'first'],
+      ['udp-ports', [88, 123, 161, 1812, 1813, 11211]],
+      ['http-keep-query', false],
+      ['relay', false],
+      ['internal-networks', ['192.168.0.0/16']],
+      ['relay-echo', false],
+      ['relay-cross-transport', false],
+      ['timeout', 30],
+      ['memory-budget', 512],
+    ];
+    for (const [flag, value] of expected) assert.deepEqual(argv[flag], value, flag);
+    assert.equal(argv['max-pending'], undefined);
+    assert.deepEqual(correlateOptionsFrom(correlationArgs(argv)), defaultCorrelateOptions());
+  });
+});
+
 // Real traffic ----------------------------------------------------------------------------------
 
 const tcpdump = spawnSync('sh', ['-c', 'command -v tcpdump'], { encoding: 'utf8' }).stdout.trim();
