@@ -102,7 +102,7 @@ export function correlationOptions<T>(y: Argv<T>, registry: ProtocolRegistry = m
     })
     .option('memory-budget', {
       describe:
-        'MiB the correlation tables may hold; the pending and TCP reassembly caps derive from it (README "Security and limits")',
+        'MiB the correlation tables may hold; the pending and TCP reassembly caps derive from it (docs/operating.md "Memory budget")',
       type: 'number',
       default: kDefaultMemoryBudgetMiB,
       coerce: checked('memory-budget', memoryBudget),

@@ -51,7 +51,7 @@ export interface ReplayCommandOptions extends CorrelateCliOptions {
   otel: OtelCliOptions;
 }
 
-/** Export settings from the command line (README.md ("OpenTelemetry export")). */
+/** Export settings from the command line (docs/output.md "OpenTelemetry spans"). */
 export interface OtelCliOptions {
   localNetworks: string[] | undefined;
   serviceMap: ServiceMapEntry[];

@@ -18,7 +18,7 @@
  * | 15 % | TCP connections tracked by reassembly | kConnectionOverheadBytes + 1,024 (HTTP/DNS parser state) | 39,321 |
  * | 10 % | out-of-order bytes held by reassembly (maxBufferedBytesTotal) | | 51.2 MiB |
  *
- * Measured bytes: `node --expose-gc test/tools/pending-memory.ts` (README "Security and limits"). An explicit
+ * Measured bytes: `node --expose-gc test/tools/pending-memory.ts` (docs/operating.md "Memory budget"). An explicit
  * `--max-pending N` overrides the derived pending caps (every protocol gets N). With worker
  * threads, each worker gets its share of every count cap (agent/pipeline/worker-main.ts), so the
  * total stays within the one budget.

@@ -1,7 +1,7 @@
 /**
  * DNS matcher ('dns'): pairs queries with responses over UDP and TCP (framing in stream.ts).
  *
- * Rules (the README's "DNS" section; tshark 4.0's DNS dissector is the reference):
+ * Rules (the one place they are written; tshark 4.0's DNS dissector is the reference):
  * - Traffic: UDP datagrams and TCP connections with a port in options.dnsPorts (default [53])
  *   on either side. mDNS (5353) and LLMNR (5355) are not DNS unless listed there.
  * - Direction comes from the QR bit: a query's sender is the client, a response's receiver is

@@ -19,7 +19,7 @@
  *   then still counts from its own time, so it expires never early and at most one timeout
  *   late (the pending table's own guarantee for out-of-order entries).
  *
- * Rules (the README's "Payload relay" section):
+ * Rules (the one place they are written; docs/architecture.md links here):
  * - Inside = options.relay.internalNetworks. Only packets with a non-empty payload count.
  * - Entering (source outside, destination inside) = request. Client = the original sender
  *   (source), server = the internal address and port it entered through (destination),

@@ -11,7 +11,7 @@
  * - The table is in capture order of each attempt's latest SYN (a retransmitted SYN re-inserts
  *   its entry), so expiry pops from the front.
  *
- * Rules (the README's "TCP handshake" section):
+ * Rules (the one place they are written; docs/architecture.md links here):
  * - SYN (SYN set, ACK and RST clear) opens an attempt; the request edges begin at it.
  * - A SYN with the same tuple and ISN while the attempt is pending is a retransmission: the
  *   request extends to it (request.last = latest SYN, request.packets = copies) and its

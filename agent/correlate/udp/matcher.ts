@@ -11,7 +11,7 @@
  * - The table is in capture order of each request's latest datagram (a retransmission
  *   re-inserts its entry), so expiry pops from the front.
  *
- * Rules (the README's "UDP request/reply" section):
+ * Rules (the one place they are written; docs/architecture.md links here):
  * - Server ports = options.udpPorts minus options.dnsPorts (DNS has its own matcher).
  * - A datagram from a server port is a reply when its reversed tuple has a pending request:
  *   the first reply closes the request (matched, response = that datagram).

@@ -2,7 +2,7 @@
  * wirespan's metrics: latency histograms (one record() per matched pair: pairs are far rarer
  * than packets, and sampling never thins them) and pipeline-health instruments observed at
  * collection time from counters kept elsewhere (no per-packet and no per-span record() calls).
- * Names and attributes: README.md ("OpenTelemetry export") "Metrics".
+ * Names and attributes: docs/output.md "Metrics".
  */
 import type {
   Attributes,
