@@ -1,11 +1,13 @@
 /**
- * A real OTLP/gRPC receiver in the test process (@elastic/mockotlpserver: @grpc/grpc-js with the
- * OTLP protos), with what it received turned into plain values: ids as hex, 64-bit integers
- * (timestamps, counts, int attributes) as decimal strings, attributes as objects.
+ * A real OTLP receiver in the test process (@elastic/mockotlpserver: @grpc/grpc-js with the
+ * OTLP protos, and OTLP/HTTP on request), with what it received turned into plain values: ids as
+ * hex, 64-bit integers (timestamps, counts, int attributes) as decimal strings, attributes as
+ * objects; and each request's transport, path and content type.
  *
  * mockotlpserver publishes on process-wide diagnostics channels, so every server in a process
  * sees every request (also after it was closed): start one per test file, or one after another.
  */
+import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import mock from '@elastic/mockotlpserver';
 
@@ -46,6 +48,13 @@ export interface TraceRequest {
 }
 
 type Raw = Record<string, unknown>;
+
+/** One request as it arrived: `grpc` (path: the gRPC method) or `http` (path: /v1/traces, ...). */
+export interface ReceivedRequest {
+  transport: 'grpc' | 'http';
+  path: string;
+  contentType: string | undefined;
+}
 
 function isLong(value: unknown): value is { low: number; high: number; unsigned: boolean } {
   return (
@@ -102,15 +111,31 @@ export class OtlpReceiver {
   readonly traceRequests: TraceRequest[] = [];
   /** Every metrics request, in arrival order (cumulative temporality: the last one has the totals). */
   readonly metricRequests: ReceivedMetric[][] = [];
+  /** Every request's transport and path, in arrival order. */
+  readonly requests: ReceivedRequest[] = [];
   #server: InstanceType<typeof mock.MockOtlpServer>;
+  readonly #http: boolean;
+  /** The gRPC endpoint (`http://127.0.0.1:port`). */
   endpoint = '';
+  /** The OTLP/HTTP base URL (with `{ http: true }`). */
+  httpEndpoint = '';
+  readonly #onRequest = (message: unknown): void => {
+    const m = message as { transport: 'grpc' | 'http'; path: string; headers?: Record<string, string> };
+    this.requests.push({ transport: m.transport, path: m.path, contentType: m.headers?.['content-type'] });
+  };
 
-  /** `port` 0: a free port; a fixed port lets a test bring "the collector" up where an exporter already sends. */
-  constructor(port = 0) {
+  /**
+   * `port` 0: a free port; a fixed port lets a test bring "the collector" up where an exporter
+   * already sends. `http`: also listen for OTLP/HTTP, on a free port.
+   */
+  constructor(port = 0, options: { http?: boolean } = {}) {
+    this.#http = options.http ?? false;
     this.#server = new mock.MockOtlpServer({
-      services: ['grpc'],
+      services: this.#http ? ['grpc', 'http'] : ['grpc'],
       grpcHostname: '127.0.0.1',
       grpcPort: port,
+      httpHostname: '127.0.0.1',
+      httpPort: 0,
       logLevel: 'warn',
       onTrace: (request: Raw) => this.#onTrace(request),
       onMetrics: (request: Raw) => this.#onMetrics(request),
@@ -120,10 +145,13 @@ export class OtlpReceiver {
   async start(): Promise<this> {
     await this.#server.start();
     this.endpoint = `http://${(this.#server.grpcUrl as URL).host}`;
+    if (this.#http) this.httpEndpoint = `http://${(this.#server.httpUrl as URL).host}`;
+    diagnostics.subscribe('otlp.v1.request', this.#onRequest);
     return this;
   }
 
   async close(): Promise<void> {
+    diagnostics.unsubscribe('otlp.v1.request', this.#onRequest);
     await this.#server.close();
   }
 
@@ -131,6 +159,7 @@ export class OtlpReceiver {
     this.spans.length = 0;
     this.traceRequests.length = 0;
     this.metricRequests.length = 0;
+    this.requests.length = 0;
   }
 
   /** Metrics of the last request that carried `name`, by name. */
@@ -213,8 +242,8 @@ export class OtlpReceiver {
 }
 
 /** Starts a receiver (close it in the test file's after hook); on `port` if given. */
-export function startReceiver(port = 0): Promise<OtlpReceiver> {
-  return new OtlpReceiver(port).start();
+export function startReceiver(port = 0, options: { http?: boolean } = {}): Promise<OtlpReceiver> {
+  return new OtlpReceiver(port, options).start();
 }
 
 /** A loopback port nothing listens on now (bound, then released): where a collector will appear. */

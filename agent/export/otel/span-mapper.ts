@@ -22,6 +22,7 @@ import {
   ATTR_NETWORK_TYPE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
   ATTR_URL_FULL,
   ATTR_URL_PATH,
   ATTR_URL_QUERY,
@@ -48,7 +49,6 @@ import {
   ATTR_WIRESPAN_RESPONSE_BYTES,
   ATTR_WIRESPAN_RESPONSE_FIRST_OFFSET_NS,
   ATTR_WIRESPAN_RESPONSE_PACKETS,
-  ATTR_WIRESPAN_SERVICE,
   ATTR_WIRESPAN_SOURCE_FILE,
   ATTR_WIRESPAN_SOURCE_PACKET,
   ATTR_WIRESPAN_TCP_SYNS,
@@ -362,7 +362,7 @@ export class SpanMapper {
         if (matched) {
           const metricAttributes: Attributes = {
             [ATTR_NETWORK_TRANSPORT]: transport,
-            [ATTR_WIRESPAN_SERVICE]: serviceName,
+            [ATTR_SERVICE_NAME]: serviceName,
           };
           if (type !== null) metricAttributes[ATTR_DNS_QUESTION_TYPE] = type;
           if (errorType !== null) metricAttributes[ATTR_ERROR_TYPE] = errorType;
@@ -420,7 +420,7 @@ export class SpanMapper {
           const metricAttributes: Attributes = {
             [ATTR_HTTP_REQUEST_METHOD]: method,
             [ATTR_URL_SCHEME]: 'http',
-            [ATTR_WIRESPAN_SERVICE]: serviceName,
+            [ATTR_SERVICE_NAME]: serviceName,
           };
           if (status !== null) metricAttributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
           if (version !== null)
@@ -467,7 +467,7 @@ export class SpanMapper {
         attributes: {
           [ATTR_WIRESPAN_PROTOCOL]: protocol,
           [ATTR_NETWORK_TRANSPORT]: transport,
-          [ATTR_WIRESPAN_SERVICE]: serviceName,
+          [ATTR_SERVICE_NAME]: serviceName,
         },
       };
     }
