@@ -30,6 +30,8 @@ export interface ReceivedMetric {
   name: string;
   unit: string;
   resource: Record<string, unknown>;
+  /** The instrumentation scope's name. */
+  scope: string;
   /** 'histogram' | 'sum' | 'gauge' | 'exponentialHistogram'. */
   type: string;
   dataPoints: {
@@ -162,13 +164,28 @@ export class OtlpReceiver {
     this.requests.length = 0;
   }
 
-  /** Metrics of the last request that carried `name`, by name. */
+  /**
+   * Metrics of the last request that carried `name`, by name. A latency histogram comes once per
+   * observed service (each under that service's resource): here its points are merged into the
+   * first one's (resource: the first service's); lastRequest() has them apart.
+   */
   lastMetrics(name: string): Map<string, ReceivedMetric> {
+    const byName = new Map<string, ReceivedMetric>();
+    for (const metric of this.lastRequest(name)) {
+      const seen = byName.get(metric.name);
+      if (seen === undefined) byName.set(metric.name, { ...metric, dataPoints: [...metric.dataPoints] });
+      else seen.dataPoints.push(...metric.dataPoints);
+    }
+    return byName;
+  }
+
+  /** Every metric of the last request that carried `name`, in request order. */
+  lastRequest(name: string): ReceivedMetric[] {
     for (let i = this.metricRequests.length - 1; i >= 0; i--) {
       const request = this.metricRequests[i]!;
-      if (request.some((m) => m.name === name)) return new Map(request.map((m) => [m.name, m]));
+      if (request.some((m) => m.name === name)) return request;
     }
-    return new Map();
+    return [];
   }
 
   #onTrace(request: Raw): void {
@@ -213,6 +230,7 @@ export class OtlpReceiver {
     for (const resourceMetrics of request.resourceMetrics as Raw[]) {
       const resource = attributesOf((resourceMetrics.resource as Raw | undefined)?.attributes);
       for (const scopeMetrics of resourceMetrics.scopeMetrics as Raw[]) {
+        const scope = String((scopeMetrics.scope as Raw | undefined)?.name ?? '');
         for (const metric of scopeMetrics.metrics as Raw[]) {
           const type =
             ['histogram', 'sum', 'gauge', 'exponentialHistogram'].find((t) => t in metric) ?? 'unknown';
@@ -231,6 +249,7 @@ export class OtlpReceiver {
             name: String(metric.name),
             unit: String(metric.unit ?? ''),
             resource,
+            scope,
             type,
             dataPoints,
           });

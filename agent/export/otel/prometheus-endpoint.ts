@@ -43,7 +43,11 @@ export function withUnitSuffixes(data: ResourceMetrics): ResourceMetrics {
 export class PrometheusEndpoint extends MetricReader {
   readonly port: number;
   readonly #host: string | undefined;
-  readonly #serializer = new PrometheusSerializer('');
+  /**
+   * k8s.node.name from wirespan's resource on every series (the rest stays in target_info):
+   * the agent rules group by node, as the collector's resource_to_telemetry_conversion gives it.
+   */
+  readonly #serializer = new PrometheusSerializer('', false, /^k8s\.node\.name$/);
   readonly #server: http.Server;
 
   /** `host` undefined: all interfaces. Call listen() before the first scrape is expected. */

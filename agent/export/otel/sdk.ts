@@ -327,6 +327,16 @@ function messageOf(error: unknown): string {
 
 let activeExporter = false;
 
+/** The service map's extra resource attributes by service name (the first entry naming it). */
+function serviceMapAttributes(entries: readonly ServiceMapEntry[]): Map<string, Attributes> {
+  const byName = new Map<string, Attributes>();
+  for (const entry of entries) {
+    if (entry.attributes !== undefined && !byName.has(entry.service))
+      byName.set(entry.service, entry.attributes);
+  }
+  return byName;
+}
+
 /**
  * The exporters in use: OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER (exporter-env.ts), with the
  * options' overrides (`traces`/`metrics` false: none; `otlp` false: no otlp; a Prometheus port
@@ -564,7 +574,11 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
           });
 
     // Latency histograms under each observed service's resource (service-metrics.ts).
-    const splitter = new ServiceMetricsSplitter(shared, maxServices);
+    const splitter = new ServiceMetricsSplitter(
+      shared,
+      serviceMapAttributes(options.serviceMap ?? []),
+      maxServices,
+    );
     const metricExporter = metricsExporters.includes('otlp')
       ? new CountingMetricExporter(
           new FreshChannel(

@@ -2,8 +2,8 @@
  * Latency histograms under the observed service's own identity, as Beyla and the collector's
  * spanmetrics connector report them: each data point of a latency histogram carries the observed
  * service's `service.name` (metrics.ts records it), and the OTLP metric request puts those points
- * in a ResourceMetrics of their own whose resource is that service's (the shared attributes
- * plus `service.name`, and `service.namespace` when the point has one), so a collector's
+ * in a ResourceMetrics of their own whose resource is that service's, as its spans have it (the
+ * shared attributes, the service map entry's attributes, `service.name`), so a collector's
  * Prometheus exporter gives them `job="<service>"`; the attribute stays on the points as
  * spanmetrics keeps it (`service_name`, the label a direct Prometheus scrape sees too).
  * wirespan's own metrics (pipeline health) stay on wirespan's resource.
@@ -28,7 +28,6 @@ import { kLatencyHistograms } from './metrics.ts';
 import { createOtlpDelegate, type OtlpProtocol, type OtlpTransportConfig } from './otlp-transport.ts';
 import { serviceResource } from './resource.ts';
 
-const ATTR_SERVICE_NAMESPACE = 'service.namespace';
 const kLatency = new Set(kLatencyHistograms);
 
 type Point = MetricData['dataPoints'][number];
@@ -36,12 +35,15 @@ type Point = MetricData['dataPoints'][number];
 /** Splits wirespan's collection into its own ResourceMetrics and one per observed service. */
 export class ServiceMetricsSplitter {
   readonly #shared: Attributes;
+  readonly #serviceAttributes: ReadonlyMap<string, Attributes>;
   readonly #maxServices: number;
-  /** Resources by `namespace\0name`, reused between exports; cleared when it outgrows maxServices. */
+  /** Resources by service name, reused between exports; cleared when it outgrows maxServices. */
   readonly #resources = new Map<string, Resource>();
 
-  constructor(shared: Attributes, maxServices: number) {
+  /** `serviceAttributes`: the service map's extra resource attributes by service name. */
+  constructor(shared: Attributes, serviceAttributes: ReadonlyMap<string, Attributes>, maxServices: number) {
     this.#shared = shared;
+    this.#serviceAttributes = serviceAttributes;
     this.#maxServices = maxServices;
   }
 
@@ -58,8 +60,8 @@ export class ServiceMetricsSplitter {
         const byService = new Map<string, Point[]>();
         const unnamed: Point[] = [];
         for (const point of metric.dataPoints as Point[]) {
-          const key = this.#serviceKey(point.attributes);
-          if (key === null) unnamed.push(point);
+          const key = point.attributes[ATTR_SERVICE_NAME];
+          if (typeof key !== 'string') unnamed.push(point);
           else {
             const points = byService.get(key);
             if (points === undefined) byService.set(key, [point]);
@@ -90,25 +92,12 @@ export class ServiceMetricsSplitter {
     return out;
   }
 
-  #serviceKey(attributes: Attributes): string | null {
-    const name = attributes[ATTR_SERVICE_NAME];
-    if (typeof name !== 'string') return null;
-    const namespace = attributes[ATTR_SERVICE_NAMESPACE];
-    return `${typeof namespace === 'string' ? namespace : ''}\0${name}`;
-  }
-
-  #resource(key: string): Resource {
-    let resource = this.#resources.get(key);
+  #resource(name: string): Resource {
+    let resource = this.#resources.get(name);
     if (resource === undefined) {
       if (this.#resources.size >= this.#maxServices) this.#resources.clear();
-      const separator = key.indexOf('\0');
-      const namespace = key.slice(0, separator);
-      resource = serviceResource(
-        this.#shared,
-        key.slice(separator + 1),
-        namespace === '' ? null : { [ATTR_SERVICE_NAMESPACE]: namespace },
-      );
-      this.#resources.set(key, resource);
+      resource = serviceResource(this.#shared, name, this.#serviceAttributes.get(name) ?? null);
+      this.#resources.set(name, resource);
     }
     return resource;
   }
