@@ -26,6 +26,7 @@ import {
   parseHelpFlags,
   releaseNamespace,
   render,
+  renderNotes,
   runHelp,
 } from './helpers.ts';
 
@@ -230,6 +231,14 @@ describe('chart knobs (test/ship/values/knobs.yaml)', () => {
     );
     assert.equal(named.capture?.image, named.agent.image);
     assert.equal(render().agent.image, 'ghcr.io/wirespan/wirespan:0.1.0', 'unchanged without it');
+  });
+
+  test('NOTES.txt says where the metrics are', () => {
+    assert.match(
+      renderNotes({ values: ['knobs.yaml'] }),
+      /wirespan's own scrape endpoint, port 9465 \/metrics, and the collector's/,
+    );
+    assert.match(renderNotes(), /4\. Metrics \(the collector's prometheus exporter, :8889\/metrics\)/);
   });
 
   test('sampling.ratio unset by default: no --sample-ratio, OTEL_TRACES_SAMPLER decides', () => {
