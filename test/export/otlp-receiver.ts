@@ -128,16 +128,16 @@ export class OtlpReceiver {
 
   /**
    * `port` 0: a free port; a fixed port lets a test bring "the collector" up where an exporter
-   * already sends. `http`: also listen for OTLP/HTTP, on a free port.
+   * already sends. `http`: also listen for OTLP/HTTP, on `httpPort` (default: a free port).
    */
-  constructor(port = 0, options: { http?: boolean } = {}) {
+  constructor(port = 0, options: { http?: boolean; httpPort?: number } = {}) {
     this.#http = options.http ?? false;
     this.#server = new mock.MockOtlpServer({
       services: this.#http ? ['grpc', 'http'] : ['grpc'],
       grpcHostname: '127.0.0.1',
       grpcPort: port,
       httpHostname: '127.0.0.1',
-      httpPort: 0,
+      httpPort: options.httpPort ?? 0,
       logLevel: 'warn',
       onTrace: (request: Raw) => this.#onTrace(request),
       onMetrics: (request: Raw) => this.#onMetrics(request),
@@ -261,7 +261,10 @@ export class OtlpReceiver {
 }
 
 /** Starts a receiver (close it in the test file's after hook); on `port` if given. */
-export function startReceiver(port = 0, options: { http?: boolean } = {}): Promise<OtlpReceiver> {
+export function startReceiver(
+  port = 0,
+  options: { http?: boolean; httpPort?: number } = {},
+): Promise<OtlpReceiver> {
   return new OtlpReceiver(port, options).start();
 }
 

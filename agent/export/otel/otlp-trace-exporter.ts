@@ -4,10 +4,11 @@
  * partial-success logging, self-observability metrics), with wirespan's span encoder
  * (otlp-encode.ts) as its serializer instead of otlp-transformer's ProtobufTraceSerializer.
  *
- * It is built exactly as `@opentelemetry/exporter-trace-otlp-grpc`'s OTLPTraceExporter builds
- * itself (0.301.0: `createOtlpGrpcExportDelegate(convertLegacyOtlpGrpcOptions(config, 'TRACES'),
- * serializer, ...)`), so it takes the same options and behaves the same on the wire; only the
- * bytes are made faster. Responses are decoded by the SDK's deserializer.
+ * It is built exactly as the SDK's OTLPTraceExporter builds itself (0.301.0, gRPC:
+ * `createOtlpGrpcExportDelegate(convertLegacyOtlpGrpcOptions(config, 'TRACES'), serializer, ...)`;
+ * http/protobuf: the same with createOtlpHttpExportDelegate, see otlp-transport.ts), so it takes
+ * the same options and behaves the same on the wire; only the bytes are made faster. Responses
+ * are decoded by the SDK's deserializer.
  */
 import type { ExportResult } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';

@@ -1,8 +1,13 @@
 /**
  * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK (NodeSDK owns the
- * lifecycle, the MeterProvider with its OTLP/gRPC metric reader and views, the diag logger from
+ * lifecycle, the MeterProvider with its metric readers and views, the diag logger from
  * OTEL_LOG_LEVEL and OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
- * span and queues it for the OTLP/gRPC trace exporter.
+ * span and queues it for the trace exporter.
+ *
+ * Exporters as the SDK environment variables choose them (exporter-env.ts): traces otlp,
+ * console or none; metrics any of otlp, prometheus (prometheus-endpoint.ts), console; OTLP over
+ * grpc or http/protobuf per signal (otlp-transport.ts). The latency histograms go out under each
+ * observed service's resource (service-metrics.ts).
  *
  * Span path: spans are built as ReadableSpan objects and batched by span-batcher.ts straight
  * into the OTLP trace exporter, not through a Tracer and the BatchSpanProcessor. Measured on the
@@ -514,7 +519,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const base = await detectBaseResource(options.resourceAttributes ?? {});
     const shared = sharedAttributes(base);
 
-    // The SDK's gRPC transport and configuration with wirespan's span encoder (otlp-trace-exporter.ts).
+    // The SDK's transport (gRPC or HTTP) and configuration with wirespan's span encoder (otlp-trace-exporter.ts).
     const newTraceExporter = (userAgent: string | undefined): OtlpTraceExporter =>
       new OtlpTraceExporter(
         {
@@ -536,7 +541,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
             : newTraceExporter(undefined);
     const batcher = traceExporter === null ? null : new SpanBatcher(traceExporter, batchOptions);
     // Requests the workers encoded (offerEncoded()): the same transport with a pass-through
-    // serializer, the same queue semantics (request-batcher.ts); its own gRPC channel.
+    // serializer, the same queue semantics (request-batcher.ts); its own channel.
     // Console spans come from span objects only (the workers then post pairs: spanConfig null).
     const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
       new OtlpBytesExporter(
