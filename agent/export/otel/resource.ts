@@ -17,8 +17,9 @@
  * Observed-service resources: the base MINUS what describes the wirespan process or its host
  * (`service.*`, `process.*`, `host.*`, `os.*`, and the pod's `k8s.pod.*`, `k8s.namespace.*`,
  * `k8s.container.*`, `k8s.daemonset.*`, `container.*`, and `telemetry.*`: the observed server is
- * another program, often on another machine, and not written in wirespan's SDK language) PLUS `service.name` from the service map (or the default
- * `{protocol}://{address}:{port}`) and the map entry's extra attributes. What the user set in
+ * another program, often on another machine, and not written in wirespan's SDK language) PLUS
+ * `service.name` from the service map (or the default `{protocol}://{address}:{port}`) and the
+ * map entry's extra attributes. What the user set in
  * OTEL_RESOURCE_ATTRIBUTES under other keys (k8s.node.name, deployment.environment.name, ...)
  * applies to both. OTEL_SERVICE_NAME names wirespan itself, never an observed service.
  */
