@@ -74,6 +74,13 @@ function portOrZero(value: unknown): number {
   return port;
 }
 
+function listenPort(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`not a port number from 1 to 65535: "${value}"`);
+  return port;
+}
+
 function nonNegativeInteger(value: unknown): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`not an integer >= 0: "${value}"`);
@@ -85,9 +92,16 @@ function otelOptions<T>(y: Argv<T>) {
   return y
     .option('otlp', {
       describe:
-        'export every pair as an OpenTelemetry span (and latency/pipeline metrics) over OTLP gRPC to URL; ' +
-        'without URL: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4317',
+        'export every pair as an OpenTelemetry span (and latency/pipeline metrics) over OTLP to URL ' +
+        '(gRPC, or HTTP with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: URL is the base, /v1/traces appended); ' +
+        'without URL: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4317 (4318 for HTTP)',
       type: 'string',
+    })
+    .option('prometheus-port', {
+      describe:
+        'serve the latency and pipeline metrics for Prometheus on this port (/metrics), with or without --otlp',
+      type: 'number',
+      coerce: checked('prometheus-port', listenPort),
     })
     .option('local-networks', {
       describe: 'OTLP: CIDRs of the observed node; a span is SERVER when its server is local, else CLIENT',
@@ -107,9 +121,9 @@ function otelOptions<T>(y: Argv<T>) {
       default: [] as string[],
     })
     .option('sample-ratio', {
-      describe: 'OTLP: share of ordinary spans kept (errors, timeouts and slow spans are always kept)',
+      describe:
+        'OTLP: share of ordinary spans kept (errors, timeouts and slow spans are always kept); default: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, else 1',
       type: 'number',
-      default: 1,
       coerce: checked('sample-ratio', ratio),
     })
     .option('slow-span', {
@@ -158,7 +172,8 @@ function otelArgs(argv: {
   'local-networks': string[] | undefined;
   'service-map': { match: string; service: string }[];
   'http-route': (string | number)[];
-  'sample-ratio': number;
+  'sample-ratio': number | undefined;
+  'prometheus-port': number | undefined;
   'slow-span': number | undefined;
   'slo-boundaries': number[];
   histogram: 'explicit' | 'exponential';
@@ -172,6 +187,7 @@ function otelArgs(argv: {
       serviceMap: argv['service-map'],
       httpRoutes: argv['http-route'].map(String),
       sampleRatio: argv['sample-ratio'],
+      prometheusPort: argv['prometheus-port'],
       slowSpanSeconds: argv['slow-span'] ?? null,
       sloBoundaries: argv['slo-boundaries'],
       histogram: argv.histogram,

@@ -56,7 +56,10 @@ export interface OtelCliOptions {
   localNetworks: string[] | undefined;
   serviceMap: ServiceMapEntry[];
   httpRoutes: string[];
-  sampleRatio: number;
+  /** --sample-ratio; undefined: OTEL_TRACES_SAMPLER / _ARG (the exporter reads them). */
+  sampleRatio: number | undefined;
+  /** --prometheus-port: a Prometheus scrape endpoint, with or without OTLP. */
+  prometheusPort: number | undefined;
   slowSpanSeconds: number | null;
   sloBoundaries: number[];
   histogram: 'explicit' | 'exponential';
@@ -115,20 +118,25 @@ function statsLine(snapshot: PipelineSnapshot): string {
   );
 }
 
-/** The OTLP exporter configured from the command line (`otlp` '' = the env's or the default endpoint). */
+/**
+ * The exporter configured from the command line (`otlp` '' = the env's or the default endpoint;
+ * undefined = no OTLP, the Prometheus endpoint only).
+ */
 export function createExporterFromCli(
-  otlp: string,
+  otlp: string | undefined,
   otel: OtelCliOptions,
   sourceFiles: readonly string[],
   extra: Partial<OtelExporterOptions> = {},
 ): Promise<OtelExporter> {
   return createOtelExporter({
     ...extra,
-    ...(otlp === '' ? {} : { endpoint: otlp }),
+    ...(otlp === undefined || otlp === '' ? {} : { endpoint: otlp }),
+    otlp: otlp !== undefined,
+    ...(otel.prometheusPort === undefined ? {} : { prometheusPort: otel.prometheusPort }),
     ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
     serviceMap: otel.serviceMap,
     httpRoutes: otel.httpRoutes,
-    sampleRatio: otel.sampleRatio,
+    ...(otel.sampleRatio === undefined ? {} : { sampleRatio: otel.sampleRatio }),
     slowSpanSeconds: otel.slowSpanSeconds,
     sloBoundaries: otel.sloBoundaries,
     histogramAggregation: otel.histogram,
@@ -195,7 +203,7 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
   const discovered = discoverCaptureFiles(options.inputs);
   const files = discovered.files;
   let exporter: OtelExporter | null = null;
-  if (options.otlp !== undefined) {
+  if (options.otlp !== undefined || options.otel.prometheusPort !== undefined) {
     try {
       exporter = await createExporterFromCli(options.otlp, options.otel, files);
     } catch (error) {

@@ -123,7 +123,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   // OTLP when asked for on the command line or configured the standard way.
   const otlp = options.otlp ?? (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? '' : undefined);
   let exporter: OtelExporter | null = null;
-  if (otlp !== undefined) {
+  if (otlp !== undefined || options.otel.prometheusPort !== undefined) {
     try {
       exporter = await createExporterFromCli(otlp, options.otel, fileNames, {
         // The capture files are the durable buffer: a collector outage pauses reading (whenRoom)
@@ -412,7 +412,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   log('info', 'watching', {
     dirs: options.watch,
     workers: workerCount,
-    otlp: exporter?.endpoint ?? null,
+    otlp: otlp === undefined ? null : (exporter?.endpoint ?? null),
     healthPort: options.healthPort,
   });
   const running = tails.map((watched) =>

@@ -59,10 +59,12 @@ function comparable(span: ReceivedSpan): string {
 
 function histograms(): string[] {
   const out: string[] = [];
-  for (const [name, metric] of receiver.lastMetrics('wirespan.pairs') as Map<string, ReceivedMetric>) {
+  for (const metric of receiver.lastRequest('wirespan.pairs') as ReceivedMetric[]) {
     if (metric.type !== 'histogram') continue;
     for (const p of metric.dataPoints)
-      out.push(JSON.stringify([name, p.attributes, p.count, p.bucketCounts]));
+      out.push(
+        JSON.stringify([metric.name, metric.resource['service.name'], p.attributes, p.count, p.bucketCounts]),
+      );
   }
   return out.sort();
 }

@@ -3,7 +3,8 @@
  * listening on its OTLP port, reads a capture, logs the outage once and reports not ready; the
  * receiver then comes up on that port, the agent logs the recovery once, becomes ready, and
  * after SIGTERM the receiver holds exactly the pairs `replay` finds, at their exact capture
- * times; exit code 0.
+ * times; exit code 0. Over OTLP/gRPC and OTLP/HTTP (http/protobuf: the same retries and
+ * outage reporting, export-outage.ts).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -52,11 +53,16 @@ async function readyz(port: number): Promise<number> {
   }
 }
 
-for (const workers of ['0', '2']) {
-  test(`run --workers ${workers}: a collector down at start, then up: every pair exported once, outage logged once, exit 0`, async () => {
+for (const [workers, protocol] of [
+  ['0', 'grpc'],
+  ['2', 'grpc'],
+  ['2', 'http/protobuf'],
+] as const) {
+  test(`run --workers ${workers}, ${protocol}: a collector down at start, then up: every pair exported once, outage logged once, exit 0`, async () => {
     let receiver: OtlpReceiver | null = null;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-outage-'));
     const otlpPort = await freePort();
+    const http = protocol === 'http/protobuf';
     const healthPort = await freePort();
     const child: ChildProcess = spawn(
       process.execPath,
@@ -79,7 +85,7 @@ for (const workers of ['0', '2']) {
         '--workers',
         workers,
       ],
-      { cwd: repoRoot },
+      { cwd: repoRoot, env: { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: protocol } },
     );
     let stderr = '';
     child.stderr!.on('data', (chunk) => {
@@ -94,7 +100,10 @@ for (const workers of ['0', '2']) {
       await waitFor(() => logLines(stderr, 'span export failing').length > 0, 'the outage to be logged');
       await waitFor(async () => (await readyz(healthPort)) === 503, '/readyz to answer 503');
 
-      receiver = await startReceiver(otlpPort);
+      // Over HTTP the collector comes up on the HTTP port the agent sends to (gRPC elsewhere).
+      receiver = http
+        ? await startReceiver(0, { http: true, httpPort: otlpPort })
+        : await startReceiver(otlpPort);
       receivers.push(receiver);
       await waitFor(() => logLines(stderr, 'span export recovered').length > 0, 'the recovery to be logged');
       await waitFor(() => receiver!.spans.length > 0, 'spans at the receiver');
@@ -109,8 +118,11 @@ for (const workers of ['0', '2']) {
     assert.equal(failing.length, 1, stderr);
     assert.equal(recovered.length, 1, stderr);
     assert.equal(failing[0]!.level, 'warn');
-    assert.match(String(failing[0]!.error), /UNAVAILABLE/);
-    assert.ok(Number(recovered[0]!.retries) >= 1);
+    assert.match(String(failing[0]!.error), http ? /ECONNREFUSED/ : /UNAVAILABLE/);
+    if (http) assert.ok(receiver!.requests.every((r) => r.transport === 'http'));
+    // Over HTTP the SDK's transport retries a refused request itself (with backoff, within the
+    // export timeout), so the request that gets through may be a first attempt.
+    assert.ok(Number(recovered[0]!.retries) >= (http ? 0 : 1), JSON.stringify(recovered[0]));
     assert.ok(Number(recovered[0]!.outageSeconds) > 0);
 
     const expected = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout)

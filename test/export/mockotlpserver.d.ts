@@ -4,6 +4,8 @@ declare module '@elastic/mockotlpserver' {
     services?: ('http' | 'grpc' | 'ui')[];
     grpcHostname?: string;
     grpcPort?: number;
+    httpHostname?: string;
+    httpPort?: number;
     logLevel?: string;
     onTrace?: (request: Record<string, unknown>) => void;
     onMetrics?: (request: Record<string, unknown>) => void;
@@ -14,6 +16,7 @@ declare module '@elastic/mockotlpserver' {
     start(): Promise<void>;
     close(): Promise<void>;
     grpcUrl: URL | null;
+    httpUrl: URL | null;
   }
   const mock: { MockOtlpServer: typeof MockOtlpServer };
   export default mock;

@@ -3,6 +3,7 @@
  * (docs/cli.md, "OpenTelemetry configuration").
  */
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { createOtelExporter } from '../../agent/export/otel/index.ts';
@@ -19,6 +20,7 @@ const kVariables = [
   'OTEL_TRACES_SAMPLER',
   'OTEL_TRACES_SAMPLER_ARG',
   'OTEL_METRICS_EXPORTER',
+  'OTEL_NODE_RESOURCE_DETECTORS',
 ];
 
 let receiver: OtlpReceiver;
@@ -86,4 +88,70 @@ test('OTEL_SDK_DISABLED=true: nothing is exported, pairs are still counted', asy
   assert.deepEqual(await exporter.shutdown(), { exported: 0, dropped: 0, failed: 0, error: null });
   assert.equal(exporter.counters.pairs, pairs.length);
   assert.equal(receiver.spans.length, 0);
+});
+
+test('latency histograms under the observed service: its own resource, service.name on the points; wirespan stable', async () => {
+  receiver.reset();
+  process.env.OTEL_RESOURCE_ATTRIBUTES = 'k8s.node.name=node-7,k8s.pod.name=wirespan-x7k2p';
+  const exporter = await createOtelExporter({ endpoint: receiver.endpoint });
+  const { pairs } = replayPairs([demo]);
+  for (const pair of pairs) exporter.emit(pair);
+  assert.equal((await exporter.shutdown()).error, null);
+  const last = receiver.metricRequests.at(-1)!;
+  const dns = last.filter((m) => m.name === 'dns.lookup.duration');
+  assert.deepEqual(
+    dns.map((m) => m.resource['service.name']),
+    ['dns://127.0.0.153:53'],
+  );
+  const [service] = dns;
+  // The service's resource: shared attributes, not wirespan's identity or SDK language.
+  assert.equal(service!.resource['k8s.node.name'], 'node-7');
+  assert.equal(service!.resource['k8s.pod.name'], undefined);
+  assert.equal(service!.resource['telemetry.sdk.language'], undefined);
+  assert.equal(service!.resource['process.pid'], undefined);
+  // spanmetrics keeps service.name on the points too (Prometheus: service_name).
+  assert.ok(service!.dataPoints.every((p) => p.attributes['service.name'] === 'dns://127.0.0.153:53'));
+  const count = service!.dataPoints.reduce((n, p) => n + Number(p.count), 0);
+  assert.equal(count, pairs.filter((p) => p.protocol === 'dns' && p.outcome === 0).length);
+  // HTTP servers each under their own resource.
+  const http = last
+    .filter((m) => m.name === 'http.server.request.duration')
+    .map((m) => m.resource['service.name']);
+  assert.deepEqual(http.sort(), ['http://127.0.0.1:8080', 'http://[::1]:8080']);
+  // wirespan's own metrics: its resource, stable across restarts.
+  const own = last.find((m) => m.name === 'wirespan.pairs')!;
+  assert.equal(own.resource['service.name'], 'wirespan');
+  assert.equal(own.resource['service.instance.id'], 'node-7/wirespan-x7k2p');
+  assert.equal(own.resource['process.pid'], undefined);
+  assert.equal(own.resource['telemetry.sdk.language'], 'nodejs');
+  assert.ok(
+    last
+      .filter((m) => m.name === 'dns.lookup.duration')
+      .every((m) => m.resource['service.name'] !== 'wirespan'),
+  );
+  // Spans: not labelled with wirespan's SDK language either.
+  assert.ok(receiver.spans.every((s) => s.resource['telemetry.sdk.language'] === undefined));
+});
+
+test('without pod names, service.instance.id is the host name in every run (no random id, no pid)', async () => {
+  const instanceIds: unknown[] = [];
+  for (let run = 0; run < 2; run++) {
+    receiver.reset();
+    const exporter = await createOtelExporter({ endpoint: receiver.endpoint, traces: false });
+    assert.equal((await exporter.shutdown()).error, null);
+    const own = receiver.lastMetrics('wirespan.spans.exported').get('wirespan.spans.exported')!;
+    assert.equal(own.resource['process.pid'], undefined);
+    instanceIds.push(own.resource['service.instance.id']);
+  }
+  assert.deepEqual(instanceIds, [os.hostname(), os.hostname()]);
+});
+
+test('OTEL_NODE_RESOURCE_DETECTORS named explicitly: the SDK detectors as they are (random id, pid)', async () => {
+  receiver.reset();
+  process.env.OTEL_NODE_RESOURCE_DETECTORS = 'serviceinstance,process';
+  const exporter = await createOtelExporter({ endpoint: receiver.endpoint, traces: false });
+  assert.equal((await exporter.shutdown()).error, null);
+  const own = receiver.lastMetrics('wirespan.spans.exported').get('wirespan.spans.exported')!;
+  assert.equal(own.resource['process.pid'], process.pid);
+  assert.match(String(own.resource['service.instance.id']), /^[0-9a-f-]{36}$/);
 });

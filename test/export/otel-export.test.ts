@@ -285,7 +285,8 @@ describe('demo capture', () => {
       const span = run.byKey.get(pairKey(pair))!;
       const address = pair.server.address.includes(':') ? `[${pair.server.address}]` : pair.server.address;
       assert.equal(span.resource['service.name'], `${pair.protocol}://${address}:${pair.server.port}`);
-      assert.equal(span.resource['telemetry.sdk.language'], 'nodejs');
+      // The observed server is not written in wirespan's SDK language (nor sent by its SDK).
+      assert.equal(span.resource['telemetry.sdk.language'], undefined);
       assert.equal(
         span.resource['process.pid'],
         undefined,
@@ -323,7 +324,14 @@ describe('demo capture', () => {
     );
     const dns = metrics.get('dns.lookup.duration')!;
     assert.equal(dns.unit, 's');
-    assert.equal(dns.resource['service.name'], 'wirespan');
+    // Under each observed server's own resource (service-metrics.ts), named on the points too.
+    for (const metric of receiver.lastRequest('dns.lookup.duration')) {
+      if (metric.name !== 'dns.lookup.duration') continue;
+      assert.notEqual(metric.resource['service.name'], 'wirespan');
+      assert.ok(
+        metric.dataPoints.every((p) => p.attributes['service.name'] === metric.resource['service.name']),
+      );
+    }
     const bounds = dns.dataPoints[0]!.explicitBounds!;
     assert.equal(bounds[0], 0.00005, 'sub-millisecond buckets');
     assert.ok(bounds.includes(10));
@@ -387,6 +395,11 @@ describe('configuration', () => {
     const dns = spanOf(run, (p) => p.protocol === 'dns' && p.server.address === '127.0.0.153').span;
     assert.equal(dns.resource['service.name'], 'coredns');
     assert.equal(dns.resource['service.namespace'], 'kube-system');
+    // The histograms of a mapped service: under the same resource as its spans.
+    const coredns = receiver
+      .lastRequest('dns.lookup.duration')
+      .find((m) => m.name === 'dns.lookup.duration' && m.resource['service.name'] === 'coredns');
+    assert.equal(coredns?.resource['service.namespace'], 'kube-system');
     const unmapped = spanOf(run, (p) => p.protocol === 'dns' && p.server.address === '127.0.0.154').span;
     assert.equal(unmapped.resource['service.name'], 'dns://127.0.0.154:53');
     const user = spanOf(run, (p) => p.http?.target === '/api/users/2').span;

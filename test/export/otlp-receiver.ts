@@ -1,11 +1,13 @@
 /**
- * A real OTLP/gRPC receiver in the test process (@elastic/mockotlpserver: @grpc/grpc-js with the
- * OTLP protos), with what it received turned into plain values: ids as hex, 64-bit integers
- * (timestamps, counts, int attributes) as decimal strings, attributes as objects.
+ * A real OTLP receiver in the test process (@elastic/mockotlpserver: @grpc/grpc-js with the
+ * OTLP protos, and OTLP/HTTP on request), with what it received turned into plain values: ids as
+ * hex, 64-bit integers (timestamps, counts, int attributes) as decimal strings, attributes as
+ * objects; and each request's transport, path and content type.
  *
  * mockotlpserver publishes on process-wide diagnostics channels, so every server in a process
  * sees every request (also after it was closed): start one per test file, or one after another.
  */
+import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import mock from '@elastic/mockotlpserver';
 
@@ -28,6 +30,8 @@ export interface ReceivedMetric {
   name: string;
   unit: string;
   resource: Record<string, unknown>;
+  /** The instrumentation scope's name. */
+  scope: string;
   /** 'histogram' | 'sum' | 'gauge' | 'exponentialHistogram'. */
   type: string;
   dataPoints: {
@@ -46,6 +50,13 @@ export interface TraceRequest {
 }
 
 type Raw = Record<string, unknown>;
+
+/** One request as it arrived: `grpc` (path: the gRPC method) or `http` (path: /v1/traces, ...). */
+export interface ReceivedRequest {
+  transport: 'grpc' | 'http';
+  path: string;
+  contentType: string | undefined;
+}
 
 function isLong(value: unknown): value is { low: number; high: number; unsigned: boolean } {
   return (
@@ -102,15 +113,31 @@ export class OtlpReceiver {
   readonly traceRequests: TraceRequest[] = [];
   /** Every metrics request, in arrival order (cumulative temporality: the last one has the totals). */
   readonly metricRequests: ReceivedMetric[][] = [];
+  /** Every request's transport and path, in arrival order. */
+  readonly requests: ReceivedRequest[] = [];
   #server: InstanceType<typeof mock.MockOtlpServer>;
+  readonly #http: boolean;
+  /** The gRPC endpoint (`http://127.0.0.1:port`). */
   endpoint = '';
+  /** The OTLP/HTTP base URL (with `{ http: true }`). */
+  httpEndpoint = '';
+  readonly #onRequest = (message: unknown): void => {
+    const m = message as { transport: 'grpc' | 'http'; path: string; headers?: Record<string, string> };
+    this.requests.push({ transport: m.transport, path: m.path, contentType: m.headers?.['content-type'] });
+  };
 
-  /** `port` 0: a free port; a fixed port lets a test bring "the collector" up where an exporter already sends. */
-  constructor(port = 0) {
+  /**
+   * `port` 0: a free port; a fixed port lets a test bring "the collector" up where an exporter
+   * already sends. `http`: also listen for OTLP/HTTP, on `httpPort` (default: a free port).
+   */
+  constructor(port = 0, options: { http?: boolean; httpPort?: number } = {}) {
+    this.#http = options.http ?? false;
     this.#server = new mock.MockOtlpServer({
-      services: ['grpc'],
+      services: this.#http ? ['grpc', 'http'] : ['grpc'],
       grpcHostname: '127.0.0.1',
       grpcPort: port,
+      httpHostname: '127.0.0.1',
+      httpPort: options.httpPort ?? 0,
       logLevel: 'warn',
       onTrace: (request: Raw) => this.#onTrace(request),
       onMetrics: (request: Raw) => this.#onMetrics(request),
@@ -120,10 +147,13 @@ export class OtlpReceiver {
   async start(): Promise<this> {
     await this.#server.start();
     this.endpoint = `http://${(this.#server.grpcUrl as URL).host}`;
+    if (this.#http) this.httpEndpoint = `http://${(this.#server.httpUrl as URL).host}`;
+    diagnostics.subscribe('otlp.v1.request', this.#onRequest);
     return this;
   }
 
   async close(): Promise<void> {
+    diagnostics.unsubscribe('otlp.v1.request', this.#onRequest);
     await this.#server.close();
   }
 
@@ -131,15 +161,31 @@ export class OtlpReceiver {
     this.spans.length = 0;
     this.traceRequests.length = 0;
     this.metricRequests.length = 0;
+    this.requests.length = 0;
   }
 
-  /** Metrics of the last request that carried `name`, by name. */
+  /**
+   * Metrics of the last request that carried `name`, by name. A latency histogram comes once per
+   * observed service (each under that service's resource): here its points are merged into the
+   * first one's (resource: the first service's); lastRequest() has them apart.
+   */
   lastMetrics(name: string): Map<string, ReceivedMetric> {
+    const byName = new Map<string, ReceivedMetric>();
+    for (const metric of this.lastRequest(name)) {
+      const seen = byName.get(metric.name);
+      if (seen === undefined) byName.set(metric.name, { ...metric, dataPoints: [...metric.dataPoints] });
+      else seen.dataPoints.push(...metric.dataPoints);
+    }
+    return byName;
+  }
+
+  /** Every metric of the last request that carried `name`, in request order. */
+  lastRequest(name: string): ReceivedMetric[] {
     for (let i = this.metricRequests.length - 1; i >= 0; i--) {
       const request = this.metricRequests[i]!;
-      if (request.some((m) => m.name === name)) return new Map(request.map((m) => [m.name, m]));
+      if (request.some((m) => m.name === name)) return request;
     }
-    return new Map();
+    return [];
   }
 
   #onTrace(request: Raw): void {
@@ -184,6 +230,7 @@ export class OtlpReceiver {
     for (const resourceMetrics of request.resourceMetrics as Raw[]) {
       const resource = attributesOf((resourceMetrics.resource as Raw | undefined)?.attributes);
       for (const scopeMetrics of resourceMetrics.scopeMetrics as Raw[]) {
+        const scope = String((scopeMetrics.scope as Raw | undefined)?.name ?? '');
         for (const metric of scopeMetrics.metrics as Raw[]) {
           const type =
             ['histogram', 'sum', 'gauge', 'exponentialHistogram'].find((t) => t in metric) ?? 'unknown';
@@ -202,6 +249,7 @@ export class OtlpReceiver {
             name: String(metric.name),
             unit: String(metric.unit ?? ''),
             resource,
+            scope,
             type,
             dataPoints,
           });
@@ -213,8 +261,11 @@ export class OtlpReceiver {
 }
 
 /** Starts a receiver (close it in the test file's after hook); on `port` if given. */
-export function startReceiver(port = 0): Promise<OtlpReceiver> {
-  return new OtlpReceiver(port).start();
+export function startReceiver(
+  port = 0,
+  options: { http?: boolean; httpPort?: number } = {},
+): Promise<OtlpReceiver> {
+  return new OtlpReceiver(port, options).start();
 }
 
 /** A loopback port nothing listens on now (bound, then released): where a collector will appear. */

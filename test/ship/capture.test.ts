@@ -319,8 +319,10 @@ describe('the pod, without Kubernetes: rendered capture + agent on one directory
 
       agent.kill('SIGTERM');
       assert.equal(await agentExit, 0, `SIGTERM drains and exits 0:\n${agentLog}`);
-      // Its own metrics (flushed at shutdown) carry the pod's resource attributes.
-      const agentResource = receiver.metricRequests.flat().at(-1)?.resource ?? {};
+      // Its own metrics (flushed at shutdown) carry the pod's resource attributes (the latency
+      // histograms are under the observed services' resources).
+      const agentResource =
+        receiver.metricRequests.flat().findLast((m) => m.name === 'wirespan.pairs')?.resource ?? {};
       assert.equal(agentResource['service.name'], 'wirespan');
       assert.equal(agentResource['k8s.pod.name'], 'wirespan-x7k2p');
       assert.equal(agentResource['k8s.namespace.name'], 'observability');

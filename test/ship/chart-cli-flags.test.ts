@@ -126,6 +126,7 @@ describe('the agent container runs `wirespan run` with flags the CLI has', () =>
     ['default values', []],
     ['overrides.yaml', ['overrides.yaml']],
     ['hostpath.yaml', ['hostpath.yaml']],
+    ['knobs.yaml', ['knobs.yaml']],
   ] as const) {
     test(`${label}: every rendered flag is listed by \`wirespan run --help\``, () => {
       const args = render({ values: [...values] }).agent.args ?? [];

@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { DaemonSet as DaemonSetModel } from 'kubernetes-models/apps/v1/DaemonSet';
@@ -26,12 +25,11 @@ import {
   helmTemplate,
   type Manifest,
   type PodSpec,
-  parseManifests,
   type Rendered,
   readRepoFile,
-  releaseName,
   releaseNamespace,
   render,
+  renderNotes,
   valuesDir,
 } from './helpers.ts';
 
@@ -533,34 +531,12 @@ describe('chart sources', () => {
   });
 
   test('NOTES.txt renders and says where to look', () => {
-    // helm template does not print NOTES.txt: render it through tpl in a copy of the chart.
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-chart-'));
-    try {
-      fs.cpSync(chartDir, copy, { recursive: true });
-      fs.copyFileSync(path.join(copy, 'templates/NOTES.txt'), path.join(copy, 'notes.txt'));
-      fs.writeFileSync(
-        path.join(copy, 'templates/notes-render.yaml'),
-        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 4 }}\n',
-      );
-      const result = helm([
-        'template',
-        releaseName,
-        copy,
-        '--namespace',
-        releaseNamespace,
-        '--show-only',
-        'templates/notes-render.yaml',
-      ]);
-      assert.equal(result.status, 0, result.stderr);
-      const notes = (parseManifests(result.stdout)[0] as Manifest & { data: { notes: string } }).data.notes;
-      assert.match(notes, /kubectl -n observability rollout status daemonset\/wirespan\b/);
-      assert.match(notes, /http:\/\/\$\(HOST_IP\):4317/);
-      assert.match(notes, /dns_lookup_duration_seconds/);
-      assert.match(notes, /8089\/healthz/);
-      assert.match(notes, /No spans\?/);
-    } finally {
-      fs.rmSync(copy, { recursive: true, force: true });
-    }
+    const notes = renderNotes();
+    assert.match(notes, /kubectl -n observability rollout status daemonset\/wirespan\b/);
+    assert.match(notes, /http:\/\/\$\(HOST_IP\):4317/);
+    assert.match(notes, /dns_lookup_duration_seconds/);
+    assert.match(notes, /8089\/healthz/);
+    assert.match(notes, /No spans\?/);
   });
 
   test('the schema file is what helm reads (draft-07, no unknown top-level keys allowed)', () => {

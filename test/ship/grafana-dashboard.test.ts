@@ -61,7 +61,8 @@ function exportedSeries(): Map<string, string> {
   for (const { name, unit, kind } of instruments) {
     let base = sanitize(name);
     const suffix = unit.startsWith('{') ? '' : (unitSuffix[unit] ?? sanitize(unit));
-    if (suffix && !base.endsWith(`_${suffix}`)) base = `${base}_${suffix}`;
+    // No suffix when the name already has the unit as a word (prometheus/otlptranslator).
+    if (suffix && !base.split('_').includes(suffix)) base = `${base}_${suffix}`;
     const names =
       kind === 'histogram'
         ? [`${base}_bucket`, `${base}_count`, `${base}_sum`]
@@ -71,7 +72,10 @@ function exportedSeries(): Map<string, string> {
   return series;
 }
 
-/** Labels a series can carry: metric attributes, resource attributes as labels, job, le. */
+/**
+ * Labels a series can carry: metric attributes (service.name of the observed service on the
+ * latency histograms), resource attributes as labels, job, le, the scope's otel_scope_name.
+ */
 function knownLabels(): Set<string> {
   const values = [
     ...Object.values(attributes as unknown as Record<string, unknown>),
@@ -85,8 +89,13 @@ function knownLabels(): Set<string> {
     'network.transport',
     'network.protocol.version',
     'url.scheme',
+    'service.name',
   ];
-  return new Set([...values, ...stable].map(sanitize).concat(['job', 'le', 'k8s_node_name', '__name__']));
+  return new Set(
+    [...values, ...stable]
+      .map(sanitize)
+      .concat(['job', 'le', 'k8s_node_name', 'otel_scope_name', '__name__']),
+  );
 }
 
 function allExprs(): string[] {

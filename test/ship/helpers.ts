@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot, runCli } from '../helpers/run-cli.ts';
@@ -259,4 +260,26 @@ export function which(program: string): string | null {
 
 export function readRepoFile(relative: string): string {
   return fs.readFileSync(path.join(repoRoot, relative), 'utf8');
+}
+
+/** NOTES.txt as helm would print it (helm template does not: rendered through tpl in a copy of the chart). */
+export function renderNotes(options: RenderOptions = {}): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-chart-'));
+  try {
+    fs.cpSync(chartDir, copy, { recursive: true });
+    fs.copyFileSync(path.join(copy, 'templates/NOTES.txt'), path.join(copy, 'notes.txt'));
+    fs.writeFileSync(
+      path.join(copy, 'templates/notes-render.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 4 }}\n',
+    );
+    const result = helmTemplate({ ...options, chart: copy });
+    if (result.status !== 0) throw new Error(`helm template (NOTES) failed:\n${result.stderr}`);
+    const notes = parseManifests(result.stdout).find((m) => m.metadata.name === 'notes') as
+      | (Manifest & { data: { notes: string } })
+      | undefined;
+    if (notes === undefined) throw new Error('the NOTES ConfigMap did not render');
+    return notes.data.notes;
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
 }

@@ -2,7 +2,8 @@
  * config/prometheus-rules.yaml: the latency SLO and error-ratio alerts.
  * - Every series and label the expressions use exists in what a real `wirespan run` exports
  *   (received over OTLP here), once named the way the collector's prometheus exporter names
- *   it (UnderscoreEscapingWithSuffixes, resource attributes as labels, service.name as job).
+ *   it (UnderscoreEscapingWithSuffixes, resource attributes as labels, service.name as job,
+ *   the scope as otel_scope_name).
  * - The chart's PrometheusRule, with default values, is exactly this file's rules.
  * - Where promtool is installed: `promtool check rules`, and `promtool test rules` with
  *   synthetic series (prometheus-rules.promtool.yaml) that make each alert fire above its
@@ -53,12 +54,13 @@ function sanitize(name: string): string {
 /**
  * Prometheus series names for one OTel metric, as translation_strategy
  * UnderscoreEscapingWithSuffixes gives them: unit suffix (annotations such as {pair} are
- * dropped), `_total` for counters, `_bucket/_sum/_count` for histograms.
+ * dropped; none when the name already has the unit as a word, as prometheus/otlptranslator's
+ * addUnitTokens), `_total` for counters, `_bucket/_sum/_count` for histograms.
  */
 export function prometheusNames(name: string, unit: string, type: string): string[] {
   let base = sanitize(name);
   const unitName = unit.startsWith('{') ? '' : (kUnitSuffix[unit] ?? (unit === '1' ? '' : sanitize(unit)));
-  if (unitName && !base.endsWith(`_${unitName}`)) base = `${base}_${unitName}`;
+  if (unitName && !base.split('_').includes(unitName)) base = `${base}_${unitName}`;
   if (type === 'histogram') return [`${base}_bucket`, `${base}_sum`, `${base}_count`];
   if (type === 'exponentialHistogram') return [base];
   if (type === 'sum') return [base.endsWith('_total') ? base : `${base}_total`];
@@ -78,6 +80,7 @@ function toPrometheus(metrics: ReceivedMetric[]): Map<string, Series> {
     const serviceName = String(metric.resource['service.name']);
     const namespace = metric.resource['service.namespace'];
     resourceLabels.job = namespace ? `${namespace}/${serviceName}` : serviceName;
+    resourceLabels.otel_scope_name = metric.scope;
     for (const name of prometheusNames(metric.name, metric.unit, metric.type)) {
       const entry = series.get(name) ?? { labels: new Map<string, Set<string>>() };
       series.set(name, entry);
@@ -141,9 +144,7 @@ describe('the rule file', () => {
       'dns_lookup_duration_seconds_count',
     ]);
     assert.deepEqual(prometheusNames('wirespan.files', '{file}', 'sum'), ['wirespan_files_total']);
-    assert.deepEqual(prometheusNames('wirespan.bytes.read', 'By', 'sum'), [
-      'wirespan_bytes_read_bytes_total',
-    ]);
+    assert.deepEqual(prometheusNames('wirespan.bytes.read', 'By', 'sum'), ['wirespan_bytes_read_total']);
     assert.deepEqual(prometheusNames('wirespan.lag', 's', 'gauge'), ['wirespan_lag_seconds']);
   });
 

@@ -1,12 +1,15 @@
 /** DNS pairs as spans: `DNS {type}`, dns.* attributes, non-NOERROR rcodes as errors, dns.lookup.duration. */
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, ATTR_NETWORK_TRANSPORT } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_NETWORK_TRANSPORT,
+  ATTR_SERVICE_NAME,
+} from '@opentelemetry/semantic-conventions';
 import {
   ATTR_WIRESPAN_DNS_ANSWER_COUNT,
   ATTR_WIRESPAN_DNS_ID,
   ATTR_WIRESPAN_DNS_QUESTION_CLASS,
   ATTR_WIRESPAN_DNS_RETRANSMISSIONS,
-  ATTR_WIRESPAN_SERVICE,
 } from '../../export/otel/attributes.ts';
 import { int, str } from '../../export/otel/detail-values.ts';
 import {
@@ -46,7 +49,7 @@ export const dnsSpans: ProtocolSpans<DnsDetail> = {
       if (span.matched) {
         const metricAttributes: Attributes = {
           [ATTR_NETWORK_TRANSPORT]: span.transport,
-          [ATTR_WIRESPAN_SERVICE]: span.serviceName,
+          [ATTR_SERVICE_NAME]: span.serviceName,
         };
         if (type !== null) metricAttributes[ATTR_DNS_QUESTION_TYPE] = type;
         if (span.errorType !== null) metricAttributes[ATTR_ERROR_TYPE] = span.errorType;

@@ -12,6 +12,7 @@ import {
   ATTR_HTTP_ROUTE,
   ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_SERVER_ADDRESS,
+  ATTR_SERVICE_NAME,
   ATTR_URL_FULL,
   ATTR_URL_PATH,
   ATTR_URL_QUERY,
@@ -20,7 +21,6 @@ import {
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
   METRIC_HTTP_SERVER_REQUEST_DURATION,
 } from '@opentelemetry/semantic-conventions';
-import { ATTR_WIRESPAN_SERVICE } from '../../export/otel/attributes.ts';
 import { int, str } from '../../export/otel/detail-values.ts';
 import { HttpRoutes } from '../../export/otel/http-routes.ts';
 import {
@@ -132,7 +132,7 @@ export const httpSpans: ProtocolSpans<HttpDetail> = {
           const metricAttributes: Attributes = {
             [ATTR_HTTP_REQUEST_METHOD]: method,
             [ATTR_URL_SCHEME]: 'http',
-            [ATTR_WIRESPAN_SERVICE]: span.serviceName,
+            [ATTR_SERVICE_NAME]: span.serviceName,
           };
           if (status !== null) metricAttributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
           if (version !== null)

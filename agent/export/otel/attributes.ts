@@ -62,13 +62,6 @@ export const ATTR_WIRESPAN_RELAY_OUT_ADDRESS = 'wirespan.relay.out.address';
 export const ATTR_WIRESPAN_RELAY_OUT_PORT = 'wirespan.relay.out.port';
 export const ATTR_WIRESPAN_RELAY_OUT_TRANSPORT = 'wirespan.relay.out.transport';
 
-/**
- * Metric data-point attribute: the observed service (the span resource's service.name, from the
- * service map or the default `{protocol}://{address}:{port}`). Not `service.name` itself, which
- * is the resource attribute of wirespan's own telemetry and would clash in Prometheus.
- */
-export const ATTR_WIRESPAN_SERVICE = 'wirespan.service';
-
 // Pipeline-health metric attributes.
 /** Metric attribute: the pair's outcome ("matched", "unanswered"). */
 export const ATTR_WIRESPAN_OUTCOME = 'wirespan.outcome';

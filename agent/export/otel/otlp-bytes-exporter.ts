@@ -1,20 +1,16 @@
 /**
- * The OTLP/gRPC trace exporter for requests that are already encoded (by the workers, see
- * request-batcher.ts): the SDK's own gRPC export delegate, built as otlp-trace-exporter.ts
- * builds it (same options, `OTEL_EXPORTER_OTLP_*` configuration, headers, TLS, compression,
- * timeouts, concurrency limit, partial-success logging), with a pass-through serializer: the
- * bytes go on the wire as they are. Responses are decoded by the SDK's deserializer.
+ * The OTLP trace exporter for requests that are already encoded (by the workers, see
+ * request-batcher.ts): the SDK's own export delegate (gRPC or HTTP, otlp-transport.ts), built as
+ * otlp-trace-exporter.ts builds it (same options, `OTEL_EXPORTER_OTLP_*` configuration, headers,
+ * TLS, compression, timeouts, concurrency limit, partial-success logging), with a pass-through
+ * serializer: the bytes go on the wire as they are. Responses are decoded by the SDK's deserializer.
  *
  * FreshChannelRequestExporter puts it behind a FreshChannel (`run`: a new gRPC channel after
  * UNAVAILABLE, see fresh-channel.ts).
  */
 import type { ExportResult } from '@opentelemetry/core';
 import { ExportResultCode } from '@opentelemetry/core';
-import {
-  convertLegacyOtlpGrpcOptions,
-  createOtlpGrpcExportDelegate,
-  type OTLPGRPCExporterConfigNode,
-} from '@opentelemetry/otlp-grpc-exporter-base';
+import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import {
   type IExporterMetricsHelper,
   type IExportTraceServiceResponse,
@@ -22,11 +18,9 @@ import {
   ProtobufTraceSerializer,
 } from '@opentelemetry/otlp-transformer';
 import type { FreshChannel } from './fresh-channel.ts';
+import { createOtlpDelegate, type OtlpProtocol, type OtlpTransportConfig } from './otlp-transport.ts';
 import type { EncodedRequest, RequestExporter } from './request-batcher.ts';
 
-const kComponentType = 'otlp_grpc_span_exporter';
-const kGrpcName = 'TraceExportService';
-const kGrpcPath = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 /** The SDK's self-observability metrics count spans, as for the SDK's exporter (not requests or bytes). */
 const kMetricsHelper: IExporterMetricsHelper<EncodedRequest> = {
   name: 'span',
@@ -40,19 +34,15 @@ export const passThroughTraceSerializer: ISerializer<EncodedRequest, IExportTrac
 };
 
 export class OtlpBytesExporter implements RequestExporter {
-  readonly #delegate: ReturnType<
-    typeof createOtlpGrpcExportDelegate<EncodedRequest, IExportTraceServiceResponse>
-  >;
+  readonly #delegate: IOtlpExportDelegate<EncodedRequest>;
 
-  constructor(config: OTLPGRPCExporterConfigNode = {}) {
-    this.#delegate = createOtlpGrpcExportDelegate(
-      convertLegacyOtlpGrpcOptions(config, 'TRACES'),
+  constructor(config: OtlpTransportConfig = {}, protocol: OtlpProtocol = 'grpc') {
+    this.#delegate = createOtlpDelegate(
+      'TRACES',
+      protocol,
+      config,
       passThroughTraceSerializer,
-      kComponentType,
       kMetricsHelper,
-      undefined,
-      kGrpcName,
-      kGrpcPath,
     );
   }
 

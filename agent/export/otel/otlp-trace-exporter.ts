@@ -1,20 +1,17 @@
 /**
- * The OTLP/gRPC span exporter: the SDK's own gRPC export delegate (transport, `OTEL_EXPORTER_OTLP_*`
+ * The OTLP span exporter: the SDK's own export delegate (gRPC or HTTP, otlp-transport.ts: transport, `OTEL_EXPORTER_OTLP_*`
  * configuration, headers/metadata, TLS credentials, compression, timeouts, concurrency limit,
  * partial-success logging, self-observability metrics), with wirespan's span encoder
  * (otlp-encode.ts) as its serializer instead of otlp-transformer's ProtobufTraceSerializer.
  *
- * It is built exactly as `@opentelemetry/exporter-trace-otlp-grpc`'s OTLPTraceExporter builds
- * itself (0.301.0: `createOtlpGrpcExportDelegate(convertLegacyOtlpGrpcOptions(config, 'TRACES'),
- * serializer, ...)`), so it takes the same options and behaves the same on the wire; only the
- * bytes are made faster. Responses are decoded by the SDK's deserializer.
+ * It is built exactly as the SDK's OTLPTraceExporter builds itself (0.301.0, gRPC:
+ * `createOtlpGrpcExportDelegate(convertLegacyOtlpGrpcOptions(config, 'TRACES'), serializer, ...)`;
+ * http/protobuf: the same with createOtlpHttpExportDelegate, see otlp-transport.ts), so it takes
+ * the same options and behaves the same on the wire; only the bytes are made faster. Responses
+ * are decoded by the SDK's deserializer.
  */
 import type { ExportResult } from '@opentelemetry/core';
-import {
-  convertLegacyOtlpGrpcOptions,
-  createOtlpGrpcExportDelegate,
-  type OTLPGRPCExporterConfigNode,
-} from '@opentelemetry/otlp-grpc-exporter-base';
+import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import {
   type IExportTraceServiceResponse,
   type ISerializer,
@@ -23,13 +20,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { OtlpTraceEncoder } from './otlp-encode.ts';
-
-/** otel.component.type of the SDK's OTLP/gRPC span exporter (its self-observability metrics). */
-const kComponentType = 'otlp_grpc_span_exporter';
-const kGrpcName = 'TraceExportService';
-const kGrpcPath = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-
-export type OtlpTraceExporterConfig = OTLPGRPCExporterConfigNode;
+import { createOtlpDelegate, type OtlpProtocol, type OtlpTransportConfig } from './otlp-transport.ts';
 
 /** Span → protobuf with OtlpTraceEncoder; responses with the SDK's deserializer. */
 export function wirespanTraceSerializer(): ISerializer<ReadableSpan[], IExportTraceServiceResponse> {
@@ -41,19 +32,15 @@ export function wirespanTraceSerializer(): ISerializer<ReadableSpan[], IExportTr
 }
 
 export class OtlpTraceExporter implements SpanExporter {
-  readonly #delegate: ReturnType<
-    typeof createOtlpGrpcExportDelegate<ReadableSpan[], IExportTraceServiceResponse>
-  >;
+  readonly #delegate: IOtlpExportDelegate<ReadableSpan[]>;
 
-  constructor(config: OtlpTraceExporterConfig = {}) {
-    this.#delegate = createOtlpGrpcExportDelegate(
-      convertLegacyOtlpGrpcOptions(config, 'TRACES'),
+  constructor(config: OtlpTransportConfig = {}, protocol: OtlpProtocol = 'grpc') {
+    this.#delegate = createOtlpDelegate(
+      'TRACES',
+      protocol,
+      config,
       wirespanTraceSerializer(),
-      kComponentType,
       TraceExporterMetricsHelper,
-      undefined,
-      kGrpcName,
-      kGrpcPath,
     );
   }
 

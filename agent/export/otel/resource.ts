@@ -1,5 +1,6 @@
 /**
- * Resources: wirespan's own (the agent's metrics) and one per observed service (the spans).
+ * Resources: wirespan's own (the agent's metrics) and one per observed service (the spans and
+ * the latency histograms).
  *
  * The base is what NodeSDK would detect (same detectors, same `OTEL_NODE_RESOURCE_DETECTORS`
  * names, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` through the env detector) over the
@@ -7,11 +8,18 @@
  * It is computed here and handed to NodeSDK (with its own detection off) because the span path
  * needs the same base for the per-service resources and NodeSDK keeps its resource private.
  *
+ * wirespan's own resource is stable across restarts, so a restart does not start new Prometheus
+ * series: by default no `service.instance.id` detector (a random UUID per start) and no
+ * `process.pid`/`process.parent_pid`; `service.instance.id` is `{k8s.node.name}/{k8s.pod.name}`
+ * when both are known (the chart sets them), else the host name. OTEL_RESOURCE_ATTRIBUTES and an
+ * explicit OTEL_NODE_RESOURCE_DETECTORS still win.
+ *
  * Observed-service resources: the base MINUS what describes the wirespan process or its host
  * (`service.*`, `process.*`, `host.*`, `os.*`, and the pod's `k8s.pod.*`, `k8s.namespace.*`,
- * `k8s.container.*`, `k8s.daemonset.*`, `container.*`: the observed server is another program, often on
- * another machine) PLUS `service.name` from the service map (or the default
- * `{protocol}://{address}:{port}`) and the map entry's extra attributes. What the user set in
+ * `k8s.container.*`, `k8s.daemonset.*`, `container.*`, and `telemetry.*`: the observed server is
+ * another program, often on another machine, and not written in wirespan's SDK language) PLUS
+ * `service.name` from the service map (or the default `{protocol}://{address}:{port}`) and the
+ * map entry's extra attributes. What the user set in
  * OTEL_RESOURCE_ATTRIBUTES under other keys (k8s.node.name, deployment.environment.name, ...)
  * applies to both. OTEL_SERVICE_NAME names wirespan itself, never an observed service.
  */
@@ -32,6 +40,14 @@ import {
 } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
+// Development-status resource attributes (copied, as semconv.ts explains).
+const ATTR_SERVICE_INSTANCE_ID = 'service.instance.id';
+const ATTR_PROCESS_PID = 'process.pid';
+const ATTR_PROCESS_PARENT_PID = 'process.parent_pid';
+const ATTR_HOST_NAME = 'host.name';
+const ATTR_K8S_NODE_NAME = 'k8s.node.name';
+const ATTR_K8S_POD_NAME = 'k8s.pod.name';
+
 /** Default `service.name` of wirespan's own telemetry. */
 export const kAgentServiceName = 'wirespan';
 
@@ -44,12 +60,19 @@ const kDetectorsByName: ReadonlyMap<string, ResourceDetector> = new Map([
   ['env', envDetector],
 ]);
 
-/** The detectors NodeSDK runs: its default list, or the names in OTEL_NODE_RESOURCE_DETECTORS. */
-export function resourceDetectorsFromEnv(): ResourceDetector[] {
+/**
+ * The detectors to run: the names in OTEL_NODE_RESOURCE_DETECTORS, else NodeSDK's default list
+ * without its random service.instance.id (`explicit` false: see stableIdentity()).
+ */
+export function resourceDetectorsFromEnv(): { detectors: ResourceDetector[]; explicit: boolean } {
   const names = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS');
   if (names === undefined || names.length === 0) {
-    return [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector];
+    return { detectors: [processDetector, hostDetector, osDetector, envDetector], explicit: false };
   }
+  return { detectors: namedDetectors(names), explicit: true };
+}
+
+function namedDetectors(names: string[]): ResourceDetector[] {
   if (names.includes('all')) return [...kDetectorsByName.values()];
   if (names.includes('none')) return [];
   return names.flatMap((name) => {
@@ -61,11 +84,32 @@ export function resourceDetectorsFromEnv(): ResourceDetector[] {
 
 /** wirespan's own resource, with async attributes (host.id) settled so it can be serialised at once. */
 export async function detectBaseResource(extra: Attributes = {}): Promise<Resource> {
-  const base = defaultResource()
+  const { detectors, explicit } = resourceDetectorsFromEnv();
+  const detected = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: kAgentServiceName, ...extra }))
-    .merge(detectResources({ detectors: resourceDetectorsFromEnv() }));
-  await base.waitForAsyncAttributes?.();
-  return base;
+    .merge(detectResources({ detectors }));
+  await detected.waitForAsyncAttributes?.();
+  return explicit ? detected : stableIdentity(detected);
+}
+
+/** Without per-start attributes (pids), with a service.instance.id that survives restarts. */
+function stableIdentity(detected: Resource): Resource {
+  const attributes = { ...detected.attributes };
+  delete attributes[ATTR_PROCESS_PID];
+  delete attributes[ATTR_PROCESS_PARENT_PID];
+  if (attributes[ATTR_SERVICE_INSTANCE_ID] === undefined) {
+    const node = attributes[ATTR_K8S_NODE_NAME];
+    const pod = attributes[ATTR_K8S_POD_NAME];
+    const host = attributes[ATTR_HOST_NAME];
+    const instance =
+      typeof node === 'string' && typeof pod === 'string'
+        ? `${node}/${pod}`
+        : typeof host === 'string'
+          ? host
+          : null;
+    if (instance !== null) attributes[ATTR_SERVICE_INSTANCE_ID] = instance;
+  }
+  return resourceFromAttributes(attributes, { schemaUrl: detected.schemaUrl });
 }
 
 /**
@@ -83,6 +127,7 @@ const kAgentOnlyPrefixes = [
   'k8s.container.',
   'k8s.daemonset.',
   'container.',
+  'telemetry.',
 ];
 
 /** The base attributes that observed-service resources inherit (see the file comment). */

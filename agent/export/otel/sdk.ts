@@ -1,8 +1,13 @@
 /**
  * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK (NodeSDK owns the
- * lifecycle, the MeterProvider with its OTLP/gRPC metric reader and views, the diag logger from
+ * lifecycle, the MeterProvider with its metric readers and views, the diag logger from
  * OTEL_LOG_LEVEL and OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
- * span and queues it for the OTLP/gRPC trace exporter.
+ * span and queues it for the trace exporter.
+ *
+ * Exporters as the SDK environment variables choose them (exporter-env.ts): traces otlp,
+ * console or none; metrics any of otlp, prometheus (prometheus-endpoint.ts), console; OTLP over
+ * grpc or http/protobuf per signal (otlp-transport.ts). The latency histograms go out under each
+ * observed service's resource (service-metrics.ts).
  *
  * Span path: spans are built as ReadableSpan objects and batched by span-batcher.ts straight
  * into the OTLP trace exporter, not through a Tracer and the BatchSpanProcessor. Measured on the
@@ -20,31 +25,44 @@
  * (a test, a restart) can register again.
  */
 import { type Attributes, context, diag, logs, metrics, propagation, trace } from '@opentelemetry/api';
-import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv } from '@opentelemetry/core';
+import type { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
 import {
   type AggregationOption,
   type AggregationTemporality,
+  ConsoleMetricExporter,
   type InstrumentType,
   MeterProvider,
+  type MetricReader,
   PeriodicExportingMetricReader,
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { ConsoleSpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
+import {
+  type MetricsExporterName,
+  metricsExportersFromEnv,
+  prometheusAddressFromEnv,
+  sampleRatioFromEnv,
+  type TracesExporterName,
+  tracesExporterFromEnv,
+} from './exporter-env.ts';
 import { FreshChannel } from './fresh-channel.ts';
 import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMetrics } from './metrics.ts';
 import { FreshChannelRequestExporter, OtlpBytesExporter } from './otlp-bytes-exporter.ts';
 import { OtlpTraceExporter } from './otlp-trace-exporter.ts';
+import { otlpEndpoint, otlpProtocolFromEnv } from './otlp-transport.ts';
 import { kScope } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
+import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { RequestBatcher, type RequestExporter } from './request-batcher.ts';
 import { detectBaseResource, sharedAttributes } from './resource.ts';
 import { PairSampler } from './sampler.ts';
 import type { ServiceMapEntry } from './service-map.ts';
+import { createServiceMetricExporter, ServiceMetricsSplitter } from './service-metrics.ts';
 import {
   type ExportState,
   type ExportStateDetail,
@@ -62,11 +80,27 @@ import {
 
 export interface OtelExporterOptions {
   /**
-   * OTLP/gRPC endpoint for spans and metrics, e.g. `http://collector:4317` (`https://` for TLS).
+   * OTLP endpoint for spans and metrics, e.g. `http://collector:4317` (`https://` for TLS); with
+   * http/protobuf a base URL (`http://collector:4318`, `/v1/traces` and `/v1/metrics` appended).
    * Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / ..._METRICS_ENDPOINT, else
-   * OTEL_EXPORTER_OTLP_ENDPOINT, else `http://localhost:4317`.
+   * OTEL_EXPORTER_OTLP_ENDPOINT, else `http://localhost:4317` (4318 with http/protobuf).
+   * The protocol: OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+   * else grpc.
    */
   endpoint?: string;
+  /**
+   * False: no OTLP at all (`otlp` left out of the trace and metric exporters; e.g. metrics only
+   * on the Prometheus endpoint). Default true.
+   */
+  otlp?: boolean;
+  /**
+   * Serve the metrics for Prometheus on this port (`/metrics`), in addition to the exporters
+   * OTEL_METRICS_EXPORTER names. OTEL_METRICS_EXPORTER=prometheus alone serves them on
+   * OTEL_EXPORTER_PROMETHEUS_PORT (default 9464).
+   */
+  prometheusPort?: number;
+  /** Interface of the Prometheus endpoint. Default OTEL_EXPORTER_PROMETHEUS_HOST, else all interfaces. */
+  prometheusHost?: string;
   /** CIDRs of the observed node's own addresses and pods: decides SERVER vs CLIENT. Default kDefaultLocalNetworks. */
   localNetworks?: readonly string[];
   /** Observed server → service.name; first match wins. Default: none (`{protocol}://{address}:{port}`). */
@@ -75,8 +109,8 @@ export interface OtelExporterOptions {
   maxServices?: number;
   /**
    * Fraction of ordinary spans exported, 0..1. Errors, timeouts, slow spans and spans joining a
-   * sampled traceparent are always kept. Default: OTEL_TRACES_SAMPLER=traceidratio /
-   * parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG, else 1.
+   * sampled traceparent are always kept. Default: OTEL_TRACES_SAMPLER (always_on, always_off,
+   * traceidratio with OTEL_TRACES_SAMPLER_ARG, and their parentbased_ forms), else 1.
    */
   sampleRatio?: number;
   /** Spans at least this many seconds long are always exported; null/undefined: no slow rule. */
@@ -119,9 +153,9 @@ export interface OtelExporterOptions {
    * The exporter itself never writes to stderr. Exceptions thrown here are ignored.
    */
   onExportStateChange?: ((state: ExportState, detail: ExportStateDetail) => void) | null;
-  /** Export spans. Default true unless OTEL_TRACES_EXPORTER=none. */
+  /** Export spans. Default true unless OTEL_TRACES_EXPORTER=none (otlp or console: that variable). */
   traces?: boolean;
-  /** Export metrics. Default true unless OTEL_METRICS_EXPORTER=none. */
+  /** Export metrics. Default true unless OTEL_METRICS_EXPORTER=none (otlp, prometheus, console: that variable). */
   metrics?: boolean;
   /** Extra attributes for wirespan's own resource (e.g. k8s.node.name); OTEL_RESOURCE_ATTRIBUTES still wins. */
   resourceAttributes?: Attributes;
@@ -194,6 +228,8 @@ export interface OtelExporter extends PairSink {
   readonly counters: OtelExporterCounters;
   /** The effective trace endpoint (for messages). */
   readonly endpoint: string;
+  /** The port of the Prometheus endpoint, null when there is none. */
+  readonly prometheusPort: number | null;
   /** False when OTEL_SDK_DISABLED=true: emit() only counts. */
   readonly enabled: boolean;
 }
@@ -213,13 +249,13 @@ const kDefaultBatch: SpanBatcherOptions = {
  * with retryUntilExported, a new channel after a connection failure (fresh-channel.ts).
  */
 class CountingMetricExporter implements PushMetricExporter {
-  readonly #channel: FreshChannel<OTLPMetricExporter>;
+  readonly #channel: FreshChannel<OTLPMetricExporterBase>;
   errors = 0;
   lastError: string | null = null;
   /** The last request's error, or null when it succeeded (metrics are cumulative: a later success makes up for a failure). */
   lastFailure: string | null = null;
 
-  constructor(channel: FreshChannel<OTLPMetricExporter>) {
+  constructor(channel: FreshChannel<OTLPMetricExporterBase>) {
     this.#channel = channel;
   }
 
@@ -277,26 +313,6 @@ class FreshChannelSpanExporter implements SpanExporter {
   }
 }
 
-/** The OTLP endpoint the gRPC exporter will use for a signal (same precedence as the exporter). */
-function endpointFor(signal: 'TRACES' | 'METRICS', option: string | undefined): string {
-  return (
-    option ??
-    getStringFromEnv(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) ??
-    getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') ??
-    'http://localhost:4317'
-  );
-}
-
-function sampleRatioFromEnv(): number {
-  const sampler = getStringFromEnv('OTEL_TRACES_SAMPLER')?.toLowerCase();
-  if (sampler === 'always_off' || sampler === 'parentbased_always_off') return 0;
-  if (sampler === 'traceidratio' || sampler === 'parentbased_traceidratio') {
-    const arg = getNumberFromEnv('OTEL_TRACES_SAMPLER_ARG');
-    return arg !== undefined && arg >= 0 && arg <= 1 ? arg : 1;
-  }
-  return 1;
-}
-
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
 }
@@ -315,6 +331,44 @@ function messageOf(error: unknown): string {
 }
 
 let activeExporter = false;
+
+/** The service map's extra resource attributes by service name (the first entry naming it). */
+function serviceMapAttributes(entries: readonly ServiceMapEntry[]): Map<string, Attributes> {
+  const byName = new Map<string, Attributes>();
+  for (const entry of entries) {
+    if (entry.attributes !== undefined && !byName.has(entry.service))
+      byName.set(entry.service, entry.attributes);
+  }
+  return byName;
+}
+
+/**
+ * The exporters in use: OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER (exporter-env.ts), with the
+ * options' overrides (`traces`/`metrics` false: none; `otlp` false: no otlp; a Prometheus port
+ * adds prometheus). Throws OtlpConfigError on an unsupported variable value.
+ */
+function chooseExporters(options: OtelExporterOptions): {
+  tracesExporter: TracesExporterName;
+  metricsExporters: MetricsExporterName[];
+} {
+  const otlpOn = options.otlp ?? true;
+  const fromEnv = tracesExporterFromEnv();
+  let tracesExporter: TracesExporterName =
+    options.traces === false ? 'none' : options.traces === true && fromEnv === 'none' ? 'otlp' : fromEnv;
+  if (tracesExporter === 'otlp' && !otlpOn) tracesExporter = 'none';
+  const metricsFromEnv = metricsExportersFromEnv();
+  let metricsExporters: MetricsExporterName[] =
+    options.metrics === false
+      ? []
+      : options.metrics === true && metricsFromEnv.length === 0
+        ? ['otlp']
+        : metricsFromEnv;
+  if (!otlpOn) metricsExporters = metricsExporters.filter((name) => name !== 'otlp');
+  if (options.prometheusPort !== undefined && !metricsExporters.includes('prometheus')) {
+    metricsExporters = [...metricsExporters, 'prometheus'];
+  }
+  return { tracesExporter, metricsExporters };
+}
 
 /** Builds the exporter; rejects on invalid options (the message names the option). */
 export async function createOtelExporter(options: OtelExporterOptions = {}): Promise<OtelExporter> {
@@ -377,9 +431,16 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     );
   }
 
-  const traceEndpoint = endpointFor('TRACES', options.endpoint);
-  const metricEndpoint = endpointFor('METRICS', options.endpoint);
-  for (const endpoint of [traceEndpoint, metricEndpoint]) {
+  const { tracesExporter, metricsExporters } = chooseExporters(options);
+  const traceProtocol = tracesExporter === 'otlp' ? otlpProtocolFromEnv('TRACES') : 'grpc';
+  const metricProtocol = metricsExporters.includes('otlp') ? otlpProtocolFromEnv('METRICS') : 'grpc';
+  const traceEndpoint = otlpEndpoint('TRACES', traceProtocol, options.endpoint);
+  const metricEndpoint = otlpEndpoint('METRICS', metricProtocol, options.endpoint);
+  const otlpEndpoints = [
+    ...(tracesExporter === 'otlp' ? [traceEndpoint] : []),
+    ...(metricsExporters.includes('otlp') ? [metricEndpoint] : []),
+  ];
+  for (const endpoint of otlpEndpoints) {
     const url = URL.canParse(endpoint) ? new URL(endpoint) : null;
     if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
       throw new Error(
@@ -397,8 +458,11 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     positive(options.metricExportIntervalMillis) ??
     positive(getNumberFromEnv('OTEL_METRIC_EXPORT_INTERVAL')) ??
     60_000;
-  const tracesEnabled = options.traces ?? getStringFromEnv('OTEL_TRACES_EXPORTER') !== 'none';
-  const metricsEnabled = options.metrics ?? getStringFromEnv('OTEL_METRICS_EXPORTER') !== 'none';
+  const prometheusAddress = metricsExporters.includes('prometheus')
+    ? prometheusAddressFromEnv()
+    : { host: undefined, port: 0 };
+  const prometheusPort = options.prometheusPort ?? prometheusAddress.port;
+  const prometheusHost = options.prometheusHost ?? prometheusAddress.host;
   const sdkDisabled = getBooleanFromEnv('OTEL_SDK_DISABLED');
   // The SDK's span limit for string attribute values (the Tracer would apply it; we build spans ourselves).
   const valueLengthLimit =
@@ -455,35 +519,46 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const base = await detectBaseResource(options.resourceAttributes ?? {});
     const shared = sharedAttributes(base);
 
-    // The SDK's gRPC transport and configuration with wirespan's span encoder (otlp-trace-exporter.ts).
+    // The SDK's transport (gRPC or HTTP) and configuration with wirespan's span encoder (otlp-trace-exporter.ts).
     const newTraceExporter = (userAgent: string | undefined): OtlpTraceExporter =>
-      new OtlpTraceExporter({
-        ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-        ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
-        // One above our own bound: the exporter frees a slot a microtask after each callback.
-        concurrencyLimit: batchOptions.maxConcurrentExports + 1,
-        ...(userAgent === undefined ? {} : { userAgent }),
-      });
-    const traceExporter: SpanExporter | null = !tracesEnabled
-      ? null
-      : retryUntilExported
-        ? new FreshChannelSpanExporter(new FreshChannel('traces', newTraceExporter, true))
-        : newTraceExporter(undefined);
+      new OtlpTraceExporter(
+        {
+          ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+          ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+          // One above our own bound: the exporter frees a slot a microtask after each callback.
+          concurrencyLimit: batchOptions.maxConcurrentExports + 1,
+          ...(userAgent === undefined ? {} : { userAgent }),
+        },
+        traceProtocol,
+      );
+    const traceExporter: SpanExporter | null =
+      tracesExporter === 'console'
+        ? new ConsoleSpanExporter()
+        : tracesExporter === 'none'
+          ? null
+          : retryUntilExported
+            ? new FreshChannelSpanExporter(new FreshChannel('traces', newTraceExporter, true))
+            : newTraceExporter(undefined);
     const batcher = traceExporter === null ? null : new SpanBatcher(traceExporter, batchOptions);
     // Requests the workers encoded (offerEncoded()): the same transport with a pass-through
-    // serializer, the same queue semantics (request-batcher.ts); its own gRPC channel.
+    // serializer, the same queue semantics (request-batcher.ts); its own channel.
+    // Console spans come from span objects only (the workers then post pairs: spanConfig null).
     const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
-      new OtlpBytesExporter({
-        ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-        ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
-        concurrencyLimit: batchOptions.maxConcurrentExports + 1,
-        ...(userAgent === undefined ? {} : { userAgent }),
-      });
-    const bytesExporter: RequestExporter | null = !tracesEnabled
-      ? null
-      : retryUntilExported
-        ? new FreshChannelRequestExporter(new FreshChannel('traces-encoded', newBytesExporter, true))
-        : newBytesExporter(undefined);
+      new OtlpBytesExporter(
+        {
+          ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+          ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
+          concurrencyLimit: batchOptions.maxConcurrentExports + 1,
+          ...(userAgent === undefined ? {} : { userAgent }),
+        },
+        traceProtocol,
+      );
+    const bytesExporter: RequestExporter | null =
+      tracesExporter !== 'otlp'
+        ? null
+        : retryUntilExported
+          ? new FreshChannelRequestExporter(new FreshChannel('traces-encoded', newBytesExporter, true))
+          : newBytesExporter(undefined);
     const requests =
       bytesExporter === null
         ? null
@@ -503,33 +578,52 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
             onStateChange: batchOptions.onStateChange ?? null,
           });
 
-    const metricExporter = metricsEnabled
+    // Latency histograms under each observed service's resource (service-metrics.ts).
+    const splitter = new ServiceMetricsSplitter(
+      shared,
+      serviceMapAttributes(options.serviceMap ?? []),
+      maxServices,
+    );
+    const metricExporter = metricsExporters.includes('otlp')
       ? new CountingMetricExporter(
           new FreshChannel(
             'metrics',
             (userAgent) =>
-              new OTLPMetricExporter({
-                ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-                ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
-                ...(userAgent === undefined ? {} : { userAgent }),
-              }),
+              createServiceMetricExporter(
+                {
+                  ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
+                  ...(options.exportTimeoutMillis === undefined
+                    ? {}
+                    : { timeoutMillis: exportTimeoutMillis }),
+                  ...(userAgent === undefined ? {} : { userAgent }),
+                },
+                metricProtocol,
+                splitter,
+              ),
             retryUntilExported,
           ),
         )
       : null;
-    const reader =
-      metricExporter === null
-        ? null
-        : new PeriodicExportingMetricReader({
-            exporter: metricExporter,
-            exportIntervalMillis: metricExportIntervalMillis,
-            exportTimeoutMillis: Math.min(exportTimeoutMillis, metricExportIntervalMillis),
-          });
+    const periodic = (exporter: PushMetricExporter): PeriodicExportingMetricReader =>
+      new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: metricExportIntervalMillis,
+        exportTimeoutMillis: Math.min(exportTimeoutMillis, metricExportIntervalMillis),
+      });
+    const pushReaders: MetricReader[] = [
+      ...(metricExporter === null ? [] : [periodic(metricExporter)]),
+      ...(metricsExporters.includes('console') ? [periodic(new ConsoleMetricExporter())] : []),
+    ];
+    const prometheus = metricsExporters.includes('prometheus')
+      ? new PrometheusEndpoint(prometheusPort, prometheusHost)
+      : null;
+    await prometheus?.listen();
+    const readers = prometheus === null ? pushReaders : [...pushReaders, prometheus];
 
     const sdk = new NodeSDK({
       resource: base,
       autoDetectResources: false,
-      metricReaders: reader === null ? [] : [reader],
+      metricReaders: readers,
       views: latencyViews(boundaries, histogramAggregation),
       // Spans do not go through NodeSDK's TracerProvider (see the file comment).
       spanProcessors: [],
@@ -538,7 +632,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       textMapPropagator: null,
     });
     sdk.start();
-    const meterProvider = reader === null ? null : metrics.getMeterProvider();
+    const meterProvider = readers.length === 0 ? null : metrics.getMeterProvider();
     if (meterProvider !== null && !(meterProvider instanceof MeterProvider)) {
       throw new Error('NodeSDK did not register its MeterProvider (another one is registered globally)');
     }
@@ -546,14 +640,15 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     queueStates = () => (batcher?.state === 'failing' || requests?.state === 'failing' ? 'failing' : 'ok');
 
     const syncCounts = (): ExporterCountsSource => {
-      if (batcher !== null && requests !== null) {
+      if (batcher !== null) {
         const c = batcher.counters;
-        const r = requests.counters;
-        counts.exported = c.exported + r.exported;
-        counts.droppedQueueFull = c.droppedQueueFull + r.droppedQueueFull;
-        counts.exportFailed = c.failed + r.failed;
-        counts.queued = batcher.queued + batcher.inFlight + requests.queued + requests.inFlight;
-        counts.traceExportErrors = c.exportErrors + r.exportErrors;
+        const r = requests?.counters;
+        counts.exported = c.exported + (r?.exported ?? 0);
+        counts.droppedQueueFull = c.droppedQueueFull + (r?.droppedQueueFull ?? 0);
+        counts.exportFailed = c.failed + (r?.failed ?? 0);
+        counts.queued =
+          batcher.queued + batcher.inFlight + (requests === null ? 0 : requests.queued + requests.inFlight);
+        counts.traceExportErrors = c.exportErrors + (r?.exportErrors ?? 0);
       }
       const b = builder.counts;
       counts.sampledOut = b.sampledOut + encoded.sampledOut;
@@ -669,29 +764,30 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       const deadline = started + shutdownTimeoutMillis;
       // Spans first, so the final metric collection sees the final span counts; metrics keep
       // at least one export timeout (capped at half the budget) for their last export.
-      const metricReserve = reader === null ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
+      const metricReserve =
+        pushReaders.length === 0 ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
       const problems: string[] = [];
-      if (batcher !== null && traceExporter !== null && requests !== null && bytesExporter !== null) {
+      if (batcher !== null && traceExporter !== null) {
         const [drained, drainedRequests] = await Promise.all([
           batcher.drain(deadline - metricReserve),
-          requests.drain(deadline - metricReserve),
+          requests === null ? { complete: true } : requests.drain(deadline - metricReserve),
         ]);
         // Closes the gRPC channels; bounded, as they first await requests shutdown gave up on.
         await withDeadline(
           Promise.all([
             traceExporter.shutdown().catch(() => undefined),
-            bytesExporter.shutdown().catch(() => undefined),
+            bytesExporter?.shutdown().catch(() => undefined),
           ]),
           Math.min(deadline - metricReserve, performance.now() + 1000),
         );
-        const failed = batcher.counters.failed + requests.counters.failed;
-        const errors = batcher.counters.exportErrors + requests.counters.exportErrors;
+        const failed = batcher.counters.failed + (requests?.counters.failed ?? 0);
+        const errors = batcher.counters.exportErrors + (requests?.counters.exportErrors ?? 0);
         // Agent mode: failed requests were retried; only spans never exported are a problem.
         if (failed > 0 || (!retryUntilExported && errors > 0)) {
           const reason =
-            (retryUntilExported ? (batcher.outageError ?? requests.outageError) : null) ??
+            (retryUntilExported ? (batcher.outageError ?? requests?.outageError) : null) ??
             batcher.lastError ??
-            requests.lastError;
+            requests?.lastError;
           const complete = drained.complete && drainedRequests.complete;
           problems.push(
             `OTLP trace export to ${traceEndpoint} failed: ${reason ?? 'gave up at shutdown'} (${failed} spans not exported${complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
@@ -747,7 +843,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       emit,
       offerEncoded,
       spanConfig:
-        batcher === null
+        requests === null
           ? null
           : {
               ...spanConfig,
@@ -765,8 +861,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return shutdownPromise;
       },
       whenRoom(): Promise<void> {
-        if (batcher === null || requests === null) return Promise.resolve();
-        return Promise.all([batcher.whenRoom(), requests.whenRoom()]).then(() => undefined);
+        if (batcher === null) return Promise.resolve();
+        return Promise.all([batcher.whenRoom(), requests?.whenRoom()]).then(() => undefined);
       },
       get exportState(): ExportState {
         return queueStates();
@@ -778,6 +874,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return counters();
       },
       endpoint: traceEndpoint,
+      prometheusPort: prometheus === null ? null : prometheusPort,
       enabled: true,
     };
   } catch (error) {
@@ -832,6 +929,7 @@ function disabledExporter(
       };
     },
     endpoint,
+    prometheusPort: null,
     enabled: false,
   };
 }

@@ -17,6 +17,7 @@ import {
   ATTR_NETWORK_TYPE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
 } from '@opentelemetry/semantic-conventions';
 import type { ProtocolRegistry, ProtocolSpanMapping, SpanDraft } from '../../correlate/protocol.ts';
 import { protocolIdOf } from '../../correlate/protocol.ts';
@@ -31,7 +32,6 @@ import {
   ATTR_WIRESPAN_RESPONSE_BYTES,
   ATTR_WIRESPAN_RESPONSE_FIRST_OFFSET_NS,
   ATTR_WIRESPAN_RESPONSE_PACKETS,
-  ATTR_WIRESPAN_SERVICE,
   ATTR_WIRESPAN_SOURCE_FILE,
   ATTR_WIRESPAN_SOURCE_PACKET,
   ATTR_WIRESPAN_UNANSWERED_REASON,
@@ -313,7 +313,7 @@ export class SpanMapper {
         attributes: {
           [ATTR_WIRESPAN_PROTOCOL]: protocol,
           [ATTR_NETWORK_TRANSPORT]: transport,
-          [ATTR_WIRESPAN_SERVICE]: serviceName,
+          [ATTR_SERVICE_NAME]: serviceName,
         },
       };
     }

@@ -42,25 +42,44 @@ app.kubernetes.io/component: agent
 {{- end }}
 {{- end }}
 
-{{/* repository:tag or repository@digest; the tag defaults to the chart's appVersion. */}}
+{{/*
+repository:tag or repository@digest; the tag defaults to the chart's appVersion. With a
+global registry (third item), it replaces the repository's registry: the first path
+component when it is a host (has a "." or ":", or is localhost), else it is prepended.
+*/}}
 {{- define "wirespan.imageRef" -}}
 {{- $image := index . 0 }}
 {{- $appVersion := index . 1 }}
+{{- $registry := index . 2 }}
+{{- $repository := $image.repository }}
+{{- if $registry }}
+{{- $parts := splitList "/" $repository }}
+{{- $first := first $parts }}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $repository = join "/" (rest $parts) }}
+{{- end }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository }}
+{{- end }}
 {{- if $image.digest }}
-{{- printf "%s@%s" $image.repository $image.digest }}
+{{- printf "%s@%s" $repository $image.digest }}
 {{- else }}
-{{- printf "%s:%s" $image.repository (default $appVersion $image.tag) }}
+{{- printf "%s:%s" $repository (default $appVersion $image.tag) }}
 {{- end }}
 {{- end }}
 
+{{/* global.image.registry, or "" (parent charts may leave global or global.image out). */}}
+{{- define "wirespan.globalRegistry" -}}
+{{- ((.Values.global | default dict).image | default dict).registry | default "" }}
+{{- end }}
+
 {{- define "wirespan.image" -}}
-{{- include "wirespan.imageRef" (list .Values.image .Chart.AppVersion) }}
+{{- include "wirespan.imageRef" (list .Values.image .Chart.AppVersion (include "wirespan.globalRegistry" .)) }}
 {{- end }}
 
 {{/* The capture image: capture.image when it names a repository, else the wirespan image. */}}
 {{- define "wirespan.captureImage" -}}
 {{- if .Values.capture.image.repository }}
-{{- include "wirespan.imageRef" (list .Values.capture.image .Chart.AppVersion) }}
+{{- include "wirespan.imageRef" (list .Values.capture.image .Chart.AppVersion (include "wirespan.globalRegistry" .)) }}
 {{- else }}
 {{- include "wirespan.image" . }}
 {{- end }}
@@ -102,7 +121,11 @@ app.kubernetes.io/component: agent
 {{- .Values.capture.filter }}
 {{- else }}
 {{- $excluded := list }}
-{{- range (append .Values.capture.excludePorts .Values.agent.healthPort) }}
+{{- $own := list .Values.agent.healthPort }}
+{{- if eq (include "wirespan.prometheusEnabled" .) "true" }}
+{{- $own = append $own .Values.agent.metrics.port }}
+{{- end }}
+{{- range (concat .Values.capture.excludePorts $own) }}
 {{- $excluded = append $excluded (printf "port %d" (int .)) }}
 {{- end }}
 {{- $udp := list }}
@@ -147,3 +170,11 @@ app.kubernetes.io/component: agent
 {{- end }}
 {{- join "," $attributes }}
 {{- end }}
+
+{{/* "true" when wirespan serves its own metrics for Prometheus (agent.metrics.exporters has prometheus). */}}
+{{- define "wirespan.prometheusEnabled" -}}
+{{- has "prometheus" .Values.agent.metrics.exporters }}
+{{- end }}
+
+{{/* Where the agent container sees agent.config (the -config ConfigMap). */}}
+{{- define "wirespan.agentConfigFile" -}}/etc/wirespan/config/wirespan.yaml{{- end }}

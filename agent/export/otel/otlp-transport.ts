@@ -1,0 +1,120 @@
+/**
+ * The OTLP transports, one place for the protocol choice: the SDK's own export delegates (gRPC
+ * from otlp-grpc-exporter-base, HTTP from otlp-exporter-base/node-http), built as the SDK's
+ * OTLP exporters build themselves (0.301.0), so every `OTEL_EXPORTER_OTLP_*` variable (headers,
+ * TLS certificates, compression, timeouts) applies to both and retries behave the same. Only
+ * the serializer is wirespan's (spans: otlp-encode.ts or pre-encoded bytes; metrics:
+ * service-metrics.ts).
+ *
+ * `http/protobuf` POSTs the same protobuf bytes as `application/x-protobuf` to `{base}/v1/traces`
+ * and `{base}/v1/metrics` (a per-signal endpoint variable is used as it is, as the spec says).
+ */
+import { getStringFromEnv } from '@opentelemetry/core';
+import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
+import {
+  convertLegacyHttpOptions,
+  createOtlpHttpExportDelegate,
+} from '@opentelemetry/otlp-exporter-base/node-http';
+import {
+  convertLegacyOtlpGrpcOptions,
+  createOtlpGrpcExportDelegate,
+} from '@opentelemetry/otlp-grpc-exporter-base';
+import type { IExporterMetricsHelper, ISerializer } from '@opentelemetry/otlp-transformer';
+
+export type OtlpProtocol = 'grpc' | 'http/protobuf';
+export type OtlpSignal = 'TRACES' | 'METRICS';
+
+export const kOtlpProtocols: readonly OtlpProtocol[] = ['grpc', 'http/protobuf'];
+
+/** What wirespan sets on a transport; everything else comes from the OTEL_EXPORTER_OTLP_* variables. */
+export interface OtlpTransportConfig {
+  /** Base URL (`http://collector:4317`; for HTTP the signal's path is appended). Default: the variables. */
+  url?: string;
+  timeoutMillis?: number;
+  concurrencyLimit?: number;
+  userAgent?: string;
+}
+
+const kSignals = {
+  TRACES: {
+    httpPath: 'v1/traces',
+    grpcName: 'TraceExportService',
+    grpcPath: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    component: { grpc: 'otlp_grpc_span_exporter', 'http/protobuf': 'otlp_http_span_exporter' },
+  },
+  METRICS: {
+    httpPath: 'v1/metrics',
+    grpcName: 'MetricsExportService',
+    grpcPath: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+    component: { grpc: 'otlp_grpc_metric_exporter', 'http/protobuf': 'otlp_http_metric_exporter' },
+  },
+} as const;
+
+const kDefaultBase: Record<OtlpProtocol, string> = {
+  grpc: 'http://localhost:4317',
+  'http/protobuf': 'http://localhost:4318',
+};
+
+export class OtlpConfigError extends Error {}
+
+/**
+ * OTEL_EXPORTER_OTLP_{signal}_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `grpc` (wirespan's
+ * default: its chart and collector config use 4317). Throws OtlpConfigError on other values.
+ */
+export function otlpProtocolFromEnv(signal: OtlpSignal): OtlpProtocol {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const value = getStringFromEnv(name);
+    if (value === undefined) continue;
+    if ((kOtlpProtocols as readonly string[]).includes(value)) return value as OtlpProtocol;
+    throw new OtlpConfigError(`${name}=${value} is not supported (supported: ${kOtlpProtocols.join(', ')})`);
+  }
+  return 'grpc';
+}
+
+/** The URL a signal is sent to (for messages; the delegates apply the same precedence). */
+export function otlpEndpoint(signal: OtlpSignal, protocol: OtlpProtocol, base: string | undefined): string {
+  const perSignal =
+    base === undefined ? getStringFromEnv(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) : undefined;
+  if (perSignal !== undefined) return perSignal;
+  const root = base ?? getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') ?? kDefaultBase[protocol];
+  return protocol === 'grpc' ? root : signalUrl(root, signal);
+}
+
+function signalUrl(base: string, signal: OtlpSignal): string {
+  return `${base.replace(/\/+$/, '')}/${kSignals[signal].httpPath}`;
+}
+
+/** The SDK's export delegate for `signal` over `protocol`, with `serializer`. */
+export function createOtlpDelegate<Internal, Response>(
+  signal: OtlpSignal,
+  protocol: OtlpProtocol,
+  config: OtlpTransportConfig,
+  serializer: ISerializer<Internal, Response>,
+  metricsHelper: IExporterMetricsHelper<Internal>,
+): IOtlpExportDelegate<Internal> {
+  const s = kSignals[signal];
+  if (protocol === 'grpc') {
+    return createOtlpGrpcExportDelegate(
+      convertLegacyOtlpGrpcOptions(config, signal),
+      serializer,
+      s.component.grpc,
+      metricsHelper,
+      undefined,
+      s.grpcName,
+      s.grpcPath,
+    );
+  }
+  const { url, ...rest } = config;
+  return createOtlpHttpExportDelegate(
+    convertLegacyHttpOptions(
+      url === undefined ? rest : { ...rest, url: signalUrl(url, signal) },
+      signal,
+      s.httpPath,
+      { 'Content-Type': 'application/x-protobuf' },
+    ),
+    serializer,
+    s.component['http/protobuf'],
+    metricsHelper,
+    undefined,
+  );
+}
