@@ -1,4 +1,5 @@
 /** `wirespan replay`: wires files → reader → decoder → correlator → output, then prints the summary. */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
@@ -6,6 +7,7 @@ import { Correlator } from '../correlate/correlator.ts';
 import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import { KubernetesMetadata } from '../enrich/kubernetes/metadata.ts';
 import {
   createOtelExporter,
   type OtelExporter,
@@ -72,6 +74,8 @@ export interface OtelCliOptions {
   histogram: 'explicit' | 'exponential';
   /** --unanswered-spans-per-second (span-flood.ts). */
   unansweredSpansPerSecond: number;
+  /** --kubernetes: names from the cluster's pods and Services (enrich/kubernetes); null = off. */
+  kubernetes: { nameLabels: boolean; maxObjects: number } | null;
   /** --unanswered-spans-per-second-total (span-flood.ts); undefined = 10 x the per-source limit. */
   unansweredSpansTotalPerSecond?: number | undefined;
 }
@@ -142,27 +146,46 @@ function statsLine(snapshot: PipelineSnapshot): string {
   );
 }
 
-/** The OTLP exporter configured from the command line (`otlp` '' = the env's or the default endpoint). */
-export function createExporterFromCli(
+/**
+ * The OTLP exporter configured from the command line (`otlp` '' = the env's or the default
+ * endpoint). With `--kubernetes`, the watches start first (and the exporter stops them).
+ */
+export async function createExporterFromCli(
   otlp: string,
   otel: OtelCliOptions,
   sourceFiles: readonly string[],
   extra: Partial<OtelExporterOptions> = {},
 ): Promise<OtelExporter> {
-  return createOtelExporter({
-    ...extra,
-    ...(otlp === '' ? {} : { endpoint: otlp }),
-    ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
-    serviceMap: otel.serviceMap,
-    httpRoutes: otel.httpRoutes,
-    sampleRatio: otel.sampleRatio,
-    slowSpanSeconds: otel.slowSpanSeconds,
-    sloBoundaries: otel.sloBoundaries,
-    histogramAggregation: otel.histogram,
-    unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
-    unansweredSpansTotalPerSecond: otel.unansweredSpansTotalPerSecond,
-    sourceFiles: (fileId) => sourceFiles[fileId],
-  });
+  const kubernetes =
+    otel.kubernetes === null
+      ? null
+      : await KubernetesMetadata.start({
+          ...otel.kubernetes,
+          onLog: (level, msg, detail) =>
+            process.stderr.write(
+              `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...detail })}\n`,
+            ),
+        });
+  try {
+    return await createOtelExporter({
+      ...extra,
+      kubernetes,
+      ...(otlp === '' ? {} : { endpoint: otlp }),
+      ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
+      serviceMap: otel.serviceMap,
+      httpRoutes: otel.httpRoutes,
+      sampleRatio: otel.sampleRatio,
+      slowSpanSeconds: otel.slowSpanSeconds,
+      sloBoundaries: otel.sloBoundaries,
+      histogramAggregation: otel.histogram,
+      unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
+      unansweredSpansTotalPerSecond: otel.unansweredSpansTotalPerSecond,
+      sourceFiles: (fileId) => sourceFiles[fileId],
+    });
+  } catch (error) {
+    await kubernetes?.stop();
+    throw error;
+  }
 }
 
 /** The newest capture time any worker read (exact: seconds and nanoseconds), null before the first record. */
@@ -442,6 +465,7 @@ async function replayOnWorkers(
     // Spans mapped and encoded in the workers (the exporter only sends the bytes).
     spanEncoder: exporter?.spanConfig ?? null,
     onSpans: exporter ? (batch) => exporter.offerEncoded(batch) : null,
+    kubernetesPort: exporter?.kubernetesPort ?? null,
     onStats: (latest) => {
       snapshot = latest;
       if (progress) {

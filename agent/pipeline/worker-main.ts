@@ -85,8 +85,11 @@ function receiveNames(): void {
 const renderer = config.output === 'none' ? null : new PairRenderer(config.output, files);
 // OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
 const spanEncoder = config.spanEncoder
-  ? await import('../export/otel/span-request-encoder.ts').then(
-      ({ SpanRequestEncoder, transferList }) =>
+  ? await Promise.all([
+      import('../export/otel/span-request-encoder.ts'),
+      import('../enrich/kubernetes/address-table.ts'),
+    ]).then(
+      ([{ SpanRequestEncoder, transferList }, { FedAddressTable }]) =>
         new SpanRequestEncoder(
           config.spanEncoder!,
           (fileId) => files[fileId],
@@ -94,6 +97,7 @@ const spanEncoder = config.spanEncoder
             port.postMessage({ type: 'spans', batch } satisfies WorkerMessage, transferList(batch));
             consumer.postedOutput(batch.pairs * kPairBacklogWeight, kOutputBacklogBytes);
           },
+          config.kubernetesPort ? new FedAddressTable(config.kubernetesPort) : null,
         ),
     )
   : null;

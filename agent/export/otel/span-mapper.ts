@@ -33,6 +33,7 @@ import {
 import { redactUserinfo } from '../../correlate/http/redact.ts';
 import { NetworkSet } from '../../correlate/relay/networks.ts';
 import { formatIp } from '../../decode/format.ts';
+import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import {
   ATTR_WIRESPAN_DNS_ANSWER_COUNT,
   ATTR_WIRESPAN_DNS_ID,
@@ -65,7 +66,7 @@ import {
   ATTR_URL_TEMPLATE,
   METRIC_DNS_LOOKUP_DURATION,
 } from './semconv.ts';
-import { defaultServiceName, ServiceMap, type ServiceMapEntry } from './service-map.ts';
+import { addClientService, observedService, ServiceMap, type ServiceMapEntry } from './service-map.ts';
 import { parseTraceParent, type TraceParent } from './traceparent.ts';
 
 /** The fields of one message's edges that the mapper reads (agent/correlate/pair.ts MessageEdges). */
@@ -151,6 +152,8 @@ export interface SpanMapperOptions {
   httpRoutes: readonly string[];
   /** Capture file names by file id, for wirespan.source.file; null to leave the attribute out. */
   sourceFiles: ((fileId: number) => string | undefined) | null;
+  /** Kubernetes identities of addresses (`--kubernetes`); null: none. */
+  kubernetes?: AddressLookup | null;
 }
 
 export interface MetricPoint {
@@ -176,6 +179,8 @@ export interface MappedPair {
   invalidTraceparent: boolean;
   serviceName: string;
   serviceAttributes: Attributes | null;
+  /** Key of the service's Resource in the span path's cache (service-map.ts ObservedService). */
+  resourceKey: string;
   /** Latency histogram point: matched pairs only. */
   metric: MetricPoint | null;
 }
@@ -230,6 +235,7 @@ export class SpanMapper {
   readonly #services: ServiceMap;
   readonly #routes: HttpRoutes;
   readonly #sourceFiles: SpanMapperOptions['sourceFiles'];
+  readonly #kubernetes: AddressLookup | null;
 
   /** Throws an Error naming the option for malformed configuration. */
   constructor(options: SpanMapperOptions) {
@@ -238,6 +244,7 @@ export class SpanMapper {
     this.#services = new ServiceMap(options.serviceMap, 'serviceMap');
     this.#routes = new HttpRoutes(options.httpRoutes, 'httpRoutes');
     this.#sourceFiles = options.sourceFiles;
+    this.#kubernetes = options.kubernetes ?? null;
   }
 
   /**
@@ -319,16 +326,9 @@ export class SpanMapper {
       }
     }
 
-    const mapped = this.#services.lookup(
-      pair.ipVersion,
-      pair.server0,
-      pair.server1,
-      pair.server2,
-      pair.server3,
-      pair.serverPort,
-    );
-    const serviceName =
-      mapped?.service ?? defaultServiceName(protocol, server, pair.ipVersion, pair.serverPort);
+    const service = observedService(this.#services, this.#kubernetes, protocol, server, pair);
+    const serviceName = service.name;
+    addClientService(this.#kubernetes, pair, attributes);
 
     const detail = pair.detail;
     let name: string;
@@ -484,7 +484,8 @@ export class SpanMapper {
       parent,
       invalidTraceparent,
       serviceName,
-      serviceAttributes: mapped === null ? null : mapped.attributes,
+      serviceAttributes: service.attributes,
+      resourceKey: service.resourceKey,
       metric,
     };
   }

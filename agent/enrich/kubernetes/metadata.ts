@@ -1,0 +1,502 @@
+/**
+ * Kubernetes metadata for span names: one set of list+watch informers per agent process (Pods,
+ * Services, EndpointSlices, and the owners that name workloads: ReplicaSets -> Deployment,
+ * Jobs -> CronJob; StatefulSets and DaemonSets need no watch, a pod's controller reference
+ * already names them with their uid), folded into one address table (address-table.ts).
+ *
+ * Workers get the table by messages (connectWorker()), not informers of their own: N workers
+ * would mean N watches of every Pod in the cluster per node (an agent runs on every node) and N
+ * copies of the object caches; the address table they receive is a small fraction of that.
+ *
+ * Bounded: the caches hold slim records (slim.ts), at most `maxObjects` per kind, and the table
+ * at most `maxObjects` addresses; what the caps turn away is counted. The library's ListWatch
+ * resumes a dropped watch from its resourceVersion and relists after 410 Gone; after any other
+ * error it stops, and this class restarts it with backoff (1 s doubling to 30 s).
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  KubeConfig,
+  type KubernetesListObject,
+  ListWatch,
+  Watch,
+} from '@kubernetes/client-node';
+import type { Attributes, Meter } from '@opentelemetry/api';
+import { parseAddress } from '../../correlate/relay/networks.ts';
+import {
+  type AddressEntry,
+  AddressTable,
+  type AddressUpdate,
+  type LookupCounts,
+  slotKey,
+} from './address-table.ts';
+import { type IdentityOptions, type KubeIdentity, podIdentity, serviceIdentity } from './identity.ts';
+import {
+  type SlimEndpointSlice,
+  type SlimMeta,
+  type SlimOwned,
+  type SlimPod,
+  type SlimService,
+  slimEndpointSlice,
+  slimOwned,
+  slimPod,
+  slimService,
+} from './slim.ts';
+
+export interface KubernetesOptions extends IdentityOptions {
+  /** Objects kept per kind, and addresses in the table; beyond, counted and left out. Default 50000. */
+  maxObjects?: number;
+  /** How long start() waits for the first list of every kind. Default 10000 ms. */
+  syncTimeoutMillis?: number;
+  /** Log lines (watch errors, recoveries); the caller writes them. */
+  onLog?: (level: 'warn' | 'info', message: string, detail: Record<string, unknown>) => void;
+}
+
+export const kDefaultMaxObjects = 50_000;
+const kListPageSize = 500;
+const kRestartMinMillis = 1000;
+const kRestartMaxMillis = 30_000;
+/** Changes within this window fold into one table rebuild (a relist delivers thousands at once). */
+const kRebuildDelayMillis = 50;
+
+type ListPage = (params: { limit: number; _continue?: string }) => Promise<KubernetesListObject<object>>;
+
+/** The counts of one kind's informer (cumulative). */
+export interface KindCounts {
+  objects: number;
+  /** Turned away by the cap. */
+  dropped: number;
+  /** Objects without a name (never expected from an API server). */
+  malformed: number;
+  /** Lists done (the first, and one after each 410 Gone or restart). */
+  lists: number;
+  /** List or watch failures (each restarts the informer after a backoff). */
+  errors: number;
+}
+
+/** A ListWatch whose cache holds slim records, at most `cap` of them, restarted after errors. */
+class SlimInformer<T extends { metadata: SlimMeta }> {
+  readonly counts: KindCounts = { objects: 0, dropped: 0, malformed: 0, lists: 0, errors: 0 };
+  readonly informer: ListWatch<T & { metadata: SlimMeta }>;
+  readonly synced: Promise<void>;
+  readonly #kind: string;
+  readonly #slim: (value: unknown) => T | null;
+  readonly #listPage: ListPage;
+  readonly #cap: number;
+  readonly #log: KubernetesOptions['onLog'];
+  #markSynced: () => void = () => {};
+  #restartMillis = kRestartMinMillis;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #failing = false;
+  #stopped = false;
+
+  constructor(
+    kind: string,
+    config: KubeConfig,
+    path: string,
+    listPage: ListPage,
+    slim: (value: unknown) => T | null,
+    cap: number,
+    onChange: () => void,
+    log: KubernetesOptions['onLog'],
+  ) {
+    this.#kind = kind;
+    this.#slim = slim;
+    this.#listPage = listPage;
+    this.#cap = cap;
+    this.#log = log;
+    this.synced = new Promise((resolve) => {
+      this.#markSynced = resolve;
+    });
+    const watch = new Watch(config);
+    // The informer caches what its watch hands it: hand it slim records only.
+    const slimWatch = {
+      watch: (
+        watchPath: string,
+        params: Record<string, string | number | boolean | undefined>,
+        callback: (phase: string, object: unknown, raw: unknown) => void,
+        done: (error: unknown) => void,
+      ) => watch.watch(watchPath, params, (phase, object) => callback(...this.#event(phase, object)), done),
+    } as unknown as Watch;
+    this.informer = new ListWatch(path, slimWatch, () => this.#list(), false);
+    this.informer.on('add', () => {
+      this.counts.objects++;
+      onChange();
+    });
+    this.informer.on('update', onChange);
+    this.informer.on('delete', () => {
+      this.counts.objects--;
+      onChange();
+    });
+    this.informer.on('error', (error) => this.#failed(error));
+  }
+
+  start(): void {
+    void this.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+    await this.informer.stop();
+  }
+
+  /** A watch event as the cache should see it: slim, or a BOOKMARK (resourceVersion only) when left out. */
+  #event(phase: string, object: unknown): [string, unknown, unknown] {
+    if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return [phase, object, object];
+    this.#recovered();
+    const slim = this.#slim(object);
+    const skip = (): [string, unknown, unknown] => {
+      const version = (object as { metadata?: { resourceVersion?: unknown } } | null)?.metadata
+        ?.resourceVersion;
+      const bookmark = { metadata: { resourceVersion: typeof version === 'string' ? version : '' } };
+      return ['BOOKMARK', bookmark, bookmark];
+    };
+    if (slim === null) {
+      this.counts.malformed++;
+      return skip();
+    }
+    if (
+      phase !== 'DELETED' &&
+      this.counts.objects >= this.#cap &&
+      this.informer.get(slim.metadata.name, slim.metadata.namespace) === undefined
+    ) {
+      this.counts.dropped++;
+      return skip();
+    }
+    return [phase, slim, slim];
+  }
+
+  /** The whole collection in pages of kListPageSize, slimmed as each page arrives. */
+  async #list(): Promise<KubernetesListObject<T & { metadata: SlimMeta }>> {
+    const items: T[] = [];
+    let token: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.#listPage({ limit: kListPageSize, ...(token ? { _continue: token } : {}) });
+      for (const item of page.items ?? []) {
+        const slim = this.#slim(item);
+        if (slim === null) this.counts.malformed++;
+        else if (items.length >= this.#cap) this.counts.dropped++;
+        else items.push(slim);
+      }
+      token = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+    } while (token !== undefined);
+    this.counts.lists++;
+    this.#recovered();
+    // The informer adds the items after this promise settles: mark synced after that.
+    setImmediate(this.#markSynced);
+    return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion }, items } as KubernetesListObject<
+      T & { metadata: SlimMeta }
+    >;
+  }
+
+  #failed(error: unknown): void {
+    this.counts.errors++;
+    if (this.#stopped) return;
+    if (!this.#failing) {
+      this.#failing = true;
+      this.#log?.('warn', 'kubernetes: list/watch failed; retrying with backoff, names from the last state', {
+        kind: this.#kind,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    const delay = this.#restartMillis;
+    this.#restartMillis = Math.min(kRestartMaxMillis, delay * 2);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (!this.#stopped) this.start();
+    }, delay);
+    this.#restartTimer.unref();
+  }
+
+  #recovered(): void {
+    this.#restartMillis = kRestartMinMillis;
+    if (this.#failing) {
+      this.#failing = false;
+      this.#log?.('info', 'kubernetes: list/watch recovered', { kind: this.#kind });
+    }
+  }
+}
+
+/** The one cluster a process watches: KUBECONFIG when set, else the pod's service account. */
+export function loadKubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  if (process.env.KUBECONFIG) config.loadFromDefault();
+  else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
+  else {
+    throw new Error(
+      '--kubernetes: no cluster to watch: not in a pod (KUBERNETES_SERVICE_HOST unset) and KUBECONFIG unset',
+    );
+  }
+  return config;
+}
+
+export class KubernetesMetadata {
+  /** This thread's table (the main thread's span path, --workers 0). */
+  readonly table = new AddressTable();
+  readonly #options: Required<Omit<KubernetesOptions, 'onLog'>>;
+  readonly #pods: SlimInformer<SlimPod>;
+  readonly #services: SlimInformer<SlimService>;
+  readonly #slices: SlimInformer<SlimEndpointSlice>;
+  readonly #replicaSets: SlimInformer<SlimOwned>;
+  readonly #jobs: SlimInformer<SlimOwned>;
+  readonly #all: SlimInformer<{ metadata: SlimMeta }>[];
+  #entries = new Map<string, AddressEntry>();
+  #addressesDropped = 0;
+  #rebuildTimer: NodeJS.Timeout | null = null;
+  readonly #ports = new Set<MessagePort>();
+  /** Lookup counts the workers reported. */
+  readonly #workerCounts: LookupCounts = { lookups: 0, misses: 0 };
+
+  private constructor(config: KubeConfig, options: KubernetesOptions) {
+    this.#options = {
+      nameLabels: options.nameLabels,
+      maxObjects: options.maxObjects ?? kDefaultMaxObjects,
+      syncTimeoutMillis: options.syncTimeoutMillis ?? 10_000,
+    };
+    const cap = this.#options.maxObjects;
+    const changed = () => this.#scheduleRebuild();
+    const log = options.onLog;
+    const core = config.makeApiClient(CoreV1Api);
+    const apps = config.makeApiClient(AppsV1Api);
+    const batch = config.makeApiClient(BatchV1Api);
+    const discovery = config.makeApiClient(DiscoveryV1Api);
+    this.#pods = new SlimInformer(
+      'pods',
+      config,
+      '/api/v1/pods',
+      (p) => core.listPodForAllNamespaces(p),
+      slimPod,
+      cap,
+      changed,
+      log,
+    );
+    this.#services = new SlimInformer(
+      'services',
+      config,
+      '/api/v1/services',
+      (p) => core.listServiceForAllNamespaces(p),
+      slimService,
+      cap,
+      changed,
+      log,
+    );
+    this.#slices = new SlimInformer(
+      'endpointslices',
+      config,
+      '/apis/discovery.k8s.io/v1/endpointslices',
+      (p) => discovery.listEndpointSliceForAllNamespaces(p),
+      slimEndpointSlice,
+      cap,
+      changed,
+      log,
+    );
+    this.#replicaSets = new SlimInformer(
+      'replicasets',
+      config,
+      '/apis/apps/v1/replicasets',
+      (p) => apps.listReplicaSetForAllNamespaces(p),
+      slimOwned,
+      cap,
+      changed,
+      log,
+    );
+    this.#jobs = new SlimInformer(
+      'jobs',
+      config,
+      '/apis/batch/v1/jobs',
+      (p) => batch.listJobForAllNamespaces(p),
+      slimOwned,
+      cap,
+      changed,
+      log,
+    );
+    this.#all = [this.#pods, this.#services, this.#slices, this.#replicaSets, this.#jobs];
+  }
+
+  /**
+   * Starts the watches and waits (up to syncTimeoutMillis) for the first list of every kind, so
+   * the first pairs already get names; a cluster that does not answer in time only logs.
+   */
+  static async start(
+    options: KubernetesOptions,
+    config: KubeConfig = loadKubeConfig(),
+  ): Promise<KubernetesMetadata> {
+    const metadata = new KubernetesMetadata(config, options);
+    for (const informer of metadata.#all) informer.start();
+    let timer: NodeJS.Timeout | undefined;
+    const synced = await Promise.race([
+      Promise.all(metadata.#all.map((informer) => informer.synced)).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), metadata.#options.syncTimeoutMillis);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!synced) {
+      options.onLog?.('warn', 'kubernetes: not every kind listed in time; names appear as lists complete', {
+        timeoutMillis: metadata.#options.syncTimeoutMillis,
+      });
+    }
+    metadata.#rebuild();
+    return metadata;
+  }
+
+  /** A port for one worker's FedAddressTable, the current table already posted on it. */
+  connectWorker(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage({ set: [...this.#entries.values()], remove: [] } satisfies AddressUpdate);
+    port1.on('message', (counts: LookupCounts) => {
+      this.#workerCounts.lookups += counts.lookups;
+      this.#workerCounts.misses += counts.misses;
+    });
+    port1.on('close', () => this.#ports.delete(port1));
+    port1.unref();
+    this.#ports.add(port1);
+    return port2;
+  }
+
+  /** Cache and lookup counts, for the metrics and tests. */
+  counts(): {
+    kinds: Record<string, KindCounts>;
+    addresses: number;
+    addressesDropped: number;
+    lookups: number;
+    misses: number;
+  } {
+    const kinds: Record<string, KindCounts> = {};
+    const names = ['pods', 'services', 'endpointslices', 'replicasets', 'jobs'];
+    this.#all.forEach((informer, i) => {
+      kinds[names[i]!] = { ...informer.counts };
+    });
+    return {
+      kinds,
+      addresses: this.table.size,
+      addressesDropped: this.#addressesDropped,
+      lookups: this.table.lookups + this.#workerCounts.lookups,
+      misses: this.table.misses + this.#workerCounts.misses,
+    };
+  }
+
+  /** Registers the cache-size and lookup metrics on `meter`. */
+  observe(meter: Meter): void {
+    const objects = meter.createObservableGauge('wirespan.kubernetes.objects', {
+      description: 'Kubernetes objects in the metadata cache, by kind',
+      unit: '{object}',
+    });
+    const addresses = meter.createObservableGauge('wirespan.kubernetes.addresses', {
+      description:
+        'Addresses (and address:port slots) with a Kubernetes identity; state "dropped": left out by --kubernetes-max-objects',
+      unit: '{address}',
+    });
+    const dropped = meter.createObservableCounter('wirespan.kubernetes.dropped', {
+      description: 'Kubernetes objects left out by the --kubernetes-max-objects cap, by kind',
+      unit: '{object}',
+    });
+    const errors = meter.createObservableCounter('wirespan.kubernetes.watch.errors', {
+      description: 'List or watch failures (each followed by a restart with backoff), by kind',
+      unit: '{error}',
+    });
+    const lookups = meter.createObservableCounter('wirespan.kubernetes.lookups', {
+      description: 'Address lookups of span ends; result "miss": no pod or Service has the address',
+      unit: '{lookup}',
+    });
+    meter.addBatchObservableCallback(
+      (result) => {
+        const c = this.counts();
+        for (const [kind, k] of Object.entries(c.kinds)) {
+          const attributes: Attributes = { 'wirespan.kubernetes.kind': kind };
+          result.observe(objects, k.objects, attributes);
+          result.observe(dropped, k.dropped, attributes);
+          result.observe(errors, k.errors, attributes);
+        }
+        result.observe(addresses, c.addresses, { 'wirespan.kubernetes.state': 'kept' });
+        result.observe(addresses, c.addressesDropped, { 'wirespan.kubernetes.state': 'dropped' });
+        result.observe(lookups, c.lookups - c.misses, { 'wirespan.kubernetes.result': 'hit' });
+        result.observe(lookups, c.misses, { 'wirespan.kubernetes.result': 'miss' });
+      },
+      [objects, addresses, dropped, errors, lookups],
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.#rebuildTimer !== null) clearTimeout(this.#rebuildTimer);
+    await Promise.all(this.#all.map((informer) => informer.stop()));
+    for (const port of this.#ports) port.close();
+  }
+
+  #scheduleRebuild(): void {
+    if (this.#rebuildTimer !== null) return;
+    this.#rebuildTimer = setTimeout(() => {
+      this.#rebuildTimer = null;
+      this.#rebuild();
+    }, kRebuildDelayMillis);
+    this.#rebuildTimer.unref();
+  }
+
+  /** Recomputes the address table from the caches and sends the difference to every table. */
+  #rebuild(): void {
+    const cap = this.#options.maxObjects;
+    const next = new Map<string, AddressEntry>();
+    let dropped = 0;
+    const put = (ip: string, port: number, identity: KubeIdentity): void => {
+      const address = parseAddress(ip);
+      if (address === null) return;
+      const entry: AddressEntry = { ipVersion: address.ipVersion, words: address.words, port, identity };
+      const key = slotKey(entry);
+      if (!next.has(key) && next.size >= cap) {
+        dropped++;
+        return;
+      }
+      next.set(key, entry);
+    };
+    // Later puts win a slot: Services, then endpoints outside pods, then pods (running last).
+    for (const service of this.#services.informer.list()) {
+      const identity = serviceIdentity(service.metadata);
+      for (const ip of service.clusterIPs) for (const port of service.ports) put(ip, port, identity);
+    }
+    for (const slice of this.#slices.informer.list()) {
+      if (slice.service === '' || slice.addresses.length === 0) continue;
+      const namespace = slice.metadata.namespace;
+      const service = this.#services.informer.get(slice.service, namespace);
+      const identity = serviceIdentity(
+        service?.metadata ?? { name: slice.service, namespace, uid: '', resourceVersion: '' },
+      );
+      for (const ip of slice.addresses) for (const port of slice.ports) put(ip, port, identity);
+    }
+    const owners = {
+      replicaSet: (namespace: string, name: string) => this.#replicaSets.informer.get(name, namespace),
+      job: (namespace: string, name: string) => this.#jobs.informer.get(name, namespace),
+    };
+    const pods = this.#pods.informer
+      .list()
+      // A finished pod's address may already be another pod's.
+      .filter((pod) => pod.phase !== 'Succeeded' && pod.phase !== 'Failed' && pod.ips.length > 0)
+      .sort((a, b) => Number(a.phase === 'Running') - Number(b.phase === 'Running'));
+    for (const pod of pods) {
+      const identity = podIdentity(pod, owners, this.#options);
+      for (const ip of pod.ips) {
+        // hostNetwork pods share the node's address: only their own ports name them.
+        if (pod.hostNetwork) for (const port of pod.hostPorts) put(ip, port, identity);
+        else put(ip, -1, identity);
+      }
+    }
+    const update: AddressUpdate = { set: [], remove: [] };
+    for (const [key, entry] of next) {
+      if (this.#entries.get(key)?.identity.key !== entry.identity.key) update.set.push(entry);
+    }
+    for (const [key, entry] of this.#entries) {
+      if (!next.has(key))
+        update.remove.push({ ipVersion: entry.ipVersion, words: entry.words, port: entry.port });
+    }
+    this.#entries = next;
+    this.#addressesDropped = dropped;
+    if (update.set.length === 0 && update.remove.length === 0) return;
+    this.table.apply(update);
+    for (const port of this.#ports) port.postMessage(update);
+  }
+}
