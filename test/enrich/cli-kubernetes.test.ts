@@ -1,0 +1,108 @@
+/**
+ * `wirespan replay --otlp --kubernetes` (the real CLI, with and without workers) against a
+ * local API server and a real OTLP receiver: spans between pods carry their workloads' names,
+ * k8s.* resource attributes and the client's workload; unknown addresses keep today's names.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type OtlpReceiver, startReceiver } from '../export/otlp-receiver.ts';
+import { writePcap } from '../helpers/pcap-writer.ts';
+import { repoRoot } from '../helpers/run-cli.ts';
+import { clusterCapture, seedCluster } from './cluster.ts';
+import { FakeApiServer, kubeconfigText } from './fake-api-server.ts';
+
+let server: FakeApiServer;
+let receiver: OtlpReceiver;
+let dir: string;
+
+before(async () => {
+  server = new FakeApiServer();
+  await server.listen();
+  seedCluster(server);
+  receiver = await startReceiver();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-k8s-'));
+  fs.writeFileSync(path.join(dir, 'kubeconfig'), kubeconfigText(server.url));
+  writePcap(path.join(dir, 'cluster.pcap'), clusterCapture());
+});
+after(async () => {
+  await receiver.close();
+  await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function runCliAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+for (const workers of ['0', '2']) {
+  test(`--workers ${workers}: spans named after the pods' workloads`, async () => {
+    receiver.reset();
+    const result = await runCliAsync(
+      [
+        'replay',
+        path.join(dir, 'cluster.pcap'),
+        '--workers',
+        workers,
+        '-o',
+        'none',
+        '--otlp',
+        receiver.endpoint,
+        '--kubernetes',
+      ],
+      { KUBECONFIG: path.join(dir, 'kubeconfig') },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    const byPath = (p: string) => {
+      const span = receiver.spans.find((s) => s.attributes['url.path'] === p);
+      assert.ok(span, `a span for ${p}`);
+      return span;
+    };
+    const cart = byPath('/cart');
+    assert.equal(cart.resource['service.name'], 'checkout');
+    assert.equal(cart.resource['service.namespace'], 'shop');
+    assert.equal(cart.resource['k8s.deployment.name'], 'checkout');
+    assert.equal(cart.resource['k8s.pod.name'], 'checkout-7d4b9c-x2x9q');
+    assert.equal(cart.resource['k8s.node.name'], 'node-b');
+    assert.equal(cart.attributes['client.service.name'], 'storefront');
+    assert.equal(cart.attributes['client.service.namespace'], 'shop');
+    const metrics = byPath('/metrics');
+    assert.equal(metrics.resource['service.name'], 'node-exporter');
+    assert.equal(metrics.resource['k8s.daemonset.name'], 'node-exporter');
+    assert.equal(byPath('/pay').resource['k8s.service.name'], 'payments');
+    const gone = byPath('/gone');
+    assert.equal(gone.resource['service.name'], 'http://10.244.9.9:8080');
+    assert.equal(gone.resource['k8s.pod.name'], undefined);
+    assert.equal(gone.attributes['client.service.name'], 'storefront');
+  });
+}
+
+test('without --kubernetes nothing is looked up and names stay address-based', async () => {
+  receiver.reset();
+  const lists = server.requests.length;
+  const result = await runCliAsync(
+    ['replay', path.join(dir, 'cluster.pcap'), '--workers', '0', '-o', 'none', '--otlp', receiver.endpoint],
+    { KUBECONFIG: path.join(dir, 'kubeconfig') },
+  );
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(server.requests.length, lists);
+  const cart = receiver.spans.find((s) => s.attributes['url.path'] === '/cart');
+  assert.equal(cart?.resource['service.name'], 'http://10.244.2.7:8080');
+  assert.equal(cart?.attributes['client.service.name'], undefined);
+});
