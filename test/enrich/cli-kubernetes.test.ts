@@ -82,14 +82,25 @@ for (const workers of ['0', '2']) {
     assert.equal(cart.resource['k8s.node.name'], 'node-b');
     assert.equal(cart.attributes['client.service.name'], 'storefront');
     assert.equal(cart.attributes['client.service.namespace'], 'shop');
-    const metrics = byPath('/metrics');
-    assert.equal(metrics.resource['service.name'], 'node-exporter');
-    assert.equal(metrics.resource['k8s.daemonset.name'], 'node-exporter');
+    const nodeExporter = byPath('/metrics');
+    assert.equal(nodeExporter.resource['service.name'], 'node-exporter');
+    assert.equal(nodeExporter.resource['k8s.daemonset.name'], 'node-exporter');
     assert.equal(byPath('/pay').resource['k8s.service.name'], 'payments');
     const gone = byPath('/gone');
     assert.equal(gone.resource['service.name'], 'http://10.244.9.9:8080');
     assert.equal(gone.resource['k8s.pod.name'], undefined);
     assert.equal(gone.attributes['client.service.name'], 'storefront');
+
+    // 4 exchanges, each an HTTP and a TCP connect pair, both ends looked up (in the workers
+    // too, reported back to the main thread): misses are the unknown server's two pairs.
+    const metrics = receiver.lastMetrics('wirespan.kubernetes.lookups');
+    const lookups = metrics.get('wirespan.kubernetes.lookups')!.dataPoints;
+    const count = (result: string) =>
+      Number(lookups.find((p) => p.attributes['wirespan.kubernetes.result'] === result)?.value);
+    assert.deepEqual([count('hit'), count('miss')], [14, 2]);
+    const objects = metrics.get('wirespan.kubernetes.objects')!.dataPoints;
+    const pods = objects.find((p) => p.attributes['wirespan.kubernetes.kind'] === 'pods');
+    assert.equal(Number(pods?.value), 3);
   });
 }
 

@@ -52,6 +52,8 @@ export interface AddressLookup {
     w3: number,
     port: number,
   ): KubeIdentity | null;
+  /** At the end of input: report what is not reported yet (a worker's lookup counts). */
+  flush?(): void;
 }
 
 export class AddressTable implements AddressLookup {
@@ -132,6 +134,10 @@ export class FedAddressTable implements AddressLookup {
   ): KubeIdentity | null {
     if (--this.#untilDrain < 0) this.drain();
     return this.#table.lookup(ipVersion, w0, w1, w2, w3, port);
+  }
+
+  flush(): void {
+    this.drain();
   }
 
   /** Applies pending updates and reports the lookup counts since the last report. */

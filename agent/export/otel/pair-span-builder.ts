@@ -74,6 +74,7 @@ export class PairSpanBuilder {
   readonly #ids = new RandomIdGenerator();
   readonly #onSpan: (span: PairSpan) => void;
   readonly #onMetric: ((metric: MetricPoint) => void) | null;
+  readonly #kubernetes: AddressLookup | null;
 
   /**
    * `onSpan` receives each span to export (flood aggregates too); `onMetric` each latency point
@@ -108,6 +109,7 @@ export class PairSpanBuilder {
     );
     this.#onSpan = onSpan;
     this.#onMetric = onMetric;
+    this.#kubernetes = kubernetes;
   }
 
   /** Maps, samples and hands on one pair; never throws (a mapping error is counted). */
@@ -158,6 +160,7 @@ export class PairSpanBuilder {
   /** Emits the flood aggregates still open (at the end of input or shutdown). */
   flush(): void {
     this.#flood.flush();
+    this.#kubernetes?.flush?.();
   }
 
   #aggregate(a: FloodAggregate): void {
