@@ -117,3 +117,27 @@ test('without --kubernetes nothing is looked up and names stay address-based', a
   assert.equal(cart?.resource['service.name'], 'http://10.244.2.7:8080');
   assert.equal(cart?.attributes['client.service.name'], undefined);
 });
+
+test('--kubernetes with no cluster to watch is a usage error that says why', async () => {
+  const result = await runCliAsync(
+    ['replay', path.join(dir, 'cluster.pcap'), '-o', 'none', '--otlp', receiver.endpoint, '--kubernetes'],
+    { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
+  );
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /--kubernetes: no cluster to watch: .*KUBECONFIG unset/);
+});
+
+test('an API server that refuses: the replay starts at once, warns, and keeps address names', async () => {
+  receiver.reset();
+  const refused = path.join(dir, 'refused-kubeconfig');
+  fs.writeFileSync(refused, kubeconfigText('http://127.0.0.1:9'));
+  const result = await runCliAsync(
+    ['replay', path.join(dir, 'cluster.pcap'), '-o', 'none', '--otlp', receiver.endpoint, '--kubernetes'],
+    { KUBECONFIG: refused },
+  );
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /"msg":"kubernetes: list\/watch failed; retrying with backoff/);
+  assert.match(result.stderr, /"msg":"kubernetes: starting before every kind listed/);
+  const cart = receiver.spans.find((s) => s.attributes['url.path'] === '/cart');
+  assert.equal(cart?.resource['service.name'], 'http://10.244.2.7:8080');
+});

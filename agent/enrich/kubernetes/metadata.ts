@@ -81,13 +81,14 @@ export interface KindCounts {
 class SlimInformer<T extends { metadata: SlimMeta }> {
   readonly counts: KindCounts = { objects: 0, dropped: 0, malformed: 0, lists: 0, errors: 0 };
   readonly informer: ListWatch<T & { metadata: SlimMeta }>;
-  readonly synced: Promise<void>;
-  readonly #kind: string;
+  /** Resolves after the first list (true) or the first failure (false), whichever comes first. */
+  readonly settled: Promise<boolean>;
+  readonly kind: string;
   readonly #slim: (value: unknown) => T | null;
   readonly #listPage: ListPage;
   readonly #cap: number;
   readonly #log: KubernetesOptions['onLog'];
-  #markSynced: () => void = () => {};
+  #settle: (listed: boolean) => void = () => {};
   #restartMillis = kRestartMinMillis;
   #restartTimer: NodeJS.Timeout | null = null;
   #failing = false;
@@ -103,13 +104,13 @@ class SlimInformer<T extends { metadata: SlimMeta }> {
     onChange: () => void,
     log: KubernetesOptions['onLog'],
   ) {
-    this.#kind = kind;
+    this.kind = kind;
     this.#slim = slim;
     this.#listPage = listPage;
     this.#cap = cap;
     this.#log = log;
-    this.synced = new Promise((resolve) => {
-      this.#markSynced = resolve;
+    this.settled = new Promise((resolve) => {
+      this.#settle = resolve;
     });
     const watch = new Watch(config);
     // The informer caches what its watch hands it: hand it slim records only.
@@ -188,8 +189,8 @@ class SlimInformer<T extends { metadata: SlimMeta }> {
     } while (token !== undefined);
     this.counts.lists++;
     this.#recovered();
-    // The informer adds the items after this promise settles: mark synced after that.
-    setImmediate(this.#markSynced);
+    // The informer adds the items after this promise settles: settle after that.
+    setImmediate(() => this.#settle(true));
     return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion }, items } as KubernetesListObject<
       T & { metadata: SlimMeta }
     >;
@@ -197,11 +198,12 @@ class SlimInformer<T extends { metadata: SlimMeta }> {
 
   #failed(error: unknown): void {
     this.counts.errors++;
+    this.#settle(false);
     if (this.#stopped) return;
     if (!this.#failing) {
       this.#failing = true;
       this.#log?.('warn', 'kubernetes: list/watch failed; retrying with backoff, names from the last state', {
-        kind: this.#kind,
+        kind: this.kind,
         error: error instanceof Error ? error.message : String(error),
       });
     }
@@ -218,7 +220,7 @@ class SlimInformer<T extends { metadata: SlimMeta }> {
     this.#restartMillis = kRestartMinMillis;
     if (this.#failing) {
       this.#failing = false;
-      this.#log?.('info', 'kubernetes: list/watch recovered', { kind: this.#kind });
+      this.#log?.('info', 'kubernetes: list/watch recovered', { kind: this.kind });
     }
   }
 }
@@ -320,8 +322,9 @@ export class KubernetesMetadata {
   }
 
   /**
-   * Starts the watches and waits (up to syncTimeoutMillis) for the first list of every kind, so
-   * the first pairs already get names; a cluster that does not answer in time only logs.
+   * Starts the watches and waits (up to syncTimeoutMillis) until every kind has listed or
+   * failed once, so the first pairs already get names; kinds that failed (no API server, no
+   * RBAC) keep retrying in the background and fill in their names once they list.
    */
   static async start(
     options: KubernetesOptions,
@@ -330,17 +333,24 @@ export class KubernetesMetadata {
     const metadata = new KubernetesMetadata(config, options);
     for (const informer of metadata.#all) informer.start();
     let timer: NodeJS.Timeout | undefined;
-    const synced = await Promise.race([
-      Promise.all(metadata.#all.map((informer) => informer.synced)).then(() => true),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), metadata.#options.syncTimeoutMillis);
+    const listed = await Promise.race([
+      Promise.all(metadata.#all.map((informer) => informer.settled)),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), metadata.#options.syncTimeoutMillis);
       }),
     ]);
     clearTimeout(timer);
-    if (!synced) {
-      options.onLog?.('warn', 'kubernetes: not every kind listed in time; names appear as lists complete', {
-        timeoutMillis: metadata.#options.syncTimeoutMillis,
-      });
+    if (listed === null || listed.includes(false)) {
+      options.onLog?.(
+        'warn',
+        'kubernetes: starting before every kind listed; names appear as lists complete',
+        {
+          timeoutMillis: metadata.#options.syncTimeoutMillis,
+          listed: Object.fromEntries(
+            metadata.#all.map((informer) => [informer.kind, informer.counts.lists > 0]),
+          ),
+        },
+      );
     }
     metadata.#rebuild();
     return metadata;
@@ -369,10 +379,7 @@ export class KubernetesMetadata {
     misses: number;
   } {
     const kinds: Record<string, KindCounts> = {};
-    const names = ['pods', 'services', 'endpointslices', 'replicasets', 'jobs'];
-    this.#all.forEach((informer, i) => {
-      kinds[names[i]!] = { ...informer.counts };
-    });
+    for (const informer of this.#all) kinds[informer.kind] = { ...informer.counts };
     return {
       kinds,
       addresses: this.table.size,
