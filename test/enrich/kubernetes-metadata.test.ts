@@ -107,3 +107,34 @@ test('a dropped watch resumes from its resourceVersion; 410 Gone relists; a fail
   });
   await until(() => who('10.96.0.40', 9200)?.serviceName === 'search', 'the restarted watch');
 });
+
+test('the cap: objects beyond maxObjects per kind, and addresses beyond it, are left out and counted', async () => {
+  const small = new FakeApiServer();
+  await small.listen();
+  seedCluster(small);
+  const config = new KubeConfig();
+  config.loadFromString(kubeconfigText(small.url));
+  const capped = await KubernetesMetadata.start({ nameLabels: false, maxObjects: 2 }, config);
+  try {
+    let counts = capped.counts();
+    assert.deepEqual([counts.kinds.pods!.objects, counts.kinds.pods!.dropped], [2, 1], 'the list is cut');
+    const extra = structuredClone(kPods.checkout);
+    extra.metadata.name = 'checkout-7d4b9c-extra';
+    small.put('Pod', extra);
+    await until(() => capped.counts().kinds.pods!.dropped === 2, 'the watched pod to be turned away');
+    counts = capped.counts();
+    assert.equal(counts.kinds.pods!.objects, 2);
+    assert.equal(counts.addresses, 2);
+    assert.ok(counts.addressesDropped > 0, 'addresses beyond the cap are counted');
+    // A pod that leaves makes room for the next one.
+    small.remove('Pod', 'shop', kPods.frontend.metadata.name);
+    await until(() => capped.counts().kinds.pods!.objects === 1, 'the delete');
+    const late = structuredClone(kPods.checkout);
+    late.metadata.name = 'checkout-7d4b9c-late';
+    small.put('Pod', late);
+    await until(() => capped.counts().kinds.pods!.objects === 2, 'the late pod to be kept');
+  } finally {
+    await capped.stop();
+    await small.close();
+  }
+});
