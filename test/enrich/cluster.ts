@@ -159,7 +159,7 @@ export function seedCluster(server: FakeApiServer): void {
 const kBase = 1_765_000_000;
 
 /** One HTTP exchange (handshake, request, response) from `client` to `server`, at second `at`. */
-function exchange(
+export function exchange(
   client: string,
   clientPort: number,
   server: string,

@@ -5,7 +5,8 @@
  *
  * One table per thread, all fed the same updates: the main thread's KubernetesMetadata (the one
  * set of watches of the process) applies each update to its own table and posts it to every
- * worker's port (FedAddressTable). Workers never talk to the API server.
+ * worker's port (FedAddressTable, drained before each chunk). Workers never talk to the API
+ * server.
  */
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { KubeIdentity } from './identity.ts';
@@ -106,18 +107,14 @@ export class AddressTable implements AddressLookup {
   }
 }
 
-/** Lookups between two reads of the port: updates are seconds apart, pairs microseconds. */
-const kLookupsPerDrain = 256;
-
 /**
- * A worker's table: applies the updates waiting on its port (synchronously, so the first pair
- * already sees the snapshot posted before the worker started) every kLookupsPerDrain lookups,
- * and reports its lookup counts back on the same port.
+ * A worker's table: drain() (the worker calls it before each chunk, so a pair never sees a
+ * table older than the chunk it came from) applies the updates waiting on its port
+ * synchronously and reports the lookup counts back on the same port.
  */
 export class FedAddressTable implements AddressLookup {
   readonly #table = new AddressTable();
   readonly #port: MessagePort;
-  #untilDrain = 0;
   #reported: LookupCounts = { lookups: 0, misses: 0 };
 
   constructor(port: MessagePort) {
@@ -132,7 +129,6 @@ export class FedAddressTable implements AddressLookup {
     w3: number,
     port: number,
   ): KubeIdentity | null {
-    if (--this.#untilDrain < 0) this.drain();
     return this.#table.lookup(ipVersion, w0, w1, w2, w3, port);
   }
 
@@ -142,7 +138,6 @@ export class FedAddressTable implements AddressLookup {
 
   /** Applies pending updates and reports the lookup counts since the last report. */
   drain(): void {
-    this.#untilDrain = kLookupsPerDrain;
     for (;;) {
       const received = receiveMessageOnPort(this.#port);
       if (received === undefined) break;
