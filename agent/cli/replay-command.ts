@@ -7,7 +7,6 @@ import { Correlator } from '../correlate/correlator.ts';
 import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
-import { KubernetesMetadata } from '../enrich/kubernetes/metadata.ts';
 import {
   createOtelExporter,
   type OtelExporter,
@@ -159,7 +158,8 @@ export async function createExporterFromCli(
   const kubernetes =
     otel.kubernetes === null
       ? null
-      : await KubernetesMetadata.start({
+      : // Loaded only when asked for: the Kubernetes client is a large library.
+        await (await import('../enrich/kubernetes/metadata.ts')).KubernetesMetadata.start({
           ...otel.kubernetes,
           onLog: (level, msg, detail) =>
             process.stderr.write(

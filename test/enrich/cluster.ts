@@ -52,7 +52,7 @@ function pod(options: {
   };
 }
 
-function replicaSet(name: string, namespace: string, deployment: string) {
+export function replicaSet(name: string, namespace: string, deployment: string) {
   return {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',

@@ -34,7 +34,7 @@ export class FakeApiServer {
   #rv = 100;
   readonly #watches = new Set<{ path: string; res: http.ServerResponse }>();
   /** Requests seen: lists and watches by path, with the watch's resourceVersion. */
-  readonly requests: { path: string; watch: boolean; resourceVersion: string }[] = [];
+  readonly requests: { path: string; watch: boolean; resourceVersion: string; continued: boolean }[] = [];
   /** The next watch requests of these paths answer 500. */
   failNextWatch = new Set<string>();
   port = 0;
@@ -48,8 +48,9 @@ export class FakeApiServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Lists of `path` started (continued pages not counted). */
   lists(path: string): number {
-    return this.requests.filter((r) => r.path === path && !r.watch).length;
+    return this.requests.filter((r) => r.path === path && !r.watch && !r.continued).length;
   }
 
   /** Adds or replaces an object (an ADDED/MODIFIED event); `silently`: no event (a missed change). */
@@ -119,19 +120,28 @@ export class FakeApiServer {
     const path = url.pathname;
     const watch = url.searchParams.get('watch') === 'true';
     const resourceVersion = url.searchParams.get('resourceVersion') ?? '';
-    this.requests.push({ path, watch, resourceVersion });
+    this.requests.push({ path, watch, resourceVersion, continued: url.searchParams.has('continue') });
     if (!Object.values(kPaths).includes(path as (typeof kPaths)[keyof typeof kPaths])) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
       return;
     }
     if (!watch) {
+      // Pages of `limit` items, the continue token naming the next offset (and the snapshot's version).
+      const items = [...this.#collection(path).values()];
+      const limit = Number(url.searchParams.get('limit') ?? 0) || items.length;
+      const token = url.searchParams.get('continue');
+      const [offset, snapshot] = token ? token.split(':').map(Number) : [0, this.#rv];
+      const next = offset! + limit;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
           kind: 'List',
           apiVersion: 'v1',
-          metadata: { resourceVersion: String(this.#rv) },
-          items: [...this.#collection(path).values()],
+          metadata: {
+            resourceVersion: String(snapshot),
+            ...(next < items.length ? { continue: `${next}:${snapshot}` } : {}),
+          },
+          items: items.slice(offset, next),
         }),
       );
       return;

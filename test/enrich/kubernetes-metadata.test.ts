@@ -9,7 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parseAddress } from '../../agent/correlate/relay/networks.ts';
 import type { KubeIdentity } from '../../agent/enrich/kubernetes/identity.ts';
 import { KubernetesMetadata } from '../../agent/enrich/kubernetes/metadata.ts';
-import { kPods, seedCluster } from './cluster.ts';
+import { kPods, replicaSet, seedCluster } from './cluster.ts';
 import { FakeApiServer, kPaths, kubeconfigText } from './fake-api-server.ts';
 
 let server: FakeApiServer;
@@ -68,6 +68,23 @@ test('pods, hostNetwork ports, cluster IPs and endpoint addresses get their name
   assert.equal(counts.kinds.pods!.objects, 3);
   assert.equal(counts.kinds.replicasets!.objects, 2);
   assert.ok(counts.misses >= 2);
+});
+
+test('a pod seen before its ReplicaSet takes its Deployment name when the ReplicaSet arrives', async () => {
+  const cart = structuredClone(kPods.checkout);
+  cart.metadata.name = 'cart-5c5c-aaaaa';
+  cart.metadata.ownerReferences[0]!.name = 'cart-5c5c';
+  cart.status.podIP = '10.244.5.5';
+  cart.status.podIPs = [{ ip: '10.244.5.5' }];
+  server.put('Pod', cart);
+  await until(() => who('10.244.5.5', 80)?.serviceName === 'cart-5c5c', 'the ReplicaSet name first');
+  server.put('ReplicaSet', replicaSet('cart-5c5c', 'shop', 'cart'));
+  await until(() => who('10.244.5.5', 80)?.serviceName === 'cart', 'the Deployment name');
+  assert.equal(who('10.244.5.5', 80)?.attributes['k8s.deployment.name'], 'cart');
+  server.remove('ReplicaSet', 'shop', 'cart-5c5c');
+  await until(() => who('10.244.5.5', 80)?.serviceName === 'cart-5c5c', 'the ReplicaSet name again');
+  server.remove('Pod', 'shop', 'cart-5c5c-aaaaa');
+  await until(() => who('10.244.5.5', 80) === null, 'the deleted pod to be forgotten');
 });
 
 test('a dropped watch resumes from its resourceVersion; 410 Gone relists; a failed watch restarts', async () => {
@@ -136,5 +153,32 @@ test('the cap: objects beyond maxObjects per kind, and addresses beyond it, are 
   } finally {
     await capped.stop();
     await small.close();
+  }
+});
+
+test('a large collection is listed in pages of 500, all of it kept', async () => {
+  const big = new FakeApiServer();
+  await big.listen();
+  for (let i = 0; i < 1200; i++) {
+    const pod = structuredClone(kPods.checkout);
+    pod.metadata.name = `checkout-7d4b9c-${i}`;
+    pod.status.podIP = `10.250.${i >> 8}.${i & 255}`;
+    pod.status.podIPs = [{ ip: pod.status.podIP }];
+    big.put('Pod', pod);
+  }
+  const config = new KubeConfig();
+  config.loadFromString(kubeconfigText(big.url));
+  const many = await KubernetesMetadata.start({ nameLabels: false }, config);
+  try {
+    assert.equal(many.counts().kinds.pods!.objects, 1200);
+    assert.equal(many.counts().addresses, 1200);
+    const pages = big.requests.filter((r) => r.path === kPaths.Pod && !r.watch);
+    assert.deepEqual(
+      pages.map((r) => r.continued),
+      [false, true, true],
+    );
+  } finally {
+    await many.stop();
+    await big.close();
   }
 });

@@ -67,10 +67,8 @@ test('names follow the cluster while the agent runs', async () => {
     const exited = new Promise<number | null>((resolve) => agent!.on('close', resolve));
     const addresses = () =>
       Number(
-        receiver
-          .lastMetrics('wirespan.kubernetes.addresses')
-          .get('wirespan.kubernetes.addresses')
-          ?.dataPoints.find((p) => p.attributes['wirespan.kubernetes.state'] === 'kept')?.value ?? 0,
+        receiver.lastMetrics('wirespan.kubernetes.addresses').get('wirespan.kubernetes.addresses')
+          ?.dataPoints[0]?.value ?? 0,
       );
     const span = (urlPath: string) => receiver.spans.find((s) => s.attributes['url.path'] === urlPath);
 

@@ -15,6 +15,7 @@
  * attribute KEY (service.version too; with labels opted in, `app.kubernetes.io/version` when no
  * annotation gives one).
  */
+import { createHash } from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import {
@@ -83,7 +84,10 @@ export function workloadOf(pod: SlimPod, owners: OwnerCache): Map<WorkloadKind, 
 
 function finish(serviceName: string, attributes: Attributes): KubeIdentity {
   return {
-    key: JSON.stringify([serviceName, attributes]),
+    // A digest, not the text: one is kept per pod in every thread's table.
+    key: createHash('sha1')
+      .update(JSON.stringify([serviceName, attributes]))
+      .digest('base64'),
     serviceName,
     serviceNamespace: String(attributes[ATTR_SERVICE_NAMESPACE]),
     attributes,

@@ -2,7 +2,9 @@
  * Kubernetes metadata for span names: one set of list+watch informers per agent process (Pods,
  * Services, EndpointSlices, and the owners that name workloads: ReplicaSets -> Deployment,
  * Jobs -> CronJob; StatefulSets and DaemonSets need no watch, a pod's controller reference
- * already names them with their uid), folded into one address table (address-table.ts).
+ * already names them with their uid). Each event updates what that one object contributes to
+ * the address index (address-index.ts); the changes reach the address tables (address-table.ts)
+ * in batches.
  *
  * Workers get the table by messages (connectWorker()), not informers of their own: N workers
  * would mean N watches of every Pod in the cluster per node (an agent runs on every node) and N
@@ -26,13 +28,8 @@ import {
 } from '@kubernetes/client-node';
 import type { Attributes, Meter } from '@opentelemetry/api';
 import { parseAddress } from '../../correlate/relay/networks.ts';
-import {
-  type AddressEntry,
-  AddressTable,
-  type AddressUpdate,
-  type LookupCounts,
-  slotKey,
-} from './address-table.ts';
+import { AddressIndex } from './address-index.ts';
+import { type AddressEntry, AddressTable, type AddressUpdate, type LookupCounts } from './address-table.ts';
 import { type IdentityOptions, type KubeIdentity, podIdentity, serviceIdentity } from './identity.ts';
 import {
   type SlimEndpointSlice,
@@ -59,8 +56,12 @@ export const kDefaultMaxObjects = 50_000;
 const kListPageSize = 500;
 const kRestartMinMillis = 1000;
 const kRestartMaxMillis = 30_000;
-/** Changes within this window fold into one table rebuild (a relist delivers thousands at once). */
-const kRebuildDelayMillis = 50;
+/** Table changes are handed to the tables at most this often (a relist delivers thousands at once). */
+const kPublishDelayMillis = 50;
+/** Port -1: the address names its owner on every port. */
+const kAnyPort: readonly number[] = [-1];
+/** Who wins an address claimed twice: a running pod, then any pod, then a Service's endpoint, then its cluster IP. */
+const kRank = { clusterIp: 0, endpoint: 1, pod: 2, runningPod: 3 } as const;
 
 type ListPage = (params: { limit: number; _continue?: string }) => Promise<KubernetesListObject<object>>;
 
@@ -101,7 +102,7 @@ class SlimInformer<T extends { metadata: SlimMeta }> {
     listPage: ListPage,
     slim: (value: unknown) => T | null,
     cap: number,
-    onChange: () => void,
+    onChange: (object: T, deleted: boolean) => void,
     log: KubernetesOptions['onLog'],
   ) {
     this.kind = kind;
@@ -123,14 +124,15 @@ class SlimInformer<T extends { metadata: SlimMeta }> {
       ) => watch.watch(watchPath, params, (phase, object) => callback(...this.#event(phase, object)), done),
     } as unknown as Watch;
     this.informer = new ListWatch(path, slimWatch, () => this.#list(), false);
-    this.informer.on('add', () => {
+    // The cache holds the object already (or no longer) when these run.
+    this.informer.on('add', (object) => {
       this.counts.objects++;
-      onChange();
+      onChange(object, false);
     });
-    this.informer.on('update', onChange);
-    this.informer.on('delete', () => {
+    this.informer.on('update', (object) => onChange(object, false));
+    this.informer.on('delete', (object) => {
       this.counts.objects--;
-      onChange();
+      onChange(object, true);
     });
     this.informer.on('error', (error) => this.#failed(error));
   }
@@ -248,9 +250,13 @@ export class KubernetesMetadata {
   readonly #replicaSets: SlimInformer<SlimOwned>;
   readonly #jobs: SlimInformer<SlimOwned>;
   readonly #all: SlimInformer<{ metadata: SlimMeta }>[];
-  #entries = new Map<string, AddressEntry>();
-  #addressesDropped = 0;
-  #rebuildTimer: NodeJS.Timeout | null = null;
+  readonly #index: AddressIndex;
+  /** Pods by their ReplicaSet or Job (`Kind/namespace/name`): an owner's change renames them. */
+  readonly #podsByOwner = new Map<string, Set<string>>();
+  readonly #ownerOfPod = new Map<string, string>();
+  /** EndpointSlices by their Service (`namespace/name`). */
+  readonly #slicesByService = new Map<string, Set<string>>();
+  #publishTimer: NodeJS.Timeout | null = null;
   readonly #ports = new Set<MessagePort>();
   /** Lookup counts the workers reported. */
   readonly #workerCounts: LookupCounts = { lookups: 0, misses: 0 };
@@ -262,7 +268,7 @@ export class KubernetesMetadata {
       syncTimeoutMillis: options.syncTimeoutMillis ?? 10_000,
     };
     const cap = this.#options.maxObjects;
-    const changed = () => this.#scheduleRebuild();
+    this.#index = new AddressIndex(cap);
     const log = options.onLog;
     const core = config.makeApiClient(CoreV1Api);
     const apps = config.makeApiClient(AppsV1Api);
@@ -275,7 +281,7 @@ export class KubernetesMetadata {
       (p) => core.listPodForAllNamespaces(p),
       slimPod,
       cap,
-      changed,
+      (pod, deleted) => this.#onPod(pod, deleted),
       log,
     );
     this.#services = new SlimInformer(
@@ -285,7 +291,7 @@ export class KubernetesMetadata {
       (p) => core.listServiceForAllNamespaces(p),
       slimService,
       cap,
-      changed,
+      (service, deleted) => this.#onService(service, deleted),
       log,
     );
     this.#slices = new SlimInformer(
@@ -295,7 +301,7 @@ export class KubernetesMetadata {
       (p) => discovery.listEndpointSliceForAllNamespaces(p),
       slimEndpointSlice,
       cap,
-      changed,
+      (slice, deleted) => this.#onSlice(slice, deleted),
       log,
     );
     this.#replicaSets = new SlimInformer(
@@ -305,7 +311,7 @@ export class KubernetesMetadata {
       (p) => apps.listReplicaSetForAllNamespaces(p),
       slimOwned,
       cap,
-      changed,
+      (owner) => this.#onOwner('ReplicaSet', owner),
       log,
     );
     this.#jobs = new SlimInformer(
@@ -315,7 +321,7 @@ export class KubernetesMetadata {
       (p) => batch.listJobForAllNamespaces(p),
       slimOwned,
       cap,
-      changed,
+      (owner) => this.#onOwner('Job', owner),
       log,
     );
     this.#all = [this.#pods, this.#services, this.#slices, this.#replicaSets, this.#jobs];
@@ -352,14 +358,14 @@ export class KubernetesMetadata {
         },
       );
     }
-    metadata.#rebuild();
+    metadata.#publish();
     return metadata;
   }
 
   /** A port for one worker's FedAddressTable, the current table already posted on it. */
   connectWorker(): MessagePort {
     const { port1, port2 } = new MessageChannel();
-    port1.postMessage({ set: [...this.#entries.values()], remove: [] } satisfies AddressUpdate);
+    port1.postMessage({ set: this.#index.snapshot(), remove: [] } satisfies AddressUpdate);
     port1.on('message', (counts: LookupCounts) => {
       this.#workerCounts.lookups += counts.lookups;
       this.#workerCounts.misses += counts.misses;
@@ -383,7 +389,7 @@ export class KubernetesMetadata {
     return {
       kinds,
       addresses: this.table.size,
-      addressesDropped: this.#addressesDropped,
+      addressesDropped: this.#index.dropped,
       lookups: this.table.lookups + this.#workerCounts.lookups,
       misses: this.table.misses + this.#workerCounts.misses,
     };
@@ -396,12 +402,12 @@ export class KubernetesMetadata {
       unit: '{object}',
     });
     const addresses = meter.createObservableGauge('wirespan.kubernetes.addresses', {
-      description:
-        'Addresses (and address:port slots) with a Kubernetes identity; state "dropped": left out by --kubernetes-max-objects',
+      description: 'Addresses (and address:port slots) with a Kubernetes identity',
       unit: '{address}',
     });
     const dropped = meter.createObservableCounter('wirespan.kubernetes.dropped', {
-      description: 'Kubernetes objects left out by the --kubernetes-max-objects cap, by kind',
+      description:
+        'Kubernetes objects (by kind) and address slots (kind "address") left out by the --kubernetes-max-objects cap',
       unit: '{object}',
     });
     const errors = meter.createObservableCounter('wirespan.kubernetes.watch.errors', {
@@ -421,8 +427,8 @@ export class KubernetesMetadata {
           result.observe(dropped, k.dropped, attributes);
           result.observe(errors, k.errors, attributes);
         }
-        result.observe(addresses, c.addresses, { 'wirespan.kubernetes.state': 'kept' });
-        result.observe(addresses, c.addressesDropped, { 'wirespan.kubernetes.state': 'dropped' });
+        result.observe(addresses, c.addresses);
+        result.observe(dropped, c.addressesDropped, { 'wirespan.kubernetes.kind': 'address' });
         result.observe(lookups, c.lookups - c.misses, { 'wirespan.kubernetes.result': 'hit' });
         result.observe(lookups, c.misses, { 'wirespan.kubernetes.result': 'miss' });
       },
@@ -431,79 +437,128 @@ export class KubernetesMetadata {
   }
 
   async stop(): Promise<void> {
-    if (this.#rebuildTimer !== null) clearTimeout(this.#rebuildTimer);
+    if (this.#publishTimer !== null) clearTimeout(this.#publishTimer);
     await Promise.all(this.#all.map((informer) => informer.stop()));
     for (const port of this.#ports) port.close();
   }
 
-  #scheduleRebuild(): void {
-    if (this.#rebuildTimer !== null) return;
-    this.#rebuildTimer = setTimeout(() => {
-      this.#rebuildTimer = null;
-      this.#rebuild();
-    }, kRebuildDelayMillis);
-    this.#rebuildTimer.unref();
+  #onPod(pod: SlimPod, deleted: boolean): void {
+    const { namespace, name } = pod.metadata;
+    const key = `${namespace}/${name}`;
+    const owner = pod.owner?.kind === 'ReplicaSet' || pod.owner?.kind === 'Job' ? pod.owner : null;
+    const ownerKey = deleted || owner === null ? undefined : `${owner.kind}/${namespace}/${owner.name}`;
+    const previousOwner = this.#ownerOfPod.get(key);
+    if (previousOwner !== ownerKey) {
+      if (previousOwner !== undefined) removeFrom(this.#podsByOwner, previousOwner, key);
+      if (ownerKey === undefined) this.#ownerOfPod.delete(key);
+      else {
+        this.#ownerOfPod.set(key, ownerKey);
+        addTo(this.#podsByOwner, ownerKey, key);
+      }
+    }
+    // A finished pod's address may already be another pod's.
+    const finished = pod.phase === 'Succeeded' || pod.phase === 'Failed';
+    if (deleted || finished) this.#index.set(`pod/${key}`, 0, null);
+    else {
+      const identity = podIdentity(pod, this.#owners, this.#options);
+      // hostNetwork pods share the node's address: only their own ports name them.
+      const ports = pod.hostNetwork ? pod.hostPorts : kAnyPort;
+      const rank = pod.phase === 'Running' ? kRank.runningPod : kRank.pod;
+      this.#index.set(`pod/${key}`, rank, entriesOf(identity, pod.ips, ports));
+    }
+    this.#schedulePublish();
   }
 
-  /** Recomputes the address table from the caches and sends the difference to every table. */
-  #rebuild(): void {
-    const cap = this.#options.maxObjects;
-    const next = new Map<string, AddressEntry>();
-    let dropped = 0;
-    const put = (ip: string, port: number, identity: KubeIdentity): void => {
-      const address = parseAddress(ip);
-      if (address === null) return;
-      const entry: AddressEntry = { ipVersion: address.ipVersion, words: address.words, port, identity };
-      const key = slotKey(entry);
-      if (!next.has(key) && next.size >= cap) {
-        dropped++;
-        return;
-      }
-      next.set(key, entry);
-    };
-    // Later puts win a slot: Services, then endpoints outside pods, then pods (running last).
-    for (const service of this.#services.informer.list()) {
-      const identity = serviceIdentity(service.metadata);
-      for (const ip of service.clusterIPs) for (const port of service.ports) put(ip, port, identity);
+  /** A ReplicaSet or Job changed: its pods' workload names may have. */
+  #onOwner(kind: 'ReplicaSet' | 'Job', owner: SlimOwned): void {
+    const pods = this.#podsByOwner.get(`${kind}/${owner.metadata.namespace}/${owner.metadata.name}`);
+    for (const key of pods ?? []) {
+      const slash = key.indexOf('/');
+      const pod = this.#pods.informer.get(key.slice(slash + 1), key.slice(0, slash));
+      if (pod !== undefined) this.#onPod(pod, false);
     }
-    for (const slice of this.#slices.informer.list()) {
-      if (slice.service === '' || slice.addresses.length === 0) continue;
-      const namespace = slice.metadata.namespace;
+  }
+
+  #onService(service: SlimService, deleted: boolean): void {
+    const key = `${service.metadata.namespace}/${service.metadata.name}`;
+    this.#index.set(
+      `service/${key}`,
+      kRank.clusterIp,
+      deleted ? null : entriesOf(serviceIdentity(service.metadata), service.clusterIPs, service.ports),
+    );
+    // Its endpoints outside pods are named after it.
+    for (const sliceKey of this.#slicesByService.get(key) ?? []) {
+      const slash = sliceKey.indexOf('/');
+      const slice = this.#slices.informer.get(sliceKey.slice(slash + 1), sliceKey.slice(0, slash));
+      if (slice !== undefined) this.#onSlice(slice, false);
+    }
+    this.#schedulePublish();
+  }
+
+  #onSlice(slice: SlimEndpointSlice, deleted: boolean): void {
+    const { namespace, name } = slice.metadata;
+    const key = `${namespace}/${name}`;
+    const serviceKey = `${namespace}/${slice.service}`;
+    if (deleted || slice.service === '') removeFrom(this.#slicesByService, serviceKey, key);
+    else addTo(this.#slicesByService, serviceKey, key);
+    if (deleted || slice.service === '') this.#index.set(`slice/${key}`, 0, null);
+    else {
       const service = this.#services.informer.get(slice.service, namespace);
       const identity = serviceIdentity(
         service?.metadata ?? { name: slice.service, namespace, uid: '', resourceVersion: '' },
       );
-      for (const ip of slice.addresses) for (const port of slice.ports) put(ip, port, identity);
+      this.#index.set(`slice/${key}`, kRank.endpoint, entriesOf(identity, slice.addresses, slice.ports));
     }
-    const owners = {
-      replicaSet: (namespace: string, name: string) => this.#replicaSets.informer.get(name, namespace),
-      job: (namespace: string, name: string) => this.#jobs.informer.get(name, namespace),
-    };
-    const pods = this.#pods.informer
-      .list()
-      // A finished pod's address may already be another pod's.
-      .filter((pod) => pod.phase !== 'Succeeded' && pod.phase !== 'Failed' && pod.ips.length > 0)
-      .sort((a, b) => Number(a.phase === 'Running') - Number(b.phase === 'Running'));
-    for (const pod of pods) {
-      const identity = podIdentity(pod, owners, this.#options);
-      for (const ip of pod.ips) {
-        // hostNetwork pods share the node's address: only their own ports name them.
-        if (pod.hostNetwork) for (const port of pod.hostPorts) put(ip, port, identity);
-        else put(ip, -1, identity);
-      }
-    }
-    const update: AddressUpdate = { set: [], remove: [] };
-    for (const [key, entry] of next) {
-      if (this.#entries.get(key)?.identity.key !== entry.identity.key) update.set.push(entry);
-    }
-    for (const [key, entry] of this.#entries) {
-      if (!next.has(key))
-        update.remove.push({ ipVersion: entry.ipVersion, words: entry.words, port: entry.port });
-    }
-    this.#entries = next;
-    this.#addressesDropped = dropped;
-    if (update.set.length === 0 && update.remove.length === 0) return;
+    this.#schedulePublish();
+  }
+
+  readonly #owners = {
+    replicaSet: (namespace: string, name: string) => this.#replicaSets.informer.get(name, namespace),
+    job: (namespace: string, name: string) => this.#jobs.informer.get(name, namespace),
+  };
+
+  #schedulePublish(): void {
+    if (this.#publishTimer !== null) return;
+    this.#publishTimer = setTimeout(() => {
+      this.#publishTimer = null;
+      this.#publish();
+    }, kPublishDelayMillis);
+    this.#publishTimer.unref();
+  }
+
+  /** Hands the changed winners to this thread's table and every worker's. */
+  #publish(): void {
+    const update = this.#index.takeUpdate();
+    if (update === null) return;
     this.table.apply(update);
     for (const port of this.#ports) port.postMessage(update);
   }
+}
+
+/** The entries naming `identity` at each address on each port (unparseable addresses skipped). */
+function entriesOf(identity: KubeIdentity, ips: readonly string[], ports: readonly number[]): AddressEntry[] {
+  const entries: AddressEntry[] = [];
+  for (const ip of ips) {
+    const address = parseAddress(ip);
+    if (address === null) continue;
+    for (const port of ports)
+      entries.push({ ipVersion: address.ipVersion, words: address.words, port, identity });
+  }
+  return entries;
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, member: string): void {
+  let members = index.get(key);
+  if (members === undefined) {
+    members = new Set();
+    index.set(key, members);
+  }
+  members.add(member);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, member: string): void {
+  const members = index.get(key);
+  if (members === undefined) return;
+  members.delete(member);
+  if (members.size === 0) index.delete(key);
 }
