@@ -1,5 +1,4 @@
 /** `wirespan replay`: wires files → reader → decoder → correlator → output, then prints the summary. */
-
 import fs from 'node:fs';
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';

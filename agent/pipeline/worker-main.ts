@@ -83,13 +83,13 @@ function receiveNames(): void {
 }
 
 const renderer = config.output === 'none' ? null : new PairRenderer(config.output, files);
-// OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
 // Kubernetes identities (--kubernetes) from the main thread's watches, applied before each chunk.
 const kubernetes = config.kubernetesPort
   ? await import('../enrich/kubernetes/address-table.ts').then(
       ({ FedAddressTable }) => new FedAddressTable(config.kubernetesPort!),
     )
   : null;
+// OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
 const spanEncoder = config.spanEncoder
   ? await import('../export/otel/span-request-encoder.ts').then(
       ({ SpanRequestEncoder, transferList }) =>

@@ -7,7 +7,8 @@
  * - `10.96.0.0/12`, `fd00::/8`, `10.0.0.5`  a network (a bare address is one host), any port
  * - `10.96.0.0/12:53`, `[fd00::/8]:53`  a network and one port
  * IPv6 with a port needs the brackets (otherwise the last group would read as a port).
- * No entry matches → `{protocol}://{address}:{port}` of the observed server (IPv6 in brackets).
+ * No entry matches → its Kubernetes pod or Service with `--kubernetes` (observedService()), else
+ * `{protocol}://{address}:{port}` of the observed server (IPv6 in brackets).
  */
 import type { Attributes } from '@opentelemetry/api';
 import { parseCidr } from '../../correlate/relay/networks.ts';
