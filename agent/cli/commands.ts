@@ -8,6 +8,7 @@ import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { kDefaultMemoryBudgetMiB, kMinMemoryBudgetMiB } from '../correlate/memory-budget.ts';
+import { kDefaultMaxObjects } from '../enrich/kubernetes/slim.ts';
 import {
   checked,
   dropUnknownEnv,
@@ -278,7 +279,7 @@ function otelOptions<T>(y: Argv<T>) {
       describe:
         'OTLP with --kubernetes: objects cached per kind, and addresses mapped (beyond: left out, counted)',
       type: 'number',
-      default: 50000,
+      default: kDefaultMaxObjects,
       coerce: checked('kubernetes-max-objects', positiveInteger),
     })
     .option('unanswered-spans-per-second', {

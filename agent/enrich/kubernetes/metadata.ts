@@ -32,6 +32,7 @@ import { AddressIndex } from './address-index.ts';
 import { type AddressEntry, AddressTable, type AddressUpdate, type LookupCounts } from './address-table.ts';
 import { type IdentityOptions, type KubeIdentity, podIdentity, serviceIdentity } from './identity.ts';
 import {
+  kDefaultMaxObjects,
   type SlimEndpointSlice,
   type SlimMeta,
   type SlimOwned,
@@ -52,7 +53,6 @@ export interface KubernetesOptions extends IdentityOptions {
   onLog?: (level: 'warn' | 'info', message: string, detail: Record<string, unknown>) => void;
 }
 
-export const kDefaultMaxObjects = 50_000;
 const kListPageSize = 500;
 const kRestartMinMillis = 1000;
 const kRestartMaxMillis = 30_000;
@@ -257,6 +257,10 @@ export class KubernetesMetadata {
   /** EndpointSlices by their Service (`namespace/name`). */
   readonly #slicesByService = new Map<string, Set<string>>();
   #publishTimer: NodeJS.Timeout | null = null;
+  readonly #owners = {
+    replicaSet: (namespace: string, name: string) => this.#replicaSets.informer.get(name, namespace),
+    job: (namespace: string, name: string) => this.#jobs.informer.get(name, namespace),
+  };
   readonly #ports = new Set<MessagePort>();
   /** Lookup counts the workers reported. */
   readonly #workerCounts: LookupCounts = { lookups: 0, misses: 0 };
@@ -511,11 +515,6 @@ export class KubernetesMetadata {
     }
     this.#schedulePublish();
   }
-
-  readonly #owners = {
-    replicaSet: (namespace: string, name: string) => this.#replicaSets.informer.get(name, namespace),
-    job: (namespace: string, name: string) => this.#jobs.informer.get(name, namespace),
-  };
 
   #schedulePublish(): void {
     if (this.#publishTimer !== null) return;

@@ -67,6 +67,9 @@ export const kNameLabels = [
   'app.kubernetes.io/version',
 ];
 
+/** Default cap on objects cached per kind and on addresses mapped (--kubernetes-max-objects). */
+export const kDefaultMaxObjects = 50_000;
+
 const kMaxAnnotations = 16;
 const kMaxValueLength = 255;
 const kMaxPorts = 64;
