@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { kDefaultMaxObjects } from '../enrich/kubernetes/slim.ts';
 import { loadConfigFile } from './config-file.ts';
 import {
   correlationArgs,
@@ -142,6 +143,25 @@ function otelOptions<T>(y: Argv<T>) {
       choices: ['explicit', 'exponential'] as const,
       default: 'explicit' as const,
     })
+    .option('kubernetes', {
+      describe:
+        'OTLP: name observed services and their clients by Kubernetes pod, workload and Service (watches the API: in-cluster service account, else KUBECONFIG)',
+      type: 'boolean',
+      default: false,
+    })
+    .option('kubernetes-name-labels', {
+      describe:
+        'OTLP with --kubernetes: also take service.name/service.version from the app.kubernetes.io/instance, /name and /version pod labels',
+      type: 'boolean',
+      default: false,
+    })
+    .option('kubernetes-max-objects', {
+      describe:
+        'OTLP with --kubernetes: objects cached per kind, and addresses mapped (beyond: left out, counted)',
+      type: 'number',
+      default: kDefaultMaxObjects,
+      coerce: checked('kubernetes-max-objects', positiveInteger),
+    })
     .option('unanswered-spans-per-second', {
       describe:
         'OTLP: unanswered spans per source (client address and protocol) and second of capture time exported one by one; beyond, one "unanswered flood" span per second counts them (0 = no limit; metrics and JSONL keep every pair)',
@@ -179,6 +199,9 @@ function otelArgs(argv: {
   histogram: 'explicit' | 'exponential';
   'unanswered-spans-per-second': number;
   'unanswered-spans-per-second-total'?: number;
+  kubernetes: boolean;
+  'kubernetes-name-labels': boolean;
+  'kubernetes-max-objects': number;
 }) {
   return {
     otlp: argv.otlp,
@@ -193,6 +216,9 @@ function otelArgs(argv: {
       histogram: argv.histogram,
       unansweredSpansPerSecond: argv['unanswered-spans-per-second'],
       unansweredSpansTotalPerSecond: argv['unanswered-spans-per-second-total'],
+      kubernetes: argv.kubernetes
+        ? { nameLabels: argv['kubernetes-name-labels'], maxObjects: argv['kubernetes-max-objects'] }
+        : null,
     },
   };
 }

@@ -65,6 +65,8 @@ export interface OtelCliOptions {
   histogram: 'explicit' | 'exponential';
   /** --unanswered-spans-per-second (span-flood.ts). */
   unansweredSpansPerSecond: number;
+  /** --kubernetes: names from the cluster's pods and Services (enrich/kubernetes); null = off. */
+  kubernetes: { nameLabels: boolean; maxObjects: number } | null;
   /** --unanswered-spans-per-second-total (span-flood.ts); undefined = 10 x the per-source limit. */
   unansweredSpansTotalPerSecond?: number | undefined;
 }
@@ -120,30 +122,48 @@ function statsLine(snapshot: PipelineSnapshot): string {
 
 /**
  * The exporter configured from the command line (`otlp` '' = the env's or the default endpoint;
- * undefined = no OTLP, the Prometheus endpoint only).
+ * undefined = no OTLP, the Prometheus endpoint only). With `--kubernetes`, the watches start
+ * first (and the exporter stops them).
  */
-export function createExporterFromCli(
+export async function createExporterFromCli(
   otlp: string | undefined,
   otel: OtelCliOptions,
   sourceFiles: readonly string[],
   extra: Partial<OtelExporterOptions> = {},
 ): Promise<OtelExporter> {
-  return createOtelExporter({
-    ...extra,
-    ...(otlp === undefined || otlp === '' ? {} : { endpoint: otlp }),
-    otlp: otlp !== undefined,
-    ...(otel.prometheusPort === undefined ? {} : { prometheusPort: otel.prometheusPort }),
-    ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
-    serviceMap: otel.serviceMap,
-    httpRoutes: otel.httpRoutes,
-    ...(otel.sampleRatio === undefined ? {} : { sampleRatio: otel.sampleRatio }),
-    slowSpanSeconds: otel.slowSpanSeconds,
-    sloBoundaries: otel.sloBoundaries,
-    histogramAggregation: otel.histogram,
-    unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
-    unansweredSpansTotalPerSecond: otel.unansweredSpansTotalPerSecond,
-    sourceFiles: (fileId) => sourceFiles[fileId],
-  });
+  const kubernetes =
+    otel.kubernetes === null
+      ? null
+      : // Loaded only when asked for: the Kubernetes client is a large library.
+        await (await import('../enrich/kubernetes/metadata.ts')).KubernetesMetadata.start({
+          ...otel.kubernetes,
+          onLog: (level, msg, detail) =>
+            process.stderr.write(
+              `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...detail })}\n`,
+            ),
+        });
+  try {
+    return await createOtelExporter({
+      ...extra,
+      kubernetes,
+      ...(otlp === undefined || otlp === '' ? {} : { endpoint: otlp }),
+      otlp: otlp !== undefined,
+      ...(otel.prometheusPort === undefined ? {} : { prometheusPort: otel.prometheusPort }),
+      ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
+      serviceMap: otel.serviceMap,
+      httpRoutes: otel.httpRoutes,
+      ...(otel.sampleRatio === undefined ? {} : { sampleRatio: otel.sampleRatio }),
+      slowSpanSeconds: otel.slowSpanSeconds,
+      sloBoundaries: otel.sloBoundaries,
+      histogramAggregation: otel.histogram,
+      unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
+      unansweredSpansTotalPerSecond: otel.unansweredSpansTotalPerSecond,
+      sourceFiles: (fileId) => sourceFiles[fileId],
+    });
+  } catch (error) {
+    await kubernetes?.stop();
+    throw error;
+  }
 }
 
 /** The newest capture time any worker read (exact: seconds and nanoseconds), null before the first record. */
@@ -423,6 +443,7 @@ async function replayOnWorkers(
     // Spans mapped and encoded in the workers (the exporter only sends the bytes).
     spanEncoder: exporter?.spanConfig ?? null,
     onSpans: exporter ? (batch) => exporter.offerEncoded(batch) : null,
+    kubernetesPort: exporter?.kubernetesPort ?? null,
     onStats: (latest) => {
       snapshot = latest;
       if (progress) {

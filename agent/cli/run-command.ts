@@ -223,6 +223,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       // Spans mapped and encoded in the workers (the exporter only sends the bytes).
       spanEncoder: exporter?.spanConfig ?? null,
       onSpans: exporter ? (batch) => exporter!.offerEncoded(batch) : null,
+      kubernetesPort: exporter?.kubernetesPort ?? null,
       statsIntervalMillis: 1000,
       reportProcessed: true,
       onFailure: (message) => {

@@ -46,6 +46,8 @@ export interface WorkerConfig {
    * of 'pairs'. Absent/null: pairs as above.
    */
   spanEncoder?: SpanEncoderConfig | null;
+  /** With spanEncoder and `--kubernetes`: this worker's feed of address identities (enrich/kubernetes). */
+  kubernetesPort?: MessagePort | null;
   /** Milliseconds between stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Aggregate the latency summary of this shard's pairs and send it with the final stats. */

@@ -32,6 +32,7 @@ export interface ParallelReplayInput {
   /** Spans encoded in the workers (see WorkerPipelineOptions.spanEncoder). */
   spanEncoder?: WorkerPipelineOptions['spanEncoder'];
   onSpans?: WorkerPipelineOptions['onSpans'];
+  kubernetesPort?: WorkerPipelineOptions['kubernetesPort'];
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
   onStats: ((snapshot: PipelineSnapshot) => void) | null;
   statsIntervalMillis: number;
@@ -86,6 +87,7 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     exporterRoom: input.exporterRoom ?? null,
     spanEncoder: input.spanEncoder ?? null,
     onSpans: input.onSpans ?? null,
+    kubernetesPort: input.kubernetesPort ?? null,
     statsIntervalMillis: input.statsIntervalMillis,
     latencySummary: input.latencySummary === true,
     decodedTimes: input.decodedTimes === true,

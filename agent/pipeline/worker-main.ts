@@ -83,6 +83,12 @@ function receiveNames(): void {
 }
 
 const renderer = config.output === 'none' ? null : new PairRenderer(config.output, files);
+// Kubernetes identities (--kubernetes) from the main thread's watches, applied before each chunk.
+const kubernetes = config.kubernetesPort
+  ? await import('../enrich/kubernetes/address-table.ts').then(
+      ({ FedAddressTable }) => new FedAddressTable(config.kubernetesPort!),
+    )
+  : null;
 // OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
 const spanEncoder = config.spanEncoder
   ? await import('../export/otel/span-request-encoder.ts').then(
@@ -94,6 +100,7 @@ const spanEncoder = config.spanEncoder
             port.postMessage({ type: 'spans', batch } satisfies WorkerMessage, transferList(batch));
             consumer.postedOutput(batch.pairs * kPairBacklogWeight, kOutputBacklogBytes);
           },
+          kubernetes,
         ),
     )
   : null;
@@ -237,6 +244,7 @@ let seq = -1;
 for (;;) {
   if (consumer.next(chunk) === null) process.exit(1); // aborted by main (another worker failed)
   seq++;
+  kubernetes?.drain();
   const { slot, length, fileId, flags } = chunk;
   if ((flags & kFlagEndOfInput) !== 0) {
     consumer.release(slot);

@@ -59,6 +59,8 @@ export interface WorkerPipelineOptions {
    */
   spanEncoder?: SpanEncoderConfig | null;
   onSpans?: ((batch: EncodedSpans) => void) | null;
+  /** A new port of Kubernetes address identities for each worker that encodes spans (OtelExporter.kubernetesPort). */
+  kubernetesPort?: (() => MessagePort) | null;
   /** Milliseconds between the workers' stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Workers aggregate latency summaries, merged into `latency`. */
@@ -118,6 +120,7 @@ export class WorkerPipeline {
     };
     for (let index = 0; index < workerCount; index++) {
       const names = input.reportProcessed ? new MessageChannel() : null;
+      const kubernetesPort = input.spanEncoder ? (input.kubernetesPort?.() ?? null) : null;
       const config: WorkerConfig = {
         compileCacheDir: compileCacheDirForWorkers(),
         memory: this.memory,
@@ -128,6 +131,7 @@ export class WorkerPipeline {
         output: input.output,
         postPairs: input.onPairs !== null,
         spanEncoder: input.spanEncoder ?? null,
+        kubernetesPort,
         statsIntervalMillis: input.statsIntervalMillis,
         latencySummary: this.latency !== null,
         reportProcessed: input.reportProcessed === true,
@@ -136,7 +140,7 @@ export class WorkerPipeline {
       };
       const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
         workerData: config,
-        transferList: names ? [names.port2] : [],
+        transferList: [...(names ? [names.port2] : []), ...(kubernetesPort ? [kubernetesPort] : [])],
         resourceLimits: { maxYoungGenerationSizeMb: kWorkerYoungGenerationMb },
       });
       if (names) this.#names.push(names.port1);

@@ -204,6 +204,8 @@ describe('the pod, without Kubernetes: rendered capture + agent on one directory
         `agent.otlp.endpoint=http://$(HOST_IP):${receiverPort}`,
         'agent.grace=0.5',
         'agent.statsInterval=1',
+        // No API server here (chart-kubernetes.test.ts renders that part, test/enrich runs it).
+        'kubernetes.enabled=false',
       ],
     });
     try {

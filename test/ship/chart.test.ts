@@ -13,6 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { DaemonSet as DaemonSetModel } from 'kubernetes-models/apps/v1/DaemonSet';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse as parseYaml } from 'yaml';
@@ -63,6 +65,8 @@ function validateWithKubernetesSchemas(manifests: Manifest[]): void {
       DaemonSet: (m) => new DaemonSetModel(m as never),
       ConfigMap: (m) => new ConfigMap(m as never),
       ServiceAccount: (m) => new ServiceAccount(m as never),
+      ClusterRole: (m) => new ClusterRole(m as never),
+      ClusterRoleBinding: (m) => new ClusterRoleBinding(m as never),
     };
     const model = models[manifest.kind];
     if (model) {
@@ -296,8 +300,16 @@ describe('default values', () => {
   const r = render();
 
   test('render ServiceAccount, ConfigMap and a DaemonSet valid against the Kubernetes schemas', () => {
-    assert.deepEqual(r.manifests.map((m) => m.kind).sort(), ['ConfigMap', 'DaemonSet', 'ServiceAccount']);
-    for (const manifest of r.manifests) assert.equal(manifest.metadata.namespace, releaseNamespace);
+    assert.deepEqual(r.manifests.map((m) => m.kind).sort(), [
+      'ClusterRole', // kubernetes.enabled (chart-kubernetes.test.ts)
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+      'ServiceAccount',
+    ]);
+    for (const manifest of r.manifests) {
+      if (!manifest.kind.startsWith('Cluster')) assert.equal(manifest.metadata.namespace, releaseNamespace);
+    }
     checkCommonInvariants(r);
   });
 
@@ -344,6 +356,8 @@ describe('representative overrides (test/ship/values/overrides.yaml)', () => {
 
   test('render valid objects with the common invariants', () => {
     assert.deepEqual(r.manifests.map((m) => m.kind).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
       'DaemonSet',
       'PrometheusRule',
       'ServiceAccount',
@@ -437,7 +451,12 @@ describe('hostPath mode (test/ship/values/hostpath.yaml)', () => {
   test('no tcpdump container: the agent reads the node directory and keeps its checkpoint there', () => {
     checkCommonInvariants(r);
     assert.equal(r.capture, undefined);
-    assert.deepEqual(r.manifests.map((m) => m.kind).sort(), ['DaemonSet', 'ServiceAccount']);
+    assert.deepEqual(r.manifests.map((m) => m.kind).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'DaemonSet',
+      'ServiceAccount',
+    ]);
     const pcaps = r.pod.volumes?.find((v) => v.name === 'pcaps');
     assert.deepEqual(pcaps?.hostPath, { path: '/var/log/pcaps', type: 'Directory' });
     assert.equal(argValue(r.agent.args ?? [], '--on-done'), 'rename');

@@ -12,12 +12,13 @@
 import { type Attributes, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { PairSpan } from './pair-span.ts';
 import { serviceResource } from './resource.ts';
 import { PairSampler } from './sampler.ts';
 import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
 import { type FloodAggregate, SpanFloodGuard } from './span-flood.ts';
-import { type MetricPoint, type PairData, SpanMapper } from './span-mapper.ts';
+import { type MappedPair, type MetricPoint, type PairData, SpanMapper } from './span-mapper.ts';
 
 /** Structured-cloneable: what a worker needs to make the exporter's spans. */
 export interface PairSpanConfig {
@@ -69,20 +70,22 @@ export class PairSpanBuilder {
   readonly #mapper: SpanMapper;
   readonly #sampler: PairSampler;
   readonly #flood: SpanFloodGuard;
-  readonly #resources: BoundedCache<Resource, Attributes | null>;
+  readonly #resources: BoundedCache<Resource, MappedPair>;
   readonly #ids = new RandomIdGenerator();
   readonly #onSpan: (span: PairSpan) => void;
   readonly #onMetric: ((metric: MetricPoint) => void) | null;
+  readonly #kubernetes: AddressLookup | null;
 
   /**
    * `onSpan` receives each span to export (flood aggregates too); `onMetric` each latency point
-   * (matched pairs, sampled or not).
+   * (matched pairs, sampled or not). `kubernetes`: this thread's address identities (`--kubernetes`).
    */
   constructor(
     config: PairSpanConfig,
     sourceFiles: ((fileId: number) => string | undefined) | null,
     onSpan: (span: PairSpan) => void,
     onMetric: ((metric: MetricPoint) => void) | null,
+    kubernetes: AddressLookup | null = null,
   ) {
     this.#config = config;
     this.#mapper = new SpanMapper({
@@ -90,11 +93,12 @@ export class PairSpanBuilder {
       serviceMap: config.serviceMap,
       httpRoutes: config.httpRoutes,
       sourceFiles,
+      kubernetes,
     });
     this.#sampler = new PairSampler({ ratio: config.sampleRatio, slowSeconds: config.slowSpanSeconds });
     const shared = config.sharedResourceAttributes;
-    this.#resources = new BoundedCache<Resource, Attributes | null>(config.maxServices, (name, attributes) =>
-      serviceResource(shared, name, attributes),
+    this.#resources = new BoundedCache<Resource, MappedPair>(config.maxServices, (_key, mapped) =>
+      serviceResource(shared, mapped.serviceName, mapped.serviceAttributes),
     );
     this.#flood = new SpanFloodGuard(
       {
@@ -105,6 +109,7 @@ export class PairSpanBuilder {
     );
     this.#onSpan = onSpan;
     this.#onMetric = onMetric;
+    this.#kubernetes = kubernetes;
   }
 
   /** Maps, samples and hands on one pair; never throws (a mapping error is counted). */
@@ -143,7 +148,7 @@ export class PairSpanBuilder {
           mapped.durationNanos,
           { code: mapped.statusCode },
           mapped.attributes,
-          this.#resources.get(mapped.serviceName, mapped.serviceAttributes),
+          this.#resources.get(mapped.resourceKey, mapped),
         ),
       );
     } catch (error) {
@@ -155,6 +160,7 @@ export class PairSpanBuilder {
   /** Emits the flood aggregates still open (at the end of input or shutdown). */
   flush(): void {
     this.#flood.flush();
+    this.#kubernetes?.flush?.();
   }
 
   #aggregate(a: FloodAggregate): void {
@@ -171,7 +177,7 @@ export class PairSpanBuilder {
         a.durationNanos,
         { code: a.statusCode },
         a.attributes,
-        this.#resources.get(resource.serviceName, resource.serviceAttributes),
+        this.#resources.get(resource.resourceKey, resource),
       ),
     );
   }

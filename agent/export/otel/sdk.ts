@@ -24,6 +24,7 @@
  * logger provider) and the API allows one of each; shutdown() releases them so a later exporter
  * (a test, a restart) can register again.
  */
+import type { MessagePort } from 'node:worker_threads';
 import { type Attributes, context, diag, logs, metrics, propagation, trace } from '@opentelemetry/api';
 import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv } from '@opentelemetry/core';
 import type { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -41,6 +42,7 @@ import {
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ConsoleSpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
+import type { KubernetesMetadata } from '../../enrich/kubernetes/metadata.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
 import {
   type MetricsExporterName,
@@ -167,6 +169,11 @@ export interface OtelExporterOptions {
   unansweredSpansPerSecond?: number;
   /** Unanswered spans per protocol and second from all sources (span-flood.ts); default 10 x the above. */
   unansweredSpansTotalPerSecond?: number | undefined;
+  /**
+   * Kubernetes identities of addresses (`--kubernetes`): names observed services and clients.
+   * The exporter stops its watches at shutdown (its spans are mapped by then).
+   */
+  kubernetes?: KubernetesMetadata | null;
 }
 
 export interface OtelExporterCounters {
@@ -216,6 +223,8 @@ export interface OtelExporter extends PairSink {
    * spans are not exported (disabled SDK or traces off: post pairs, or nothing).
    */
   readonly spanConfig: SpanEncoderConfig | null;
+  /** With `kubernetes`: a new port feeding one worker's address identities (WorkerConfig.kubernetesPort). */
+  readonly kubernetesPort: (() => MessagePort) | null;
   /** Exports everything queued (spans and a metric collection). */
   forceFlush(): Promise<void>;
   /** Flushes, stops, releases the SDK; bounded by shutdownTimeoutMillis. Idempotent. */
@@ -512,7 +521,10 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     }
   };
 
-  if (sdkDisabled) return disabledExporter(traceEndpoint, tallyPair, () => pairsSeen);
+  if (sdkDisabled) {
+    void options.kubernetes?.stop(); // no spans to name
+    return disabledExporter(traceEndpoint, tallyPair, () => pairsSeen);
+  }
 
   activeExporter = true;
   try {
@@ -636,6 +648,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     if (meterProvider !== null && !(meterProvider instanceof MeterProvider)) {
       throw new Error('NodeSDK did not register its MeterProvider (another one is registered globally)');
     }
+    if (meterProvider !== null)
+      options.kubernetes?.observe(meterProvider.getMeter(kScope.name, kScope.version));
 
     queueStates = () => (batcher?.state === 'failing' || requests?.state === 'failing' ? 'failing' : 'ok');
 
@@ -691,6 +705,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         if (!closed) batcher?.offer(span);
       },
       wirespanMetrics === null ? null : (metric) => wirespanMetrics.record(metric),
+      options.kubernetes?.table ?? null,
     );
     let closed = false;
     let shutdownPromise: Promise<OtelShutdownResult> | null = null;
@@ -760,6 +775,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const shutdown = async (): Promise<OtelShutdownResult> => {
       if (!closed) builder.flush();
       closed = true;
+      void options.kubernetes?.stop();
       const started = performance.now();
       const deadline = started + shutdownTimeoutMillis;
       // Spans first, so the final metric collection sees the final span counts; metrics keep
@@ -851,6 +867,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
               maxSpansPerRequest: batchOptions.maxExportBatchSize,
               maxRequestBytes: kDefaultMaxRequestBytes,
             },
+      kubernetesPort: options.kubernetes ? () => options.kubernetes!.connectWorker() : null,
       async forceFlush(): Promise<void> {
         builder.flush();
         await Promise.all([batcher?.forceFlush(), requests?.forceFlush()]);
@@ -909,6 +926,7 @@ function disabledExporter(
     },
     offerEncoded: () => {},
     spanConfig: null,
+    kubernetesPort: null,
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve({ exported: 0, dropped: 0, failed: 0, error: null }),
     whenRoom: () => Promise.resolve(),

@@ -7,10 +7,13 @@
  * - `10.96.0.0/12`, `fd00::/8`, `10.0.0.5`  a network (a bare address is one host), any port
  * - `10.96.0.0/12:53`, `[fd00::/8]:53`  a network and one port
  * IPv6 with a port needs the brackets (otherwise the last group would read as a port).
- * No entry matches → `{protocol}://{address}:{port}` of the observed server (IPv6 in brackets).
+ * No entry matches → its Kubernetes pod or Service with `--kubernetes` (observedService()), else
+ * `{protocol}://{address}:{port}` of the observed server (IPv6 in brackets).
  */
 import type { Attributes } from '@opentelemetry/api';
 import { parseCidr } from '../../correlate/relay/networks.ts';
+import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
+import { ATTR_CLIENT_SERVICE_NAME, ATTR_CLIENT_SERVICE_NAMESPACE } from '../../enrich/kubernetes/semconv.ts';
 
 export interface ServiceMapEntry {
   /** `addr:port`, `CIDR` or `CIDR:port` (see the file comment). */
@@ -118,6 +121,69 @@ export class ServiceMap {
     }
     return null;
   }
+}
+
+/** The observed server's service and the key of its Resource in the span path's cache. */
+export interface ObservedService {
+  name: string;
+  attributes: Attributes | null;
+  resourceKey: string;
+}
+
+/** The address words and ports of a pair (span-mapper.ts PairData). */
+interface PairEnds {
+  readonly ipVersion: number;
+  readonly server0: number;
+  readonly server1: number;
+  readonly server2: number;
+  readonly server3: number;
+  readonly serverPort: number;
+  readonly client0: number;
+  readonly client1: number;
+  readonly client2: number;
+  readonly client3: number;
+  readonly clientPort: number;
+}
+
+/**
+ * Names the observed server, first found: a service map entry (explicit configuration wins),
+ * its Kubernetes pod or Service (`--kubernetes`; resource keyed by the whole identity, as two
+ * namespaces may both run an "api"), the default `{protocol}://{address}:{port}`.
+ */
+export function observedService(
+  services: ServiceMap,
+  kubernetes: AddressLookup | null,
+  protocol: string,
+  serverText: string,
+  pair: PairEnds,
+): ObservedService {
+  const v = pair.ipVersion;
+  const mapped = services.lookup(v, pair.server0, pair.server1, pair.server2, pair.server3, pair.serverPort);
+  if (mapped !== null)
+    return { name: mapped.service, attributes: mapped.attributes, resourceKey: mapped.service };
+  const kube = kubernetes?.lookup(v, pair.server0, pair.server1, pair.server2, pair.server3, pair.serverPort);
+  if (kube) return { name: kube.serviceName, attributes: kube.attributes, resourceKey: kube.key };
+  const name = defaultServiceName(protocol, serverText, v, pair.serverPort);
+  return { name, attributes: null, resourceKey: name };
+}
+
+/** The client's workload as the peer of the observed server (`client.service.*`), when Kubernetes knows it. */
+export function addClientService(
+  kubernetes: AddressLookup | null,
+  pair: PairEnds,
+  attributes: Attributes,
+): void {
+  const client = kubernetes?.lookup(
+    pair.ipVersion,
+    pair.client0,
+    pair.client1,
+    pair.client2,
+    pair.client3,
+    pair.clientPort,
+  );
+  if (!client) return;
+  attributes[ATTR_CLIENT_SERVICE_NAME] = client.serviceName;
+  attributes[ATTR_CLIENT_SERVICE_NAMESPACE] = client.serviceNamespace;
 }
 
 /** The default service name of an observed server: `dns://10.96.0.10:53`, `http://[fd00::1]:8080`. */

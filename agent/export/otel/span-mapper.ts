@@ -24,6 +24,7 @@ import { protocolIdOf } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import { NetworkSet } from '../../correlate/relay/networks.ts';
 import { formatIp } from '../../decode/format.ts';
+import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import {
   ATTR_WIRESPAN_PROTOCOL,
   ATTR_WIRESPAN_REQUEST_BYTES,
@@ -37,7 +38,12 @@ import {
   ATTR_WIRESPAN_UNANSWERED_REASON,
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
-import { defaultServiceName, ServiceMap, type ServiceMapEntry } from './service-map.ts';
+import {
+  addClientService,
+  observedService,
+  ServiceMap,
+  type ServiceMapEntry,
+} from './service-map.ts';
 import type { TraceParent } from './traceparent.ts';
 
 /** The fields of one message's edges that the mapper reads (agent/correlate/pair.ts MessageEdges). */
@@ -114,6 +120,8 @@ export interface SpanMapperOptions {
   sourceFiles: ((fileId: number) => string | undefined) | null;
   /** The protocols whose span mappings apply (default: registry.ts). */
   registry?: ProtocolRegistry;
+  /** Kubernetes identities of addresses (`--kubernetes`); null: none. */
+  kubernetes?: AddressLookup | null;
 }
 
 export interface MetricPoint {
@@ -139,6 +147,8 @@ export interface MappedPair {
   invalidTraceparent: boolean;
   serviceName: string;
   serviceAttributes: Attributes | null;
+  /** Key of the service's Resource in the span path's cache (service-map.ts ObservedService). */
+  resourceKey: string;
   /** Latency histogram point: matched pairs only. */
   metric: MetricPoint | null;
 }
@@ -177,6 +187,7 @@ export class SpanMapper {
   /** By protocol id: the protocol's span mapping (null: transport and port only). */
   readonly #mappings: (ProtocolSpanMapping<object> | null)[];
   readonly #draft = new Draft();
+  readonly #kubernetes: AddressLookup | null;
 
   /** Throws an Error naming the option for malformed configuration. */
   constructor(options: SpanMapperOptions) {
@@ -184,6 +195,7 @@ export class SpanMapper {
       options.localNetworks.length === 0 ? null : new NetworkSet(options.localNetworks, 'localNetworks');
     this.#services = new ServiceMap(options.serviceMap, 'serviceMap');
     this.#sourceFiles = options.sourceFiles;
+    this.#kubernetes = options.kubernetes ?? null;
     this.#registry = options.registry ?? matcherRegistry;
     this.#mappings = this.#registry.map((descriptor) => descriptor.spans?.create(options) ?? null);
   }
@@ -274,16 +286,9 @@ export class SpanMapper {
       }
     }
 
-    const mapped = this.#services.lookup(
-      pair.ipVersion,
-      pair.server0,
-      pair.server1,
-      pair.server2,
-      pair.server3,
-      pair.serverPort,
-    );
-    const serviceName =
-      mapped?.service ?? defaultServiceName(protocol, server, pair.ipVersion, pair.serverPort);
+    const service = observedService(this.#services, this.#kubernetes, protocol, server, pair);
+    const serviceName = service.name;
+    addClientService(this.#kubernetes, pair, attributes);
 
     const draft = this.#draft;
     draft.matched = matched;
@@ -330,7 +335,8 @@ export class SpanMapper {
       parent,
       invalidTraceparent,
       serviceName,
-      serviceAttributes: mapped === null ? null : mapped.attributes,
+      serviceAttributes: service.attributes,
+      resourceKey: service.resourceKey,
       metric,
     };
   }

@@ -19,6 +19,7 @@
  * split one (it cannot: the bytes are final).
  */
 import type { Pair } from '../../correlate/pair.ts';
+import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { OtlpTraceEncoder } from './otlp-encode.ts';
 import type { PairSpan } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
@@ -118,6 +119,7 @@ export class SpanRequestEncoder {
     config: SpanEncoderConfig,
     sourceFiles: ((fileId: number) => string | undefined) | null,
     post: (batch: EncodedSpans) => void,
+    kubernetes: AddressLookup | null = null,
   ) {
     if (!(Number.isInteger(config.maxSpansPerRequest) && config.maxSpansPerRequest >= 1)) {
       throw new Error(`maxSpansPerRequest must be a positive integer, got ${config.maxSpansPerRequest}`);
@@ -133,6 +135,7 @@ export class SpanRequestEncoder {
         if (this.#spans.length >= config.maxSpansPerRequest) this.#encodeSpans();
       },
       (metric) => this.#metrics.push(metric),
+      kubernetes,
     );
   }
 
