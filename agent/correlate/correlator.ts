@@ -9,6 +9,7 @@
 import type { DecodedPacket } from '../decode/packet.ts';
 import { IpProtocol } from '../decode/packet.ts';
 import { SkipCounters } from '../shared/skips.ts';
+import { CaptureLossObserver } from './capture-loss/observer.ts';
 import { type Matcher, type MatcherContext, type MatcherDescriptor, PacketView } from './matcher.ts';
 import type { CorrelateOptions } from './options.ts';
 import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNames } from './pair.ts';
@@ -31,6 +32,8 @@ export class Correlator {
   /** Bytes the stream parsers hold for incomplete messages (bounded by options.reassembly). */
   readonly parserBuffers: ParserBufferBudget;
   readonly counts = new Map<string, PairCounts>();
+  /** TCP bytes the capture missed (capture-loss/observer.ts); also marks the pairs they touched. */
+  readonly captureLoss: CaptureLossObserver;
   readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
   /** The matchers that look at packets (stream-only matchers have no onPacket). */
   readonly #packetMatchers: { onPacket: (view: PacketView) => void; byPayload: boolean }[] = [];
@@ -60,6 +63,7 @@ export class Correlator {
     this.#shards = shard.count;
     this.#timeoutNanos = options.timeoutNanos;
     const counting: PairSink = { emit: (pair) => this.#count(pair, sink) };
+    this.captureLoss = new CaptureLossObserver(options.reassembly.maxConnections);
     this.parserBuffers = new ParserBufferBudget(options.reassembly.maxParserBufferBytesTotal);
     const context: MatcherContext = { options, sink: counting, skips, parserBuffers: this.parserBuffers };
     const streams: StreamProtocol[] = [];
@@ -83,9 +87,18 @@ export class Correlator {
       counts = { matched: 0, unanswered: 0, unansweredBy: {} };
       this.counts.set(pair.protocol, counts);
     }
+    if (pair.outcome !== Outcome.Matched) this.#stampGivenUp(pair);
+    if (this.captureLoss.crossedGap(pair)) {
+      pair.captureGap = true;
+      const reason = pair.unansweredReason;
+      if (
+        pair.outcome !== Outcome.Matched &&
+        (reason === UnansweredReason.ConnectionClosed || reason === UnansweredReason.Expired)
+      )
+        pair.unansweredReason = UnansweredReason.CaptureGap;
+    }
     if (pair.outcome === Outcome.Matched) counts.matched++;
     else {
-      this.#stampGivenUp(pair);
       counts.unanswered++;
       const reason = UnansweredReasonNames[pair.unansweredReason];
       counts.unansweredBy[reason] = (counts.unansweredBy[reason] ?? 0) + 1;
@@ -128,6 +141,8 @@ export class Correlator {
     view.nanos = nanos;
     view.fileId = fileId;
     view.packetNumber = packetNumber;
+    // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
+    if (flowMine && packet.ipProtocol === IpProtocol.Tcp) this.captureLoss.onPacket(packet, seconds, nanos);
     const matchers = this.#packetMatchers;
     for (let i = 0; i < matchers.length; i++) {
       const entry = matchers[i]!;

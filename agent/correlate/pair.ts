@@ -20,9 +20,20 @@ export const UnansweredReason = {
   EndOfInput: 2,
   /** The connection closed or was reset before a response arrived. */
   ConnectionClosed: 3,
+  /**
+   * Closed or expired while its connection lost bytes in the capture (capture-loss/observer.ts):
+   * the response most likely fell into the gap, not that the server never answered.
+   */
+  CaptureGap: 4,
 } as const;
 export type UnansweredReason = (typeof UnansweredReason)[keyof typeof UnansweredReason];
-export const UnansweredReasonNames = ['expired', 'evicted', 'end_of_input', 'connection_closed'] as const;
+export const UnansweredReasonNames = [
+  'expired',
+  'evicted',
+  'end_of_input',
+  'connection_closed',
+  'capture_gap',
+] as const;
 
 /** Bytes and packets of one message with its first and last byte's capture times. */
 export class MessageEdges {
@@ -88,6 +99,8 @@ export class Pair {
    */
   givenUpSeconds = 0;
   givenUpNanos = 0;
+  /** Its connection lost bytes in the capture during the exchange (set by the correlator). */
+  captureGap = false;
   /** Matcher name: 'dns' | 'http' | 'tcp' | 'udp' | 'relay'. */
   protocol = '';
   /** IP protocol number of the request: 6 (TCP) or 17 (UDP). */

@@ -34,6 +34,7 @@ import { redactUserinfo } from '../../correlate/http/redact.ts';
 import { NetworkSet } from '../../correlate/relay/networks.ts';
 import { formatIp } from '../../decode/format.ts';
 import {
+  ATTR_WIRESPAN_CAPTURE_GAP,
   ATTR_WIRESPAN_DNS_ANSWER_COUNT,
   ATTR_WIRESPAN_DNS_ID,
   ATTR_WIRESPAN_DNS_QUESTION_CLASS,
@@ -86,6 +87,7 @@ export interface PairData {
   readonly unansweredReason: number;
   readonly givenUpSeconds: number;
   readonly givenUpNanos: number;
+  readonly captureGap?: boolean;
   readonly protocol: string;
   readonly transport: number;
   readonly ipVersion: number;
@@ -107,7 +109,13 @@ export interface PairData {
 /** Outcome 0 = matched (agent/correlate/pair.ts Outcome). */
 const kMatched = 0;
 /** agent/correlate/pair.ts UnansweredReasonNames, by value. */
-const kUnansweredReasonNames = ['expired', 'evicted', 'end_of_input', 'connection_closed'] as const;
+const kUnansweredReasonNames = [
+  'expired',
+  'evicted',
+  'end_of_input',
+  'connection_closed',
+  'capture_gap',
+] as const;
 
 /**
  * `error.type` of an unanswered pair, by reason: no response before the timeout (or before the
@@ -119,6 +127,7 @@ const kUnansweredErrorType: Readonly<Record<string, string>> = {
   end_of_input: 'timeout',
   evicted: 'evicted',
   connection_closed: 'connection_closed',
+  capture_gap: 'capture_gap',
 };
 
 /** HTTP methods the conventions know; others are reported as `_OTHER` with the original kept. */
@@ -311,6 +320,7 @@ export class SpanMapper {
       attributes[ATTR_WIRESPAN_UNANSWERED_REASON] = reason;
       errorType = kUnansweredErrorType[reason] ?? 'timeout';
     }
+    if (pair.captureGap) attributes[ATTR_WIRESPAN_CAPTURE_GAP] = true;
     if (this.#sourceFiles !== null) {
       const file = this.#sourceFiles(request.fileId);
       if (file !== undefined) {
