@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
+import { CaptureLossCounts } from '../correlate/capture-loss/observer.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
@@ -18,6 +19,7 @@ import { PairOutput } from '../output/pair-output.ts';
 import {
   addCounts,
   addPairCounts,
+  formatCaptureLoss,
   formatSummary,
   type RunSummary,
   summaryToJson,
@@ -127,8 +129,10 @@ function statsLine(snapshot: PipelineSnapshot): string {
   let matched = 0;
   let unanswered = 0;
   let pending = 0;
+  const loss = new CaptureLossCounts();
   for (const [i, w] of snapshot.workers.entries()) {
     if (i === 0) packets = w.packets;
+    if (w.captureLoss) loss.add(w.captureLoss);
     for (const c of Object.values(w.pairs)) {
       matched += c.matched;
       unanswered += c.unanswered;
@@ -138,7 +142,8 @@ function statsLine(snapshot: PipelineSnapshot): string {
   return (
     `wirespan stats: pool ${snapshot.poolUsed}/${snapshot.poolSlots} slots used, ` +
     `queues ${snapshot.queueDepths.join('/')} of ${snapshot.queueCapacity}, files done ${snapshot.filesDone}, ` +
-    `packets ${packets}, pairs matched ${matched} unanswered ${unanswered}, pending ${pending}\n`
+    `packets ${packets}, pairs matched ${matched} unanswered ${unanswered}, pending ${pending}, ` +
+    `${formatCaptureLoss(loss)}\n`
   );
 }
 
@@ -404,6 +409,7 @@ async function replayOnThisThread(
       skips,
       elapsedNanos: result.elapsedNanos,
       pairs: Object.fromEntries(correlator.counts),
+      captureLoss: correlator.captureLoss.counts.toData(),
       workers: 0,
     },
     failure: null,
@@ -477,19 +483,26 @@ async function replayOnWorkers(
   const reporter = result.workers[0];
   const skips: Record<string, number> = { ...(reporter?.inputSkips ?? {}) };
   const pairs: RunSummary['pairs'] = {};
+  const captureLoss = new CaptureLossCounts();
   for (const stats of result.workers) {
     addCounts(skips, stats.correlatorSkips);
     addPairCounts(pairs, stats.pairs);
+    if (stats.captureLoss) captureLoss.add(stats.captureLoss);
   }
   return {
     summary: {
-      files: result.files.map((report) => ({ file: files[report.fileId]!, error: report.error })),
+      files: result.files.map((report) => ({
+        file: files[report.fileId]!,
+        error: report.error,
+        captureStatistics: report.captureStatistics ?? null,
+      })),
       packets: reporter?.packets ?? 0,
       decoded: reporter?.decoded ?? 0,
       bytes: reporter?.bytes ?? 0,
       skips,
       elapsedNanos: result.elapsedNanos,
       pairs,
+      captureLoss: captureLoss.toData(),
       workers,
     },
     failure: result.failure,

@@ -150,6 +150,7 @@ function stats(): WorkerStats {
     correlatorSkips: correlatorSkips.toObject(),
     pairs,
     pending: correlator.pending(),
+    captureLoss: correlator.captureLoss.counts.toData(),
     newestCaptureSeconds: newestCapture[0]!,
     newestCaptureNanos: newestCapture[1]!,
     decodedRange: decodedRange[2]! >= 0 ? [...decodedRange] : null,
@@ -223,6 +224,7 @@ function endFile(): void {
   reader.finish();
   report.format = reader.format;
   report.error = reader.error;
+  report.captureStatistics = reader.captureStatistics();
   source.releaseAll(release);
   if (isReporter) port.postMessage({ type: 'file', report } satisfies WorkerMessage);
   reader = null;

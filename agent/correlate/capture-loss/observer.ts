@@ -66,6 +66,14 @@ export class CaptureLossCounts {
     this.missingSegments += other.missingSegments;
   }
 
+  /** Takes `other` (an earlier reading of the same counts) away: the counts of the period since. */
+  subtract(other: CaptureLossCountsData): void {
+    this.observedBytes -= other.observedBytes;
+    this.observedSegments -= other.observedSegments;
+    this.missingBytes -= other.missingBytes;
+    this.missingSegments -= other.missingSegments;
+  }
+
   /** Plain copy (structured-clone and JSON safe). */
   toData(): CaptureLossCountsData {
     return {
