@@ -91,10 +91,9 @@ export class Correlator {
     if (this.captureLoss.crossedGap(pair)) {
       pair.captureGap = true;
       const reason = pair.unansweredReason;
-      if (
-        pair.outcome !== Outcome.Matched &&
-        (reason === UnansweredReason.ConnectionClosed || reason === UnansweredReason.Expired)
-      )
+      // Waiting ended by a close, the timeout or the end of input: the response most likely fell
+      // into the gap. An eviction stays one (the table was full whatever the capture lost).
+      if (pair.outcome !== Outcome.Matched && reason !== UnansweredReason.Evicted)
         pair.unansweredReason = UnansweredReason.CaptureGap;
     }
     if (pair.outcome === Outcome.Matched) counts.matched++;

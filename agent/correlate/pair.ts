@@ -21,8 +21,9 @@ export const UnansweredReason = {
   /** The connection closed or was reset before a response arrived. */
   ConnectionClosed: 3,
   /**
-   * Closed or expired while its connection lost bytes in the capture (capture-loss/observer.ts):
-   * the response most likely fell into the gap, not that the server never answered.
+   * Closed, expired or pending at the end of input after its connection lost bytes in the
+   * capture during the exchange (capture-loss/observer.ts): the response most likely fell into
+   * the gap; the server did not necessarily fail to answer.
    */
   CaptureGap: 4,
 } as const;

@@ -3,7 +3,8 @@
  * (as the chart runs it: -U --nano -B, time rotation into a directory) capturing loopback HTTP
  * load, and `wirespan run` tailing that directory and exporting spans over OTLP/gRPC to a
  * counting receiver. CPU is read from /proc (user + system) over the load only, so start-up is
- * left out; CPU-seconds per 10k packets = cores per 10k packets/s.
+ * left out, and the agent's idle rate (measured before the load) is taken out of its share;
+ * CPU-seconds per 10k packets = cores per 10k packets/s.
  * Run as root: node_modules/.bin/node test/tools/measure-capture-cpu.ts [seconds] [concurrency] [bufferKiB]
  */
 import { spawn } from 'node:child_process';
@@ -31,27 +32,75 @@ function cpuSeconds(pid: number): number {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-cpu-'));
 const pcaps = path.join(dir, 'pcaps');
 fs.mkdirSync(pcaps);
-const load = spawn(process.execPath, [path.join(repoRoot, 'test/correlate/capture-loss/load-child.ts'), String(seconds), String(concurrency)]);
+const load = spawn(process.execPath, [
+  path.join(repoRoot, 'test/correlate/capture-loss/load-child.ts'),
+  String(seconds),
+  String(concurrency),
+]);
 const lines = readline.createInterface({ input: load.stdout });
 const nextLine = (): Promise<Record<string, number>> =>
   new Promise((resolve) => lines.once('line', (line) => resolve(JSON.parse(line))));
 const { port } = await nextLine();
 const receiver = await startReceiver();
-const tcpdump = spawn(tcpdumpPath, ['-i', 'lo', '-nn', '-U', '--nano', '-p', '-s', '262144', '-B', String(bufferKiB), '-G', '2', '-Z', 'root', '-w', path.join(pcaps, 'cap-%Y%m%d%H%M%S.pcap'), `tcp port ${port}`]);
+const tcpdump = spawn(tcpdumpPath, [
+  '-i',
+  'lo',
+  '-nn',
+  '-U',
+  '--nano',
+  '-p',
+  '-s',
+  '262144',
+  '-B',
+  String(bufferKiB),
+  '-G',
+  '2',
+  '-Z',
+  'root',
+  '-w',
+  path.join(pcaps, 'cap-%Y%m%d%H%M%S.pcap'),
+  `tcp port ${port}`,
+]);
 let tcpdumpLog = '';
 tcpdump.stderr.on('data', (chunk) => {
   tcpdumpLog += chunk;
 });
-const agent = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), 'run', '--watch', pcaps, '--state-dir', path.join(dir, 'state'), '--on-done', 'delete', '--grace', '0.5', '--health-port', '0', '--stats-interval', '0', '--otlp'], {
-  env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl },
-});
+const agent = spawn(
+  process.execPath,
+  [
+    path.join(repoRoot, 'agent/cli/main.mjs'),
+    'run',
+    '--watch',
+    pcaps,
+    '--state-dir',
+    path.join(dir, 'state'),
+    '--on-done',
+    'delete',
+    '--grace',
+    '0.5',
+    '--health-port',
+    '0',
+    '--stats-interval',
+    '0',
+    '--otlp',
+  ],
+  {
+    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcUrl },
+  },
+);
 let agentLog = '';
 agent.stderr.on('data', (chunk) => {
   agentLog += chunk;
 });
 await sleep(3000);
+// The agent's idle cost (watching, metrics export) over the same time is not per packet: taken out.
+const idleStart = cpuSeconds(agent.pid!);
+const idleMillis = 5000;
+await sleep(idleMillis);
+const idleCores = (cpuSeconds(agent.pid!) - idleStart) / (idleMillis / 1000);
 const tcpdumpStart = cpuSeconds(tcpdump.pid!);
 const agentStart = cpuSeconds(agent.pid!);
+const loadStarted = Date.now();
 load.stdin.write('go\n');
 const { requests } = await nextLine();
 // The agent catches up: spans stop arriving (grace + rotation + export interval).
@@ -61,7 +110,7 @@ while (receiver.spans !== spans) {
   await sleep(4000);
 }
 const tcpdumpCpu = cpuSeconds(tcpdump.pid!) - tcpdumpStart;
-const agentCpu = cpuSeconds(agent.pid!) - agentStart;
+const agentCpu = cpuSeconds(agent.pid!) - agentStart - (idleCores * (Date.now() - loadStarted)) / 1000;
 tcpdump.kill('SIGINT');
 await new Promise((resolve) => tcpdump.on('close', resolve));
 agent.kill('SIGTERM');
@@ -82,6 +131,7 @@ process.stdout.write(
     packetsPerSecond: Math.round(captured / seconds),
     tcpdumpCpuSeconds: tcpdumpCpu,
     agentCpuSeconds: agentCpu,
+    agentIdleCores: idleCores,
     tcpdumpCoresPer10kPps: per10k(tcpdumpCpu),
     agentCoresPer10kPps: per10k(agentCpu),
     load: os.loadavg()[0],

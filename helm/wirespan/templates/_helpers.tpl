@@ -147,3 +147,9 @@ app.kubernetes.io/component: agent
 {{- end }}
 {{- join "," $attributes }}
 {{- end }}
+
+{{/* A Kubernetes CPU quantity ("1", "1.5", 2, "1500m") in millicores. */}}
+{{- define "wirespan.millicores" -}}
+{{- $quantity := toString . }}
+{{- if hasSuffix "m" $quantity }}{{ trimSuffix "m" $quantity | int }}{{ else }}{{ mulf (float64 $quantity) 1000 | int }}{{ end }}
+{{- end }}

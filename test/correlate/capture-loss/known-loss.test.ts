@@ -78,8 +78,8 @@ for (const every of [100, 20, 10]) {
     );
     // The server answered everything: an unanswered request lost its response to the capture.
     for (const line of json.filter((l) => l.outcome === 'unanswered')) {
-      assert.ok(['capture_gap', 'end_of_input'].includes(String(line.reason)), String(line.reason));
-      if (line.reason === 'capture_gap') assert.equal(line.capture_gap, true);
+      assert.equal(line.reason, 'capture_gap');
+      assert.equal(line.capture_gap, true);
     }
     for (const line of json) assert.equal(line.capture_gap === true, pairs[json.indexOf(line)]!.captureGap);
   });
