@@ -43,7 +43,7 @@ test('a starved tcpdump: the reported loss matches the requests without a pair',
   capture.process.kill('SIGSTOP');
   await sleep(2000);
   capture.process.kill('SIGCONT');
-  const { answered } = await nextLine();
+  const answered = (await nextLine()).answered!;
   const log = await capture.stop();
   const dropped = Number(/(\d+) packets? dropped by kernel/.exec(log)?.[1]);
   const captured = Number(/(\d+) packets? captured/.exec(log)?.[1]);
