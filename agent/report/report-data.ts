@@ -6,11 +6,15 @@
  * `ReportData` the HTML embeds: the scatter is thinned to one point per (time, log-latency)
  * cell, percentiles and CDFs are exact (sorted durations per server).
  */
+
+import type { CaptureStatistics } from '../capture/pcapng.ts';
+import type { CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import type { Pair, PairSink } from '../correlate/pair.ts';
 import { diffNanos, Outcome, UnansweredReasonNames } from '../correlate/pair.ts';
 import { formatIp } from '../decode/format.ts';
 import { pairToObject } from '../output/pair-json.ts';
 import { formatTimestamp } from '../output/time.ts';
+import { CaptureGapTimes, type CaptureLossReport } from './capture-loss-chart.ts';
 
 export interface ReportLimits {
   /** Servers (by matched pairs) that get a CDF and a percentile row. */
@@ -41,6 +45,8 @@ export interface FileSummary {
   packets: number;
   bytes: number;
   error: string | null;
+  /** pcapng files: the capture's own counts (Interface Statistics Blocks). */
+  captureStatistics?: CaptureStatistics | null;
 }
 
 export interface ProtocolSummary {
@@ -104,6 +110,8 @@ export interface ReportData {
   servers: ServerSummary[];
   scatter: { grid: [number, number]; series: ScatterSeries[] };
   unanswered: { t0: number; binSeconds: number; series: { protocol: string; counts: number[] }[] };
+  /** The capture's loss estimate and the pairs that crossed a gap, over time (capture-loss-chart.ts). */
+  captureLoss: CaptureLossReport;
   slowest: SlowPair[];
 }
 
@@ -207,6 +215,7 @@ export class ReportCollector implements PairSink {
   #unansweredT = new Float64Array(256);
   #unansweredProto = new Uint8Array(256);
   #unansweredCount = 0;
+  readonly #gapTimes = new CaptureGapTimes();
   readonly #protocols: string[] = [];
   readonly #protocolIds = new Map<string, number>();
   readonly #protocolCounts: Counts[] = [];
@@ -276,6 +285,7 @@ export class ReportCollector implements PairSink {
     const pc = this.#protocolCounts[proto]!;
     const sc = this.#serverCounts[server]!;
     const t = this.#rel(request.firstSeconds, request.firstNanos);
+    if (pair.captureGap) this.#gapTimes.add(t);
     const response = pair.response;
     if (pair.outcome !== Outcome.Matched || response === null) {
       pc.unanswered++;
@@ -368,6 +378,8 @@ export class ReportCollector implements PairSink {
     packets: number;
     decoded: number;
     bytes: number;
+    /** The correlators' capture-loss counts, all shards together. */
+    captureLoss?: CaptureLossCountsData;
   }): ReportData {
     const limits = this.#limits;
     const m = this.#matched;
@@ -528,6 +540,16 @@ export class ReportCollector implements PairSink {
       servers,
       scatter: { grid: [cols, rows], series },
       unanswered: { t0: round(t0, 6), binSeconds, series: unansweredSeries },
+      captureLoss: this.#gapTimes.build(
+        round(t0, 6),
+        binSeconds,
+        bins,
+        (count) => {
+          for (let i = 0; i < n; i++) count(m.t[i]!);
+          for (let i = 0; i < this.#unansweredCount; i++) count(this.#unansweredT[i]!);
+        },
+        input.captureLoss ?? null,
+      ),
       slowest: this.#slowest.map((s, i) => ({ ...s.pair, rank: i + 1 })),
     };
   }
