@@ -33,6 +33,8 @@ import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
 
 /** A jump further than this (either way) is a reused tuple or a key collision, not loss. */
 const kSeqWindow = 1 << 30;
+/** Connections the arrays start with (they double up to the cap). */
+const kInitialSlots = 1024;
 
 const kSynced = 1;
 /** The direction has an open hole (holeStart..holeEnd) that a reordered segment may still fill. */
@@ -96,48 +98,73 @@ export class CaptureLossObserver {
   readonly #capacity: number;
   readonly #slots: NumericMap<number>;
   /** Key of the connection in each slot (to remove it from #slots when the slot is reused). */
-  readonly #slotKeys: Float64Array;
+  #slotKeys: Float64Array;
   /** Slots handed out so far; beyond the capacity the slot at #reuse is taken next. */
   #used = 0;
   #reuse = 0;
   // Per direction (index slot * 2 + 0 for the lower endpoint's sending side, + 1 for the other).
-  readonly #flags: Uint8Array;
+  #flags: Uint8Array;
   /** Sequence number after the highest byte (or SYN/FIN) seen or acknowledged. */
-  readonly #seenEnd: Uint32Array;
-  readonly #isn: Uint32Array;
-  readonly #largestSegment: Uint32Array;
-  readonly #holeStart: Uint32Array;
-  readonly #holeEnd: Uint32Array;
+  #seenEnd: Uint32Array;
+  #isn: Uint32Array;
+  #largestSegment: Uint32Array;
+  #holeStart: Uint32Array;
+  #holeEnd: Uint32Array;
   /** Segments the open hole was counted as (taken back one per filling segment). */
-  readonly #holeSegments: Uint32Array;
+  #holeSegments: Uint32Array;
   /** Capture time of the last segment carrying bytes or FIN (seconds, nanos). */
-  readonly #lastSegmentSeconds: Uint32Array;
-  readonly #lastSegmentNanos: Uint32Array;
+  #lastSegmentSeconds: Uint32Array;
+  #lastSegmentNanos: Uint32Array;
   /** The most recent gap: from the last segment before the missing bytes to the packet that revealed them. */
-  readonly #gapFromSeconds: Uint32Array;
-  readonly #gapFromNanos: Uint32Array;
-  readonly #gapToSeconds: Uint32Array;
-  readonly #gapToNanos: Uint32Array;
+  #gapFromSeconds: Uint32Array;
+  #gapFromNanos: Uint32Array;
+  #gapToSeconds: Uint32Array;
+  #gapToNanos: Uint32Array;
 
   constructor(maxConnections: number) {
     if (!(maxConnections >= 1)) throw new RangeError(`maxConnections must be >= 1, got ${maxConnections}`);
     this.#capacity = maxConnections;
-    this.#slots = new NumericMap(Math.min(maxConnections * 2, 1 << 16));
-    this.#slotKeys = new Float64Array(maxConnections);
-    const directions = maxConnections * 2;
-    this.#flags = new Uint8Array(directions);
-    this.#seenEnd = new Uint32Array(directions);
-    this.#isn = new Uint32Array(directions);
-    this.#largestSegment = new Uint32Array(directions);
-    this.#holeStart = new Uint32Array(directions);
-    this.#holeEnd = new Uint32Array(directions);
-    this.#holeSegments = new Uint32Array(directions);
-    this.#lastSegmentSeconds = new Uint32Array(directions);
-    this.#lastSegmentNanos = new Uint32Array(directions);
-    this.#gapFromSeconds = new Uint32Array(directions);
-    this.#gapFromNanos = new Uint32Array(directions);
-    this.#gapToSeconds = new Uint32Array(directions);
-    this.#gapToNanos = new Uint32Array(directions);
+    this.#slots = new NumericMap(Math.min(maxConnections * 2, kInitialSlots * 2));
+    // Grown by doubling up to the cap: a small capture does not pay for the cap's arrays.
+    const slots = Math.min(maxConnections, kInitialSlots);
+    this.#slotKeys = new Float64Array(slots);
+    this.#flags = new Uint8Array(slots * 2);
+    this.#seenEnd = new Uint32Array(slots * 2);
+    this.#isn = new Uint32Array(slots * 2);
+    this.#largestSegment = new Uint32Array(slots * 2);
+    this.#holeStart = new Uint32Array(slots * 2);
+    this.#holeEnd = new Uint32Array(slots * 2);
+    this.#holeSegments = new Uint32Array(slots * 2);
+    this.#lastSegmentSeconds = new Uint32Array(slots * 2);
+    this.#lastSegmentNanos = new Uint32Array(slots * 2);
+    this.#gapFromSeconds = new Uint32Array(slots * 2);
+    this.#gapFromNanos = new Uint32Array(slots * 2);
+    this.#gapToSeconds = new Uint32Array(slots * 2);
+    this.#gapToNanos = new Uint32Array(slots * 2);
+  }
+
+  /** Doubles every per-slot array (at most to the cap); existing state is kept. */
+  #grow(): void {
+    const slots = Math.min(this.#capacity, this.#slotKeys.length * 2);
+    const grown = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, length: number): T => {
+      const array = new (old.constructor as new (n: number) => T)(length);
+      array.set(old);
+      return array;
+    };
+    this.#slotKeys = grown(this.#slotKeys, slots);
+    this.#flags = grown(this.#flags, slots * 2);
+    this.#seenEnd = grown(this.#seenEnd, slots * 2);
+    this.#isn = grown(this.#isn, slots * 2);
+    this.#largestSegment = grown(this.#largestSegment, slots * 2);
+    this.#holeStart = grown(this.#holeStart, slots * 2);
+    this.#holeEnd = grown(this.#holeEnd, slots * 2);
+    this.#holeSegments = grown(this.#holeSegments, slots * 2);
+    this.#lastSegmentSeconds = grown(this.#lastSegmentSeconds, slots * 2);
+    this.#lastSegmentNanos = grown(this.#lastSegmentNanos, slots * 2);
+    this.#gapFromSeconds = grown(this.#gapFromSeconds, slots * 2);
+    this.#gapFromNanos = grown(this.#gapFromNanos, slots * 2);
+    this.#gapToSeconds = grown(this.#gapToSeconds, slots * 2);
+    this.#gapToNanos = grown(this.#gapToNanos, slots * 2);
   }
 
   /** One TCP packet in capture order. */
@@ -221,8 +248,10 @@ export class CaptureLossObserver {
 
   #allocate(key: number): number {
     let slot: number;
-    if (this.#used < this.#capacity) slot = this.#used++;
-    else {
+    if (this.#used < this.#capacity) {
+      if (this.#used === this.#slotKeys.length) this.#grow();
+      slot = this.#used++;
+    } else {
       slot = this.#reuse;
       this.#reuse = (this.#reuse + 1) % this.#capacity;
       this.#slots.delete(this.#slotKeys[slot]!);
