@@ -19,6 +19,7 @@ import { PairOutput } from '../output/pair-output.ts';
 import {
   addCounts,
   addPairCounts,
+  captureLossByFile,
   formatCaptureLoss,
   formatSummary,
   type RunSummary,
@@ -400,9 +401,14 @@ async function replayOnThisThread(
   const result = replay.result;
   const skips = result.skips.toObject();
   addCounts(skips, correlator.skips.toObject());
+  const lossByFile = correlator.captureLoss.countsByFile();
   return {
     summary: {
-      files: result.files,
+      // result.files is in file id order (one entry per input file, in order).
+      files: result.files.map((f, fileId) => {
+        const loss = lossByFile.get(fileId);
+        return loss ? { ...f, captureLoss: loss.toData() } : f;
+      }),
       packets: result.packets,
       decoded: result.decoded,
       bytes: result.bytes,
@@ -489,12 +495,14 @@ async function replayOnWorkers(
     addPairCounts(pairs, stats.pairs);
     if (stats.captureLoss) captureLoss.add(stats.captureLoss);
   }
+  const lossByFile = captureLossByFile(result.workers.map((stats) => stats.captureLossByFile));
   return {
     summary: {
       files: result.files.map((report) => ({
         file: files[report.fileId]!,
         error: report.error,
         captureStatistics: report.captureStatistics ?? null,
+        ...(lossByFile.has(report.fileId) ? { captureLoss: lossByFile.get(report.fileId)! } : {}),
       })),
       packets: reporter?.packets ?? 0,
       decoded: reporter?.decoded ?? 0,

@@ -141,7 +141,8 @@ export class Correlator {
     view.fileId = fileId;
     view.packetNumber = packetNumber;
     // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
-    if (flowMine && packet.ipProtocol === IpProtocol.Tcp) this.captureLoss.onPacket(packet, seconds, nanos);
+    if (flowMine && packet.ipProtocol === IpProtocol.Tcp)
+      this.captureLoss.onPacket(packet, seconds, nanos, fileId);
     const matchers = this.#packetMatchers;
     for (let i = 0; i < matchers.length; i++) {
       const entry = matchers[i]!;

@@ -7,7 +7,13 @@ import type { LatencyReport } from '../report/latency-summary.ts';
 /** What a replay did, whichever pipeline mode ran it. */
 export interface RunSummary {
   /** captureStatistics: pcapng files' own counts (Interface Statistics Blocks), when they have them. */
-  files: { file: string; error: string | null; captureStatistics?: CaptureStatistics | null }[];
+  files: {
+    file: string;
+    error: string | null;
+    captureStatistics?: CaptureStatistics | null;
+    /** This file's share of captureLoss (files with TCP traffic). */
+    captureLoss?: CaptureLossCountsData;
+  }[];
   packets: number;
   decoded: number;
   bytes: number;
@@ -45,6 +51,15 @@ export function formatSummary(run: RunSummary, ignoredFiles: number, errors: str
   }
   if (pairs.length > 0) lines.push(`  pairs: ${pairs.join('; ')}`);
   if (run.captureLoss) lines.push(`  ${formatCaptureLoss(run.captureLoss)}`);
+  const lossy = run.files
+    .filter((f) => f.captureLoss && f.captureLoss.missingBytes > 0)
+    .sort((a, b) => lossRatioOf(b.captureLoss!) - lossRatioOf(a.captureLoss!));
+  for (const file of lossy.slice(0, kLossyFilesListed))
+    lines.push(`    ${file.file}: ${formatCaptureLoss(file.captureLoss!)}`);
+  if (lossy.length > kLossyFilesListed)
+    lines.push(
+      `    (${lossy.length - kLossyFilesListed} more files with capture loss: --summary json lists them all)`,
+    );
   for (const file of run.files) {
     if (file.captureStatistics) lines.push(`  ${formatCaptureStatistics(file.file, file.captureStatistics)}`);
   }
@@ -86,6 +101,9 @@ export function summaryToJson(
       ]),
     ),
     ...(run.captureLoss ? { capture_loss: captureLossJson(run.captureLoss) } : {}),
+    capture_loss_by_file: run.files.flatMap((f) =>
+      f.captureLoss ? [{ file: f.file, ...captureLossJson(f.captureLoss) }] : [],
+    ),
     capture_statistics: run.files.flatMap((f) =>
       f.captureStatistics ? [{ file: f.file, ...captureStatisticsJson(f.captureStatistics) }] : [],
     ),
@@ -94,6 +112,13 @@ export function summaryToJson(
     latency,
   };
   return `${JSON.stringify(object)}\n`;
+}
+
+/** Files with capture loss listed in the text summary (the lossiest first). */
+const kLossyFilesListed = 10;
+
+function lossRatioOf(loss: CaptureLossCountsData): number {
+  return lossRatio(loss.missingBytes, loss.observedBytes);
 }
 
 /** Missing over all (observed + missing); 0 with no traffic. */
@@ -145,6 +170,30 @@ function formatCaptureStatistics(file: string, stats: CaptureStatistics): string
     .filter(([name]) => name !== 'interfaces')
     .map(([name, n]) => `${name}=${number.format(n)}`);
   return `capture drops stated by ${file} (pcapng statistics, cumulative since its capture started): ${counts.length > 0 ? counts.join(' ') : 'no counts'}`;
+}
+
+/** Per-file counts of the workers (WorkerStats.captureLossByFile), summed by file id. */
+export function captureLossByFile(
+  flattened: readonly (readonly number[] | undefined)[],
+): Map<number, CaptureLossCountsData> {
+  const byFile = new Map<number, CaptureLossCountsData>();
+  for (const list of flattened) {
+    if (list === undefined) continue;
+    for (let i = 0; i + 4 < list.length; i += 5) {
+      const counts = byFile.get(list[i]!) ?? {
+        observedBytes: 0,
+        observedSegments: 0,
+        missingBytes: 0,
+        missingSegments: 0,
+      };
+      counts.observedBytes += list[i + 1]!;
+      counts.observedSegments += list[i + 2]!;
+      counts.missingBytes += list[i + 3]!;
+      counts.missingSegments += list[i + 4]!;
+      byFile.set(list[i]!, counts);
+    }
+  }
+  return byFile;
 }
 
 /** Adds `from`'s pair counts into `into`. */

@@ -80,6 +80,8 @@ export interface WorkerStats {
   pending: Record<string, number>;
   /** This shard's TCP capture-loss counts (correlate/capture-loss/observer.ts; main sums them). */
   captureLoss?: CaptureLossCountsData;
+  /** The same per file: [fileId, observedBytes, observedSegments, missingBytes, missingSegments] repeated. */
+  captureLossByFile?: number[];
   /** Newest capture time read (seconds since the epoch and nanoseconds), -1 before the first record. */
   newestCaptureSeconds: number;
   newestCaptureNanos: number;

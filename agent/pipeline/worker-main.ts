@@ -151,6 +151,13 @@ function stats(): WorkerStats {
     pairs,
     pending: correlator.pending(),
     captureLoss: correlator.captureLoss.counts.toData(),
+    captureLossByFile: [...correlator.captureLoss.countsByFile()].flatMap(([fileId, c]) => [
+      fileId,
+      c.observedBytes,
+      c.observedSegments,
+      c.missingBytes,
+      c.missingSegments,
+    ]),
     newestCaptureSeconds: newestCapture[0]!,
     newestCaptureNanos: newestCapture[1]!,
     decodedRange: decodedRange[2]! >= 0 ? [...decodedRange] : null,

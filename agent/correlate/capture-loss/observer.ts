@@ -33,6 +33,10 @@ import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
 
 /** A jump further than this (either way) is a reused tuple or a key collision, not loss. */
 const kSeqWindow = 1 << 30;
+/** Per-file marks: file id + the four cumulative counts. */
+const kFileFields = 5;
+/** Files whose counts are kept (the newest); a long `run` does not grow without bound. */
+const kMaxFiles = 4096;
 /** Connections the arrays start with (they double up to the cap). */
 const kInitialSlots = 1024;
 
@@ -95,6 +99,14 @@ export type CaptureLossCountsData = Pick<
 export class CaptureLossObserver {
   /** Cumulative counts since the start. */
   readonly counts = new CaptureLossCounts();
+  /**
+   * Per file: at each change of file, the file id and the cumulative counts then (kFileFields
+   * numbers per entry, the newest kMaxFiles files); a file's counts are the difference to the
+   * next entry (or to `counts`). Loss revealed by a file's first packets counts for that file.
+   */
+  #fileMarks = new Float64Array(64 * kFileFields);
+  #fileMarkCount = 0;
+  #currentFile = -1;
   readonly #capacity: number;
   readonly #slots: NumericMap<number>;
   /** Key of the connection in each slot (to remove it from #slots when the slot is reused). */
@@ -168,7 +180,8 @@ export class CaptureLossObserver {
   }
 
   /** One TCP packet in capture order. */
-  onPacket(p: DecodedPacket, seconds: number, nanos: number): void {
+  onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0): void {
+    if (fileId !== this.#currentFile) this.#markFile(fileId);
     const srcIsLower = sourceIsLower(p);
     const key = connectionKey(
       p.ipVersion,
@@ -197,6 +210,44 @@ export class CaptureLossObserver {
     const length = Math.max(p.payloadWireLength, p.payloadLength);
     if (length > 0 || fin)
       this.#onSegment(direction, syn ? seqAdd(p.tcpSeq, 1) : p.tcpSeq, length, fin, seconds, nanos);
+  }
+
+  /** Counts per file id (the newest kMaxFiles files seen), for files with TCP traffic. */
+  countsByFile(): Map<number, CaptureLossCounts> {
+    const byFile = new Map<number, CaptureLossCounts>();
+    const marks = this.#fileMarks;
+    for (let i = 0; i < this.#fileMarkCount; i++) {
+      const at = i * kFileFields;
+      const next =
+        i + 1 < this.#fileMarkCount ? marks.subarray(at + kFileFields + 1, at + 2 * kFileFields) : null;
+      const file = byFile.get(marks[at]!) ?? new CaptureLossCounts();
+      file.observedBytes += (next ? next[0]! : this.counts.observedBytes) - marks[at + 1]!;
+      file.observedSegments += (next ? next[1]! : this.counts.observedSegments) - marks[at + 2]!;
+      file.missingBytes += (next ? next[2]! : this.counts.missingBytes) - marks[at + 3]!;
+      file.missingSegments += (next ? next[3]! : this.counts.missingSegments) - marks[at + 4]!;
+      byFile.set(marks[at]!, file);
+    }
+    return byFile;
+  }
+
+  #markFile(fileId: number): void {
+    this.#currentFile = fileId;
+    if (this.#fileMarkCount === kMaxFiles) {
+      // Forget the oldest file (its counts stay in the run's).
+      this.#fileMarks.copyWithin(0, kFileFields);
+      this.#fileMarkCount--;
+    } else if ((this.#fileMarkCount + 1) * kFileFields > this.#fileMarks.length) {
+      const grown = new Float64Array(this.#fileMarks.length * 2);
+      grown.set(this.#fileMarks);
+      this.#fileMarks = grown;
+    }
+    const at = this.#fileMarkCount++ * kFileFields;
+    const c = this.counts;
+    this.#fileMarks[at] = fileId;
+    this.#fileMarks[at + 1] = c.observedBytes;
+    this.#fileMarks[at + 2] = c.observedSegments;
+    this.#fileMarks[at + 3] = c.missingBytes;
+    this.#fileMarks[at + 4] = c.missingSegments;
   }
 
   /**

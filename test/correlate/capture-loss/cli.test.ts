@@ -88,3 +88,27 @@ test('a pcapng with Interface Statistics: its drop counts are in the summary, pe
   const text = runCli(['replay', file, '--summary', 'none']);
   assert.match(text.stderr, /capture drops stated by .*stated\.pcapng .*: received=1,000 os_dropped=250/);
 });
+
+test('per file: the lossy file carries the loss, the clean one none, with 0 and 2 workers', () => {
+  const demo = path.join(import.meta.dirname, '../../fixtures/demo.pcap');
+  const lossyCounts = replayPairs([lossy]).correlator.captureLoss.counts;
+  for (const workers of ['0', '2']) {
+    const result = runCli(['replay', demo, lossy, '--workers', workers, '--summary', 'json', '-o', 'none']);
+    assert.equal(result.status, 0, result.stderr);
+    const byFile = summaryJson(result.stderr).capture_loss_by_file as Record<string, number | string>[];
+    assert.deepEqual(
+      byFile.map((f) => [f.file, f.missing_bytes]),
+      [
+        [demo, 0],
+        [lossy, lossyCounts.missingBytes],
+      ],
+    );
+    assert.equal(byFile[1]!.observed_bytes, lossyCounts.observedBytes);
+  }
+  const text = runCli(['replay', demo, lossy, '--summary', 'none', '-o', 'none']);
+  assert.match(
+    text.stderr,
+    new RegExp(`^ {4}${lossy.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: capture loss: `, 'm'),
+  );
+  assert.doesNotMatch(text.stderr, /demo\.pcap: capture loss/);
+});

@@ -21,6 +21,7 @@ function segment(
   bytes: number,
   captured = bytes,
   second = 1,
+  fileId = 0,
 ): void {
   packet.reset();
   packet.ipVersion = 4;
@@ -34,7 +35,7 @@ function segment(
   packet.tcpAck = ack >>> 0;
   packet.payloadLength = captured;
   packet.payloadWireLength = bytes;
-  observer.onPacket(packet, second, 0);
+  observer.onPacket(packet, second, 0, fileId);
 }
 
 const A = TcpFlag.Ack;
@@ -106,4 +107,24 @@ test('beyond the cap, reused slots resynchronise: interleaved connections invent
   }
   assert.equal(observer.counts.missingBytes, 0);
   assert.equal(observer.counts.observedBytes, 20 * 12 * 100);
+});
+
+test('counts per file: a gap counts for the file whose packet reveals it; only the newest 4,096 files are kept', () => {
+  const observer = new CaptureLossObserver(16);
+  let seq = 1;
+  for (let file = 0; file < 5000; file++) {
+    segment(observer, true, 5003, A, seq, 0, 100, 100, 1, file);
+    seq += 100;
+    // Every 1000th file starts after 40 lost bytes.
+    if (file % 1000 === 999) seq += 40;
+  }
+  const byFile = observer.countsByFile();
+  assert.equal(byFile.size, 4096);
+  assert.equal(byFile.has(5000 - 4096 - 1), false);
+  assert.equal(byFile.get(4999)!.observedBytes, 100);
+  assert.equal(byFile.get(2000)!.missingBytes, 40, 'the gap after file 1999 shows at file 2000');
+  assert.equal(byFile.get(2001)!.missingBytes, 0);
+  let missing = 0;
+  for (const counts of byFile.values()) missing += counts.missingBytes;
+  assert.equal(missing, 4 * 40, 'files 904 to 4999 kept: the gaps shown at files 1000, 2000, 3000 and 4000');
 });
