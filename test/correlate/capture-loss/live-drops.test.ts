@@ -26,7 +26,7 @@ test('a starved tcpdump: the reported loss matches the requests without a pair',
   assert.equal(unavailable, null, `${unavailable} (CI must be able to run this test)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-drops-'));
   const file = path.join(dir, 'starved.pcap');
-  const loadSeconds = 5;
+  const loadSeconds = 6;
   const load = spawn(process.execPath, [
     path.join(repoRoot, 'test/correlate/capture-loss/load-child.ts'),
     String(loadSeconds),
@@ -36,12 +36,14 @@ test('a starved tcpdump: the reported loss matches the requests without a pair',
   const nextLine = (): Promise<Record<string, number>> =>
     new Promise((resolve) => lines.once('line', (line) => resolve(JSON.parse(line))));
   const { port } = await nextLine();
-  // 1 MiB: enough for the load while tcpdump runs, a fraction of a second of it while it is stopped.
-  const capture = await startTcpdump(file, `tcp port ${port}`, ['-B', '1024']);
+  // 512 KiB: enough for the load while tcpdump runs (mostly: a busy machine drops some then too),
+  // well under what 3 s of it need while it is stopped (~1,000 packets/s of ~250 bytes with the
+  // kernel's framing, even when the machine is busy).
+  const capture = await startTcpdump(file, `tcp port ${port}`, ['-B', '512']);
   load.stdin.write('go\n');
   await sleep(1500);
   capture.process.kill('SIGSTOP');
-  await sleep(2000);
+  await sleep(3000);
   capture.process.kill('SIGCONT');
   const answered = (await nextLine()).answered!;
   const log = await capture.stop();
@@ -80,9 +82,11 @@ test('a starved tcpdump: the reported loss matches the requests without a pair',
     `${responsesOnly} requests lost, ${bothLost} both), tcpdump dropped ${dropped} of ${dropped + captured} packets`;
   process.stderr.write(`${report}\n`);
   assert.ok(loss.missing_bytes > 0, report);
-  assert.ok(Math.abs(loss.ratio - expected) <= 0.02, report);
+  // Within 3 points: exchanges lost at the very end of the capture, with no later packet of
+  // their connection captured, cannot be told from exchanges never sent.
+  assert.ok(Math.abs(loss.ratio - expected) <= 0.03, report);
   // A lost exchange loses between its smaller side and all of its bytes.
-  assert.ok(loss.ratio <= missingRequests + 0.02, report);
+  assert.ok(loss.ratio <= missingRequests + 0.03, report);
   // Requests caught on one side only are unanswered for a capture gap, not a closed connection.
   for (const pair of unanswered) assert.equal(pair.reason, 'capture_gap', JSON.stringify(pair));
   assert.ok(
