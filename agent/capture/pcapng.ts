@@ -2,7 +2,9 @@
  * pcapng files: a sequence of blocks `type, totalLength, body, totalLength`. Sections start with
  * a Section Header Block (which fixes the byte order and resets the interface list); packets come
  * in Enhanced (EPB), Simple (SPB) and obsolete (OPB) Packet Blocks that refer to the Interface
- * Description Blocks (IDB) of their section. Every other block is skipped by its length.
+ * Description Blocks (IDB) of their section. Interface Statistics Blocks (ISB) give the capture's
+ * own counts (received, dropped by the interface and by the OS): the latest per interface is kept
+ * (captureStats()). Every other block is skipped by its length.
  *
  * Invariants: a block is consumed only once it is complete in the window and its trailing length
  * matches, so NeedMore always leaves the reader at a block boundary and a later call continues
@@ -26,6 +28,7 @@ const BlockType = {
   InterfaceDescription: 1,
   ObsoletePacket: 2,
   SimplePacket: 3,
+  InterfaceStatistics: 5,
   EnhancedPacket: 6,
 } as const;
 
@@ -46,6 +49,36 @@ const SPB_FIXED_LENGTH = 16;
 const OPTION_END = 0;
 const OPTION_IF_TSRESOL = 9;
 const OPTION_IF_TSOFFSET = 14;
+/** Fixed ISB fields: framing + interface id + timestamp (2 words). */
+const ISB_FIXED_LENGTH = 24;
+/**
+ * ISB options (pcapng §4.6), each a 64-bit count since the capture started, consecutive codes:
+ * isb_ifrecv (4), isb_ifdrop, isb_filteraccept, isb_osdrop, isb_usrdeliv (8). Kept per interface
+ * in that order (slot = code - 4).
+ */
+const OPTION_ISB_IFRECV = 4;
+const OPTION_ISB_USRDELIV = 8;
+const kStatisticsSlots = OPTION_ISB_USRDELIV - OPTION_ISB_IFRECV + 1;
+
+/**
+ * What a pcapng file says about its own capture (latest Interface Statistics Block of each
+ * interface, summed over interfaces). Counts are cumulative since the capture started, and -1
+ * where no ISB carried the option.
+ */
+export interface CaptureStatistics {
+  /** Interfaces with an ISB. */
+  interfaces: number;
+  /** isb_ifrecv: packets the interface received. */
+  received: number;
+  /** isb_ifdrop: packets the interface (NIC, driver) dropped. */
+  interfaceDropped: number;
+  /** isb_osdrop: packets the OS dropped (the capture buffer was full: the capture process was too slow). */
+  osDropped: number;
+  /** isb_filteraccept: packets the capture filter accepted. */
+  filterAccepted: number;
+  /** isb_usrdeliv: packets delivered to the capture process. */
+  userDelivered: number;
+}
 
 class PcapngInterface {
   readonly linkType: number;
@@ -73,6 +106,8 @@ export class PcapngParser {
   #interfaces: PcapngInterface[] = [];
   /** Packet blocks seen so far (delivered or not), as tshark numbers frames. */
   #packetNumber = 0;
+  /** Latest ISB counts by interface id (kStatisticsSlots each, -1 = absent); null before the first ISB. */
+  #statistics: number[][] | null = null;
 
   constructor(window: ReadWindow, record: CaptureRecord, skips: SkipCounters) {
     this.#window = window;
@@ -123,6 +158,9 @@ export class PcapngParser {
         case BlockType.ObsoletePacket:
           this.#packetNumber++;
           this.#skips.add(OBSOLETE_PACKET_BLOCK);
+          break;
+        case BlockType.InterfaceStatistics:
+          this.#interfaceStatistics(view, at, totalLength, littleEndian);
           break;
         case BlockType.InterfaceDescription:
           if (!this.#addInterface(view, at, totalLength, littleEndian)) return ReadResult.Failed;
@@ -240,6 +278,54 @@ export class PcapngParser {
       ),
     );
     return true;
+  }
+
+  /** The capture's own counts from the ISBs read so far; null when there were none. */
+  captureStatistics(): CaptureStatistics | null {
+    const statistics = this.#statistics;
+    if (statistics === null) return null;
+    const sums = [-1, -1, -1, -1, -1];
+    let interfaces = 0;
+    for (const counts of statistics) {
+      if (counts === undefined) continue;
+      interfaces++;
+      for (let i = 0; i < kStatisticsSlots; i++) {
+        if (counts[i]! >= 0) sums[i] = Math.max(sums[i]!, 0) + counts[i]!;
+      }
+    }
+    return {
+      interfaces,
+      received: sums[0]!,
+      interfaceDropped: sums[1]!,
+      filterAccepted: sums[2]!,
+      osDropped: sums[3]!,
+      userDelivered: sums[4]!,
+    };
+  }
+
+  /** An ISB: its counts replace the interface's previous ones (they are cumulative). Bad ones are ignored. */
+  #interfaceStatistics(view: DataView, at: number, totalLength: number, littleEndian: boolean): void {
+    if (totalLength < ISB_FIXED_LENGTH) return;
+    const interfaceId = view.getUint32(at + 8, littleEndian);
+    // Only interfaces this section described: a corrupt id must not grow the table.
+    if (this.#interfaces[interfaceId] === undefined) return;
+    const counts = [-1, -1, -1, -1, -1];
+    const optionsEnd = at + totalLength - 4;
+    let option = at + 20;
+    while (option + 4 <= optionsEnd) {
+      const code = view.getUint16(option, littleEndian);
+      const length = view.getUint16(option + 2, littleEndian);
+      const value = option + 4;
+      if (code === OPTION_END || value + length > optionsEnd) break;
+      if (code >= OPTION_ISB_IFRECV && code <= OPTION_ISB_USRDELIV && length === 8) {
+        const high = view.getUint32(littleEndian ? value + 4 : value, littleEndian);
+        const low = view.getUint32(littleEndian ? value : value + 4, littleEndian);
+        counts[code - OPTION_ISB_IFRECV] = high * 4294967296 + low;
+      }
+      option = value + ((length + 3) & ~3);
+    }
+    this.#statistics ??= [];
+    this.#statistics[interfaceId] = counts;
   }
 
   #fail(reason: string): ReadResult {

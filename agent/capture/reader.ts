@@ -13,7 +13,7 @@ import { type SkipCounters, skipReason } from '../shared/skips.ts';
 import type { ByteSource } from './byte-source.ts';
 import { type CaptureFormat, formatOfMagic, hex32 } from './magic.ts';
 import { PcapParser } from './pcap.ts';
-import { PcapngParser } from './pcapng.ts';
+import { type CaptureStatistics, PcapngParser } from './pcapng.ts';
 import { ReadWindow } from './read-window.ts';
 import { type CaptureRecord, ReadResult } from './record.ts';
 
@@ -113,6 +113,11 @@ export class CaptureReader {
       this.#skips.add(TRUNCATED_RECORD);
       this.truncatedBytes = leftover;
     }
+  }
+
+  /** pcapng Interface Statistics Blocks read so far (the capture's own drop counts); null without. */
+  captureStatistics(): CaptureStatistics | null {
+    return this.#parser instanceof PcapngParser ? this.#parser.captureStatistics() : null;
   }
 
   #detectFormat(): PcapParser | PcapngParser | null {

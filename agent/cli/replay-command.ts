@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
+import { CaptureLossCounts } from '../correlate/capture-loss/observer.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import { applyOption, type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
@@ -20,6 +21,8 @@ import { PairOutput } from '../output/pair-output.ts';
 import {
   addCounts,
   addPairCounts,
+  captureLossByFile,
+  formatCaptureLoss,
   formatSummary,
   type RunSummary,
   summaryToJson,
@@ -105,8 +108,10 @@ function statsLine(snapshot: PipelineSnapshot): string {
   let matched = 0;
   let unanswered = 0;
   let pending = 0;
+  const loss = new CaptureLossCounts();
   for (const [i, w] of snapshot.workers.entries()) {
     if (i === 0) packets = w.packets;
+    if (w.captureLoss) loss.add(w.captureLoss);
     for (const c of Object.values(w.pairs)) {
       matched += c.matched;
       unanswered += c.unanswered;
@@ -116,7 +121,8 @@ function statsLine(snapshot: PipelineSnapshot): string {
   return (
     `wirespan stats: pool ${snapshot.poolUsed}/${snapshot.poolSlots} slots used, ` +
     `queues ${snapshot.queueDepths.join('/')} of ${snapshot.queueCapacity}, files done ${snapshot.filesDone}, ` +
-    `packets ${packets}, pairs matched ${matched} unanswered ${unanswered}, pending ${pending}\n`
+    `packets ${packets}, pairs matched ${matched} unanswered ${unanswered}, pending ${pending}, ` +
+    `${formatCaptureLoss(loss)}\n`
   );
 }
 
@@ -396,15 +402,21 @@ async function replayOnThisThread(
   const result = replay.result;
   const skips = result.skips.toObject();
   addCounts(skips, correlator.skips.toObject());
+  const lossByFile = correlator.captureLoss.countsByFile();
   return {
     summary: {
-      files: result.files,
+      // result.files is in file id order (one entry per input file, in order).
+      files: result.files.map((f, fileId) => {
+        const loss = lossByFile.get(fileId);
+        return loss ? { ...f, captureLoss: loss.toData() } : f;
+      }),
       packets: result.packets,
       decoded: result.decoded,
       bytes: result.bytes,
       skips,
       elapsedNanos: result.elapsedNanos,
       pairs: Object.fromEntries(correlator.counts),
+      captureLoss: correlator.captureLoss.counts.toData(),
       workers: 0,
     },
     failure: null,
@@ -479,19 +491,28 @@ async function replayOnWorkers(
   const reporter = result.workers[0];
   const skips: Record<string, number> = { ...(reporter?.inputSkips ?? {}) };
   const pairs: RunSummary['pairs'] = {};
+  const captureLoss = new CaptureLossCounts();
   for (const stats of result.workers) {
     addCounts(skips, stats.correlatorSkips);
     addPairCounts(pairs, stats.pairs);
+    if (stats.captureLoss) captureLoss.add(stats.captureLoss);
   }
+  const lossByFile = captureLossByFile(result.workers.map((stats) => stats.captureLossByFile));
   return {
     summary: {
-      files: result.files.map((report) => ({ file: files[report.fileId]!, error: report.error })),
+      files: result.files.map((report) => ({
+        file: files[report.fileId]!,
+        error: report.error,
+        captureStatistics: report.captureStatistics ?? null,
+        ...(lossByFile.has(report.fileId) ? { captureLoss: lossByFile.get(report.fileId)! } : {}),
+      })),
       packets: reporter?.packets ?? 0,
       decoded: reporter?.decoded ?? 0,
       bytes: reporter?.bytes ?? 0,
       skips,
       elapsedNanos: result.elapsedNanos,
       pairs,
+      captureLoss: captureLoss.toData(),
       workers,
     },
     failure: result.failure,

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import { openCapture } from '../capture/open.ts';
 import { ReadResult } from '../capture/record.ts';
+import { CaptureLossCounts } from '../correlate/capture-loss/observer.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import { decodePacket } from '../decode/decoder.ts';
@@ -149,13 +150,17 @@ async function reportOnWorkers(
     packets: f.packets,
     bytes: f.bytes,
     error: f.error,
+    captureStatistics: f.captureStatistics ?? null,
   }));
+  const captureLoss = new CaptureLossCounts();
+  for (const stats of result.workers) if (stats.captureLoss) captureLoss.add(stats.captureLoss);
   const data = collector.build({
     title: title ?? defaultTitle(files),
     files: reports,
     packets: reporter?.packets ?? 0,
     decoded: reporter?.decoded ?? 0,
     bytes: reporter?.bytes ?? 0,
+    captureLoss: captureLoss.toData(),
   });
   const errors = reports.filter((f) => f.error !== null).map((f) => `${f.file}: ${f.error}`);
   if (result.failure !== null) errors.push(result.failure);

@@ -7,13 +7,14 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import { CaptureLossCounts, type CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { OtelExporter } from '../export/otel/index.ts';
 import { emptyPipelineStats } from '../export/pipeline-stats.ts';
 import { PairOutput } from '../output/pair-output.ts';
-import { addCounts, addPairCounts } from '../output/summary.ts';
+import { addCounts, addPairCounts, captureLossJson } from '../output/summary.ts';
 import {
   type Checkpoint,
   CheckpointStore,
@@ -274,8 +275,11 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     // With workers, worker 0's counts include the reader's (every worker reads every record).
     snapshot.packetsSkipped = workerCount === 0 ? skips.toObject() : {};
     snapshot.files = { done: counters.filesDone, lost: counters.filesLost, error: counters.filesError };
+    const captureLoss = new CaptureLossCounts();
+    snapshot.captureLoss = captureLoss;
     for (const { correlator, pipeline } of tails) {
       if (correlator !== null) {
+        captureLoss.add(correlator.captureLoss.counts);
         addPairCounts(snapshot.pairs, Object.fromEntries(correlator.counts));
         addCounts(snapshot.pending, correlator.pending());
         continue;
@@ -288,6 +292,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
         addCounts(snapshot.packetsSkipped, worker.correlatorSkips);
         addPairCounts(snapshot.pairs, worker.pairs);
         addCounts(snapshot.pending, worker.pending);
+        if (worker.captureLoss) captureLoss.add(worker.captureLoss);
       }
       if (snapshot.newestCapture === null) snapshot.newestCapture = newestCaptureOf(workers);
     }
@@ -315,9 +320,15 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       return 1;
     }
   }
+  let previousLoss: CaptureLossCountsData = new CaptureLossCounts();
   const statsTimer = setInterval(
     () => {
       const snapshot = stats();
+      // This interval's loss, not the run's: a starved capture shows up in the next line.
+      const captureLoss = new CaptureLossCounts();
+      captureLoss.add(snapshot.captureLoss!);
+      captureLoss.subtract(previousLoss);
+      previousLoss = snapshot.captureLoss!;
       if (options.statsIntervalSeconds > 0 && !options.quiet) {
         log('info', 'stats', {
           packets: counters.packets,
@@ -327,6 +338,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
           lostBytes: counters.lostBytes,
           pairs: snapshot.pairs,
           pending: snapshot.pending,
+          captureLoss: captureLossJson(captureLoss),
           spans: exporter
             ? {
                 exported: exporter.counters.exported,

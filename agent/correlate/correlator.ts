@@ -9,6 +9,7 @@
 import type { DecodedPacket } from '../decode/packet.ts';
 import { IpProtocol } from '../decode/packet.ts';
 import { SkipCounters } from '../shared/skips.ts';
+import { CaptureLossObserver } from './capture-loss/observer.ts';
 import { type Matcher, type MatcherContext, PacketView } from './matcher.ts';
 import type { CorrelateOptions } from './options.ts';
 import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNames } from './pair.ts';
@@ -32,6 +33,8 @@ export class Correlator {
   /** Bytes the stream parsers hold for incomplete messages (bounded by options.reassembly). */
   readonly parserBuffers: ParserBufferBudget;
   readonly counts = new Map<string, PairCounts>();
+  /** TCP bytes the capture missed (capture-loss/observer.ts); also marks the pairs they touched. */
+  readonly captureLoss: CaptureLossObserver;
   readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
   /** The matchers that look at packets (stream-only matchers have no onPacket). */
   readonly #packetMatchers: { onPacket: (view: PacketView) => void; byPayload: boolean }[] = [];
@@ -67,6 +70,7 @@ export class Correlator {
     for (let id = 0; id < registry.length; id++) {
       this.#timeoutById[id] = options.timeoutNanos[registry[id]!.name] ?? 0;
     }
+    this.captureLoss = new CaptureLossObserver(options.reassembly.maxConnections);
     this.parserBuffers = new ParserBufferBudget(options.reassembly.maxParserBufferBytesTotal);
     const streams: StreamProtocol[] = [];
     for (let id = 0; id < registry.length; id++) {
@@ -112,9 +116,17 @@ export class Correlator {
       this.counts.set(pair.protocol, counts);
       if (pair.protocolId >= 0) this.#countsById[pair.protocolId] = counts;
     }
+    if (pair.outcome !== Outcome.Matched) this.#stampGivenUp(pair);
+    if (this.captureLoss.crossedGap(pair)) {
+      pair.captureGap = true;
+      const reason = pair.unansweredReason;
+      // Waiting ended by a close, the timeout or the end of input: the response most likely fell
+      // into the gap. An eviction stays one (the table was full whatever the capture lost).
+      if (pair.outcome !== Outcome.Matched && reason !== UnansweredReason.Evicted)
+        pair.unansweredReason = UnansweredReason.CaptureGap;
+    }
     if (pair.outcome === Outcome.Matched) counts.matched++;
     else {
-      this.#stampGivenUp(pair);
       counts.unanswered++;
       const reason = UnansweredReasonNames[pair.unansweredReason];
       counts.unansweredBy[reason] = (counts.unansweredBy[reason] ?? 0) + 1;
@@ -157,6 +169,9 @@ export class Correlator {
     view.nanos = nanos;
     view.fileId = fileId;
     view.packetNumber = packetNumber;
+    // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
+    if (flowMine && packet.ipProtocol === IpProtocol.Tcp)
+      this.captureLoss.onPacket(packet, seconds, nanos, fileId);
     const matchers = this.#packetMatchers;
     for (let i = 0; i < matchers.length; i++) {
       const entry = matchers[i]!;

@@ -20,9 +20,21 @@ export const UnansweredReason = {
   EndOfInput: 2,
   /** The connection closed or was reset before a response arrived. */
   ConnectionClosed: 3,
+  /**
+   * Closed, expired or pending at the end of input after its connection lost bytes in the
+   * capture during the exchange (capture-loss/observer.ts): the response most likely fell into
+   * the gap; the server did not necessarily fail to answer.
+   */
+  CaptureGap: 4,
 } as const;
 export type UnansweredReason = (typeof UnansweredReason)[keyof typeof UnansweredReason];
-export const UnansweredReasonNames = ['expired', 'evicted', 'end_of_input', 'connection_closed'] as const;
+export const UnansweredReasonNames = [
+  'expired',
+  'evicted',
+  'end_of_input',
+  'connection_closed',
+  'capture_gap',
+] as const;
 
 /** Bytes and packets of one message with its first and last byte's capture times. */
 export class MessageEdges {
@@ -88,6 +100,8 @@ export class Pair {
    */
   givenUpSeconds = 0;
   givenUpNanos = 0;
+  /** Its connection lost bytes in the capture during the exchange (set by the correlator). */
+  captureGap = false;
   /** Protocol name (registry.ts): 'dns' | 'http' | 'tcp' | 'udp' | 'relay' | ... */
   protocol = '';
   /**

@@ -52,6 +52,16 @@ export interface PipelineStatsSnapshot {
    */
   newestCapture: { seconds: number; nanos: number } | null;
   /**
+   * TCP sequence space the capture saw and missed (cumulative bytes and segments:
+   * correlate/capture-loss/observer.ts); absent where the pipeline does not count it.
+   */
+  captureLoss?: {
+    observedBytes: number;
+    missingBytes: number;
+    observedSegments: number;
+    missingSegments: number;
+  };
+  /**
    * Spans exported or dropped by span exporters other than the one reading this snapshot (e.g.
    * per-worker exporters). Added to that exporter's own counts; leave it out (or zero) when the
    * exporter reading the snapshot is the only one, so nothing is counted twice.

@@ -67,6 +67,7 @@ export function pairToObject(pair: Pair, fileNames: readonly string[]): Record<s
     line.reason = UnansweredReasonNames[pair.unansweredReason];
     line.given_up = formatTimestamp(pair.givenUpSeconds, pair.givenUpNanos);
   }
+  if (pair.captureGap) line.capture_gap = true;
   line.request = messageJson(request);
   if (response) line.response = messageJson(response);
   if (pair.detail) line[pair.protocol] = pair.detail;
@@ -215,6 +216,7 @@ export class PairJsonWriter {
       out.raw(kGivenUp);
       this.#time(out, pair.givenUpSeconds, pair.givenUpNanos);
     }
+    if (pair.captureGap) out.raw(kCaptureGap);
     out.raw(kRequest);
     this.#message(out, request);
     if (response) {
@@ -247,6 +249,8 @@ const kEnd = fragment(',"end":');
 const kDuration = fragment(',"duration_ns":');
 const kReason = fragment(',"reason":"');
 const kGivenUp = fragment('","given_up":');
+/** Only on pairs whose connection lost bytes in the capture during the exchange. */
+const kCaptureGap = fragment(',"capture_gap":true');
 const kRequest = fragment(',"request":');
 const kResponse = fragment(',"response":');
 const kFirst = fragment('{"first":');

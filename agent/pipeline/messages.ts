@@ -2,6 +2,8 @@
 import module from 'node:module';
 import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
+import type { CaptureStatistics } from '../capture/pcapng.ts';
+import type { CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
@@ -78,6 +80,10 @@ export interface WorkerStats {
   correlatorSkips: Record<string, number>;
   pairs: Record<string, { matched: number; unanswered: number; unansweredBy: Record<string, number> }>;
   pending: Record<string, number>;
+  /** This shard's TCP capture-loss counts (correlate/capture-loss/observer.ts; main sums them). */
+  captureLoss?: CaptureLossCountsData;
+  /** The same per file: [fileId, observedBytes, observedSegments, missingBytes, missingSegments] repeated. */
+  captureLossByFile?: number[];
   /** Newest capture time read (seconds since the epoch and nanoseconds), -1 before the first record. */
   newestCaptureSeconds: number;
   newestCaptureNanos: number;
@@ -91,6 +97,8 @@ export interface FileReport {
   packets: number;
   bytes: number;
   error: string | null;
+  /** pcapng files: the capture's own counts (Interface Statistics Blocks). */
+  captureStatistics?: CaptureStatistics | null;
 }
 
 export type WorkerMessage =

@@ -8,6 +8,7 @@
  */
 import type { FileByteSource } from '../capture/byte-source.ts';
 import { openCapture } from '../capture/open.ts';
+import type { CaptureStatistics } from '../capture/pcapng.ts';
 import type { CaptureReader } from '../capture/reader.ts';
 import { type CaptureRecord, ReadResult } from '../capture/record.ts';
 import { decodePacket } from '../decode/decoder.ts';
@@ -42,6 +43,8 @@ export interface FileResult {
   bytes: number;
   /** Set when the file could not be read to its end. */
   error: string | null;
+  /** pcapng files: the capture's own counts (Interface Statistics Blocks). */
+  captureStatistics?: CaptureStatistics | null;
 }
 
 export interface ReplayResult {
@@ -154,6 +157,7 @@ export class ThisThreadReplay {
     if (opened === null) return;
     opened.result.format = opened.reader.format;
     opened.result.error = opened.reader.error;
+    opened.result.captureStatistics = opened.reader.captureStatistics();
     opened.source.close();
     this.result.files.push(opened.result);
     this.#opened = null;

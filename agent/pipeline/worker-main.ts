@@ -157,6 +157,14 @@ function stats(): WorkerStats {
     correlatorSkips: correlatorSkips.toObject(),
     pairs,
     pending: correlator.pending(),
+    captureLoss: correlator.captureLoss.counts.toData(),
+    captureLossByFile: [...correlator.captureLoss.countsByFile()].flatMap(([fileId, c]) => [
+      fileId,
+      c.observedBytes,
+      c.observedSegments,
+      c.missingBytes,
+      c.missingSegments,
+    ]),
     newestCaptureSeconds: newestCapture[0]!,
     newestCaptureNanos: newestCapture[1]!,
     decodedRange: decodedRange[2]! >= 0 ? [...decodedRange] : null,
@@ -230,6 +238,7 @@ function endFile(): void {
   reader.finish();
   report.format = reader.format;
   report.error = reader.error;
+  report.captureStatistics = reader.captureStatistics();
   source.releaseAll(release);
   if (isReporter) port.postMessage({ type: 'file', report } satisfies WorkerMessage);
   reader = null;

@@ -72,10 +72,12 @@ export function generateReport(input: GenerateReportInput): GeneratedReport {
       packets: f.packets,
       bytes: f.bytes,
       error: f.error,
+      captureStatistics: f.captureStatistics ?? null,
     })),
     packets: result.packets,
     decoded: result.decoded,
     bytes: result.bytes,
+    captureLoss: correlator.captureLoss.counts.toData(),
   });
   return {
     data,
@@ -229,6 +231,77 @@ function unansweredSvg(data: ReportData, color: (protocol: string) => string): s
   return `<svg id="unanswered-chart" class="chart" viewBox="0 0 ${w} ${h}" data-series="${series.length}" role="img" aria-label="Unanswered requests over time">${parts.join('')}</svg>`;
 }
 
+/** Capture loss: the estimate, and pairs vs pairs that crossed a gap over time (same bins as unanswered). */
+function captureLossSection(data: ReportData): string {
+  const loss = data.captureLoss;
+  const totals = loss.totals;
+  const summary =
+    totals === null
+      ? 'Not counted.'
+      : `The capture missed <b id="capture-loss-ratio">${(totals.ratio! * 100).toPrecision(3)}%</b> of the TCP bytes sent ` +
+        `(${int(totals.missing_bytes!)} of ${int(totals.missing_bytes! + totals.observed_bytes!)}; about ${int(totals.missing_segments!)} segments), ` +
+        'judged from the traffic itself: sequence gaps and bytes acknowledged but never seen. Counts and latencies from this capture undercount by about as much.';
+  const gapTotal = loss.gapPairs.reduce((a, b) => a + b, 0);
+  const w = 760;
+  const h = 220;
+  const m = { l: 56, r: 16, t: 12, b: 36 };
+  const bins = loss.pairs.length;
+  let max = 1;
+  for (const c of loss.pairs) max = Math.max(max, c);
+  const x = (i: number) => m.l + (i / bins) * (w - m.l - m.r);
+  const y = (c: number) => h - m.b - (c / max) * (h - m.t - m.b);
+  const step = (counts: number[]) => {
+    let d = `M${x(0).toFixed(1)},${y(0).toFixed(1)}`;
+    counts.forEach((c, i) => {
+      d += `L${x(i).toFixed(1)},${y(c).toFixed(1)}L${x(i + 1).toFixed(1)},${y(c).toFixed(1)}`;
+    });
+    return `${d}L${x(bins).toFixed(1)},${y(0).toFixed(1)}`;
+  };
+  const parts: string[] = [];
+  for (const c of [0, Math.round(max / 2), max]) {
+    const py = y(c).toFixed(1);
+    parts.push(
+      `<line class="grid" x1="${m.l}" x2="${w - m.r}" y1="${py}" y2="${py}"/><text class="tick" x="${m.l - 6}" y="${py}" dy="4" text-anchor="end">${c}</text>`,
+    );
+  }
+  const span = data.t1 - data.t0;
+  for (let k = 0; k <= 4; k++) {
+    const px = (m.l + (k / 4) * (w - m.l - m.r)).toFixed(1);
+    parts.push(
+      `<text class="tick" x="${px}" y="${h - m.b + 16}" text-anchor="${k === 0 ? 'start' : k === 4 ? 'end' : 'middle'}">+${((k / 4) * span).toPrecision(3)} s</text>`,
+    );
+  }
+  parts.push(
+    `<path class="series" data-series="pairs" stroke="#4C78A8" d="${step(loss.pairs)}"><title>pairs</title></path>`,
+    `<path class="series" data-series="gap" stroke="#E00000" d="${step(loss.gapPairs)}"><title>pairs that crossed a capture gap</title></path>`,
+    `<text class="axis" x="${(w + m.l) / 2}" y="${h - 4}" text-anchor="middle">request start, from the first packet (bins of ${loss.binSeconds.toPrecision(3)} s)</text>`,
+  );
+  const statements = data.files
+    .filter((f) => f.captureStatistics)
+    .map((f) => {
+      const s = f.captureStatistics!;
+      const counts = [
+        ['received', s.received],
+        ['dropped by the interface', s.interfaceDropped],
+        ['dropped by the OS', s.osDropped],
+      ]
+        .filter(([, n]) => (n as number) >= 0)
+        .map(([label, n]) => `${label} ${int(n as number)}`)
+        .join(', ');
+      return `<li>${escapeHtml(f.file)}: ${counts || 'no counts'}</li>`;
+    });
+  return `<section id="capture-loss">
+<h2>Capture loss</h2>
+<p>${summary} <span id="capture-gap-count">${int(gapTotal)}</span> pairs crossed a gap (JSONL <code>capture_gap</code>).</p>
+${legend([
+  { label: 'pairs', color: '#4C78A8' },
+  { label: 'pairs that crossed a capture gap', color: '#E00000' },
+])}
+<svg id="capture-loss-chart" class="chart" viewBox="0 0 ${w} ${h}" data-pairs="${loss.pairs.join(',')}" data-gap-pairs="${loss.gapPairs.join(',')}" data-missing-bytes="${totals?.missing_bytes ?? ''}" data-observed-bytes="${totals?.observed_bytes ?? ''}" role="img" aria-label="Pairs and pairs that crossed a capture gap over time">${parts.join('')}</svg>
+${statements.length > 0 ? `<p>What the capture files state about their own drops (pcapng interface statistics, cumulative since each capture started):</p><ul id="capture-statistics">${statements.join('')}</ul>` : ''}
+</section>`;
+}
+
 function legend(items: { label: string; color: string }[]): string {
   return `<ul class="legend">${items.map((i) => `<li><span class="swatch" style="background:${i.color}"></span>${escapeHtml(i.label)}</li>`).join('')}</ul>`;
 }
@@ -351,6 +424,7 @@ ${cdfSvg(data.servers)}
 ${legend(data.unanswered.series.map((s) => ({ label: labelOf(registry, s.protocol), color: color(s.protocol) })))}
 ${unansweredSvg(data, color)}
 </section>
+${captureLossSection(data)}
 <section id="slowest">
 <h2>Slowest ${data.slowest.length} pairs</h2>
 <p class="muted">In Wireshark: open the file, <i>Go to packet</i> (Ctrl+G) with the number after #, or filter <code>frame.number == N</code>.</p>

@@ -6,6 +6,9 @@
  * `ReportData` the HTML embeds: the scatter is thinned to one point per (time, log-latency)
  * cell, percentiles and CDFs are exact (sorted durations per server).
  */
+
+import type { CaptureStatistics } from '../capture/pcapng.ts';
+import type { CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import type { Pair, PairSink } from '../correlate/pair.ts';
 import { diffNanos, Outcome, UnansweredReasonNames } from '../correlate/pair.ts';
 import { descriptorOf, type ProtocolRegistry, protocolIdOf } from '../correlate/protocol.ts';
@@ -13,6 +16,7 @@ import { matcherRegistry } from '../correlate/registry.ts';
 import { formatIp } from '../decode/format.ts';
 import { pairToObject } from '../output/pair-json.ts';
 import { formatTimestamp } from '../output/time.ts';
+import { CaptureGapTimes, type CaptureLossReport } from './capture-loss-chart.ts';
 import { isErrorPair } from './latency-summary.ts';
 
 export interface ReportLimits {
@@ -41,6 +45,8 @@ export interface FileSummary {
   packets: number;
   bytes: number;
   error: string | null;
+  /** pcapng files: the capture's own counts (Interface Statistics Blocks). */
+  captureStatistics?: CaptureStatistics | null;
 }
 
 export interface ProtocolSummary {
@@ -104,6 +110,8 @@ export interface ReportData {
   servers: ServerSummary[];
   scatter: { grid: [number, number]; series: ScatterSeries[] };
   unanswered: { t0: number; binSeconds: number; series: { protocol: string; counts: number[] }[] };
+  /** The capture's loss estimate and the pairs that crossed a gap, over time (capture-loss-chart.ts). */
+  captureLoss: CaptureLossReport;
   slowest: SlowPair[];
 }
 
@@ -181,6 +189,7 @@ export class ReportCollector implements PairSink {
   #unansweredT = new Float64Array(256);
   #unansweredProto = new Uint8Array(256);
   #unansweredCount = 0;
+  readonly #gapTimes = new CaptureGapTimes();
   readonly #protocols: string[] = [];
   readonly #protocolIds = new Map<string, number>();
   readonly #protocolCounts: Counts[] = [];
@@ -255,6 +264,7 @@ export class ReportCollector implements PairSink {
     const pc = this.#protocolCounts[proto]!;
     const sc = this.#serverCounts[server]!;
     const t = this.#rel(request.firstSeconds, request.firstNanos);
+    if (pair.captureGap) this.#gapTimes.add(t);
     const response = pair.response;
     if (pair.outcome !== Outcome.Matched || response === null) {
       pc.unanswered++;
@@ -350,6 +360,8 @@ export class ReportCollector implements PairSink {
     packets: number;
     decoded: number;
     bytes: number;
+    /** The correlators' capture-loss counts, all shards together. */
+    captureLoss?: CaptureLossCountsData;
   }): ReportData {
     const limits = this.#limits;
     const m = this.#matched;
@@ -510,6 +522,16 @@ export class ReportCollector implements PairSink {
       servers,
       scatter: { grid: [cols, rows], series },
       unanswered: { t0: round(t0, 6), binSeconds, series: unansweredSeries },
+      captureLoss: this.#gapTimes.build(
+        round(t0, 6),
+        binSeconds,
+        bins,
+        (count) => {
+          for (let i = 0; i < n; i++) count(m.t[i]!);
+          for (let i = 0; i < this.#unansweredCount; i++) count(this.#unansweredT[i]!);
+        },
+        input.captureLoss ?? null,
+      ),
       slowest: this.#slowest.map((s, i) => ({ ...s.pair, rank: i + 1 })),
     };
   }

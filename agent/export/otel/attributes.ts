@@ -28,6 +28,8 @@ export const ATTR_WIRESPAN_RESPONSE_BYTES = 'wirespan.response.bytes';
 
 /** Unanswered pairs: why the request was given up (expired, evicted, end_of_input, connection_closed). */
 export const ATTR_WIRESPAN_UNANSWERED_REASON = 'wirespan.unanswered.reason';
+/** true when the pair's connection lost bytes in the capture during the exchange (absent otherwise). */
+export const ATTR_WIRESPAN_CAPTURE_GAP = 'wirespan.capture.gap';
 
 /**
  * `unanswered flood` spans (span-flood.ts): unanswered pairs of one client and protocol in one

@@ -39,6 +39,7 @@ import {
   METRIC_WIRESPAN_SPANS_SAMPLED_OUT,
   METRIC_WIRESPAN_TRACEPARENT_INVALID,
 } from './attributes.ts';
+import { CaptureLossMetrics } from './capture-loss-metrics.ts';
 import type { MetricPoint } from './span-mapper.ts';
 
 /**
@@ -201,6 +202,7 @@ export class WirespanMetrics {
       description: 'Failed OTLP export requests, by signal',
     });
 
+    const captureLoss = new CaptureLossMetrics(meter);
     meter.addBatchObservableCallback(
       (result) => {
         const counts = options.counts();
@@ -233,6 +235,7 @@ export class WirespanMetrics {
           });
         }
         result.observe(bytesRead, stats.bytesRead);
+        captureLoss.observe(result, stats.captureLoss);
         result.observe(files, stats.files.done, { [ATTR_WIRESPAN_OUTCOME]: 'done' });
         result.observe(files, stats.files.lost, { [ATTR_WIRESPAN_OUTCOME]: 'lost' });
         result.observe(files, stats.files.error, { [ATTR_WIRESPAN_OUTCOME]: 'error' });
@@ -270,6 +273,7 @@ export class WirespanMetrics {
         spansQueued,
         invalidTraceparents,
         exportErrors,
+        ...captureLoss.instruments,
       ],
     );
   }

@@ -516,7 +516,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     else {
       tally.unanswered++;
       const reason =
-        ['expired', 'evicted', 'end_of_input', 'connection_closed'][pair.unansweredReason] ?? 'unknown';
+        ['expired', 'evicted', 'end_of_input', 'connection_closed', 'capture_gap'][pair.unansweredReason] ??
+        'unknown';
       tally.unansweredBy[reason] = (tally.unansweredBy[reason] ?? 0) + 1;
     }
   };

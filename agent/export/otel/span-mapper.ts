@@ -26,6 +26,7 @@ import { NetworkSet } from '../../correlate/relay/networks.ts';
 import { formatIp } from '../../decode/format.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import {
+  ATTR_WIRESPAN_CAPTURE_GAP,
   ATTR_WIRESPAN_PROTOCOL,
   ATTR_WIRESPAN_REQUEST_BYTES,
   ATTR_WIRESPAN_REQUEST_LAST_OFFSET_NS,
@@ -38,12 +39,7 @@ import {
   ATTR_WIRESPAN_UNANSWERED_REASON,
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
-import {
-  addClientService,
-  observedService,
-  ServiceMap,
-  type ServiceMapEntry,
-} from './service-map.ts';
+import { addClientService, observedService, ServiceMap, type ServiceMapEntry } from './service-map.ts';
 import type { TraceParent } from './traceparent.ts';
 
 /** The fields of one message's edges that the mapper reads (agent/correlate/pair.ts MessageEdges). */
@@ -64,6 +60,7 @@ export interface PairData {
   readonly unansweredReason: number;
   readonly givenUpSeconds: number;
   readonly givenUpNanos: number;
+  readonly captureGap?: boolean;
   readonly protocol: string;
   /** Index of `protocol` in the registry (Pair.protocolId); absent or stale: found by name. */
   readonly protocolId?: number;
@@ -87,7 +84,13 @@ export interface PairData {
 /** Outcome 0 = matched (agent/correlate/pair.ts Outcome). */
 const kMatched = 0;
 /** agent/correlate/pair.ts UnansweredReasonNames, by value. */
-const kUnansweredReasonNames = ['expired', 'evicted', 'end_of_input', 'connection_closed'] as const;
+const kUnansweredReasonNames = [
+  'expired',
+  'evicted',
+  'end_of_input',
+  'connection_closed',
+  'capture_gap',
+] as const;
 
 /**
  * `error.type` of an unanswered pair, by reason: no response before the timeout (or before the
@@ -99,6 +102,7 @@ const kUnansweredErrorType: Readonly<Record<string, string>> = {
   end_of_input: 'timeout',
   evicted: 'evicted',
   connection_closed: 'connection_closed',
+  capture_gap: 'capture_gap',
 };
 
 /** RFC 1918, loopback and ULA fd00::/8 (documented default of `localNetworks`). */
@@ -278,6 +282,7 @@ export class SpanMapper {
       attributes[ATTR_WIRESPAN_UNANSWERED_REASON] = reason;
       errorType = kUnansweredErrorType[reason] ?? 'timeout';
     }
+    if (pair.captureGap) attributes[ATTR_WIRESPAN_CAPTURE_GAP] = true;
     if (this.#sourceFiles !== null) {
       const file = this.#sourceFiles(request.fileId);
       if (file !== undefined) {

@@ -62,7 +62,7 @@ export interface EncodedSpans {
   unanswered: PairData[];
 }
 
-const kUnansweredReasons = ['expired', 'evicted', 'end_of_input', 'connection_closed'];
+const kUnansweredReasons = ['expired', 'evicted', 'end_of_input', 'connection_closed', 'capture_gap'];
 
 /** Adds one pair to a tally (the same rule as the exporter's). */
 export function tallyPair(tally: PairTally, pair: PairData | Pair): void {

@@ -178,3 +178,9 @@ component when it is a host (has a "." or ":", or is localhost), else it is prep
 
 {{/* Where the agent container sees agent.config (the -config ConfigMap). */}}
 {{- define "wirespan.agentConfigFile" -}}/etc/wirespan/config/wirespan.yaml{{- end }}
+
+{{/* A Kubernetes CPU quantity ("1", "1.5", 2, "1500m") in millicores. */}}
+{{- define "wirespan.millicores" -}}
+{{- $quantity := toString . }}
+{{- if hasSuffix "m" $quantity }}{{ trimSuffix "m" $quantity | int }}{{ else }}{{ mulf (float64 $quantity) 1000 | int }}{{ end }}
+{{- end }}
