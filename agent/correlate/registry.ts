@@ -1,6 +1,7 @@
 /** Every protocol matcher, in the order packets are offered to them. One line adds a protocol. */
 import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
+import { http2Matcher } from './http2/index.ts';
 import type { MatcherDescriptor } from './matcher.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
@@ -9,6 +10,7 @@ import { udpMatcher } from './udp/index.ts';
 export const matcherRegistry: readonly MatcherDescriptor[] = [
   dnsMatcher,
   httpMatcher,
+  http2Matcher,
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,

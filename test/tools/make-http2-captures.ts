@@ -86,7 +86,10 @@ async function h2c(): Promise<H2Call[]> {
     extra: http2.OutgoingHttpHeaders = {},
   ): Promise<void> {
     return new Promise((resolve, reject) => {
-      const stream = client.request({ ':method': method, ':path': path, ...extra }, { endStream: body === null });
+      const stream = client.request(
+        { ':method': method, ':path': path, ...extra },
+        { endStream: body === null },
+      );
       const call: H2Call = {
         method,
         path,
@@ -123,7 +126,14 @@ async function h2c(): Promise<H2Call[]> {
     // A stream the client gives up on: RST_STREAM(CANCEL), no response.
     await new Promise<void>((resolve) => {
       const stream = client.request({ ':method': 'GET', ':path': '/never' });
-      calls.push({ method: 'GET', path: '/never', requestBodyBytes: 0, status: null, responseBodyBytes: 0, padded: false });
+      calls.push({
+        method: 'GET',
+        path: '/never',
+        requestBodyBytes: 0,
+        status: null,
+        responseBodyBytes: 0,
+        padded: false,
+      });
       stream.on('error', () => {});
       stream.on('close', resolve);
       setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 50);
@@ -164,11 +174,15 @@ async function grpcCalls(): Promise<GrpcCall[]> {
     Unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
       done(null, Buffer.concat([Buffer.from('echo:'), call.request])),
     Fail: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
-      done({ code: call.request.length > 3 ? grpc.status.INVALID_ARGUMENT : grpc.status.NOT_FOUND, details: 'no such thing' }),
+      done({
+        code: call.request.length > 3 ? grpc.status.INVALID_ARGUMENT : grpc.status.NOT_FOUND,
+        details: 'no such thing',
+      }),
     List: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
       for (let i = 0; i < 3; i++) call.write(Buffer.alloc(10 + i, 65 + i));
       // A server-streaming call that ends in an error after its messages.
-      if (call.request.toString() === 'fail') call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'gone' });
+      if (call.request.toString() === 'fail')
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'gone' });
       else call.end();
     },
     Upload: (call: grpc.ServerReadableStream<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
@@ -192,7 +206,13 @@ async function grpcCalls(): Promise<GrpcCall[]> {
   const calls: GrpcCall[] = [];
 
   function unary(path: string, message: Buffer): Promise<void> {
-    const call: GrpcCall = { kind: 'unary', path, requestMessages: [message.length], responseMessages: [], statusCode: -1 };
+    const call: GrpcCall = {
+      kind: 'unary',
+      path,
+      requestMessages: [message.length],
+      responseMessages: [],
+      statusCode: -1,
+    };
     calls.push(call);
     return new Promise((resolve) => {
       client.makeUnaryRequest(path, serialize, deserialize, message, (error, value) => {
@@ -205,7 +225,13 @@ async function grpcCalls(): Promise<GrpcCall[]> {
 
   function serverStream(message: Buffer): Promise<void> {
     const path = '/demo.Echo/List';
-    const call: GrpcCall = { kind: 'server_stream', path, requestMessages: [message.length], responseMessages: [], statusCode: -1 };
+    const call: GrpcCall = {
+      kind: 'server_stream',
+      path,
+      requestMessages: [message.length],
+      responseMessages: [],
+      statusCode: -1,
+    };
     calls.push(call);
     return new Promise((resolve) => {
       const stream = client.makeServerStreamRequest(path, serialize, deserialize, message);
@@ -220,7 +246,13 @@ async function grpcCalls(): Promise<GrpcCall[]> {
 
   function clientStream(messages: Buffer[]): Promise<void> {
     const path = '/demo.Echo/Upload';
-    const call: GrpcCall = { kind: 'client_stream', path, requestMessages: messages.map((m) => m.length), responseMessages: [], statusCode: -1 };
+    const call: GrpcCall = {
+      kind: 'client_stream',
+      path,
+      requestMessages: messages.map((m) => m.length),
+      responseMessages: [],
+      statusCode: -1,
+    };
     calls.push(call);
     return new Promise((resolve) => {
       const stream = client.makeClientStreamRequest(path, serialize, deserialize, (error, value) => {
@@ -235,7 +267,13 @@ async function grpcCalls(): Promise<GrpcCall[]> {
 
   function bidi(messages: Buffer[]): Promise<void> {
     const path = '/demo.Echo/Chat';
-    const call: GrpcCall = { kind: 'bidi', path, requestMessages: messages.map((m) => m.length), responseMessages: [], statusCode: -1 };
+    const call: GrpcCall = {
+      kind: 'bidi',
+      path,
+      requestMessages: messages.map((m) => m.length),
+      responseMessages: [],
+      statusCode: -1,
+    };
     calls.push(call);
     return new Promise((resolve) => {
       const stream = client.makeBidiStreamRequest(path, serialize, deserialize);
