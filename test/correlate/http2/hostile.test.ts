@@ -68,6 +68,8 @@ class Harness {
     const consumer = this.protocol.claim(info, true, kPreface, 0, kPreface.length);
     assert.ok(consumer, 'the preface is claimed');
     this.consumer = consumer;
+    // As the reassembly does: the claimed bytes are the consumer's first data.
+    this.send(true, kPreface);
     return this;
   }
 
@@ -86,7 +88,7 @@ class Harness {
 }
 
 function exchange(streams: number): { client: Buffer; server: Buffer } {
-  const client: Buffer[] = [kPreface, frame(4, 0, 0)];
+  const client: Buffer[] = [frame(4, 0, 0)];
   const server: Buffer[] = [frame(4, 0, 0)];
   for (let id = 1; id < 2 * streams; id += 2) {
     client.push(frame(1, kEndHeaders | kEndStream, id, kRequestBlock));
@@ -102,6 +104,7 @@ test('the exchange pairs; truncated at every byte, it never throws and emits eac
   whole.send(false, server);
   assert.equal(whole.pairs.length, 3);
   assert.ok(whole.pairs.every((pair) => pair.outcome === Outcome.Matched));
+  assert.equal(whole.count('http2.framing_lost'), 0);
   for (let cut = 0; cut <= server.length; cut++) {
     const h = new Harness().connect();
     h.send(true, client, 7);
@@ -124,7 +127,7 @@ test('random bytes after the preface: no crash, every reserved byte given back',
     const noise = new Uint8Array(2000);
     for (let i = 0; i < noise.length; i++) noise[i] = random();
     // Mostly plausible frame headers with random payloads, so the parser goes deep.
-    const frames: Buffer[] = [kPreface];
+    const frames: Buffer[] = [];
     for (let i = 0; i < 20; i++) {
       const length = random() % 64;
       frames.push(frame(random() % 10, random(), random() % 8, noise.subarray(i * 64, i * 64 + length)));
@@ -132,7 +135,7 @@ test('random bytes after the preface: no crash, every reserved byte given back',
     frames.push(Buffer.from(noise));
     const bytes = Buffer.concat(frames);
     h.send(true, bytes, 1 + (round % 97));
-    h.send(false, bytes.subarray(kPreface.length), 1 + (round % 89));
+    h.send(false, bytes, 1 + (round % 89));
     h.consumer.onForget?.();
     h.protocol.flush();
     assert.equal(h.budget.bytes, 0, `round ${round}`);
@@ -201,7 +204,7 @@ test('a split header block beyond the shared parser budget is given up (counted)
 test('GOAWAY: streams above the last one processed are unanswered, named; RST_STREAM from the server too', () => {
   const h = new Harness().connect();
   const requests = [1, 3, 5].map((id) => frame(1, kEndHeaders | kEndStream, id, kRequestBlock));
-  h.send(true, Buffer.concat([kPreface.subarray(0, 0), ...requests]));
+  h.send(true, Buffer.concat(requests));
   const rst = Buffer.alloc(4);
   rst.writeUInt32BE(7); // REFUSED_STREAM
   const goaway = Buffer.alloc(8);
@@ -211,4 +214,67 @@ test('GOAWAY: streams above the last one processed are unanswered, named; RST_ST
   const reasons = h.pairs.map((pair) => (pair.detail as { stream_id: number; reset: string }).reset).sort();
   assert.deepEqual(reasons, ['GOAWAY NO_ERROR', 'REFUSED_STREAM']);
   assert.equal(h.protocol.pendingCount(), 1, 'stream 1 may still be answered');
+});
+
+test('gRPC messages across padded DATA frames, delivered in packets of every size: counted exactly', () => {
+  // POST /demo.Echo/Unary, content-type application/grpc (literal fields without indexing).
+  const literal = (name: string, value: string) =>
+    Buffer.concat([
+      Buffer.from([0x00, name.length]),
+      Buffer.from(name),
+      Buffer.from([value.length]),
+      Buffer.from(value),
+    ]);
+  const block = Buffer.concat([
+    Buffer.from([0x83, 0x86]),
+    literal(':path', '/demo.Echo/Unary'),
+    literal('content-type', 'application/grpc'),
+  ]);
+  const message = (length: number) => {
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(length, 1);
+    return Buffer.concat([prefix, Buffer.alloc(length, 0x41)]);
+  };
+  const body = Buffer.concat([message(3), message(300), message(0), message(70)]);
+  const padded = (payload: Buffer, pad: number, flags: number) =>
+    frame(0, flags | 0x8, 1, Buffer.concat([Buffer.from([pad]), payload, Buffer.alloc(pad, 0xee)]));
+  // The body split at odd places into three padded DATA frames (padding bytes look like prefixes: they must not count).
+  const client = Buffer.concat([
+    frame(1, kEndHeaders, 1, block),
+    padded(body.subarray(0, 2), 9, 0),
+    padded(body.subarray(2, 200), 0, 0),
+    padded(body.subarray(200), 31, kEndStream),
+  ]);
+  const trailers = Buffer.concat([literal('grpc-status', '0')]);
+  const server = Buffer.concat([
+    frame(1, kEndHeaders, 1, Buffer.concat([kResponseBlock, literal('content-type', 'application/grpc')])),
+    padded(message(5), 200, 0),
+    frame(1, kEndHeaders | kEndStream, 1, trailers),
+  ]);
+  for (const chunk of [1_000, 1, 2, 3, 5, 8, 13, 64]) {
+    const h = new Harness().connect();
+    h.send(true, client, chunk);
+    h.send(false, server, chunk);
+    assert.equal(h.pairs.length, 1, `chunk ${chunk}`);
+    const pair = h.pairs[0]!;
+    assert.equal(pair.protocol, 'grpc');
+    assert.deepEqual(
+      pair.detail,
+      {
+        service: 'demo.Echo',
+        method: 'Unary',
+        status_code: 0,
+        http_status: 200,
+        authority: null,
+        request_messages: 4,
+        request_message_bytes: 373,
+        response_messages: 1,
+        response_message_bytes: 5,
+        stream_id: 1,
+      },
+      `chunk ${chunk}`,
+    );
+    assert.equal(pair.request.bytes, client.length, 'every frame byte of the stream counted');
+    assert.equal(h.count('http2.framing_lost'), 0);
+  }
 });
