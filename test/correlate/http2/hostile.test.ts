@@ -278,3 +278,17 @@ test('gRPC messages across padded DATA frames, delivered in packets of every siz
     assert.equal(h.count('http2.framing_lost'), 0);
   }
 });
+
+test('a 1xx response is interim: the pair gets the final status, its response starting at the final HEADERS', () => {
+  const h = new Harness().connect();
+  h.send(true, frame(1, kEndHeaders | kEndStream, 1, kRequestBlock));
+  // :status 100 as a literal without indexing (static name 8), in its own packet.
+  h.send(false, frame(1, kEndHeaders, 1, Buffer.from([0x08, 0x03, 0x31, 0x30, 0x30])));
+  const finalPacket = h.view.packetNumber + 1;
+  h.send(false, frame(1, kEndHeaders | kEndStream, 1, kResponseBlock));
+  assert.equal(h.pairs.length, 1);
+  const pair = h.pairs[0]!;
+  assert.equal((pair.detail as { status: number }).status, 200);
+  assert.equal(pair.response!.packet, finalPacket);
+  assert.equal(pair.response!.packets, 1);
+});
