@@ -13,14 +13,13 @@ export const FrameType = {
   Continuation: 9,
 } as const;
 
-export const Flag = { EndStream: 0x1, Ack: 0x1, EndHeaders: 0x4, Padded: 0x8, Priority: 0x20 } as const;
+export const Flag = { EndStream: 0x1, EndHeaders: 0x4, Padded: 0x8, Priority: 0x20 } as const;
 
 export const kFrameHeaderBytes = 9;
 /** The client connection preface (RFC 9113 3.4). */
 export const kPreface = Uint8Array.from(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'));
 /** SETTINGS_MAX_FRAME_SIZE's initial value: frames recognised without a preface may not be larger. */
 export const kDefaultMaxFrameBytes = 16_384;
-export const kSettingsHeaderTableSize = 1;
 
 /** RFC 9113 section 7 error codes, by value. */
 export const kErrorNames = [

@@ -7,6 +7,7 @@ import {
   type GrpcSpanDraft,
   grpcIsError,
   grpcWhat,
+  kGrpcHistograms,
   mapGrpcSpan,
 } from '../../../agent/correlate/http2/grpc-span.ts';
 import type { GrpcDetail } from '../../../agent/correlate/http2/matcher.ts';
@@ -68,6 +69,7 @@ test("server spans: only the server's own failures are errors", () => {
     mapGrpcSpan(detail, span);
     errors.set(String(span.attributes['rpc.status_code']), span.errorType);
     assert.equal(span.metric?.name, 'rpc.server.call.duration');
+    assert.ok(kGrpcHistograms.includes(span.metric.name), 'a histogram the descriptor declares');
   }
   assert.equal(errors.get('NOT_FOUND'), null);
   assert.equal(errors.get('INVALID_ARGUMENT'), null);
