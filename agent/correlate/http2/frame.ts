@@ -76,40 +76,57 @@ export function plausibleFrameHeader(data: Uint8Array, at: number): boolean {
   }
 }
 
+/** What bytes that may be HTTP/2 frames say about themselves (frameEvidence). */
+export const Evidence = {
+  /** Not HTTP/2 frames from the first byte on. */
+  None: 0,
+  /** Plausible frames, but none tells which side sent them. */
+  Frames: 1,
+  /** A HEADERS frame whose first field is a request pseudo-header: the client's bytes. */
+  Request: 2,
+  /** A HEADERS frame whose first field is :status: the server's bytes. */
+  Response: 3,
+} as const;
+export type Evidence = (typeof Evidence)[keyof typeof Evidence];
+
 /**
  * Whether the bytes are HTTP/2 frames from their first byte on (a connection whose preface was
- * not captured): every whole frame header in them is plausible and, when `requireRequest`, one is
- * a HEADERS frame on a client stream (odd id) whose block does not start with :status (a response).
+ * not captured): every whole frame header in them must be plausible. Which side sent them comes
+ * from the first HEADERS frame that starts with a static-table pseudo-header (RFC 9113 8.3:
+ * pseudo-headers come first): request ones (:authority, :method, :path, :scheme) or :status.
+ * Fields from the dynamic table (unknown here) and trailers decide nothing.
  */
-export function plausibleFrames(
-  data: Uint8Array,
-  offset: number,
-  length: number,
-  requireRequest: boolean,
-): boolean {
+export function frameEvidence(data: Uint8Array, offset: number, length: number): Evidence {
   const end = offset + length;
   let at = offset;
   let frames = 0;
-  let request = false;
+  let side: Evidence = Evidence.Frames;
   while (at + kFrameHeaderBytes <= end) {
-    if (!plausibleFrameHeader(data, at)) return false;
+    if (!plausibleFrameHeader(data, at)) return Evidence.None;
     const frameLength = (data[at]! << 16) | (data[at + 1]! << 8) | data[at + 2]!;
-    const type = data[at + 3]!;
-    const streamId =
-      data[at + 8]! | (data[at + 7]! << 8) | (data[at + 6]! << 16) | ((data[at + 5]! & 0x7f) << 24);
-    if (type === FrameType.Headers && streamId & 1) {
+    if (side === Evidence.Frames && data[at + 3] === FrameType.Headers) {
       const flags = data[at + 4]!;
       const block = at + kFrameHeaderBytes + (flags & Flag.Padded ? 1 : 0) + (flags & Flag.Priority ? 5 : 0);
-      if (block < end && !startsWithStatus(data[block]!)) request = true;
+      side = firstFieldEvidence(data, block, Math.min(end, at + kFrameHeaderBytes + frameLength));
     }
     frames++;
     at += kFrameHeaderBytes + frameLength;
   }
-  return frames > 0 && (request || !requireRequest);
+  return frames > 0 ? side : Evidence.None;
 }
 
-/** An HPACK representation of :status first: indexed static 8-14, or a literal with static name 8. */
-function startsWithStatus(first: number): boolean {
-  if (first >= 0x88 && first <= 0x8e) return true;
-  return first === 0x48 || first === 0x08 || first === 0x18;
+/** The first field of a header block (after dynamic table size updates) as evidence. */
+function firstFieldEvidence(data: Uint8Array, at: number, end: number): Evidence {
+  // Dynamic table size updates (001xxxxx, then 1xxxxxxx continuation bytes) may come first.
+  while (at < end && (data[at]! & 0xe0) === 0x20) {
+    if ((data[at++]! & 0x1f) === 0x1f) while (at < end && data[at++]! & 0x80);
+  }
+  if (at >= end) return Evidence.Frames;
+  const first = data[at]!;
+  // Indexed (1xxxxxxx) or literal with a 6-bit (01xxxxxx) or 4-bit (000xxxxx) static name index.
+  const index =
+    first & 0x80 ? first & 0x7f : first & 0x40 ? first & 0x3f : (first & 0xe0) === 0 ? first & 0x0f : 0;
+  if (index >= 1 && index <= 7) return Evidence.Request;
+  if (index >= 8 && index <= 14) return Evidence.Response;
+  return Evidence.Frames;
 }

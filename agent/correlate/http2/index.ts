@@ -3,7 +3,8 @@
  * stream's request with its response from reassembled TCP streams, as `http` pairs (version "2")
  * or, for gRPC calls, `grpc` pairs. It sees no packets itself: the correlator's TcpReassembly
  * offers connections to `stream`, which claims those whose client starts with the HTTP/2
- * preface (or with plausible frames holding a request), on any port.
+ * preface or, for connections caught mid-way, whose frames show which side is which (a request's
+ * or a response's HEADERS), on any port.
  */
 
 import type { Matcher, MatcherContext, MatcherDescriptor } from '../matcher.ts';

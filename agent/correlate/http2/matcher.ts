@@ -30,12 +30,13 @@ import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import {
+  Evidence,
   errorName,
   Flag,
   FrameType,
+  frameEvidence,
   kFrameHeaderBytes,
   kPreface,
-  plausibleFrames,
   startsPreface,
 } from './frame.ts';
 import { GrpcMessageCounter, isGrpcContentType, splitGrpcPath } from './grpc.ts';
@@ -224,10 +225,14 @@ export class Http2StreamProtocol implements StreamProtocol {
     offset: number,
     length: number,
   ): StreamConsumer | null {
-    if (!fromClient) return null;
-    if (startsPreface(data, offset, length)) return new Http2Connection(this, connection, false);
-    // No preface: the capture started inside the connection. Frames that hold a request's HEADERS.
-    if (plausibleFrames(data, offset, length, true)) return new Http2Connection(this, connection, true);
+    if (fromClient && startsPreface(data, offset, length))
+      return new Http2Connection(this, connection, false);
+    // No preface: the capture started inside the connection. Frames that show which side sent
+    // them, from the side they show (otherwise the reassembly offers them with the roles swapped).
+    const evidence = frameEvidence(data, offset, length);
+    if (evidence === (fromClient ? Evidence.Request : Evidence.Response)) {
+      return new Http2Connection(this, connection, true);
+    }
     return null;
   }
 
@@ -451,7 +456,7 @@ class Http2Connection implements StreamConsumer, HeaderSink {
         }
         default: {
           // Lost: a segment that starts with plausible frames resumes the reading.
-          if (!plausibleFrames(data, at, end - at, false)) return;
+          if (frameEvidence(data, at, end - at) === Evidence.None) return;
           if (dir.synced) dir.hpack.lose();
           dir.synced = true;
           dir.phase = Phase.Header;

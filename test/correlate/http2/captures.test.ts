@@ -214,3 +214,50 @@ test('h2c: a capture that starts mid-connection still pairs; fields in unknown H
   assert.equal(padded.length, 2);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+for (const name of ['h2c', 'grpc']) {
+  test(`${name}: a capture starting at any packet pairs only what it saw, never more streams than the whole`, () => {
+    const records = readAllRecords(path.join(fixtures, `${name}.pcap`));
+    const whole = byStream(replayPairs([path.join(fixtures, `${name}.pcap`)]).pairs);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-h2-late-'));
+    for (let start = 1; start < records.length; start++) {
+      const file = path.join(dir, `from-${start}.pcap`);
+      writePcap(file, records.slice(start));
+      const first = records[start]!;
+      for (const [key, pair] of byStream(replayPairs([file]).pairs)) {
+        assert.ok(whole.has(key), `from ${start}: ${key} is a real stream`);
+        const request = pair.request;
+        assert.ok(
+          request.firstSeconds > first.seconds ||
+            (request.firstSeconds === first.seconds && request.firstNanos >= first.nanos),
+          `from ${start}: ${key} starts inside the capture`,
+        );
+        if (pair.outcome === Outcome.Matched) {
+          const real = whole.get(key)!;
+          assert.equal(
+            pair.response!.lastNanos,
+            real.response!.lastNanos,
+            `from ${start}: ${key} ends where it really ends`,
+          );
+        }
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+test('grpc: caught after the first calls, the connection is claimed from the server side and later calls pair', () => {
+  const records = readAllRecords(path.join(fixtures, 'grpc.pcap'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-h2-late-grpc-'));
+  const file = path.join(dir, 'late.pcap');
+  // From packet 13 on: the concurrent calls' HEADERS (all from the dynamic table: they say nothing
+  // about which side sent them) are followed by the server's responses (:status 200, static).
+  writePcap(file, records.slice(12));
+  const { pairs, correlator } = replayPairs([file]);
+  const last = pairs.find((pair) => (pair.detail as { stream_id?: number } | null)?.stream_id === 17);
+  assert.ok(last, 'the call made after the claim pairs');
+  assert.equal(last.outcome, Outcome.Matched);
+  assert.equal(last.serverPort, 18081, 'roles from the frames: the server is the side that sent :status');
+  assert.ok(correlator.skips.get(skipReason('http2.response_without_request')) > 0, 'earlier calls counted');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
