@@ -12,7 +12,7 @@ import {
 } from '../../../agent/correlate/http2/matcher.ts';
 import { PacketView } from '../../../agent/correlate/matcher.ts';
 import { defaultCorrelateOptions } from '../../../agent/correlate/options.ts';
-import { Outcome, type Pair } from '../../../agent/correlate/pair.ts';
+import { Outcome, type Pair, UnansweredReason } from '../../../agent/correlate/pair.ts';
 import { type StreamConsumer, TcpConnectionInfo } from '../../../agent/correlate/tcp-stream/consumer.ts';
 import { ParserBufferBudget } from '../../../agent/correlate/tcp-stream/parser-buffers.ts';
 import { SkipCounters, skipReason } from '../../../agent/shared/skips.ts';
@@ -291,4 +291,18 @@ test('a 1xx response is interim: the pair gets the final status, its response st
   assert.equal((pair.detail as { status: number }).status, 200);
   assert.equal(pair.response!.packet, finalPacket);
   assert.equal(pair.response!.packets, 1);
+});
+
+test('a stream past its timeout ends expired; its late response is counted, not paired', () => {
+  const h = new Harness().connect();
+  h.send(true, frame(1, kEndHeaders | kEndStream, 1, kRequestBlock));
+  h.protocol.expire(h.view.seconds + 29, 0);
+  assert.equal(h.pairs.length, 0, 'still within the timeout');
+  h.protocol.expire(h.view.seconds + 31, 0);
+  assert.equal(h.pairs.length, 1);
+  assert.equal(h.pairs[0]!.outcome, Outcome.Unanswered);
+  assert.equal(h.pairs[0]!.unansweredReason, UnansweredReason.Expired);
+  h.send(false, frame(1, kEndHeaders | kEndStream, 1, kResponseBlock));
+  assert.equal(h.pairs.length, 1);
+  assert.equal(h.count('http2.response_without_request'), 1);
 });
