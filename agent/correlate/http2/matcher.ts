@@ -1,8 +1,12 @@
 /**
  * HTTP/2 (cleartext, prior knowledge) pairing over reassembled TCP streams: one pair per stream,
- * from the first byte of the client's HEADERS frame to the server's END_STREAM. A stream whose
- * request is gRPC (content-type application/grpc) becomes a `grpc` pair, every other one an
- * `http` pair with version "2" and the HTTP/1 detail fields.
+ * from the first byte of the client's HEADERS frame to the server's END_STREAM (streams are
+ * concurrent: pairs complete in any order; 1xx responses are interim). A stream whose request
+ * is gRPC (content-type application/grpc) becomes a `grpc` pair (service and method from :path,
+ * grpc-status from the trailers or a Trailers-Only response, length-prefixed messages counted
+ * per direction across DATA frames), every other one an `http` pair with version "2" and the
+ * HTTP/1 detail fields. Not read: h2c Upgrade from HTTP/1.1 (the HTTP/1 matcher owns those
+ * connections), pushed streams (their header blocks are decoded only to keep HPACK in step).
  *
  * Invariants:
  * - Per packet: a frame state machine per direction over the bytes (no objects); header blocks
@@ -13,8 +17,9 @@
  *   exactly once: matched at the server's END_STREAM, or unanswered: RST_STREAM or GOAWAY before
  *   it (ConnectionClosed, with the reset named in the detail), the server's close, expiry,
  *   eviction or end of input.
- * - A connection whose preface was not captured is recognised by its frames (frame.ts) and
- *   decoded with a partial HPACK state: pairs are still made, fields that reference unknown
+ * - A connection whose preface was not captured is recognised by its frames (frame.ts), from the
+ *   side whose HEADERS show it (a request pseudo-header or :status first, from the static table),
+ *   and decoded with a partial HPACK state: pairs are still made, fields that reference unknown
  *   table entries are null and counted (http2.header_undecodable). After lost bytes a direction
  *   resynchronises at the next segment that starts with plausible frames, with the same
  *   partial HPACK state.
