@@ -12,8 +12,10 @@
  * - Per packet: a frame state machine per direction over the bytes (no objects); header blocks
  *   are decoded in place when a frame arrives whole, copied (budgeted) only when split. Objects
  *   are made per stream (H2Stream, Pair, detail) and per header field string.
- * - Every stream opened by a request HEADERS frame is in the PendingTable (maxPending.http,
- *   timeoutNanos.http; its timeout restarts with progress at most once a second) until emitted
+ * - Every stream opened by a request HEADERS frame is in a PendingTable, HTTP's or gRPC's (the
+ *   timeout of its pair's protocol, --http-timeout or --grpc-timeout; both capped by
+ *   maxPending.http: gRPC calls are HTTP requests; its timeout restarts with progress at most
+ *   once a second; it moves to gRPC's when its request headers say so) until emitted
  *   exactly once: matched at the server's END_STREAM, or unanswered: RST_STREAM or GOAWAY before
  *   it (ConnectionClosed, with the reset named in the detail), the server's close, expiry,
  *   eviction or end of input.
@@ -32,6 +34,7 @@ import { redactTarget } from '../http/redact.ts';
 import type { MatcherContext, PacketView } from '../matcher.ts';
 import { diffNanos, MessageEdges, Outcome, Pair, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import {
@@ -125,6 +128,8 @@ class H2Stream implements PendingEntry {
   readonly id: number;
   readonly pair = new Pair();
   readonly response = new MessageEdges();
+  /** The pending table it waits in (HTTP's, or gRPC's once its headers say so). */
+  table: PendingTable<H2Stream>;
   done = false;
   requestEnded = false;
   /** A final (non-1xx) response HEADERS frame started: response edges are running. */
@@ -150,8 +155,15 @@ class H2Stream implements PendingEntry {
   requestMessages: GrpcMessageCounter | null = null;
   responseMessages: GrpcMessageCounter | null = null;
 
-  constructor(key: number, connection: Http2Connection, id: number, view: PacketView) {
+  constructor(
+    key: number,
+    connection: Http2Connection,
+    id: number,
+    view: PacketView,
+    table: PendingTable<H2Stream>,
+  ) {
     this.key = key;
+    this.table = table;
     this.seconds = view.seconds;
     this.nanos = view.nanos;
     this.connection = connection;
@@ -212,13 +224,16 @@ function touch(edges: MessageEdges, view: PacketView, bytes: number): void {
 export class Http2StreamProtocol implements StreamProtocol {
   readonly name = 'http2';
   readonly #context: MatcherContext;
-  readonly #table: PendingTable<H2Stream>;
+  readonly #httpTable: PendingTable<H2Stream>;
+  readonly #grpcTable: PendingTable<H2Stream>;
   readonly #parserBuffers: ParserBufferBudget;
   #nextKey = 1;
 
   constructor(context: MatcherContext) {
     this.#context = context;
-    this.#table = new PendingTable(context.options.maxPending.http, context.options.timeoutNanos.http);
+    const cap = maxPendingOf(context.options, 'http');
+    this.#httpTable = new PendingTable(cap, timeoutNanosOf(context.options, 'http'));
+    this.#grpcTable = new PendingTable(cap, timeoutNanosOf(context.options, 'grpc'));
     this.#parserBuffers =
       context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
   }
@@ -250,12 +265,12 @@ export class Http2StreamProtocol implements StreamProtocol {
   }
 
   pendingCount(): number {
-    return this.#table.size;
+    return this.#httpTable.size + this.#grpcTable.size;
   }
 
   expire(seconds: number, nanos: number): void {
     for (;;) {
-      const stream = this.#table.popExpired(seconds, nanos);
+      const stream = this.#httpTable.popExpired(seconds, nanos) ?? this.#grpcTable.popExpired(seconds, nanos);
       if (stream === undefined) return;
       this.report(stream, UnansweredReason.Expired);
     }
@@ -263,14 +278,14 @@ export class Http2StreamProtocol implements StreamProtocol {
 
   flush(): void {
     for (;;) {
-      const stream = this.#table.popOldest();
+      const stream = this.#httpTable.popOldest() ?? this.#grpcTable.popOldest();
       if (stream === undefined) return;
       this.report(stream, UnansweredReason.EndOfInput);
     }
   }
 
   newStream(connection: Http2Connection, info: TcpConnectionInfo, id: number, view: PacketView): H2Stream {
-    const stream = new H2Stream(this.#nextKey++, connection, id, view);
+    const stream = new H2Stream(this.#nextKey++, connection, id, view, this.#httpTable);
     const pair = stream.pair;
     pair.protocol = 'http';
     pair.transport = 6;
@@ -294,7 +309,20 @@ export class Http2StreamProtocol implements StreamProtocol {
     if (stream.done) return;
     stream.seconds = view.seconds;
     stream.nanos = view.nanos;
-    const evicted = this.#table.insert(stream);
+    this.#insert(stream);
+  }
+
+  /** The request headers made it a gRPC call: it waits in gRPC's table from now on (same start). */
+  becomeGrpc(stream: H2Stream): void {
+    if (stream.done || stream.table === this.#grpcTable) return;
+    stream.table.delete(stream.key);
+    stream.table = this.#grpcTable;
+    stream.pair.protocol = 'grpc';
+    this.#insert(stream);
+  }
+
+  #insert(stream: H2Stream): void {
+    const evicted = stream.table.insert(stream);
     if (evicted !== undefined) {
       this.#context.skips.add(kEvicted);
       this.report(evicted, UnansweredReason.Evicted);
@@ -307,7 +335,7 @@ export class Http2StreamProtocol implements StreamProtocol {
   }
 
   answer(stream: H2Stream): void {
-    this.#table.delete(stream.key);
+    stream.table.delete(stream.key);
     stream.done = true;
     stream.connection.forget(stream);
     const pair = stream.pair;
@@ -318,7 +346,7 @@ export class Http2StreamProtocol implements StreamProtocol {
   }
 
   report(stream: H2Stream, reason: UnansweredReason): void {
-    this.#table.delete(stream.key);
+    stream.table.delete(stream.key);
     stream.done = true;
     stream.connection.forget(stream);
     const pair = stream.pair;
@@ -782,7 +810,7 @@ class Http2Connection implements StreamConsumer, HeaderSink {
       if (stream.requestHeadersDone) return;
       stream.requestHeadersDone = true;
       if (isGrpcContentType(stream.contentType)) {
-        stream.pair.protocol = 'grpc';
+        this.#protocol.becomeGrpc(stream);
         stream.requestMessages = new GrpcMessageCounter();
         stream.responseMessages = new GrpcMessageCounter();
       }

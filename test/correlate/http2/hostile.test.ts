@@ -45,7 +45,7 @@ class Harness {
   readonly pairs: Pair[] = [];
   readonly skips = new SkipCounters();
   readonly budget: ParserBufferBudget;
-  readonly protocol: Http2StreamProtocol;
+  protocol: Http2StreamProtocol;
   readonly view = new PacketView();
   consumer!: StreamConsumer;
 
@@ -305,4 +305,36 @@ test('a stream past its timeout ends expired; its late response is counted, not 
   h.send(false, frame(1, kEndHeaders | kEndStream, 1, kResponseBlock));
   assert.equal(h.pairs.length, 1);
   assert.equal(h.count('http2.response_without_request'), 1);
+});
+
+test('gRPC calls wait --grpc-timeout, plain HTTP/2 streams --http-timeout', () => {
+  const h = new Harness();
+  h.options.timeoutNanos.grpc = 5_000_000_000;
+  h.options.timeoutNanos.http = 60_000_000_000;
+  const protocol = new Http2StreamProtocol({
+    options: h.options,
+    sink: { emit: (pair) => h.pairs.push(pair) },
+    skips: h.skips,
+    parserBuffers: h.budget,
+  });
+  h.protocol = protocol;
+  h.connect();
+  const grpcBlock = Buffer.concat([
+    Buffer.from([0x83, 0x86, 0x04, 0x06]),
+    Buffer.from('/a.B/C'),
+    Buffer.from([0x0f, 0x10, 0x10]), // content-type (static 31, 4-bit prefix: 15 + 16), 16 bytes
+    Buffer.from('application/grpc'),
+  ]);
+  h.send(true, frame(1, kEndHeaders | kEndStream, 1, kRequestBlock));
+  h.send(true, frame(1, kEndHeaders | kEndStream, 3, grpcBlock));
+  h.protocol.expire(h.view.seconds + 6, 0);
+  assert.deepEqual(
+    h.pairs.map((pair) => pair.protocol),
+    ['grpc'],
+  );
+  h.protocol.expire(h.view.seconds + 61, 0);
+  assert.deepEqual(
+    h.pairs.map((pair) => pair.protocol),
+    ['grpc', 'http'],
+  );
 });
