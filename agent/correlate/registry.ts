@@ -5,6 +5,7 @@
  */
 import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
+import { grpcProtocol } from './http2/index.ts';
 import type { ProtocolRegistry } from './protocol.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
@@ -13,6 +14,7 @@ import { udpMatcher } from './udp/index.ts';
 export const matcherRegistry: ProtocolRegistry = [
   dnsMatcher,
   httpMatcher,
+  grpcProtocol,
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,
