@@ -5,11 +5,13 @@ import { icmpMatcher } from './icmp/index.ts';
 import type { MatcherDescriptor } from './matcher.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
+import { tlsMatcher } from './tls/index.ts';
 import { udpMatcher } from './udp/index.ts';
 
 export const matcherRegistry: readonly MatcherDescriptor[] = [
   dnsMatcher,
   httpMatcher,
+  tlsMatcher,
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,
