@@ -8,6 +8,8 @@
  * - request = the ClientHello message, response = the ServerHello message (latency: ClientHello's
  *   first byte -> ServerHello's last byte). Messages are reassembled across records and segments,
  *   up to kMaxHandshakeMessageBytes (larger: counted, the connection is no longer followed).
+ * - A TLS 1.3 HelloRetryRequest is a ServerHello: the pair ends there (detail.hello_retry); the
+ *   second ClientHello on the connection is not paired.
  * - TLS 1.2 (and older): the pair is held until the server's Finished (the first handshake
  *   record after its ChangeCipherSpec): detail.handshake_ns = ClientHello's first byte -> that
  *   record's last byte. TLS 1.3 encrypts everything after the ServerHello: emitted at once.
@@ -73,6 +75,8 @@ export type TlsDetail = {
   alpn_offered: string[];
   alpn: string | null;
   handshake_ns?: number;
+  /** TLS 1.3: the server asked for another ClientHello (HelloRetryRequest); the pair ends at that request. */
+  hello_retry?: true;
   alert?: { from: 'client' | 'server'; level: 'warning' | 'fatal' | string; description: string };
 };
 
@@ -309,6 +313,7 @@ class TlsConnection implements StreamConsumer, PendingEntry {
     detail.version = versionName(version);
     detail.cipher = cipherName(hello.cipher);
     detail.alpn = hello.alpn.length > 0 ? hello.alpn[0]! : null;
+    if (hello.helloRetry) detail.hello_retry = true;
     pair.response = new MessageEdges();
     pair.response.copyFrom(edges);
     if (version >= kTls13) this.#protocol.emit(this, Outcome.Matched, UnansweredReason.Expired);

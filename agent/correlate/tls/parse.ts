@@ -29,6 +29,18 @@ export class HelloFields {
   serverName: string | null = null;
   alpn: string[] = [];
   extensions = 0;
+  /** ServerHello: a TLS 1.3 HelloRetryRequest (its random is the RFC 8446 4.1.3 constant). */
+  helloRetry = false;
+}
+
+/** SHA-256 of "HelloRetryRequest": the random of a HelloRetryRequest. */
+const kHelloRetryRandom = Uint8Array.from(
+  Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex'),
+);
+
+function isHelloRetryRandom(b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 32; i++) if (b[at + i] !== kHelloRetryRandom[i]) return false;
+  return true;
 }
 
 function u16(b: Uint8Array, i: number): number {
@@ -74,6 +86,7 @@ export function parseServerHello(b: Uint8Array, start: number, end: number, out:
   let pos = start;
   if (end - pos < 2 + 32 + 1) return false;
   out.legacyVersion = u16(b, pos);
+  out.helloRetry = isHelloRetryRandom(b, pos + 2);
   pos += 2 + 32;
   pos += 1 + b[pos]!; // legacy_session_id_echo
   if (end - pos < 3) return false;

@@ -71,11 +71,11 @@ export function clientHello(spec: ClientHelloSpec): Buffer {
 }
 
 /** A ServerHello selecting `cipher`; TLS 1.3 (supported_versions) unless `version` is 0x0303. */
-export function serverHello(cipher = 0x1301, version = 0x0304): Buffer {
+export function serverHello(cipher = 0x1301, version = 0x0304, random = Buffer.alloc(32, 9)): Buffer {
   const extensions = version === 0x0304 ? extension(43, u16(0x0304)) : Buffer.alloc(0);
   const body = Buffer.concat([
     u16(0x0303),
-    Buffer.alloc(32, 9),
+    random,
     Buffer.from([0]),
     u16(cipher),
     Buffer.from([0]),
