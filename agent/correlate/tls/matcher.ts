@@ -140,15 +140,21 @@ class TlsConnection implements StreamConsumer, PendingEntry {
       if (d.headerGot < kRecordHeaderLength) {
         const byte = data[at++]!;
         if (d.headerGot === 0) d.recordType = byte;
-        else if (d.headerGot === 1 && byte !== 3) return this.#stop(kBadRecord);
-        else if (d.headerGot === 3) d.recordLength = byte << 8;
+        else if (d.headerGot === 1 && byte !== 3) {
+          this.#stop(kBadRecord);
+          return;
+        } else if (d.headerGot === 3) d.recordLength = byte << 8;
         else if (d.headerGot === 4) d.recordLength |= byte;
         d.headerGot++;
         if (d.headerGot < kRecordHeaderLength) continue;
         if (d.recordType < ContentType.ChangeCipherSpec || d.recordType > ContentType.Heartbeat) {
-          return this.#stop(kBadRecord);
+          this.#stop(kBadRecord);
+          return;
         }
-        if (d.recordLength > kMaxRecordLength) return this.#stop(kBadRecord);
+        if (d.recordLength > kMaxRecordLength) {
+          this.#stop(kBadRecord);
+          return;
+        }
         d.recordLeft = d.recordLength;
         d.alertGot = 0;
         if (d.recordLeft > 0) continue;
@@ -231,18 +237,23 @@ class TlsConnection implements StreamConsumer, PendingEntry {
       else d.messageLength = d.messageLength * 256 + byte;
       d.messageHeaderGot++;
       if (d.messageHeaderGot === kHandshakeHeaderLength && d.messageLength > kMaxHandshakeMessageBytes) {
-        return this.#stop(kMessageTooLarge);
+        this.#stop(kMessageTooLarge);
+        return;
       }
     }
     if (d.messageHeaderGot < kHandshakeHeaderLength) return;
     const need = d.messageLength - d.messageFilled;
     const available = Math.min(need, end - at);
     if (d.buffer === null && available === need) {
-      // The whole body is in this chunk: parse in place.
-      return this.#messageDone(fromClient, d, data, at, at + need, view);
+      // The whole body is in this chunk: parsed in place, nothing copied.
+      this.#messageDone(fromClient, d, data, at, at + need, view);
+      return;
     }
     if (d.buffer === null) {
-      if (!this.#protocol.parserBuffers.reserve(d.messageLength)) return this.#stop(kBufferRefused);
+      if (!this.#protocol.parserBuffers.reserve(d.messageLength)) {
+        this.#stop(kBufferRefused);
+        return;
+      }
       d.buffer = new Uint8Array(d.messageLength);
     }
     d.buffer.set(data.subarray(at, at + available), d.messageFilled);
@@ -266,7 +277,10 @@ class TlsConnection implements StreamConsumer, PendingEntry {
       d.messageType === expected &&
       (fromClient ? parseClientHello(bytes, start, end, hello) : parseServerHello(bytes, start, end, hello));
     this.#releaseBuffer(d);
-    if (!ok) return this.#stop(kMalformedHello);
+    if (!ok) {
+      this.#stop(kMalformedHello);
+      return;
+    }
     if (fromClient) this.#onClientHello(hello, d.edges, view);
     else this.#onServerHello(hello, d.edges);
   }
