@@ -21,7 +21,8 @@ import {
 } from '../report/html-report.ts';
 import { ReportCollector } from '../report/report-data.ts';
 import { SkipCounters } from '../shared/skips.ts';
-import { type CorrelateCliOptions, correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
+import type { CorrelateCliOptions } from './correlation-flags.ts';
+import { correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
 
 export interface ReportCommandOptions extends CorrelateCliOptions {
   inputs: string[];

@@ -24,10 +24,10 @@ import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.
 import { TailPublisher } from '../pipeline/tail-publisher.ts';
 import { WorkerPipeline } from '../pipeline/worker-pipeline.ts';
 import { SkipCounters } from '../shared/skips.ts';
+import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { startHealthServer } from './health-server.ts';
 import { parseOutputSpec } from './output-spec.ts';
 import {
-  type CorrelateCliOptions,
   correlateOptionsFrom,
   createExporterFromCli,
   newestCaptureOf,

@@ -24,7 +24,6 @@ import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { hasEndpoints, keyEndpoints } from '../udp/endpoints.ts';
-import { protocolLimits } from './limits.ts';
 
 const kReplyWithoutRequest = skipReason('icmp.reply_without_request');
 const kRequestReplaced = skipReason('icmp.request_replaced');
@@ -60,8 +59,7 @@ export class IcmpEchoMatcher implements Matcher {
   constructor(context: MatcherContext) {
     this.#sink = context.sink;
     this.#skips = context.skips;
-    const limits = protocolLimits(context.options, 'icmp');
-    this.#table = new PendingTable(limits.maxPending, limits.timeoutNanos);
+    this.#table = new PendingTable(context.options.maxPending.icmp!, context.options.timeoutNanos.icmp!);
   }
 
   onIcmpPacket(view: PacketView): void {

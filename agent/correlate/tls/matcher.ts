@@ -24,7 +24,6 @@
  *   open pair is emitted as above (matched when the ServerHello was seen, else left to expire).
  */
 import { skipReason } from '../../shared/skips.ts';
-import { protocolLimits } from '../icmp/limits.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
@@ -407,8 +406,7 @@ export class TlsStreamProtocol implements StreamProtocol {
     this.#sink = context.sink;
     this.skips = context.skips;
     this.parserBuffers = context.parserBuffers ?? new ParserBufferBudget(kDefaultParserBufferBytesTotal);
-    const limits = protocolLimits(context.options, 'tls');
-    this.#table = new PendingTable(limits.maxPending, limits.timeoutNanos);
+    this.#table = new PendingTable(context.options.maxPending.tls!, context.options.timeoutNanos.tls!);
   }
 
   claim(
