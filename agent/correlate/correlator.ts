@@ -1,7 +1,8 @@
 /**
  * The correlator stage: offers each decoded TCP/UDP packet, in capture order, to every
- * enabled matcher and to the shared TCP reassembly (for stream protocols), advances expiry
- * by capture time, and counts the pairs it passes on.
+ * enabled matcher and to the shared TCP reassembly (for stream protocols), and each ICMP echo
+ * only to the matchers that read ICMP; advances expiry by capture time, and counts the pairs
+ * it passes on.
  *
  * Invariant: expiry runs whenever capture time enters a new second, so a request is
  * reported unanswered at most one second of capture time after its timeout.
@@ -38,6 +39,8 @@ export class Correlator {
   readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
   /** The matchers that look at packets (stream-only matchers have no onPacket). */
   readonly #packetMatchers: { onPacket: (view: PacketView) => void; byPayload: boolean }[] = [];
+  /** The matchers that look at ICMP/ICMPv6 echo packets (flow-sharded). */
+  readonly #icmpMatchers: ((view: PacketView) => void)[] = [];
   /** This correlator's shard among `#shards` (worker pipeline); 1 shard = every packet. */
   readonly #shard: number;
   readonly #shards: number;
@@ -87,6 +90,7 @@ export class Correlator {
       this.#matchers.push({ name: descriptor.name, matcher, byPayload });
       if (matcher.onPacket)
         this.#packetMatchers.push({ onPacket: matcher.onPacket.bind(matcher), byPayload });
+      if (matcher.onIcmpPacket) this.#icmpMatchers.push(matcher.onIcmpPacket.bind(matcher));
       const counts = { matched: 0, unanswered: 0, unansweredBy: {} };
       this.counts.set(descriptor.name, counts);
       this.#countsById[id] = counts;
@@ -169,6 +173,12 @@ export class Correlator {
     view.nanos = nanos;
     view.fileId = fileId;
     view.packetNumber = packetNumber;
+    if (packet.ipProtocol === IpProtocol.Icmp || packet.ipProtocol === IpProtocol.Icmpv6) {
+      if (!flowMine) return;
+      const icmpMatchers = this.#icmpMatchers;
+      for (let i = 0; i < icmpMatchers.length; i++) icmpMatchers[i]!(view);
+      return;
+    }
     // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
     if (flowMine && packet.ipProtocol === IpProtocol.Tcp)
       this.captureLoss.onPacket(packet, seconds, nanos, fileId);

@@ -40,6 +40,11 @@ export interface Matcher {
    */
   onPacket?(view: PacketView): void;
   /**
+   * Offered each decoded ICMP/ICMPv6 echo request and reply (packet.icmp* fields) in capture
+   * order; only matchers that define it see ICMP packets (onPacket never does).
+   */
+  onIcmpPacket?(view: PacketView): void;
+  /**
    * Capture time has reached (seconds, nanos): emit as unanswered (reason Expired) every
    * pending request older than its timeout. Called by the correlator at least once per
    * second of capture time, and before flush().

@@ -6,16 +6,20 @@
 import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
 import { grpcProtocol } from './http2/index.ts';
+import { icmpProtocol } from './icmp/index.ts';
 import type { ProtocolRegistry } from './protocol.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
+import { tlsProtocol } from './tls/index.ts';
 import { udpMatcher } from './udp/index.ts';
 
 export const matcherRegistry: ProtocolRegistry = [
   dnsMatcher,
   httpMatcher,
   grpcProtocol,
+  tlsProtocol,
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,
+  icmpProtocol,
 ];

@@ -1,5 +1,6 @@
 /**
- * decodePacket(): one capture record → the reused DecodedPacket (link → IP → TCP/UDP).
+ * decodePacket(): one capture record → the reused DecodedPacket (link → IP → TCP/UDP, or an
+ * ICMP/ICMPv6 echo).
  *
  * Invariants (hot path): reads only data[offset, offset + length) (clamped to data.length);
  * allocates nothing (no views, objects, closures or strings per packet); never throws. Every
@@ -7,6 +8,7 @@
  * counted in `skips` under out.stopReason.
  */
 import { type SkipCounters, skipReason } from '../shared/skips.ts';
+import { decodeIcmp } from './icmp.ts';
 import { decodeIpv4 } from './ipv4.ts';
 import { decodeIpv6 } from './ipv6.ts';
 import { decodeLink } from './link.ts';
@@ -15,14 +17,14 @@ import { decodeTcp } from './tcp.ts';
 import { decodeUdp } from './udp.ts';
 import { kStopped, stopAt } from './wire.ts';
 
-/** ICMP, ICMPv6, GRE, ESP, SCTP, IP-in-IP...: decoded up to IP, not further. */
+/** GRE, ESP, SCTP, IP-in-IP... (and ICMP other than echo): decoded up to IP, not further. */
 const kUnsupportedProtocol = skipReason('ip.unsupported_protocol');
 /** Negative or non-numeric offset/length from the caller. */
 const kBadRecordBounds = skipReason('link.bad_record_bounds');
 
 /**
  * Decodes the packet at data[offset, offset + length) captured with LINKTYPE `linkType`.
- * Returns true when a TCP or UDP header was decoded (out.stopLayer === Layer.Complete); false
+ * Returns true when a TCP or UDP header or an ICMP/ICMPv6 echo was decoded (out.stopLayer === Layer.Complete); false
  * with out.stopLayer/out.stopReason set (and the reason counted in `skips`) otherwise.
  */
 export function decodePacket(
@@ -50,6 +52,9 @@ export function decodePacket(
 
   if (out.ipProtocol === IpProtocol.Tcp) return decodeTcp(data, pos, end, out, skips);
   if (out.ipProtocol === IpProtocol.Udp) return decodeUdp(data, pos, end, out, skips);
+  if (out.ipProtocol === IpProtocol.Icmp || out.ipProtocol === IpProtocol.Icmpv6) {
+    return decodeIcmp(data, pos, end, out, skips);
+  }
   stopAt(out, skips, Layer.Transport, kUnsupportedProtocol);
   return false;
 }

@@ -14,7 +14,20 @@ export type Layer = (typeof Layer)[keyof typeof Layer];
 
 export const LayerNames = ['complete', 'link', 'network', 'transport'] as const;
 
-export const IpProtocol = { Tcp: 6, Udp: 17 } as const;
+export const IpProtocol = { Icmp: 1, Tcp: 6, Udp: 17, Icmpv6: 58 } as const;
+
+/** The transport's name in output (IANA protocol keywords); other numbers as digits. */
+export function ipProtocolName(protocol: number): string {
+  return protocol === 6
+    ? 'tcp'
+    : protocol === 17
+      ? 'udp'
+      : protocol === 1
+        ? 'icmp'
+        : protocol === 58
+          ? 'ipv6-icmp'
+          : String(protocol);
+}
 
 /** LINKTYPE_* values (tcpdump.org/linktypes.html) the decoder understands. */
 export const LinkType = {
@@ -64,7 +77,7 @@ export const TcpFlag = {
 } as const;
 
 export class DecodedPacket {
-  /** Layer at which decoding stopped; Layer.Complete when TCP/UDP was decoded. */
+  /** Layer at which decoding stopped; Layer.Complete when TCP/UDP or an ICMP/ICMPv6 echo was decoded. */
   stopLayer: Layer = Layer.Complete;
   /** Skip reason id (agent/shared/skips.ts) when stopLayer !== Complete, else -1. */
   stopReason = -1;
@@ -115,6 +128,12 @@ export class DecodedPacket {
   tcpSeq = 0;
   tcpAck = 0;
 
+  /** ICMP/ICMPv6 echo request or reply (ipProtocol 1 or 58; ports stay 0): type, code, identifier, sequence number. */
+  icmpType = 0;
+  icmpCode = 0;
+  icmpId = 0;
+  icmpSeq = 0;
+
   /** Transport payload bounds in the record's bytes (captured bytes only, never past caplen). */
   payloadOffset = 0;
   payloadLength = 0;
@@ -149,6 +168,10 @@ export class DecodedPacket {
     this.tcpFlags = 0;
     this.tcpSeq = 0;
     this.tcpAck = 0;
+    this.icmpType = 0;
+    this.icmpCode = 0;
+    this.icmpId = 0;
+    this.icmpSeq = 0;
     this.payloadOffset = 0;
     this.payloadLength = 0;
     this.payloadWireLength = 0;

@@ -5,7 +5,7 @@
  */
 import type { CaptureRecord } from '../capture/record.ts';
 import { formatIp, linkTypeName, tcpFlagsText } from '../decode/format.ts';
-import { type DecodedPacket, IpProtocol, Layer, LayerNames } from '../decode/packet.ts';
+import { type DecodedPacket, IpProtocol, ipProtocolName, Layer, LayerNames } from '../decode/packet.ts';
 import { skipReasonName } from '../shared/skips.ts';
 import { formatTimestamp } from './time.ts';
 
@@ -32,7 +32,7 @@ export function packetToJson(file: string, record: CaptureRecord, packet: Decode
   }
   if (packet.stopLayer === Layer.Complete) {
     const tcp = packet.ipProtocol === IpProtocol.Tcp;
-    line.transport = tcp ? 'tcp' : 'udp';
+    line.transport = ipProtocolName(packet.ipProtocol);
     line.src_port = packet.srcPort;
     line.dst_port = packet.dstPort;
     if (tcp) {

@@ -7,12 +7,9 @@
 import type { MessageEdges, Pair } from '../correlate/pair.ts';
 import { diffNanos, Outcome, OutcomeNames, UnansweredReasonNames } from '../correlate/pair.ts';
 import { formatIp } from '../decode/format.ts';
+import { ipProtocolName } from '../decode/packet.ts';
 import { type ByteBuffer, fragment } from './byte-buffer.ts';
 import { formatTimestamp } from './time.ts';
-
-function transportName(transport: number): string {
-  return transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport);
-}
 
 function messageJson(edges: MessageEdges): Record<string, unknown> {
   return {
@@ -42,7 +39,7 @@ export function pairToObject(pair: Pair, fileNames: readonly string[]): Record<s
   const line: Record<string, unknown> = {
     outcome: OutcomeNames[pair.outcome],
     protocol: pair.protocol,
-    transport: transportName(pair.transport),
+    transport: ipProtocolName(pair.transport),
     client: {
       address: formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3),
       port: pair.clientPort,
@@ -134,7 +131,7 @@ export class PairJsonWriter {
     let head = transport < 0 ? undefined : heads[index];
     if (head === undefined) {
       head = fragment(
-        `{"outcome":"${OutcomeNames[pair.outcome]}","protocol":"${pair.protocol}","transport":"${transportName(pair.transport)}","client":{"address":`,
+        `{"outcome":"${OutcomeNames[pair.outcome]}","protocol":"${pair.protocol}","transport":"${ipProtocolName(pair.transport)}","client":{"address":`,
       );
       if (transport >= 0) heads[index] = head;
     }
@@ -272,7 +269,7 @@ const kLineEnd = fragment('}}\n');
  * used to it. Unanswered requests print REQ and a NO RESPONSE line.
  */
 export function pairToText(pair: Pair): string {
-  const transport = transportName(pair.transport).toUpperCase();
+  const transport = ipProtocolName(pair.transport).toUpperCase();
   const client = `${formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3)}:${pair.clientPort}`;
   const server = `${formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3)}:${pair.serverPort}`;
   const request = pair.request;

@@ -324,7 +324,7 @@ describe('default values', () => {
     assert.equal(
       filter,
       'not (port 4317 or port 4318 or port 8089) and ' +
-        '(tcp or (udp and (port 53 or port 88 or port 123 or port 161 or port 1812 or port 1813 or port 11211)))',
+        '(tcp or icmp or icmp6 or (udp and (port 53 or port 88 or port 123 or port 161 or port 1812 or port 1813 or port 11211)))',
     );
     assert.equal(r.capture?.securityContext?.runAsUser, 65532);
   });

@@ -16,11 +16,11 @@ import {
   ATTR_RPC_STATUS_CODE,
   ATTR_RPC_SYSTEM_NAME,
   ATTR_SERVER_ADDRESS,
+  ATTR_SERVICE_NAME,
   METRIC_RPC_CLIENT_CALL_DURATION,
   METRIC_RPC_SERVER_CALL_DURATION,
   RPC_SYSTEM_NAME_VALUE_GRPC,
 } from '@opentelemetry/semantic-conventions';
-import { ATTR_WIRESPAN_SERVICE } from '../../export/otel/attributes.ts';
 import { kGrpcStatusNames } from './grpc.ts';
 import type { GrpcDetail } from './matcher.ts';
 
@@ -80,7 +80,7 @@ export function mapGrpcSpan(detail: GrpcDetail | null, span: GrpcSpanDraft): voi
   if (!span.matched) return;
   const metricAttributes: Attributes = {
     [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_NAME_VALUE_GRPC,
-    [ATTR_WIRESPAN_SERVICE]: span.serviceName,
+    [ATTR_SERVICE_NAME]: span.serviceName,
   };
   if (method !== null) metricAttributes[ATTR_RPC_METHOD] = method;
   if (code !== null) metricAttributes[ATTR_RPC_STATUS_CODE] = grpcStatusName(code);

@@ -59,6 +59,23 @@ export const ATTR_WIRESPAN_DNS_RETRANSMISSIONS = 'wirespan.dns.retransmissions';
 /** TCP handshake: SYN copies seen (only when the SYN was retransmitted). */
 export const ATTR_WIRESPAN_TCP_SYNS = 'wirespan.tcp.syns';
 
+/** TLS: the versions the ClientHello offered ("1.3", "1.2"), GREASE left out. */
+export const ATTR_WIRESPAN_TLS_CLIENT_VERSIONS = 'wirespan.tls.client.versions';
+/** TLS: the ALPN protocols the ClientHello offered (tls.next_protocol is the one selected). */
+export const ATTR_WIRESPAN_TLS_CLIENT_ALPN = 'wirespan.tls.client.alpn';
+/** TLS 1.2: ClientHello first byte -> the server's Finished, in integer nanoseconds. */
+export const ATTR_WIRESPAN_TLS_HANDSHAKE_NS = 'wirespan.tls.handshake_ns';
+/** TLS 1.3: the server answered with a HelloRetryRequest. */
+export const ATTR_WIRESPAN_TLS_HELLO_RETRY = 'wirespan.tls.hello_retry';
+/** TLS: which side sent the alert ("client", "server"); its description is error.type. */
+export const ATTR_WIRESPAN_TLS_ALERT_FROM = 'wirespan.tls.alert.from';
+/** TLS: the alert's level ("fatal", "warning"). */
+export const ATTR_WIRESPAN_TLS_ALERT_LEVEL = 'wirespan.tls.alert.level';
+
+/** ICMP echo: identifier and sequence number of the ping. */
+export const ATTR_WIRESPAN_ICMP_ID = 'wirespan.icmp.id';
+export const ATTR_WIRESPAN_ICMP_SEQ = 'wirespan.icmp.seq';
+
 /** Relay: where the payload left for. */
 export const ATTR_WIRESPAN_RELAY_OUT_ADDRESS = 'wirespan.relay.out.address';
 export const ATTR_WIRESPAN_RELAY_OUT_PORT = 'wirespan.relay.out.port';

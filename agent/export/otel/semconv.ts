@@ -23,3 +23,14 @@ export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
 export const ATTR_HTTP_RESPONSE_BODY_SIZE = 'http.response.body.size';
 /** Development: low-cardinality template of the path, for CLIENT spans (SERVER spans use http.route). */
 export const ATTR_URL_TEMPLATE = 'url.template';
+
+/** Development (semconv registry "tls"): "tls" or "ssl". */
+export const ATTR_TLS_PROTOCOL_NAME = 'tls.protocol.name';
+/** Development: the negotiated version's number ("1.2", "1.3"). */
+export const ATTR_TLS_PROTOCOL_VERSION = 'tls.protocol.version';
+/** Development: the negotiated cipher suite's IANA description ("TLS_AES_256_GCM_SHA384"). */
+export const ATTR_TLS_CIPHER = 'tls.cipher';
+/** Development: the ALPN protocol the server selected ("h2", "http/1.1"). */
+export const ATTR_TLS_NEXT_PROTOCOL = 'tls.next_protocol';
+/** Development: whether the negotiation succeeded (set only when seen: a Finished or an alert). */
+export const ATTR_TLS_ESTABLISHED = 'tls.established';

@@ -133,9 +133,9 @@ component when it is a host (has a "." or ":", or is localhost), else it is prep
 {{- $udp = append $udp (printf "port %d" (int .)) }}
 {{- end }}
 {{- $udp = uniq $udp }}
-{{- $wanted := "tcp" }}
+{{- $wanted := "tcp or icmp or icmp6" }}
 {{- if $udp }}
-{{- $wanted = printf "tcp or (udp and (%s))" (join " or " $udp) }}
+{{- $wanted = printf "tcp or icmp or icmp6 or (udp and (%s))" (join " or " $udp) }}
 {{- end }}
 {{- printf "not (%s) and (%s)" (join " or " (uniq $excluded)) $wanted }}
 {{- end }}
