@@ -5,6 +5,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
+import { addCounts, addPairCounts } from '../output/summary.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
 import type { PipelineMemory } from './layout.ts';
 
@@ -81,6 +82,52 @@ export interface WorkerStats {
   newestCaptureNanos: number;
   /** With `decodedTimes`: [oldest seconds, nanos, newest seconds, nanos] of decoded records; null before one. */
   decodedRange: number[] | null;
+}
+
+/** What a whole pipeline counted: one RecordLoop on this thread, or the N of the workers. */
+export interface MergedStats {
+  packets: number;
+  decoded: number;
+  bytes: number;
+  /** Input skips and correlator skips, by reason. */
+  skips: Record<string, number>;
+  pairs: WorkerStats['pairs'];
+  pending: Record<string, number>;
+  /** Newest capture time read (exact), null before the first record. */
+  newestCapture: { seconds: number; nanos: number } | null;
+}
+
+export function emptyMergedStats(): MergedStats {
+  return { packets: 0, decoded: 0, bytes: 0, skips: {}, pairs: {}, pending: {}, newestCapture: null };
+}
+
+/**
+ * Adds one pipeline's loops to `into` (call once per pipeline, e.g. per watched directory):
+ * every loop reads every record, so input counts come from the first loop; correlation counts
+ * are per shard and summed.
+ */
+export function mergeStats(loops: readonly WorkerStats[], into = emptyMergedStats()): MergedStats {
+  const reporter = loops[0];
+  if (reporter === undefined) return into;
+  into.packets += reporter.packets;
+  into.decoded += reporter.decoded;
+  into.bytes += reporter.bytes;
+  addCounts(into.skips, reporter.inputSkips);
+  for (const loop of loops) {
+    addCounts(into.skips, loop.correlatorSkips);
+    addPairCounts(into.pairs, loop.pairs);
+    addCounts(into.pending, loop.pending);
+    const newest = into.newestCapture;
+    if (
+      loop.newestCaptureSeconds >= 0 &&
+      (newest === null ||
+        loop.newestCaptureSeconds > newest.seconds ||
+        (loop.newestCaptureSeconds === newest.seconds && loop.newestCaptureNanos > newest.nanos))
+    ) {
+      into.newestCapture = { seconds: loop.newestCaptureSeconds, nanos: loop.newestCaptureNanos };
+    }
+  }
+  return into;
 }
 
 export interface FileReport {

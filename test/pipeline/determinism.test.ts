@@ -132,6 +132,25 @@ test('records skipped undecoded by a worker still count as decoded; input skips 
   assert.equal(skipped(parallel.stderr), skipped(single.stderr));
 });
 
+test('replay --summary json: the same counts, skips, pairs and latency summary for 0 and 2 workers', () => {
+  for (const input of [
+    path.join(corpusDir, 'linktypes'),
+    path.join(corpusDir, 'http'),
+    'test/fixtures/demo.pcap',
+  ]) {
+    const summary = (workers: string) => {
+      const result = runCli(['replay', input, '--output', 'none', '--summary', 'json', '--workers', workers]);
+      assert.equal(result.status, 0, result.stderr);
+      const { elapsed_seconds, workers: ran, ...rest } = JSON.parse(result.stderr) as Record<string, unknown>;
+      assert.equal(ran, Number(workers));
+      return rest;
+    };
+    const single = summary('0');
+    assert.ok((single.packets as number) > 0, input);
+    assert.deepEqual(summary('2'), single, input);
+  }
+});
+
 /**
  * `run` over a rotation directory (a backlog of finished files and a current one), with 0, 1,
  * 2 and 4 workers, stopped once its checkpoint says the last file was read to its end: the
@@ -139,6 +158,16 @@ test('records skipped undecoded by a worker still count as decoded; input skips 
  * unanswered, as the end of a replay does).
  */
 async function runLines(dir: string, workers: string, extra: string[]): Promise<string[]> {
+  return (await runUntilRead(dir, workers, extra)).lines;
+}
+
+/** runLines(), also returning the agent's log; `settleMillis`: how long it keeps running once the last file was read. */
+async function runUntilRead(
+  dir: string,
+  workers: string,
+  extra: string[],
+  settleMillis = 0,
+): Promise<{ lines: string[]; log: string }> {
   const files = fs.readdirSync(dir).sort();
   const last = path.join(dir, files.at(-1)!);
   const size = fs.statSync(last).size;
@@ -184,11 +213,12 @@ async function runLines(dir: string, workers: string, extra: string[]): Promise<
       if (Date.now() > deadline) throw new Error(`no checkpoint at the end of ${last}\n${stderr}`);
       await sleep(100);
     }
+    await sleep(settleMillis);
   } finally {
     child.kill('SIGTERM');
   }
   assert.equal(await exited, 0, stderr);
-  return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).sort();
+  return { lines: fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).sort(), log: stderr };
 }
 
 /** The records of `input` in `parts` rotated files (old mtimes but the last), in a new directory. */

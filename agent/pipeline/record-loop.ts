@@ -1,0 +1,180 @@
+/**
+ * The one read -> decode -> correlate loop body: every capture record, from whichever source
+ * (finished files on this thread, a tailed directory on this thread, or a worker's chunk
+ * ring), goes through record(). It counts the record, moves the capture clock, decodes it and
+ * hands a decoded packet to the correlator, whose pairs go to the sink the command configured.
+ * `--workers 0` runs one RecordLoop on this thread; each worker runs one for its shard, so the
+ * counts, the clock and the pairs are made the same way in both.
+ *
+ * Sharding (workers > 1): a record whose raw flow hash (decode/flow-hash.ts) names another
+ * shard is not decoded: it only advances the correlator's clock (rawFlowShard() classifies only
+ * records the decoder would take to TCP/UDP, so every shard counts exactly the records one
+ * thread counts as decoded, and expiry, therefore the output, is the same whatever the worker
+ * count). Relay matching shards by payload, which needs every record decoded.
+ */
+import type { CaptureRecord } from '../capture/record.ts';
+import { Correlator } from '../correlate/correlator.ts';
+import type { CorrelateOptions } from '../correlate/options.ts';
+import type { PairSink } from '../correlate/pair.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
+import { decodePacket } from '../decode/decoder.ts';
+import { kUnclassified, rawFlowShard } from '../decode/flow-hash.ts';
+import { DecodedPacket, Layer } from '../decode/packet.ts';
+import { SkipCounters } from '../shared/skips.ts';
+import type { WorkerStats } from './messages.ts';
+
+export interface RecordLoopOptions {
+  /** This loop's shard of the flows (default: the only one). */
+  shard?: { index: number; count: number };
+  /** Track the oldest and newest capture time of the records counted decoded (`report`'s time range). */
+  decodedTimes?: boolean;
+}
+
+/** What takes the decoded packets: the correlator (tests may give a bare packet consumer). */
+export interface PacketConsumer {
+  onPacket: Correlator['onPacket'];
+  /** Moves the clock for a record of another shard (needed only when sharding). */
+  advanceTime?: Correlator['advanceTime'];
+  /** All input has been read. */
+  finish(): void;
+  /** For stats (a Correlator has them). */
+  counts?: Correlator['counts'];
+  pending?: Correlator['pending'];
+  skips?: SkipCounters;
+}
+
+// Counters in one typed array: epoch seconds and byte totals are no small integers, and an
+// object field holding one would allocate at every write.
+const kPackets = 0;
+const kDecoded = 1;
+const kBytes = 2;
+const kNewestSeconds = 3;
+const kNewestNanos = 4;
+const kOldestDecodedSeconds = 5;
+const kOldestDecodedNanos = 6;
+const kNewestDecodedSeconds = 7;
+const kNewestDecodedNanos = 8;
+
+export class RecordLoop {
+  readonly consumer: PacketConsumer;
+  /** Reader and decoder skips: sources pass these to the CaptureReaders they open. */
+  readonly inputSkips = new SkipCounters();
+  /** The last record's decoded packet (valid when record() returned true, until the next record). */
+  readonly packet = new DecodedPacket();
+  readonly #counters = new Float64Array([0, 0, 0, -1, 0, Number.POSITIVE_INFINITY, 0, -1, 0]);
+  readonly #trackDecoded: boolean;
+  /** Records of other flow shards are not decoded (false: one shard, or shards by payload). */
+  readonly #skipOtherShards: boolean;
+  readonly #shardIndex: number;
+  readonly #shardCount: number;
+
+  /** The loop of a correlator (of `shard`) whose pairs go to `sink`. */
+  static correlating(
+    options: CorrelateOptions,
+    sink: PairSink,
+    loopOptions: RecordLoopOptions = {},
+  ): RecordLoop {
+    const shard = loopOptions.shard ?? { index: 0, count: 1 };
+    const correlator = new Correlator(options, sink, new SkipCounters(), undefined, shard);
+    const byFlow = !matcherRegistry.some((d) => d.shardBy === 'payload' && d.enabled(options));
+    return new RecordLoop(correlator, byFlow ? shard : null, loopOptions.decodedTimes === true);
+  }
+
+  constructor(
+    consumer: PacketConsumer,
+    flowShard: { index: number; count: number } | null = null,
+    decodedTimes = false,
+  ) {
+    this.consumer = consumer;
+    this.#trackDecoded = decodedTimes;
+    this.#shardIndex = flowShard?.index ?? 0;
+    this.#shardCount = flowShard?.count ?? 1;
+    this.#skipOtherShards = this.#shardCount > 1;
+  }
+
+  /** Processes one record of file `fileId`; true when it decoded to TCP/UDP on this shard (see `packet`). */
+  record(fileId: number, record: CaptureRecord): boolean {
+    const counters = this.#counters;
+    const seconds = record.seconds;
+    const nanos = record.nanos;
+    counters[kPackets] = counters[kPackets]! + 1;
+    counters[kBytes] = counters[kBytes]! + record.capturedLength;
+    if (
+      seconds > counters[kNewestSeconds]! ||
+      (seconds === counters[kNewestSeconds]! && nanos > counters[kNewestNanos]!)
+    ) {
+      counters[kNewestSeconds] = seconds;
+      counters[kNewestNanos] = nanos;
+    }
+    if (this.#skipOtherShards) {
+      const shard = rawFlowShard(
+        record.data,
+        record.offset,
+        record.capturedLength,
+        record.linkType,
+        this.#shardCount,
+      );
+      if (shard !== kUnclassified && shard !== this.#shardIndex) {
+        this.#countDecoded(seconds, nanos);
+        this.consumer.advanceTime?.(seconds, nanos);
+        return false;
+      }
+    }
+    const packet = this.packet;
+    decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, this.inputSkips);
+    if (packet.stopLayer !== Layer.Complete) return false;
+    this.#countDecoded(seconds, nanos);
+    this.consumer.onPacket(fileId, record.packetNumber, seconds, nanos, record.data, packet);
+    return true;
+  }
+
+  #countDecoded(seconds: number, nanos: number): void {
+    const counters = this.#counters;
+    counters[kDecoded] = counters[kDecoded]! + 1;
+    if (!this.#trackDecoded) return;
+    if (
+      seconds < counters[kOldestDecodedSeconds]! ||
+      (seconds === counters[kOldestDecodedSeconds]! && nanos < counters[kOldestDecodedNanos]!)
+    ) {
+      counters[kOldestDecodedSeconds] = seconds;
+      counters[kOldestDecodedNanos] = nanos;
+    }
+    if (
+      seconds > counters[kNewestDecodedSeconds]! ||
+      (seconds === counters[kNewestDecodedSeconds]! && nanos > counters[kNewestDecodedNanos]!)
+    ) {
+      counters[kNewestDecodedSeconds] = seconds;
+      counters[kNewestDecodedNanos] = nanos;
+    }
+  }
+
+  /** End of input: pending requests are reported unanswered (end_of_input). */
+  finish(): void {
+    this.consumer.finish();
+  }
+
+  get packets(): number {
+    return this.#counters[kPackets]!;
+  }
+
+  /** Cumulative counters, as plain data (what a worker posts; `withInputSkips` false: another loop reports them). */
+  stats(withInputSkips = true): WorkerStats {
+    const counters = this.#counters;
+    const consumer = this.consumer;
+    const pairs: WorkerStats['pairs'] = {};
+    for (const [protocol, counts] of consumer.counts ?? []) pairs[protocol] = structuredClone(counts);
+    return {
+      packets: counters[kPackets]!,
+      decoded: counters[kDecoded]!,
+      bytes: counters[kBytes]!,
+      inputSkips: withInputSkips ? this.inputSkips.toObject() : {},
+      correlatorSkips: consumer.skips?.toObject() ?? {},
+      pairs,
+      pending: consumer.pending?.() ?? {},
+      newestCaptureSeconds: counters[kNewestSeconds]!,
+      newestCaptureNanos: counters[kNewestNanos]!,
+      decodedRange:
+        counters[kNewestDecodedSeconds]! >= 0 ? [...counters.subarray(kOldestDecodedSeconds)] : null,
+    };
+  }
+}
