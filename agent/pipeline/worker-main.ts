@@ -166,7 +166,12 @@ for (;;) {
     flushPairs();
     port.postMessage({ type: 'processed', seq } satisfies WorkerMessage);
   }
-  if (config.statsIntervalMillis > 0 && Date.now() - lastStats >= config.statsIntervalMillis) {
+  // Every interval while busy, and once before waiting for more input: the stats main shows
+  // (the run stats line, the metrics) must not stay behind while the input is quiet.
+  if (
+    config.statsIntervalMillis > 0 &&
+    (Date.now() - lastStats >= config.statsIntervalMillis || !consumer.hasNext())
+  ) {
     lastStats = Date.now();
     port.postMessage({ type: 'stats', stats: loop.stats(isReporter) } satisfies WorkerMessage);
   }

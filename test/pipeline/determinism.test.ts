@@ -248,6 +248,35 @@ async function assertRunLikeReplay(input: string, extra: string[]): Promise<void
   }
 }
 
+test('run: the stats line counts the same packets, decoded, pairs and pending for 0 and 2 workers', async () => {
+  const dir = rotationDirectory('test/fixtures/demo.pcap', 3);
+  try {
+    const lastStats = async (workers: string) => {
+      // Running 2.5 s after the last file was read: the last stats line (every second) has it all.
+      const { log } = await runUntilRead(dir, workers, ['--stats-interval', '1'], 2500);
+      const stats = log
+        .split('\n')
+        .filter((line) => line.includes('"msg":"stats"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .at(-1);
+      assert.ok(stats, log);
+      return {
+        packets: stats.packets,
+        decoded: stats.decoded,
+        bytes: stats.bytes,
+        files: stats.files,
+        pairs: stats.pairs,
+        pending: stats.pending,
+      };
+    };
+    const single = await lastStats('0');
+    assert.ok((single.decoded as number) > 0 && Object.keys(single.pairs as object).length > 0);
+    assert.deepEqual(await lastStats('2'), single);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('run over rotated files: the same pairs as replay for 0, 1, 2, 4 workers (demo)', async () => {
   await assertRunLikeReplay('test/fixtures/demo.pcap', ['--udp-ports', '161']);
 });
