@@ -8,6 +8,7 @@ import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-reques
 import { addCounts, addPairCounts } from '../output/summary.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
 import type { PipelineMemory } from './layout.ts';
+import { isLater } from './record-loop.ts';
 
 /**
  * Pairs posted to main count against the same output backlog as bytes (16 MiB per worker),
@@ -65,7 +66,7 @@ export interface WorkerConfig {
   decodedTimes?: boolean;
 }
 
-/** Counters one worker reports (cumulative). */
+/** Counters one RecordLoop reports (cumulative): a worker's, or the one of --workers 0. */
 export interface WorkerStats {
   /** Records read and decoded to TCP/UDP, bytes: every worker sees every record; main takes worker 0's. */
   packets: number;
@@ -121,8 +122,7 @@ export function mergeStats(loops: readonly WorkerStats[], into = emptyMergedStat
     if (
       loop.newestCaptureSeconds >= 0 &&
       (newest === null ||
-        loop.newestCaptureSeconds > newest.seconds ||
-        (loop.newestCaptureSeconds === newest.seconds && loop.newestCaptureNanos > newest.nanos))
+        isLater(loop.newestCaptureSeconds, loop.newestCaptureNanos, newest.seconds, newest.nanos))
     ) {
       into.newestCapture = { seconds: loop.newestCaptureSeconds, nanos: loop.newestCaptureNanos };
     }

@@ -55,11 +55,16 @@ const kOldestDecodedNanos = 6;
 const kNewestDecodedSeconds = 7;
 const kNewestDecodedNanos = 8;
 
+/** True when capture time (seconds, nanos) is after (thanSeconds, thanNanos). */
+export function isLater(seconds: number, nanos: number, thanSeconds: number, thanNanos: number): boolean {
+  return seconds > thanSeconds || (seconds === thanSeconds && nanos > thanNanos);
+}
+
 export class RecordLoop {
   readonly consumer: PacketConsumer;
   /** Reader and decoder skips: sources pass these to the CaptureReaders they open. */
   readonly inputSkips = new SkipCounters();
-  /** The last record's decoded packet (valid when record() returned true, until the next record). */
+  /** The last record's packet, as far as it decoded (not touched by a record of another shard). */
   readonly packet = new DecodedPacket();
   readonly #counters = new Float64Array([0, 0, 0, -1, 0, Number.POSITIVE_INFINITY, 0, -1, 0]);
   readonly #trackDecoded: boolean;
@@ -92,17 +97,14 @@ export class RecordLoop {
     this.#skipOtherShards = this.#shardCount > 1;
   }
 
-  /** Processes one record of file `fileId`; true when it decoded to TCP/UDP on this shard (see `packet`). */
-  record(fileId: number, record: CaptureRecord): boolean {
+  /** Processes one record of file `fileId` (valid only during the call: the reader reuses it). */
+  record(fileId: number, record: CaptureRecord): void {
     const counters = this.#counters;
     const seconds = record.seconds;
     const nanos = record.nanos;
     counters[kPackets] = counters[kPackets]! + 1;
     counters[kBytes] = counters[kBytes]! + record.capturedLength;
-    if (
-      seconds > counters[kNewestSeconds]! ||
-      (seconds === counters[kNewestSeconds]! && nanos > counters[kNewestNanos]!)
-    ) {
+    if (isLater(seconds, nanos, counters[kNewestSeconds]!, counters[kNewestNanos]!)) {
       counters[kNewestSeconds] = seconds;
       counters[kNewestNanos] = nanos;
     }
@@ -117,32 +119,25 @@ export class RecordLoop {
       if (shard !== kUnclassified && shard !== this.#shardIndex) {
         this.#countDecoded(seconds, nanos);
         this.consumer.advanceTime?.(seconds, nanos);
-        return false;
+        return;
       }
     }
     const packet = this.packet;
     decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, this.inputSkips);
-    if (packet.stopLayer !== Layer.Complete) return false;
+    if (packet.stopLayer !== Layer.Complete) return;
     this.#countDecoded(seconds, nanos);
     this.consumer.onPacket(fileId, record.packetNumber, seconds, nanos, record.data, packet);
-    return true;
   }
 
   #countDecoded(seconds: number, nanos: number): void {
     const counters = this.#counters;
     counters[kDecoded] = counters[kDecoded]! + 1;
     if (!this.#trackDecoded) return;
-    if (
-      seconds < counters[kOldestDecodedSeconds]! ||
-      (seconds === counters[kOldestDecodedSeconds]! && nanos < counters[kOldestDecodedNanos]!)
-    ) {
+    if (isLater(counters[kOldestDecodedSeconds]!, counters[kOldestDecodedNanos]!, seconds, nanos)) {
       counters[kOldestDecodedSeconds] = seconds;
       counters[kOldestDecodedNanos] = nanos;
     }
-    if (
-      seconds > counters[kNewestDecodedSeconds]! ||
-      (seconds === counters[kNewestDecodedSeconds]! && nanos > counters[kNewestDecodedNanos]!)
-    ) {
+    if (isLater(seconds, nanos, counters[kNewestDecodedSeconds]!, counters[kNewestDecodedNanos]!)) {
       counters[kNewestDecodedSeconds] = seconds;
       counters[kNewestDecodedNanos] = nanos;
     }

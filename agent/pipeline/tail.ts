@@ -28,7 +28,7 @@ import { ReadResult } from '../capture/record.ts';
 import { type CaptureFileInfo, kProcessedSuffix, RotationDirectory } from '../capture/rotation.ts';
 import { SkipCounters } from '../shared/skips.ts';
 import type { DirectoryCheckpoint } from './checkpoint.ts';
-import { RecordLoop } from './record-loop.ts';
+import { isLater, RecordLoop } from './record-loop.ts';
 
 export type OnDone = 'keep' | 'delete' | 'rename';
 
@@ -356,10 +356,7 @@ export class DirectoryTail {
         counters.bytes += record.capturedLength;
         const newest = counters.newestCapture;
         if (newest === null) counters.newestCapture = { seconds: record.seconds, nanos: record.nanos };
-        else if (
-          record.seconds > newest.seconds ||
-          (record.seconds === newest.seconds && record.nanos > newest.nanos)
-        ) {
+        else if (isLater(record.seconds, record.nanos, newest.seconds, newest.nanos)) {
           newest.seconds = record.seconds;
           newest.nanos = record.nanos;
         }
