@@ -108,6 +108,8 @@ export function correlateOptionsFrom(options: CorrelateCliOptions): CorrelateOpt
     relay: timeoutNanos,
   };
   applyMemoryBudget(correlate, options.memoryBudgetMiB ?? kDefaultMemoryBudgetMiB, options.maxPending);
+  // Matchers validate their own settings (CIDRs, ports) when built: throws before anything is read.
+  new Correlator(correlate, { emit: () => {} });
   return correlate;
 }
 
@@ -213,8 +215,6 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
   try {
     outputSpec = parseOutputSpec(options.output);
     correlateOptions = correlateOptionsFrom(options);
-    // Matchers validate their own settings (CIDRs, ports) when built: fail fast, before any output.
-    new Correlator(correlateOptions, { emit: () => {} });
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 2;

@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import { discoverCaptureFiles } from '../capture/discover.ts';
-import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import { replayParallel } from '../pipeline/parallel-replay.ts';
 import { finishReport, type GeneratedReport, generateReport, startReport } from '../report/html-report.ts';
@@ -29,8 +28,6 @@ export async function runReport(options: ReportCommandOptions): Promise<number> 
   let correlate: CorrelateOptions;
   try {
     correlate = correlateOptionsFrom(options);
-    // Matchers validate their settings (CIDRs, ports) when built: fail before reading anything.
-    new Correlator(correlate, { emit: () => {} });
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 2;

@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { OtelExporter } from '../export/otel/index.ts';
@@ -96,7 +95,6 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   try {
     outputSpec = parseOutputSpec(options.output);
     correlateOptions = correlateOptionsFrom(options);
-    new Correlator(correlateOptions, { emit: () => {} });
   } catch (error) {
     log('error', (error as Error).message);
     return 2;
