@@ -169,23 +169,19 @@ function exporterStats(
   pool: PipelineSnapshot | null = null,
 ): PipelineStatsSnapshot {
   const merged = mergeStats(loops);
-  const stats = emptyPipelineStats();
-  stats.packetsDecoded = merged.decoded;
-  stats.bytesRead = merged.bytes;
-  stats.packetsSkipped = merged.skips;
-  stats.pairs = merged.pairs;
-  stats.pending = merged.pending;
-  stats.files = files;
-  stats.newestCapture = merged.newestCapture;
-  if (pool !== null) {
-    stats.bufferPool = { free: pool.poolSlots - pool.poolUsed, used: pool.poolUsed };
-    stats.queues = pool.queueDepths.map((depth, i) => ({
-      name: `chunks.${i}`,
-      depth,
-      capacity: pool.queueCapacity,
-    }));
-  }
-  return stats;
+  return {
+    packetsDecoded: merged.decoded,
+    packetsSkipped: merged.skips,
+    bytesRead: merged.bytes,
+    files,
+    pending: merged.pending,
+    pairs: merged.pairs,
+    bufferPool: pool && { free: pool.poolSlots - pool.poolUsed, used: pool.poolUsed },
+    queues:
+      pool?.queueDepths.map((depth, i) => ({ name: `chunks.${i}`, depth, capacity: pool.queueCapacity })) ??
+      [],
+    newestCapture: merged.newestCapture,
+  };
 }
 
 /** The end-of-run summary from the pipeline's loops (one on this thread, or the workers'). */

@@ -43,21 +43,29 @@ export interface PacketConsumer {
   skips?: SkipCounters;
 }
 
-// Counters in one typed array: epoch seconds and byte totals are no small integers, and an
-// object field holding one would allocate at every write.
+// Counts and times in typed arrays: epoch seconds and byte totals are no small integers, and
+// an object field holding one would allocate at every write.
 const kPackets = 0;
 const kDecoded = 1;
 const kBytes = 2;
-const kNewestSeconds = 3;
-const kNewestNanos = 4;
-const kOldestDecodedSeconds = 5;
-const kOldestDecodedNanos = 6;
-const kNewestDecodedSeconds = 7;
-const kNewestDecodedNanos = 8;
 
 /** True when capture time (seconds, nanos) is after (thanSeconds, thanNanos). */
 export function isLater(seconds: number, nanos: number, thanSeconds: number, thanNanos: number): boolean {
   return seconds > thanSeconds || (seconds === thanSeconds && nanos > thanNanos);
+}
+
+/** Stores (seconds, nanos) at times[at], times[at + 1] when it is later than the time there. */
+function keepLatest(times: Float64Array, at: number, seconds: number, nanos: number): void {
+  if (!isLater(seconds, nanos, times[at]!, times[at + 1]!)) return;
+  times[at] = seconds;
+  times[at + 1] = nanos;
+}
+
+/** Stores (seconds, nanos) at times[at], times[at + 1] when it is earlier than the time there. */
+function keepEarliest(times: Float64Array, at: number, seconds: number, nanos: number): void {
+  if (!isLater(times[at]!, times[at + 1]!, seconds, nanos)) return;
+  times[at] = seconds;
+  times[at + 1] = nanos;
 }
 
 export class RecordLoop {
@@ -66,7 +74,12 @@ export class RecordLoop {
   readonly inputSkips = new SkipCounters();
   /** The last record's packet, as far as it decoded (not touched by a record of another shard). */
   readonly packet = new DecodedPacket();
-  readonly #counters = new Float64Array([0, 0, 0, -1, 0, Number.POSITIVE_INFINITY, 0, -1, 0]);
+  /** Records, records decoded to TCP/UDP (or skipped as another shard's), bytes. */
+  readonly #counts = new Float64Array(3);
+  /** [seconds, nanos] of the newest record; seconds -1 before the first. */
+  readonly #newest = new Float64Array([-1, 0]);
+  /** [oldest seconds, nanos, newest seconds, nanos] of the records counted decoded (WorkerStats.decodedRange). */
+  readonly #decodedRange = new Float64Array([Number.POSITIVE_INFINITY, 0, -1, 0]);
   readonly #trackDecoded: boolean;
   /** Records of other flow shards are not decoded (false: one shard, or shards by payload). */
   readonly #skipOtherShards: boolean;
@@ -99,15 +112,12 @@ export class RecordLoop {
 
   /** Processes one record of file `fileId` (valid only during the call: the reader reuses it). */
   record(fileId: number, record: CaptureRecord): void {
-    const counters = this.#counters;
+    const counts = this.#counts;
     const seconds = record.seconds;
     const nanos = record.nanos;
-    counters[kPackets] = counters[kPackets]! + 1;
-    counters[kBytes] = counters[kBytes]! + record.capturedLength;
-    if (isLater(seconds, nanos, counters[kNewestSeconds]!, counters[kNewestNanos]!)) {
-      counters[kNewestSeconds] = seconds;
-      counters[kNewestNanos] = nanos;
-    }
+    counts[kPackets] = counts[kPackets]! + 1;
+    counts[kBytes] = counts[kBytes]! + record.capturedLength;
+    keepLatest(this.#newest, 0, seconds, nanos);
     if (this.#skipOtherShards) {
       const shard = rawFlowShard(
         record.data,
@@ -130,17 +140,10 @@ export class RecordLoop {
   }
 
   #countDecoded(seconds: number, nanos: number): void {
-    const counters = this.#counters;
-    counters[kDecoded] = counters[kDecoded]! + 1;
+    this.#counts[kDecoded] = this.#counts[kDecoded]! + 1;
     if (!this.#trackDecoded) return;
-    if (isLater(counters[kOldestDecodedSeconds]!, counters[kOldestDecodedNanos]!, seconds, nanos)) {
-      counters[kOldestDecodedSeconds] = seconds;
-      counters[kOldestDecodedNanos] = nanos;
-    }
-    if (isLater(seconds, nanos, counters[kNewestDecodedSeconds]!, counters[kNewestDecodedNanos]!)) {
-      counters[kNewestDecodedSeconds] = seconds;
-      counters[kNewestDecodedNanos] = nanos;
-    }
+    keepEarliest(this.#decodedRange, 0, seconds, nanos);
+    keepLatest(this.#decodedRange, 2, seconds, nanos);
   }
 
   /** End of input: pending requests are reported unanswered (end_of_input). */
@@ -148,28 +151,23 @@ export class RecordLoop {
     this.consumer.finish();
   }
 
-  get packets(): number {
-    return this.#counters[kPackets]!;
-  }
-
   /** Cumulative counters, as plain data (what a worker posts; `withInputSkips` false: another loop reports them). */
   stats(withInputSkips = true): WorkerStats {
-    const counters = this.#counters;
+    const counts = this.#counts;
     const consumer = this.consumer;
     const pairs: WorkerStats['pairs'] = {};
-    for (const [protocol, counts] of consumer.counts ?? []) pairs[protocol] = structuredClone(counts);
+    for (const [protocol, pairCounts] of consumer.counts ?? []) pairs[protocol] = structuredClone(pairCounts);
     return {
-      packets: counters[kPackets]!,
-      decoded: counters[kDecoded]!,
-      bytes: counters[kBytes]!,
+      packets: counts[kPackets]!,
+      decoded: counts[kDecoded]!,
+      bytes: counts[kBytes]!,
       inputSkips: withInputSkips ? this.inputSkips.toObject() : {},
       correlatorSkips: consumer.skips?.toObject() ?? {},
       pairs,
       pending: consumer.pending?.() ?? {},
-      newestCaptureSeconds: counters[kNewestSeconds]!,
-      newestCaptureNanos: counters[kNewestNanos]!,
-      decodedRange:
-        counters[kNewestDecodedSeconds]! >= 0 ? [...counters.subarray(kOldestDecodedSeconds)] : null,
+      newestCaptureSeconds: this.#newest[0]!,
+      newestCaptureNanos: this.#newest[1]!,
+      decodedRange: this.#decodedRange[2]! >= 0 ? [...this.#decodedRange] : null,
     };
   }
 }
