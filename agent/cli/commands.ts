@@ -3,11 +3,17 @@
  * 2 usage error (bad flags or values).
  */
 import fs from 'node:fs';
-import YAML from 'yaml';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { kDefaultMemoryBudgetMiB, kMinMemoryBudgetMiB } from '../correlate/memory-budget.ts';
+import { loadConfigFile } from './config-file.ts';
+import {
+  correlationArgs,
+  correlationOptions,
+  positiveInteger,
+  positiveSeconds,
+  textList,
+} from './correlation-flags.ts';
 import {
   checked,
   dropUnknownEnv,
@@ -25,25 +31,6 @@ const packageJson = JSON.parse(fs.readFileSync(new URL('../../package.json', imp
   version: string;
 };
 
-function portList(value: unknown): number[] {
-  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
-  return items
-    .filter((item) => item.trim() !== '')
-    .map((item) => {
-      const port = Number(item);
-      if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new UsageError(`not a port number: "${item}"`);
-      return port;
-    });
-}
-
-function positiveSeconds(value: unknown): number {
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0)
-    throw new UsageError(`not a positive number of seconds: "${value}"`);
-  return seconds;
-}
-
 function workerCount(value: unknown): number | 'auto' {
   if (value === 'auto') return 'auto';
   const n = Number(value);
@@ -57,13 +44,6 @@ function nonNegativeSeconds(value: unknown): number {
   return seconds;
 }
 
-function cidrList(value: unknown): string[] {
-  return String(value)
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-}
-
 function ratio(value: unknown): number {
   const r = Number(value);
   if (!Number.isFinite(r) || r < 0 || r > 1) throw new UsageError(`must be between 0 and 1, got "${value}"`);
@@ -71,7 +51,7 @@ function ratio(value: unknown): number {
 }
 
 function secondsList(value: unknown): number[] {
-  return cidrList(value).map((item) => {
+  return textList(value).map((item) => {
     const seconds = Number(item);
     if (!Number.isFinite(seconds) || seconds <= 0)
       throw new UsageError(`not a positive number of seconds: "${item}"`);
@@ -80,43 +60,11 @@ function secondsList(value: unknown): number[] {
 }
 
 function serviceMap(value: unknown): { match: string; service: string }[] {
-  return cidrList(value).map((item) => {
+  return textList(value).map((item) => {
     const at = item.lastIndexOf('=');
     if (at <= 0 || at === item.length - 1) throw new UsageError(`entries are MATCH=NAME, got "${item}"`);
     return { match: item.slice(0, at), service: item.slice(at + 1) };
   });
-}
-
-/**
- * `--config FILE`: YAML whose keys are the flags (precedence: flags > WIRESPAN_* env > file >
- * defaults). Unknown keys fail like unknown flags (strict mode), naming the key.
- */
-function loadConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      `cannot read --config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(text);
-  } catch (error) {
-    throw new UsageError(`--config ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new UsageError(`--config ${file} must be a mapping of flag names to values`);
-  }
-  // Lists in YAML are natural for comma-separated flags (ports, CIDRs).
-  const flags: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    flags[key] = Array.isArray(value) && key !== 'watch' && key !== 'http-route' ? value.join(',') : value;
-  }
-  optionContext.config = { file, values: flags };
-  return flags;
 }
 
 function portOrZero(value: unknown): number {
@@ -132,88 +80,6 @@ function nonNegativeInteger(value: unknown): number {
   return n;
 }
 
-function positiveInteger(value: unknown): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`not a positive integer: "${value}"`);
-  return n;
-}
-
-function memoryBudget(value: unknown): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < kMinMemoryBudgetMiB)
-    throw new UsageError(`not a memory budget in MiB (an integer >= ${kMinMemoryBudgetMiB}): "${value}"`);
-  return n;
-}
-
-/** Correlation flags shared by replay and run. */
-function correlationOptions<T>(y: Argv<T>) {
-  return y
-    .option('dns-ports', {
-      describe: 'server ports carrying DNS (UDP and TCP)',
-      type: 'string',
-      default: '53',
-      coerce: checked('dns-ports', portList, true),
-    })
-    .option('dns-latency-from', {
-      describe:
-        'retransmitted DNS queries: measure from the first copy (as tshark, and as the user waited) or the last one',
-      choices: ['first', 'last'] as const,
-      default: 'first' as const,
-    })
-    .option('udp-ports', {
-      describe: 'server ports for generic UDP request/reply pairing',
-      type: 'string',
-      default: '88,123,161,1812,1813,11211',
-      coerce: checked('udp-ports', portList, true),
-    })
-    .option('http-keep-query', {
-      describe:
-        'keep HTTP query strings and ;path parameters in targets (both redacted by default; URL userinfo is always redacted)',
-      type: 'boolean',
-      default: false,
-    })
-    .option('relay', {
-      describe: 'pair identical payloads entering and leaving --internal-networks',
-      type: 'boolean',
-      default: false,
-    })
-    .option('internal-networks', {
-      describe: 'CIDRs inside the relaying system (relay mode)',
-      type: 'string',
-      default: '192.168.0.0/16',
-      coerce: checked('internal-networks', cidrList, true),
-    })
-    .option('relay-echo', {
-      describe: 'relay: also pair payloads sent back to their sender',
-      type: 'boolean',
-      default: false,
-    })
-    .option('relay-cross-transport', {
-      describe: 'relay: also pair UDP in with TCP out and vice versa',
-      type: 'boolean',
-      default: false,
-    })
-    .option('timeout', {
-      describe: 'seconds (of capture time) a request waits for its response before it is reported unanswered',
-      type: 'number',
-      default: 30,
-      coerce: checked('timeout', positiveSeconds),
-    })
-    .option('memory-budget', {
-      describe:
-        'MiB the correlation tables may hold; the pending and TCP reassembly caps derive from it (README "Security and limits")',
-      type: 'number',
-      default: kDefaultMemoryBudgetMiB,
-      coerce: checked('memory-budget', memoryBudget),
-    })
-    .option('max-pending', {
-      describe:
-        'cap on pending requests per protocol (default: derived from --memory-budget); the oldest is evicted (and reported) beyond it',
-      type: 'number',
-      coerce: checked('max-pending', positiveInteger),
-    });
-}
-
 /** OTLP export flags shared by replay and run. */
 function otelOptions<T>(y: Argv<T>) {
   return y
@@ -226,7 +92,7 @@ function otelOptions<T>(y: Argv<T>) {
     .option('local-networks', {
       describe: 'OTLP: CIDRs of the observed node; a span is SERVER when its server is local, else CLIENT',
       type: 'string',
-      coerce: checked('local-networks', (v: unknown) => (v === undefined ? undefined : cidrList(v)), true),
+      coerce: checked('local-networks', (v: unknown) => (v === undefined ? undefined : textList(v)), true),
     })
     .option('service-map', {
       describe: 'OTLP: service.name per server, MATCH=NAME,... where MATCH is addr:port, CIDR or CIDR:port',
@@ -284,35 +150,6 @@ function otelOptions<T>(y: Argv<T>) {
         );
       return true;
     });
-}
-
-/** The correlation settings as the commands take them. */
-function correlationArgs(argv: {
-  'dns-ports': number[];
-  'dns-latency-from': 'first' | 'last';
-  'udp-ports': number[];
-  'http-keep-query': boolean;
-  relay: boolean;
-  'internal-networks': string[];
-  'relay-echo': boolean;
-  'relay-cross-transport': boolean;
-  timeout: number;
-  'memory-budget': number;
-  'max-pending': number | undefined;
-}) {
-  return {
-    dnsPorts: argv['dns-ports'],
-    dnsLatencyFrom: argv['dns-latency-from'],
-    udpPorts: argv['udp-ports'],
-    httpKeepQuery: argv['http-keep-query'],
-    relay: argv.relay,
-    internalNetworks: argv['internal-networks'],
-    relayEcho: argv['relay-echo'],
-    relayCrossTransport: argv['relay-cross-transport'],
-    timeoutSeconds: argv.timeout,
-    memoryBudgetMiB: argv['memory-budget'],
-    maxPending: argv['max-pending'],
-  };
 }
 
 /** The export settings as the commands take them. */

@@ -4,8 +4,10 @@ import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
-import { type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
+import { applyOption, type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
+import { type ProtocolRegistry, timeoutFlag } from '../correlate/protocol.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import {
   createOtelExporter,
   type OtelExporter,
@@ -21,10 +23,11 @@ import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-repl
 import { RecordLoop } from '../pipeline/record-loop.ts';
 import { ThisThreadReplay } from '../pipeline/replay.ts';
 import { formatLatencyReport, LatencySummary } from '../report/latency-summary.ts';
+import { type CorrelateCliOptions, camelCase } from './correlation-flags.ts';
 import { parseOutputSpec } from './output-spec.ts';
 import { createProgress, type Progress } from './progress.ts';
 
-export interface ReplayCommandOptions {
+export interface ReplayCommandOptions extends CorrelateCliOptions {
   inputs: string[];
   output: string;
   packets: boolean;
@@ -38,25 +41,12 @@ export interface ReplayCommandOptions {
   /** 'auto' or a count; 0 = everything on this thread. */
   workers: number | 'auto';
   statsIntervalSeconds: number;
-  dnsPorts: number[];
-  dnsLatencyFrom: 'first' | 'last';
-  udpPorts: number[];
-  httpKeepQuery: boolean;
-  relay: boolean;
-  internalNetworks: string[];
-  relayEcho: boolean;
-  relayCrossTransport: boolean;
-  timeoutSeconds: number;
-  /** MiB the correlation tables may hold: the caps derive from it (correlate/memory-budget.ts). */
-  memoryBudgetMiB?: number;
-  /** Explicit pending cap per protocol (overrides the budget's); undefined = derived. */
-  maxPending?: number | undefined;
   /** OTLP export: undefined = off; '' = on, endpoint from OTEL_EXPORTER_OTLP_* or the default; else the URL. */
   otlp: string | undefined;
   otel: OtelCliOptions;
 }
 
-/** Export settings from the command line (README.md ("OpenTelemetry export")). */
+/** Export settings from the command line (docs/output.md "OpenTelemetry spans"). */
 export interface OtelCliOptions {
   localNetworks: string[] | undefined;
   serviceMap: ServiceMapEntry[];
@@ -71,45 +61,28 @@ export interface OtelCliOptions {
   unansweredSpansTotalPerSecond?: number | undefined;
 }
 
-/** The correlation flags replay and run share. */
-export type CorrelateCliOptions = Pick<
-  ReplayCommandOptions,
-  | 'dnsPorts'
-  | 'dnsLatencyFrom'
-  | 'udpPorts'
-  | 'httpKeepQuery'
-  | 'relay'
-  | 'internalNetworks'
-  | 'relayEcho'
-  | 'relayCrossTransport'
-  | 'timeoutSeconds'
-  | 'memoryBudgetMiB'
-  | 'maxPending'
->;
-
-export function correlateOptionsFrom(options: CorrelateCliOptions): CorrelateOptions {
-  const correlate = defaultCorrelateOptions();
-  correlate.dnsPorts = options.dnsPorts;
-  correlate.dnsLatencyFrom = options.dnsLatencyFrom;
-  correlate.udpPorts = options.udpPorts;
-  correlate.httpKeepQuery = options.httpKeepQuery;
-  correlate.relay = {
-    enabled: options.relay,
-    internalNetworks: options.internalNetworks,
-    matchEcho: options.relayEcho,
-    crossTransport: options.relayCrossTransport,
-  };
-  const timeoutNanos = Math.round(options.timeoutSeconds * 1e9);
-  correlate.timeoutNanos = {
-    dns: timeoutNanos,
-    http: timeoutNanos,
-    tcp: timeoutNanos,
-    udp: timeoutNanos,
-    relay: timeoutNanos,
-  };
-  applyMemoryBudget(correlate, options.memoryBudgetMiB ?? kDefaultMemoryBudgetMiB, options.maxPending);
+/** The commands' correlation settings → CorrelateOptions (flag defaults for what is not given). */
+export function correlateOptionsFrom(
+  options: CorrelateCliOptions,
+  registry: ProtocolRegistry = matcherRegistry,
+): CorrelateOptions {
+  const correlate = defaultCorrelateOptions(registry);
+  for (const descriptor of registry) {
+    for (const option of descriptor.options ?? []) {
+      const value = options[camelCase(option.flag)];
+      if (value !== undefined) applyOption(option, correlate, value);
+    }
+    const seconds = options[camelCase(timeoutFlag(descriptor))] ?? options.timeoutSeconds;
+    correlate.timeoutNanos[descriptor.name] = Math.round((seconds as number) * 1e9);
+  }
+  applyMemoryBudget(
+    correlate,
+    options.memoryBudgetMiB ?? kDefaultMemoryBudgetMiB,
+    options.maxPending,
+    registry,
+  );
   // Matchers validate their own settings (CIDRs, ports) when built: throws before anything is read.
-  new Correlator(correlate, { emit: () => {} });
+  new Correlator(correlate, { emit: () => {} }, undefined, registry);
   return correlate;
 }
 

@@ -7,9 +7,11 @@
 import fs from 'node:fs';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import { replayParallel } from '../pipeline/parallel-replay.ts';
 import { finishReport, type GeneratedReport, generateReport, startReport } from '../report/html-report.ts';
-import { type CorrelateCliOptions, correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
+import type { CorrelateCliOptions } from './correlation-flags.ts';
+import { correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
 
 export interface ReportCommandOptions extends CorrelateCliOptions {
   inputs: string[];
@@ -109,5 +111,6 @@ async function reportOnWorkers(
     })),
     elapsedNanos: result.elapsedNanos,
     failure: result.failure,
+    registry: matcherRegistry,
   });
 }

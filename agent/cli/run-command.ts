@@ -23,10 +23,10 @@ import { RecordLoop } from '../pipeline/record-loop.ts';
 import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
 import { TailPublisher } from '../pipeline/tail-publisher.ts';
 import { WorkerPipeline } from '../pipeline/worker-pipeline.ts';
+import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { startHealthServer } from './health-server.ts';
 import { parseOutputSpec } from './output-spec.ts';
 import {
-  type CorrelateCliOptions,
   correlateOptionsFrom,
   createExporterFromCli,
   type OtelCliOptions,

@@ -9,9 +9,10 @@
 import type { DecodedPacket } from '../decode/packet.ts';
 import { IpProtocol } from '../decode/packet.ts';
 import { SkipCounters } from '../shared/skips.ts';
-import { type Matcher, type MatcherContext, type MatcherDescriptor, PacketView } from './matcher.ts';
+import { type Matcher, type MatcherContext, PacketView } from './matcher.ts';
 import type { CorrelateOptions } from './options.ts';
 import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNames } from './pair.ts';
+import { type ProtocolRegistry, protocolIdOf } from './protocol.ts';
 import { matcherRegistry } from './registry.ts';
 import { flowShard, payloadShard } from './shard.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
@@ -46,42 +47,70 @@ export class Correlator {
   /** Capture time of the packet (or end of input) being processed: when evictions and closes happen. */
   #nowSeconds = 0;
   #nowNanos = 0;
-  readonly #timeoutNanos: CorrelateOptions['timeoutNanos'];
+  readonly #registry: ProtocolRegistry;
+  /** By protocol id (registry index). */
+  readonly #timeoutById: Float64Array;
+  readonly #countsById: PairCounts[] = [];
 
   constructor(
     options: CorrelateOptions,
     sink: PairSink,
     skips = new SkipCounters(),
-    registry: readonly MatcherDescriptor[] = matcherRegistry,
+    registry: ProtocolRegistry = matcherRegistry,
     shard: { index: number; count: number } = { index: 0, count: 1 },
   ) {
     this.skips = skips;
     this.#shard = shard.index;
     this.#shards = shard.count;
-    this.#timeoutNanos = options.timeoutNanos;
-    const counting: PairSink = { emit: (pair) => this.#count(pair, sink) };
+    this.#registry = registry;
+    this.#timeoutById = new Float64Array(registry.length);
+    for (let id = 0; id < registry.length; id++) {
+      this.#timeoutById[id] = options.timeoutNanos[registry[id]!.name] ?? 0;
+    }
     this.parserBuffers = new ParserBufferBudget(options.reassembly.maxParserBufferBytesTotal);
-    const context: MatcherContext = { options, sink: counting, skips, parserBuffers: this.parserBuffers };
     const streams: StreamProtocol[] = [];
-    for (const descriptor of registry) {
-      if (!descriptor.enabled(options)) continue;
+    for (let id = 0; id < registry.length; id++) {
+      const descriptor = registry[id]!;
+      if (descriptor.create === undefined || !descriptor.enabled(options)) continue;
+      const context: MatcherContext = {
+        options,
+        sink: this.#sinkFor(id, descriptor.name, sink),
+        skips,
+        parserBuffers: this.parserBuffers,
+      };
       const matcher = descriptor.create(context);
       const byPayload = descriptor.shardBy === 'payload';
       this.#matchers.push({ name: descriptor.name, matcher, byPayload });
       if (matcher.onPacket)
         this.#packetMatchers.push({ onPacket: matcher.onPacket.bind(matcher), byPayload });
-      this.counts.set(descriptor.name, { matched: 0, unanswered: 0, unansweredBy: {} });
+      const counts = { matched: 0, unanswered: 0, unansweredBy: {} };
+      this.counts.set(descriptor.name, counts);
+      this.#countsById[id] = counts;
       if (matcher.stream) streams.push(matcher.stream);
     }
     this.#reassembly = streams.length > 0 ? new TcpReassembly(streams, options.reassembly, skips) : null;
     this.#anyByPayload = this.#matchers.some((m) => m.byPayload);
   }
 
+  /**
+   * The sink of the matcher of protocol `id`: stamps each pair's protocol id (its own, or, for a
+   * pair of another protocol, found by name), counts it and passes it on. Made once per matcher.
+   */
+  #sinkFor(id: number, name: string, sink: PairSink): PairSink {
+    return {
+      emit: (pair) => {
+        pair.protocolId = pair.protocol === name ? id : protocolIdOf(this.#registry, pair.protocol);
+        this.#count(pair, sink);
+      },
+    };
+  }
+
   #count(pair: Pair, sink: PairSink): void {
-    let counts = this.counts.get(pair.protocol);
+    let counts = this.#countsById[pair.protocolId] ?? this.counts.get(pair.protocol);
     if (!counts) {
       counts = { matched: 0, unanswered: 0, unansweredBy: {} };
       this.counts.set(pair.protocol, counts);
+      if (pair.protocolId >= 0) this.#countsById[pair.protocolId] = counts;
     }
     if (pair.outcome === Outcome.Matched) counts.matched++;
     else {
@@ -95,7 +124,7 @@ export class Correlator {
 
   #stampGivenUp(pair: Pair): void {
     if (pair.unansweredReason === UnansweredReason.Expired) {
-      const timeout = this.#timeoutNanos[pair.protocol as keyof CorrelateOptions['timeoutNanos']] ?? 0;
+      const timeout = this.#timeoutById[pair.protocolId] ?? 0;
       const total = pair.request.lastNanos + timeout;
       pair.givenUpSeconds = pair.request.lastSeconds + Math.floor(total / 1e9);
       pair.givenUpNanos = total % 1e9;

@@ -1,6 +1,6 @@
 /**
  * The contract between the correlator and one protocol matcher (one folder per protocol
- * under agent/correlate/, one line in registry.ts to add one).
+ * under agent/correlate/, one line in registry.ts to add one; the descriptor: protocol.ts).
  *
  * The correlator offers every decoded TCP/UDP packet, in capture order, to every enabled
  * matcher through one reused PacketView. A matcher keeps its own pending requests (numeric
@@ -68,19 +68,4 @@ export interface MatcherContext {
    * the default limit.
    */
   parserBuffers?: ParserBufferBudget;
-}
-
-/** What a protocol folder exports (its index.ts) and registry.ts lists. */
-export interface MatcherDescriptor {
-  /** Protocol name as it appears in output: 'dns', 'http', 'tcp', 'udp', 'relay'. */
-  readonly name: string;
-  /**
-   * How the pipeline shards this matcher's packets across correlator workers: 'flow' (the
-   * default: both directions of a conversation meet in one shard) or 'payload' (the same
-   * payload bytes meet in one shard, whatever the flow: relay matching).
-   */
-  readonly shardBy?: 'flow' | 'payload';
-  /** Whether the options enable it (e.g. relay is off unless configured). */
-  enabled(options: CorrelateOptions): boolean;
-  create(context: MatcherContext): Matcher;
 }

@@ -9,20 +9,23 @@
  * |---|---|---|---|
  * | 20 % | reserve: runtime, output and export buffers | | |
  * | 5 % | incomplete HTTP heads and DNS-over-TCP messages held by the parsers (maxParserBufferBytesTotal) | | 25.6 MiB |
- * | 15 % | pending DNS queries | 1,536 (~500 measured + a 253-character name escaped to 1 KB) | 52,428 |
- * | 5 % | pending UDP requests | 512 (~400 measured) | 52,428 |
- * | 10 % | pending TCP handshakes (SYN) | 1,024 (~820 measured) | 52,428 |
- * | 15 % | pending HTTP requests | 6,144 (~2,450 measured with the connection + clipped fields) | 13,107 |
- * | 5 % | pending relay requests | 1,024 | 26,214 |
+ * | 50 % | pending requests of every protocol, split by the descriptors' weights (`pending` in each protocol's index.ts) | bytesPerEntry | |
+ * | (15 %) | pending DNS queries (weight 3) | 1,536 (~500 measured + a 253-character name escaped to 1 KB) | 52,428 |
+ * | (5 %) | pending UDP requests (weight 1) | 512 (~400 measured) | 52,428 |
+ * | (10 %) | pending TCP handshakes (SYN) (weight 2) | 1,024 (~820 measured) | 52,428 |
+ * | (15 %) | pending HTTP requests (weight 3) | 6,144 (~2,450 measured with the connection + clipped fields) | 13,107 |
+ * | (5 %) | pending relay requests (weight 1) | 1,024 | 26,214 |
  * | 15 % | TCP connections tracked by reassembly | kConnectionOverheadBytes + 1,024 (HTTP/DNS parser state) | 39,321 |
  * | 10 % | out-of-order bytes held by reassembly (maxBufferedBytesTotal) | | 51.2 MiB |
  *
- * Measured bytes: `node --expose-gc test/tools/pending-memory.ts` (README "Security and limits"). An explicit
+ * Measured bytes: `node --expose-gc test/tools/pending-memory.ts` (docs/operating.md "Memory budget"). An explicit
  * `--max-pending N` overrides the derived pending caps (every protocol gets N). With worker
  * threads, each worker gets its share of every count cap (agent/pipeline/worker-main.ts), so the
  * total stays within the one budget.
  */
 import type { CorrelateOptions } from './options.ts';
+import type { ProtocolRegistry } from './protocol.ts';
+import { matcherRegistry } from './registry.ts';
 import {
   defaultTcpReassemblyOptions,
   kConnectionOverheadBytes,
@@ -34,21 +37,33 @@ export const kDefaultMemoryBudgetMiB = 512;
 /** The smallest budget accepted (every cap stays well above 1). */
 export const kMinMemoryBudgetMiB = 16;
 
-/** Shares of the budget (they add up to 1). */
-export const kMemoryBudgetShares = {
-  reserve: 0.2,
-  parserBuffers: 0.05,
-  dns: 0.15,
-  udp: 0.05,
-  tcp: 0.1,
-  http: 0.15,
-  relay: 0.05,
-  connections: 0.15,
-  buffered: 0.1,
-} as const;
+/** Shares of the budget besides the pending tables. */
+const kFixedShares = { reserve: 0.2, parserBuffers: 0.05, connections: 0.15, buffered: 0.1 } as const;
+/** Share of all pending tables together, split by the protocols' weights. */
+export const kPendingShare = 0.5;
 
-/** Worst-case heap bytes per pending entry, per protocol (measured figures rounded up, see the table above). */
-export const kBytesPerPending = { dns: 1536, udp: 512, tcp: 1024, http: 6144, relay: 1024 } as const;
+/** Each protocol's share of the budget for its pending table, by name. */
+export function pendingShares(registry: ProtocolRegistry = matcherRegistry): Record<string, number> {
+  let totalWeight = 0;
+  for (const descriptor of registry) totalWeight += descriptor.pending?.weight ?? 0;
+  const shares: Record<string, number> = {};
+  for (const descriptor of registry) {
+    if (descriptor.pending !== undefined)
+      shares[descriptor.name] = (kPendingShare * descriptor.pending.weight) / totalWeight;
+  }
+  return shares;
+}
+
+/** Shares of the budget (they add up to 1): the fixed ones and the registry's pending tables. */
+export const kMemoryBudgetShares: Readonly<Record<string, number>> & typeof kFixedShares = {
+  ...kFixedShares,
+  ...pendingShares(),
+};
+
+/** Worst-case heap bytes per pending entry, by protocol (from the descriptors, see the table above). */
+export const kBytesPerPending: Readonly<Record<string, number>> = Object.fromEntries(
+  matcherRegistry.flatMap((d) => (d.pending === undefined ? [] : [[d.name, d.pending.bytesPerEntry]])),
+);
 
 /** Parser state of a connection on top of reassembly's own (HTTP framers and queue, DNS stream buffer). */
 export const kStreamParserBytesPerConnection = 1024;
@@ -61,50 +76,48 @@ export interface MemoryBudgetCaps {
 }
 
 /** The caps a budget of `mib` MiB allows (count caps for one correlator; worker-main.ts divides them). */
-export function capsForMemoryBudget(mib: number): MemoryBudgetCaps {
+export function capsForMemoryBudget(
+  mib: number,
+  registry: ProtocolRegistry = matcherRegistry,
+): MemoryBudgetCaps {
   if (!(mib >= kMinMemoryBudgetMiB) || !Number.isFinite(mib)) {
     throw new RangeError(`memory budget must be at least ${kMinMemoryBudgetMiB} MiB, got ${mib}`);
   }
   const bytes = mib * kMiB;
-  const share = kMemoryBudgetShares;
   const entries = (fraction: number, perEntry: number) =>
     Math.max(1, Math.floor((bytes * fraction) / perEntry));
   const reassembly = defaultTcpReassemblyOptions();
   reassembly.maxConnections = entries(
-    share.connections,
+    kFixedShares.connections,
     kConnectionOverheadBytes + kStreamParserBytesPerConnection,
   );
-  reassembly.maxBufferedBytesTotal = Math.floor(bytes * share.buffered);
-  reassembly.maxParserBufferBytesTotal = Math.floor(bytes * share.parserBuffers);
-  return {
-    maxPending: {
-      dns: entries(share.dns, kBytesPerPending.dns),
-      udp: entries(share.udp, kBytesPerPending.udp),
-      tcp: entries(share.tcp, kBytesPerPending.tcp),
-      http: entries(share.http, kBytesPerPending.http),
-      relay: entries(share.relay, kBytesPerPending.relay),
-    },
-    reassembly,
-  };
+  reassembly.maxBufferedBytesTotal = Math.floor(bytes * kFixedShares.buffered);
+  reassembly.maxParserBufferBytesTotal = Math.floor(bytes * kFixedShares.parserBuffers);
+  const shares = pendingShares(registry);
+  const maxPending: Record<string, number> = {};
+  for (const descriptor of registry) {
+    if (descriptor.pending === undefined) continue;
+    maxPending[descriptor.name] = entries(shares[descriptor.name]!, descriptor.pending.bytesPerEntry);
+  }
+  return { maxPending, reassembly };
 }
 
 /**
  * Sets `options`' pending and reassembly caps from a budget of `mib` MiB; `maxPendingOverride`
  * (the explicit `--max-pending`) replaces the derived pending caps when given.
  */
-export function applyMemoryBudget(options: CorrelateOptions, mib: number, maxPendingOverride?: number): void {
-  const caps = capsForMemoryBudget(mib);
+export function applyMemoryBudget(
+  options: CorrelateOptions,
+  mib: number,
+  maxPendingOverride?: number,
+  registry: ProtocolRegistry = matcherRegistry,
+): void {
+  const caps = capsForMemoryBudget(mib, registry);
   options.reassembly = caps.reassembly;
-  options.maxPending =
-    maxPendingOverride === undefined
-      ? caps.maxPending
-      : {
-          dns: maxPendingOverride,
-          udp: maxPendingOverride,
-          tcp: maxPendingOverride,
-          http: maxPendingOverride,
-          relay: maxPendingOverride,
-        };
+  if (maxPendingOverride !== undefined) {
+    for (const name of Object.keys(caps.maxPending)) caps.maxPending[name] = maxPendingOverride;
+  }
+  options.maxPending = caps.maxPending;
 }
 
 /**
@@ -113,8 +126,8 @@ export function applyMemoryBudget(options: CorrelateOptions, mib: number, maxPen
  * caps are per connection and stay as they are.
  */
 export function shareForWorker(options: CorrelateOptions, workers: number): void {
-  for (const key of Object.keys(options.maxPending) as (keyof CorrelateOptions['maxPending'])[]) {
-    options.maxPending[key] = Math.max(1, Math.ceil(options.maxPending[key] / workers));
+  for (const [name, cap] of Object.entries(options.maxPending)) {
+    options.maxPending[name] = Math.max(1, Math.ceil(cap / workers));
   }
   const reassembly = options.reassembly;
   reassembly.maxConnections = Math.max(1, Math.ceil(reassembly.maxConnections / workers));

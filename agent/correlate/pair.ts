@@ -88,8 +88,14 @@ export class Pair {
    */
   givenUpSeconds = 0;
   givenUpNanos = 0;
-  /** Matcher name: 'dns' | 'http' | 'tcp' | 'udp' | 'relay'. */
+  /** Protocol name (registry.ts): 'dns' | 'http' | 'tcp' | 'udp' | 'relay' | ... */
   protocol = '';
+  /**
+   * Index of `protocol` in the correlator's registry, stamped by the correlator when the pair
+   * is emitted (matchers set only `protocol`): the output side finds the descriptor without a
+   * string lookup. -1 until then.
+   */
+  protocolId = -1;
   /** IP protocol number of the request: 6 (TCP) or 17 (UDP). */
   transport = 0;
   ipVersion = 4;
@@ -109,7 +115,8 @@ export class Pair {
   response: MessageEdges | null = null;
   /**
    * Protocol-specific fields, serialised as-is under the protocol's name in JSONL
-   * (e.g. {"id":17535,"name":"host3.example.test",...} for dns). Plain JSON values only.
+   * (e.g. {"id":17535,"name":"host3.example.test",...} for dns). Plain JSON values only; each
+   * protocol types it (its descriptor's Detail, e.g. DnsDetail).
    */
   detail: Record<string, unknown> | null = null;
 }

@@ -13,7 +13,7 @@
  * no later than that entry: at most one timeout late, never early.
  *
  * Memory: one Map slot (~40 B) plus the caller's entry object per pending entry; see the
- * README's "Security and limits" section for the measured per-protocol figure.
+ * docs/operating.md "Memory budget" for the measured per-protocol figure.
  */
 
 import { NumericMap } from './numeric-map.ts';

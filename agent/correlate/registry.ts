@@ -1,12 +1,16 @@
-/** Every protocol matcher, in the order packets are offered to them. One line adds a protocol. */
+/**
+ * Every protocol, in the order packets are offered to their matchers (also the order of the
+ * summary and the report). One line adds a protocol: its folder's index.ts exports the
+ * descriptor (protocol.ts). A pair's protocolId is its protocol's index here.
+ */
 import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
-import type { MatcherDescriptor } from './matcher.ts';
+import type { ProtocolRegistry } from './protocol.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
 import { udpMatcher } from './udp/index.ts';
 
-export const matcherRegistry: readonly MatcherDescriptor[] = [
+export const matcherRegistry: ProtocolRegistry = [
   dnsMatcher,
   httpMatcher,
   tcpHandshakeMatcher,

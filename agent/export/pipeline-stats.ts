@@ -3,7 +3,7 @@
  * metric-collection time (every export interval, not per packet). The pipeline fills it from
  * counters it keeps anyway (the reader, the decoder workers' skip counters, the correlator's
  * pair counts and pending tables, the buffer pool and ring headers); the OTel exporter turns it
- * into observable instruments (agent/export/otel/metrics.ts, names in README.md ("OpenTelemetry export")).
+ * into observable instruments (agent/export/otel/metrics.ts, names in docs/output.md "Metrics").
  *
  * Plain data only (numbers, strings, records, arrays): it may be built from values that worker
  * threads posted, and it must not hold class instances. Every count is cumulative since the

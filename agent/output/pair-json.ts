@@ -1,5 +1,5 @@
 /**
- * The JSONL schema of a pair (README "Output schema"): a public interface that users pipe
+ * The JSONL schema of a pair (docs/output.md "JSONL pairs"): a public interface that users pipe
  * into jq, ClickHouse or pandas. Field order is fixed; timestamps are RFC 3339 UTC with nine
  * fraction digits; duration_ns is an exact integer.
  */

@@ -51,7 +51,7 @@ export function formatSummary(run: RunSummary, ignoredFiles: number, errors: str
 
 /**
  * `--summary json`: the summary lines' content and the latency summary as one JSON object
- * (README.md, "End-of-run summary").
+ * (docs/output.md "Summary and progress on stderr").
  */
 export function summaryToJson(
   run: RunSummary,

@@ -5,7 +5,7 @@
  *
  * The agent writes one only at a moment when every pair emitted so far has been exported
  * (or written), so resuming from it never loses a finished pair. What a restart replays is
- * in README.md ("Checkpoints").
+ * in docs/operating.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';

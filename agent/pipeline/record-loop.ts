@@ -16,6 +16,7 @@ import type { CaptureRecord } from '../capture/record.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { PairSink } from '../correlate/pair.ts';
+import type { ProtocolRegistry } from '../correlate/protocol.ts';
 import { matcherRegistry } from '../correlate/registry.ts';
 import { decodePacket } from '../decode/decoder.ts';
 import { kUnclassified, rawFlowShard } from '../decode/flow-hash.ts';
@@ -28,6 +29,8 @@ export interface RecordLoopOptions {
   shard?: { index: number; count: number };
   /** Track the oldest and newest capture time of the records counted decoded (`report`'s time range). */
   decodedTimes?: boolean;
+  /** The protocols (default: registry.ts). */
+  registry?: ProtocolRegistry;
 }
 
 /** What takes the decoded packets: the correlator (tests may give a bare packet consumer). */
@@ -93,8 +96,9 @@ export class RecordLoop {
     loopOptions: RecordLoopOptions = {},
   ): RecordLoop {
     const shard = loopOptions.shard ?? { index: 0, count: 1 };
-    const correlator = new Correlator(options, sink, new SkipCounters(), undefined, shard);
-    const byFlow = !matcherRegistry.some((d) => d.shardBy === 'payload' && d.enabled(options));
+    const registry = loopOptions.registry ?? matcherRegistry;
+    const correlator = new Correlator(options, sink, new SkipCounters(), registry, shard);
+    const byFlow = !registry.some((d) => d.shardBy === 'payload' && d.enabled(options));
     return new RecordLoop(correlator, byFlow ? shard : null, loopOptions.decodedTimes === true);
   }
 

@@ -12,10 +12,12 @@
  * stays visible (a cell keeps its slowest pair; errors have their own cells).
  */
 import type { CorrelateOptions } from '../correlate/options.ts';
+import { colorOf, labelOf, type ProtocolRegistry } from '../correlate/protocol.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import { mergeStats, type WorkerStats } from '../pipeline/messages.ts';
 import { RecordLoop } from '../pipeline/record-loop.ts';
 import { type FileResult, ThisThreadReplay } from '../pipeline/replay.ts';
-import { kReportScript } from './report-client-script.ts';
+import { reportScript } from './report-client-script.ts';
 import { ReportCollector, type ReportData, type ReportLimits, type ServerSummary } from './report-data.ts';
 
 export interface GenerateReportInput {
@@ -23,6 +25,8 @@ export interface GenerateReportInput {
   correlate: CorrelateOptions;
   title?: string;
   limits?: Partial<ReportLimits>;
+  /** The protocols (default: registry.ts). */
+  registry?: ProtocolRegistry;
 }
 
 export interface GeneratedReport {
@@ -35,8 +39,9 @@ export interface GeneratedReport {
 
 /** Replays `files` on this thread (`--workers 0`) and renders the report. Synchronous: a report is a batch job. */
 export function generateReport(input: GenerateReportInput): GeneratedReport {
-  const collector = startReport(input.files, input.limits);
-  const loop = RecordLoop.correlating(input.correlate, collector, { decodedTimes: true });
+  const registry = input.registry ?? matcherRegistry;
+  const collector = startReport(input.files, input.limits, registry);
+  const loop = RecordLoop.correlating(input.correlate, collector, { decodedTimes: true, registry });
   const replay = new ThisThreadReplay({ files: input.files, onRecord: null, loop });
   while (!replay.step(Number.POSITIVE_INFINITY));
   return finishReport(collector, {
@@ -46,6 +51,7 @@ export function generateReport(input: GenerateReportInput): GeneratedReport {
     fileResults: replay.result.files,
     elapsedNanos: replay.result.elapsedNanos,
     failure: null,
+    registry,
   });
 }
 
@@ -53,8 +59,12 @@ export function generateReport(input: GenerateReportInput): GeneratedReport {
  * A collector whose time base is the capture time of the first record that decodes to TCP/UDP,
  * in reading order, set before any pair arrives (whichever thread correlates).
  */
-export function startReport(files: readonly string[], limits: Partial<ReportLimits> = {}): ReportCollector {
-  const collector = new ReportCollector(files, limits);
+export function startReport(
+  files: readonly string[],
+  limits: Partial<ReportLimits> = {},
+  registry: ProtocolRegistry = matcherRegistry,
+): ReportCollector {
+  const collector = new ReportCollector(files, limits, registry);
   let found = false;
   const first = new ThisThreadReplay({
     files,
@@ -82,6 +92,7 @@ export function finishReport(
     elapsedNanos: bigint;
     /** A worker failed: the run was aborted. */
     failure: string | null;
+    registry: ProtocolRegistry;
   },
 ): GeneratedReport {
   // Every loop reads every record: one range, from the first (all agree).
@@ -106,7 +117,7 @@ export function finishReport(
   });
   const errors = run.fileResults.filter((f) => f.error !== null).map((f) => `${f.file}: ${f.error}`);
   if (run.failure !== null) errors.push(run.failure);
-  return { data, html: renderHtmlReport(data), errors, elapsedNanos: run.elapsedNanos };
+  return { data, html: renderHtmlReport(data, run.registry), errors, elapsedNanos: run.elapsedNanos };
 }
 
 export function defaultTitle(files: readonly string[]): string {
@@ -115,14 +126,6 @@ export function defaultTitle(files: readonly string[]): string {
   return `wirespan report: ${names.length} files, ${names[0]} … ${names[names.length - 1]}`;
 }
 
-/** Series colours (colour-blind friendly, Okabe-Ito), by protocol. */
-export const kProtocolColors: Record<string, string> = {
-  dns: '#0072B2',
-  http: '#E69F00',
-  tcp: '#009E73',
-  udp: '#CC79A7',
-  relay: '#56B4E9',
-};
 const kServerColors = [
   '#0072B2',
   '#E69F00',
@@ -134,10 +137,6 @@ const kServerColors = [
   '#000000',
 ];
 const kOtherColor = '#777777';
-
-function colorOf(protocol: string): string {
-  return kProtocolColors[protocol] ?? kOtherColor;
-}
 
 export function escapeHtml(text: string): string {
   return text.replace(
@@ -223,7 +222,7 @@ function cdfSvg(servers: ServerSummary[]): string {
   return `<svg id="cdf-chart" class="chart" viewBox="0 0 ${w} ${h}" data-series="${servers.length}" role="img" aria-label="Latency CDF per server">${parts.join('')}</svg>`;
 }
 
-function unansweredSvg(data: ReportData): string {
+function unansweredSvg(data: ReportData, color: (protocol: string) => string): string {
   const w = 760;
   const h = 220;
   const m = { l: 56, r: 16, t: 12, b: 36 };
@@ -256,7 +255,7 @@ function unansweredSvg(data: ReportData): string {
     });
     d += `L${x(bins).toFixed(1)},${y(0).toFixed(1)}`;
     parts.push(
-      `<path class="series" data-protocol="${escapeHtml(s.protocol)}" stroke="${colorOf(s.protocol)}" d="${d}"><title>${escapeHtml(s.protocol)}</title></path>`,
+      `<path class="series" data-protocol="${escapeHtml(s.protocol)}" stroke="${color(s.protocol)}" d="${d}"><title>${escapeHtml(s.protocol)}</title></path>`,
     );
   }
   parts.push(
@@ -296,8 +295,13 @@ td.what{max-width:320px;overflow-wrap:anywhere}
 code{font-size:.92em}
 `;
 
-/** The report as one HTML document. */
-export function renderHtmlReport(data: ReportData): string {
+/** The report as one HTML document (protocols by their descriptors' labels and colours). */
+export function renderHtmlReport(data: ReportData, registry: ProtocolRegistry = matcherRegistry): string {
+  const color = (protocol: string) => colorOf(registry, protocol, kOtherColor);
+  const label = (protocol: string) => escapeHtml(labelOf(registry, protocol));
+  const colors: Record<string, string> = {};
+  for (const descriptor of registry) colors[descriptor.name] = descriptor.color;
+  const errorRules = registry.flatMap((d) => (d.report?.errorRule === undefined ? [] : [d.report.errorRule]));
   const totals = data.protocols.reduce(
     (acc, p) => ({ matched: acc.matched + p.matched, unanswered: acc.unanswered + p.unanswered }),
     { matched: 0, unanswered: 0 },
@@ -315,7 +319,7 @@ export function renderHtmlReport(data: ReportData): string {
   const scatterBoxes = data.scatter.series
     .map(
       (s) =>
-        `<div class="scatter-box"><h3>${escapeHtml(s.protocol)} <span class="muted">${int(s.pairs)} answered pairs, ${int(s.t.length)} points drawn</span></h3>` +
+        `<div class="scatter-box"><h3>${label(s.protocol)} <span class="muted">${int(s.pairs)} answered pairs, ${int(s.t.length)} points drawn</span></h3>` +
         `<canvas class="scatter" data-protocol="${escapeHtml(s.protocol)}" data-pairs="${s.pairs}" data-points="${s.t.length}"></canvas></div>`,
     )
     .join('');
@@ -326,7 +330,7 @@ export function renderHtmlReport(data: ReportData): string {
       return (
         `<tr class="slow" data-duration-ns="${p.durationNs}" data-start="${escapeHtml(p.start)}" data-request-file="${escapeHtml(p.request.file ?? '')}" ` +
         `data-request-packet="${p.request.packet}" data-response-packet="${p.response?.packet ?? ''}">` +
-        `<td class="num">${p.rank}</td><td>${escapeHtml(p.protocol)}</td><td>${escapeHtml(p.server)}</td><td>${escapeHtml(p.client)}</td>` +
+        `<td class="num">${p.rank}</td><td>${label(p.protocol)}</td><td>${escapeHtml(p.server)}</td><td>${escapeHtml(p.client)}</td>` +
         `<td class="what">${escapeHtml(p.what)}</td><td>${escapeHtml(p.start)}</td><td class="num" title="${p.durationNs} ns">${formatDuration(p.durationNs)}</td>` +
         `<td title="${escapeHtml(p.request.file ?? '')}">${req}</td><td title="${escapeHtml(p.response?.file ?? '')}">${res}</td></tr>`
       );
@@ -360,14 +364,14 @@ export function renderHtmlReport(data: ReportData): string {
 <table id="files"><thead><tr><th>file</th><th>format</th><th class="num">packets</th><th class="num">bytes</th><th>read</th></tr></thead><tbody>${files}</tbody></table>
 <h2>Per protocol</h2>
 <table id="protocols"><thead><tr><th>protocol</th><th class="num">answered</th><th class="num">unanswered</th><th class="num">errors</th><th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th class="num">max</th></tr></thead>
-<tbody>${data.protocols.map((p) => percentileRow(escapeHtml(p.protocol), p)).join('')}</tbody></table>
-<p class="muted">Latency = request first byte to response last byte (capture timestamps). Errors: DNS answers other than NOERROR, HTTP 5xx. Percentiles are exact (nearest rank).</p>
+<tbody>${data.protocols.map((p) => percentileRow(label(p.protocol), p)).join('')}</tbody></table>
+<p class="muted">Latency = request first byte to response last byte (capture timestamps). Errors: ${escapeHtml(errorRules.join(', '))}. Percentiles are exact (nearest rank).</p>
 </section>
 <section id="latency-over-time">
 <h2>Latency over time</h2>
 ${legend([
-  ...data.scatter.series.map((s) => ({ label: s.protocol, color: colorOf(s.protocol) })),
-  { label: 'error answer (DNS rcode ≠ NOERROR, HTTP 5xx)', color: '#E00000' },
+  ...data.scatter.series.map((s) => ({ label: labelOf(registry, s.protocol), color: color(s.protocol) })),
+  { label: `error answer (${errorRules.join(', ')})`, color: '#E00000' },
 ])}
 <p class="muted">Every answered pair is in these charts, thinned to the slowest pair per (time column, log-latency row) cell of a ${data.scatter.grid[0]}×${data.scatter.grid[1]} grid: every outlier stays visible. Log scale; x = request start.</p>
 <div id="scatter-charts" data-series="${data.scatter.series.length}">${scatterBoxes || '<p>No answered requests.</p>'}</div>
@@ -379,8 +383,8 @@ ${cdfSvg(data.servers)}
 </section>
 <section id="unanswered">
 <h2>Unanswered requests over time</h2>
-${legend(data.unanswered.series.map((s) => ({ label: s.protocol, color: colorOf(s.protocol) })))}
-${unansweredSvg(data)}
+${legend(data.unanswered.series.map((s) => ({ label: labelOf(registry, s.protocol), color: color(s.protocol) })))}
+${unansweredSvg(data, color)}
 </section>
 <section id="slowest">
 <h2>Slowest ${data.slowest.length} pairs</h2>
@@ -389,7 +393,7 @@ ${unansweredSvg(data)}
 </section>
 <p class="muted">Made by wirespan from ${data.files.length} capture file(s). Self-contained: no network access needed.</p>
 <script type="application/json" id="report-data">${json}</script>
-<script>${kReportScript}</script>
+<script>${reportScript(colors)}</script>
 </body></html>
 `;
 }

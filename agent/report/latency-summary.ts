@@ -27,6 +27,8 @@ import { keyBegin, keyEnd, keyWord } from '../correlate/key-hash.ts';
 import { NumericMap } from '../correlate/numeric-map.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { Outcome } from '../correlate/pair.ts';
+import { descriptorOf, labelOf, type ProtocolRegistry } from '../correlate/protocol.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import { formatIp } from '../decode/format.ts';
 
 /** Latencies a recorder keeps as plain numbers before it switches to a histogram. */
@@ -312,13 +314,11 @@ interface ServerEntry {
   stats: LatencyStats;
 }
 
-/** True for pairs whose response reports a failure: DNS rcode other than NOERROR, HTTP 5xx. */
-export function isErrorPair(pair: Pair): boolean {
+/** True for matched pairs whose response reports a failure (the protocol's isError: DNS rcode other than NOERROR, HTTP 5xx). */
+export function isErrorPair(pair: Pair, registry: ProtocolRegistry = matcherRegistry): boolean {
   const detail = pair.detail;
   if (detail === null || pair.outcome !== Outcome.Matched) return false;
-  if (pair.protocol === 'dns') return typeof detail.rcode === 'string' && detail.rcode !== 'NOERROR';
-  if (pair.protocol === 'http') return typeof detail.status === 'number' && detail.status >= 500;
-  return false;
+  return descriptorOf(registry, pair)?.report?.isError(detail) ?? false;
 }
 
 /** A server's address and port as numbers, with its stats. */
@@ -354,10 +354,15 @@ class ServerKey {
 }
 
 export class LatencySummary {
+  readonly #registry: ProtocolRegistry;
   readonly #protocols = new Map<string, LatencyStats>();
   readonly #servers = new Map<string, ServerEntry>();
   /** Per protocol: servers by a numeric key of address and port, so a pair needs no address text. */
   readonly #byAddress = new Map<string, NumericMap<ServerKey>>();
+
+  constructor(registry: ProtocolRegistry = matcherRegistry) {
+    this.#registry = registry;
+  }
 
   /** Counts one pair (matched or unanswered). */
   add(pair: Pair): void {
@@ -365,7 +370,7 @@ export class LatencySummary {
     const serverStats = this.#serverOf(pair);
     protocolStats.requests++;
     serverStats.requests++;
-    if (isErrorPair(pair)) {
+    if (isErrorPair(pair, this.#registry)) {
       protocolStats.errors++;
       serverStats.errors++;
     }
@@ -500,8 +505,11 @@ function millis(nanos: number | null): string {
 
 const number = new Intl.NumberFormat('en-US');
 
-/** The human table printed after the summary lines. */
-export function formatLatencyReport(report: LatencyReport): string {
+/** The human table printed after the summary lines (protocols by their labels). */
+export function formatLatencyReport(
+  report: LatencyReport,
+  registry: ProtocolRegistry = matcherRegistry,
+): string {
   if (report.protocols.length === 0) return '';
   const header = ['', 'requests', 'unanswered', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
   const cells = (name: string, r: LatencyRow): string[] => [
@@ -515,14 +523,16 @@ export function formatLatencyReport(report: LatencyReport): string {
     millis(r.max_ns),
   ];
   const sections: [string, string[][]][] = [
-    ['latency by protocol', report.protocols.map((r) => cells(r.protocol, r))],
+    ['latency by protocol', report.protocols.map((r) => cells(labelOf(registry, r.protocol), r))],
     [
       `top ${report.top} servers by requests (of ${number.format(report.servers_total)})`,
-      report.servers_by_requests.map((r) => cells(`${r.protocol} ${serverName(r.server!)}`, r)),
+      report.servers_by_requests.map((r) =>
+        cells(`${labelOf(registry, r.protocol)} ${serverName(r.server!)}`, r),
+      ),
     ],
     [
       `top ${report.top} servers by p99`,
-      report.servers_by_p99.map((r) => cells(`${r.protocol} ${serverName(r.server!)}`, r)),
+      report.servers_by_p99.map((r) => cells(`${labelOf(registry, r.protocol)} ${serverName(r.server!)}`, r)),
     ],
   ];
   const widths = header.map((h) => h.length);

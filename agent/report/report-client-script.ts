@@ -1,13 +1,15 @@
 /**
  * The script inlined in the HTML report: draws each protocol's latency scatter on its canvas
  * from the embedded JSON (#report-data), redraws on resize, and shows the nearest point's time
- * and latency on hover. Plain ES2017 for any browser; no libraries, no network.
+ * and latency on hover. Plain ES2017 for any browser; no libraries, no network. `colors`: the
+ * series colour by protocol name (the descriptors').
  */
-export const kReportScript = String.raw`
+export function reportScript(colors: Readonly<Record<string, string>>): string {
+  return String.raw`
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
-  var colors = { dns: '#0072B2', http: '#E69F00', tcp: '#009E73', udp: '#CC79A7', relay: '#56B4E9' };
+  var colors = ${JSON.stringify(colors).replaceAll('<', '\\u003c')};
   var errorColor = '#E00000';
   function fmt(ns) {
     if (ns < 1e3) return ns + ' ns';
@@ -104,3 +106,4 @@ export const kReportScript = String.raw`
   document.documentElement.setAttribute('data-rendered', String(canvases.length));
 })();
 `;
+}

@@ -8,9 +8,12 @@
  */
 import type { Pair, PairSink } from '../correlate/pair.ts';
 import { diffNanos, Outcome, UnansweredReasonNames } from '../correlate/pair.ts';
+import { descriptorOf, type ProtocolRegistry, protocolIdOf } from '../correlate/protocol.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import { formatIp } from '../decode/format.ts';
 import { pairToObject } from '../output/pair-json.ts';
 import { formatTimestamp } from '../output/time.ts';
+import { isErrorPair } from './latency-summary.ts';
 
 export interface ReportLimits {
   /** Servers (by matched pairs) that get a CDF and a percentile row. */
@@ -31,9 +34,6 @@ export const kDefaultReportLimits: ReportLimits = {
   gridRows: 160,
   unansweredBins: 100,
 };
-
-/** Protocols in display order; others (future matchers) follow by name. */
-const kProtocolOrder = ['dns', 'http', 'tcp', 'udp', 'relay'];
 
 export interface FileSummary {
   file: string;
@@ -162,33 +162,6 @@ function slowerThan(a: Slow, b: Slow): boolean {
   return a.packet < b.packet;
 }
 
-/** DNS answers other than NOERROR and HTTP 5xx: the pairs drawn in the error colour. */
-export function isErrorPair(pair: Pair): boolean {
-  const detail = pair.detail;
-  if (detail === null) return false;
-  if (pair.protocol === 'dns') return typeof detail.rcode === 'string' && detail.rcode !== 'NOERROR';
-  if (pair.protocol === 'http') return typeof detail.status === 'number' && detail.status >= 500;
-  return false;
-}
-
-function whatOf(pair: Pair): string {
-  const d = pair.detail ?? {};
-  switch (pair.protocol) {
-    case 'dns':
-      return `${d.type ?? '?'} ${d.name ?? ''} ${d.rcode ?? ''}`.trim();
-    case 'http':
-      return `${d.method ?? '?'} ${d.target ?? ''} → ${d.status ?? '-'}`;
-    case 'tcp':
-      return `connect${typeof d.syns === 'number' ? ` (${d.syns} SYNs)` : ''}`;
-    case 'relay': {
-      const out = d.out as { address?: string; port?: number } | undefined;
-      return out ? `→ ${out.address}:${out.port}` : '';
-    }
-    default:
-      return '';
-  }
-}
-
 function percentile(sorted: Float64Array, q: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
@@ -203,6 +176,7 @@ function round(value: number, digits: number): number {
 export class ReportCollector implements PairSink {
   readonly #files: readonly string[];
   readonly #limits: ReportLimits;
+  readonly #registry: ProtocolRegistry;
   readonly #matched = new Growable();
   #unansweredT = new Float64Array(256);
   #unansweredProto = new Uint8Array(256);
@@ -221,7 +195,12 @@ export class ReportCollector implements PairSink {
   #lastS = Number.NEGATIVE_INFINITY;
   #lastN = 0;
 
-  constructor(files: readonly string[], limits: Partial<ReportLimits> = {}) {
+  constructor(
+    files: readonly string[],
+    limits: Partial<ReportLimits> = {},
+    registry: ProtocolRegistry = matcherRegistry,
+  ) {
+    this.#registry = registry;
     this.#files = files;
     this.#limits = { ...kDefaultReportLimits, ...limits };
   }
@@ -301,7 +280,8 @@ export class ReportCollector implements PairSink {
       response.lastSeconds,
       response.lastNanos,
     );
-    const err = isErrorPair(pair) ? 1 : 0;
+    // Pairs in the error colour: the protocol's isError (DNS rcode other than NOERROR, HTTP 5xx).
+    const err = isErrorPair(pair, this.#registry) ? 1 : 0;
     pc.matched++;
     sc.matched++;
     pc.errors += err;
@@ -336,7 +316,7 @@ export class ReportCollector implements PairSink {
       protocol: pair.protocol,
       client: `${client.address}:${client.port}`,
       server: `${server.address}:${server.port}`,
-      what: whatOf(pair),
+      what: descriptorOf(this.#registry, pair)?.report?.what(pair.detail) ?? '',
       start: json.start as string,
       durationNs,
       request: { file: source.request.file, packet: source.request.packet },
@@ -349,11 +329,13 @@ export class ReportCollector implements PairSink {
     if (slowest.length > limit) slowest.pop();
   }
 
+  /** Protocols in registry order; others (not in the registry) follow by name. */
   #order(): number[] {
     const ids = this.#protocols.map((_, i) => i);
+    const registry = this.#registry;
     const rank = (name: string) => {
-      const i = kProtocolOrder.indexOf(name);
-      return i < 0 ? kProtocolOrder.length : i;
+      const i = protocolIdOf(registry, name);
+      return i < 0 ? registry.length : i;
     };
     return ids.sort(
       (a, b) =>

@@ -1,6 +1,7 @@
 /**
- * Whole-process benchmark (issue 4): `npm run bench [-- --packets N --runs K --spans]`.
- * Not part of `npm test`. See test/bench/README.md for what every row means.
+ * The one benchmark runner (docs/performance.md): `npm run bench [-- --packets N --runs K --spans]`
+ * times whole processes; `npm run bench -- --<stage> [args]` runs one stage's single-thread
+ * measurement instead (kStageBenchmarks). Not part of `npm test`.
  *
  * In one run it:
  *   1. builds ../shared/bench/{gen-pcap,ref-correlate}.c into bench-out/ (when out of date)
@@ -18,6 +19,7 @@
  *      (`--agent`: only this row).
  * Exit status: 0 when everything ran (targets may be missed), 1 when setup failed.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +34,7 @@ import { compile, ensureCapture, SetupError, versionOf, warmPageCache, which } f
 import { checkAgainstTruth, loadTruth } from './truth-check.ts';
 
 const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--spans] [--agent] [--skip-check]
+       npm run bench -- --decode|--otlp-encode|--span-path|--span-throughput [that stage's arguments]
 
   --packets N    capture size in packets (default 5000000; e.g. 500000 for a quick run)
   --mix SPEC     generator traffic mix, e.g. dns=50,http=35,udp=15,v6=20 (default: gen-pcap's)
@@ -44,7 +47,22 @@ const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--
   --budget MIB   with --hostile: wirespan's --memory-budget (default: its own)
   --skip-check   skip the correctness check against the truth file
   --help         this text
+
+One stage on one thread (the script's header lists its arguments):
+  --decode [iterations]                                  decode.ts: ns per packet
+  --otlp-encode [spans] [batch] [rounds]                 otlp-encode.ts: wirespan's encoder vs the SDK's
+  --span-path [spans]                                    span-path.ts: SDK Tracer vs direct ReadableSpan
+  --span-throughput [pairs] [ratio] [raw,decoding] [emit|encoded]
+                                                         span-throughput.ts: spans/s into a local receiver
 `;
+
+/** Stage benchmarks: scripts in this folder, run as a child with the arguments after the mode. */
+const kStageBenchmarks: Record<string, string> = {
+  '--decode': 'decode.ts',
+  '--otlp-encode': 'otlp-encode.ts',
+  '--span-path': 'span-path.ts',
+  '--span-throughput': 'span-throughput.ts',
+};
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const outDir = path.join(repoRoot, 'bench-out');
@@ -692,6 +710,18 @@ async function measureSpans(
     await receiver.close();
   }
   return lines;
+}
+
+const stageScript = kStageBenchmarks[process.argv[2] ?? ''];
+if (stageScript !== undefined) {
+  const stage = spawnSync(
+    process.execPath,
+    [path.join(import.meta.dirname, stageScript), ...process.argv.slice(3)],
+    {
+      stdio: 'inherit',
+    },
+  );
+  process.exit(stage.status ?? 1);
 }
 
 try {

@@ -20,9 +20,7 @@ function worstCaseBytes(mib: number): number {
   const caps = capsForMemoryBudget(mib);
   let total = caps.reassembly.maxBufferedBytesTotal + caps.reassembly.maxParserBufferBytesTotal;
   total += caps.reassembly.maxConnections * (kConnectionOverheadBytes + kStreamParserBytesPerConnection);
-  for (const key of Object.keys(kBytesPerPending) as (keyof typeof kBytesPerPending)[]) {
-    total += caps.maxPending[key] * kBytesPerPending[key];
-  }
+  for (const [key, bytes] of Object.entries(kBytesPerPending)) total += caps.maxPending[key]! * bytes;
   return total;
 }
 
@@ -80,7 +78,7 @@ test('each worker gets its share of the count caps', () => {
   const options = defaultCorrelateOptions();
   const whole = structuredClone(options);
   shareForWorker(options, 4);
-  assert.equal(options.maxPending.dns, Math.ceil(whole.maxPending.dns / 4));
+  assert.equal(options.maxPending.dns, Math.ceil(whole.maxPending.dns! / 4));
   assert.equal(options.reassembly.maxConnections, Math.ceil(whole.reassembly.maxConnections / 4));
   assert.equal(
     options.reassembly.maxBufferedBytesTotal,

@@ -6,7 +6,7 @@
  *   HTTP http.time = response last byte − request last byte
  *   TCP  SYN-ACK − SYN
  * Oracle lines we knowingly do not reproduce are listed in `knownDifferences` with the
- * reason (also in the README); the test fails if such a line starts matching (update the
+ * reason (also in docs/accuracy.md); the test fails if such a line starts matching (update the
  * list) or if any other line is missed. Extra pairs (ours, not tshark's) are printed.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Memory per pending request stays under the bounds the README documents, measured with the
+ * Memory per pending request stays under the bounds docs/operating.md documents, measured with the
  * real Correlator on 50,000 requests that never get an answer (test/tools/pending-memory.ts).
  */
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 
-/** README "Memory": documented upper bounds in bytes per pending request. */
+/** docs/operating.md "Memory budget": documented upper bounds in bytes per pending request. */
 const documentedBounds = { dns: 1024, udp: 1024, tcp: 1536, http: 6144 };
 
 test('bytes per pending request stay under the documented bounds', () => {
@@ -39,7 +39,7 @@ test('1,000,000 unanswered requests against a cap of 100,000: the cap evicts and
   console.log(`capped table: ${JSON.stringify(measured)}`);
   assert.equal(measured.pending, 100_000);
   assert.equal(measured.evicted, 900_000, 'every request beyond the cap is evicted and reported');
-  // README "Memory": a full DNS table of 100,000 costs under 100 MB of heap.
+  // docs/operating.md "Memory budget": a full DNS table of 100,000 costs under 100 MB of heap.
   assert.ok(
     measured.heapBytes < 100 * 1024 * 1024,
     `${measured.heapBytes} bytes of heap for 100,000 pending`,

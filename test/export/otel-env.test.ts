@@ -1,6 +1,6 @@
 /**
  * Standard OTEL_* environment variables, as users of any OTel SDK expect them to behave
- * (README.md ("OpenTelemetry export") "Configuration").
+ * (docs/cli.md, "OpenTelemetry configuration").
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';

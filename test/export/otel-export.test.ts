@@ -22,7 +22,7 @@ interface Message {
   bytes: number;
 }
 
-/** A pair's JSONL line (README "Output schema"). */
+/** A pair's JSONL line (docs/output.md, "JSONL pairs"). */
 interface Json {
   outcome: 'matched' | 'unanswered';
   protocol: string;

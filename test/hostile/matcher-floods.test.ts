@@ -135,7 +135,7 @@ function smallBudget(): CorrelateOptions {
 describe('matcher floods stay within their caps, in linear time', { timeout: 120_000 }, () => {
   test('SYN flood: the handshake table stops at maxPending.tcp, the rest is evicted and counted', () => {
     const n = 10_000;
-    const cap = smallBudget().maxPending.tcp;
+    const cap = smallBudget().maxPending.tcp!;
     const [small, large] = atNAnd4N('syn', n, writeSynFlood, smallBudget);
     for (const run of [small, large]) {
       assert.equal(run.maxPending.tcp, cap);
@@ -151,7 +151,7 @@ describe('matcher floods stay within their caps, in linear time', { timeout: 120
 
   test('DNS query flood (253-character names): the query table stops at maxPending.dns', () => {
     const n = 10_000;
-    const cap = smallBudget().maxPending.dns;
+    const cap = smallBudget().maxPending.dns!;
     const [small, large] = atNAnd4N('dns', n, (file, c) => writeDnsQueryFlood(file, c, true), smallBudget);
     for (const run of [small, large]) assert.equal(run.maxPending.dns, cap);
     assert.equal(large.evicted, 4 * n - cap);
@@ -176,7 +176,7 @@ describe('matcher floods stay within their caps, in linear time', { timeout: 120
 
   test('HTTP pipelining past maxPending.http: the table evicts first, tombstones stay capped', () => {
     const n = 2_000;
-    const cap = smallBudget().maxPending.http;
+    const cap = smallBudget().maxPending.http!;
     const [, large] = atNAnd4N('pipeline-small-budget', n, writePipelineFlood, smallBudget);
     assert.equal(large.maxPending.http, cap);
     assert.equal(count(large, 'http.evicted'), 4 * n - cap);

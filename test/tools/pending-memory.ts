@@ -2,7 +2,7 @@
  * Measures heap bytes per pending (unanswered) request, per protocol, by driving N requests
  * that never get a response through the real Correlator. Run with --expose-gc:
  *   node --expose-gc test/tools/pending-memory.ts [N] [--cap C]
- * Prints one JSON object: {"dns": bytesPerEntry, ...} (or, with --cap, what the cap did). Used by the README's "Memory" figures
+ * Prints one JSON object: {"dns": bytesPerEntry, ...} (or, with --cap, what the cap did). Used by the "Memory budget" figures of docs/operating.md
  * and by test/correlate/pending-memory.test.ts.
  */
 import { Correlator } from '../../agent/correlate/correlator.ts';

@@ -1,7 +1,7 @@
 /**
  * DNS matcher ('dns'): pairs queries with responses over UDP and TCP (framing in stream.ts).
  *
- * Rules (the README's "DNS" section; tshark 4.0's DNS dissector is the reference):
+ * Rules (the one place they are written; tshark 4.0's DNS dissector is the reference):
  * - Traffic: UDP datagrams and TCP connections with a port in options.dnsPorts (default [53])
  *   on either side. mDNS (5353) and LLMNR (5355) are not DNS unless listed there.
  * - Direction comes from the QR bit: a query's sender is the client, a response's receiver is
@@ -56,6 +56,7 @@ import {
   UnansweredReason,
 } from '../pair.ts';
 import { NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
+import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { className, rcodeName, typeName } from './mnemonics.ts';
 import {
@@ -213,8 +214,20 @@ export class DnsEntry implements PendingEntry {
   sentByConnectionClient = false;
 }
 
-function detailOf(entry: DnsEntry, rcode: number | null, answers: number | null): Record<string, unknown> {
-  const detail: Record<string, unknown> = {
+/** pair.detail of DNS pairs (JSONL "dns"): the question, the response code and answer count once answered. */
+export type DnsDetail = {
+  id: number;
+  name: string | null;
+  type: string | null;
+  class: string | null;
+  rcode: string | null;
+  answers: number | null;
+  /** Copies of the query beyond the first (left out when none). */
+  retransmissions?: number;
+};
+
+function detailOf(entry: DnsEntry, rcode: number | null, answers: number | null): DnsDetail {
+  const detail: DnsDetail = {
     id: entry.id,
     name: entry.name,
     type: entry.type < 0 ? null : typeName(entry.type),
@@ -265,9 +278,9 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     this.#skips = context.skips;
     this.#latencyFromLast = options.dnsLatencyFrom === 'last';
     this.#dnsPorts = dnsPortTable(options.dnsPorts);
-    this.#pending = new PendingTable(options.maxPending.dns, options.timeoutNanos.dns);
+    this.#pending = new PendingTable(maxPendingOf(options, 'dns'), timeoutNanosOf(options, 'dns'));
     this.#answered = new NumericPendingTable(
-      options.maxPending.dns,
+      maxPendingOf(options, 'dns'),
       kRetransmissionWindowNanos,
       kIdentityWords,
     );

@@ -4,9 +4,17 @@
  * `stream`, which claims those whose client starts with a request line, on any port.
  */
 
-import type { Matcher, MatcherContext, MatcherDescriptor } from '../matcher.ts';
-import type { CorrelateOptions } from '../options.ts';
-import { HttpStreamProtocol } from './matcher.ts';
+import type { Matcher, MatcherContext } from '../matcher.ts';
+import type { ProtocolDescriptor } from '../protocol.ts';
+import { type HttpDetail, HttpStreamProtocol } from './matcher.ts';
+import { httpSpans } from './span.ts';
+
+declare module '../options.ts' {
+  interface ProtocolOptions {
+    /** Keep HTTP query strings in targets (default false: redacted as "?REDACTED"). */
+    httpKeepQuery: boolean;
+  }
+}
 
 class HttpMatcher implements Matcher {
   readonly stream: HttpStreamProtocol;
@@ -28,10 +36,30 @@ class HttpMatcher implements Matcher {
   }
 }
 
-export const httpMatcher: MatcherDescriptor = {
+export const httpMatcher: ProtocolDescriptor<HttpDetail> = {
   name: 'http',
-  enabled: (_options: CorrelateOptions) => true,
+  color: '#E69F00',
+  options: [
+    {
+      flag: 'http-keep-query',
+      describe:
+        'keep HTTP query strings and ;path parameters in targets (both redacted by default; URL userinfo is always redacted)',
+      type: 'boolean',
+      default: false,
+      apply: (options, keep) => {
+        options.httpKeepQuery = keep;
+      },
+    },
+  ],
+  pending: { weight: 3, bytesPerEntry: 6144 },
+  enabled: () => true,
   create: (context: MatcherContext) => new HttpMatcher(new HttpStreamProtocol(context)),
+  spans: httpSpans,
+  report: {
+    errorRule: 'HTTP 5xx',
+    isError: (detail) => typeof detail.status === 'number' && detail.status >= 500,
+    what: (detail) => `${detail?.method ?? '?'} ${detail?.target ?? ''} → ${detail?.status ?? '-'}`,
+  },
 };
 
 export { HttpStreamProtocol } from './matcher.ts';

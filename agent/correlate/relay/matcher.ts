@@ -19,7 +19,7 @@
  *   then still counts from its own time, so it expires never early and at most one timeout
  *   late (the pending table's own guarantee for out-of-order entries).
  *
- * Rules (the README's "Payload relay" section):
+ * Rules (the one place they are written; docs/architecture.md links here):
  * - Inside = options.relay.internalNetworks. Only packets with a non-empty payload count.
  * - Entering (source outside, destination inside) = request. Client = the original sender
  *   (source), server = the internal address and port it entered through (destination),
@@ -44,6 +44,7 @@ import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { hasEndpoints } from '../udp/endpoints.ts';
 import { NetworkSet } from './networks.ts';
 import { PayloadHash } from './payload-hash.ts';
@@ -72,6 +73,9 @@ class RelayRequest implements PendingEntry {
   readonly pair = new Pair();
 }
 
+/** pair.detail of relay pairs (JSONL "relay"): where the payload left the internal networks. */
+export type RelayDetail = { out: { address: string; port: number; transport: 'tcp' | 'udp' } };
+
 export class RelayMatcher implements Matcher {
   readonly #sink: PairSink;
   readonly #skips: MatcherContext['skips'];
@@ -86,15 +90,16 @@ export class RelayMatcher implements Matcher {
 
   /** Throws on a bad relay.internalNetworks (configuration error). */
   constructor(context: MatcherContext) {
-    const { relay, maxPending, timeoutNanos } = context.options;
+    const options = context.options;
+    const relay = options.relay;
     this.#sink = context.sink;
     this.#skips = context.skips;
     this.#inside = new NetworkSet(relay.internalNetworks, 'relay.internalNetworks');
     this.#matchEcho = relay.matchEcho;
     this.#crossTransport = relay.crossTransport;
-    this.#maxPending = maxPending.relay;
-    this.#timeoutNanos = timeoutNanos.relay;
-    this.#table = new PendingTable(maxPending.relay, timeoutNanos.relay);
+    this.#maxPending = maxPendingOf(options, 'relay');
+    this.#timeoutNanos = timeoutNanosOf(options, 'relay');
+    this.#table = new PendingTable(this.#maxPending, this.#timeoutNanos);
   }
 
   onPacket(view: PacketView): void {
@@ -193,7 +198,7 @@ export class RelayMatcher implements Matcher {
           port: p.dstPort,
           transport: p.ipProtocol === 6 ? 'tcp' : 'udp',
         },
-      };
+      } satisfies RelayDetail;
       this.#sink.emit(pair);
       return;
     }

@@ -1,9 +1,26 @@
-import type { MatcherDescriptor } from '../matcher.ts';
-import { TcpHandshakeMatcher } from './matcher.ts';
+import { ATTR_WIRESPAN_TCP_SYNS } from '../../export/otel/attributes.ts';
+import { int } from '../../export/otel/detail-values.ts';
+import type { ProtocolDescriptor } from '../protocol.ts';
+import { type TcpDetail, TcpHandshakeMatcher } from './matcher.ts';
 
 /** TCP handshakes: SYN → SYN-ACK latency per connection attempt (rules in matcher.ts). */
-export const tcpHandshakeMatcher: MatcherDescriptor = {
+export const tcpHandshakeMatcher: ProtocolDescriptor<TcpDetail> = {
   name: 'tcp',
+  color: '#009E73',
+  pending: { weight: 2, bytesPerEntry: 1024 },
   enabled: () => true,
   create: (context) => new TcpHandshakeMatcher(context),
+  spans: {
+    create: () => ({
+      map(pair, detail, span) {
+        span.name = `TCP connect ${pair.serverPort}`;
+        const syns = int(detail?.syns);
+        if (syns !== null) span.attributes[ATTR_WIRESPAN_TCP_SYNS] = syns;
+      },
+    }),
+  },
+  report: {
+    isError: () => false,
+    what: (detail) => `connect${typeof detail?.syns === 'number' ? ` (${detail.syns} SYNs)` : ''}`,
+  },
 };

@@ -11,7 +11,7 @@
  * - The table is in capture order of each attempt's latest SYN (a retransmitted SYN re-inserts
  *   its entry), so expiry pops from the front.
  *
- * Rules (the README's "TCP handshake" section):
+ * Rules (the one place they are written; docs/architecture.md links here):
  * - SYN (SYN set, ACK and RST clear) opens an attempt; the request edges begin at it.
  * - A SYN with the same tuple and ISN while the attempt is pending is a retransmission: the
  *   request extends to it (request.last = latest SYN, request.packets = copies) and its
@@ -34,6 +34,7 @@ import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { hasEndpoints, keyEndpoints } from '../udp/endpoints.ts';
 
 const kSynAckUnmatched = skipReason('tcp.synack_unmatched');
@@ -43,7 +44,10 @@ const kKeyCollision = skipReason('tcp.key_collision');
 const kSynAckRst = TcpFlag.Syn | TcpFlag.Ack | TcpFlag.Rst;
 
 /** "tcp handshakes carry nothing extra": detail only reports SYN retransmissions. */
-function synsDetail(pair: Pair): Record<string, unknown> | null {
+/** pair.detail of TCP handshake pairs (JSONL "tcp"): only when the SYN was sent more than once. */
+export type TcpDetail = { syns: number };
+
+function synsDetail(pair: Pair): TcpDetail | null {
   return pair.request.packets > 1 ? { syns: pair.request.packets } : null;
 }
 
@@ -77,7 +81,10 @@ export class TcpHandshakeMatcher implements Matcher {
   constructor(context: MatcherContext) {
     this.#sink = context.sink;
     this.#skips = context.skips;
-    this.#table = new PendingTable(context.options.maxPending.tcp, context.options.timeoutNanos.tcp);
+    this.#table = new PendingTable(
+      maxPendingOf(context.options, 'tcp'),
+      timeoutNanosOf(context.options, 'tcp'),
+    );
   }
 
   onPacket(view: PacketView): void {

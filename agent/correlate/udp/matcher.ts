@@ -11,7 +11,7 @@
  * - The table is in capture order of each request's latest datagram (a retransmission
  *   re-inserts its entry), so expiry pops from the front.
  *
- * Rules (the README's "UDP request/reply" section):
+ * Rules (the one place they are written; docs/architecture.md links here):
  * - Server ports = options.udpPorts minus options.dnsPorts (DNS has its own matcher).
  * - A datagram from a server port is a reply when its reversed tuple has a pending request:
  *   the first reply closes the request (matched, response = that datagram).
@@ -35,6 +35,7 @@ import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import type { CorrelateOptions } from '../options.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
+import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { hasEndpoints, keyEndpoints } from './endpoints.ts';
 
 const kReplyWithoutRequest = skipReason('udp.reply_without_request');
@@ -85,7 +86,10 @@ export class UdpMatcher implements Matcher {
     this.#sink = context.sink;
     this.#skips = context.skips;
     this.#serverPorts = serverPortTable(context.options);
-    this.#table = new PendingTable(context.options.maxPending.udp, context.options.timeoutNanos.udp);
+    this.#table = new PendingTable(
+      maxPendingOf(context.options, 'udp'),
+      timeoutNanosOf(context.options, 'udp'),
+    );
   }
 
   onPacket(view: PacketView): void {

@@ -3,7 +3,7 @@
  *
  * NOT ON OFFICIAL SPEC: every key in this file is a project convention under the `wirespan.`
  * prefix (OpenTelemetry's rule for vendor-specific names), documented in
- * README.md ("OpenTelemetry export") "Attributes". Keys that the semantic conventions define come from
+ * docs/output.md "Attributes". Keys that the semantic conventions define come from
  * `@opentelemetry/semantic-conventions` (stable, `ATTR_*`) or ./semconv.ts (copies of
  * Development/proposed keys). Keep every wirespan.* key here, in one place.
  */

@@ -1,4 +1,4 @@
-/** Public API of the OpenTelemetry export (README.md ("OpenTelemetry export")). */
+/** Public API of the OpenTelemetry export (docs/output.md "OpenTelemetry spans"). */
 
 export { kDefaultLatencyBoundaries } from './metrics.ts';
 export {

@@ -2,7 +2,7 @@
  * wirespan's metrics: latency histograms (one record() per matched pair: pairs are far rarer
  * than packets, and sampling never thins them) and pipeline-health instruments observed at
  * collection time from counters kept elsewhere (no per-packet and no per-span record() calls).
- * Names and attributes: README.md ("OpenTelemetry export") "Metrics".
+ * Names and attributes: docs/output.md "Metrics".
  */
 import type {
   Attributes,
@@ -12,10 +12,8 @@ import type {
   ObservableCounter,
 } from '@opentelemetry/api';
 import { AggregationType, type ViewOptions } from '@opentelemetry/sdk-metrics';
-import {
-  METRIC_HTTP_CLIENT_REQUEST_DURATION,
-  METRIC_HTTP_SERVER_REQUEST_DURATION,
-} from '@opentelemetry/semantic-conventions';
+import type { ProtocolRegistry } from '../../correlate/protocol.ts';
+import { matcherRegistry } from '../../correlate/registry.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
 import {
   ATTR_WIRESPAN_OUTCOME,
@@ -41,7 +39,6 @@ import {
   METRIC_WIRESPAN_SPANS_SAMPLED_OUT,
   METRIC_WIRESPAN_TRACEPARENT_INVALID,
 } from './attributes.ts';
-import { METRIC_DNS_LOOKUP_DURATION } from './semconv.ts';
 import type { MetricPoint } from './span-mapper.ts';
 
 /**
@@ -54,13 +51,18 @@ export const kDefaultLatencyBoundaries: readonly number[] = [
   0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ];
 
-/** The latency histogram instruments, by name. */
-export const kLatencyHistograms: readonly string[] = [
-  METRIC_DNS_LOOKUP_DURATION,
-  METRIC_HTTP_CLIENT_REQUEST_DURATION,
-  METRIC_HTTP_SERVER_REQUEST_DURATION,
-  METRIC_WIRESPAN_PAIR_DURATION,
-];
+/** The latency histogram instruments: those the registry's protocols feed, then wirespan.pair.duration. */
+export function latencyHistograms(registry: ProtocolRegistry = matcherRegistry): string[] {
+  const names: string[] = [];
+  for (const descriptor of registry) {
+    for (const name of descriptor.spans?.histograms ?? []) if (!names.includes(name)) names.push(name);
+  }
+  names.push(METRIC_WIRESPAN_PAIR_DURATION);
+  return names;
+}
+
+/** The production registry's latency histograms (the dashboard test reads them). */
+export const kLatencyHistograms: readonly string[] = latencyHistograms();
 
 /** Default boundaries plus the SLO thresholds, sorted, without duplicates. Throws on a bad threshold. */
 export function latencyBoundaries(sloBoundaries: readonly number[]): number[] {
@@ -76,8 +78,9 @@ export function latencyBoundaries(sloBoundaries: readonly number[]): number[] {
 export function latencyViews(
   boundaries: readonly number[],
   aggregation: 'explicit' | 'exponential',
+  registry: ProtocolRegistry = matcherRegistry,
 ): ViewOptions[] {
-  return kLatencyHistograms.map((instrumentName) => ({
+  return latencyHistograms(registry).map((instrumentName) => ({
     instrumentName,
     aggregation:
       aggregation === 'exponential'
@@ -114,6 +117,8 @@ export interface WirespanMetricsOptions {
   now: () => number;
   /** Called with an error thrown by the stats source (the observation is skipped). */
   onStatsError: (error: unknown) => void;
+  /** The protocols whose latency histograms are made (default: registry.ts). */
+  registry?: ProtocolRegistry;
 }
 
 export class WirespanMetrics {
@@ -121,7 +126,7 @@ export class WirespanMetrics {
 
   constructor(options: WirespanMetricsOptions) {
     const meter = options.meter;
-    for (const name of kLatencyHistograms) {
+    for (const name of latencyHistograms(options.registry)) {
       this.#histograms.set(
         name,
         meter.createHistogram(name, {

@@ -1,6 +1,6 @@
 /**
  * The span queue between emit() and the OTLP exporter: wirespan's replacement for the SDK's
- * BatchSpanProcessor (see README "Why spans bypass the SDK's Tracer and BatchSpanProcessor").
+ * BatchSpanProcessor (see docs/architecture.md "Why spans bypass the SDK's Tracer and BatchSpanProcessor").
  * Differences that matter here:
  * - a full queue drops the newest span and COUNTS it (the BSP drops silently);
  * - up to `maxConcurrentExports` batches are in flight (the BSP has one, which caps throughput at

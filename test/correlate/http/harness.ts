@@ -26,7 +26,7 @@ export class HttpHarness {
     reassembly: Partial<TcpReassemblyOptions> = {},
   ) {
     configure?.(this.options);
-    this.matcher = httpMatcher.create({
+    this.matcher = httpMatcher.create!({
       options: this.options,
       sink: { emit: (pair) => this.pairs.push(pair) },
       skips: this.skips,

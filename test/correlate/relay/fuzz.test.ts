@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { MatcherDescriptor } from '../../../agent/correlate/matcher.ts';
 import { PacketView } from '../../../agent/correlate/matcher.ts';
 import { defaultCorrelateOptions } from '../../../agent/correlate/options.ts';
 import type { Pair } from '../../../agent/correlate/pair.ts';
+import type { ProtocolDescriptor as MatcherDescriptor } from '../../../agent/correlate/protocol.ts';
 import { relayMatcher } from '../../../agent/correlate/relay/index.ts';
 import { tcpHandshakeMatcher } from '../../../agent/correlate/tcp-handshake/index.ts';
 import { udpMatcher } from '../../../agent/correlate/udp/index.ts';
@@ -38,7 +38,7 @@ function fuzz(descriptor: MatcherDescriptor): void {
       options.relay.internalNetworks = ['0.0.0.0/1', '::/1'];
       options.maxPending = { dns: 3, http: 3, tcp: 3, udp: 3, relay: 3 };
       const pairs: Pair[] = [];
-      const matcher = descriptor.create({
+      const matcher = descriptor.create!({
         options,
         skips: new SkipCounters(),
         sink: { emit: (p) => pairs.push(p) },

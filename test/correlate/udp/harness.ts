@@ -4,10 +4,11 @@
  * DecodedPacket and data buffer, overwritten per packet like the real pipeline's, so a matcher
  * that keeps a reference instead of a copy fails here.
  */
-import type { Matcher, MatcherDescriptor } from '../../../agent/correlate/matcher.ts';
+import type { Matcher } from '../../../agent/correlate/matcher.ts';
 import { PacketView } from '../../../agent/correlate/matcher.ts';
 import { type CorrelateOptions, defaultCorrelateOptions } from '../../../agent/correlate/options.ts';
 import { diffNanos, type Pair } from '../../../agent/correlate/pair.ts';
+import type { ProtocolDescriptor as MatcherDescriptor } from '../../../agent/correlate/protocol.ts';
 import { DecodedPacket, IpProtocol } from '../../../agent/decode/packet.ts';
 import { SkipCounters, skipReason } from '../../../agent/shared/skips.ts';
 
@@ -67,7 +68,7 @@ export class Harness {
   constructor(descriptor: MatcherDescriptor, configure?: Configure) {
     this.options = defaultCorrelateOptions();
     configure?.(this.options);
-    this.matcher = descriptor.create({
+    this.matcher = descriptor.create!({
       options: this.options,
       skips: this.skips,
       sink: { emit: (pair) => this.pairs.push(pair) },

@@ -10,9 +10,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import {
+  type OtlpReceiver,
+  type ReceivedMetric,
+  type ReceivedSpan,
+  startReceiver,
+} from '../export/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
 import { repoRoot } from '../helpers/run-cli.ts';
-import { type OtlpReceiver, type ReceivedMetric, type ReceivedSpan, startReceiver } from './otlp-receiver.ts';
 
 let receiver: OtlpReceiver;
 before(async () => {

@@ -1,7 +1,7 @@
 /**
  * Micro-benchmark (not part of the test run):
  *
- *   node test/decode/decode.bench.ts [iterations]
+ *   npm run bench -- --decode [iterations]
  *
  * Decodes one synthetic Ethernet/IPv4/UDP packet (64-byte payload) repeatedly and prints
  * ns/packet.
@@ -9,7 +9,7 @@
 import { decodePacket } from '../../agent/decode/decoder.ts';
 import { DecodedPacket, EtherType, LinkType } from '../../agent/decode/packet.ts';
 import { SkipCounters } from '../../agent/shared/skips.ts';
-import { ethernet, fill, ipv4, udp } from './packets.ts';
+import { ethernet, fill, ipv4, udp } from '../decode/packets.ts';
 
 const iterations = Number(process.argv[2] ?? 10_000_000);
 const packet = ethernet(EtherType.Ipv4, ipv4({ protocol: 17, payload: udp({ payload: fill(64) }) }));

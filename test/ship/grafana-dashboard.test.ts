@@ -4,7 +4,7 @@
  * metrics become in the collector's Prometheus exporter (UnderscoreEscapingWithSuffixes: unit
  * suffix, `_total` for counters, `_bucket/_count/_sum` for histograms): the instruments are
  * read from agent/export/otel/metrics.ts (name constant + unit of each create call), and each
- * must also be in the README's metric tables.
+ * must also be in the metric tables of docs/output.md.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -39,7 +39,7 @@ const dashboard = JSON.parse(
   fs.readFileSync(path.join(repoRoot, 'config/grafana-dashboard.json'), 'utf8'),
 ) as Dashboard;
 const metricsSource = fs.readFileSync(path.join(repoRoot, 'agent/export/otel/metrics.ts'), 'utf8');
-const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+const outputDoc = fs.readFileSync(path.join(repoRoot, 'docs/output.md'), 'utf8');
 
 const sanitize = (name: string) => name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
 const unitSuffix: Record<string, string> = { s: 'seconds', By: 'bytes' };
@@ -137,7 +137,7 @@ describe('config/grafana-dashboard.json', () => {
     assert.deepEqual(variables, ['datasource', 'job', 'service']);
   });
 
-  test('every series it queries is one wirespan exports, and is in the README metric tables', () => {
+  test('every series it queries is one wirespan exports, and is in the metric tables of docs/output.md', () => {
     const exported = exportedSeries();
     const used = new Set<string>();
     for (const expr of allExprs()) {
@@ -163,8 +163,8 @@ describe('config/grafana-dashboard.json', () => {
     for (const name of used) {
       const instrument = exported.get(name)!;
       assert.ok(
-        readme.includes(`\`${instrument}\``),
-        `${instrument} (${name}) is not in README.md's metric tables`,
+        outputDoc.includes(`\`${instrument}\``),
+        `${instrument} (${name}) is not in docs/output.md's metric tables`,
       );
     }
     // The main signals are all there.

@@ -1,7 +1,7 @@
 /**
  * OTLP span encoding throughput, single thread (a measurement, not a test):
  *
- *   node test/export/otlp-encode.bench.ts [spans=200000] [batch=2048] [rounds=5]
+ *   npm run bench -- --otlp-encode [spans=200000] [batch=2048] [rounds=5]
  *
  * The same PairSpans (built as sdk.ts builds them from the mapped corpus DNS/HTTP captures and
  * the demo capture, with the base resource's attributes on every per-service resource and a

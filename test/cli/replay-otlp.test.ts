@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { type OtlpReceiver, startReceiver } from '../export/otlp-receiver.ts';
 import { jsonLines, repoRoot } from '../helpers/run-cli.ts';
-import { type OtlpReceiver, startReceiver } from './otlp-receiver.ts';
 
 let receiver: OtlpReceiver;
 before(async () => {

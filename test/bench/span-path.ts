@@ -2,7 +2,7 @@
  * Span creation cost, SDK Tracer path vs the direct ReadableSpan path wirespan uses (a
  * measurement, not a test):
  *
- *   node test/export/span-path.bench.ts [spans=200000]
+ *   npm run bench -- --span-path [spans=200000]
  *
  * Both build spans from the same mapped corpus pairs (real attribute sets), with one Resource
  * per observed service, and hand them to a span sink that only keeps them:

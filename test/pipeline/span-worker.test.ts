@@ -25,9 +25,14 @@ import {
   kFlagFileStart,
 } from '../../agent/pipeline/layout.ts';
 import { kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from '../../agent/pipeline/messages.ts';
+import {
+  type OtlpReceiver,
+  type ReceivedMetric,
+  type ReceivedSpan,
+  startReceiver,
+} from '../export/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
 import { replayPairs } from '../helpers/replay-pairs.ts';
-import { type OtlpReceiver, type ReceivedMetric, type ReceivedSpan, startReceiver } from './otlp-receiver.ts';
 
 const files = [
   path.resolve(import.meta.dirname, '../fixtures/demo.pcap'),

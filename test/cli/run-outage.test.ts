@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, type OtlpReceiver, startReceiver } from '../export/otlp-receiver.ts';
 import { jsonLines, repoRoot, runCli } from '../helpers/run-cli.ts';
-import { freePort, type OtlpReceiver, startReceiver } from './otlp-receiver.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
 

@@ -1,7 +1,7 @@
 /**
  * Span export throughput (a measurement, not a test):
  *
- *   node test/export/span-throughput.bench.ts [pairs=200000] [sample-ratio=1] [raw,decoding] [emit|encoded]
+ *   npm run bench -- --span-throughput [pairs=200000] [sample-ratio=1] [raw,decoding] [emit|encoded]
  *
  * `encoded`: the worker span path. The pairs are first mapped and encoded with
  * SpanRequestEncoder (what each worker does; timed separately: `encodeOnlyPairsPerSecond` is one

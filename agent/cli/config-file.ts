@@ -1,0 +1,36 @@
+/** The `--config FILE` of `wirespan run`: a YAML mapping of flag names (generated protocol flags included) to values. */
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { optionContext, UsageError } from './option-checks.ts';
+
+/**
+ * `--config FILE`: YAML whose keys are the flags (precedence: flags > WIRESPAN_* env > file >
+ * defaults). Unknown keys fail like unknown flags (strict mode), naming the key.
+ */
+export function loadConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `cannot read --config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UsageError(`--config ${file} must be a mapping of flag names to values`);
+  }
+  // Lists in YAML are natural for comma-separated flags (ports, CIDRs).
+  const flags: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    flags[key] = Array.isArray(value) && key !== 'watch' && key !== 'http-route' ? value.join(',') : value;
+  }
+  optionContext.config = { file, values: flags };
+  return flags;
+}
