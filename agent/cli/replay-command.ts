@@ -18,17 +18,10 @@ import {
 import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairOutput } from '../output/pair-output.ts';
-import {
-  addCounts,
-  addPairCounts,
-  captureLossByFile,
-  formatCaptureLoss,
-  formatSummary,
-  type RunSummary,
-  summaryToJson,
-} from '../output/summary.ts';
-import type { WorkerStats } from '../pipeline/messages.ts';
+import { formatCaptureLoss, formatSummary, type RunSummary, summaryToJson } from '../output/summary.ts';
+import { mergeStats, type WorkerStats } from '../pipeline/messages.ts';
 import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
+import { RecordLoop } from '../pipeline/record-loop.ts';
 import { ThisThreadReplay } from '../pipeline/replay.ts';
 import { formatLatencyReport, LatencySummary } from '../report/latency-summary.ts';
 import { type CorrelateCliOptions, camelCase } from './correlation-flags.ts';
@@ -94,6 +87,8 @@ export function correlateOptionsFrom(
     options.maxPending,
     registry,
   );
+  // Matchers validate their own settings (CIDRs, ports) when built: throws before anything is read.
+  new Correlator(correlate, { emit: () => {} }, undefined, registry);
   return correlate;
 }
 
@@ -172,44 +167,50 @@ export async function createExporterFromCli(
   }
 }
 
-/** The newest capture time any worker read (exact: seconds and nanoseconds), null before the first record. */
-export function newestCaptureOf(workers: readonly WorkerStats[]): { seconds: number; nanos: number } | null {
-  let seconds = -1;
-  let nanos = 0;
-  for (const w of workers) {
-    if (
-      w.newestCaptureSeconds > seconds ||
-      (w.newestCaptureSeconds === seconds && w.newestCaptureNanos > nanos)
-    ) {
-      seconds = w.newestCaptureSeconds;
-      nanos = w.newestCaptureNanos;
-    }
-  }
-  return seconds >= 0 ? { seconds, nanos } : null;
+/** The exporter's view of the pipeline: its loops' counts (one on this thread, or the workers'). */
+function exporterStats(
+  loops: readonly WorkerStats[],
+  files: PipelineStatsSnapshot['files'],
+  pool: PipelineSnapshot | null = null,
+): PipelineStatsSnapshot {
+  const merged = mergeStats(loops);
+  return {
+    packetsDecoded: merged.decoded,
+    packetsSkipped: merged.skips,
+    bytesRead: merged.bytes,
+    files,
+    pending: merged.pending,
+    pairs: merged.pairs,
+    bufferPool: pool && { free: pool.poolSlots - pool.poolUsed, used: pool.poolUsed },
+    queues:
+      pool?.queueDepths.map((depth, i) => ({ name: `chunks.${i}`, depth, capacity: pool.queueCapacity })) ??
+      [],
+    newestCapture: merged.newestCapture,
+  };
 }
 
-/** The exporter's view of the worker pipeline, from the latest merged snapshot. */
-function pipelineStats(snapshot: PipelineSnapshot | null): PipelineStatsSnapshot {
-  const stats = emptyPipelineStats();
-  if (snapshot === null) return stats;
-  const reporter = snapshot.workers[0];
-  stats.packetsDecoded = reporter?.decoded ?? 0;
-  stats.bytesRead = reporter?.bytes ?? 0;
-  stats.packetsSkipped = { ...(reporter?.inputSkips ?? {}) };
-  for (const worker of snapshot.workers) {
-    addCounts(stats.packetsSkipped, worker.correlatorSkips);
-    addPairCounts(stats.pairs, worker.pairs);
-    addCounts(stats.pending, worker.pending);
-  }
-  stats.files.done = snapshot.filesDone;
-  stats.bufferPool = { free: snapshot.poolSlots - snapshot.poolUsed, used: snapshot.poolUsed };
-  stats.queues = snapshot.queueDepths.map((depth, i) => ({
-    name: `chunks.${i}`,
-    depth,
-    capacity: snapshot.queueCapacity,
-  }));
-  stats.newestCapture = newestCaptureOf(snapshot.workers);
-  return stats;
+/** The end-of-run summary from the pipeline's loops (one on this thread, or the workers'). */
+function runSummary(
+  loops: readonly WorkerStats[],
+  files: readonly (RunSummary['files'][number] & { fileId: number })[],
+  elapsedNanos: bigint,
+  workers: number,
+): RunSummary {
+  const merged = mergeStats(loops);
+  return {
+    files: files.map(({ fileId, ...file }) => {
+      const loss = merged.captureLossByFile.get(fileId);
+      return loss ? { ...file, captureLoss: loss } : file;
+    }),
+    packets: merged.packets,
+    decoded: merged.decoded,
+    bytes: merged.bytes,
+    skips: merged.skips,
+    elapsedNanos,
+    pairs: merged.pairs,
+    captureLoss: merged.captureLoss.toData(),
+    workers,
+  };
 }
 
 /** Runs the command and returns the process exit code (0 ok, 1 processing error, 2 usage error). */
@@ -219,8 +220,6 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
   try {
     outputSpec = parseOutputSpec(options.output);
     correlateOptions = correlateOptionsFrom(options);
-    // Matchers validate their own settings (CIDRs, ports) when built: fail fast, before any output.
-    new Correlator(correlateOptions, { emit: () => {} });
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 2;
@@ -332,10 +331,10 @@ async function replayOnThisThread(
     exporter?.emit(pair);
     if (writer !== null && !options.packets) writer.write(pair);
   };
-  const correlator = new Correlator(correlateOptions, { emit: emitPair });
+  const loop = RecordLoop.correlating(correlateOptions, { emit: emitPair });
   const replay = new ThisThreadReplay({
     files,
-    sink: correlator,
+    loop,
     onRecord:
       options.packets && writer
         ? (fileId, record, packet) => {
@@ -344,29 +343,20 @@ async function replayOnThisThread(
           }
         : null,
   });
-  if (exporter) {
-    exporter.setStatsSource(() => ({
-      packetsDecoded: replay.result.decoded,
-      packetsSkipped: { ...replay.result.skips.toObject(), ...correlator.skips.toObject() },
-      bytesRead: replay.result.bytes,
-      files: {
-        done: replay.result.files.filter((f) => f.error === null).length,
-        lost: 0,
-        error: replay.result.files.filter((f) => f.error !== null).length,
-      },
-      pending: correlator.pending(),
-      pairs: Object.fromEntries(correlator.counts),
-      bufferPool: null,
-      queues: [],
-      newestCapture: replay.result.newestCapture,
-    }));
-  }
+  exporter?.setStatsSource(() =>
+    exporterStats([loop.stats()], {
+      done: replay.result.files.filter((f) => f.error === null).length,
+      lost: 0,
+      error: replay.result.files.filter((f) => f.error !== null).length,
+    }),
+  );
   // File bytes read so far, for the progress bar: finished files' sizes plus the current
   // file's records (16-byte record headers as in classic pcap: an estimate for pcapng).
   const sizes = new Map<string, number>();
   const updateProgress = (): void => {
     if (progress === null) return;
     const result = replay.result;
+    const stats = loop.stats(false);
     let doneBytes = 0;
     let doneRecordBytes = 0;
     let donePackets = 0;
@@ -380,11 +370,11 @@ async function replayOnThisThread(
       doneRecordBytes += file.bytes;
       donePackets += file.packets;
     }
-    const current = result.bytes - doneRecordBytes + 16 * (result.packets - donePackets);
+    const current = stats.bytes - doneRecordBytes + 16 * (stats.packets - donePackets);
     progress.update({
       bytesRead: doneBytes + current,
-      packets: result.packets,
-      pairs: pairTotal(Object.fromEntries(correlator.counts)),
+      packets: stats.packets,
+      pairs: pairTotal(stats.pairs),
     });
   };
   if (exporter) {
@@ -399,26 +389,13 @@ async function replayOnThisThread(
     while (!replay.step(Number.POSITIVE_INFINITY));
   }
   updateProgress();
-  const result = replay.result;
-  const skips = result.skips.toObject();
-  addCounts(skips, correlator.skips.toObject());
-  const lossByFile = correlator.captureLoss.countsByFile();
   return {
-    summary: {
-      // result.files is in file id order (one entry per input file, in order).
-      files: result.files.map((f, fileId) => {
-        const loss = lossByFile.get(fileId);
-        return loss ? { ...f, captureLoss: loss.toData() } : f;
-      }),
-      packets: result.packets,
-      decoded: result.decoded,
-      bytes: result.bytes,
-      skips,
-      elapsedNanos: result.elapsedNanos,
-      pairs: Object.fromEntries(correlator.counts),
-      captureLoss: correlator.captureLoss.counts.toData(),
-      workers: 0,
-    },
+    summary: runSummary(
+      [loop.stats()],
+      replay.result.files.map((f, fileId) => ({ ...f, fileId })),
+      replay.result.elapsedNanos,
+      0,
+    ),
     failure: null,
     latency,
   };
@@ -439,7 +416,11 @@ async function replayOnWorkers(
   let bytesRead = 0;
   let lastStatsLine = Date.now();
   const statsMillis = Math.round(options.statsIntervalSeconds * 1000);
-  exporter?.setStatsSource(() => pipelineStats(snapshot));
+  exporter?.setStatsSource(() =>
+    snapshot === null
+      ? emptyPipelineStats()
+      : exporterStats(snapshot.workers, { done: snapshot.filesDone, lost: 0, error: 0 }, snapshot),
+  );
   const result = await replayParallel({
     files,
     workers,
@@ -487,34 +468,18 @@ async function replayOnWorkers(
     queueCapacity: latest?.queueCapacity ?? 0,
     filesDone: result.files.filter((f) => f.error === null).length,
   };
-  // Every worker reads every record: input counts come from worker 0, correlation counts from all.
-  const reporter = result.workers[0];
-  const skips: Record<string, number> = { ...(reporter?.inputSkips ?? {}) };
-  const pairs: RunSummary['pairs'] = {};
-  const captureLoss = new CaptureLossCounts();
-  for (const stats of result.workers) {
-    addCounts(skips, stats.correlatorSkips);
-    addPairCounts(pairs, stats.pairs);
-    if (stats.captureLoss) captureLoss.add(stats.captureLoss);
-  }
-  const lossByFile = captureLossByFile(result.workers.map((stats) => stats.captureLossByFile));
   return {
-    summary: {
-      files: result.files.map((report) => ({
+    summary: runSummary(
+      result.workers,
+      result.files.map((report) => ({
+        fileId: report.fileId,
         file: files[report.fileId]!,
         error: report.error,
         captureStatistics: report.captureStatistics ?? null,
-        ...(lossByFile.has(report.fileId) ? { captureLoss: lossByFile.get(report.fileId)! } : {}),
       })),
-      packets: reporter?.packets ?? 0,
-      decoded: reporter?.decoded ?? 0,
-      bytes: reporter?.bytes ?? 0,
-      skips,
-      elapsedNanos: result.elapsedNanos,
-      pairs,
-      captureLoss: captureLoss.toData(),
+      result.elapsedNanos,
       workers,
-    },
+    ),
     failure: result.failure,
     latency: result.latency,
   };

@@ -1,27 +1,15 @@
 /**
  * `wirespan report`: replays captures and writes one self-contained HTML latency report.
  * `--workers 0` replays on this thread (html-report.ts); with workers, the replay worker
- * pipeline (parallel-replay.ts) correlates and posts the pairs to the same ReportCollector,
- * and the workers report the time range of the decoded records.
+ * pipeline (parallel-replay.ts) correlates and posts the pairs to the same ReportCollector;
+ * both start and finish the report the same way (startReport(), finishReport()).
  */
 import fs from 'node:fs';
 import { discoverCaptureFiles } from '../capture/discover.ts';
-import { openCapture } from '../capture/open.ts';
-import { ReadResult } from '../capture/record.ts';
-import { CaptureLossCounts } from '../correlate/capture-loss/observer.ts';
-import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
-import { decodePacket } from '../decode/decoder.ts';
-import { DecodedPacket, Layer } from '../decode/packet.ts';
+import { matcherRegistry } from '../correlate/registry.ts';
 import { replayParallel } from '../pipeline/parallel-replay.ts';
-import {
-  defaultTitle,
-  type GeneratedReport,
-  generateReport,
-  renderHtmlReport,
-} from '../report/html-report.ts';
-import { ReportCollector } from '../report/report-data.ts';
-import { SkipCounters } from '../shared/skips.ts';
+import { finishReport, type GeneratedReport, generateReport, startReport } from '../report/html-report.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
 
@@ -42,8 +30,6 @@ export async function runReport(options: ReportCommandOptions): Promise<number> 
   let correlate: CorrelateOptions;
   try {
     correlate = correlateOptionsFrom(options);
-    // Matchers validate their settings (CIDRs, ports) when built: fail before reading anything.
-    new Correlator(correlate, { emit: () => {} });
   } catch (error) {
     process.stderr.write(`wirespan: ${(error as Error).message}\n`);
     return 2;
@@ -91,29 +77,6 @@ export async function runReport(options: ReportCommandOptions): Promise<number> 
   return errors.length > 0 ? 1 : 0;
 }
 
-/**
- * The capture time of the first record that decodes to TCP/UDP, in reading order: the
- * collector's time base, set (as on one thread) before any pair arrives.
- */
-function firstDecodedTime(files: readonly string[]): { seconds: number; nanos: number } | null {
-  const packet = new DecodedPacket();
-  const skips = new SkipCounters();
-  for (const file of files) {
-    const opened = openCapture(file, skips);
-    if ('error' in opened) continue;
-    try {
-      while (opened.reader.next() === ReadResult.Record) {
-        const r = opened.reader.record;
-        decodePacket(r.data, r.offset, r.capturedLength, r.linkType, packet, skips);
-        if (packet.stopLayer === Layer.Complete) return { seconds: r.seconds, nanos: r.nanos };
-      }
-    } finally {
-      opened.source.close();
-    }
-  }
-  return null;
-}
-
 async function reportOnWorkers(
   files: readonly string[],
   workers: number,
@@ -121,9 +84,7 @@ async function reportOnWorkers(
   limits: { topServers: number; slowest: number },
   title: string | undefined,
 ): Promise<GeneratedReport> {
-  const collector = new ReportCollector(files, limits);
-  const first = firstDecodedTime(files);
-  if (first !== null) collector.packet(first.seconds, first.nanos);
+  const collector = startReport(files, limits);
   const result = await replayParallel({
     files,
     workers,
@@ -137,32 +98,20 @@ async function reportOnWorkers(
     statsIntervalMillis: 0,
     decodedTimes: true,
   });
-  // Every worker reads every record: one range, from worker 0 (all agree).
-  const reporter = result.workers[0];
-  const range = reporter?.decodedRange ?? null;
-  if (range !== null) {
-    collector.packet(range[0]!, range[1]!);
-    collector.packet(range[2]!, range[3]!);
-  }
-  const reports = result.files.map((f) => ({
-    file: files[f.fileId]!,
-    format: f.format,
-    packets: f.packets,
-    bytes: f.bytes,
-    error: f.error,
-    captureStatistics: f.captureStatistics ?? null,
-  }));
-  const captureLoss = new CaptureLossCounts();
-  for (const stats of result.workers) if (stats.captureLoss) captureLoss.add(stats.captureLoss);
-  const data = collector.build({
-    title: title ?? defaultTitle(files),
-    files: reports,
-    packets: reporter?.packets ?? 0,
-    decoded: reporter?.decoded ?? 0,
-    bytes: reporter?.bytes ?? 0,
-    captureLoss: captureLoss.toData(),
+  return finishReport(collector, {
+    files,
+    title,
+    loops: result.workers,
+    fileResults: result.files.map((f) => ({
+      file: files[f.fileId]!,
+      format: f.format,
+      packets: f.packets,
+      bytes: f.bytes,
+      error: f.error,
+      captureStatistics: f.captureStatistics ?? null,
+    })),
+    elapsedNanos: result.elapsedNanos,
+    failure: result.failure,
+    registry: matcherRegistry,
   });
-  const errors = reports.filter((f) => f.error !== null).map((f) => `${f.file}: ${f.error}`);
-  if (result.failure !== null) errors.push(result.failure);
-  return { data, html: renderHtmlReport(data), errors, elapsedNanos: result.elapsedNanos };
 }

@@ -4,34 +4,34 @@
  * pairs (OTLP, and/or JSONL/text output), with health endpoints, periodic stats, and a clean
  * drain on SIGTERM/SIGINT.
  */
+
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { CaptureLossCounts, type CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
-import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { OtelExporter } from '../export/otel/index.ts';
 import { emptyPipelineStats } from '../export/pipeline-stats.ts';
 import { PairOutput } from '../output/pair-output.ts';
-import { addCounts, addPairCounts, captureLossJson } from '../output/summary.ts';
+import { captureLossJson } from '../output/summary.ts';
 import {
   type Checkpoint,
   CheckpointStore,
   type DirectoryCheckpoint,
   defaultStateDir,
 } from '../pipeline/checkpoint.ts';
+import { emptyMergedStats, mergeStats } from '../pipeline/messages.ts';
+import { RecordLoop } from '../pipeline/record-loop.ts';
 import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
 import { TailPublisher } from '../pipeline/tail-publisher.ts';
 import { WorkerPipeline } from '../pipeline/worker-pipeline.ts';
-import { SkipCounters } from '../shared/skips.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { startHealthServer } from './health-server.ts';
 import { parseOutputSpec } from './output-spec.ts';
 import {
   correlateOptionsFrom,
   createExporterFromCli,
-  newestCaptureOf,
   type OtelCliOptions,
   resolveWorkers,
 } from './replay-command.ts';
@@ -64,10 +64,10 @@ interface Candidate {
   state: DirectoryCheckpoint;
 }
 
-/** One watched directory: its tail, and either its correlator (this thread) or its worker pipeline. */
+/** One watched directory: its tail, and either its record loop (this thread) or its worker pipeline. */
 interface Watched {
   tail: DirectoryTail;
-  correlator: Correlator | null;
+  loop: RecordLoop | null;
   pipeline: WorkerPipeline | null;
   publisher: TailPublisher | null;
   /** Oldest first; the first is always safe (seq <= processedThrough()). */
@@ -98,7 +98,6 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   try {
     outputSpec = parseOutputSpec(options.output);
     correlateOptions = correlateOptionsFrom(options);
-    new Correlator(correlateOptions, { emit: () => {} });
   } catch (error) {
     log('error', (error as Error).message);
     return 2;
@@ -171,10 +170,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   };
   const flushOutput = (): void => writer?.flush();
 
-  const skips = new SkipCounters();
   const counters: TailCounters = {
     packets: 0,
-    decoded: 0,
     bytes: 0,
     filesDone: 0,
     filesLost: 0,
@@ -202,9 +199,9 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     };
     const resumeAt = resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null;
     if (workerCount === 0) {
-      const correlator = new Correlator(correlateOptions, { emit }, skips);
-      const tail = new DirectoryTail(dir, correlator, skips, tailOptions, fileNames, counters, log, resumeAt);
-      return { tail, correlator, pipeline: null, publisher: null, candidates: [] };
+      const loop = RecordLoop.correlating(correlateOptions, { emit });
+      const tail = new DirectoryTail(dir, loop, tailOptions, fileNames, counters, log, resumeAt);
+      return { tail, loop, pipeline: null, publisher: null, candidates: [] };
     }
     const pipeline = new WorkerPipeline({
       workers: workerCount,
@@ -234,10 +231,10 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       },
     });
     const publisher = new TailPublisher(pipeline);
-    const tail = new DirectoryTail(dir, publisher, skips, tailOptions, fileNames, counters, log, resumeAt);
+    const tail = new DirectoryTail(dir, publisher, tailOptions, fileNames, counters, log, resumeAt);
     return {
       tail,
-      correlator: null,
+      loop: null,
       pipeline,
       publisher,
       candidates: [{ seq: -1, state: tail.checkpoint() }],
@@ -269,35 +266,18 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   };
 
   const stats = () => {
+    const merged = emptyMergedStats();
+    for (const { loop, pipeline } of tails) mergeStats(loop ? [loop.stats()] : pipeline!.stats(), merged);
     const snapshot = emptyPipelineStats();
-    snapshot.packetsDecoded = counters.decoded;
+    snapshot.packetsDecoded = merged.decoded;
     snapshot.bytesRead = counters.bytes;
-    // With workers, worker 0's counts include the reader's (every worker reads every record).
-    snapshot.packetsSkipped = workerCount === 0 ? skips.toObject() : {};
+    snapshot.packetsSkipped = merged.skips;
     snapshot.files = { done: counters.filesDone, lost: counters.filesLost, error: counters.filesError };
-    const captureLoss = new CaptureLossCounts();
-    snapshot.captureLoss = captureLoss;
-    for (const { correlator, pipeline } of tails) {
-      if (correlator !== null) {
-        captureLoss.add(correlator.captureLoss.counts);
-        addPairCounts(snapshot.pairs, Object.fromEntries(correlator.counts));
-        addCounts(snapshot.pending, correlator.pending());
-        continue;
-      }
-      // Every worker reads every record: input counts from worker 0, correlation counts from all.
-      const workers = pipeline!.stats();
-      snapshot.packetsDecoded += workers[0]?.decoded ?? 0;
-      addCounts(snapshot.packetsSkipped, workers[0]?.inputSkips ?? {});
-      for (const worker of workers) {
-        addCounts(snapshot.packetsSkipped, worker.correlatorSkips);
-        addPairCounts(snapshot.pairs, worker.pairs);
-        addCounts(snapshot.pending, worker.pending);
-        if (worker.captureLoss) captureLoss.add(worker.captureLoss);
-      }
-      if (snapshot.newestCapture === null) snapshot.newestCapture = newestCaptureOf(workers);
-    }
+    snapshot.pairs = merged.pairs;
+    snapshot.pending = merged.pending;
+    snapshot.captureLoss = merged.captureLoss;
     // The newest record read (this thread reads every record, with or without workers).
-    if (counters.newestCapture !== null) snapshot.newestCapture = { ...counters.newestCapture };
+    snapshot.newestCapture = counters.newestCapture ? { ...counters.newestCapture } : merged.newestCapture;
     return snapshot;
   };
   exporter?.setStatsSource(stats);
@@ -446,7 +426,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   // With workers: what the tails read last is published, then the end of input; every worker
   // finishes its shard and posts its last pairs before it exits.
   for (const watched of tails) {
-    watched.correlator?.finish();
+    watched.loop?.finish();
     if (watched.pipeline === null) continue;
     await publishStep(watched);
     await watched.pipeline.end();

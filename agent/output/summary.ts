@@ -172,11 +172,11 @@ function formatCaptureStatistics(file: string, stats: CaptureStatistics): string
   return `capture drops stated by ${file} (pcapng statistics, cumulative since its capture started): ${counts.length > 0 ? counts.join(' ') : 'no counts'}`;
 }
 
-/** Per-file counts of the workers (WorkerStats.captureLossByFile), summed by file id. */
+/** Per-file counts of the loops (WorkerStats.captureLossByFile), summed by file id into `byFile`. */
 export function captureLossByFile(
   flattened: readonly (readonly number[] | undefined)[],
+  byFile = new Map<number, CaptureLossCountsData>(),
 ): Map<number, CaptureLossCountsData> {
-  const byFile = new Map<number, CaptureLossCountsData>();
   for (const list of flattened) {
     if (list === undefined) continue;
     for (let i = 0; i + 4 < list.length; i += 5) {

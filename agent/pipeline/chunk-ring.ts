@@ -147,6 +147,12 @@ export class ChunkConsumer {
     this.#worker = worker;
   }
 
+  /** True when a chunk is published and not taken yet (next() would not wait). */
+  hasNext(): boolean {
+    const control = this.#control;
+    return Atomics.load(control, kHead) !== Atomics.load(control, this.layout.kTails + this.#worker);
+  }
+
   /** Blocks until the next chunk is published; null when the pipeline was aborted. */
   next(into: Chunk): Chunk | null {
     const control = this.#control;

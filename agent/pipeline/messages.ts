@@ -3,12 +3,14 @@ import module from 'node:module';
 import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { CaptureStatistics } from '../capture/pcapng.ts';
-import type { CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
+import { CaptureLossCounts, type CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import type { Pair } from '../correlate/pair.ts';
 import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
+import { addCounts, addPairCounts, captureLossByFile } from '../output/summary.ts';
 import type { LatencySummarySnapshot } from '../report/latency-summary.ts';
 import type { PipelineMemory } from './layout.ts';
+import { isLater } from './record-loop.ts';
 
 /**
  * Pairs posted to main count against the same output backlog as bytes (16 MiB per worker),
@@ -68,7 +70,7 @@ export interface WorkerConfig {
   decodedTimes?: boolean;
 }
 
-/** Counters one worker reports (cumulative). */
+/** Counters one RecordLoop reports (cumulative): a worker's, or the one of --workers 0. */
 export interface WorkerStats {
   /** Records read and decoded to TCP/UDP, bytes: every worker sees every record; main takes worker 0's. */
   packets: number;
@@ -89,6 +91,67 @@ export interface WorkerStats {
   newestCaptureNanos: number;
   /** With `decodedTimes`: [oldest seconds, nanos, newest seconds, nanos] of decoded records; null before one. */
   decodedRange: number[] | null;
+}
+
+/** What a whole pipeline counted: one RecordLoop on this thread, or the N of the workers. */
+export interface MergedStats {
+  packets: number;
+  decoded: number;
+  bytes: number;
+  /** Input skips and correlator skips, by reason. */
+  skips: Record<string, number>;
+  pairs: WorkerStats['pairs'];
+  pending: Record<string, number>;
+  /** Newest capture time read (exact), null before the first record. */
+  newestCapture: { seconds: number; nanos: number } | null;
+  /** Capture-loss estimate of all shards (each shard sees its own connections). */
+  captureLoss: CaptureLossCounts;
+  /** The same per file id. */
+  captureLossByFile: Map<number, CaptureLossCountsData>;
+}
+
+export function emptyMergedStats(): MergedStats {
+  return {
+    packets: 0,
+    decoded: 0,
+    bytes: 0,
+    skips: {},
+    pairs: {},
+    pending: {},
+    newestCapture: null,
+    captureLoss: new CaptureLossCounts(),
+    captureLossByFile: new Map(),
+  };
+}
+
+/**
+ * Adds one pipeline's loops to `into` (call once per pipeline, e.g. per watched directory):
+ * every loop reads every record, so input counts come from the first loop; correlation counts
+ * are per shard and summed.
+ */
+export function mergeStats(loops: readonly WorkerStats[], into = emptyMergedStats()): MergedStats {
+  const reporter = loops[0];
+  if (reporter === undefined) return into;
+  into.packets += reporter.packets;
+  into.decoded += reporter.decoded;
+  into.bytes += reporter.bytes;
+  addCounts(into.skips, reporter.inputSkips);
+  for (const loop of loops) {
+    addCounts(into.skips, loop.correlatorSkips);
+    addPairCounts(into.pairs, loop.pairs);
+    addCounts(into.pending, loop.pending);
+    if (loop.captureLoss) into.captureLoss.add(loop.captureLoss);
+    captureLossByFile([loop.captureLossByFile], into.captureLossByFile);
+    const newest = into.newestCapture;
+    if (
+      loop.newestCaptureSeconds >= 0 &&
+      (newest === null ||
+        isLater(loop.newestCaptureSeconds, loop.newestCaptureNanos, newest.seconds, newest.nanos))
+    ) {
+      into.newestCapture = { seconds: loop.newestCaptureSeconds, nanos: loop.newestCaptureNanos };
+    }
+  }
+  return into;
 }
 
 export interface FileReport {

@@ -1,7 +1,8 @@
 /**
- * `wirespan replay --workers 0`: reads finished capture files in rotation order on this
- * thread, decodes every record and hands decoded packets to the correlator. The reference
- * mode: the worker pipeline must produce the same pairs.
+ * The finished-files source on this thread (`replay`/`report --workers 0`): reads capture
+ * files in rotation order and runs every record through the RecordLoop (record-loop.ts, the
+ * same loop body every worker runs). The reference mode: the worker pipeline must produce the
+ * same pairs.
  *
  * The work is done in steps of a bounded number of records, so a caller with an
  * asynchronous consumer (the OTLP exporter) can wait for it between steps.
@@ -11,29 +12,14 @@ import { openCapture } from '../capture/open.ts';
 import type { CaptureStatistics } from '../capture/pcapng.ts';
 import type { CaptureReader } from '../capture/reader.ts';
 import { type CaptureRecord, ReadResult } from '../capture/record.ts';
-import { decodePacket } from '../decode/decoder.ts';
-import { DecodedPacket, Layer } from '../decode/packet.ts';
-import { SkipCounters } from '../shared/skips.ts';
-
-/** What receives each decoded packet (the correlator), if anything. */
-export interface PacketSink {
-  onPacket(
-    fileId: number,
-    packetNumber: number,
-    seconds: number,
-    nanos: number,
-    data: Uint8Array,
-    packet: DecodedPacket,
-  ): void;
-  /** All input has been read. */
-  finish(): void;
-}
+import type { DecodedPacket } from '../decode/packet.ts';
+import { type PacketConsumer, RecordLoop } from './record-loop.ts';
 
 export interface ReplayInput {
   files: readonly string[];
   /** Called for every record (the `--packets` listing); returns false to stop early. null to skip. */
   onRecord: ((fileId: number, record: CaptureRecord, packet: DecodedPacket) => boolean) | null;
-  sink: PacketSink | null;
+  loop: RecordLoop;
 }
 
 export interface FileResult {
@@ -49,21 +35,14 @@ export interface FileResult {
 
 export interface ReplayResult {
   files: FileResult[];
-  packets: number;
-  decoded: number;
-  bytes: number;
-  skips: SkipCounters;
   elapsedNanos: bigint;
   /** True when output consumers asked to stop early (closed pipe). */
   stoppedEarly: boolean;
-  /** Capture time of the newest record read (null before the first). */
-  newestCapture: { seconds: number; nanos: number } | null;
 }
 
 export class ThisThreadReplay {
   readonly #input: ReplayInput;
   readonly #started = process.hrtime.bigint();
-  readonly #packet = new DecodedPacket();
   readonly result: ReplayResult;
   #fileId = -1;
   #opened: { reader: CaptureReader; source: FileByteSource; result: FileResult } | null = null;
@@ -71,28 +50,13 @@ export class ThisThreadReplay {
 
   constructor(input: ReplayInput) {
     this.#input = input;
-    this.result = {
-      files: [],
-      packets: 0,
-      decoded: 0,
-      bytes: 0,
-      skips: new SkipCounters(),
-      elapsedNanos: 0n,
-      stoppedEarly: false,
-      newestCapture: null,
-    };
+    this.result = { files: [], elapsedNanos: 0n, stoppedEarly: false };
   }
 
   /** Processes up to `maxRecords` records; true once every file was read (the sink is finished then). */
   step(maxRecords: number): boolean {
     if (this.#finished) return true;
-    const result = this.result;
-    const packet = this.#packet;
-    const { sink, onRecord } = this.#input;
-    // Counters live in locals during the step and are written back at its end: an object field
-    // holding epoch seconds (above V8's small integers) would allocate at every write.
-    let newestSeconds = result.newestCapture?.seconds ?? -1;
-    let newestNanos = result.newestCapture?.nanos ?? 0;
+    const { loop, onRecord } = this.#input;
     let budget = maxRecords;
     let done = false;
     while (budget > 0) {
@@ -112,27 +76,13 @@ export class ThisThreadReplay {
       const record = reader.record;
       opened.result.packets++;
       opened.result.bytes += record.capturedLength;
-      result.packets++;
-      result.bytes += record.capturedLength;
-      if (
-        record.seconds > newestSeconds ||
-        (record.seconds === newestSeconds && record.nanos > newestNanos)
-      ) {
-        newestSeconds = record.seconds;
-        newestNanos = record.nanos;
-      }
-      decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, result.skips);
-      if (packet.stopLayer === Layer.Complete) {
-        result.decoded++;
-        sink?.onPacket(this.#fileId, record.packetNumber, record.seconds, record.nanos, record.data, packet);
-      }
-      if (onRecord && !onRecord(this.#fileId, record, packet)) {
-        result.stoppedEarly = true;
+      loop.record(this.#fileId, record);
+      if (onRecord && !onRecord(this.#fileId, record, loop.packet)) {
+        this.result.stoppedEarly = true;
         this.#closeFile();
         this.#fileId = this.#input.files.length;
       }
     }
-    if (newestSeconds >= 0) result.newestCapture = { seconds: newestSeconds, nanos: newestNanos };
     if (done) this.#finish();
     return done;
   }
@@ -141,7 +91,7 @@ export class ThisThreadReplay {
     const files = this.#input.files;
     while (++this.#fileId < files.length) {
       const file = files[this.#fileId]!;
-      const opened = openCapture(file, this.result.skips);
+      const opened = openCapture(file, this.#input.loop.inputSkips);
       if ('error' in opened) {
         this.result.files.push({ file, format: null, packets: 0, bytes: 0, error: opened.error });
         continue;
@@ -165,14 +115,22 @@ export class ThisThreadReplay {
 
   #finish(): void {
     this.#finished = true;
-    this.#input.sink?.finish();
+    this.#input.loop.finish();
     this.result.elapsedNanos = process.hrtime.bigint() - this.#started;
   }
 }
 
-/** Replays every file to the end, synchronously. */
-export function replayFiles(input: ReplayInput): ReplayResult {
-  const replay = new ThisThreadReplay(input);
+/** Replays every file to the end through `sink` (a correlator), synchronously. */
+export function replayFiles(input: {
+  files: readonly string[];
+  sink: PacketConsumer;
+  onRecord: ReplayInput['onRecord'];
+}): ReplayResult {
+  const replay = new ThisThreadReplay({
+    files: input.files,
+    onRecord: input.onRecord,
+    loop: new RecordLoop(input.sink),
+  });
   while (!replay.step(Number.POSITIVE_INFINITY));
   return replay.result;
 }

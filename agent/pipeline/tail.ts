@@ -14,8 +14,8 @@
  * Waiting uses the wall clock (grace period, polling): it is about the file system, never
  * about capture times, which only the correlator sees.
  *
- * Records go to a correlator on this thread (`--workers 0`), or, with workers, to a
- * RangeSink: this thread still reads every record (for the file-level decisions above and the
+ * Records go to the RecordLoop on this thread (`--workers 0`, record-loop.ts), or, with
+ * workers, to a RangeSink: this thread still reads every record (for the file-level decisions above and the
  * checkpoint offsets, which are record boundaries) but does not decode it; at the end of each
  * step the bytes read since the last step, [published, reader.position), are handed to the
  * sink, which publishes them to the workers (tail-publisher.ts). A file's first range opens
@@ -26,11 +26,9 @@ import { FileByteSource } from '../capture/byte-source.ts';
 import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { type CaptureFileInfo, kProcessedSuffix, RotationDirectory } from '../capture/rotation.ts';
-import type { Correlator } from '../correlate/correlator.ts';
-import { decodePacket } from '../decode/decoder.ts';
-import { DecodedPacket, Layer } from '../decode/packet.ts';
-import type { SkipCounters } from '../shared/skips.ts';
+import { SkipCounters } from '../shared/skips.ts';
 import type { DirectoryCheckpoint } from './checkpoint.ts';
+import { isLater, RecordLoop } from './record-loop.ts';
 
 export type OnDone = 'keep' | 'delete' | 'rename';
 
@@ -65,9 +63,9 @@ export interface TailOptions {
   recordsPerStep: number;
 }
 
+/** What the tail read (decoding is counted by the RecordLoop, or the workers' loops). */
 export interface TailCounters {
   packets: number;
-  decoded: number;
   bytes: number;
   filesDone: number;
   filesLost: number;
@@ -115,14 +113,14 @@ interface DoneMark {
 
 export class DirectoryTail {
   readonly directory: RotationDirectory;
-  readonly #correlator: Correlator | null;
+  readonly #loop: RecordLoop | null;
   readonly #ranges: RangeSink | null;
+  /** The readers' skips: the loop's, or (with workers, who count them again) not reported. */
   readonly #skips: SkipCounters;
   readonly #options: TailOptions;
   readonly #log: Log;
   readonly #fileNames: string[];
   readonly counters: TailCounters;
-  readonly #packet = new DecodedPacket();
   /** Files read to their end (or given up), by path, with the identity they had then. */
   readonly #done = new Map<string, DoneMark>();
   /** The first bytes of the files in #done that were read in this run, by path. */
@@ -139,9 +137,8 @@ export class DirectoryTail {
 
   constructor(
     dir: string,
-    /** The correlator on this thread, or the RangeSink of the workers. */
-    target: Correlator | RangeSink,
-    skips: SkipCounters,
+    /** The record loop on this thread, or the RangeSink of the workers. */
+    target: RecordLoop | RangeSink,
     options: TailOptions,
     fileNames: string[],
     counters: TailCounters,
@@ -164,9 +161,9 @@ export class DirectoryTail {
         );
       }
     };
-    this.#correlator = 'onPacket' in target ? target : null;
-    this.#ranges = 'onPacket' in target ? null : target;
-    this.#skips = skips;
+    this.#loop = target instanceof RecordLoop ? target : null;
+    this.#ranges = target instanceof RecordLoop ? null : target;
+    this.#skips = this.#loop?.inputSkips ?? new SkipCounters();
     this.#options = options;
     this.#fileNames = fileNames;
     this.counters = counters;
@@ -339,9 +336,8 @@ export class DirectoryTail {
   #readCurrent(): boolean {
     const current = this.#current!;
     const { reader } = current;
-    const packet = this.#packet;
     const counters = this.counters;
-    const correlator = this.#correlator;
+    const loop = this.#loop;
     let records = 0;
     /** The reader's position before the last next(): the end of the last good record. */
     let before = reader.position;
@@ -360,27 +356,12 @@ export class DirectoryTail {
         counters.bytes += record.capturedLength;
         const newest = counters.newestCapture;
         if (newest === null) counters.newestCapture = { seconds: record.seconds, nanos: record.nanos };
-        else if (
-          record.seconds > newest.seconds ||
-          (record.seconds === newest.seconds && record.nanos > newest.nanos)
-        ) {
+        else if (isLater(record.seconds, record.nanos, newest.seconds, newest.nanos)) {
           newest.seconds = record.seconds;
           newest.nanos = record.nanos;
         }
         // With workers, they decode the records (published at the end of the step).
-        if (correlator === null) continue;
-        decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, this.#skips);
-        if (packet.stopLayer === Layer.Complete) {
-          counters.decoded++;
-          correlator.onPacket(
-            current.fileId,
-            record.packetNumber,
-            record.seconds,
-            record.nanos,
-            record.data,
-            packet,
-          );
-        }
+        loop?.record(current.fileId, record);
         continue;
       }
       if (status === ReadResult.Failed) {

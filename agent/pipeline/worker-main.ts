@@ -1,35 +1,22 @@
 /**
  * A pipeline worker: reads every chunk the main thread publishes (the whole capture, in
- * order), and correlates the packets of its own shard. A record whose raw flow hash
- * (decode/flow-hash.ts) names another shard is not decoded: it only moves this worker's
- * capture clock, so expiry (and therefore the output) is identical whatever the worker count.
- * The records the hash cannot classify, and every record when relay matching shards by
- * payload, are decoded as with --workers 0. No decoded-packet traffic between threads.
+ * order) and runs every record through its RecordLoop (record-loop.ts, the same loop as
+ * --workers 0), which correlates the packets of this worker's shard and only moves the
+ * capture clock for the others. No decoded-packet traffic between threads.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
-import { Correlator } from '../correlate/correlator.ts';
 import { shareForWorker } from '../correlate/memory-budget.ts';
 import type { Pair } from '../correlate/pair.ts';
-import { matcherRegistry } from '../correlate/registry.ts';
-import { decodePacket } from '../decode/decoder.ts';
-import { kUnclassified, rawFlowShard } from '../decode/flow-hash.ts';
-import { DecodedPacket, Layer } from '../decode/packet.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
 import { PairRenderer } from '../output/pair-output.ts';
 import { LatencySummary } from '../report/latency-summary.ts';
-import { SkipCounters } from '../shared/skips.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import { ChunkSource } from './chunk-source.ts';
 import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart, kFlagSkipRecords } from './layout.ts';
-import {
-  type FileReport,
-  kPairBacklogWeight,
-  type WorkerConfig,
-  type WorkerMessage,
-  type WorkerStats,
-} from './messages.ts';
+import { type FileReport, kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from './messages.ts';
+import { RecordLoop } from './record-loop.ts';
 
 /** Output bytes batched per message: large enough to amortise a message, small enough to stream. */
 const kOutputBatchBytes = 256 * 1024;
@@ -40,8 +27,6 @@ const kPairBatch = 2048;
 const config = workerData as WorkerConfig;
 const port = parentPort!;
 const consumer = new ChunkConsumer(config.memory, config.worker);
-const inputSkips = new SkipCounters();
-const correlatorSkips = new SkipCounters();
 const isReporter = config.worker === 0;
 
 // Each shard gets its share of the pending and reassembly caps, so the total bound stays the configured one.
@@ -105,7 +90,7 @@ const spanEncoder = config.spanEncoder
     )
   : null;
 const latency = config.latencySummary ? new LatencySummary() : null;
-const correlator = new Correlator(
+const loop = RecordLoop.correlating(
   options,
   {
     emit(pair: Pair): void {
@@ -121,68 +106,9 @@ const correlator = new Correlator(
       }
     },
   },
-  correlatorSkips,
-  undefined,
-  { index: config.worker, count: config.workers },
+  { shard: { index: config.worker, count: config.workers }, decodedTimes: config.decodedTimes === true },
 );
 
-let packets = 0;
-let decoded = 0;
-let bytes = 0;
-/** [oldest seconds, nanos, newest seconds, nanos] of the records counted decoded (config.decodedTimes). */
-const decodedRange = new Float64Array([Number.POSITIVE_INFINITY, 0, -1, 0]);
-const trackDecoded = config.decodedTimes === true;
-function noteDecoded(seconds: number, nanos: number): void {
-  if (seconds < decodedRange[0]! || (seconds === decodedRange[0]! && nanos < decodedRange[1]!)) {
-    decodedRange[0] = seconds;
-    decodedRange[1] = nanos;
-  }
-  if (seconds > decodedRange[2]! || (seconds === decodedRange[2]! && nanos > decodedRange[3]!)) {
-    decodedRange[2] = seconds;
-    decodedRange[3] = nanos;
-  }
-}
-
-/** [seconds, nanos] of the newest record read; a typed array, as epoch seconds are no small integers. */
-const newestCapture = new Float64Array([-1, 0]);
-
-function stats(): WorkerStats {
-  const pairs: WorkerStats['pairs'] = {};
-  for (const [protocol, counts] of correlator.counts) pairs[protocol] = structuredClone(counts);
-  return {
-    packets,
-    decoded,
-    bytes,
-    inputSkips: isReporter ? inputSkips.toObject() : {},
-    correlatorSkips: correlatorSkips.toObject(),
-    pairs,
-    pending: correlator.pending(),
-    captureLoss: correlator.captureLoss.counts.toData(),
-    captureLossByFile: [...correlator.captureLoss.countsByFile()].flatMap(([fileId, c]) => [
-      fileId,
-      c.observedBytes,
-      c.observedSegments,
-      c.missingBytes,
-      c.missingSegments,
-    ]),
-    newestCaptureSeconds: newestCapture[0]!,
-    newestCaptureNanos: newestCapture[1]!,
-    decodedRange: decodedRange[2]! >= 0 ? [...decodedRange] : null,
-  };
-}
-
-/**
- * Flow sharding only: a record whose raw flow hash names another shard is not decoded, it only
- * advances the capture clock (rawFlowShard() classifies only records the decoder would take to
- * TCP/UDP, so the clock sees exactly the records it sees with --workers 0). Relay matching
- * shards by payload, which needs every record decoded.
- */
-const skipOtherShards =
-  config.workers > 1 && !matcherRegistry.some((d) => d.shardBy === 'payload' && d.enabled(config.options));
-const shardIndex = config.worker;
-const shardCount = config.workers;
-
-const packet = new DecodedPacket();
 const release = (slot: number): void => consumer.release(slot);
 let source: ChunkSource | null = null;
 let reader: CaptureReader | null = null;
@@ -198,36 +124,7 @@ function drain(fileId: number, skip: boolean): void {
     const record = reader.record;
     report.packets++;
     report.bytes += record.capturedLength;
-    packets++;
-    bytes += record.capturedLength;
-    if (
-      record.seconds > newestCapture[0]! ||
-      (record.seconds === newestCapture[0]! && record.nanos > newestCapture[1]!)
-    ) {
-      newestCapture[0] = record.seconds;
-      newestCapture[1] = record.nanos;
-    }
-    if (skipOtherShards) {
-      const shard = rawFlowShard(
-        record.data,
-        record.offset,
-        record.capturedLength,
-        record.linkType,
-        shardCount,
-      );
-      if (shard !== kUnclassified && shard !== shardIndex) {
-        decoded++;
-        if (trackDecoded) noteDecoded(record.seconds, record.nanos);
-        correlator.advanceTime(record.seconds, record.nanos);
-        continue;
-      }
-    }
-    decodePacket(record.data, record.offset, record.capturedLength, record.linkType, packet, inputSkips);
-    if (packet.stopLayer === Layer.Complete) {
-      decoded++;
-      if (trackDecoded) noteDecoded(record.seconds, record.nanos);
-      correlator.onPacket(fileId, record.packetNumber, record.seconds, record.nanos, record.data, packet);
-    }
+    loop.record(fileId, record);
   }
   if (reader.error !== null) source.releaseAll(release);
   else source.releaseRead(release);
@@ -262,7 +159,7 @@ for (;;) {
   if ((flags & kFlagFileStart) !== 0) {
     receiveNames();
     source = new ChunkSource();
-    reader = new CaptureReader(source, inputSkips);
+    reader = new CaptureReader(source, loop.inputSkips);
     report = { fileId, format: null, packets: 0, bytes: 0, error: null };
   }
   if (source !== null && reader !== null && reader.error === null && length > 0) {
@@ -278,18 +175,23 @@ for (;;) {
     flushPairs();
     port.postMessage({ type: 'processed', seq } satisfies WorkerMessage);
   }
-  if (config.statsIntervalMillis > 0 && Date.now() - lastStats >= config.statsIntervalMillis) {
+  // Every interval while busy, and once before waiting for more input: the stats main shows
+  // (the run stats line, the metrics) must not stay behind while the input is quiet.
+  if (
+    config.statsIntervalMillis > 0 &&
+    (Date.now() - lastStats >= config.statsIntervalMillis || !consumer.hasNext())
+  ) {
     lastStats = Date.now();
-    port.postMessage({ type: 'stats', stats: stats() } satisfies WorkerMessage);
+    port.postMessage({ type: 'stats', stats: loop.stats(isReporter) } satisfies WorkerMessage);
   }
 }
 
-correlator.finish();
+loop.finish();
 spanEncoder?.finish();
 flushOutput();
 flushPairs();
 port.postMessage({
   type: 'done',
-  stats: stats(),
+  stats: loop.stats(isReporter),
   latency: latency?.snapshot() ?? null,
 } satisfies WorkerMessage);

@@ -1,6 +1,6 @@
 /**
- * `wirespan report`: replays captures on this thread (reader → decoder → correlator, the same
- * reference pipeline as `replay --workers 0`), collects the pairs (report-data.ts) and renders
+ * `wirespan report`: replays captures (on this thread, or in the replay workers: the same
+ * record loop either way, pipeline/record-loop.ts), collects the pairs (report-data.ts) and renders
  * one self-contained HTML file: inline CSS, inline SVG for the small charts (CDFs, unanswered
  * over time: a few hundred path points each), an inline script drawing the latency scatter on
  * <canvas>, and the data as embedded JSON. Nothing is fetched when the file is opened.
@@ -11,12 +11,12 @@
  * drawing time are bounded whatever the number of pairs, and every slow outlier and every error
  * stays visible (a cell keeps its slowest pair; errors have their own cells).
  */
-import { Correlator } from '../correlate/correlator.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import { colorOf, labelOf, type ProtocolRegistry } from '../correlate/protocol.ts';
 import { matcherRegistry } from '../correlate/registry.ts';
-import type { DecodedPacket } from '../decode/packet.ts';
-import { ThisThreadReplay } from '../pipeline/replay.ts';
+import { mergeStats, type WorkerStats } from '../pipeline/messages.ts';
+import { RecordLoop } from '../pipeline/record-loop.ts';
+import { type FileResult, ThisThreadReplay } from '../pipeline/replay.ts';
 import { reportScript } from './report-client-script.ts';
 import { ReportCollector, type ReportData, type ReportLimits, type ServerSummary } from './report-data.ts';
 
@@ -37,36 +37,74 @@ export interface GeneratedReport {
   elapsedNanos: bigint;
 }
 
-/** Replays `files` and renders the report. Synchronous: a report is a batch job. */
+/** Replays `files` on this thread (`--workers 0`) and renders the report. Synchronous: a report is a batch job. */
 export function generateReport(input: GenerateReportInput): GeneratedReport {
   const registry = input.registry ?? matcherRegistry;
-  const collector = new ReportCollector(input.files, input.limits, registry);
-  const correlator = new Correlator(input.correlate, collector, undefined, registry);
-  const replay = new ThisThreadReplay({
-    files: input.files,
-    onRecord: null,
-    sink: {
-      onPacket(
-        fileId: number,
-        packetNumber: number,
-        seconds: number,
-        nanos: number,
-        data: Uint8Array,
-        packet: DecodedPacket,
-      ) {
-        collector.packet(seconds, nanos);
-        correlator.onPacket(fileId, packetNumber, seconds, nanos, data, packet);
-      },
-      finish() {
-        correlator.finish();
-      },
-    },
-  });
+  const collector = startReport(input.files, input.limits, registry);
+  const loop = RecordLoop.correlating(input.correlate, collector, { decodedTimes: true, registry });
+  const replay = new ThisThreadReplay({ files: input.files, onRecord: null, loop });
   while (!replay.step(Number.POSITIVE_INFINITY));
-  const result = replay.result;
+  return finishReport(collector, {
+    files: input.files,
+    title: input.title,
+    loops: [loop.stats()],
+    fileResults: replay.result.files,
+    elapsedNanos: replay.result.elapsedNanos,
+    failure: null,
+    registry,
+  });
+}
+
+/**
+ * A collector whose time base is the capture time of the first record that decodes to TCP/UDP,
+ * in reading order, set before any pair arrives (whichever thread correlates).
+ */
+export function startReport(
+  files: readonly string[],
+  limits: Partial<ReportLimits> = {},
+  registry: ProtocolRegistry = matcherRegistry,
+): ReportCollector {
+  const collector = new ReportCollector(files, limits, registry);
+  let found = false;
+  const first = new ThisThreadReplay({
+    files,
+    onRecord: () => !found,
+    loop: new RecordLoop({
+      onPacket(_fileId, _packetNumber, seconds, nanos) {
+        found = true;
+        collector.packet(seconds, nanos);
+      },
+      finish() {},
+    }),
+  });
+  while (!first.step(Number.POSITIVE_INFINITY));
+  return collector;
+}
+
+/** Builds and renders the report from the pipeline's loops (stats with `decodedRange`). */
+export function finishReport(
+  collector: ReportCollector,
+  run: {
+    files: readonly string[];
+    title: string | undefined;
+    loops: readonly WorkerStats[];
+    fileResults: readonly FileResult[];
+    elapsedNanos: bigint;
+    /** A worker failed: the run was aborted. */
+    failure: string | null;
+    registry: ProtocolRegistry;
+  },
+): GeneratedReport {
+  // Every loop reads every record: one range, from the first (all agree).
+  const range = run.loops[0]?.decodedRange ?? null;
+  if (range !== null) {
+    collector.packet(range[0]!, range[1]!);
+    collector.packet(range[2]!, range[3]!);
+  }
+  const merged = mergeStats(run.loops);
   const data = collector.build({
-    title: input.title ?? defaultTitle(input.files),
-    files: result.files.map((f) => ({
+    title: run.title ?? defaultTitle(run.files),
+    files: run.fileResults.map((f) => ({
       file: f.file,
       format: f.format,
       packets: f.packets,
@@ -74,17 +112,14 @@ export function generateReport(input: GenerateReportInput): GeneratedReport {
       error: f.error,
       captureStatistics: f.captureStatistics ?? null,
     })),
-    packets: result.packets,
-    decoded: result.decoded,
-    bytes: result.bytes,
-    captureLoss: correlator.captureLoss.counts.toData(),
+    packets: merged.packets,
+    decoded: merged.decoded,
+    bytes: merged.bytes,
+    captureLoss: merged.captureLoss.toData(),
   });
-  return {
-    data,
-    html: renderHtmlReport(data, registry),
-    errors: result.files.filter((f) => f.error !== null).map((f) => `${f.file}: ${f.error}`),
-    elapsedNanos: result.elapsedNanos,
-  };
+  const errors = run.fileResults.filter((f) => f.error !== null).map((f) => `${f.file}: ${f.error}`);
+  if (run.failure !== null) errors.push(run.failure);
+  return { data, html: renderHtmlReport(data, run.registry), errors, elapsedNanos: run.elapsedNanos };
 }
 
 export function defaultTitle(files: readonly string[]): string {

@@ -132,6 +132,25 @@ test('records skipped undecoded by a worker still count as decoded; input skips 
   assert.equal(skipped(parallel.stderr), skipped(single.stderr));
 });
 
+test('replay --summary json: the same counts, skips, pairs and latency summary for 0 and 2 workers', () => {
+  for (const input of [
+    path.join(corpusDir, 'linktypes'),
+    path.join(corpusDir, 'http'),
+    'test/fixtures/demo.pcap',
+  ]) {
+    const summary = (workers: string) => {
+      const result = runCli(['replay', input, '--output', 'none', '--summary', 'json', '--workers', workers]);
+      assert.equal(result.status, 0, result.stderr);
+      const { elapsed_seconds, workers: ran, ...rest } = JSON.parse(result.stderr) as Record<string, unknown>;
+      assert.equal(ran, Number(workers));
+      return rest;
+    };
+    const single = summary('0');
+    assert.ok((single.packets as number) > 0, input);
+    assert.deepEqual(summary('2'), single, input);
+  }
+});
+
 /**
  * `run` over a rotation directory (a backlog of finished files and a current one), with 0, 1,
  * 2 and 4 workers, stopped once its checkpoint says the last file was read to its end: the
@@ -139,6 +158,16 @@ test('records skipped undecoded by a worker still count as decoded; input skips 
  * unanswered, as the end of a replay does).
  */
 async function runLines(dir: string, workers: string, extra: string[]): Promise<string[]> {
+  return (await runUntilRead(dir, workers, extra)).lines;
+}
+
+/** runLines(), also returning the agent's log; `settleMillis`: how long it keeps running once the last file was read. */
+async function runUntilRead(
+  dir: string,
+  workers: string,
+  extra: string[],
+  settleMillis = 0,
+): Promise<{ lines: string[]; log: string }> {
   const files = fs.readdirSync(dir).sort();
   const last = path.join(dir, files.at(-1)!);
   const size = fs.statSync(last).size;
@@ -184,11 +213,12 @@ async function runLines(dir: string, workers: string, extra: string[]): Promise<
       if (Date.now() > deadline) throw new Error(`no checkpoint at the end of ${last}\n${stderr}`);
       await sleep(100);
     }
+    await sleep(settleMillis);
   } finally {
     child.kill('SIGTERM');
   }
   assert.equal(await exited, 0, stderr);
-  return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).sort();
+  return { lines: fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).sort(), log: stderr };
 }
 
 /** The records of `input` in `parts` rotated files (old mtimes but the last), in a new directory. */
@@ -217,6 +247,35 @@ async function assertRunLikeReplay(input: string, extra: string[]): Promise<void
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+test('run: the stats line counts the same packets, decoded, pairs and pending for 0 and 2 workers', async () => {
+  const dir = rotationDirectory('test/fixtures/demo.pcap', 3);
+  try {
+    const lastStats = async (workers: string) => {
+      // Running 2.5 s after the last file was read: the last stats line (every second) has it all.
+      const { log } = await runUntilRead(dir, workers, ['--stats-interval', '1'], 2500);
+      const stats = log
+        .split('\n')
+        .filter((line) => line.includes('"msg":"stats"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .at(-1);
+      assert.ok(stats, log);
+      return {
+        packets: stats.packets,
+        decoded: stats.decoded,
+        bytes: stats.bytes,
+        files: stats.files,
+        pairs: stats.pairs,
+        pending: stats.pending,
+      };
+    };
+    const single = await lastStats('0');
+    assert.ok((single.decoded as number) > 0 && Object.keys(single.pairs as object).length > 0);
+    assert.deepEqual(await lastStats('2'), single);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('run over rotated files: the same pairs as replay for 0, 1, 2, 4 workers (demo)', async () => {
   await assertRunLikeReplay('test/fixtures/demo.pcap', ['--udp-ports', '161']);

@@ -13,6 +13,11 @@
  *
  * Batches are arrays filled in place; sealed batches wait in a FIFO.
  *
+ * The queue is generic over its items, each of which carries a span count (Batcher<T>): the
+ * SpanBatcher's items are span objects (one span each, batched up to maxExportBatchSize);
+ * the RequestBatcher's (request-batcher.ts) are requests the workers encoded (their span
+ * count each, never merged: every request is a batch of its own, and one cannot be halved).
+ *
  * Two failure policies:
  * - default (`replay`): a failed request's spans are counted failed and the queue moves on.
  *   Shutdown drains with a deadline and stops at the first failed export (the collector is down:
@@ -78,6 +83,9 @@ export interface ExportStateDetail {
   pendingSpans: number;
 }
 
+/** Every span offered ends in exactly one of accepted's outcomes, or in a drop counter. */
+export type BatcherCounters = Omit<SpanBatcherCounters, 'queued' | 'inFlight'>;
+
 export interface SpanBatcherCounters {
   /** Spans accepted into the queue. */
   accepted: number;
@@ -122,15 +130,34 @@ function grpcCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-export class SpanBatcher {
-  readonly #exporter: SpanExporter;
+/** Sends one batch of items and calls back once with the result (a SpanExporter for spans). */
+export interface BatchExporter<T> {
+  export(items: T[], resultCallback: (result: { code: ExportResultCode; error?: Error }) => void): void;
+}
+
+/** A sealed batch: its items, their span count, and its place in the queue's seal order. */
+interface Batch<T> {
+  items: T[];
+  spans: number;
+  /** Seal order: failed batches are retried oldest first. */
+  sequence: number;
+  /** Its export failed once (its next send counts as a retry). */
+  retried: boolean;
+}
+
+/** The queue, for items that each carry a span count (see the file comment). */
+export class Batcher<T> {
+  readonly #exporter: BatchExporter<T>;
+  readonly #spansOf: (item: T) => number;
   readonly #options: Required<Omit<SpanBatcherOptions, 'onStateChange'>>;
   /** The queue size beyond which offer() drops. */
   readonly #hardCap: number;
   /** Sealed batches waiting for an export slot, oldest first (failed batches go back to the head). */
-  readonly #ready: ReadableSpan[][] = [];
+  readonly #ready: (Batch<T> | null)[] = [];
   #readyHead = 0;
-  #open: ReadableSpan[] = [];
+  #open: T[] = [];
+  #openSpans = 0;
+  #sealed = 0;
   #queued = 0;
   #inFlight = 0;
   #inFlightSpans = 0;
@@ -143,18 +170,13 @@ export class SpanBatcher {
   readonly #roomWaiters: (() => void)[] = [];
   #lastError: string | null = null;
   #failedDuringDrain = false;
-  /** Batches whose export failed once (their next send counts as a retry). */
-  readonly #retried = new WeakSet<ReadableSpan[]>();
-  /** Seal order of batches that may come back (retryUntilExported): failed ones retry oldest first. */
-  readonly #sequence = new WeakMap<ReadableSpan[], number>();
-  #sealed = 0;
 
   // Export state (both policies report it; only retryUntilExported retries).
   readonly #outage: ExportOutage;
   /** A retry request is in flight (while failing, nothing else is sent). */
   #probing = false;
 
-  readonly counters: Omit<SpanBatcherCounters, 'queued' | 'inFlight'> = {
+  readonly counters: BatcherCounters = {
     accepted: 0,
     exported: 0,
     droppedQueueFull: 0,
@@ -165,7 +187,7 @@ export class SpanBatcher {
     retries: 0,
   };
 
-  constructor(exporter: SpanExporter, options: SpanBatcherOptions) {
+  constructor(exporter: BatchExporter<T>, options: SpanBatcherOptions, spansOf: (item: T) => number) {
     for (const key of ['maxQueueSize', 'maxExportBatchSize', 'maxConcurrentExports'] as const) {
       if (!(Number.isInteger(options[key]) && options[key] >= 1)) {
         throw new Error(`${key} must be a positive integer, got ${options[key]}`);
@@ -187,6 +209,7 @@ export class SpanBatcher {
       throw new Error(`maxQueueOverflow must be a non-negative integer, got ${overflow}`);
     }
     this.#exporter = exporter;
+    this.#spansOf = spansOf;
     this.#options = {
       ...options,
       maxExportBatchSize: Math.min(options.maxExportBatchSize, options.maxQueueSize),
@@ -199,10 +222,12 @@ export class SpanBatcher {
     this.#hardCap = options.maxQueueSize + overflow;
   }
 
+  /** Spans waiting now. */
   get queued(): number {
     return this.#queued;
   }
 
+  /** Spans in flight now. */
   get inFlight(): number {
     return this.#inFlightSpans;
   }
@@ -222,21 +247,28 @@ export class SpanBatcher {
     return this.#outage.failing ? this.#outage.error : null;
   }
 
-  /** Queues a span; false (and counted) when it was dropped. Never throws, never exports synchronously. */
-  offer(span: ReadableSpan): boolean {
+  /**
+   * Queues an item of `spans` spans; false (its spans counted dropped) when the queue has no
+   * room for all of them or shutdown started. An empty queue always takes one item (an item
+   * larger than the whole queue is not lost); an item of 0 spans is accepted and not sent.
+   * Never throws, never exports synchronously.
+   */
+  protected offerItem(item: T, spans: number): boolean {
     if (this.#shuttingDown) {
-      this.counters.droppedAfterShutdown++;
+      this.counters.droppedAfterShutdown += spans;
       return false;
     }
-    if (this.#queued >= this.#hardCap) {
-      this.counters.droppedQueueFull++;
+    if (spans === 0) return true;
+    if (this.#queued > 0 && this.#queued + spans > this.#hardCap) {
+      this.counters.droppedQueueFull += spans;
       return false;
     }
-    this.counters.accepted++;
-    this.#queued++;
+    this.counters.accepted += spans;
+    this.#queued += spans;
     const open = this.#open;
-    open.push(span);
-    if (open.length >= this.#options.maxExportBatchSize) {
+    open.push(item);
+    this.#openSpans += spans;
+    if (this.#openSpans >= this.#options.maxExportBatchSize) {
       this.#seal();
       this.#schedulePump();
     } else if (open.length === 1 && this.#timer === null) {
@@ -249,7 +281,6 @@ export class SpanBatcher {
     }
     return true;
   }
-
   /**
    * Resolves when the queue has room for at least half its capacity again (immediately if it
    * has): lets an asynchronous pipeline pause reading instead of losing spans. With
@@ -299,6 +330,7 @@ export class SpanBatcher {
       this.#ready.length = 0;
       this.#readyHead = 0;
       this.#open = [];
+      this.#openSpans = 0;
     }
     this.#settled = true;
     this.#outage.clearRetryTimer();
@@ -315,9 +347,9 @@ export class SpanBatcher {
 
   #seal(): void {
     if (this.#open.length === 0) return;
-    if (this.#options.retryUntilExported) this.#sequence.set(this.#open, this.#sealed++);
-    this.#ready.push(this.#open);
+    this.#ready.push({ items: this.#open, spans: this.#openSpans, sequence: this.#sealed++, retried: false });
     this.#open = [];
+    this.#openSpans = 0;
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
@@ -328,22 +360,24 @@ export class SpanBatcher {
    * Puts a failed batch back among the other failed ones at the head of the queue, in seal order
    * (batches never sent are all younger: the scan stops at the first of them).
    */
-  #requeue(batch: ReadableSpan[], sequence = this.#sequence.get(batch) ?? 0): void {
-    this.#sequence.set(batch, sequence);
+  #requeue(batch: Batch<T>): void {
+    batch.retried = true;
     let at = this.#readyHead;
-    while (at < this.#ready.length && (this.#sequence.get(this.#ready[at]!) ?? 0) < sequence) at++;
+    while (at < this.#ready.length && this.#ready[at]!.sequence < batch.sequence) at++;
     if (at === this.#readyHead && this.#readyHead > 0) this.#ready[--this.#readyHead] = batch;
     else this.#ready.splice(at, 0, batch);
-    this.#queued += batch.length;
-    this.#retried.add(batch);
+    this.#queued += batch.spans;
   }
 
-  #takeReady(): ReadableSpan[] {
+  #takeReady(): Batch<T> {
     const batch = this.#ready[this.#readyHead]!;
-    this.#ready[this.#readyHead] = [];
+    this.#ready[this.#readyHead] = null;
     this.#readyHead++;
     if (this.#readyHead === this.#ready.length) {
       this.#ready.length = 0;
+      this.#readyHead = 0;
+    } else if (this.#readyHead >= 1024 && this.#readyHead * 2 >= this.#ready.length) {
+      this.#ready.splice(0, this.#readyHead);
       this.#readyHead = 0;
     }
     return batch;
@@ -387,11 +421,11 @@ export class SpanBatcher {
     }
   }
 
-  #send(batch: ReadableSpan[], probe: boolean): void {
+  #send(batch: Batch<T>, probe: boolean): void {
     this.#inFlight++;
-    this.#inFlightSpans += batch.length;
-    this.#queued -= batch.length;
-    if (this.#retried.has(batch)) {
+    this.#inFlightSpans += batch.spans;
+    this.#queued -= batch.spans;
+    if (batch.retried) {
       this.counters.retries++;
       this.#outage.countRetry();
     }
@@ -400,11 +434,11 @@ export class SpanBatcher {
       if (done) return;
       done = true;
       this.#inFlight--;
-      this.#inFlightSpans -= batch.length;
+      this.#inFlightSpans -= batch.spans;
       if (probe) this.#probing = false;
       if (!this.#settled) {
         if (ok) {
-          this.counters.exported += batch.length;
+          this.counters.exported += batch.spans;
           if (this.#outage.failing) this.#outage.recovered(this.#queued + this.#inFlightSpans);
         } else {
           this.counters.exportErrors++;
@@ -418,7 +452,7 @@ export class SpanBatcher {
               this.#outage.scheduleRetry(() => this.#pump());
             }
           } else {
-            this.counters.failed += batch.length;
+            this.counters.failed += batch.spans;
             if (this.#shuttingDown) this.#failedDuringDrain = true;
             this.#outage.failed(message, this.#queued + this.#inFlightSpans);
           }
@@ -435,7 +469,7 @@ export class SpanBatcher {
       }
     };
     try {
-      this.#exporter.export(batch, (result) =>
+      this.#exporter.export(batch.items, (result) =>
         finish(result.code === ExportResultCode.SUCCESS, result.error),
       );
     } catch (error) {
@@ -444,25 +478,44 @@ export class SpanBatcher {
   }
 
   /** retryUntilExported: a failed request's batch goes back to the queue unless the collector rejected it for good. */
-  #keepForRetry(batch: ReadableSpan[], error: unknown, message: string): void {
+  #keepForRetry(batch: Batch<T>, error: unknown, message: string): void {
     const code = grpcCode(error);
     // "grpc: received message larger than max (5000000 vs. 4194304)": the collector's limit.
     const tooLarge = code === kGrpcResourceExhausted && /larger than max/i.test(message);
-    if (tooLarge && batch.length > 1) {
+    if (tooLarge && batch.items.length > 1) {
       // Retry in two halves (the oldest first).
-      const half = Math.ceil(batch.length / 2);
-      const sequence = this.#sequence.get(batch) ?? 0;
-      this.#requeue(batch.slice(half), sequence);
-      this.#requeue(batch.slice(0, half), sequence);
+      const half = Math.ceil(batch.items.length / 2);
+      this.#requeue(this.#part(batch, half, batch.items.length));
+      this.#requeue(this.#part(batch, 0, half));
     } else if (tooLarge || code === kGrpcInvalidArgument) {
       // Resending the same bytes cannot succeed.
-      this.counters.failed += batch.length;
+      this.counters.failed += batch.spans;
     } else {
       this.#requeue(batch);
     }
   }
 
+  /** Items [from, to) of a batch, in its place in the seal order. */
+  #part(batch: Batch<T>, from: number, to: number): Batch<T> {
+    const items = batch.items.slice(from, to);
+    let spans = 0;
+    for (const item of items) spans += this.#spansOf(item);
+    return { items, spans, sequence: batch.sequence, retried: true };
+  }
+
   #notifyIdle(): void {
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+}
+
+/** The queue of span objects (emit() on this thread), sent through the OTLP trace exporter. */
+export class SpanBatcher extends Batcher<ReadableSpan> {
+  constructor(exporter: SpanExporter, options: SpanBatcherOptions) {
+    super(exporter, options, () => 1);
+  }
+
+  /** Queues a span; false (and counted) when it was dropped. Never throws, never exports synchronously. */
+  offer(span: ReadableSpan): boolean {
+    return this.offerItem(span, 1);
   }
 }
