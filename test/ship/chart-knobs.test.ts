@@ -56,6 +56,8 @@ describe('chart knobs (test/ship/values/knobs.yaml)', () => {
 
   test('valid objects: ConfigMaps, DaemonSet, Service, PodMonitor, ServiceAccount; helm lint passes', () => {
     assert.deepEqual(r.manifests.map((m) => m.kind).sort(), [
+      'ClusterRole', // kubernetes.enabled by default (chart-kubernetes.test.ts)
+      'ClusterRoleBinding',
       'ConfigMap',
       'ConfigMap',
       'DaemonSet',
