@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { DaemonSet as DaemonSetModel } from 'kubernetes-models/apps/v1/DaemonSet';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -42,6 +44,8 @@ function validate(manifests: Manifest[]): void {
     ConfigMap: (m) => new ConfigMap(m as never),
     ServiceAccount: (m) => new ServiceAccount(m as never),
     Service: (m) => new Service(m as never),
+    ClusterRole: (m) => new ClusterRole(m as never),
+    ClusterRoleBinding: (m) => new ClusterRoleBinding(m as never),
   };
   for (const manifest of manifests) {
     const model = models[manifest.kind];
