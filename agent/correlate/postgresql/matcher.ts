@@ -24,6 +24,7 @@ import type { MatcherContext, PacketView } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
 import { type DbQueryText, kMaxQueryBytes, sqlQueryText } from '../sql/query-text.ts';
 import { sqlOperationName } from '../sql/sanitize.ts';
+import { addBytes, cString } from '../sql/wire.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import {
   OrderedExchange,
@@ -32,14 +33,7 @@ import {
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
-import {
-  addBytes,
-  cString,
-  PgFramer as Framer,
-  type PgFramer,
-  type PgFramerOwner,
-  StartupCode,
-} from './framer.ts';
+import { PgFramer as Framer, type PgFramer, type PgFramerOwner, StartupCode } from './framer.ts';
 
 const kExchangeSkips = orderedExchangeSkips('postgresql');
 /** A stream on a PostgreSQL port whose first message is not PostgreSQL: the connection is not parsed. */
