@@ -41,12 +41,13 @@ test('every full table together stays within the budget minus its reserve, at an
 test('caps scale with the budget; the documented defaults at 512 MiB', () => {
   const caps = capsForMemoryBudget(kDefaultMemoryBudgetMiB);
   assert.deepEqual(caps.maxPending, {
-    dns: 47_662,
-    udp: 47_662,
-    tcp: 47_662,
-    http: 11_915,
-    relay: 23_831,
-    postgresql: 11_915,
+    dns: 43_690,
+    udp: 43_690,
+    tcp: 43_690,
+    http: 10_922,
+    relay: 21_845,
+    postgresql: 10_922,
+    mysql: 10_922,
   });
   assert.equal(caps.reassembly.maxConnections, 39_321);
   assert.equal(caps.reassembly.maxBufferedBytesTotal, Math.floor(512 * kMiB * 0.1));
@@ -61,7 +62,15 @@ test('defaults come from the default budget; an explicit --max-pending wins', ()
   assert.deepEqual(defaults.maxPending, capsForMemoryBudget(kDefaultMemoryBudgetMiB).maxPending);
   const options = defaultCorrelateOptions();
   applyMemoryBudget(options, 64, 7);
-  assert.deepEqual(options.maxPending, { dns: 7, udp: 7, tcp: 7, http: 7, relay: 7, postgresql: 7 });
+  assert.deepEqual(options.maxPending, {
+    dns: 7,
+    udp: 7,
+    tcp: 7,
+    http: 7,
+    relay: 7,
+    postgresql: 7,
+    mysql: 7,
+  });
   assert.equal(options.reassembly.maxConnections, capsForMemoryBudget(64).reassembly.maxConnections);
   const cli = {
     dnsPorts: [53],
