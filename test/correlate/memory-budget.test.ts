@@ -46,8 +46,8 @@ test('caps scale with the budget; the documented defaults at 512 MiB', () => {
     tcp: 43_690,
     http: 10_922,
     relay: 21_845,
-    postgresql: 10_922,
-    mysql: 10_922,
+    postgresql: 5_461,
+    mysql: 5_461,
   });
   assert.equal(caps.reassembly.maxConnections, 39_321);
   assert.equal(caps.reassembly.maxBufferedBytesTotal, Math.floor(512 * kMiB * 0.1));

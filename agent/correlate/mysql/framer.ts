@@ -13,6 +13,9 @@ import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 /** A packet of this payload length is continued by the next one. */
 export const kMaxPacketPayload = 0xffffff;
 
+/** Bytes kept when the budget refuses the buffer: a command byte and statement id, an ERR's code, an OK's status. */
+const kFallbackKeepBytes = 32;
+
 export interface MysqlFramerOwner {
   /**
    * A logical message begins (its first packet's header is complete): `framer.seq` is its
@@ -38,8 +41,11 @@ export class MysqlFramer {
   firstNanos = 0;
   firstFileId = 0;
   firstPacket = 0;
-  body: Uint8Array | null = null;
+  /** The kept bytes: the budget's buffer, or (refused) a small one of its own so commands and statuses still frame. */
+  body: Uint8Array;
   kept = 0;
+  readonly #fallback = new Uint8Array(kFallbackKeepBytes);
+  #reserved = false;
   readonly #owner: MysqlFramerOwner;
   readonly #budget: ParserBufferBudget;
   readonly #keep: number;
@@ -57,16 +63,22 @@ export class MysqlFramer {
     this.#owner = owner;
     this.#budget = budget;
     this.#keep = keep;
+    this.body = this.#fallback;
   }
 
   /** Starts `edges` at the current message's first header byte. */
+  /** Only the small fallback was kept (the budget refused the buffer): texts are left out, not cut short. */
+  get starved(): boolean {
+    return !this.#reserved;
+  }
+
   beginEdges(edges: MessageEdges): void {
     edges.begin(this.firstSeconds, this.firstNanos, this.firstFileId, this.firstPacket, 0);
   }
 
   /** Byte `at` of the kept payload (-1 beyond it). */
   byte(at: number): number {
-    return at < this.kept ? this.body![at]! : -1;
+    return at < this.kept ? this.body[at]! : -1;
   }
 
   feed(data: Uint8Array, offset: number, length: number, view: PacketView): void {
@@ -101,7 +113,10 @@ export class MysqlFramer {
           this.kept = 0;
           owner.onMessageStart(this, payload > 0 && at < end ? data[at]! : -1);
           if (this.stopped) return;
-          if (this.body === null && this.#budget.reserve(this.#keep)) this.body = new Uint8Array(this.#keep);
+          if (!this.#reserved && this.#budget.reserve(this.#keep)) {
+            this.#reserved = true;
+            this.body = new Uint8Array(this.#keep);
+          }
         }
         this.length += payload;
         owner.onBytes(this, take, view);
@@ -109,7 +124,7 @@ export class MysqlFramer {
       const take = Math.min(this.#remaining, end - at);
       if (take > 0) {
         const body = this.body;
-        if (body !== null && this.kept < body.length) {
+        if (this.kept < body.length) {
           const copy = Math.min(body.length - this.kept, take);
           body.set(data.subarray(at, at + copy), this.kept);
           this.kept += copy;
@@ -135,9 +150,10 @@ export class MysqlFramer {
 
   /** Gives the kept buffer back to the budget (the connection ended). */
   release(): void {
-    if (this.body !== null) {
+    if (this.#reserved) {
       this.#budget.release(this.body.length);
-      this.body = null;
+      this.#reserved = false;
+      this.body = this.#fallback;
     }
   }
 }

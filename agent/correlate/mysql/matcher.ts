@@ -353,7 +353,7 @@ class MysqlConnection implements StreamConsumer, MysqlFramerOwner {
       this.#protocol.context.options.dbQueryText,
     );
     if (command === Command.Query || command === Command.StmtPrepare || command === Command.InitDb) {
-      request.query = this.#text(framer, 1, framer.kept);
+      request.query = framer.starved ? null : this.#text(framer, 1, framer.kept);
     } else if (command === Command.StmtExecute) {
       request.query = this.#statements?.get(this.#int32(framer, 1)) ?? null;
     }
@@ -627,7 +627,7 @@ class MysqlConnection implements StreamConsumer, MysqlFramerOwner {
   /** UTF-8 text of the kept bytes [from, NUL or `to`). */
   #text(framer: MysqlFramer, from: number, to: number): string {
     const body = framer.body;
-    if (body === null || from >= to) return '';
+    if (from >= to) return '';
     let end = from;
     while (end < to && body[end] !== 0) end++;
     return Buffer.from(body.buffer, body.byteOffset + from, end - from).toString('utf8');

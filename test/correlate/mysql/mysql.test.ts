@@ -207,6 +207,30 @@ describe('MySQL/MariaDB on a real capture', () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
+  test('with the parser buffer budget spent, commands still pair (without their text)', () => {
+    const starved = mysqlPairs(
+      replayPairs([capture], (options) => {
+        options.mysqlPorts = [kPort];
+        options.reassembly.maxParserBufferBytesTotal = 0;
+      }).pairs,
+    );
+    assert.deepEqual(
+      starved.map((pair) => [
+        pair.request.firstNanos,
+        pair.response?.lastNanos,
+        detailOf(pair).command,
+        detailOf(pair).error_code,
+      ]),
+      pairs.map((pair) => [
+        pair.request.firstNanos,
+        pair.response?.lastNanos,
+        detailOf(pair).command,
+        detailOf(pair).error_code,
+      ]),
+    );
+    assert.ok(starved.every((pair) => detailOf(pair).query === undefined));
+  });
+
   test('a stream on the port that is not MySQL is counted, never paired', () => {
     const tls = path.join(import.meta.dirname, '../../fixtures/corpus/tcp/pcapplusplus--tls.pcap');
     const result = replayPairs([tls], (options) => {

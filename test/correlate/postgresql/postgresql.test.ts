@@ -251,6 +251,19 @@ describe('PostgreSQL: partial and foreign streams', () => {
     );
   });
 
+  test('with the parser buffer budget spent, every exchange still pairs (without text or SQLSTATE)', () => {
+    const starved = pgPairs(
+      replayPairs([capture], (options) => {
+        options.postgresqlPorts = [kPort];
+        options.reassembly.maxParserBufferBytesTotal = 0;
+      }).pairs,
+    );
+    assert.deepEqual(starved.map(key).sort(), whole.map(key).sort());
+    assert.ok(
+      starved.every((pair) => detailOf(pair).query === undefined && detailOf(pair).sqlstate === null),
+    );
+  });
+
   test('a stream on the port that is not PostgreSQL is counted, never paired', () => {
     const tls = path.join(import.meta.dirname, '../../fixtures/corpus/tcp/pcapplusplus--tls.pcap');
     const result = replayPairs([tls], (options) => {
