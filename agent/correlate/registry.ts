@@ -7,6 +7,8 @@ import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
 import { grpcProtocol } from './http2/index.ts';
 import { icmpProtocol } from './icmp/index.ts';
+import { mysqlMatcher } from './mysql/index.ts';
+import { postgresqlMatcher } from './postgresql/index.ts';
 import type { ProtocolRegistry } from './protocol.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
@@ -18,6 +20,8 @@ export const matcherRegistry: ProtocolRegistry = [
   httpMatcher,
   grpcProtocol,
   tlsProtocol,
+  postgresqlMatcher,
+  mysqlMatcher,
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,

@@ -1,0 +1,87 @@
+/**
+ * MySQL and MariaDB: pairs commands and their results on the wire (matcher.ts has the rules),
+ * spans per the database semantic conventions (sql/db-span.ts), query text by --db-query-text.
+ */
+import type { Matcher, MatcherContext } from '../matcher.ts';
+import type { ProtocolDescriptor } from '../protocol.ts';
+import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';
+import { type MysqlDetail, MysqlStreamProtocol } from './matcher.ts';
+
+declare module '../options.ts' {
+  interface ProtocolOptions {
+    /** Server ports whose TCP streams are read as MySQL/MariaDB. */
+    mysqlPorts: number[];
+  }
+}
+
+export type { MysqlDetail } from './matcher.ts';
+
+class MysqlMatcher implements Matcher {
+  readonly stream: MysqlStreamProtocol;
+
+  constructor(context: MatcherContext) {
+    this.stream = new MysqlStreamProtocol(context);
+  }
+
+  expire(seconds: number, nanos: number): void {
+    this.stream.expire(seconds, nanos);
+  }
+
+  flush(): void {
+    this.stream.flush();
+  }
+
+  pendingCount(): number {
+    return this.stream.pendingCount();
+  }
+}
+
+export const mysqlMatcher: ProtocolDescriptor<MysqlDetail> = {
+  name: 'mysql',
+  label: 'MySQL',
+  color: '#00758F',
+  options: [
+    {
+      flag: 'mysql-ports',
+      describe: 'server ports of MySQL and MariaDB (empty: off)',
+      type: 'ports',
+      default: [3306],
+      apply: (options, ports) => {
+        options.mysqlPorts = ports;
+      },
+    },
+  ],
+  // Measured 3.2 KB (PostgreSQL) and 3.7 KB (MySQL) per unanswered query on its own connection, kept bytes included.
+  pending: { weight: 1, bytesPerEntry: 4096 },
+  enabled: (options) => options.mysqlPorts.length > 0,
+  create: (context) => new MysqlMatcher(context),
+  spans: {
+    histograms: kDbHistograms,
+    create: () => ({
+      map(pair, detail, span) {
+        mapDbSpan(
+          pair,
+          {
+            system: detail?.system ?? 'mysql',
+            operation: detail?.operation ?? null,
+            phase: detail?.command === 'login' ? 'login' : null,
+            namespace: detail?.namespace ?? null,
+            query: detail?.query ?? null,
+            statusCode:
+              detail?.error_code === null || detail?.error_code === undefined
+                ? null
+                : String(detail.error_code),
+            batchSize: null,
+          },
+          span,
+        );
+      },
+    }),
+  },
+  report: {
+    errorRule: 'MySQL ERR packet',
+    isError: (detail) => detail.error_code !== null,
+    what: (detail) =>
+      `${detail?.operation ?? detail?.command ?? '?'} ${detail?.namespace ?? ''} → ${detail?.error_code ?? 'ok'}`,
+  },
+};
