@@ -6,6 +6,7 @@
 import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
 import type { ProtocolRegistry } from './protocol.ts';
+import { redisMatcher } from './redis/index.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
 import { udpMatcher } from './udp/index.ts';
@@ -16,4 +17,5 @@ export const matcherRegistry: ProtocolRegistry = [
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,
+  redisMatcher,
 ];
