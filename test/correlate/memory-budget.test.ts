@@ -40,7 +40,14 @@ test('every full table together stays within the budget minus its reserve, at an
 
 test('caps scale with the budget; the documented defaults at 512 MiB', () => {
   const caps = capsForMemoryBudget(kDefaultMemoryBudgetMiB);
-  assert.deepEqual(caps.maxPending, { dns: 52_428, udp: 52_428, tcp: 52_428, http: 13_107, relay: 26_214 });
+  assert.deepEqual(caps.maxPending, {
+    dns: 43_690,
+    udp: 43_690,
+    tcp: 43_690,
+    http: 10_922,
+    relay: 21_845,
+    redis: 14_563,
+  });
   assert.equal(caps.reassembly.maxConnections, 39_321);
   assert.equal(caps.reassembly.maxBufferedBytesTotal, Math.floor(512 * kMiB * 0.1));
   const double = capsForMemoryBudget(2 * kDefaultMemoryBudgetMiB);
@@ -54,7 +61,7 @@ test('defaults come from the default budget; an explicit --max-pending wins', ()
   assert.deepEqual(defaults.maxPending, capsForMemoryBudget(kDefaultMemoryBudgetMiB).maxPending);
   const options = defaultCorrelateOptions();
   applyMemoryBudget(options, 64, 7);
-  assert.deepEqual(options.maxPending, { dns: 7, udp: 7, tcp: 7, http: 7, relay: 7 });
+  assert.deepEqual(options.maxPending, { dns: 7, udp: 7, tcp: 7, http: 7, relay: 7, redis: 7 });
   assert.equal(options.reassembly.maxConnections, capsForMemoryBudget(64).reassembly.maxConnections);
   const cli = {
     dnsPorts: [53],

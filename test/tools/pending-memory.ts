@@ -56,7 +56,8 @@ type Protocol = 'dns' | 'http' | 'tcp' | 'udp';
 
 function drive(protocol: Protocol): number {
   const options = defaultCorrelateOptions();
-  options.maxPending = { dns: count * 2, http: count * 2, tcp: count * 2, udp: count * 2, relay: count * 2 };
+  // Every registered protocol's table (the correlator creates them all) has room for the run.
+  for (const protocol of Object.keys(options.maxPending)) options.maxPending[protocol] = count * 2;
   const correlator = new Correlator(options, { emit: () => {} });
   gc!();
   const before = process.memoryUsage().heapUsed;

@@ -49,7 +49,8 @@ export const redisMatcher: ProtocolDescriptor<RedisDetail> = {
       },
     },
   ],
-  pending: { weight: 2, bytesPerEntry: 1536 },
+  // Measured 754 B for a short command; the 1024-character query text (UTF-16 keys) adds up to 2 KiB.
+  pending: { weight: 2, bytesPerEntry: 3072 },
   enabled: (options) => options.redisPorts.length > 0,
   create: (context: MatcherContext) => new RedisMatcher(new RedisStreamProtocol(context)),
   spans: redisSpans,

@@ -46,7 +46,10 @@ export class RedisHarness {
 
   /** Feeds segments 1 ms apart, continuing the harness's clock. */
   feed(...segments: Segment[]): void {
-    for (const segment of segments) this.feeder.feed(segment, (this.#at += 1_000_000));
+    for (const segment of segments) {
+      this.#at += 1_000_000;
+      this.feeder.feed(segment, this.#at);
+    }
   }
 
   client(payload: string | Uint8Array): void {
