@@ -5,6 +5,7 @@
  */
 import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
+import { memcachedMatcher } from './memcached/index.ts';
 import type { ProtocolRegistry } from './protocol.ts';
 import { redisMatcher } from './redis/index.ts';
 import { relayMatcher } from './relay/index.ts';
@@ -18,4 +19,5 @@ export const matcherRegistry: ProtocolRegistry = [
   udpMatcher,
   relayMatcher,
   redisMatcher,
+  memcachedMatcher,
 ];

@@ -41,12 +41,13 @@ test('every full table together stays within the budget minus its reserve, at an
 test('caps scale with the budget; the documented defaults at 512 MiB', () => {
   const caps = capsForMemoryBudget(kDefaultMemoryBudgetMiB);
   assert.deepEqual(caps.maxPending, {
-    dns: 43_690,
-    udp: 43_690,
-    tcp: 43_690,
-    http: 10_922,
-    relay: 21_845,
-    redis: 14_563,
+    dns: 40_329,
+    udp: 40_329,
+    tcp: 40_329,
+    http: 10_082,
+    relay: 20_164,
+    redis: 13_443,
+    memcached: 6_721,
   });
   assert.equal(caps.reassembly.maxConnections, 39_321);
   assert.equal(caps.reassembly.maxBufferedBytesTotal, Math.floor(512 * kMiB * 0.1));
@@ -61,7 +62,7 @@ test('defaults come from the default budget; an explicit --max-pending wins', ()
   assert.deepEqual(defaults.maxPending, capsForMemoryBudget(kDefaultMemoryBudgetMiB).maxPending);
   const options = defaultCorrelateOptions();
   applyMemoryBudget(options, 64, 7);
-  assert.deepEqual(options.maxPending, { dns: 7, udp: 7, tcp: 7, http: 7, relay: 7, redis: 7 });
+  assert.deepEqual(options.maxPending, { dns: 7, udp: 7, tcp: 7, http: 7, relay: 7, redis: 7, memcached: 7 });
   assert.equal(options.reassembly.maxConnections, capsForMemoryBudget(64).reassembly.maxConnections);
   const cli = {
     dnsPorts: [53],

@@ -78,9 +78,11 @@ const kKnown = new Set(kCommands.split(' '));
 const kRuleOf = new Map<string, ArgRule>();
 for (const [rule, names] of kRules) for (const name of names.split(' ')) kRuleOf.set(name, rule);
 
-/** Whether `upper` (an upper-cased command name) is a Redis command. */
-export function isKnownCommand(upper: string): boolean {
-  return kKnown.has(upper);
+/** Whether `upper` (an upper-cased command name) is a Redis command (`prefix`: or the start of one). */
+export function isKnownCommand(upper: string, prefix = false): boolean {
+  if (kKnown.has(upper)) return true;
+  if (prefix) for (const known of kKnown) if (known.startsWith(upper)) return true;
+  return false;
 }
 
 /** The argument rule of a command (upper-cased name). */

@@ -430,7 +430,7 @@ export class RespFramer {
       let word = from;
       while (word < probeEnd && isLetter(data[word]!)) word++;
       const bounded = word === end || (word < end && (data[word] === SPACE || data[word] === CR));
-      return word > from && bounded && isKnownCommand(asciiUpper(data, from, word));
+      return word > from && bounded && isKnownCommand(asciiUpper(data, from, word), word === end);
     }
     switch (type) {
       case RespType.Bulk:
