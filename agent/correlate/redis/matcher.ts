@@ -35,7 +35,7 @@ import {
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
 import { ArgRule, argRuleOf, argumentKept, isSubscribeFamily, namesStoredScript } from './commands.ts';
-import { RespFramer as Framer, type RespFramer, type RespOwner, RespType } from './resp.ts';
+import { RespFramer, type RespOwner, RespType } from './resp.ts';
 
 /** redis.evicted, redis.queue_evicted, redis.late_response, redis.response_without_request. */
 const kExchangeSkips = orderedExchangeSkips('redis');
@@ -227,8 +227,8 @@ class RedisConnection implements StreamConsumer, RespOwner {
   ) {
     this.#context = context;
     this.#queryText = queryText;
-    this.#requests = new Framer(true, this, context.skips, kUnframed);
-    this.#responses = new Framer(false, this, context.skips, kUnframed);
+    this.#requests = new RespFramer(true, this, context.skips, kUnframed);
+    this.#responses = new RespFramer(false, this, context.skips, kUnframed);
     this.#queue = new OrderedQueue(exchange, info, this.#requests.edges);
   }
 
