@@ -7,9 +7,11 @@ import { dnsMatcher } from './dns/index.ts';
 import { httpMatcher } from './http/index.ts';
 import { grpcProtocol } from './http2/index.ts';
 import { icmpProtocol } from './icmp/index.ts';
+import { memcachedMatcher } from './memcached/index.ts';
 import { mysqlMatcher } from './mysql/index.ts';
 import { postgresqlMatcher } from './postgresql/index.ts';
 import type { ProtocolRegistry } from './protocol.ts';
+import { redisMatcher } from './redis/index.ts';
 import { relayMatcher } from './relay/index.ts';
 import { tcpHandshakeMatcher } from './tcp-handshake/index.ts';
 import { tlsProtocol } from './tls/index.ts';
@@ -22,6 +24,8 @@ export const matcherRegistry: ProtocolRegistry = [
   tlsProtocol,
   postgresqlMatcher,
   mysqlMatcher,
+  redisMatcher,
+  memcachedMatcher,
   tcpHandshakeMatcher,
   udpMatcher,
   relayMatcher,

@@ -41,15 +41,17 @@ test('every full table together stays within the budget minus its reserve, at an
 test('caps scale with the budget; the documented defaults at 512 MiB', () => {
   const caps = capsForMemoryBudget(kDefaultMemoryBudgetMiB);
   assert.deepEqual(caps.maxPending, {
-    dns: 37_449,
-    udp: 37_449,
-    tcp: 37_449,
-    http: 9_362,
-    relay: 18_724,
-    tls: 7_489,
-    icmp: 37_449,
-    postgresql: 4_681,
-    mysql: 4_681,
+    dns: 30_840,
+    udp: 30_840,
+    tcp: 30_840,
+    http: 7_710,
+    relay: 15_420,
+    tls: 6_168,
+    icmp: 30_840,
+    postgresql: 3_855,
+    mysql: 3_855,
+    redis: 10_280,
+    memcached: 5_140,
   });
   assert.equal(caps.reassembly.maxConnections, 39_321);
   assert.equal(caps.reassembly.maxBufferedBytesTotal, Math.floor(512 * kMiB * 0.1));
@@ -75,6 +77,8 @@ test('defaults come from the default budget; an explicit --max-pending wins', ()
     icmp: 7,
     postgresql: 7,
     mysql: 7,
+    redis: 7,
+    memcached: 7,
   });
   assert.equal(options.reassembly.maxConnections, capsForMemoryBudget(64).reassembly.maxConnections);
   const cli = {

@@ -339,9 +339,9 @@ describe('pair → span mapping', () => {
     assert.equal(relay.name, 'RELAY 5060');
     assert.equal(relay.attributes['wirespan.relay.out.address'], '203.0.113.5');
     assert.equal(relay.attributes['wirespan.relay.out.port'], 40000);
-    const other = mapper.map(pair({ protocol: 'redis', transport: 6, serverPort: 6379 }));
-    assert.equal(other.name, 'TCP 6379');
-    assert.equal(other.metric?.attributes['wirespan.protocol'], 'redis');
+    const other = mapper.map(pair({ protocol: 'kafka', transport: 6, serverPort: 9092 }));
+    assert.equal(other.name, 'TCP 9092');
+    assert.equal(other.metric?.attributes['wirespan.protocol'], 'kafka');
   });
 
   test('both ends local → SERVER; default local networks', () => {

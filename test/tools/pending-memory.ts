@@ -56,7 +56,8 @@ type Protocol = 'dns' | 'http' | 'tcp' | 'udp';
 
 function drive(protocol: Protocol): number {
   const options = defaultCorrelateOptions();
-  for (const name of Object.keys(options.maxPending)) options.maxPending[name] = count * 2;
+  // Every registered protocol's table (the correlator creates them all) has room for the run.
+  for (const protocol of Object.keys(options.maxPending)) options.maxPending[protocol] = count * 2;
   const correlator = new Correlator(options, { emit: () => {} });
   gc!();
   const before = process.memoryUsage().heapUsed;
