@@ -10,11 +10,8 @@
  * | 20 % | reserve: runtime, output and export buffers | | |
  * | 5 % | incomplete HTTP heads and DNS-over-TCP messages held by the parsers (maxParserBufferBytesTotal) | | 25.6 MiB |
  * | 50 % | pending requests of every protocol, split by the descriptors' weights (`pending` in each protocol's index.ts) | bytesPerEntry | |
- * | (15 %) | pending DNS queries (weight 3) | 1,536 (~500 measured + a 253-character name escaped to 1 KB) | 52,428 |
- * | (5 %) | pending UDP requests (weight 1) | 512 (~400 measured) | 52,428 |
- * | (10 %) | pending TCP handshakes (SYN) (weight 2) | 1,024 (~820 measured) | 52,428 |
- * | (15 %) | pending HTTP requests (weight 3) | 6,144 (~2,450 measured with the connection + clipped fields) | 13,107 |
- * | (5 %) | pending relay requests (weight 1) | 1,024 | 26,214 |
+ *   (each protocol's weight and bytes per entry, and the resulting caps at 512 MiB: the table in
+ *   docs/operating.md "Memory budget", kept true by test/correlate/memory-budget.test.ts)
  * | 15 % | TCP connections tracked by reassembly | kConnectionOverheadBytes + 1,024 (HTTP/DNS parser state) | 39,321 |
  * | 10 % | out-of-order bytes held by reassembly (maxBufferedBytesTotal) | | 51.2 MiB |
  *
