@@ -115,3 +115,13 @@ test('each worker gets its share of the count caps', () => {
     whole.reassembly.maxBufferedBytesPerDirection,
   );
 });
+
+test('docs/operating.md "Memory budget" lists every pending cap at 512 MiB as the code computes it', async () => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../docs/operating.md', import.meta.url), 'utf8');
+  const documented = [...doc.matchAll(/^\| weight \d+ \| [^|]+\| [\d,]+ \| ([\d,]+) \|$/gm)].map((m) =>
+    Number(m[1]!.replaceAll(',', '')),
+  );
+  const computed = Object.values(capsForMemoryBudget(kDefaultMemoryBudgetMiB).maxPending);
+  assert.deepEqual(documented.sort(), computed.sort());
+});
