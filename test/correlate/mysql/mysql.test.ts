@@ -232,12 +232,22 @@ describe('MySQL/MariaDB on a real capture', () => {
   });
 
   test('a stream on the port that is not MySQL is counted, never paired', () => {
+    // Redis commands (RESP) on the port: no other protocol claims them there.
+    const redis = path.join(import.meta.dirname, '../../fixtures/protocols/redis/redis.pcap');
+    const result = replayPairs([redis], (options) => {
+      options.mysqlPorts = [16379];
+    });
+    assert.equal(mysqlPairs(result.pairs).length, 0);
+    assert.ok(skip(result, 'mysql.not_mysql') >= 1);
+  });
+
+  test('a TLS connection on the port is a TLS handshake pair, not MySQL', () => {
     const tls = path.join(import.meta.dirname, '../../fixtures/corpus/tcp/pcapplusplus--tls.pcap');
     const result = replayPairs([tls], (options) => {
       options.mysqlPorts = [443];
     });
     assert.equal(mysqlPairs(result.pairs).length, 0);
-    assert.ok(skip(result, 'mysql.not_mysql') >= 1);
+    assert.ok(result.pairs.some((pair) => pair.protocol === 'tls'));
   });
 });
 

@@ -265,12 +265,22 @@ describe('PostgreSQL: partial and foreign streams', () => {
   });
 
   test('a stream on the port that is not PostgreSQL is counted, never paired', () => {
+    // Redis commands (RESP) on the port: no other protocol claims them there.
+    const redis = path.join(import.meta.dirname, '../../fixtures/protocols/redis/redis.pcap');
+    const result = replayPairs([redis], (options) => {
+      options.postgresqlPorts = [16379];
+    });
+    assert.equal(pgPairs(result.pairs).length, 0);
+    assert.ok(skip(result, 'postgresql.not_postgresql') >= 1);
+  });
+
+  test('a TLS connection on the port is a TLS handshake pair, not PostgreSQL', () => {
     const tls = path.join(import.meta.dirname, '../../fixtures/corpus/tcp/pcapplusplus--tls.pcap');
     const result = replayPairs([tls], (options) => {
       options.postgresqlPorts = [443];
     });
     assert.equal(pgPairs(result.pairs).length, 0);
-    assert.ok(skip(result, 'postgresql.not_postgresql') >= 1);
+    assert.ok(result.pairs.some((pair) => pair.protocol === 'tls'));
   });
 
   test('cut into rotated files after every packet and every 7, the pairs are the same', () => {
