@@ -17,6 +17,8 @@
  *   6. the agent row (issue 12, agent-catch-up.ts): `run` catching up on the first 1 M packets
  *      split into 10 rotated files, into a counting OTLP/gRPC receiver, workers 0 and auto
  *      (`--agent`: only this row).
+ * `--protocols` (protocols.ts) instead times replays of committed real HTTP/1.1, HTTP/2, gRPC, TLS,
+ * PostgreSQL and MySQL captures, each replicated to a large capture, with a pair-count check.
  * Exit status: 0 when everything ran (targets may be missed), 1 when setup failed.
  */
 import { spawnSync } from 'node:child_process';
@@ -30,10 +32,12 @@ import { describeMachine, formatMachine } from './machine.ts';
 import { detectRssMethod, type Measured, measure, type RssMethod, rssMethodNames } from './measure.ts';
 import { startReceiver } from './otlp-receiver.ts';
 import { parseReferenceOutput, parseWirespanSummary, sum } from './parse-output.ts';
+import { runProtocolsBench } from './protocols.ts';
 import { compile, ensureCapture, SetupError, versionOf, warmPageCache, which } from './tools.ts';
 import { checkAgainstTruth, loadTruth } from './truth-check.ts';
 
 const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--spans] [--agent] [--skip-check]
+       npm run bench -- --protocols [--protocol-packets N] [--runs K]
        npm run bench -- --decode|--otlp-encode|--span-path|--span-throughput [that stage's arguments]
 
   --packets N    capture size in packets (default 5000000; e.g. 500000 for a quick run)
@@ -44,6 +48,11 @@ const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--
                  the capture) into a counting OTLP/gRPC receiver, workers 0 and auto
   --hostile      instead: the crafted floods of test/hostile/ at full size (time, peak RSS,
                  growth from 1/4 size) next to normal captures; see test/bench/hostile.ts
+  --protocols    instead: HTTP/1.1, HTTP/2, gRPC, TLS, PostgreSQL and MySQL rows, each a
+                 committed real capture replicated to --protocol-packets packets, replayed
+                 with workers 0 and auto, pairs checked against copies x the source's; see
+                 test/bench/protocols.ts
+  --protocol-packets N  with --protocols: packets per replicated capture (default 300000)
   --budget MIB   with --hostile: wirespan's --memory-budget (default: its own)
   --skip-check   skip the correctness check against the truth file
   --help         this text
@@ -85,6 +94,9 @@ interface Options {
   hostile: boolean;
   /** --budget MIB for the hostile floods (null: wirespan's default). */
   budgetMiB: number | null;
+  /** The per-protocol rows on replicated real captures instead (protocols.ts). */
+  protocols: boolean;
+  protocolPackets: number;
 }
 
 function parseBenchArgs() {
@@ -96,6 +108,8 @@ function parseBenchArgs() {
       spans: { type: 'boolean', default: false },
       agent: { type: 'boolean', default: false },
       hostile: { type: 'boolean', default: false },
+      protocols: { type: 'boolean', default: false },
+      'protocol-packets': { type: 'string', default: '300000' },
       budget: { type: 'string' },
       'skip-check': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -125,6 +139,11 @@ function parseOptions(): Options {
   const mix = values.mix ?? null;
   if (mix !== null && !/^([a-z0-9]+=\d+)(,[a-z0-9]+=\d+)*$/.test(mix))
     throw new SetupError(`--mix must look like dns=50,http=35,udp=15,v6=20, got "${mix}"`);
+  const protocolPackets = Number(values['protocol-packets'].replaceAll('_', ''));
+  if (!Number.isInteger(protocolPackets) || protocolPackets < 1)
+    throw new SetupError(
+      `--protocol-packets must be a positive integer, got "${values['protocol-packets']}"`,
+    );
   const budgetMiB = values.budget === undefined ? null : Number(values.budget);
   if (budgetMiB !== null && !(Number.isInteger(budgetMiB) && budgetMiB > 0))
     throw new SetupError(`--budget must be a positive integer (MiB), got "${values.budget}"`);
@@ -137,6 +156,8 @@ function parseOptions(): Options {
     check: !values['skip-check'],
     hostile: values.hostile,
     budgetMiB,
+    protocols: values.protocols,
+    protocolPackets,
   };
 }
 
@@ -361,16 +382,31 @@ async function main(): Promise<void> {
   if (options.runs < 3) notes.push(`--runs ${options.runs}: fewer than the 3 runs issue 4 asks for`);
 
   // 1. Tools and capture.
+  const scratch = path.join(outDir, 'time.out');
+  const rssMethod: RssMethod = await detectRssMethod(scratch);
+  if (rssMethod !== 'gnu-time')
+    notes.push(`peak RSS: /usr/bin/time unusable (Debian package "time"); ${rssMethodNames[rssMethod]}`);
+  if (options.protocols) {
+    const passed = await runProtocolsBench({
+      node,
+      nodeVersion,
+      entry: wirespanEntry(),
+      repoRoot,
+      outDir,
+      packets: options.protocolPackets,
+      runs: options.runs,
+      rssMethod,
+      scratch,
+    });
+    if (!passed) process.exitCode = 1;
+    return;
+  }
   const genSource = path.join(sharedBench, 'gen-pcap.c');
   const refSource = path.join(sharedBench, 'ref-correlate.c');
   const gen = path.join(outDir, 'gen-pcap');
   const ref = path.join(outDir, 'ref-correlate');
   if (await compile(genSource, gen, ['-lm'])) process.stderr.write(`bench: built ${gen}\n`);
   if (await compile(refSource, ref, [])) process.stderr.write(`bench: built ${ref}\n`);
-  const scratch = path.join(outDir, 'time.out');
-  const rssMethod: RssMethod = await detectRssMethod(scratch);
-  if (rssMethod !== 'gnu-time')
-    notes.push(`peak RSS: /usr/bin/time unusable (Debian package "time"); ${rssMethodNames[rssMethod]}`);
   if (options.hostile) {
     await runHostileBench({
       node,
