@@ -72,6 +72,20 @@ export const kProtocolSources: readonly ProtocolSource[] = [
     flags: ['--mysql-ports', '53306'],
     protocols: ['mysql'],
   },
+  {
+    label: 'Redis',
+    file: 'test/fixtures/protocols/redis/redis.pcap',
+    serverPorts: [16379],
+    flags: ['--redis-ports', '16379'],
+    protocols: ['redis'],
+  },
+  {
+    label: 'memcached',
+    file: 'test/fixtures/protocols/memcached/memcached.pcap',
+    serverPorts: [11311],
+    flags: ['--memcached-ports', '11311'],
+    protocols: ['memcached'],
+  },
 ];
 
 export interface ProtocolBenchContext {
