@@ -6,11 +6,14 @@ import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { matcherRegistry } from '../correlate/registry.ts';
+import { parseCidr } from '../correlate/relay/networks.ts';
 import { kDefaultMaxObjects } from '../enrich/kubernetes/slim.ts';
 import { loadConfigFile } from './config-file.ts';
 import {
   correlationArgs,
   correlationOptions,
+  portList,
   positiveInteger,
   positiveSeconds,
   textList,
@@ -88,6 +91,38 @@ function nonNegativeInteger(value: unknown): number {
   return n;
 }
 
+/** `--ignore-path`: each entry (comma-separated too) a path starting with "/". */
+function ignorePaths(value: unknown): string[] {
+  const paths = (value as unknown[]).flatMap(textList);
+  for (const path of paths) {
+    if (!path.startsWith('/')) throw new UsageError(`"${path}" must start with "/"`);
+  }
+  return paths;
+}
+
+function cidrList(value: unknown): string[] {
+  const cidrs = textList(value);
+  for (const cidr of cidrs) {
+    try {
+      parseCidr(cidr);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  return cidrs;
+}
+
+/** Protocol names of the registry (`--spans-off`). */
+function protocolNames(value: unknown): string[] {
+  const names = textList(value);
+  const known = matcherRegistry.map((descriptor) => descriptor.name);
+  for (const name of names) {
+    if (!known.includes(name))
+      throw new UsageError(`unknown protocol "${name}" (known: ${known.join(', ')})`);
+  }
+  return names;
+}
+
 /** OTLP export flags shared by replay and run. */
 function otelOptions<T>(y: Argv<T>) {
   return y
@@ -120,6 +155,47 @@ function otelOptions<T>(y: Argv<T>) {
       type: 'string',
       array: true,
       default: [] as string[],
+    })
+    .option('http-route-heuristics', {
+      describe:
+        'OTLP: when no --http-route matches, path segments that look like ids (numbers, UUIDs, hashes, tokens, dates, emails) become {id}-style placeholders in http.route and the span name',
+      type: 'boolean',
+      default: true,
+    })
+    .option('ignore-path', {
+      describe:
+        'OTLP: HTTP paths that make no span and no latency point: prefix (/healthz) or glob (/static/**) (repeatable or comma-separated; JSONL keeps them)',
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      coerce: checked('ignore-path', ignorePaths, true),
+    })
+    .option('ignore-user-agent', {
+      describe:
+        'OTLP: HTTP requests whose User-Agent contains this text (case-insensitive, e.g. kube-probe) make no span and no latency point (repeatable or comma-separated)',
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      coerce: checked('ignore-user-agent', (v: unknown) => (v as unknown[]).flatMap(textList), true),
+    })
+    .option('ignore-cidr', {
+      describe:
+        'OTLP: pairs whose client or server address is in these CIDRs make no span and no latency point',
+      type: 'string',
+      default: '',
+      coerce: checked('ignore-cidr', cidrList, true),
+    })
+    .option('ignore-port', {
+      describe: 'OTLP: pairs to these server ports make no span and no latency point',
+      type: 'string',
+      default: '',
+      coerce: checked('ignore-port', portList, true),
+    })
+    .option('spans-off', {
+      describe: `OTLP: protocols whose pairs export no spans (their latency metrics stay), comma-separated: ${matcherRegistry.map((d) => d.name).join(', ')}`,
+      type: 'string',
+      default: '',
+      coerce: checked('spans-off', protocolNames, true),
     })
     .option('sample-ratio', {
       describe:
@@ -192,6 +268,12 @@ function otelArgs(argv: {
   'local-networks': string[] | undefined;
   'service-map': { match: string; service: string }[];
   'http-route': (string | number)[];
+  'http-route-heuristics': boolean;
+  'ignore-path': string[];
+  'ignore-user-agent': string[];
+  'ignore-cidr': string[];
+  'ignore-port': number[];
+  'spans-off': string[];
   'sample-ratio': number | undefined;
   'prometheus-port': number | undefined;
   'slow-span': number | undefined;
@@ -209,6 +291,14 @@ function otelArgs(argv: {
       localNetworks: argv['local-networks'],
       serviceMap: argv['service-map'],
       httpRoutes: argv['http-route'].map(String),
+      httpRouteHeuristics: argv['http-route-heuristics'],
+      ignore: {
+        paths: argv['ignore-path'],
+        userAgents: argv['ignore-user-agent'],
+        cidrs: argv['ignore-cidr'],
+        ports: argv['ignore-port'],
+      },
+      spansOff: argv['spans-off'],
       sampleRatio: argv['sample-ratio'],
       prometheusPort: argv['prometheus-port'],
       slowSpanSeconds: argv['slow-span'] ?? null,

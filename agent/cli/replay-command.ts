@@ -15,6 +15,7 @@ import {
   type OtelExporterOptions,
   type ServiceMapEntry,
 } from '../export/otel/index.ts';
+import type { IgnoreRules } from '../export/otel/pair-ignore.ts';
 import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairOutput } from '../output/pair-output.ts';
@@ -52,6 +53,9 @@ export interface OtelCliOptions {
   localNetworks: string[] | undefined;
   serviceMap: ServiceMapEntry[];
   httpRoutes: string[];
+  httpRouteHeuristics: boolean;
+  ignore: IgnoreRules;
+  spansOff: string[];
   /** --sample-ratio; undefined: OTEL_TRACES_SAMPLER / _ARG (the exporter reads them). */
   sampleRatio: number | undefined;
   /** --prometheus-port: a Prometheus scrape endpoint, with or without OTLP. */
@@ -153,6 +157,9 @@ export async function createExporterFromCli(
       ...(otel.localNetworks ? { localNetworks: otel.localNetworks } : {}),
       serviceMap: otel.serviceMap,
       httpRoutes: otel.httpRoutes,
+      httpRouteHeuristics: otel.httpRouteHeuristics,
+      ignore: otel.ignore,
+      spansOff: otel.spansOff,
       ...(otel.sampleRatio === undefined ? {} : { sampleRatio: otel.sampleRatio }),
       slowSpanSeconds: otel.slowSpanSeconds,
       sloBoundaries: otel.sloBoundaries,

@@ -268,7 +268,8 @@ describe('pair → span mapping', () => {
       }),
     );
     assert.equal(m.kind, SpanKind.CLIENT);
-    assert.equal(m.name, 'HTTP');
+    assert.equal(m.name, 'HTTP /a/b', 'no template: the heuristic route (nothing id-like in it)');
+    assert.equal(m.attributes['url.template'], '/a/b');
     assert.equal(m.attributes['http.request.method'], '_OTHER');
     assert.equal(m.attributes['http.request.method_original'], 'PURGE');
     assert.equal(m.attributes['url.path'], '/a/b');

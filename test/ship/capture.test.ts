@@ -305,7 +305,7 @@ describe('the pod, without Kubernetes: rendered capture + agent on one directory
         Array.from({ length: requests }, (_, i) => `/orders/${i}`).sort(),
       );
       for (const span of spans) {
-        assert.equal(span.name, 'GET');
+        assert.equal(span.name, 'GET /orders/{id}', 'heuristic route');
         assert.equal(span.resource['k8s.node.name'], 'node-a', 'downward-API resource attributes');
         assert.ok(BigInt(span.endTimeUnixNano) > BigInt(span.startTimeUnixNano));
       }

@@ -22,6 +22,7 @@ import {
   METRIC_HTTP_SERVER_REQUEST_DURATION,
 } from '@opentelemetry/semantic-conventions';
 import { int, str } from '../../export/otel/detail-values.ts';
+import { heuristicRoute } from '../../export/otel/http-route-heuristics.ts';
 import { HttpRoutes } from '../../export/otel/http-routes.ts';
 import {
   ATTR_HTTP_REQUEST_BODY_SIZE,
@@ -78,6 +79,7 @@ export const httpSpans: ProtocolSpans<HttpDetail> = {
   histograms: [METRIC_HTTP_CLIENT_REQUEST_DURATION, METRIC_HTTP_SERVER_REQUEST_DURATION],
   create: (options) => {
     const routes = new HttpRoutes(options.httpRoutes, 'httpRoutes');
+    const heuristics = options.httpRouteHeuristics ?? true;
     return {
       map(pair, detail, span) {
         const attributes = span.attributes;
@@ -120,7 +122,8 @@ export const httpSpans: ProtocolSpans<HttpDetail> = {
           // 5xx: error on both sides; 4xx: the client's error only (the server did its job).
           if (status >= 500 || (status >= 400 && !serverSide)) span.errorType = String(status);
         }
-        const route = routes.size > 0 ? routes.match(path) : null;
+        const configured = routes.size > 0 ? routes.match(path) : null;
+        const route = configured ?? (heuristics ? heuristicRoute(path) : null);
         if (route !== null) attributes[serverSide ? ATTR_HTTP_ROUTE : ATTR_URL_TEMPLATE] = route;
         const nameMethod = known ? rawMethod : 'HTTP';
         span.name = route === null ? nameMethod : `${nameMethod} ${route}`;

@@ -107,6 +107,7 @@ export const METRIC_WIRESPAN_LAG = 'wirespan.lag';
 export const METRIC_WIRESPAN_SPANS_EXPORTED = 'wirespan.spans.exported';
 export const METRIC_WIRESPAN_SPANS_DROPPED = 'wirespan.spans.dropped';
 export const METRIC_WIRESPAN_SPANS_SAMPLED_OUT = 'wirespan.spans.sampled_out';
+export const METRIC_WIRESPAN_PAIRS_IGNORED = 'wirespan.pairs.ignored';
 export const METRIC_WIRESPAN_SPANS_QUEUED = 'wirespan.spans.queued';
 export const METRIC_WIRESPAN_TRACEPARENT_INVALID = 'wirespan.traceparent.invalid';
 export const METRIC_WIRESPAN_EXPORT_ERRORS = 'wirespan.export.errors';

@@ -8,8 +8,8 @@
  * - a final `*` or `{name...}` matches the rest of the path, including "/" (and nothing);
  * - everything else matches literally and case-sensitively.
  * The first pattern that matches the whole path wins, in the order configured. Wire traffic has
- * no router, so without a configured template spans are named `{method}` only, as the
- * conventions require ("MUST NOT default to using URI path").
+ * no router: when no template matches, the path templated by http-route-heuristics.ts is the
+ * route, or (heuristics off) the span is named `{method}` only.
  */
 
 interface CompiledRoute {

@@ -30,6 +30,7 @@ import {
   METRIC_WIRESPAN_PACKETS,
   METRIC_WIRESPAN_PAIR_DURATION,
   METRIC_WIRESPAN_PAIRS,
+  METRIC_WIRESPAN_PAIRS_IGNORED,
   METRIC_WIRESPAN_PENDING,
   METRIC_WIRESPAN_QUEUE_CAPACITY,
   METRIC_WIRESPAN_QUEUE_DEPTH,
@@ -101,6 +102,8 @@ export interface ExporterCountsSource {
   droppedMappingError: number;
   exportFailed: number;
   sampledOut: number;
+  /** Pairs matching an ignore rule (pair-ignore.ts). */
+  ignored: number;
   queued: number;
   invalidTraceparents: number;
   traceExportErrors: number;
@@ -189,6 +192,10 @@ export class WirespanMetrics {
       unit: '{span}',
       description: 'Spans not exported because head sampling left them out (their latency is still recorded)',
     });
+    const pairsIgnored = meter.createObservableCounter(METRIC_WIRESPAN_PAIRS_IGNORED, {
+      unit: '{pair}',
+      description: 'Pairs that matched an ignore rule: no span, no latency point (JSONL still lists them)',
+    });
     const spansQueued = meter.createObservableGauge(METRIC_WIRESPAN_SPANS_QUEUED, {
       unit: '{span}',
       description: 'Spans waiting in the export queue or in flight',
@@ -221,6 +228,7 @@ export class WirespanMetrics {
         result.observe(spansDropped, counts.droppedAfterShutdown, { [ATTR_WIRESPAN_REASON]: 'shutdown' });
         result.observe(spansDropped, counts.droppedMappingError, { [ATTR_WIRESPAN_REASON]: 'mapping_error' });
         result.observe(spansSampledOut, counts.sampledOut);
+        result.observe(pairsIgnored, counts.ignored);
         result.observe(spansQueued, counts.queued);
         result.observe(invalidTraceparents, counts.invalidTraceparents);
         result.observe(exportErrors, counts.traceExportErrors, { [ATTR_WIRESPAN_SIGNAL]: 'traces' });
@@ -270,6 +278,7 @@ export class WirespanMetrics {
         spansExported,
         spansDropped,
         spansSampledOut,
+        pairsIgnored,
         spansQueued,
         invalidTraceparents,
         exportErrors,

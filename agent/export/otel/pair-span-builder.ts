@@ -12,7 +12,10 @@
 import { type Attributes, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import type { ProtocolRegistry } from '../../correlate/protocol.ts';
+import { matcherRegistry } from '../../correlate/registry.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
+import { type IgnoreRules, PairIgnore } from './pair-ignore.ts';
 import { PairSpan } from './pair-span.ts';
 import { serviceResource } from './resource.ts';
 import { PairSampler } from './sampler.ts';
@@ -25,6 +28,12 @@ export interface PairSpanConfig {
   localNetworks: readonly string[];
   serviceMap: readonly ServiceMapEntry[];
   httpRoutes: readonly string[];
+  /** Identifier-like path segments become placeholders when no route matches (http-route-heuristics.ts). */
+  httpRouteHeuristics: boolean;
+  /** Pairs that make no span and no latency point (pair-ignore.ts). */
+  ignore: IgnoreRules;
+  /** Protocols (registry names) whose pairs export no span; their latency is still recorded. */
+  spansOff: readonly string[];
   sampleRatio: number;
   slowSpanSeconds: number | null;
   maxServices: number;
@@ -41,6 +50,8 @@ export interface PairSpanConfig {
 /** What the builder counts (cumulative). */
 export interface PairSpanCounts {
   sampledOut: number;
+  /** Pairs matching an ignore rule: no span, no latency point. */
+  ignored: number;
   invalidTraceparents: number;
   droppedMappingError: number;
   /** The first mapping error's message. */
@@ -59,9 +70,32 @@ function truncateStrings(attributes: Attributes, limit: number): void {
   }
 }
 
+/**
+ * By protocol id: 1 for each protocol named in `names`. Throws an Error naming the option and
+ * the known protocols for an unknown name.
+ */
+export function protocolFlags(
+  registry: ProtocolRegistry,
+  names: readonly string[],
+  option: string,
+): Uint8Array {
+  const flags = new Uint8Array(registry.length);
+  for (const name of names) {
+    const id = registry.findIndex((descriptor) => descriptor.name === name);
+    if (id < 0) {
+      throw new Error(
+        `${option}: unknown protocol ${JSON.stringify(name)} (known: ${registry.map((d) => d.name).join(', ')})`,
+      );
+    }
+    flags[id] = 1;
+  }
+  return flags;
+}
+
 export class PairSpanBuilder {
   readonly counts: PairSpanCounts = {
     sampledOut: 0,
+    ignored: 0,
     invalidTraceparents: 0,
     droppedMappingError: 0,
     lastMappingError: null,
@@ -75,6 +109,9 @@ export class PairSpanBuilder {
   readonly #onSpan: (span: PairSpan) => void;
   readonly #onMetric: ((metric: MetricPoint) => void) | null;
   readonly #kubernetes: AddressLookup | null;
+  readonly #ignore: PairIgnore | null;
+  /** By protocol id: 1 when its spans are off. */
+  readonly #spansOff: Uint8Array;
 
   /**
    * `onSpan` receives each span to export (flood aggregates too); `onMetric` each latency point
@@ -92,6 +129,7 @@ export class PairSpanBuilder {
       localNetworks: config.localNetworks,
       serviceMap: config.serviceMap,
       httpRoutes: config.httpRoutes,
+      httpRouteHeuristics: config.httpRouteHeuristics,
       sourceFiles,
       kubernetes,
     });
@@ -110,16 +148,23 @@ export class PairSpanBuilder {
     this.#onSpan = onSpan;
     this.#onMetric = onMetric;
     this.#kubernetes = kubernetes;
+    const ignore = new PairIgnore(config.ignore);
+    this.#ignore = ignore.active ? ignore : null;
+    this.#spansOff = protocolFlags(matcherRegistry, config.spansOff, 'spansOff');
   }
 
   /** Maps, samples and hands on one pair; never throws (a mapping error is counted). */
   emit(pair: PairData): void {
     try {
+      if (this.#ignore?.ignores(pair)) {
+        this.counts.ignored++;
+        return;
+      }
       if (!this.#flood.admit(pair)) return; // counted into its source's `unanswered flood` span
       const mapped = this.#mapper.map(pair);
       if (mapped.invalidTraceparent) this.counts.invalidTraceparents++;
       if (mapped.metric !== null) this.#onMetric?.(mapped.metric);
-      if (!this.#config.traces) return;
+      if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(pair)] === 1) return;
       const parent = mapped.parent;
       const traceId = parent?.traceId ?? this.#ids.generateTraceId();
       const isError = mapped.statusCode === SpanStatusCode.ERROR;
@@ -164,7 +209,7 @@ export class PairSpanBuilder {
   }
 
   #aggregate(a: FloodAggregate): void {
-    if (!this.#config.traces) return;
+    if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(a.firstPair)] === 1) return;
     const resource = this.#mapper.map(a.firstPair);
     this.#onSpan(
       new PairSpan(

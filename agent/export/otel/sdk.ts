@@ -42,6 +42,7 @@ import {
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ConsoleSpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
+import { matcherRegistry } from '../../correlate/registry.ts';
 import type { KubernetesMetadata } from '../../enrich/kubernetes/metadata.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
 import {
@@ -57,8 +58,9 @@ import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMet
 import { FreshChannelRequestExporter, OtlpBytesExporter } from './otlp-bytes-exporter.ts';
 import { OtlpTraceExporter } from './otlp-trace-exporter.ts';
 import { otlpEndpoint, otlpProtocolFromEnv } from './otlp-transport.ts';
+import { type IgnoreRules, kNoIgnoreRules, PairIgnore } from './pair-ignore.ts';
 import { kScope } from './pair-span.ts';
-import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
+import { PairSpanBuilder, type PairSpanConfig, protocolFlags } from './pair-span-builder.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { RequestBatcher, type RequestExporter } from './request-batcher.ts';
 import { detectBaseResource, sharedAttributes } from './resource.ts';
@@ -123,6 +125,12 @@ export interface OtelExporterOptions {
   histogramAggregation?: 'explicit' | 'exponential';
   /** HTTP route templates (`/users/{id}`), see http-routes.ts. Default none. */
   httpRoutes?: readonly string[];
+  /** Template identifier-like path segments when no route matches (http-route-heuristics.ts). Default true. */
+  httpRouteHeuristics?: boolean;
+  /** Pairs that make no span and no latency point (pair-ignore.ts). Default none. */
+  ignore?: IgnoreRules;
+  /** Protocols (registry names) whose pairs export no span; their latency is still recorded. Default none. */
+  spansOff?: readonly string[];
   /** Pipeline health, read at every metric collection. Can also be set later with setStatsSource(). */
   statsSource?: (() => PipelineStatsSnapshot) | null;
   /** Capture file names by file id (the pair's fileId), for wirespan.source.file. */
@@ -189,6 +197,8 @@ export interface OtelExporterCounters {
   failed: number;
   /** Spans left out by head sampling (their latency is still recorded). */
   sampledOut: number;
+  /** Pairs matching an ignore rule: no span, no latency point. */
+  ignored: number;
   /** HTTP traceparent headers ignored as invalid. */
   invalidTraceparents: number;
   /** Failed OTLP export requests: traces. */
@@ -392,6 +402,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     httpRoutes: options.httpRoutes ?? [],
     sourceFiles,
   });
+  new PairIgnore(options.ignore ?? kNoIgnoreRules);
+  protocolFlags(matcherRegistry, options.spansOff ?? [], 'spansOff');
   new PairSampler({ ratio: sampleRatio, slowSeconds: options.slowSpanSeconds ?? null });
   const boundaries = latencyBoundaries(options.sloBoundaries ?? []);
   const retryUntilExported = options.retryUntilExported ?? false;
@@ -491,6 +503,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     droppedMappingError: 0,
     exportFailed: 0,
     sampledOut: 0,
+    ignored: 0,
     queued: 0,
     invalidTraceparents: 0,
     traceExportErrors: 0,
@@ -501,7 +514,13 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
   /** Pairs whose tally threw (not expected: a malformed pair object). */
   let tallyErrors = 0;
   /** Counts from the workers' batches (offerEncoded()). */
-  const encoded = { sampledOut: 0, invalidTraceparents: 0, droppedMappingError: 0, droppedAfterShutdown: 0 };
+  const encoded = {
+    sampledOut: 0,
+    ignored: 0,
+    invalidTraceparents: 0,
+    droppedMappingError: 0,
+    droppedAfterShutdown: 0,
+  };
   let lastMappingError: string | null = null;
   let statsSource = options.statsSource ?? null;
 
@@ -667,6 +686,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       }
       const b = builder.counts;
       counts.sampledOut = b.sampledOut + encoded.sampledOut;
+      counts.ignored = b.ignored + encoded.ignored;
       counts.invalidTraceparents = b.invalidTraceparents + encoded.invalidTraceparents;
       counts.droppedMappingError = b.droppedMappingError + encoded.droppedMappingError + tallyErrors;
       counts.metricExportErrors = metricExporter?.errors ?? 0;
@@ -690,6 +710,9 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       localNetworks: [...(options.localNetworks ?? kDefaultLocalNetworks)],
       serviceMap: structuredClone([...(options.serviceMap ?? [])]),
       httpRoutes: [...(options.httpRoutes ?? [])],
+      httpRouteHeuristics: options.httpRouteHeuristics ?? true,
+      ignore: structuredClone(options.ignore ?? kNoIgnoreRules),
+      spansOff: [...(options.spansOff ?? [])],
       sampleRatio,
       slowSpanSeconds: options.slowSpanSeconds ?? null,
       maxServices,
@@ -732,6 +755,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       pairsSeen += batch.pairs;
       mergeTally(counts.pairs, batch.tally);
       encoded.sampledOut += batch.sampledOut;
+      encoded.ignored += batch.ignored;
       encoded.invalidTraceparents += batch.invalidTraceparents;
       encoded.droppedMappingError += batch.droppedMappingError;
       lastMappingError ??= batch.mappingError;
@@ -766,6 +790,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
           counts.droppedMappingError,
         failed: counts.exportFailed,
         sampledOut: counts.sampledOut,
+        ignored: counts.ignored,
         invalidTraceparents: counts.invalidTraceparents,
         traceExportErrors: counts.traceExportErrors,
         traceExportRetries: (b?.retries ?? 0) + (r?.retries ?? 0),
@@ -941,6 +966,7 @@ function disabledExporter(
         dropped: 0,
         failed: 0,
         sampledOut: 0,
+        ignored: 0,
         invalidTraceparents: 0,
         traceExportErrors: 0,
         traceExportRetries: 0,

@@ -120,6 +120,8 @@ export interface SpanMapperOptions {
   localNetworks: readonly string[];
   serviceMap: readonly ServiceMapEntry[];
   httpRoutes: readonly string[];
+  /** When no route matches, identifier-like path segments become placeholders (default true). */
+  httpRouteHeuristics?: boolean;
   /** Capture file names by file id, for wirespan.source.file; null to leave the attribute out. */
   sourceFiles: ((fileId: number) => string | undefined) | null;
   /** The protocols whose span mappings apply (default: registry.ts). */
@@ -205,7 +207,7 @@ export class SpanMapper {
   }
 
   /** The pair's protocol id: its stamped one, or (hand-made or foreign pairs) by name; -1 if unknown. */
-  #protocolId(pair: PairData): number {
+  protocolId(pair: PairData): number {
     const id = pair.protocolId;
     if (id !== undefined && id >= 0 && this.#registry[id]?.name === pair.protocol) return id;
     return protocolIdOf(this.#registry, pair.protocol);
@@ -309,7 +311,7 @@ export class SpanMapper {
     draft.parent = null;
     draft.invalidTraceparent = false;
     draft.metric = null;
-    const mapping = this.#mappings[this.#protocolId(pair)];
+    const mapping = this.#mappings[this.protocolId(pair)];
     if (mapping != null) mapping.map(pair, pair.detail, draft);
     const { parent, invalidTraceparent } = draft;
     // A protocol without a mapping of its own: transport + port, still low-cardinality.

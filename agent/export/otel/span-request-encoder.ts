@@ -52,6 +52,7 @@ export interface EncodedSpans {
   pairs: number;
   tally: PairTally;
   sampledOut: number;
+  ignored: number;
   invalidTraceparents: number;
   droppedMappingError: number;
   /** The first mapping error since the previous batch. */
@@ -110,6 +111,7 @@ export class SpanRequestEncoder {
   #pairs = 0;
   /** Builder counts already posted. */
   #postedSampledOut = 0;
+  #postedIgnored = 0;
   #postedInvalid = 0;
   #postedMappingErrors = 0;
   #mappingErrorPosted = false;
@@ -168,6 +170,7 @@ export class SpanRequestEncoder {
       pairs: this.#pairs,
       tally: this.#tally,
       sampledOut: counts.sampledOut - this.#postedSampledOut,
+      ignored: counts.ignored - this.#postedIgnored,
       invalidTraceparents: counts.invalidTraceparents - this.#postedInvalid,
       droppedMappingError: counts.droppedMappingError - this.#postedMappingErrors,
       mappingError: this.#mappingErrorPosted ? null : counts.lastMappingError,
@@ -176,6 +179,7 @@ export class SpanRequestEncoder {
     };
     if (counts.lastMappingError !== null) this.#mappingErrorPosted = true;
     this.#postedSampledOut = counts.sampledOut;
+    this.#postedIgnored = counts.ignored;
     this.#postedInvalid = counts.invalidTraceparents;
     this.#postedMappingErrors = counts.droppedMappingError;
     this.#requests = [];

@@ -27,7 +27,8 @@ test('HTTP/2 streams: HTTP client spans, version 2, 404 an error, the cancelled 
     assert.equal(span.attributes['wirespan.protocol'], 'http');
   }
   const missing = all.find((span) => span.attributes['url.path'] === '/missing/1')!;
-  assert.equal(missing.name, 'GET');
+  assert.equal(missing.name, 'GET /missing/{id}', 'heuristic route');
+  assert.equal(missing.attributes['url.template'], '/missing/{id}');
   assert.equal(missing.attributes['http.response.status_code'], 404);
   assert.equal(missing.statusCode, SpanStatusCode.ERROR);
   assert.equal(missing.metric?.name, 'http.client.request.duration');
