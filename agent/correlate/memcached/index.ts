@@ -3,7 +3,7 @@
  * (rules in matcher.ts, framing in text.ts, spans in span.ts). memcached over UDP is paired by
  * the generic UDP matcher (port 11211 in --udp-ports).
  */
-import type { Matcher, MatcherContext } from '../matcher.ts';
+import { StreamMatcher } from '../matcher.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
 import { type MemcachedDetail, MemcachedStreamProtocol } from './matcher.ts';
 import { memcachedSpans } from './span.ts';
@@ -12,26 +12,6 @@ declare module '../options.ts' {
   interface ProtocolOptions {
     /** Server ports of memcached over TCP (text protocol). */
     memcachedPorts: number[];
-  }
-}
-
-class MemcachedMatcher implements Matcher {
-  readonly stream: MemcachedStreamProtocol;
-
-  constructor(stream: MemcachedStreamProtocol) {
-    this.stream = stream;
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
   }
 }
 
@@ -54,7 +34,7 @@ export const memcachedMatcher: ProtocolDescriptor<MemcachedDetail> = {
   // Measured 610 B for a short command; the 1024-character query text (UTF-16 keys) adds up to 2 KiB.
   pending: { weight: 1, bytesPerEntry: 3072 },
   enabled: (options) => options.memcachedPorts.length > 0,
-  create: (context: MatcherContext) => new MemcachedMatcher(new MemcachedStreamProtocol(context)),
+  create: (context) => new StreamMatcher(new MemcachedStreamProtocol(context)),
   spans: memcachedSpans,
   report: {
     errorRule: 'memcached ERROR, CLIENT_ERROR or SERVER_ERROR',

@@ -3,7 +3,7 @@
  * the database semantic conventions (sql/db-span.ts), query text by --db-query-text.
  */
 import { DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
-import type { Matcher, MatcherContext } from '../matcher.ts';
+import { StreamMatcher } from '../matcher.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
 import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';
 import { dbQueryTextOption } from '../sql/query-text.ts';
@@ -17,26 +17,6 @@ declare module '../options.ts' {
 }
 
 export type { PostgresqlDetail } from './matcher.ts';
-
-class PostgresqlMatcher implements Matcher {
-  readonly stream: PostgresqlStreamProtocol;
-
-  constructor(context: MatcherContext) {
-    this.stream = new PostgresqlStreamProtocol(context);
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
-  }
-}
 
 export const postgresqlMatcher: ProtocolDescriptor<PostgresqlDetail> = {
   name: 'postgresql',
@@ -57,7 +37,7 @@ export const postgresqlMatcher: ProtocolDescriptor<PostgresqlDetail> = {
   // Measured 3.2 KB (PostgreSQL) and 3.7 KB (MySQL) per unanswered query on its own connection, kept bytes included.
   pending: { weight: 1, bytesPerEntry: 4096 },
   enabled: (options) => options.postgresqlPorts.length > 0,
-  create: (context) => new PostgresqlMatcher(context),
+  create: (context) => new StreamMatcher(new PostgresqlStreamProtocol(context)),
   spans: {
     histograms: kDbHistograms,
     create: () => ({
