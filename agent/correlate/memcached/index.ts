@@ -4,7 +4,7 @@
  * the generic UDP matcher (port 11211 in --udp-ports).
  */
 import { StreamMatcher } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { type MemcachedDetail, MemcachedStreamProtocol } from './matcher.ts';
 import { memcachedSpans } from './span.ts';
 
@@ -20,20 +20,16 @@ export const memcachedMatcher: ProtocolDescriptor<MemcachedDetail> = {
   label: 'memcached',
   color: '#4B8BBE',
   options: [
-    {
+    serverPortsOption('memcachedPorts', {
       flag: 'memcached-ports',
       describe:
         'server ports of memcached over TCP (text protocol; memcached over UDP is paired by --udp-ports); an empty list turns it off',
-      type: 'ports',
       default: [11211],
-      apply: (options, ports) => {
-        options.memcachedPorts = ports;
-      },
-    },
+    }),
   ],
   // Measured 610 B for a short command; the 1024-character query text (UTF-16 keys) adds up to 2 KiB.
   pending: { weight: 1, bytesPerEntry: 3072 },
-  enabled: (options) => options.memcachedPorts.length > 0,
+  enabled: hasServerPorts('memcachedPorts'),
   create: (context) => new StreamMatcher(new MemcachedStreamProtocol(context)),
   spans: memcachedSpans,
   report: {

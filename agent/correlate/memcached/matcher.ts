@@ -24,6 +24,7 @@ import {
   OrderedRequest,
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
+import { PortSet } from '../tcp-stream/port-set.ts';
 import { TextFramer, type TextOwner } from './text.ts';
 
 const kExchangeSkips = orderedExchangeSkips('memcached');
@@ -170,7 +171,7 @@ export class MemcachedStreamProtocol implements StreamProtocol {
   readonly name = 'memcached';
   readonly #context: MatcherContext;
   readonly #exchange: OrderedExchange<MemcachedRequest>;
-  readonly #ports = new Uint8Array(65536);
+  readonly #ports: PortSet;
   /**
    * Whether db.query.text is built: always sanitized (keys kept, values `?`: values never leave
    * the parser, so `raw` is the same), none with --db-query-text off.
@@ -183,11 +184,11 @@ export class MemcachedStreamProtocol implements StreamProtocol {
     this.#exchange = new OrderedExchange(context, 'memcached', kExchangeSkips, {
       maxQueuedRequests: kMaxQueuedRequests,
     });
-    for (const port of context.options.memcachedPorts) this.#ports[port] = 1;
+    this.#ports = new PortSet(context.options.memcachedPorts);
   }
 
   claim(connection: TcpConnectionInfo): StreamConsumer | null {
-    if (this.#ports[connection.serverPort] !== 1) return null;
+    if (!this.#ports.has(connection.serverPort)) return null;
     return new MemcachedConnection(this.#exchange, connection, this.#context, this.#queryText);
   }
 

@@ -3,7 +3,7 @@
  * spans per the database semantic conventions (sql/db-span.ts), query text by --db-query-text.
  */
 import { StreamMatcher } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';
 import { type MysqlDetail, MysqlStreamProtocol } from './matcher.ts';
 
@@ -21,19 +21,15 @@ export const mysqlMatcher: ProtocolDescriptor<MysqlDetail> = {
   label: 'MySQL',
   color: '#00758F',
   options: [
-    {
+    serverPortsOption('mysqlPorts', {
       flag: 'mysql-ports',
       describe: 'server ports of MySQL and MariaDB (empty: off)',
-      type: 'ports',
       default: [3306],
-      apply: (options, ports) => {
-        options.mysqlPorts = ports;
-      },
-    },
+    }),
   ],
   // Measured 3.2 KB (PostgreSQL) and 3.7 KB (MySQL) per unanswered query on its own connection, kept bytes included.
   pending: { weight: 1, bytesPerEntry: 4096 },
-  enabled: (options) => options.mysqlPorts.length > 0,
+  enabled: hasServerPorts('mysqlPorts'),
   create: (context) => new StreamMatcher(new MysqlStreamProtocol(context)),
   spans: {
     histograms: kDbHistograms,

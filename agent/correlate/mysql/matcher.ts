@@ -31,6 +31,7 @@ import {
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import { PortSet } from '../tcp-stream/port-set.ts';
 import { MysqlFramer as Framer, lengthEncoded, type MysqlFramer, type MysqlFramerOwner } from './framer.ts';
 
 const kExchangeSkips = orderedExchangeSkips('mysql');
@@ -171,7 +172,7 @@ export class MysqlStreamProtocol implements StreamProtocol {
   readonly exchange: OrderedExchange<MysqlRequest>;
   readonly parserBuffers: ParserBufferBudget;
   readonly context: MatcherContext;
-  readonly #ports: Set<number>;
+  readonly #ports: PortSet;
 
   constructor(context: MatcherContext) {
     this.context = context;
@@ -180,7 +181,7 @@ export class MysqlStreamProtocol implements StreamProtocol {
     });
     this.parserBuffers =
       context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
-    this.#ports = new Set(context.options.mysqlPorts);
+    this.#ports = new PortSet(context.options.mysqlPorts);
   }
 
   claim(connection: TcpConnectionInfo): StreamConsumer | null {

@@ -4,7 +4,7 @@
  */
 import { DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
 import { StreamMatcher } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';
 import { dbQueryTextOption } from '../sql/query-text.ts';
 import { type PostgresqlDetail, PostgresqlStreamProtocol } from './matcher.ts';
@@ -23,20 +23,16 @@ export const postgresqlMatcher: ProtocolDescriptor<PostgresqlDetail> = {
   label: 'PostgreSQL',
   color: '#336791',
   options: [
-    {
+    serverPortsOption('postgresqlPorts', {
       flag: 'postgresql-ports',
       describe: 'server ports of PostgreSQL (empty: off)',
-      type: 'ports',
       default: [5432],
-      apply: (options, ports) => {
-        options.postgresqlPorts = ports;
-      },
-    },
+    }),
     dbQueryTextOption,
   ],
   // Measured 3.2 KB (PostgreSQL) and 3.7 KB (MySQL) per unanswered query on its own connection, kept bytes included.
   pending: { weight: 1, bytesPerEntry: 4096 },
-  enabled: (options) => options.postgresqlPorts.length > 0,
+  enabled: hasServerPorts('postgresqlPorts'),
   create: (context) => new StreamMatcher(new PostgresqlStreamProtocol(context)),
   spans: {
     histograms: kDbHistograms,

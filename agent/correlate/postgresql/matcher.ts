@@ -33,6 +33,7 @@ import {
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import { PortSet } from '../tcp-stream/port-set.ts';
 import { PgFramer as Framer, type PgFramer, type PgFramerOwner, StartupCode } from './framer.ts';
 
 const kExchangeSkips = orderedExchangeSkips('postgresql');
@@ -146,7 +147,7 @@ export class PostgresqlStreamProtocol implements StreamProtocol {
   readonly exchange: OrderedExchange<PgRequest>;
   readonly parserBuffers: ParserBufferBudget;
   readonly context: MatcherContext;
-  readonly #ports: Set<number>;
+  readonly #ports: PortSet;
 
   constructor(context: MatcherContext) {
     this.context = context;
@@ -155,7 +156,7 @@ export class PostgresqlStreamProtocol implements StreamProtocol {
     });
     this.parserBuffers =
       context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
-    this.#ports = new Set(context.options.postgresqlPorts);
+    this.#ports = new PortSet(context.options.postgresqlPorts);
   }
 
   claim(connection: TcpConnectionInfo): StreamConsumer | null {

@@ -3,7 +3,7 @@
  * (rules in matcher.ts, framing in resp.ts, spans in span.ts).
  */
 import { StreamMatcher } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { type RedisDetail, RedisStreamProtocol } from './matcher.ts';
 import { redisSpans } from './span.ts';
 
@@ -19,19 +19,15 @@ export const redisMatcher: ProtocolDescriptor<RedisDetail> = {
   label: 'Redis',
   color: '#DC382D',
   options: [
-    {
+    serverPortsOption('redisPorts', {
       flag: 'redis-ports',
       describe: 'server ports of Redis (RESP2/RESP3); an empty list turns Redis pairing off',
-      type: 'ports',
       default: [6379],
-      apply: (options, ports) => {
-        options.redisPorts = ports;
-      },
-    },
+    }),
   ],
   // Measured 754 B for a short command; the 1024-character query text (UTF-16 keys) adds up to 2 KiB.
   pending: { weight: 2, bytesPerEntry: 3072 },
-  enabled: (options) => options.redisPorts.length > 0,
+  enabled: hasServerPorts('redisPorts'),
   create: (context) => new StreamMatcher(new RedisStreamProtocol(context)),
   spans: redisSpans,
   report: {

@@ -34,6 +34,7 @@ import {
   OrderedRequest,
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
+import { PortSet } from '../tcp-stream/port-set.ts';
 import { ArgRule, argRuleOf, argumentKept, isSubscribeFamily, namesStoredScript } from './commands.ts';
 import { RespFramer, type RespOwner, RespType } from './resp.ts';
 
@@ -138,8 +139,7 @@ export class RedisStreamProtocol implements StreamProtocol {
   readonly name = 'redis';
   readonly #context: MatcherContext;
   readonly #exchange: OrderedExchange<RedisRequest>;
-  /** 1 for each server port. */
-  readonly #ports = new Uint8Array(65536);
+  readonly #ports: PortSet;
   /**
    * Whether db.query.text is built: always sanitized (keys kept, values `?`: values never leave
    * the parser, so `raw` is the same), none with --db-query-text off.
@@ -152,12 +152,12 @@ export class RedisStreamProtocol implements StreamProtocol {
     this.#exchange = new OrderedExchange(context, 'redis', kExchangeSkips, {
       maxQueuedRequests: kMaxQueuedRequests,
     });
-    for (const port of context.options.redisPorts) this.#ports[port] = 1;
+    this.#ports = new PortSet(context.options.redisPorts);
   }
 
   claim(connection: TcpConnectionInfo): StreamConsumer | null {
     // The port decides (content is checked by the framers: what is not RESP is skipped, counted).
-    if (this.#ports[connection.serverPort] !== 1) return null;
+    if (!this.#ports.has(connection.serverPort)) return null;
     return new RedisConnection(this.#exchange, connection, this.#context, this.#queryText);
   }
 
