@@ -74,3 +74,27 @@ export interface MatcherContext {
    */
   parserBuffers?: ParserBufferBudget;
 }
+
+/**
+ * The matcher of a protocol that reads only TCP streams (no onPacket): the correlator's
+ * reassembly offers connections to `stream`, which keeps the pending requests.
+ */
+export class StreamMatcher<Stream extends StreamProtocol = StreamProtocol> implements Matcher {
+  readonly stream: Stream;
+
+  constructor(stream: Stream) {
+    this.stream = stream;
+  }
+
+  expire(seconds: number, nanos: number): void {
+    this.stream.expire(seconds, nanos);
+  }
+
+  flush(): void {
+    this.stream.flush();
+  }
+
+  pendingCount(): number {
+    return this.stream.pendingCount();
+  }
+}

@@ -40,6 +40,33 @@ interface OptionOf<Type extends string, Value> {
   apply(options: CorrelateOptions, value: Value): void;
 }
 
+/** The CorrelateOptions fields that hold port lists (each declared by its protocol folder). */
+type PortsField = {
+  [Field in keyof CorrelateOptions]: CorrelateOptions[Field] extends number[] ? Field : never;
+}[keyof CorrelateOptions];
+
+/**
+ * The `--<name>-ports` option of a protocol read on its server ports, written to `field`; an
+ * empty list turns the protocol off (its descriptor's `enabled: hasServerPorts(field)`).
+ */
+export function serverPortsOption(
+  field: PortsField,
+  spec: { readonly flag: string; readonly describe: string; readonly default: number[] },
+): ProtocolOption {
+  return {
+    ...spec,
+    type: 'ports',
+    apply: (options, ports) => {
+      options[field] = ports;
+    },
+  };
+}
+
+/** `enabled` of a protocol read only on its server ports: off when the list is empty. */
+export function hasServerPorts(field: PortsField): (options: CorrelateOptions) => boolean {
+  return (options) => options[field].length > 0;
+}
+
 /** The protocol's share of the memory budget (memory-budget.ts). */
 export interface PendingBudget {
   /**

@@ -4,7 +4,7 @@
  * `stream`, which claims those whose client starts with a request line, on any port.
  */
 
-import type { Matcher, MatcherContext } from '../matcher.ts';
+import { StreamMatcher } from '../matcher.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
 import { type HttpDetail, HttpStreamProtocol } from './matcher.ts';
 import { httpSpans } from './span.ts';
@@ -13,26 +13,6 @@ declare module '../options.ts' {
   interface ProtocolOptions {
     /** Keep HTTP query strings in targets (default false: redacted as "?REDACTED"). */
     httpKeepQuery: boolean;
-  }
-}
-
-class HttpMatcher implements Matcher {
-  readonly stream: HttpStreamProtocol;
-
-  constructor(stream: HttpStreamProtocol) {
-    this.stream = stream;
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
   }
 }
 
@@ -53,7 +33,7 @@ export const httpMatcher: ProtocolDescriptor<HttpDetail> = {
   ],
   pending: { weight: 3, bytesPerEntry: 6144 },
   enabled: () => true,
-  create: (context: MatcherContext) => new HttpMatcher(new HttpStreamProtocol(context)),
+  create: (context) => new StreamMatcher(new HttpStreamProtocol(context)),
   spans: httpSpans,
   report: {
     errorRule: 'HTTP 5xx',

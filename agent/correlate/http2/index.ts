@@ -8,30 +8,10 @@
  * frames show which side is which (a request's or a response's HEADERS), on any port.
  */
 
-import type { Matcher, MatcherContext } from '../matcher.ts';
+import { StreamMatcher } from '../matcher.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
 import { grpcIsError, grpcWhat, kGrpcHistograms, mapGrpcSpan } from './grpc-span.ts';
 import { type GrpcDetail, Http2StreamProtocol } from './matcher.ts';
-
-class Http2Matcher implements Matcher {
-  readonly stream: Http2StreamProtocol;
-
-  constructor(stream: Http2StreamProtocol) {
-    this.stream = stream;
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
-  }
-}
 
 export const grpcProtocol: ProtocolDescriptor<GrpcDetail> = {
   name: 'grpc',
@@ -40,7 +20,7 @@ export const grpcProtocol: ProtocolDescriptor<GrpcDetail> = {
   // No pending share of its own: HTTP/2 streams (gRPC calls included) are HTTP requests, capped
   // by maxPending.http (measured ~1 KiB per pending stream, well under HTTP's bytesPerEntry).
   enabled: () => true,
-  create: (context: MatcherContext) => new Http2Matcher(new Http2StreamProtocol(context)),
+  create: (context) => new StreamMatcher(new Http2StreamProtocol(context)),
   spans: {
     histograms: kGrpcHistograms,
     create: () => ({ map: (_pair, detail, span) => mapGrpcSpan(detail, span) }),

@@ -3,8 +3,8 @@
  * (rules in matcher.ts, framing in text.ts, spans in span.ts). memcached over UDP is paired by
  * the generic UDP matcher (port 11211 in --udp-ports).
  */
-import type { Matcher, MatcherContext } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { StreamMatcher } from '../matcher.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { type MemcachedDetail, MemcachedStreamProtocol } from './matcher.ts';
 import { memcachedSpans } from './span.ts';
 
@@ -15,46 +15,22 @@ declare module '../options.ts' {
   }
 }
 
-class MemcachedMatcher implements Matcher {
-  readonly stream: MemcachedStreamProtocol;
-
-  constructor(stream: MemcachedStreamProtocol) {
-    this.stream = stream;
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
-  }
-}
-
 export const memcachedMatcher: ProtocolDescriptor<MemcachedDetail> = {
   name: 'memcached',
   label: 'memcached',
   color: '#4B8BBE',
   options: [
-    {
+    serverPortsOption('memcachedPorts', {
       flag: 'memcached-ports',
       describe:
         'server ports of memcached over TCP (text protocol; memcached over UDP is paired by --udp-ports); an empty list turns it off',
-      type: 'ports',
       default: [11211],
-      apply: (options, ports) => {
-        options.memcachedPorts = ports;
-      },
-    },
+    }),
   ],
   // Measured 610 B for a short command; the 1024-character query text (UTF-16 keys) adds up to 2 KiB.
   pending: { weight: 1, bytesPerEntry: 3072 },
-  enabled: (options) => options.memcachedPorts.length > 0,
-  create: (context: MatcherContext) => new MemcachedMatcher(new MemcachedStreamProtocol(context)),
+  enabled: hasServerPorts('memcachedPorts'),
+  create: (context) => new StreamMatcher(new MemcachedStreamProtocol(context)),
   spans: memcachedSpans,
   report: {
     errorRule: 'memcached ERROR, CLIENT_ERROR or SERVER_ERROR',

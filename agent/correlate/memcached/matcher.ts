@@ -17,13 +17,14 @@
  */
 import { skipReason } from '../../shared/skips.ts';
 import type { MatcherContext, PacketView } from '../matcher.ts';
-import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
+import type { StreamConsumer, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import {
-  OrderedExchange,
+  type OrderedExchange,
   OrderedQueue,
   OrderedRequest,
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
+import { OrderedPortProtocol } from '../tcp-stream/ordered-port-protocol.ts';
 import { TextFramer, type TextOwner } from './text.ts';
 
 const kExchangeSkips = orderedExchangeSkips('memcached');
@@ -166,11 +167,8 @@ class MemcachedRequest extends OrderedRequest {
   }
 }
 
-export class MemcachedStreamProtocol implements StreamProtocol {
-  readonly name = 'memcached';
+export class MemcachedStreamProtocol extends OrderedPortProtocol<MemcachedRequest> {
   readonly #context: MatcherContext;
-  readonly #exchange: OrderedExchange<MemcachedRequest>;
-  readonly #ports = new Uint8Array(65536);
   /**
    * Whether db.query.text is built: always sanitized (keys kept, values `?`: values never leave
    * the parser, so `raw` is the same), none with --db-query-text off.
@@ -178,29 +176,19 @@ export class MemcachedStreamProtocol implements StreamProtocol {
   readonly #queryText: boolean;
 
   constructor(context: MatcherContext) {
+    super(
+      context,
+      'memcached',
+      kExchangeSkips,
+      { maxQueuedRequests: kMaxQueuedRequests },
+      context.options.memcachedPorts,
+    );
     this.#context = context;
     this.#queryText = context.options.dbQueryText !== 'off';
-    this.#exchange = new OrderedExchange(context, 'memcached', kExchangeSkips, {
-      maxQueuedRequests: kMaxQueuedRequests,
-    });
-    for (const port of context.options.memcachedPorts) this.#ports[port] = 1;
   }
 
-  claim(connection: TcpConnectionInfo): StreamConsumer | null {
-    if (this.#ports[connection.serverPort] !== 1) return null;
-    return new MemcachedConnection(this.#exchange, connection, this.#context, this.#queryText);
-  }
-
-  pendingCount(): number {
-    return this.#exchange.pendingCount();
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.#exchange.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.#exchange.flush();
+  protected connect(connection: TcpConnectionInfo): StreamConsumer {
+    return new MemcachedConnection(this.exchange, connection, this.#context, this.#queryText);
   }
 }
 

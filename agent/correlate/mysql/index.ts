@@ -2,8 +2,8 @@
  * MySQL and MariaDB: pairs commands and their results on the wire (matcher.ts has the rules),
  * spans per the database semantic conventions (sql/db-span.ts), query text by --db-query-text.
  */
-import type { Matcher, MatcherContext } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { StreamMatcher } from '../matcher.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';
 import { type MysqlDetail, MysqlStreamProtocol } from './matcher.ts';
 
@@ -16,45 +16,21 @@ declare module '../options.ts' {
 
 export type { MysqlDetail } from './matcher.ts';
 
-class MysqlMatcher implements Matcher {
-  readonly stream: MysqlStreamProtocol;
-
-  constructor(context: MatcherContext) {
-    this.stream = new MysqlStreamProtocol(context);
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
-  }
-}
-
 export const mysqlMatcher: ProtocolDescriptor<MysqlDetail> = {
   name: 'mysql',
   label: 'MySQL',
   color: '#00758F',
   options: [
-    {
+    serverPortsOption('mysqlPorts', {
       flag: 'mysql-ports',
       describe: 'server ports of MySQL and MariaDB (empty: off)',
-      type: 'ports',
       default: [3306],
-      apply: (options, ports) => {
-        options.mysqlPorts = ports;
-      },
-    },
+    }),
   ],
   // Measured 3.2 KB (PostgreSQL) and 3.7 KB (MySQL) per unanswered query on its own connection, kept bytes included.
   pending: { weight: 1, bytesPerEntry: 4096 },
-  enabled: (options) => options.mysqlPorts.length > 0,
-  create: (context) => new MysqlMatcher(context),
+  enabled: hasServerPorts('mysqlPorts'),
+  create: (context) => new StreamMatcher(new MysqlStreamProtocol(context)),
   spans: {
     histograms: kDbHistograms,
     create: () => ({

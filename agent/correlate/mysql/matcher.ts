@@ -23,13 +23,9 @@ import { MessageEdges } from '../pair.ts';
 import { type DbQueryText, kMaxQueryBytes, sqlQueryText } from '../sql/query-text.ts';
 import { sqlOperationName } from '../sql/sanitize.ts';
 import { addBytes } from '../sql/wire.ts';
-import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
-import {
-  OrderedExchange,
-  OrderedQueue,
-  OrderedRequest,
-  orderedExchangeSkips,
-} from '../tcp-stream/ordered-exchange.ts';
+import type { StreamConsumer, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
+import { OrderedQueue, OrderedRequest, orderedExchangeSkips } from '../tcp-stream/ordered-exchange.ts';
+import { OrderedPortProtocol } from '../tcp-stream/ordered-port-protocol.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { MysqlFramer as Framer, lengthEncoded, type MysqlFramer, type MysqlFramerOwner } from './framer.ts';
 
@@ -166,37 +162,25 @@ class MysqlRequest extends OrderedRequest {
 /** The login's request "command". */
 const kLogin = -1;
 
-export class MysqlStreamProtocol implements StreamProtocol {
-  readonly name = 'mysql';
-  readonly exchange: OrderedExchange<MysqlRequest>;
+export class MysqlStreamProtocol extends OrderedPortProtocol<MysqlRequest> {
   readonly parserBuffers: ParserBufferBudget;
   readonly context: MatcherContext;
-  readonly #ports: Set<number>;
 
   constructor(context: MatcherContext) {
+    super(
+      context,
+      'mysql',
+      kExchangeSkips,
+      { maxQueuedRequests: kMaxQueuedRequests },
+      context.options.mysqlPorts,
+    );
     this.context = context;
-    this.exchange = new OrderedExchange(context, 'mysql', kExchangeSkips, {
-      maxQueuedRequests: kMaxQueuedRequests,
-    });
     this.parserBuffers =
       context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
-    this.#ports = new Set(context.options.mysqlPorts);
   }
 
-  claim(connection: TcpConnectionInfo): StreamConsumer | null {
-    return this.#ports.has(connection.serverPort) ? new MysqlConnection(this, connection) : null;
-  }
-
-  pendingCount(): number {
-    return this.exchange.pendingCount();
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.exchange.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.exchange.flush();
+  protected connect(connection: TcpConnectionInfo): StreamConsumer {
+    return new MysqlConnection(this, connection);
   }
 }
 

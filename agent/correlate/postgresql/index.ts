@@ -3,8 +3,8 @@
  * the database semantic conventions (sql/db-span.ts), query text by --db-query-text.
  */
 import { DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
-import type { Matcher, MatcherContext } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { StreamMatcher } from '../matcher.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';
 import { dbQueryTextOption } from '../sql/query-text.ts';
 import { type PostgresqlDetail, PostgresqlStreamProtocol } from './matcher.ts';
@@ -18,46 +18,22 @@ declare module '../options.ts' {
 
 export type { PostgresqlDetail } from './matcher.ts';
 
-class PostgresqlMatcher implements Matcher {
-  readonly stream: PostgresqlStreamProtocol;
-
-  constructor(context: MatcherContext) {
-    this.stream = new PostgresqlStreamProtocol(context);
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
-  }
-}
-
 export const postgresqlMatcher: ProtocolDescriptor<PostgresqlDetail> = {
   name: 'postgresql',
   label: 'PostgreSQL',
   color: '#336791',
   options: [
-    {
+    serverPortsOption('postgresqlPorts', {
       flag: 'postgresql-ports',
       describe: 'server ports of PostgreSQL (empty: off)',
-      type: 'ports',
       default: [5432],
-      apply: (options, ports) => {
-        options.postgresqlPorts = ports;
-      },
-    },
+    }),
     dbQueryTextOption,
   ],
   // Measured 3.2 KB (PostgreSQL) and 3.7 KB (MySQL) per unanswered query on its own connection, kept bytes included.
   pending: { weight: 1, bytesPerEntry: 4096 },
-  enabled: (options) => options.postgresqlPorts.length > 0,
-  create: (context) => new PostgresqlMatcher(context),
+  enabled: hasServerPorts('postgresqlPorts'),
+  create: (context) => new StreamMatcher(new PostgresqlStreamProtocol(context)),
   spans: {
     histograms: kDbHistograms,
     create: () => ({

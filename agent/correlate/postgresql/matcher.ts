@@ -25,13 +25,9 @@ import { MessageEdges } from '../pair.ts';
 import { type DbQueryText, kMaxQueryBytes, sqlQueryText } from '../sql/query-text.ts';
 import { sqlOperationName } from '../sql/sanitize.ts';
 import { addBytes, cString } from '../sql/wire.ts';
-import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
-import {
-  OrderedExchange,
-  OrderedQueue,
-  OrderedRequest,
-  orderedExchangeSkips,
-} from '../tcp-stream/ordered-exchange.ts';
+import type { StreamConsumer, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
+import { OrderedQueue, OrderedRequest, orderedExchangeSkips } from '../tcp-stream/ordered-exchange.ts';
+import { OrderedPortProtocol } from '../tcp-stream/ordered-port-protocol.ts';
 import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { PgFramer as Framer, type PgFramer, type PgFramerOwner, StartupCode } from './framer.ts';
 
@@ -141,38 +137,26 @@ class PgRequest extends OrderedRequest {
   }
 }
 
-export class PostgresqlStreamProtocol implements StreamProtocol {
-  readonly name = 'postgresql';
-  readonly exchange: OrderedExchange<PgRequest>;
+export class PostgresqlStreamProtocol extends OrderedPortProtocol<PgRequest> {
   readonly parserBuffers: ParserBufferBudget;
   readonly context: MatcherContext;
-  readonly #ports: Set<number>;
 
   constructor(context: MatcherContext) {
+    super(
+      context,
+      'postgresql',
+      kExchangeSkips,
+      { maxQueuedRequests: kMaxQueuedRequests },
+      context.options.postgresqlPorts,
+    );
     this.context = context;
-    this.exchange = new OrderedExchange(context, 'postgresql', kExchangeSkips, {
-      maxQueuedRequests: kMaxQueuedRequests,
-    });
     this.parserBuffers =
       context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
-    this.#ports = new Set(context.options.postgresqlPorts);
   }
 
-  claim(connection: TcpConnectionInfo): StreamConsumer | null {
-    // By port; the content is checked by the connection (first messages must frame as PostgreSQL).
-    return this.#ports.has(connection.serverPort) ? new PgConnection(this, connection) : null;
-  }
-
-  pendingCount(): number {
-    return this.exchange.pendingCount();
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.exchange.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.exchange.flush();
+  protected connect(connection: TcpConnectionInfo): StreamConsumer {
+    // The first messages must frame as PostgreSQL (checked by the connection).
+    return new PgConnection(this, connection);
   }
 }
 

@@ -2,8 +2,8 @@
  * Redis (RESP2 and RESP3) over TCP: pairs each command with its reply on the Redis ports
  * (rules in matcher.ts, framing in resp.ts, spans in span.ts).
  */
-import type { Matcher, MatcherContext } from '../matcher.ts';
-import type { ProtocolDescriptor } from '../protocol.ts';
+import { StreamMatcher } from '../matcher.ts';
+import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { type RedisDetail, RedisStreamProtocol } from './matcher.ts';
 import { redisSpans } from './span.ts';
 
@@ -14,45 +14,21 @@ declare module '../options.ts' {
   }
 }
 
-class RedisMatcher implements Matcher {
-  readonly stream: RedisStreamProtocol;
-
-  constructor(stream: RedisStreamProtocol) {
-    this.stream = stream;
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
-  }
-}
-
 export const redisMatcher: ProtocolDescriptor<RedisDetail> = {
   name: 'redis',
   label: 'Redis',
   color: '#DC382D',
   options: [
-    {
+    serverPortsOption('redisPorts', {
       flag: 'redis-ports',
       describe: 'server ports of Redis (RESP2/RESP3); an empty list turns Redis pairing off',
-      type: 'ports',
       default: [6379],
-      apply: (options, ports) => {
-        options.redisPorts = ports;
-      },
-    },
+    }),
   ],
   // Measured 754 B for a short command; the 1024-character query text (UTF-16 keys) adds up to 2 KiB.
   pending: { weight: 2, bytesPerEntry: 3072 },
-  enabled: (options) => options.redisPorts.length > 0,
-  create: (context: MatcherContext) => new RedisMatcher(new RedisStreamProtocol(context)),
+  enabled: hasServerPorts('redisPorts'),
+  create: (context) => new StreamMatcher(new RedisStreamProtocol(context)),
   spans: redisSpans,
   report: {
     errorRule: 'Redis error reply',

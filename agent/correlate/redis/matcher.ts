@@ -27,13 +27,14 @@
 
 import { skipReason } from '../../shared/skips.ts';
 import type { MatcherContext, PacketView } from '../matcher.ts';
-import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
+import type { StreamConsumer, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import {
-  OrderedExchange,
+  type OrderedExchange,
   OrderedQueue,
   OrderedRequest,
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
+import { OrderedPortProtocol } from '../tcp-stream/ordered-port-protocol.ts';
 import { ArgRule, argRuleOf, argumentKept, isSubscribeFamily, namesStoredScript } from './commands.ts';
 import { RespFramer, type RespOwner, RespType } from './resp.ts';
 
@@ -134,12 +135,8 @@ class RedisRequest extends OrderedRequest {
   }
 }
 
-export class RedisStreamProtocol implements StreamProtocol {
-  readonly name = 'redis';
+export class RedisStreamProtocol extends OrderedPortProtocol<RedisRequest> {
   readonly #context: MatcherContext;
-  readonly #exchange: OrderedExchange<RedisRequest>;
-  /** 1 for each server port. */
-  readonly #ports = new Uint8Array(65536);
   /**
    * Whether db.query.text is built: always sanitized (keys kept, values `?`: values never leave
    * the parser, so `raw` is the same), none with --db-query-text off.
@@ -147,30 +144,20 @@ export class RedisStreamProtocol implements StreamProtocol {
   readonly #queryText: boolean;
 
   constructor(context: MatcherContext) {
+    super(
+      context,
+      'redis',
+      kExchangeSkips,
+      { maxQueuedRequests: kMaxQueuedRequests },
+      context.options.redisPorts,
+    );
     this.#context = context;
     this.#queryText = context.options.dbQueryText !== 'off';
-    this.#exchange = new OrderedExchange(context, 'redis', kExchangeSkips, {
-      maxQueuedRequests: kMaxQueuedRequests,
-    });
-    for (const port of context.options.redisPorts) this.#ports[port] = 1;
   }
 
-  claim(connection: TcpConnectionInfo): StreamConsumer | null {
-    // The port decides (content is checked by the framers: what is not RESP is skipped, counted).
-    if (this.#ports[connection.serverPort] !== 1) return null;
-    return new RedisConnection(this.#exchange, connection, this.#context, this.#queryText);
-  }
-
-  pendingCount(): number {
-    return this.#exchange.pendingCount();
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.#exchange.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.#exchange.flush();
+  protected connect(connection: TcpConnectionInfo): StreamConsumer {
+    // Content is checked by the framers: what is not RESP is skipped, counted.
+    return new RedisConnection(this.exchange, connection, this.#context, this.#queryText);
   }
 }
 

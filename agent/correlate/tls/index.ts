@@ -1,5 +1,6 @@
+import { StreamMatcher } from '../matcher.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
-import { type TlsDetail, TlsMatcher } from './matcher.ts';
+import { type TlsDetail, TlsStreamProtocol } from './matcher.ts';
 import { tlsSpans } from './span.ts';
 
 /** TLS handshakes: ClientHello -> ServerHello per connection, on any port (rules in matcher.ts). */
@@ -10,7 +11,7 @@ export const tlsProtocol: ProtocolDescriptor<TlsDetail> = {
   // Measured: ~2.2 KB per unanswered ClientHello, its TCP connection state included.
   pending: { weight: 1, bytesPerEntry: 2560 },
   enabled: () => true,
-  create: (context) => new TlsMatcher(context),
+  create: (context) => new StreamMatcher(new TlsStreamProtocol(context)),
   spans: tlsSpans,
   report: {
     isError: (detail) => detail.alert !== undefined,

@@ -24,7 +24,7 @@
  *   open pair is emitted as above (matched when the ServerHello was seen, else left to expire).
  */
 import { skipReason } from '../../shared/skips.ts';
-import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
+import type { MatcherContext, PacketView } from '../matcher.ts';
 import { MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
@@ -468,26 +468,5 @@ export class TlsStreamProtocol implements StreamProtocol {
     for (let c = this.#table.popOldest(); c !== undefined; c = this.#table.popOldest()) {
       this.#giveUp(c, UnansweredReason.EndOfInput);
     }
-  }
-}
-
-/** The matcher the registry creates: reads only TCP streams (no onPacket). */
-export class TlsMatcher implements Matcher {
-  readonly stream: TlsStreamProtocol;
-
-  constructor(context: MatcherContext) {
-    this.stream = new TlsStreamProtocol(context);
-  }
-
-  expire(seconds: number, nanos: number): void {
-    this.stream.expire(seconds, nanos);
-  }
-
-  flush(): void {
-    this.stream.flush();
-  }
-
-  pendingCount(): number {
-    return this.stream.pendingCount();
   }
 }
