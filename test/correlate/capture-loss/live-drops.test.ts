@@ -18,6 +18,8 @@ import { jsonLines, repoRoot, runCli } from '../../helpers/run-cli.ts';
 import { liveCaptureUnavailable, startTcpdump } from './loopback.ts';
 
 const unavailable = liveCaptureUnavailable();
+/** Keep-alive connections of the load generator. */
+const kConnections = 8;
 
 test('a starved tcpdump: the reported loss matches the requests without a pair', {
   skip: unavailable !== null && process.env.CI !== 'true' ? unavailable : false,
@@ -30,7 +32,7 @@ test('a starved tcpdump: the reported loss matches the requests without a pair',
   const load = spawn(process.execPath, [
     path.join(repoRoot, 'test/correlate/capture-loss/load-child.ts'),
     String(loadSeconds),
-    '8',
+    String(kConnections),
   ]);
   const lines = readline.createInterface({ input: load.stdout });
   const nextLine = (): Promise<Record<string, number>> =>
@@ -88,9 +90,15 @@ test('a starved tcpdump: the reported loss matches the requests without a pair',
   // A lost exchange loses between its smaller side and all of its bytes.
   assert.ok(loss.ratio <= missingRequests + 0.03, report);
   // Requests caught on one side only are unanswered for a capture gap, not a closed connection.
-  for (const pair of unanswered) assert.equal(pair.reason, 'capture_gap', JSON.stringify(pair));
+  // The exception: a keep-alive connection's last request whose response was lost at the very end
+  // of the capture (no later packet of that connection shows the gap) ends end_of_input: at most
+  // one per load connection.
+  const atEnd = unanswered.filter((p) => p.reason === 'end_of_input');
+  assert.ok(atEnd.length <= kConnections, `${atEnd.length} end_of_input: ${report}`);
+  for (const pair of unanswered)
+    if (pair.reason !== 'end_of_input') assert.equal(pair.reason, 'capture_gap', JSON.stringify(pair));
   assert.ok(
-    unanswered.every((p) => p.capture_gap === true),
+    unanswered.filter((p) => p.reason !== 'end_of_input').every((p) => p.capture_gap === true),
     report,
   );
   fs.rmSync(dir, { recursive: true, force: true });
