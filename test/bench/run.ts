@@ -48,7 +48,7 @@ const usage = `usage: npm run bench -- [--packets N] [--mix SPEC] [--runs K] [--
                  the capture) into a counting OTLP/gRPC receiver, workers 0 and auto
   --hostile      instead: the crafted floods of test/hostile/ at full size (time, peak RSS,
                  growth from 1/4 size) next to normal captures; see test/bench/hostile.ts
-  --protocols    instead: HTTP/1.1, HTTP/2, gRPC, TLS, PostgreSQL and MySQL rows, each a
+  --protocols    instead: HTTP/1.1, HTTP/2, gRPC, TLS, PostgreSQL, MySQL, Redis and memcached rows, each a
                  committed real capture replicated to --protocol-packets packets, replayed
                  with workers 0 and auto, pairs checked against copies x the source's; see
                  test/bench/protocols.ts
