@@ -7,7 +7,9 @@
  *     (metrics, logs) accepted and ignored.
  * It decodes no more of the protobuf than the nesting needed to count spans:
  *   ExportTraceServiceRequest.resource_spans (1) → ResourceSpans.scope_spans (2)
- *   → ScopeSpans.spans (2).
+ *   → ScopeSpans.spans (2),
+ * and, to count the pairs the spans stand for, each span's attributes (9): an `unanswered
+ * flood` span (span-flood.ts) stands for its `wirespan.flood.count` (int) pairs, any other for one.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -26,31 +28,84 @@ function readVarint(buf: Uint8Array, state: { pos: number }): number {
   }
 }
 
-/** Counts spans in a protobuf ExportTraceServiceRequest. */
-export function countProtobufSpans(buf: Uint8Array): number {
+const kFloodCountKey = new TextEncoder().encode('wirespan.flood.count');
+
+/** The `wirespan.flood.count` int attribute of a protobuf Span in buf[start, end), or 1 without one. */
+function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
+  const state = { pos: start };
+  while (state.pos < end) {
+    const tag = readVarint(buf, state);
+    const wire = tag & 7;
+    if (wire !== 2) {
+      skipScalar(buf, state, wire);
+      continue;
+    }
+    const length = readVarint(buf, state);
+    const at = state.pos;
+    state.pos += length;
+    if (tag >>> 3 !== 9) continue;
+    // KeyValue: key (1, string), value (2, AnyValue: int_value = 3).
+    let isCount = false;
+    let value = -1;
+    for (const kv = { pos: at }; kv.pos < at + length; ) {
+      const kvTag = readVarint(buf, kv);
+      if ((kvTag & 7) !== 2) {
+        skipScalar(buf, kv, kvTag & 7);
+        continue;
+      }
+      const kvLength = readVarint(buf, kv);
+      const field = buf.subarray(kv.pos, kv.pos + kvLength);
+      if (kvTag >>> 3 === 1)
+        isCount = field.length === kFloodCountKey.length && field.every((b, i) => b === kFloodCountKey[i]);
+      else if (kvTag >>> 3 === 2 && field.length > 0 && field[0] === 3 << 3)
+        value = readVarint(field, { pos: 1 });
+      kv.pos += kvLength;
+    }
+    if (isCount && value >= 0) return value;
+  }
+  return 1;
+}
+
+function skipScalar(buf: Uint8Array, state: { pos: number }, wire: number): void {
+  if (wire === 0) readVarint(buf, state);
+  else if (wire === 1) state.pos += 8;
+  else if (wire === 5) state.pos += 4;
+  else throw new Error(`unsupported protobuf wire type ${wire}`);
+}
+
+/** Spans in a protobuf ExportTraceServiceRequest, and the pairs they stand for. */
+export function countProtobufTraces(buf: Uint8Array): { spans: number; pairs: number } {
+  const counts = { spans: 0, pairs: 0 };
   // depth 0: request, 1: ResourceSpans, 2: ScopeSpans; the wanted LEN field per depth.
   const wanted = [1, 2, 2];
-  const walk = (start: number, end: number, depth: number): number => {
-    let spans = 0;
+  const walk = (start: number, end: number, depth: number): void => {
     const state = { pos: start };
     while (state.pos < end) {
       const tag = readVarint(buf, state);
-      const field = Math.floor(tag / 8);
       const wire = tag & 7;
-      if (wire === 0) readVarint(buf, state);
-      else if (wire === 1) state.pos += 8;
-      else if (wire === 5) state.pos += 4;
-      else if (wire === 2) {
-        const length = readVarint(buf, state);
-        const bodyStart = state.pos;
-        state.pos += length;
-        if (state.pos > end) throw new Error('truncated field');
-        if (field === wanted[depth]) spans += depth === 2 ? 1 : walk(bodyStart, state.pos, depth + 1);
-      } else throw new Error(`unsupported protobuf wire type ${wire}`);
+      if (wire !== 2) {
+        skipScalar(buf, state, wire);
+        continue;
+      }
+      const length = readVarint(buf, state);
+      const bodyStart = state.pos;
+      state.pos += length;
+      if (state.pos > end) throw new Error('truncated field');
+      if (Math.floor(tag / 8) !== wanted[depth]) continue;
+      if (depth < 2) walk(bodyStart, state.pos, depth + 1);
+      else {
+        counts.spans++;
+        counts.pairs += pairsOfSpan(buf, bodyStart, state.pos);
+      }
     }
-    return spans;
   };
-  return walk(0, buf.length, 0);
+  walk(0, buf.length, 0);
+  return counts;
+}
+
+/** Counts spans in a protobuf ExportTraceServiceRequest. */
+export function countProtobufSpans(buf: Uint8Array): number {
+  return countProtobufTraces(buf).spans;
 }
 
 interface JsonTraces {
@@ -71,6 +126,8 @@ export interface Receiver {
   grpcUrl: string;
   /** Spans received over either transport since the last reset. */
   spans: number;
+  /** Pairs those spans stand for (OTLP/gRPC and protobuf OTLP/HTTP: an `unanswered flood` span counts its pairs). */
+  pairs: number;
   requests: number;
   errors: number;
   reset(): void;
@@ -81,7 +138,7 @@ const traceExportPath = '/opentelemetry.proto.collector.trace.v1.TraceService/Ex
 
 /** Starts an OTLP/HTTP and an OTLP/gRPC receiver on 127.0.0.1, ephemeral ports. */
 export async function startReceiver(): Promise<Receiver> {
-  const state = { spans: 0, requests: 0, errors: 0 };
+  const state = { spans: 0, pairs: 0, requests: 0, errors: 0 };
 
   const httpServer = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -92,7 +149,15 @@ export async function startReceiver(): Promise<Receiver> {
         if (req.method === 'POST' && req.url?.startsWith('/v1/traces')) {
           let body = Buffer.concat(chunks);
           if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-          state.spans += json ? countJsonSpans(body.toString('utf8')) : countProtobufSpans(body);
+          if (json) {
+            const spans = countJsonSpans(body.toString('utf8'));
+            state.spans += spans;
+            state.pairs += spans;
+          } else {
+            const counts = countProtobufTraces(body);
+            state.spans += counts.spans;
+            state.pairs += counts.pairs;
+          }
           state.requests++;
         }
         res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
@@ -128,7 +193,9 @@ export async function startReceiver(): Promise<Receiver> {
             const length = body.readUInt32BE(pos + 1);
             let message: Uint8Array = body.subarray(pos + 5, pos + 5 + length);
             if (body[pos] === 1) message = zlib.gunzipSync(message);
-            state.spans += countProtobufSpans(message);
+            const counts = countProtobufTraces(message);
+            state.spans += counts.spans;
+            state.pairs += counts.pairs;
             pos += 5 + length;
           }
           state.requests++;
@@ -153,6 +220,9 @@ export async function startReceiver(): Promise<Receiver> {
     get spans() {
       return state.spans;
     },
+    get pairs() {
+      return state.pairs;
+    },
     get requests() {
       return state.requests;
     },
@@ -161,6 +231,7 @@ export async function startReceiver(): Promise<Receiver> {
     },
     reset() {
       state.spans = 0;
+      state.pairs = 0;
       state.requests = 0;
       state.errors = 0;
     },

@@ -59,7 +59,7 @@ function pair(client: number, seconds: number, nanos = 0, matched = false, proto
 describe('SpanFloodGuard', () => {
   test('beyond the limit per source and interval, pairs are counted into one aggregate per interval', () => {
     const aggregates: FloodAggregate[] = [];
-    const guard = new SpanFloodGuard({ perInterval: 3 }, (a) => aggregates.push(a));
+    const guard = new SpanFloodGuard({ perInterval: 3, lateSeconds: 0 }, (a) => aggregates.push(a));
     const a = 0x0a000002;
     const b = 0x0a000003;
     let admittedA = 0;
@@ -101,7 +101,9 @@ describe('SpanFloodGuard', () => {
 
   test('spoofed floods (every request from a new address) are capped per protocol across all sources', () => {
     const aggregates: FloodAggregate[] = [];
-    const guard = new SpanFloodGuard({ perInterval: 2, totalPerInterval: 5 }, (a) => aggregates.push(a));
+    const guard = new SpanFloodGuard({ perInterval: 2, totalPerInterval: 5, lateSeconds: 0 }, (a) =>
+      aggregates.push(a),
+    );
     let admitted = 0;
     for (let i = 0; i < 50; i++) if (guard.admit(pair(0x0b000000 + i, kBase, i))) admitted++;
     assert.equal(admitted, 5, 'the first 5 of the interval, whatever their source');
@@ -128,15 +130,67 @@ describe('SpanFloodGuard', () => {
     );
   });
 
-  test('sources quiet for two intervals are closed as capture time moves on (also by answered pairs)', () => {
+  test('an interval closes once capture time has moved lateSeconds past it (also by answered pairs)', () => {
     const aggregates: FloodAggregate[] = [];
-    const guard = new SpanFloodGuard({ perInterval: 1 }, (a) => aggregates.push(a));
+    const guard = new SpanFloodGuard({ perInterval: 1, lateSeconds: 1 }, (a) => aggregates.push(a));
     for (let i = 0; i < 5; i++) guard.admit(pair(7, kBase, i));
     guard.admit(pair(8, kBase + 1, 0, true));
-    assert.equal(aggregates.length, 0, 'the next interval may still bring pairs of the source');
+    assert.equal(aggregates.length, 0, 'a late pair may still arrive for the interval');
+    assert.equal(guard.admit(pair(7, kBase, 9)), false, 'a late pair counts in its own (full) interval');
     guard.admit(pair(8, kBase + 2, 0, true));
     assert.equal(aggregates.length, 1);
-    assert.equal(aggregates[0]!.count, 4);
+    assert.equal(aggregates[0]!.count, 5);
+    // Later than lateSeconds: counted in the oldest open interval (kBase + 1), still bounded.
+    assert.equal(guard.admit(pair(7, kBase, 10)), true, 'the first of interval kBase + 1');
+    assert.equal(guard.admit(pair(7, kBase, 11)), false);
+    guard.flush();
+    assert.deepEqual(
+      aggregates.map((a) => [a.startTime[0], a.count]),
+      [
+        [kBase, 5],
+        [kBase + 1, 1],
+      ],
+    );
+  });
+
+  test('the spans do not depend on the order the unanswered pairs arrive in (worker shards, end of input)', () => {
+    // Unanswered pairs over 6 seconds: 3 busy sources beyond the per-source limit, and a spoofed
+    // flood beyond the per-protocol limit, plus answered pairs that move capture time on.
+    const pairs: PairData[] = [];
+    let spoofed = 0x0b000000;
+    for (let second = 0; second < 6; second++) {
+      for (let i = 0; i < 40; i++) pairs.push(pair(0x0a000010 + (i % 3), kBase + second, i * 1000));
+      for (let i = 0; i < 30 + second * 10; i++) pairs.push(pair(spoofed++, kBase + second, i));
+      pairs.push(pair(0x0a000001, kBase + second, 5, true));
+    }
+    const run = (order: PairData[]): { admitted: number; aggregates: string[] } => {
+      const aggregates: string[] = [];
+      const guard = new SpanFloodGuard({ perInterval: 5, totalPerInterval: 50 }, (a) =>
+        aggregates.push(
+          `${a.startTime[0]} ${a.attributes['wirespan.flood.scope']} ${a.attributes['client.address']} ${a.count}`,
+        ),
+      );
+      let admitted = 0;
+      for (const p of order) if (p.outcome !== 0 && guard.admit(p)) admitted++;
+      guard.flush();
+      return { admitted, aggregates: aggregates.sort() };
+    };
+    const inOrder = run(pairs);
+    // Two shards by source address, the second one's pairs after the first's (as at end of input).
+    const shard = (p: PairData): number => p.client0 & 1;
+    const sharded = run([...pairs.filter((p) => shard(p) === 0), ...pairs.filter((p) => shard(p) === 1)]);
+    const reversed = run([...pairs].reverse());
+    let seed = 7;
+    const shuffled = [...pairs];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const j = seed % (i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    const random = run(shuffled);
+    // Per second: 3 sources x 5 = 15, plus 30 + 10 s spoofed, at most 50 in all: 45, then 50.
+    assert.equal(inOrder.admitted, 45 + 5 * 50);
+    for (const other of [sharded, reversed, random]) assert.deepEqual(other, inOrder);
   });
 
   test('the source table is bounded; the least recently seen source is closed (its aggregate emitted)', () => {

@@ -19,11 +19,21 @@
  * Only spans are aggregated: every pair is still counted in the exporter's pair counts and
  * metrics, and written to JSONL. Answered pairs are never limited.
  *
- * Bounded: at most `maxSources` (client, protocol) slots in typed arrays (numeric keys: the
- * address words, no strings), chained hash buckets, and a least-recently-used list that makes
- * eviction O(1). A slot is closed (its aggregate emitted) when its source's next pair falls in a
- * later interval, when capture time has moved two intervals past its last pair (checked from the
- * LRU tail, amortised O(1)), when it is evicted to make room, or at flush().
+ * Order does not matter: each pair counts in the interval of its own request, whenever it
+ * arrives. Unanswered pairs arrive late by design (a request is given up when its timeout has
+ * passed, the requests still pending at the end of input all at once) and, with worker threads,
+ * interleaved from several shards; counting a late pair against the newest interval (as a single
+ * counter per source would) made the spans depend on the number of workers. So every interval
+ * of the last `lateSeconds` of capture time (behind the newest request seen) stays open with its
+ * own counts, and closes (its aggregates emitted) once capture time has moved past it. A pair
+ * later than that counts in the oldest open interval: still bounded, only no longer exact.
+ *
+ * Bounded: at most `maxSources` (client, protocol, interval) slots in typed arrays (numeric
+ * keys: the address words and the interval, no strings), chained hash buckets, and a
+ * least-recently-used list that makes eviction O(1); the all-sources tier is a ring of open
+ * intervals per protocol. A slot is closed (its aggregate emitted) when its interval leaves the
+ * open window (checked from the LRU tail, amortised O(1)), when it is evicted to make room, or at
+ * flush().
  */
 import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
@@ -48,13 +58,20 @@ export interface SpanFloodOptions {
   totalPerInterval?: number;
   /** Interval length in seconds of capture time. Default 1. */
   intervalSeconds?: number;
-  /** Sources tracked at once; the least recently seen is closed beyond it. Default 4096. */
+  /** (source, interval) slots tracked at once; the least recently seen is closed beyond it. Default 4096. */
   maxSources?: number;
+  /**
+   * Seconds of capture time an unanswered pair may arrive behind the newest request and still
+   * count in its own interval. Default 10: the default timeout (5 s) plus room for the shards'
+   * skew; a longer timeout makes its late pairs count in the oldest open interval.
+   */
+  lateSeconds?: number;
 }
 
 /** Default of --unanswered-spans-per-second. */
 export const kDefaultUnansweredSpansPerSecond = 100;
 const kDefaultMaxSources = 4096;
+const kDefaultLateSeconds = 10;
 
 /** One `unanswered flood` span's content. */
 export interface FloodAggregate {
@@ -80,11 +97,16 @@ export class SpanFloodGuard {
   readonly #limit: number;
   readonly #totalLimit: number;
   readonly #interval: number;
-  // The all-sources tier, per protocol index (at most kOtherProtocol + 1).
-  readonly #totalIntervalOf = new Float64Array(kOtherProtocol + 1).fill(-1);
-  readonly #totalAdmitted = new Uint32Array(kOtherProtocol + 1);
-  readonly #totalOverflow = new Uint32Array(kOtherProtocol + 1);
-  readonly #totalFirstPair: (PairData | null)[] = new Array<PairData | null>(kOtherProtocol + 1).fill(null);
+  /** Open intervals: the newest and the `#window - 1` before it. */
+  readonly #window: number;
+  /** Newest request interval seen (-1: none yet). */
+  #newest = -1;
+  // The all-sources tier: per protocol index (at most kOtherProtocol + 1), a ring of the open
+  // intervals (entry protocol * window + interval % window; interval -1 = free).
+  readonly #totalIntervalOf: Float64Array;
+  readonly #totalAdmitted: Uint32Array;
+  readonly #totalOverflow: Uint32Array;
+  readonly #totalFirstPair: (PairData | null)[];
   readonly #capacity: number;
   readonly #onAggregate: (aggregate: FloodAggregate) => void;
   readonly #protocols: string[] = [];
@@ -125,6 +147,14 @@ export class SpanFloodGuard {
       throw new Error(`totalPerInterval must be an integer >= perInterval, got ${options.totalPerInterval}`);
     this.#interval = options.intervalSeconds ?? 1;
     if (!(this.#interval > 0)) throw new Error(`flood interval must be > 0 seconds, got ${this.#interval}`);
+    const late = options.lateSeconds ?? kDefaultLateSeconds;
+    if (!(late >= 0 && late <= 3600)) throw new Error(`lateSeconds must be 0..3600, got ${late}`);
+    this.#window = Math.ceil(late / this.#interval) + 1;
+    const totals = (kOtherProtocol + 1) * this.#window;
+    this.#totalIntervalOf = new Float64Array(totals).fill(-1);
+    this.#totalAdmitted = new Uint32Array(totals);
+    this.#totalOverflow = new Uint32Array(totals);
+    this.#totalFirstPair = new Array<PairData | null>(totals).fill(null);
     const capacity = options.maxSources ?? kDefaultMaxSources;
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new Error(`maxSources must be >= 1, got ${capacity}`);
@@ -148,34 +178,28 @@ export class SpanFloodGuard {
     this.#freeList = new Int32Array(capacity);
   }
 
-  /** Sources tracked now. */
+  /** (source, interval) slots tracked now. */
   get sources(): number {
     return this.#used;
   }
 
   /**
    * Whether this pair's span is exported one by one: true for answered pairs and for the first
-   * `perInterval` unanswered ones of its source in its interval; false when it was counted into
-   * its source's aggregate instead.
+   * `perInterval` unanswered ones of its source in its interval (and the first `totalPerInterval`
+   * of its protocol); false when it was counted into an aggregate instead.
    */
   admit(pair: PairData): boolean {
     if (this.#limit === 0) return true;
-    const interval = Math.floor(pair.request.firstSeconds / this.#interval);
-    // Any pair moves capture time on: sources quiet for two intervals are closed.
-    if (this.#tail >= 0) this.#closeStale(interval);
+    let interval = Math.floor(pair.request.firstSeconds / this.#interval);
+    // Any pair moves capture time on: intervals that leave the open window are closed.
+    if (interval > this.#newest) this.#advance(interval);
     if (pair.outcome === 0) return true;
+    const oldestOpen = this.#newest - this.#window + 1;
+    if (interval < oldestOpen) interval = oldestOpen;
     const protocol = this.#protocolIndex(pair.protocol);
-    let slot = this.#find(pair, protocol);
-    if (slot < 0) {
-      slot = this.#insert(pair, protocol, interval);
-    } else {
-      this.#touch(slot);
-      if (interval > this.#intervalOf[slot]!) {
-        this.#emit(slot);
-        this.#intervalOf[slot] = interval;
-        this.#admitted[slot] = 0;
-      }
-    }
+    let slot = this.#find(pair, protocol, interval);
+    if (slot < 0) slot = this.#insert(pair, protocol, interval);
+    else this.#touch(slot);
     if (this.#admitted[slot]! < this.#limit) {
       this.#admitted[slot]!++;
       return this.#admitTotal(pair, protocol, interval);
@@ -193,34 +217,50 @@ export class SpanFloodGuard {
   /** Emits every pending aggregate (end of input, forceFlush, shutdown) and forgets all sources. */
   flush(): void {
     while (this.#tail >= 0) this.#remove(this.#tail);
-    for (let protocol = 0; protocol <= kOtherProtocol; protocol++) this.#emitTotal(protocol);
+    for (let entry = 0; entry < this.#totalIntervalOf.length; entry++) this.#closeTotal(entry);
+  }
+
+  /** Capture time reached `interval`: closes what falls out of the open window. */
+  #advance(interval: number): void {
+    this.#newest = interval;
+    const oldestOpen = interval - this.#window + 1;
+    while (this.#tail >= 0 && this.#intervalOf[this.#tail]! < oldestOpen) this.#remove(this.#tail);
+    // Once per interval of capture time: (kOtherProtocol + 1) x window entries, a few hundred.
+    const intervals = this.#totalIntervalOf;
+    for (let entry = 0; entry < intervals.length; entry++) {
+      if (intervals[entry]! >= 0 && intervals[entry]! < oldestOpen) this.#closeTotal(entry);
+    }
   }
 
   /** The all-sources tier for a pair its source admitted: true = its own span. */
   #admitTotal(pair: PairData, protocol: number, interval: number): boolean {
-    if (interval > this.#totalIntervalOf[protocol]!) {
-      this.#emitTotal(protocol);
-      this.#totalIntervalOf[protocol] = interval;
-      this.#totalAdmitted[protocol] = 0;
+    const entry = protocol * this.#window + (interval % this.#window);
+    if (this.#totalIntervalOf[entry] !== interval) {
+      this.#closeTotal(entry);
+      this.#totalIntervalOf[entry] = interval;
     }
-    if (this.#totalAdmitted[protocol]! < this.#totalLimit) {
-      this.#totalAdmitted[protocol]!++;
+    if (this.#totalAdmitted[entry]! < this.#totalLimit) {
+      this.#totalAdmitted[entry]!++;
       return true;
     }
-    if (this.#totalOverflow[protocol]! === 0) this.#totalFirstPair[protocol] = pair;
-    this.#totalOverflow[protocol]!++;
+    if (this.#totalOverflow[entry]! === 0) this.#totalFirstPair[entry] = pair;
+    this.#totalOverflow[entry]!++;
     this.aggregated++;
     return false;
   }
 
-  #emitTotal(protocol: number): void {
-    const count = this.#totalOverflow[protocol]!;
+  /** Emits a ring entry's aggregate (if any) and frees the entry. */
+  #closeTotal(entry: number): void {
+    const count = this.#totalOverflow[entry]!;
+    const interval = this.#totalIntervalOf[entry]!;
+    this.#totalIntervalOf[entry] = -1;
+    this.#totalAdmitted[entry] = 0;
     if (count === 0) return;
-    this.#totalOverflow[protocol] = 0;
-    const firstPair = this.#totalFirstPair[protocol]!;
-    this.#totalFirstPair[protocol] = null;
+    this.#totalOverflow[entry] = 0;
+    const firstPair = this.#totalFirstPair[entry]!;
+    this.#totalFirstPair[entry] = null;
     const transport = firstPair.transport;
-    this.#send(this.#totalIntervalOf[protocol]!, firstPair, count, {
+    this.#send(interval, firstPair, count, {
       [ATTR_WIRESPAN_PROTOCOL]: firstPair.protocol,
       [ATTR_NETWORK_TRANSPORT]: transportName(transport),
       [ATTR_WIRESPAN_FLOOD_COUNT]: count,
@@ -258,23 +298,44 @@ export class SpanFloodGuard {
     return kOtherProtocol;
   }
 
-  #hash(version: number, c0: number, c1: number, c2: number, c3: number, protocol: number): number {
-    let h = Math.imul(c0 ^ (protocol << 24) ^ version, 0x9e3779b1);
+  #hash(
+    version: number,
+    c0: number,
+    c1: number,
+    c2: number,
+    c3: number,
+    protocol: number,
+    interval: number,
+  ): number {
+    let h = Math.imul(c0 ^ (protocol << 24) ^ version ^ Math.imul(interval | 0, 0x2545f491), 0x9e3779b1);
     h = Math.imul(h ^ c1 ^ (h >>> 15), 0x85ebca6b);
     h = Math.imul(h ^ c2 ^ (h >>> 13), 0xc2b2ae35);
     h = Math.imul(h ^ c3 ^ (h >>> 16), 0x27d4eb2f);
     return (h ^ (h >>> 15)) & (this.#buckets.length - 1);
   }
 
-  #hashOf(pair: PairData, protocol: number): number {
-    return this.#hash(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3, protocol);
+  #hashOf(pair: PairData, protocol: number, interval: number): number {
+    return this.#hash(
+      pair.ipVersion,
+      pair.client0,
+      pair.client1,
+      pair.client2,
+      pair.client3,
+      protocol,
+      interval,
+    );
   }
 
-  #find(pair: PairData, protocol: number): number {
+  #find(pair: PairData, protocol: number, interval: number): number {
     const a = this.#address;
-    for (let slot = this.#buckets[this.#hashOf(pair, protocol)]!; slot >= 0; slot = this.#chain[slot]!) {
+    for (
+      let slot = this.#buckets[this.#hashOf(pair, protocol, interval)]!;
+      slot >= 0;
+      slot = this.#chain[slot]!
+    ) {
       const w = slot * 4;
       if (
+        this.#intervalOf[slot] === interval &&
         this.#protocol[slot] === protocol &&
         this.#version[slot] === pair.ipVersion &&
         a[w] === (pair.client0 | 0) &&
@@ -301,7 +362,7 @@ export class SpanFloodGuard {
     this.#intervalOf[slot] = interval;
     this.#admitted[slot] = 0;
     this.#overflow[slot] = 0;
-    const bucket = this.#hashOf(pair, protocol);
+    const bucket = this.#hashOf(pair, protocol, interval);
     this.#chain[slot] = this.#buckets[bucket]!;
     this.#buckets[bucket] = slot;
     // Most recently used: at the head.
@@ -346,6 +407,7 @@ export class SpanFloodGuard {
       a[w + 2]!,
       a[w + 3]!,
       this.#protocol[slot]!,
+      this.#intervalOf[slot]!,
     );
     let at = this.#buckets[bucket]!;
     if (at === slot) this.#buckets[bucket] = this.#chain[slot]!;
@@ -357,11 +419,6 @@ export class SpanFloodGuard {
     this.#firstPair[slot] = null;
     this.#freeList[this.#freeCount++] = slot;
     this.#used--;
-  }
-
-  /** Closes sources whose last pair is two or more intervals behind `interval` (from the LRU tail). */
-  #closeStale(interval: number): void {
-    while (this.#tail >= 0 && this.#intervalOf[this.#tail]! < interval - 1) this.#remove(this.#tail);
   }
 
   #emit(slot: number): void {
