@@ -16,6 +16,7 @@ import {
   type ServiceMapEntry,
 } from '../export/otel/index.ts';
 import type { IgnoreRules } from '../export/otel/pair-ignore.ts';
+import { floodLateSeconds } from '../export/otel/span-flood.ts';
 import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairOutput } from '../output/pair-output.ts';
@@ -134,6 +135,7 @@ export async function createExporterFromCli(
   otlp: string | undefined,
   otel: OtelCliOptions,
   sourceFiles: readonly string[],
+  correlate: CorrelateOptions,
   extra: Partial<OtelExporterOptions> = {},
 ): Promise<OtelExporter> {
   const kubernetes =
@@ -166,6 +168,7 @@ export async function createExporterFromCli(
       histogramAggregation: otel.histogram,
       unansweredSpansPerSecond: otel.unansweredSpansPerSecond,
       unansweredSpansTotalPerSecond: otel.unansweredSpansTotalPerSecond,
+      unansweredLateSeconds: floodLateSeconds(correlate.timeoutNanos),
       sourceFiles: (fileId) => sourceFiles[fileId],
     });
   } catch (error) {
@@ -237,7 +240,7 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
   let exporter: OtelExporter | null = null;
   if (options.otlp !== undefined || options.otel.prometheusPort !== undefined) {
     try {
-      exporter = await createExporterFromCli(options.otlp, options.otel, files);
+      exporter = await createExporterFromCli(options.otlp, options.otel, files, correlateOptions);
     } catch (error) {
       process.stderr.write(`wirespan: ${(error as Error).message}\n`);
       return 2;

@@ -125,7 +125,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   let exporter: OtelExporter | null = null;
   if (otlp !== undefined || options.otel.prometheusPort !== undefined) {
     try {
-      exporter = await createExporterFromCli(otlp, options.otel, fileNames, {
+      exporter = await createExporterFromCli(otlp, options.otel, fileNames, correlateOptions, {
         // The capture files are the durable buffer: a collector outage pauses reading (whenRoom)
         // instead of dropping spans; failed batches are retried until the collector accepts them.
         retryUntilExported: true,

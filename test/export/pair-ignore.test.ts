@@ -131,6 +131,7 @@ function builder(overrides: Partial<PairSpanConfig>) {
     valueLengthLimit: Number.POSITIVE_INFINITY,
     unansweredSpansPerSecond: 0,
     unansweredSpansTotalPerSecond: undefined,
+    unansweredLateSeconds: undefined,
     sharedResourceAttributes: {},
     traces: true,
     ...overrides,

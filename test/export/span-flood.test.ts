@@ -11,7 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createOtelExporter } from '../../agent/export/otel/index.ts';
-import { type FloodAggregate, kFloodSpanName, SpanFloodGuard } from '../../agent/export/otel/span-flood.ts';
+import {
+  type FloodAggregate,
+  floodLateSeconds,
+  kFloodSpanName,
+  SpanFloodGuard,
+} from '../../agent/export/otel/span-flood.ts';
 import type { PairData } from '../../agent/export/otel/span-mapper.ts';
 import { cpuMillis } from '../helpers/cpu-time.ts';
 import { replayPairs } from '../helpers/replay-pairs.ts';
@@ -191,6 +196,26 @@ describe('SpanFloodGuard', () => {
     // Per second: 3 sources x 5 = 15, plus 30 + 10 s spoofed, at most 50 in all: 45, then 50.
     assert.equal(inOrder.admitted, 45 + 5 * 50);
     for (const other of [sharded, reversed, random]) assert.deepEqual(other, inOrder);
+  });
+
+  test('unanswered pairs given up a timeout after answered ones are still limited per source and second', () => {
+    // As in a live capture: a pair is given up 30 s (the default timeout) after its request, by
+    // which time answered pairs of 30 s later are passing through the guard, between them.
+    const aggregates: FloodAggregate[] = [];
+    const guard = new SpanFloodGuard({ perInterval: 10 }, (a) => aggregates.push(a));
+    let admitted = 0;
+    for (let i = 0; i < 1000; i++) {
+      guard.admit(pair(9, kBase + 30, i, true));
+      if (guard.admit(pair(7, kBase, i))) admitted++;
+    }
+    assert.equal(admitted, 10);
+    guard.flush();
+    assert.deepEqual(
+      aggregates.map((a) => [a.attributes['client.address'], a.count]),
+      [['0.0.0.7', 990]],
+    );
+    assert.equal(floodLateSeconds({ dns: 5e9, http: 30e9 }), 32, 'the longest timeout, plus the shards');
+    assert.equal(floodLateSeconds({ dns: 1.5e9 }), 4);
   });
 
   test('the source table is bounded; the least recently seen source is closed (its aggregate emitted)', () => {

@@ -41,6 +41,8 @@ export interface PairSpanConfig {
   valueLengthLimit: number;
   unansweredSpansPerSecond: number;
   unansweredSpansTotalPerSecond: number | undefined;
+  /** How late unanswered pairs arrive (span-flood.ts floodLateSeconds()); undefined = the guard's default. */
+  unansweredLateSeconds: number | undefined;
   /** The detected resource's attributes every service resource shares (resource.ts sharedAttributes()). */
   sharedResourceAttributes: Attributes;
   /** false: only metrics and counts (OTEL_TRACES_EXPORTER=none). */
@@ -142,6 +144,7 @@ export class PairSpanBuilder {
       {
         perInterval: config.unansweredSpansPerSecond,
         totalPerInterval: config.unansweredSpansTotalPerSecond,
+        lateSeconds: config.unansweredLateSeconds,
       },
       (aggregate) => this.#aggregate(aggregate),
     );

@@ -177,6 +177,8 @@ export interface OtelExporterOptions {
   unansweredSpansPerSecond?: number;
   /** Unanswered spans per protocol and second from all sources (span-flood.ts); default 10 x the above. */
   unansweredSpansTotalPerSecond?: number | undefined;
+  /** How late unanswered pairs arrive: floodLateSeconds() of the timeouts (span-flood.ts); default: of the default timeouts. */
+  unansweredLateSeconds?: number;
   /**
    * Kubernetes identities of addresses (`--kubernetes`): names observed services and clients.
    * The exporter stops its watches at shutdown (its spans are mapped by then).
@@ -719,6 +721,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       valueLengthLimit,
       unansweredSpansPerSecond: options.unansweredSpansPerSecond ?? kDefaultUnansweredSpansPerSecond,
       unansweredSpansTotalPerSecond: options.unansweredSpansTotalPerSecond,
+      unansweredLateSeconds: options.unansweredLateSeconds,
       sharedResourceAttributes: shared,
       traces: batcher !== null,
     };

@@ -42,6 +42,7 @@ import {
   ATTR_NETWORK_TRANSPORT,
   ATTR_NETWORK_TYPE,
 } from '@opentelemetry/semantic-conventions';
+import { kDefaultTimeoutSeconds } from '../../correlate/options.ts';
 import { formatIp } from '../../decode/format.ts';
 import {
   ATTR_WIRESPAN_FLOOD_COUNT,
@@ -62,16 +63,31 @@ export interface SpanFloodOptions {
   maxSources?: number;
   /**
    * Seconds of capture time an unanswered pair may arrive behind the newest request and still
-   * count in its own interval. Default 10: the default timeout (5 s) plus room for the shards'
-   * skew; a longer timeout makes its late pairs count in the oldest open interval.
+   * count in its own interval: floodLateSeconds() of the timeouts (default 32, for the default
+   * 30 s timeout); a later pair counts in the oldest open interval.
    */
   lateSeconds?: number;
+}
+
+/**
+ * How late an unanswered pair can reach the guard, in seconds of capture time behind the newest
+ * request: its protocol's timeout (a request is given up that long after it was sent; those still
+ * pending at the end of input are younger), plus room for the workers' shards running apart.
+ */
+export function floodLateSeconds(timeoutNanos: Record<string, number>): number {
+  let longest = 0;
+  for (const protocol in timeoutNanos) longest = Math.max(longest, timeoutNanos[protocol]!);
+  return Math.min(kMaxLateSeconds, Math.ceil(longest / 1e9) + kShardSkewSeconds);
 }
 
 /** Default of --unanswered-spans-per-second. */
 export const kDefaultUnansweredSpansPerSecond = 100;
 const kDefaultMaxSources = 4096;
-const kDefaultLateSeconds = 10;
+const kShardSkewSeconds = 2;
+/** Default lateSeconds: floodLateSeconds() of the default timeouts. */
+const kDefaultLateSeconds = kDefaultTimeoutSeconds + kShardSkewSeconds;
+/** Open intervals cost (kOtherProtocol + 1) x 3 numbers each and are scanned once per interval. */
+const kMaxLateSeconds = 3600;
 
 /** One `unanswered flood` span's content. */
 export interface FloodAggregate {
@@ -148,7 +164,8 @@ export class SpanFloodGuard {
     this.#interval = options.intervalSeconds ?? 1;
     if (!(this.#interval > 0)) throw new Error(`flood interval must be > 0 seconds, got ${this.#interval}`);
     const late = options.lateSeconds ?? kDefaultLateSeconds;
-    if (!(late >= 0 && late <= 3600)) throw new Error(`lateSeconds must be 0..3600, got ${late}`);
+    if (!(late >= 0 && late <= kMaxLateSeconds))
+      throw new Error(`lateSeconds must be 0..${kMaxLateSeconds}, got ${late}`);
     this.#window = Math.ceil(late / this.#interval) + 1;
     const totals = (kOtherProtocol + 1) * this.#window;
     this.#totalIntervalOf = new Float64Array(totals).fill(-1);
