@@ -88,7 +88,7 @@ export function correlationOptions<T>(y: Argv<T>, registry: ProtocolRegistry = m
   for (const descriptor of registry) {
     const flag = timeoutFlag(descriptor);
     flags = flags.option(flag, {
-      describe: `seconds (of capture time) a ${descriptor.name} request waits for its response (default: --timeout)`,
+      describe: `--timeout for ${descriptor.label ?? descriptor.name} requests only (default: --timeout)`,
       type: 'number',
       coerce: checked(flag, positiveSeconds),
     });
