@@ -14,7 +14,7 @@
  * while loss on unparsed TCP traffic is just as much a sign of a starved capture. Sequence and
  * ACK numbers are all this needs: a few typed-array slots per connection, no bytes held.
  *
- * Hot path (one call per TCP packet): numeric key (key-hash.ts) into a NumericMap of slot
+ * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts) into a NumericMap of slot
  * numbers, state in typed arrays indexed by slot, counters in plain number fields; nothing is
  * allocated per packet. Connections are capped (slots reused oldest-first beyond the cap; a
  * reused connection resynchronises on its next packet without counting). Two 4-tuples hashing to
@@ -25,10 +25,9 @@
  * emitted on that connection can tell whether its exchange crossed lost bytes (crossedGap()).
  */
 import { type DecodedPacket, TcpFlag } from '../../decode/packet.ts';
-import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import { NumericMap } from '../numeric-map.ts';
 import type { Pair } from '../pair.ts';
-import { sourceIsLower } from '../tcp-stream/connection.ts';
+import { connectionKey, packetConnectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
 import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
 
 /** A jump further than this (either way) is a reused tuple or a key collision, not loss. */
@@ -179,24 +178,10 @@ export class CaptureLossObserver {
     this.#gapToNanos = grown(this.#gapToNanos, slots * 2);
   }
 
-  /** One TCP packet in capture order. */
-  onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0): void {
+  /** One TCP packet in capture order; `key` is its packetConnectionKey() (the correlator computes it once). */
+  onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0, key = packetConnectionKey(p)): void {
     if (fileId !== this.#currentFile) this.#markFile(fileId);
     const srcIsLower = sourceIsLower(p);
-    const key = connectionKey(
-      p.ipVersion,
-      srcIsLower,
-      p.src0,
-      p.src1,
-      p.src2,
-      p.src3,
-      p.srcPort,
-      p.dst0,
-      p.dst1,
-      p.dst2,
-      p.dst3,
-      p.dstPort,
-    );
     const flags = p.tcpFlags;
     if ((flags & TcpFlag.Rst) !== 0) return;
     let slot = this.#slots.get(key);
@@ -452,47 +437,4 @@ function clientIsLower(pair: Pair): boolean {
   if (pair.client2 !== pair.server2) return pair.client2 >>> 0 < pair.server2 >>> 0;
   if (pair.client3 !== pair.server3) return pair.client3 >>> 0 < pair.server3 >>> 0;
   return pair.clientPort <= pair.serverPort;
-}
-
-/** One key per connection whichever way the packet goes: the lower endpoint (sourceIsLower's order) first. */
-function connectionKey(
-  ipVersion: number,
-  srcIsLower: boolean,
-  s0: number,
-  s1: number,
-  s2: number,
-  s3: number,
-  sPort: number,
-  d0: number,
-  d1: number,
-  d2: number,
-  d3: number,
-  dPort: number,
-): number {
-  keyBegin();
-  keyWord(ipVersion);
-  if (srcIsLower) {
-    keyWord(s0);
-    keyWord(s1);
-    keyWord(s2);
-    keyWord(s3);
-    keyWord(sPort);
-    keyWord(d0);
-    keyWord(d1);
-    keyWord(d2);
-    keyWord(d3);
-    keyWord(dPort);
-  } else {
-    keyWord(d0);
-    keyWord(d1);
-    keyWord(d2);
-    keyWord(d3);
-    keyWord(dPort);
-    keyWord(s0);
-    keyWord(s1);
-    keyWord(s2);
-    keyWord(s3);
-    keyWord(sPort);
-  }
-  return keyEnd();
 }
