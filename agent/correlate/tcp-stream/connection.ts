@@ -375,20 +375,24 @@ export function connectionKey(
     : key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
 }
 
-/** connectionKey() of a TCP packet. */
+/**
+ * connectionKey() of a TCP packet. The address words go as int32 (`| 0`, the same bits the key
+ * hashes): unsigned words of 2^31 and more are no small integers, and V8 would box each one in a
+ * heap number at every call that is not inlined.
+ */
 export function packetConnectionKey(p: DecodedPacket): number {
   return connectionKey(
     p.ipVersion,
     sourceIsLower(p),
-    p.src0,
-    p.src1,
-    p.src2,
-    p.src3,
+    p.src0 | 0,
+    p.src1 | 0,
+    p.src2 | 0,
+    p.src3 | 0,
     p.srcPort,
-    p.dst0,
-    p.dst1,
-    p.dst2,
-    p.dst3,
+    p.dst0 | 0,
+    p.dst1 | 0,
+    p.dst2 | 0,
+    p.dst3 | 0,
     p.dstPort,
   );
 }
