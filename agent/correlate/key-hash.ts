@@ -46,7 +46,11 @@ export function keyBegin(): void {
   words = 0;
 }
 
-/** Adds one unsigned 32-bit word (ports, ids and protocol numbers are words too). */
+/**
+ * Adds one 32-bit word (ports, ids and protocol numbers are words too). Only its low 32 bits
+ * count: pass words as int32 (`w | 0`, `(hi << 16) | lo`), since an unsigned word of 2^31 or
+ * more is no small integer and V8 boxes it in a heap number at every call it does not inline.
+ */
 export function keyWord(word: number): void {
   laneA = mix(laneA, word | 0);
   laneB = mix(laneB, (word ^ kLaneBWord) | 0);
