@@ -205,7 +205,9 @@ export class Direction {
   }
 
   clearBuffer(): void {
-    this.#slots.length = 0;
+    // Setting an array's length is a runtime call even when it changes nothing (every closing
+    // direction comes here, almost always with nothing buffered).
+    if (this.#slots.length !== 0) this.#slots.length = 0;
     this.#head = 0;
     this.#total.bytes -= this.bufferedBytes;
     this.bufferedBytes = 0;
