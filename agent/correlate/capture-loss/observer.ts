@@ -14,9 +14,9 @@
  * while loss on unparsed TCP traffic is just as much a sign of a starved capture. Sequence and
  * ACK numbers are all this needs: a few typed-array slots per connection, no bytes held.
  *
- * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts) into a NumericMap of slot
- * numbers, state in typed arrays indexed by slot, counters in plain number fields; nothing is
- * allocated per packet. Connections are capped (slots reused oldest-first beyond the cap; a
+ * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts)
+ * into a NumericIndex of slot numbers, state in typed arrays indexed by slot, counters in plain
+ * number fields; nothing is allocated per packet. Connections are capped (slots reused oldest-first beyond the cap; a
  * reused connection resynchronises on its next packet without counting). Two 4-tuples hashing to
  * one key share a slot: their sequence numbers look like jumps, which count nothing.
  *
@@ -25,7 +25,7 @@
  * emitted on that connection can tell whether its exchange crossed lost bytes (crossedGap()).
  */
 import { type DecodedPacket, TcpFlag } from '../../decode/packet.ts';
-import { NumericMap } from '../numeric-map.ts';
+import { NumericIndex } from '../numeric-map.ts';
 import type { Pair } from '../pair.ts';
 import { connectionKey, packetConnectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
 import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
@@ -107,7 +107,7 @@ export class CaptureLossObserver {
   #fileMarkCount = 0;
   #currentFile = -1;
   readonly #capacity: number;
-  readonly #slots: NumericMap<number>;
+  readonly #slots: NumericIndex;
   /** Key of the connection in each slot (to remove it from #slots when the slot is reused). */
   #slotKeys: Float64Array;
   /** Slots handed out so far; beyond the capacity the slot at #reuse is taken next. */
@@ -135,7 +135,7 @@ export class CaptureLossObserver {
   constructor(maxConnections: number) {
     if (!(maxConnections >= 1)) throw new RangeError(`maxConnections must be >= 1, got ${maxConnections}`);
     this.#capacity = maxConnections;
-    this.#slots = new NumericMap(Math.min(maxConnections * 2, kInitialSlots * 2));
+    this.#slots = new NumericIndex(Math.min(maxConnections * 2, kInitialSlots * 2));
     // Grown by doubling up to the cap: a small capture does not pay for the cap's arrays.
     const slots = Math.min(maxConnections, kInitialSlots);
     this.#slotKeys = new Float64Array(slots);
@@ -185,7 +185,7 @@ export class CaptureLossObserver {
     const flags = p.tcpFlags;
     if ((flags & TcpFlag.Rst) !== 0) return;
     let slot = this.#slots.get(key);
-    if (slot === undefined) slot = this.#allocate(key);
+    if (slot < 0) slot = this.#allocate(key);
     const direction = slot * 2 + (srcIsLower ? 0 : 1);
     const peer = direction ^ 1;
     const syn = (flags & TcpFlag.Syn) !== 0;
@@ -258,7 +258,7 @@ export class CaptureLossObserver {
       pair.serverPort,
     );
     const slot = this.#slots.get(key);
-    if (slot === undefined) return false;
+    if (slot < 0) return false;
     const startSeconds = pair.request.firstSeconds;
     const startNanos = pair.request.firstNanos;
     const response = pair.response;
