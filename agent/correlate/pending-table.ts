@@ -16,7 +16,7 @@
  * docs/operating.md "Memory budget" for the measured per-protocol figure.
  */
 
-import { NumericMap } from './numeric-map.ts';
+import { NumericIndex, NumericMap } from './numeric-map.ts';
 
 export interface PendingEntry {
   /** Numeric key under which the entry is stored. */
@@ -159,12 +159,12 @@ const kInitialRing = 1024;
  * live for seconds of capture time (ended TCP connections, answered DNS queries), where objects
  * would survive young-generation collections and be copied and promoted by V8's GC.
  *
- * Layout: a FIFO ring of (key, seconds, nanos, words...) in insertion order and a NumericMap from
+ * Layout: a FIFO ring of (key, seconds, nanos, words...) in insertion order and a NumericIndex from
  * key to the ring sequence number of its live entry. Re-inserting or deleting a key leaves its
  * old ring entry stale (the map no longer points at it); stale entries are skipped at the front.
  */
 export class NumericPendingTable {
-  readonly #index = new NumericMap<number>();
+  readonly #index = new NumericIndex();
   readonly #capacity: number;
   readonly #timeoutNanos: number;
   readonly #words: number;
@@ -192,7 +192,7 @@ export class NumericPendingTable {
   /** Ring slot of the entry stored under `key` (valid until the next insert), or -1. */
   find(key: number): number {
     const seq = this.#index.get(key);
-    return seq === undefined ? -1 : seq & this.#mask;
+    return seq < 0 ? -1 : seq & this.#mask;
   }
 
   /**

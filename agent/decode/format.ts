@@ -27,22 +27,26 @@ function ipv4Text(w: number): string {
   return `${w >>> 24}.${(w >>> 16) & 0xff}.${(w >>> 8) & 0xff}.${w & 0xff}`;
 }
 
-function ipv6Text(w0: number, w1: number, w2: number, w3: number): string {
-  const groups = [
-    w0 >>> 16,
-    w0 & 0xffff,
-    w1 >>> 16,
-    w1 & 0xffff,
-    w2 >>> 16,
-    w2 & 0xffff,
-    w3 >>> 16,
-    w3 & 0xffff,
-  ];
+/** Group i (0..7) of the IPv6 address in words w0..w3. */
+export function ipv6Group(w0: number, w1: number, w2: number, w3: number, i: number): number {
+  const w = i < 2 ? w0 : i < 4 ? w1 : i < 6 ? w2 : w3;
+  return (i & 1) === 0 ? w >>> 16 : w & 0xffff;
+}
+
+/** How an IPv6 address is printed: the zero groups written as "::" and whether it keeps an IPv4 tail. */
+export const Ipv6Tail = { None: 0, Compatible: 1, Mapped: 2 } as const;
+
+/**
+ * Where formatIp() writes "::" in the IPv6 address w0..w3: the first longest run of two or more
+ * zero groups (a single zero group is written as "0", RFC 5952 4.2.2), as start * 16 + length;
+ * -1 when there is none. The one place of the rule, for the string and the byte writer.
+ */
+export function ipv6ZeroRun(w0: number, w1: number, w2: number, w3: number): number {
   let bestStart = -1;
   let bestLength = 0;
   let runStart = -1;
-  for (let i = 0; i < groups.length; i++) {
-    if (groups[i] !== 0) {
+  for (let i = 0; i < 8; i++) {
+    if (ipv6Group(w0, w1, w2, w3, i) !== 0) {
       runStart = -1;
       continue;
     }
@@ -52,20 +56,30 @@ function ipv6Text(w0: number, w1: number, w2: number, w3: number): string {
       bestLength = i - runStart + 1;
     }
   }
-  // A single zero group is written as "0", not "::" (RFC 5952 4.2.2).
-  if (bestLength < 2) bestStart = -1;
-  if (bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff))) {
-    return `${bestLength === 6 ? '::' : '::ffff:'}${ipv4Text(w3)}`;
-  }
+  return bestLength < 2 ? -1 : bestStart * 16 + bestLength;
+}
+
+/** Whether the address (with its ipv6ZeroRun) prints as ::a.b.c.d (Compatible) or ::ffff:a.b.c.d (Mapped), as glibc does. */
+export function ipv6Tail(zeroRun: number, w2: number): number {
+  if (zeroRun === 6) return Ipv6Tail.Compatible;
+  if (zeroRun === 5 && (w2 & 0xffff) === 0xffff) return Ipv6Tail.Mapped;
+  return Ipv6Tail.None;
+}
+
+function ipv6Text(w0: number, w1: number, w2: number, w3: number): string {
+  const zeroRun = ipv6ZeroRun(w0, w1, w2, w3);
+  const tail = ipv6Tail(zeroRun, w2);
+  if (tail !== Ipv6Tail.None) return `${tail === Ipv6Tail.Compatible ? '::' : '::ffff:'}${ipv4Text(w3)}`;
+  const runStart = zeroRun < 0 ? -1 : zeroRun >> 4;
   let text = '';
-  for (let i = 0; i < groups.length; i++) {
-    if (i === bestStart) {
+  for (let i = 0; i < 8; i++) {
+    if (i === runStart) {
       text += '::';
-      i += bestLength - 1;
+      i += (zeroRun & 15) - 1;
       continue;
     }
     if (text !== '' && !text.endsWith(':')) text += ':';
-    text += groups[i]!.toString(16);
+    text += ipv6Group(w0, w1, w2, w3, i).toString(16);
   }
   return text;
 }

@@ -4,6 +4,8 @@
  * intermediate strings, and a full buffer goes to a file descriptor or another thread as is.
  */
 
+import { Ipv6Tail, ipv6Group, ipv6Tail, ipv6ZeroRun } from '../decode/format.ts';
+
 const kEncoder = new TextEncoder();
 
 /** From this size on, a buffer's memory is not zero-filled (see storage()). */
@@ -225,6 +227,41 @@ export class ByteBuffer {
     this.integer(w & 0xff);
   }
 
+  /** The IPv6 address in words w0..w3 as formatIp() prints it, written without making its string. */
+  ipv6(w0: number, w1: number, w2: number, w3: number): void {
+    const zeroRun = ipv6ZeroRun(w0, w1, w2, w3);
+    const tail = ipv6Tail(zeroRun, w2);
+    if (tail !== Ipv6Tail.None) {
+      this.raw(tail === Ipv6Tail.Compatible ? kCompatiblePrefix : kMappedPrefix);
+      this.ipv4(w3);
+      return;
+    }
+    // Eight groups of at most four digits and seven separators.
+    this.reserve(39);
+    const bytes = this.bytes;
+    const start = this.length;
+    let at = start;
+    const runStart = zeroRun < 0 ? -1 : zeroRun >> 4;
+    for (let i = 0; i < 8; i++) {
+      if (i === runStart) {
+        bytes[at++] = kColon;
+        bytes[at++] = kColon;
+        i += (zeroRun & 15) - 1;
+        continue;
+      }
+      if (at !== start && bytes[at - 1] !== kColon) bytes[at++] = kColon;
+      const group = ipv6Group(w0, w1, w2, w3, i);
+      for (
+        let shift = group >= 0x1000 ? 12 : group >= 0x100 ? 8 : group >= 0x10 ? 4 : 0;
+        shift >= 0;
+        shift -= 4
+      ) {
+        bytes[at++] = kHexDigits[(group >>> shift) & 15]!;
+      }
+    }
+    this.length = at;
+  }
+
   /** The bytes written so far (a view: valid until the next write or clear). */
   view(): Uint8Array {
     return this.bytes.subarray(0, this.length);
@@ -248,6 +285,10 @@ function isPlainObject(value: object): boolean {
 }
 
 const kNullBytes = kEncoder.encode('null');
+const kColon = 0x3a;
+const kHexDigits = kEncoder.encode('0123456789abcdef');
+const kCompatiblePrefix = kEncoder.encode('::');
+const kMappedPrefix = kEncoder.encode('::ffff:');
 const kTrueBytes = kEncoder.encode('true');
 const kFalseBytes = kEncoder.encode('false');
 

@@ -141,7 +141,7 @@ export class PairJsonWriter {
   #address(out: ByteBuffer, version: number, w0: number, w1: number, w2: number, w3: number): void {
     out.byte(kQuote);
     if (version === 4) out.ipv4(w0);
-    else out.ascii(formatIp(version, w0, w1, w2, w3));
+    else if (version === 6) out.ipv6(w0, w1, w2, w3);
     out.byte(kQuote);
   }
 

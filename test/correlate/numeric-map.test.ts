@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { NumericMap } from '../../agent/correlate/numeric-map.ts';
+import { NumericIndex, NumericMap } from '../../agent/correlate/numeric-map.ts';
 import { cpuMillis } from '../helpers/cpu-time.ts';
 
 test('behaves like a Map under random sets and deletes of colliding 53-bit keys (fast-check)', () => {
@@ -60,4 +60,31 @@ test('sequential keys churned oldest-first stay cheap per operation (regression:
   const small = Math.min(churn(1024, 200_000), churn(1024, 200_000));
   const large = Math.min(churn(16_384, 200_000), churn(16_384, 200_000));
   assert.ok(large < small * 6, `window 16,384: ${large} ms vs window 1,024: ${small} ms`);
+});
+
+test('NumericIndex behaves like a Map of numbers under random sets and deletes of colliding keys, through growth (fast-check)', () => {
+  const key = fc
+    .tuple(fc.integer({ min: 0, max: 0x1fffff }), fc.integer({ min: 0, max: 63 }))
+    .map(([high, low]) => high * 0x1_0000_0000 + low * 1024);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.boolean(), key, fc.nat()), { maxLength: 3000 }), (operations) => {
+      const index = new NumericIndex();
+      const reference = new Map<number, number>();
+      for (const [isSet, k, v] of operations) {
+        if (isSet) assert.equal(index.set(k, v), !reference.has(k));
+        else assert.equal(index.delete(k), reference.has(k));
+        if (isSet) reference.set(k, v);
+        else reference.delete(k);
+        assert.equal(index.size, reference.size);
+      }
+      for (const [, k] of operations) assert.equal(index.get(k), reference.get(k) ?? -1);
+    }),
+    { numRuns: 200 },
+  );
+  const index = new NumericIndex();
+  for (let i = 0; i < 100_000; i++) index.set(i * 7919 + 2 ** 40, i);
+  assert.equal(index.size, 100_000);
+  assert.equal(index.get(5 * 7919 + 2 ** 40), 5);
+  index.clear();
+  assert.equal(index.get(5 * 7919 + 2 ** 40), -1);
 });

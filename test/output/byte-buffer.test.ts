@@ -4,7 +4,10 @@
  * detail object may hold (the fast path takes only printable ASCII and safe integers).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
+import { formatIp } from '../../agent/decode/format.ts';
 import { ByteBuffer, fragment } from '../../agent/output/byte-buffer.ts';
 
 const decoder = new TextDecoder();
@@ -101,5 +104,34 @@ test('large buffers (uninitialised storage) show only what was written, keep it 
     assert.ok(out.bytes.length > capacity, 'grew');
     assert.equal(out.bytes.buffer.byteLength, out.bytes.length);
     assert.equal(decoder.decode(out.view()), expected);
+  }
+});
+
+test('ipv6() writes what formatIp() prints: tshark fixture addresses and random zero-group patterns', () => {
+  const fixture = path.resolve(import.meta.dirname, '../fixtures/decode/tshark-ipv6-text.tsv');
+  const addresses: number[][] = [];
+  for (const line of readFileSync(fixture, 'utf8').trimEnd().split('\n').slice(1)) {
+    const hex = line.split('\t')[0]!;
+    addresses.push([0, 4, 8, 12].map((at) => Number.parseInt(hex.slice(at * 2, at * 2 + 8), 16)));
+  }
+  // Every pattern of zero and non-zero groups (the "::" and IPv4-tail rules), with random values.
+  let seed = 12345;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 16;
+  };
+  for (let mask = 0; mask < 256; mask++) {
+    const groups = Array.from({ length: 8 }, (_, i) =>
+      (mask >> i) & 1 ? [1, 0xffff, 0x10, 0x100][random() & 3]! : 0,
+    );
+    if (mask === 0x20) groups[5] = 0xffff;
+    addresses.push([0, 2, 4, 6].map((i) => (groups[i]! * 0x10000 + groups[i + 1]!) >>> 0));
+  }
+  assert.ok(addresses.length > 400);
+  for (const [w0 = 0, w1 = 0, w2 = 0, w3 = 0] of addresses) {
+    assert.equal(
+      render((out) => out.ipv6(w0, w1, w2, w3)),
+      formatIp(6, w0, w1, w2, w3),
+    );
   }
 });

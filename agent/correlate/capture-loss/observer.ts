@@ -14,9 +14,9 @@
  * while loss on unparsed TCP traffic is just as much a sign of a starved capture. Sequence and
  * ACK numbers are all this needs: a few typed-array slots per connection, no bytes held.
  *
- * Hot path (one call per TCP packet): numeric key (key-hash.ts) into a NumericMap of slot
- * numbers, state in typed arrays indexed by slot, counters in plain number fields; nothing is
- * allocated per packet. Connections are capped (slots reused oldest-first beyond the cap; a
+ * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts)
+ * into a NumericIndex of slot numbers, state in typed arrays indexed by slot, counters in plain
+ * number fields; nothing is allocated per packet. Connections are capped (slots reused oldest-first beyond the cap; a
  * reused connection resynchronises on its next packet without counting). Two 4-tuples hashing to
  * one key share a slot: their sequence numbers look like jumps, which count nothing.
  *
@@ -25,10 +25,9 @@
  * emitted on that connection can tell whether its exchange crossed lost bytes (crossedGap()).
  */
 import { type DecodedPacket, TcpFlag } from '../../decode/packet.ts';
-import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
-import { NumericMap } from '../numeric-map.ts';
+import { NumericIndex } from '../numeric-map.ts';
 import type { Pair } from '../pair.ts';
-import { sourceIsLower } from '../tcp-stream/connection.ts';
+import { connectionKey, packetConnectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
 import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
 
 /** A jump further than this (either way) is a reused tuple or a key collision, not loss. */
@@ -108,7 +107,7 @@ export class CaptureLossObserver {
   #fileMarkCount = 0;
   #currentFile = -1;
   readonly #capacity: number;
-  readonly #slots: NumericMap<number>;
+  readonly #slots: NumericIndex;
   /** Key of the connection in each slot (to remove it from #slots when the slot is reused). */
   #slotKeys: Float64Array;
   /** Slots handed out so far; beyond the capacity the slot at #reuse is taken next. */
@@ -136,7 +135,7 @@ export class CaptureLossObserver {
   constructor(maxConnections: number) {
     if (!(maxConnections >= 1)) throw new RangeError(`maxConnections must be >= 1, got ${maxConnections}`);
     this.#capacity = maxConnections;
-    this.#slots = new NumericMap(Math.min(maxConnections * 2, kInitialSlots * 2));
+    this.#slots = new NumericIndex(Math.min(maxConnections * 2, kInitialSlots * 2));
     // Grown by doubling up to the cap: a small capture does not pay for the cap's arrays.
     const slots = Math.min(maxConnections, kInitialSlots);
     this.#slotKeys = new Float64Array(slots);
@@ -179,28 +178,14 @@ export class CaptureLossObserver {
     this.#gapToNanos = grown(this.#gapToNanos, slots * 2);
   }
 
-  /** One TCP packet in capture order. */
-  onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0): void {
+  /** One TCP packet in capture order; `key` is its packetConnectionKey() (the correlator computes it once). */
+  onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0, key = packetConnectionKey(p)): void {
     if (fileId !== this.#currentFile) this.#markFile(fileId);
     const srcIsLower = sourceIsLower(p);
-    const key = connectionKey(
-      p.ipVersion,
-      srcIsLower,
-      p.src0,
-      p.src1,
-      p.src2,
-      p.src3,
-      p.srcPort,
-      p.dst0,
-      p.dst1,
-      p.dst2,
-      p.dst3,
-      p.dstPort,
-    );
     const flags = p.tcpFlags;
     if ((flags & TcpFlag.Rst) !== 0) return;
     let slot = this.#slots.get(key);
-    if (slot === undefined) slot = this.#allocate(key);
+    if (slot < 0) slot = this.#allocate(key);
     const direction = slot * 2 + (srcIsLower ? 0 : 1);
     const peer = direction ^ 1;
     const syn = (flags & TcpFlag.Syn) !== 0;
@@ -273,7 +258,7 @@ export class CaptureLossObserver {
       pair.serverPort,
     );
     const slot = this.#slots.get(key);
-    if (slot === undefined) return false;
+    if (slot < 0) return false;
     const startSeconds = pair.request.firstSeconds;
     const startNanos = pair.request.firstNanos;
     const response = pair.response;
@@ -452,47 +437,4 @@ function clientIsLower(pair: Pair): boolean {
   if (pair.client2 !== pair.server2) return pair.client2 >>> 0 < pair.server2 >>> 0;
   if (pair.client3 !== pair.server3) return pair.client3 >>> 0 < pair.server3 >>> 0;
   return pair.clientPort <= pair.serverPort;
-}
-
-/** One key per connection whichever way the packet goes: the lower endpoint (sourceIsLower's order) first. */
-function connectionKey(
-  ipVersion: number,
-  srcIsLower: boolean,
-  s0: number,
-  s1: number,
-  s2: number,
-  s3: number,
-  sPort: number,
-  d0: number,
-  d1: number,
-  d2: number,
-  d3: number,
-  dPort: number,
-): number {
-  keyBegin();
-  keyWord(ipVersion);
-  if (srcIsLower) {
-    keyWord(s0);
-    keyWord(s1);
-    keyWord(s2);
-    keyWord(s3);
-    keyWord(sPort);
-    keyWord(d0);
-    keyWord(d1);
-    keyWord(d2);
-    keyWord(d3);
-    keyWord(dPort);
-  } else {
-    keyWord(d0);
-    keyWord(d1);
-    keyWord(d2);
-    keyWord(d3);
-    keyWord(dPort);
-    keyWord(s0);
-    keyWord(s1);
-    keyWord(s2);
-    keyWord(s3);
-    keyWord(sPort);
-  }
-  return keyEnd();
 }

@@ -120,15 +120,15 @@ class QueryIdentity {
     this.id = id;
     keyBegin();
     keyWord(this.transport * 0x100 + this.ipVersion);
-    keyWord(this.client0);
-    keyWord(this.client1);
-    keyWord(this.client2);
-    keyWord(this.client3);
-    keyWord(this.server0);
-    keyWord(this.server1);
-    keyWord(this.server2);
-    keyWord(this.server3);
-    keyWord(this.clientPort * 0x10000 + this.serverPort);
+    keyWord(this.client0 | 0);
+    keyWord(this.client1 | 0);
+    keyWord(this.client2 | 0);
+    keyWord(this.client3 | 0);
+    keyWord(this.server0 | 0);
+    keyWord(this.server1 | 0);
+    keyWord(this.server2 | 0);
+    keyWord(this.server3 | 0);
+    keyWord((this.clientPort << 16) | this.serverPort);
     keyWord(id);
     this.key = keyEnd();
   }

@@ -47,7 +47,7 @@ class PendingEcho implements PendingEntry {
 function echoKey(p: DecodedPacket, sourceIsClient: boolean): number {
   keyBegin();
   keyEndpoints(p, sourceIsClient);
-  keyWord(p.icmpId * 0x10000 + p.icmpSeq);
+  keyWord((p.icmpId << 16) | p.icmpSeq);
   return keyEnd();
 }
 

@@ -69,7 +69,7 @@ class PendingAttempt implements PendingEntry {
 function attemptKey(p: DecodedPacket, sourceIsClient: boolean, isn: number): number {
   keyBegin();
   keyEndpoints(p, sourceIsClient);
-  keyWord(isn);
+  keyWord(isn | 0);
   return keyEnd();
 }
 

@@ -8,6 +8,7 @@
  */
 
 import type { DecodedPacket } from '../../decode/packet.ts';
+import { key11 } from '../key-hash.ts';
 import type { PendingEntry } from '../pending-table.ts';
 import { type StreamConsumer, TcpConnectionInfo } from './consumer.ts';
 import { seqDiff } from './sequence.ts';
@@ -204,7 +205,9 @@ export class Direction {
   }
 
   clearBuffer(): void {
-    this.#slots.length = 0;
+    // Setting an array's length is a runtime call even when it changes nothing (every closing
+    // direction comes here, almost always with nothing buffered).
+    if (this.#slots.length !== 0) this.#slots.length = 0;
     this.#head = 0;
     this.#total.bytes -= this.bufferedBytes;
     this.bufferedBytes = 0;
@@ -347,4 +350,51 @@ export function sourceIsLower(p: DecodedPacket): boolean {
   if (p.src2 !== p.dst2) return p.src2 >>> 0 < p.dst2 >>> 0;
   if (p.src3 !== p.dst3) return p.src3 >>> 0 < p.dst3 >>> 0;
   return p.srcPort <= p.dstPort;
+}
+
+/**
+ * One key per TCP connection whichever way a packet goes (key-hash.ts): the IP version, then the
+ * lower endpoint's (sourceIsLower's order) address words and port, then the other's. The
+ * reassembly's connection table and the capture-loss observer use the same key, so the correlator
+ * computes it once per packet.
+ */
+export function connectionKey(
+  ipVersion: number,
+  srcIsLower: boolean,
+  s0: number,
+  s1: number,
+  s2: number,
+  s3: number,
+  sPort: number,
+  d0: number,
+  d1: number,
+  d2: number,
+  d3: number,
+  dPort: number,
+): number {
+  return srcIsLower
+    ? key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort)
+    : key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
+}
+
+/**
+ * connectionKey() of a TCP packet. The address words go as int32 (`| 0`, the same bits the key
+ * hashes): unsigned words of 2^31 and more are no small integers, and V8 would box each one in a
+ * heap number at every call that is not inlined.
+ */
+export function packetConnectionKey(p: DecodedPacket): number {
+  return connectionKey(
+    p.ipVersion,
+    sourceIsLower(p),
+    p.src0 | 0,
+    p.src1 | 0,
+    p.src2 | 0,
+    p.src3 | 0,
+    p.srcPort,
+    p.dst0 | 0,
+    p.dst1 | 0,
+    p.dst2 | 0,
+    p.dst3 | 0,
+    p.dstPort,
+  );
 }

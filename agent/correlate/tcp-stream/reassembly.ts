@@ -34,7 +34,6 @@
  */
 import { DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
-import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import { PacketView } from '../matcher.ts';
 import { NumericPendingTable, PendingTable } from '../pending-table.ts';
 import {
@@ -44,6 +43,7 @@ import {
   Connection,
   type Direction,
   kSegmentOverheadBytes,
+  packetConnectionKey,
   sourceIsLower,
 } from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
@@ -189,37 +189,14 @@ export class TcpReassembly {
     return this.#total.bytes;
   }
 
-  /** One TCP packet in capture order (other packets are ignored). */
-  onPacket(view: PacketView): void {
+  /**
+   * One TCP packet in capture order (other packets are ignored). `key`: its packetConnectionKey(),
+   * which the correlator computes once for the capture-loss observer and this table.
+   */
+  onPacket(view: PacketView, key = packetConnectionKey(view.packet)): void {
     const p = view.packet;
     if (p.ipProtocol !== IpProtocol.Tcp) return;
     const srcIsA = sourceIsLower(p);
-    keyBegin();
-    keyWord(p.ipVersion);
-    if (srcIsA) {
-      keyWord(p.src0);
-      keyWord(p.src1);
-      keyWord(p.src2);
-      keyWord(p.src3);
-      keyWord(p.srcPort);
-      keyWord(p.dst0);
-      keyWord(p.dst1);
-      keyWord(p.dst2);
-      keyWord(p.dst3);
-      keyWord(p.dstPort);
-    } else {
-      keyWord(p.dst0);
-      keyWord(p.dst1);
-      keyWord(p.dst2);
-      keyWord(p.dst3);
-      keyWord(p.dstPort);
-      keyWord(p.src0);
-      keyWord(p.src1);
-      keyWord(p.src2);
-      keyWord(p.src3);
-      keyWord(p.srcPort);
-    }
-    const key = keyEnd();
     let conn = this.#connections.get(key);
     if (conn !== undefined && !conn.matches(p, srcIsA)) {
       this.#skips.add(kKeyCollision);

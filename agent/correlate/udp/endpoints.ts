@@ -14,25 +14,25 @@ import type { Pair } from '../pair.ts';
  */
 export function keyEndpoints(p: DecodedPacket, sourceIsClient: boolean): void {
   if (sourceIsClient) {
-    keyWord(p.src0);
-    keyWord(p.src1);
-    keyWord(p.src2);
-    keyWord(p.src3);
-    keyWord(p.dst0);
-    keyWord(p.dst1);
-    keyWord(p.dst2);
-    keyWord(p.dst3);
-    keyWord(p.srcPort * 0x10000 + p.dstPort);
+    keyWord(p.src0 | 0);
+    keyWord(p.src1 | 0);
+    keyWord(p.src2 | 0);
+    keyWord(p.src3 | 0);
+    keyWord(p.dst0 | 0);
+    keyWord(p.dst1 | 0);
+    keyWord(p.dst2 | 0);
+    keyWord(p.dst3 | 0);
+    keyWord((p.srcPort << 16) | p.dstPort);
   } else {
-    keyWord(p.dst0);
-    keyWord(p.dst1);
-    keyWord(p.dst2);
-    keyWord(p.dst3);
-    keyWord(p.src0);
-    keyWord(p.src1);
-    keyWord(p.src2);
-    keyWord(p.src3);
-    keyWord(p.dstPort * 0x10000 + p.srcPort);
+    keyWord(p.dst0 | 0);
+    keyWord(p.dst1 | 0);
+    keyWord(p.dst2 | 0);
+    keyWord(p.dst3 | 0);
+    keyWord(p.src0 | 0);
+    keyWord(p.src1 | 0);
+    keyWord(p.src2 | 0);
+    keyWord(p.src3 | 0);
+    keyWord((p.dstPort << 16) | p.srcPort);
   }
 }
 
