@@ -509,8 +509,8 @@ export class OtlpTraceEncoder {
 
   /**
    * Repeated KeyValue { key = 1, value = 2 } under `field` (below 16: a one-byte tag), own
-   * enumerable keys in order. Object.keys, not for-in: the mapper's attribute objects are in
-   * dictionary mode (23 keyed stores), where for-in costs about twice as much.
+   * enumerable keys in order (Object.keys: measured cheaper than for-in on objects in dictionary
+   * mode, which attribute objects from elsewhere may be).
    */
   #attributes(attributes: Attributes, field: number): void {
     const tagByte = (field << 3) | 2;
