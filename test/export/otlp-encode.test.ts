@@ -37,6 +37,7 @@ import {
 import fc from 'fast-check';
 import { OtlpTraceEncoder } from '../../agent/export/otel/otlp-encode.ts';
 import { OtlpTraceExporter } from '../../agent/export/otel/otlp-trace-exporter.ts';
+import { transportPayload } from '../../agent/export/otel/otlp-transport.ts';
 import { kScope, PairSpan } from '../../agent/export/otel/pair-span.ts';
 import { detectBaseResource, serviceResource, sharedAttributes } from '../../agent/export/otel/resource.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
@@ -573,4 +574,15 @@ describe('OtlpTraceExporter end to end (real gRPC receiver)', () => {
     );
     await exporter.shutdown();
   });
+});
+
+test('gRPC gets a request that owns its ArrayBuffer as that buffer (no copy), HTTP the bytes', () => {
+  const whole = Buffer.allocUnsafeSlow(16).fill(7);
+  const payload = transportPayload('grpc', whole);
+  assert.equal(payload as unknown, whole.buffer);
+  // What the SDK's gRPC transport does first: wraps, does not copy.
+  assert.equal(Buffer.from(payload).buffer, whole.buffer);
+  const part = whole.subarray(2, 10);
+  assert.equal(transportPayload('grpc', part), part);
+  assert.equal(transportPayload('http/protobuf', whole), whole);
 });
