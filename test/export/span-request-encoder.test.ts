@@ -184,6 +184,11 @@ describe('worker encoder = main-thread exporter', () => {
         'requests of at most 7 spans',
       );
       assert.equal(requests.length, Math.ceil((pairs.length - unanswered) / 7));
+      // Latency points travel as typed arrays, each distinct histogram and attribute set once a batch.
+      const points = worker.batches.reduce((n, b) => n + b.latency.values.length, 0);
+      const sets = worker.batches.reduce((n, b) => n + b.latency.sets.length, 0);
+      assert.ok(points > 0 && sets < points, `${sets} sets for ${points} points`);
+      for (const { latency } of worker.batches) assert.ok(latency.set.every((i) => i < latency.sets.length));
     });
   }
 

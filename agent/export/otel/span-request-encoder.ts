@@ -18,6 +18,7 @@
  * collectors' default 4 MiB gRPC receive limit by construction: the main thread never has to
  * split one (it cannot: the bytes are final).
  */
+import type { Attributes } from '@opentelemetry/api';
 import type { Pair } from '../../correlate/pair.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { OtlpTraceEncoder } from './otlp-encode.ts';
@@ -58,9 +59,67 @@ export interface EncodedSpans {
   /** The first mapping error since the previous batch. */
   mappingError: string | null;
   /** Latency points of matched pairs (recorded into the histograms on the main thread). */
-  metrics: MetricPoint[];
+  latency: LatencyPoints;
   /** Unanswered pairs for the main thread's flood guard (already counted in `pairs` and `tally`). */
   unanswered: PairData[];
+}
+
+/**
+ * Latency points in typed arrays: each distinct (histogram, attributes) set once, then per point
+ * its set's index and its value. A batch of pairs has few distinct sets (a service, method,
+ * status...), so the main thread no longer receives, and collects, three cloned objects per
+ * pair (measured: ~1 us of the main thread per point for the clone, before the SDK's record()).
+ */
+export interface LatencyPoints {
+  sets: { name: string; attributes: Attributes }[];
+  /** Per point: the index of its set. */
+  set: Uint32Array<ArrayBuffer>;
+  /** Per point: the latency in seconds. */
+  values: Float64Array<ArrayBuffer>;
+}
+
+/** Collects latency points into LatencyPoints (sets told apart by name and JSON of their attributes). */
+class LatencyPointBuffer {
+  #sets: LatencyPoints['sets'] = [];
+  readonly #setIndex = new Map<string, number>();
+  #set = new Uint32Array(1024);
+  #values = new Float64Array(1024);
+  #count = 0;
+
+  add(point: MetricPoint): void {
+    const key = `${point.name}\n${JSON.stringify(point.attributes)}`;
+    let index = this.#setIndex.get(key);
+    if (index === undefined) {
+      index = this.#sets.length;
+      this.#sets.push({ name: point.name, attributes: point.attributes });
+      this.#setIndex.set(key, index);
+    }
+    const count = this.#count;
+    if (count === this.#values.length) {
+      const set = new Uint32Array(count * 2);
+      set.set(this.#set);
+      this.#set = set;
+      const values = new Float64Array(count * 2);
+      values.set(this.#values);
+      this.#values = values;
+    }
+    this.#set[count] = index;
+    this.#values[count] = point.value;
+    this.#count = count + 1;
+  }
+
+  /** The points since the last take() (arrays of their own, for the transfer list). */
+  take(): LatencyPoints {
+    const points: LatencyPoints = {
+      sets: this.#sets,
+      set: this.#set.slice(0, this.#count),
+      values: this.#values.slice(0, this.#count),
+    };
+    this.#sets = [];
+    this.#setIndex.clear();
+    this.#count = 0;
+    return points;
+  }
 }
 
 const kUnansweredReasons = ['expired', 'evicted', 'end_of_input', 'connection_closed', 'capture_gap'];
@@ -104,7 +163,7 @@ export class SpanRequestEncoder {
   readonly #post: (batch: EncodedSpans) => void;
   #spans: PairSpan[] = [];
   #requests: EncodedRequest[] = [];
-  #metrics: MetricPoint[] = [];
+  readonly #latency = new LatencyPointBuffer();
   #unanswered: PairData[] = [];
   readonly #floodOnMain: boolean;
   #tally: PairTally = {};
@@ -136,7 +195,7 @@ export class SpanRequestEncoder {
         this.#spans.push(span);
         if (this.#spans.length >= config.maxSpansPerRequest) this.#encodeSpans();
       },
-      (metric) => this.#metrics.push(metric),
+      (metric) => this.#latency.add(metric),
       kubernetes,
     );
   }
@@ -174,7 +233,7 @@ export class SpanRequestEncoder {
       invalidTraceparents: counts.invalidTraceparents - this.#postedInvalid,
       droppedMappingError: counts.droppedMappingError - this.#postedMappingErrors,
       mappingError: this.#mappingErrorPosted ? null : counts.lastMappingError,
-      metrics: this.#metrics,
+      latency: this.#latency.take(),
       unanswered: this.#unanswered,
     };
     if (counts.lastMappingError !== null) this.#mappingErrorPosted = true;
@@ -183,7 +242,6 @@ export class SpanRequestEncoder {
     this.#postedInvalid = counts.invalidTraceparents;
     this.#postedMappingErrors = counts.droppedMappingError;
     this.#requests = [];
-    this.#metrics = [];
     this.#unanswered = [];
     this.#tally = {};
     this.#pairs = 0;
@@ -224,9 +282,9 @@ export class SpanRequestEncoder {
   }
 }
 
-/** The ArrayBuffers of a batch's requests, for postMessage's transfer list. */
+/** The ArrayBuffers of a batch's requests and latency points, for postMessage's transfer list. */
 export function transferList(batch: EncodedSpans): ArrayBuffer[] {
-  const list: ArrayBuffer[] = [];
+  const list: ArrayBuffer[] = [batch.latency.set.buffer, batch.latency.values.buffer];
   for (const request of batch.requests) {
     const buffer = request.bytes.buffer;
     // Only a buffer the request owns whole (OtlpTraceEncoder allocates one per request).
