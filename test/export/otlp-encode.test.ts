@@ -474,6 +474,53 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     );
   });
 
+  test("streaming (add, take) gives encode()'s bytes, also when the last span is left for the next request", () => {
+    const resources = [0, 1, 2].map((i) => resourceFromAttributes({ 'service.name': `svc-${i}`, i }));
+    const scopes: InstrumentationScope[] = [
+      kScope,
+      { name: 'other', version: '1', schemaUrl: 'https://x/1' },
+    ];
+    const streaming = new OtlpTraceEncoder();
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            resource: fc.integer({ min: 0, max: 2 }),
+            scope: fc.integer({ min: 0, max: 1 }),
+            text: fc.string({ unit: 'grapheme', maxLength: 300 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        (inits, leaveLast) => {
+          const spans = inits.map((init) =>
+            span({
+              attributes: { text: init.text },
+              resource: resources[init.resource]!,
+              scope: scopes[init.scope]!,
+            }),
+          );
+          // Requests closed at random points, the last span left for the next one at some.
+          let from = 0;
+          for (let i = 0; i < spans.length; i++) {
+            streaming.add(spans[i]!);
+            if (i % 7 !== 6 && i !== spans.length - 1) continue;
+            const leave = leaveLast[i]! && i - from >= 1 && i !== spans.length - 1;
+            const to = leave ? i : i + 1;
+            const bound = streaming.requestBound;
+            const taken = streaming.take(leave);
+            const expected = new OtlpTraceEncoder().encode(spans.slice(from, to));
+            assert.equal(Buffer.compare(taken, expected), 0, `spans ${from}..${to}`);
+            if (!leave) assert.ok(taken.length <= bound, `${taken.length} <= bound ${bound}`);
+            from = to;
+          }
+          assert.equal(streaming.added, 0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   test('the buffer is reused, results are independent copies; large requests grow it', () => {
     const encoder = new OtlpTraceEncoder();
     const small = [span({ attributes: { a: 'first' } })];

@@ -1,7 +1,8 @@
 /**
  * Pairs -> finished OTLP `ExportTraceServiceRequest` bytes, where the pairs are made (a pipeline
  * worker): PairSpanBuilder (the exporter's own mapping, sampling, flood guard, resources) then
- * OtlpTraceEncoder. What it produces is an EncodedSpans batch, posted to the main thread (its
+ * OtlpTraceEncoder, span by span as they are made (add(): the span objects die young instead
+ * of waiting, a request's worth at a time, to be encoded together). What it produces is an EncodedSpans batch, posted to the main thread (its
  * request bytes transferred, not copied), where `OtelExporter.offerEncoded()` queues the
  * requests for the gRPC transport (request-batcher.ts) and takes over the counts and latency
  * points; exported / dropped / failed are decided there.
@@ -13,10 +14,10 @@
  * those of `--workers 0`. They are few unless there is a flood, and then the guard aggregates
  * them cheaply.
  *
- * Request size: at most `maxSpansPerRequest` spans, and a request whose bytes exceed
- * `maxRequestBytes` is encoded again in halves (down to one span), so every request stays under
- * collectors' default 4 MiB gRPC receive limit by construction: the main thread never has to
- * split one (it cannot: the bytes are final).
+ * Request size: at most `maxSpansPerRequest` spans, and a request is closed before a span would
+ * take its bytes past `maxRequestBytes` (a span larger than that goes alone), so every request
+ * stays under collectors' default 4 MiB gRPC receive limit by construction: the main thread
+ * never has to split one (it cannot: the bytes are final).
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Pair } from '../../correlate/pair.ts';
@@ -161,7 +162,6 @@ export class SpanRequestEncoder {
   readonly #builder: PairSpanBuilder;
   readonly #encoder = new OtlpTraceEncoder();
   readonly #post: (batch: EncodedSpans) => void;
-  #spans: PairSpan[] = [];
   #requests: EncodedRequest[] = [];
   readonly #latency = new LatencyPointBuffer();
   #unanswered: PairData[] = [];
@@ -191,16 +191,13 @@ export class SpanRequestEncoder {
     this.#builder = new PairSpanBuilder(
       config,
       sourceFiles,
-      (span) => {
-        this.#spans.push(span);
-        if (this.#spans.length >= config.maxSpansPerRequest) this.#encodeSpans();
-      },
+      (span) => this.#add(span),
       (metric) => this.#latency.add(metric),
       kubernetes,
     );
   }
 
-  /** Maps one pair; a full request is encoded at once, and posted with the next flush(). */
+  /** Maps one pair (its span encoded at once); a request closed by it is posted at once. */
   emit(pair: PairData): void {
     this.#pairs++;
     tallyPair(this.#tally, pair);
@@ -210,12 +207,18 @@ export class SpanRequestEncoder {
       return;
     }
     this.#builder.emit(pair);
-    if (this.#requests.length > 0) this.flush();
+    // A request was closed: post it now (the spans after it stay in the one being built).
+    if (this.#requests.length > 0) this.#postBatch();
   }
 
-  /** Encodes the spans waiting and posts everything (nothing when there is nothing new). */
+  /** Closes the request being built and posts everything (nothing when there is nothing new). */
   flush(): void {
-    this.#encodeSpans();
+    this.#take(false);
+    this.#postBatch();
+  }
+
+  /** Posts the closed requests, latency points and counts (nothing when there is nothing new). */
+  #postBatch(): void {
     const counts = this.#builder.counts;
     if (
       this.#requests.length === 0 &&
@@ -254,31 +257,26 @@ export class SpanRequestEncoder {
     this.flush();
   }
 
-  #encodeSpans(): void {
-    const spans = this.#spans;
-    if (spans.length === 0) return;
-    this.#spans = [];
-    this.#encode(spans);
-  }
-
-  /** Encodes `spans` as one request, or in halves while the bytes exceed the cap. */
-  #encode(spans: PairSpan[]): void {
-    let bytes: Uint8Array;
+  /** Encodes a span at once (it dies young); a request is closed at its span count, or before its bytes would pass the cap. */
+  #add(span: PairSpan): void {
+    const encoder = this.#encoder;
     try {
-      bytes = this.#encoder.encode(spans);
+      encoder.add(span);
     } catch (error) {
       // A span the encoder cannot write (not expected: the builder makes valid spans).
-      this.#builder.counts.droppedMappingError += spans.length;
+      this.#builder.counts.droppedMappingError++;
       this.#builder.counts.lastMappingError ??= error instanceof Error ? error.message : String(error);
       return;
     }
-    if (bytes.length > this.#config.maxRequestBytes && spans.length > 1) {
-      const half = Math.ceil(spans.length / 2);
-      this.#encode(spans.slice(0, half));
-      this.#encode(spans.slice(half));
-      return;
-    }
-    this.#requests.push({ bytes, spans: spans.length });
+    if (encoder.requestBound > this.#config.maxRequestBytes && encoder.added > 1) this.#take(true);
+    else if (encoder.added >= this.#config.maxSpansPerRequest) this.#take(false);
+  }
+
+  /** Closes the request being built (with `leaveLast`, without the span added last). */
+  #take(leaveLast: boolean): void {
+    const spans = leaveLast ? this.#encoder.added - 1 : this.#encoder.added;
+    if (spans === 0) return;
+    this.#requests.push({ bytes: this.#encoder.take(leaveLast), spans });
   }
 }
 
