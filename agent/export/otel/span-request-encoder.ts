@@ -20,6 +20,7 @@
  * never has to split one (it cannot: the bytes are final).
  */
 import type { Attributes } from '@opentelemetry/api';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Pair } from '../../correlate/pair.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { OtlpTraceEncoder } from './otlp-encode.ts';
@@ -79,21 +80,42 @@ export interface LatencyPoints {
   values: Float64Array<ArrayBuffer>;
 }
 
-/** Collects latency points into LatencyPoints (sets told apart by name and JSON of their attributes). */
+/** A service's distinct sets compared one by one, at most this many (beyond: a set per point). */
+const kSetsPerService = 32;
+
+/**
+ * Collects latency points into LatencyPoints. A point's set is found among the sets of its
+ * service name (every protocol's latency points carry service.name) by comparing names and
+ * attributes, so no key is built per point (JSON keys measured ~6 % of a worker).
+ */
 class LatencyPointBuffer {
   #sets: LatencyPoints['sets'] = [];
-  readonly #setIndex = new Map<string, number>();
+  /** Set indexes by service name. */
+  readonly #byService = new Map<unknown, number[]>();
   #set = new Uint32Array(1024);
   #values = new Float64Array(1024);
   #count = 0;
 
   add(point: MetricPoint): void {
-    const key = `${point.name}\n${JSON.stringify(point.attributes)}`;
-    let index = this.#setIndex.get(key);
-    if (index === undefined) {
+    const attributes = point.attributes;
+    const service = attributes[ATTR_SERVICE_NAME];
+    let candidates = this.#byService.get(service);
+    if (candidates === undefined) {
+      candidates = [];
+      this.#byService.set(service, candidates);
+    }
+    let index = -1;
+    for (let c = 0; c < candidates.length; c++) {
+      const set = this.#sets[candidates[c]!]!;
+      if (set.name === point.name && sameAttributes(set.attributes, attributes)) {
+        index = candidates[c]!;
+        break;
+      }
+    }
+    if (index < 0) {
       index = this.#sets.length;
-      this.#sets.push({ name: point.name, attributes: point.attributes });
-      this.#setIndex.set(key, index);
+      this.#sets.push({ name: point.name, attributes });
+      if (candidates.length < kSetsPerService) candidates.push(index);
     }
     const count = this.#count;
     if (count === this.#values.length) {
@@ -117,10 +139,21 @@ class LatencyPointBuffer {
       values: this.#values.slice(0, this.#count),
     };
     this.#sets = [];
-    this.#setIndex.clear();
+    this.#byService.clear();
     this.#count = 0;
     return points;
   }
+}
+
+/** The same keys with the same (primitive) values, in any order. */
+function sameAttributes(a: Attributes, b: Attributes): boolean {
+  let keys = 0;
+  for (const key in a) {
+    if (a[key] !== b[key]) return false;
+    keys++;
+  }
+  for (const _ in b) keys--;
+  return keys === 0;
 }
 
 const kUnansweredReasons = ['expired', 'evicted', 'end_of_input', 'connection_closed', 'capture_gap'];
