@@ -24,6 +24,11 @@
  *
  * The buffer is reused across requests; encode() returns a copy of exactly the request bytes (the
  * transport may hold a request for its retries while the next one is encoded).
+ *
+ * Streaming (the workers, span-request-encoder.ts): add() encodes each span into the buffer as it
+ * is made, so span objects never wait for a request's worth of others; take() then writes the
+ * request into a buffer of its exact size, the spans' bytes copied in resource and scope order,
+ * every length known beforehand (nothing shifted). Same bytes as encode() of the same spans.
  */
 import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
@@ -261,7 +266,7 @@ export class OtlpTraceEncoder {
     return length + this.#resourceField(resource).length + schemaUrlSize(resource.schemaUrl);
   }
 
-  /** ResourceSpans field 1 of `resource` (tag, length, Resource), from the cache or encoded past #pos. */
+  /** ResourceSpans field 1 of `resource` (tag, length, Resource), cached or encoded past #pos. */
   #resourceField(resource: Resource): Uint8Array {
     const cached = this.#resources.get(resource);
     if (cached !== undefined) return cached;
@@ -272,7 +277,7 @@ export class OtlpTraceEncoder {
     return field;
   }
 
-  /** ScopeSpans field 1 of `scope` (tag, length, InstrumentationScope), from the cache or encoded past #pos. */
+  /** ScopeSpans field 1 of `scope` (tag, length, InstrumentationScope), cached or encoded past #pos. */
   #scopeField(scope: InstrumentationScope): Uint8Array {
     const cached = this.#scopes.get(scope);
     if (cached !== undefined) return cached;

@@ -27,7 +27,10 @@ import {
   transportPayload,
 } from './otlp-transport.ts';
 
-/** Span → protobuf with OtlpTraceEncoder (a fresh buffer per request: no copy, transportPayload); responses with the SDK's deserializer. */
+/**
+ * Span → protobuf with OtlpTraceEncoder (a fresh buffer per request, handed over without a copy:
+ * transportPayload); responses with the SDK's deserializer.
+ */
 export function wirespanTraceSerializer(
   protocol: OtlpProtocol,
 ): ISerializer<ReadableSpan[], IExportTraceServiceResponse> {

@@ -2,10 +2,11 @@
  * Pairs -> finished OTLP `ExportTraceServiceRequest` bytes, where the pairs are made (a pipeline
  * worker): PairSpanBuilder (the exporter's own mapping, sampling, flood guard, resources) then
  * OtlpTraceEncoder, span by span as they are made (add(): the span objects die young instead
- * of waiting, a request's worth at a time, to be encoded together). What it produces is an EncodedSpans batch, posted to the main thread (its
- * request bytes transferred, not copied), where `OtelExporter.offerEncoded()` queues the
- * requests for the gRPC transport (request-batcher.ts) and takes over the counts and latency
- * points; exported / dropped / failed are decided there.
+ * of waiting, a request's worth at a time, to be encoded together). What it produces is an
+ * EncodedSpans batch, posted to the main thread (its request bytes and latency points
+ * transferred, not copied), where `OtelExporter.offerEncoded()` queues the requests for the gRPC
+ * transport (request-batcher.ts) and takes over the counts and latency points; exported /
+ * dropped / failed are decided there.
  *
  * Unanswered pairs, while the flood guard is on (unansweredSpansPerSecond > 0), are not mapped
  * here: they travel as pair objects (`unanswered`) and the main thread's exporter maps them
@@ -290,7 +291,10 @@ export class SpanRequestEncoder {
     this.flush();
   }
 
-  /** Encodes a span at once (it dies young); a request is closed at its span count, or before its bytes would pass the cap. */
+  /**
+   * Encodes a span at once (so it dies young); the request closes at its span count, or before
+   * this span would take its bytes past the cap.
+   */
   #add(span: PairSpan): void {
     const encoder = this.#encoder;
     try {
