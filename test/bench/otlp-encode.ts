@@ -6,8 +6,9 @@
  * The same PairSpans (built as sdk.ts builds them from the mapped corpus DNS/HTTP captures and
  * the demo capture, with the base resource's attributes on every per-service resource and a
  * source file name) are encoded in export-sized batches by otlp-transformer's
- * ProtobufTraceSerializer and by wirespan's OtlpTraceEncoder, alternately, `rounds` times each;
- * prints spans/s and bytes/span for both (median round) and the ratio.
+ * ProtobufTraceSerializer, by wirespan's OtlpTraceEncoder (encode(): the main thread's span
+ * queue) and by its streaming form (add() per span, take() per batch: the workers), alternately,
+ * `rounds` times each; prints spans/s and bytes/span for each (median round) and the ratios.
  */
 import path from 'node:path';
 import { TraceFlags } from '@opentelemetry/api';
@@ -69,13 +70,19 @@ const batches: PairSpan[][] = [];
 for (let at = 0; at < spans.length; at += batchSize) batches.push(spans.slice(at, at + batchSize));
 
 const encoder = new OtlpTraceEncoder();
+const streaming = new OtlpTraceEncoder();
 const candidates = {
   sdk: (batch: PairSpan[]) => ProtobufTraceSerializer.serializeRequest(batch)!.length,
   wirespan: (batch: PairSpan[]) => encoder.encode(batch).length,
+  streaming: (batch: PairSpan[]) => {
+    for (const span of batch) streaming.add(span);
+    return streaming.take().length;
+  },
 };
 const results: Record<string, { rates: number[]; bytes: number }> = {
   sdk: { rates: [], bytes: 0 },
   wirespan: { rates: [], bytes: 0 },
+  streaming: { rates: [], bytes: 0 },
 };
 for (let round = 0; round < rounds; round++) {
   for (const [name, encode] of Object.entries(candidates)) {
@@ -90,6 +97,7 @@ for (let round = 0; round < rounds; round++) {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const sdk = median(results.sdk!.rates);
 const ours = median(results.wirespan!.rates);
+const streamed = median(results.streaming!.rates);
 console.log(
   JSON.stringify({
     spans: spans.length,
@@ -98,7 +106,10 @@ console.log(
     sdkSpansPerSecond: Math.round(sdk),
     wirespanSpansPerSecond: Math.round(ours),
     ratio: Number((ours / sdk).toFixed(2)),
+    streamingSpansPerSecond: Math.round(streamed),
+    streamingRatio: Number((streamed / sdk).toFixed(2)),
     sdkBytesPerSpan: Math.round(results.sdk!.bytes / spans.length),
     wirespanBytesPerSpan: Math.round(results.wirespan!.bytes / spans.length),
+    streamingBytesPerSpan: Math.round(results.streaming!.bytes / spans.length),
   }),
 );

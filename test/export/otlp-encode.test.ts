@@ -37,6 +37,7 @@ import {
 import fc from 'fast-check';
 import { OtlpTraceEncoder } from '../../agent/export/otel/otlp-encode.ts';
 import { OtlpTraceExporter } from '../../agent/export/otel/otlp-trace-exporter.ts';
+import { transportPayload } from '../../agent/export/otel/otlp-transport.ts';
 import { kScope, PairSpan } from '../../agent/export/otel/pair-span.ts';
 import { detectBaseResource, serviceResource, sharedAttributes } from '../../agent/export/otel/resource.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
@@ -473,6 +474,53 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     );
   });
 
+  test("streaming (add, take) gives encode()'s bytes, also when the last span is left for the next request", () => {
+    const resources = [0, 1, 2].map((i) => resourceFromAttributes({ 'service.name': `svc-${i}`, i }));
+    const scopes: InstrumentationScope[] = [
+      kScope,
+      { name: 'other', version: '1', schemaUrl: 'https://x/1' },
+    ];
+    const streaming = new OtlpTraceEncoder();
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            resource: fc.integer({ min: 0, max: 2 }),
+            scope: fc.integer({ min: 0, max: 1 }),
+            text: fc.string({ unit: 'grapheme', maxLength: 300 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        (inits, leaveLast) => {
+          const spans = inits.map((init) =>
+            span({
+              attributes: { text: init.text },
+              resource: resources[init.resource]!,
+              scope: scopes[init.scope]!,
+            }),
+          );
+          // Requests closed at random points, the last span left for the next one at some.
+          let from = 0;
+          for (let i = 0; i < spans.length; i++) {
+            streaming.add(spans[i]!);
+            if (i % 7 !== 6 && i !== spans.length - 1) continue;
+            const leave = leaveLast[i]! && i - from >= 1 && i !== spans.length - 1;
+            const to = leave ? i : i + 1;
+            const bound = streaming.requestBound;
+            const taken = streaming.take(leave);
+            const expected = new OtlpTraceEncoder().encode(spans.slice(from, to));
+            assert.equal(Buffer.compare(taken, expected), 0, `spans ${from}..${to}`);
+            if (!leave) assert.ok(taken.length <= bound, `${taken.length} <= bound ${bound}`);
+            from = to;
+          }
+          assert.equal(streaming.added, 0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   test('the buffer is reused, results are independent copies; large requests grow it', () => {
     const encoder = new OtlpTraceEncoder();
     const small = [span({ attributes: { a: 'first' } })];
@@ -573,4 +621,15 @@ describe('OtlpTraceExporter end to end (real gRPC receiver)', () => {
     );
     await exporter.shutdown();
   });
+});
+
+test('gRPC gets a request that owns its ArrayBuffer as that buffer (no copy), HTTP the bytes', () => {
+  const whole = Buffer.allocUnsafeSlow(16).fill(7);
+  const payload = transportPayload('grpc', whole);
+  assert.equal(payload as unknown, whole.buffer);
+  // What the SDK's gRPC transport does first: wraps, does not copy.
+  assert.equal(Buffer.from(payload).buffer, whole.buffer);
+  const part = whole.subarray(2, 10);
+  assert.equal(transportPayload('grpc', part), part);
+  assert.equal(transportPayload('http/protobuf', whole), whole);
 });

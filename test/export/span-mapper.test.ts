@@ -249,6 +249,47 @@ describe('pair → span mapping', () => {
     assert.equal(expired.attributes['error.type'], 'timeout');
   });
 
+  test('attribute order: the common ones first, then the source, the protocol ones, error.type', () => {
+    const common = [
+      'wirespan.protocol',
+      'network.transport',
+      'network.type',
+      'server.address',
+      'server.port',
+      'client.address',
+      'client.port',
+      'network.peer.address',
+      'network.peer.port',
+      'wirespan.request.packets',
+      'wirespan.request.bytes',
+      'wirespan.request.last_offset_ns',
+    ];
+    const source = ['wirespan.source.file', 'wirespan.source.packet'];
+    const dns = { type: 'A', name: 'example.com', class: 'IN', id: 7, rcode: 'SERVFAIL', answers: 0 };
+    assert.deepEqual(Object.keys(mapper.map(pair({ protocol: 'dns', detail: dns })).attributes), [
+      ...common,
+      'wirespan.response.first_offset_ns',
+      'wirespan.response.packets',
+      'wirespan.response.bytes',
+      ...source,
+      'dns.question.name',
+      'dns.question.type',
+      'wirespan.dns.question.class',
+      'wirespan.dns.id',
+      'dns.response_code',
+      'wirespan.dns.answer_count',
+      'error.type',
+    ]);
+    const unanswered = pair({ outcome: 1, unansweredReason: 3, response: null, captureGap: true });
+    assert.deepEqual(Object.keys(mapper.map(unanswered).attributes), [
+      ...common,
+      'wirespan.unanswered.reason',
+      'wirespan.capture.gap',
+      ...source,
+      'error.type',
+    ]);
+  });
+
   test('HTTP CLIENT span: url.full, 4xx error, unknown method, absolute-form target', () => {
     const m = mapper.map(
       pair({

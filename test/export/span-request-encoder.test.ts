@@ -20,6 +20,7 @@ import {
   SpanRequestEncoder,
   transferList,
 } from '../../agent/export/otel/span-request-encoder.ts';
+import { countProtobufSpans } from '../bench/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
 import { replayPairs } from '../helpers/replay-pairs.ts';
 import {
@@ -184,6 +185,11 @@ describe('worker encoder = main-thread exporter', () => {
         'requests of at most 7 spans',
       );
       assert.equal(requests.length, Math.ceil((pairs.length - unanswered) / 7));
+      // Latency points travel as typed arrays, each distinct histogram and attribute set once a batch.
+      const points = worker.batches.reduce((n, b) => n + b.latency.values.length, 0);
+      const sets = worker.batches.reduce((n, b) => n + b.latency.sets.length, 0);
+      assert.ok(points > 0 && sets < points, `${sets} sets for ${points} points`);
+      for (const { latency } of worker.batches) assert.ok(latency.set.every((i) => i < latency.sets.length));
     });
   }
 
@@ -221,7 +227,7 @@ describe('worker encoder = main-thread exporter', () => {
 });
 
 describe('requests', () => {
-  test('a request over the byte cap is encoded again in halves: every request under the cap', async () => {
+  test('a request is closed before the byte cap: every request under it, every span in one', async () => {
     const exporter = await createOtelExporter({ endpoint: receiver.endpoint, metrics: false });
     try {
       const batches: EncodedSpans[] = [];
@@ -238,10 +244,14 @@ describe('requests', () => {
         requests.reduce((n, r) => n + r.spans, 0) + batches.reduce((n, b) => n + b.unanswered.length, 0),
         200,
       );
-      for (const r of requests) assert.ok(r.bytes.length <= 8_000, `${r.bytes.length} bytes`);
+      for (const r of requests) {
+        assert.ok(r.bytes.length <= 8_000, `${r.bytes.length} bytes`);
+        assert.equal(countProtobufSpans(r.bytes), r.spans);
+      }
       assert.ok(
-        requests.some((r) => r.spans < 32),
-        `requests were split: ${requests.map((r) => r.spans).join(',')}`,
+        requests.some((r) => r.spans < 32) &&
+          requests.every((r) => r.bytes.length > 6_000 || r === requests.at(-1)),
+        `requests were closed at the cap, not before: ${requests.map((r) => `${r.spans}/${r.bytes.length}`).join(',')}`,
       );
       assert.equal(
         batches.reduce((n, b) => n + b.pairs, 0),

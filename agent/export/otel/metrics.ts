@@ -42,6 +42,7 @@ import {
 } from './attributes.ts';
 import { CaptureLossMetrics } from './capture-loss-metrics.ts';
 import type { MetricPoint } from './span-mapper.ts';
+import type { LatencyPoints } from './span-request-encoder.ts';
 
 /**
  * Default latency buckets (seconds): 50 µs to 10 s. The semantic conventions' advice starts at
@@ -290,6 +291,16 @@ export class WirespanMetrics {
   /** Records one matched pair's latency. */
   record(point: MetricPoint): void {
     this.#histograms.get(point.name)?.record(point.value, point.attributes);
+  }
+
+  /** Records a worker's latency points (span-request-encoder.ts). */
+  recordPoints(points: LatencyPoints): void {
+    const { sets, set, values } = points;
+    const histograms = sets.map((s) => this.#histograms.get(s.name));
+    for (let i = 0; i < values.length; i++) {
+      const index = set[i]!;
+      histograms[index]?.record(values[i]!, sets[index]!.attributes);
+    }
   }
 }
 

@@ -18,7 +18,12 @@ import {
   ProtobufTraceSerializer,
 } from '@opentelemetry/otlp-transformer';
 import type { FreshChannel } from './fresh-channel.ts';
-import { createOtlpDelegate, type OtlpProtocol, type OtlpTransportConfig } from './otlp-transport.ts';
+import {
+  createOtlpDelegate,
+  type OtlpProtocol,
+  type OtlpTransportConfig,
+  transportPayload,
+} from './otlp-transport.ts';
 import type { EncodedRequest, RequestExporter } from './request-batcher.ts';
 
 /** The SDK's self-observability metrics count spans, as for the SDK's exporter (not requests or bytes). */
@@ -27,11 +32,15 @@ const kMetricsHelper: IExporterMetricsHelper<EncodedRequest> = {
   countItems: (request) => request.spans,
 };
 
-/** An encoded ExportTraceServiceRequest in, its bytes out as they are. */
-export const passThroughTraceSerializer: ISerializer<EncodedRequest, IExportTraceServiceResponse> = {
-  serializeRequest: (request) => request.bytes,
-  deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
-};
+/** An encoded ExportTraceServiceRequest in, its bytes out as they are (no copy: transportPayload). */
+export function passThroughTraceSerializer(
+  protocol: OtlpProtocol,
+): ISerializer<EncodedRequest, IExportTraceServiceResponse> {
+  return {
+    serializeRequest: (request) => transportPayload(protocol, request.bytes),
+    deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+  };
+}
 
 export class OtlpBytesExporter implements RequestExporter {
   readonly #delegate: IOtlpExportDelegate<EncodedRequest>;
@@ -41,7 +50,7 @@ export class OtlpBytesExporter implements RequestExporter {
       'TRACES',
       protocol,
       config,
-      passThroughTraceSerializer,
+      passThroughTraceSerializer(protocol),
       kMetricsHelper,
     );
   }

@@ -20,13 +20,23 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { OtlpTraceEncoder } from './otlp-encode.ts';
-import { createOtlpDelegate, type OtlpProtocol, type OtlpTransportConfig } from './otlp-transport.ts';
+import {
+  createOtlpDelegate,
+  type OtlpProtocol,
+  type OtlpTransportConfig,
+  transportPayload,
+} from './otlp-transport.ts';
 
-/** Span → protobuf with OtlpTraceEncoder; responses with the SDK's deserializer. */
-export function wirespanTraceSerializer(): ISerializer<ReadableSpan[], IExportTraceServiceResponse> {
+/**
+ * Span → protobuf with OtlpTraceEncoder (a fresh buffer per request, handed over without a copy:
+ * transportPayload); responses with the SDK's deserializer.
+ */
+export function wirespanTraceSerializer(
+  protocol: OtlpProtocol,
+): ISerializer<ReadableSpan[], IExportTraceServiceResponse> {
   const encoder = new OtlpTraceEncoder();
   return {
-    serializeRequest: (spans) => encoder.encode(spans),
+    serializeRequest: (spans) => transportPayload(protocol, encoder.encode(spans)),
     deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
   };
 }
@@ -39,7 +49,7 @@ export class OtlpTraceExporter implements SpanExporter {
       'TRACES',
       protocol,
       config,
-      wirespanTraceSerializer(),
+      wirespanTraceSerializer(protocol),
       TraceExporterMetricsHelper,
     );
   }

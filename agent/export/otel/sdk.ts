@@ -762,7 +762,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       encoded.invalidTraceparents += batch.invalidTraceparents;
       encoded.droppedMappingError += batch.droppedMappingError;
       lastMappingError ??= batch.mappingError;
-      if (wirespanMetrics !== null) for (const metric of batch.metrics) wirespanMetrics.record(metric);
+      wirespanMetrics?.recordPoints(batch.latency);
       // Behind this exporter's one flood guard (span-request-encoder.ts); already tallied.
       for (const pair of batch.unanswered) {
         if (closed) counts.droppedAfterShutdown++;

@@ -6,17 +6,23 @@
  * Input pairs may be structured-cloned plain objects (from worker threads): only fields are read,
  * never methods or prototypes.
  */
-import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
-  ATTR_CLIENT_ADDRESS,
-  ATTR_CLIENT_PORT,
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  SpanKind,
+  SpanStatusCode,
+} from '@opentelemetry/api';
+import {
+  type ATTR_CLIENT_ADDRESS,
+  type ATTR_CLIENT_PORT,
   ATTR_ERROR_TYPE,
-  ATTR_NETWORK_PEER_ADDRESS,
-  ATTR_NETWORK_PEER_PORT,
+  type ATTR_NETWORK_PEER_ADDRESS,
+  type ATTR_NETWORK_PEER_PORT,
   ATTR_NETWORK_TRANSPORT,
-  ATTR_NETWORK_TYPE,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
+  type ATTR_NETWORK_TYPE,
+  type ATTR_SERVER_ADDRESS,
+  type ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
 } from '@opentelemetry/semantic-conventions';
 import type { ProtocolRegistry, ProtocolSpanMapping, SpanDraft } from '../../correlate/protocol.ts';
@@ -28,15 +34,15 @@ import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import {
   ATTR_WIRESPAN_CAPTURE_GAP,
   ATTR_WIRESPAN_PROTOCOL,
-  ATTR_WIRESPAN_REQUEST_BYTES,
-  ATTR_WIRESPAN_REQUEST_LAST_OFFSET_NS,
-  ATTR_WIRESPAN_REQUEST_PACKETS,
-  ATTR_WIRESPAN_RESPONSE_BYTES,
-  ATTR_WIRESPAN_RESPONSE_FIRST_OFFSET_NS,
-  ATTR_WIRESPAN_RESPONSE_PACKETS,
+  type ATTR_WIRESPAN_REQUEST_BYTES,
+  type ATTR_WIRESPAN_REQUEST_LAST_OFFSET_NS,
+  type ATTR_WIRESPAN_REQUEST_PACKETS,
+  type ATTR_WIRESPAN_RESPONSE_BYTES,
+  type ATTR_WIRESPAN_RESPONSE_FIRST_OFFSET_NS,
+  type ATTR_WIRESPAN_RESPONSE_PACKETS,
   ATTR_WIRESPAN_SOURCE_FILE,
   ATTR_WIRESPAN_SOURCE_PACKET,
-  ATTR_WIRESPAN_UNANSWERED_REASON,
+  type ATTR_WIRESPAN_UNANSWERED_REASON,
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
 import { addClientService, observedService, ServiceMap, type ServiceMapEntry } from './service-map.ts';
@@ -168,6 +174,94 @@ function diffNanos(s1: number, n1: number, s2: number, n2: number): number {
   return (s2 - s1) * 1_000_000_000 + (n2 - n1);
 }
 
+/**
+ * The common attributes of a matched pair's span, in their export order. Written as a literal
+ * with literal keys (checked against the constants by `satisfies`): V8 then gives the object a
+ * fast shape with every one of these in-object and room for as many more, where keyed stores of
+ * computed keys (15-23 per span) turned it into a slow dictionary (measured: the worker's span
+ * path 1.4x faster, the OTLP encoder alone 3x, `npm run bench -- --otlp-encode`).
+ */
+function matchedAttributes(
+  protocol: string,
+  transport: string,
+  pair: PairData,
+  server: string,
+  client: string,
+  peerAddress: string,
+  peerPort: number,
+  requestLastOffset: number,
+  responseFirstOffset: number,
+  response: EdgesData,
+): Attributes {
+  const request = pair.request;
+  return {
+    'wirespan.protocol': protocol,
+    'network.transport': transport,
+    'network.type': pair.ipVersion === 6 ? 'ipv6' : 'ipv4',
+    'server.address': server,
+    'server.port': pair.serverPort,
+    'client.address': client,
+    'client.port': pair.clientPort,
+    // The remote end as seen from the observed side.
+    'network.peer.address': peerAddress,
+    'network.peer.port': peerPort,
+    'wirespan.request.packets': request.packets,
+    'wirespan.request.bytes': request.bytes,
+    'wirespan.request.last_offset_ns': requestLastOffset,
+    'wirespan.response.first_offset_ns': responseFirstOffset,
+    'wirespan.response.packets': response.packets,
+    'wirespan.response.bytes': response.bytes,
+  } satisfies Record<CommonKey | ResponseKey, AttributeValue>;
+}
+
+/** The common attributes of an unanswered pair's span (as matchedAttributes). */
+function unansweredAttributes(
+  protocol: string,
+  transport: string,
+  pair: PairData,
+  server: string,
+  client: string,
+  peerAddress: string,
+  peerPort: number,
+  requestLastOffset: number,
+  reason: string,
+): Attributes {
+  const request = pair.request;
+  return {
+    'wirespan.protocol': protocol,
+    'network.transport': transport,
+    'network.type': pair.ipVersion === 6 ? 'ipv6' : 'ipv4',
+    'server.address': server,
+    'server.port': pair.serverPort,
+    'client.address': client,
+    'client.port': pair.clientPort,
+    'network.peer.address': peerAddress,
+    'network.peer.port': peerPort,
+    'wirespan.request.packets': request.packets,
+    'wirespan.request.bytes': request.bytes,
+    'wirespan.request.last_offset_ns': requestLastOffset,
+    'wirespan.unanswered.reason': reason,
+  } satisfies Record<CommonKey | typeof ATTR_WIRESPAN_UNANSWERED_REASON, AttributeValue>;
+}
+
+type CommonKey =
+  | typeof ATTR_WIRESPAN_PROTOCOL
+  | typeof ATTR_NETWORK_TRANSPORT
+  | typeof ATTR_NETWORK_TYPE
+  | typeof ATTR_SERVER_ADDRESS
+  | typeof ATTR_SERVER_PORT
+  | typeof ATTR_CLIENT_ADDRESS
+  | typeof ATTR_CLIENT_PORT
+  | typeof ATTR_NETWORK_PEER_ADDRESS
+  | typeof ATTR_NETWORK_PEER_PORT
+  | typeof ATTR_WIRESPAN_REQUEST_PACKETS
+  | typeof ATTR_WIRESPAN_REQUEST_BYTES
+  | typeof ATTR_WIRESPAN_REQUEST_LAST_OFFSET_NS;
+type ResponseKey =
+  | typeof ATTR_WIRESPAN_RESPONSE_FIRST_OFFSET_NS
+  | typeof ATTR_WIRESPAN_RESPONSE_PACKETS
+  | typeof ATTR_WIRESPAN_RESPONSE_BYTES;
+
 /** The protocol's part of a span, filled per pair: one per SpanMapper. */
 class Draft implements SpanDraft {
   matched = false;
@@ -248,42 +342,41 @@ export class SpanMapper {
     const protocol = pair.protocol;
     const serverSide = kind === SpanKind.SERVER;
 
-    const attributes: Attributes = {
-      [ATTR_WIRESPAN_PROTOCOL]: protocol,
-      [ATTR_NETWORK_TRANSPORT]: transport,
-      [ATTR_NETWORK_TYPE]: pair.ipVersion === 6 ? 'ipv6' : 'ipv4',
-      [ATTR_SERVER_ADDRESS]: server,
-      [ATTR_SERVER_PORT]: pair.serverPort,
-      [ATTR_CLIENT_ADDRESS]: client,
-      [ATTR_CLIENT_PORT]: pair.clientPort,
-      // The remote end as seen from the observed side.
-      [ATTR_NETWORK_PEER_ADDRESS]: serverSide ? client : server,
-      [ATTR_NETWORK_PEER_PORT]: serverSide ? pair.clientPort : pair.serverPort,
-      [ATTR_WIRESPAN_REQUEST_PACKETS]: request.packets,
-      [ATTR_WIRESPAN_REQUEST_BYTES]: request.bytes,
-      [ATTR_WIRESPAN_REQUEST_LAST_OFFSET_NS]: diffNanos(
-        request.firstSeconds,
-        request.firstNanos,
-        request.lastSeconds,
-        request.lastNanos,
-      ),
-    };
-    if (matched) {
-      attributes[ATTR_WIRESPAN_RESPONSE_FIRST_OFFSET_NS] = diffNanos(
-        request.firstSeconds,
-        request.firstNanos,
-        response.firstSeconds,
-        response.firstNanos,
-      );
-      attributes[ATTR_WIRESPAN_RESPONSE_PACKETS] = response.packets;
-      attributes[ATTR_WIRESPAN_RESPONSE_BYTES] = response.bytes;
-    }
-    let errorType: string | null = null;
-    if (!matched) {
-      const reason = kUnansweredReasonNames[pair.unansweredReason] ?? 'expired';
-      attributes[ATTR_WIRESPAN_UNANSWERED_REASON] = reason;
-      errorType = kUnansweredErrorType[reason] ?? 'timeout';
-    }
+    const peerAddress = serverSide ? client : server;
+    const peerPort = serverSide ? pair.clientPort : pair.serverPort;
+    const requestLastOffset = diffNanos(
+      request.firstSeconds,
+      request.firstNanos,
+      request.lastSeconds,
+      request.lastNanos,
+    );
+    const reason = matched ? null : (kUnansweredReasonNames[pair.unansweredReason] ?? 'expired');
+    const attributes =
+      reason === null
+        ? matchedAttributes(
+            protocol,
+            transport,
+            pair,
+            server,
+            client,
+            peerAddress,
+            peerPort,
+            requestLastOffset,
+            diffNanos(request.firstSeconds, request.firstNanos, response!.firstSeconds, response!.firstNanos),
+            response!,
+          )
+        : unansweredAttributes(
+            protocol,
+            transport,
+            pair,
+            server,
+            client,
+            peerAddress,
+            peerPort,
+            requestLastOffset,
+            reason,
+          );
+    let errorType = reason === null ? null : (kUnansweredErrorType[reason] ?? 'timeout');
     if (pair.captureGap) attributes[ATTR_WIRESPAN_CAPTURE_GAP] = true;
     if (this.#sourceFiles !== null) {
       const file = this.#sourceFiles(request.fileId);
