@@ -10,7 +10,7 @@
 
 import { type SkipCounters, skipReason } from '../shared/skips.ts';
 import { PcapMagic, pcapMagicBigEndian } from './magic.ts';
-import type { ReadWindow } from './read-window.ts';
+import type { RecordWindow } from './read-window.ts';
 import { type CaptureRecord, ReadResult } from './record.ts';
 
 const TIMESTAMP_FRACTION_OVERFLOW = skipReason('capture.timestamp_fraction_overflow');
@@ -28,7 +28,7 @@ export class PcapParser {
   error: string | null = null;
   /** True once the file header has been consumed. */
   headerComplete = false;
-  readonly #window: ReadWindow;
+  readonly #window: RecordWindow;
   readonly #record: CaptureRecord;
   readonly #skips: SkipCounters;
   readonly #littleEndian: boolean;
@@ -40,7 +40,7 @@ export class PcapParser {
   #packetNumber = 0;
 
   /** `firstWord`: the file's first four bytes read big-endian, a pcap magic (see magic.ts). */
-  constructor(window: ReadWindow, record: CaptureRecord, skips: SkipCounters, firstWord: number) {
+  constructor(window: RecordWindow, record: CaptureRecord, skips: SkipCounters, firstWord: number) {
     const magic = pcapMagicBigEndian(firstWord);
     const nanosecond = magic === PcapMagic.Nanoseconds;
     this.#window = window;

@@ -16,7 +16,7 @@ import { type SkipCounters, skipReason } from '../shared/skips.ts';
 import { hex32, PCAPNG_SECTION_HEADER } from './magic.ts';
 import { MAX_CAPTURED_LENGTH } from './pcap.ts';
 import { setPcapngTimestamp, TimestampScale } from './pcapng-time.ts';
-import type { ReadWindow } from './read-window.ts';
+import type { RecordWindow } from './read-window.ts';
 import { type CaptureRecord, ReadResult } from './record.ts';
 
 const UNKNOWN_INTERFACE = skipReason('capture.pcapng_unknown_interface');
@@ -97,7 +97,7 @@ export class PcapngParser {
   error: string | null = null;
   /** True once the first Section Header Block has been consumed. */
   headerComplete = false;
-  readonly #window: ReadWindow;
+  readonly #window: RecordWindow;
   readonly #record: CaptureRecord;
   readonly #skips: SkipCounters;
   /** Byte order of the current section. */
@@ -109,7 +109,7 @@ export class PcapngParser {
   /** Latest ISB counts by interface id (kStatisticsSlots each, -1 = absent); null before the first ISB. */
   #statistics: number[][] | null = null;
 
-  constructor(window: ReadWindow, record: CaptureRecord, skips: SkipCounters) {
+  constructor(window: RecordWindow, record: CaptureRecord, skips: SkipCounters) {
     this.#window = window;
     this.#record = record;
     this.#skips = skips;

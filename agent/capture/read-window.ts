@@ -17,7 +17,27 @@
  */
 import type { ByteSource } from './byte-source.ts';
 
-export class ReadWindow {
+/**
+ * What the record parsers read from: unconsumed file bytes `bytes[start, end)` starting at file
+ * offset `position`. ReadWindow reads a ByteSource into its own buffer; ChunkWindow
+ * (chunk-window.ts) reads borrowed chunks in place.
+ */
+export interface RecordWindow {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly start: number;
+  readonly end: number;
+  readonly position: number;
+  readonly bytesRead: number;
+  readonly ioError: string | null;
+  /** Makes `length` unconsumed bytes available from `start`; false when the file does not hold them (yet). */
+  ensure(length: number): boolean;
+  consume(length: number): void;
+  /** Current size of the file's bytes (throws what the source throws). */
+  size(): number;
+}
+
+export class ReadWindow implements RecordWindow {
   bytes: Uint8Array;
   /** DataView over `bytes`, replaced together with it. */
   view: DataView;
@@ -54,6 +74,10 @@ export class ReadWindow {
 
   consume(length: number): void {
     this.start += length;
+  }
+
+  size(): number {
+    return this.#source.size();
   }
 
   #refill(length: number): boolean {

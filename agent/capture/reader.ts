@@ -11,10 +11,11 @@
 
 import { type SkipCounters, skipReason } from '../shared/skips.ts';
 import type { ByteSource } from './byte-source.ts';
+import { ChunkWindow } from './chunk-window.ts';
 import { type CaptureFormat, formatOfMagic, hex32 } from './magic.ts';
 import { PcapParser } from './pcap.ts';
 import { type CaptureStatistics, PcapngParser } from './pcapng.ts';
-import { ReadWindow } from './read-window.ts';
+import { ReadWindow, type RecordWindow } from './read-window.ts';
 import { type CaptureRecord, ReadResult } from './record.ts';
 
 const TRUNCATED_RECORD = skipReason('capture.truncated_record');
@@ -42,16 +43,18 @@ export class CaptureReader {
   packets = 0;
   /** Bytes of a trailing partial record counted by `finish()`. */
   truncatedBytes = 0;
-  readonly #source: ByteSource;
   readonly #skips: SkipCounters;
-  readonly #window: ReadWindow;
+  readonly #window: RecordWindow;
   #parser: PcapParser | PcapngParser | null = null;
   #finished = false;
 
-  constructor(source: ByteSource, skips: SkipCounters, options: CaptureReaderOptions = {}) {
-    this.#source = source;
+  /** `source`: a ByteSource read into the reader's own window, or a ChunkWindow read in place. */
+  constructor(source: ByteSource | ChunkWindow, skips: SkipCounters, options: CaptureReaderOptions = {}) {
     this.#skips = skips;
-    this.#window = new ReadWindow(source, options.windowSize ?? DEFAULT_WINDOW_SIZE);
+    this.#window =
+      source instanceof ChunkWindow
+        ? source
+        : new ReadWindow(source, options.windowSize ?? DEFAULT_WINDOW_SIZE);
     this.record = {
       data: this.#window.bytes,
       offset: 0,
@@ -99,7 +102,7 @@ export class CaptureReader {
     this.#finished = true;
     let size: number;
     try {
-      size = this.#source.size();
+      size = this.#window.size();
     } catch (error) {
       this.error = `cannot stat the capture: ${(error as Error).message}`;
       return;

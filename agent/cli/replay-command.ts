@@ -9,12 +9,7 @@ import { applyOption, type CorrelateOptions, defaultCorrelateOptions } from '../
 import type { Pair } from '../correlate/pair.ts';
 import { type ProtocolRegistry, timeoutFlag } from '../correlate/protocol.ts';
 import { matcherRegistry } from '../correlate/registry.ts';
-import {
-  createOtelExporter,
-  type OtelExporter,
-  type OtelExporterOptions,
-  type ServiceMapEntry,
-} from '../export/otel/index.ts';
+import type { OtelExporter, OtelExporterOptions, ServiceMapEntry } from '../export/otel/index.ts';
 import type { IgnoreRules } from '../export/otel/pair-ignore.ts';
 import { floodLateSeconds } from '../export/otel/span-flood.ts';
 import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
@@ -150,6 +145,9 @@ export async function createExporterFromCli(
             ),
         });
   try {
+    // Loaded only when asked for: the OpenTelemetry SDK and gRPC take ~0.35 s of CPU to load,
+    // more than the whole start-up of a replay without export.
+    const { createOtelExporter } = await import('../export/otel/index.ts');
     return await createOtelExporter({
       ...extra,
       kubernetes,

@@ -5,6 +5,7 @@
  * capture clock for the others. No decoded-packet traffic between threads.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { ChunkWindow } from '../capture/chunk-window.ts';
 import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { shareForWorker } from '../correlate/memory-budget.ts';
@@ -13,7 +14,6 @@ import { ByteBuffer } from '../output/byte-buffer.ts';
 import { PairRenderer } from '../output/pair-output.ts';
 import { LatencySummary } from '../report/latency-summary.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
-import { ChunkSource } from './chunk-source.ts';
 import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart, kFlagSkipRecords } from './layout.ts';
 import { type FileReport, kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from './messages.ts';
 import { RecordLoop } from './record-loop.ts';
@@ -110,7 +110,7 @@ const loop = RecordLoop.correlating(
 );
 
 const release = (slot: number): void => consumer.release(slot);
-let source: ChunkSource | null = null;
+let source: ChunkWindow | null = null;
 let reader: CaptureReader | null = null;
 let report: FileReport | null = null;
 
@@ -158,7 +158,7 @@ for (;;) {
   }
   if ((flags & kFlagFileStart) !== 0) {
     receiveNames();
-    source = new ChunkSource();
+    source = new ChunkWindow();
     reader = new CaptureReader(source, loop.inputSkips);
     report = { fileId, format: null, packets: 0, bytes: 0, error: null };
   }

@@ -42,7 +42,7 @@ test('--workers 2: the workers cache compiled code in the main thread’s direct
     assert.ok(mainOnly > 0, 'the main thread caches in WIRESPAN_COMPILE_CACHE');
     const parallel = run('2');
     assert.equal(parallel.status, 0, parallel.stderr);
-    // Modules only workers load (worker-main.ts, chunk-source.ts...) land in the same directory.
+    // Modules only workers load (worker-main.ts...) land in the same directory.
     assert.ok(countFiles(cache) > mainOnly, `worker modules cached: ${countFiles(cache)} vs ${mainOnly}`);
     assert.deepEqual(fs.readdirSync(tmp), [], 'nothing in the temp directory');
   } finally {
