@@ -26,8 +26,6 @@ import {
   UsageError,
   withEnvSource,
 } from './option-checks.ts';
-import { runReplay } from './replay-command.ts';
-import { runAgent } from './run-command.ts';
 
 export const ExitCode = { Ok: 0, ProcessingError: 1, UsageError: 2 } as const;
 
@@ -351,7 +349,16 @@ function warnIgnoredEnv(): void {
 
 optionContext.argv = hideBin(process.argv);
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv));
+// yargs renders the whole help text of a command before running its handler (usage.js
+// cacheHelpMessage, for handlers that call showHelp later): ~100 ms of cliui on every run with
+// this many options. No handler here shows help and .fail() prints the message only, so the
+// render is skipped; --help itself is answered before any handler and is not affected.
+(cli as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } })
+  .getInternalMethods()
+  .getUsageInstance().cacheHelpMessage = () => {};
+
+await cli
   .scriptName('wirespan')
   .usage(
     '$0 <command> [options]\n\nPacket captures in, request/response pairs (and OpenTelemetry spans) out.',
@@ -417,6 +424,7 @@ await yargs(hideBin(process.argv))
           default: false,
         }),
     async (argv) => {
+      const { runReplay } = await import('./replay-command.ts');
       process.exitCode = await runReplay({
         inputs: argv.inputs,
         output: argv.output,
@@ -513,6 +521,7 @@ await yargs(hideBin(process.argv))
         .env(knownEnvOnly(y)),
     async (argv) => {
       warnIgnoredEnv();
+      const { runAgent } = await import('./run-command.ts');
       process.exitCode = await runAgent({
         watch: argv.watch.map(String),
         stateDir: argv['state-dir'] ?? null,

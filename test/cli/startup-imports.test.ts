@@ -1,6 +1,8 @@
 /**
  * Start-up cost: a replay that exports nothing must not load the OpenTelemetry SDK and gRPC
- * (they were ~40 % of every start-up). A module hook in the child lists what it loads.
+ * (they were ~40 % of every start-up), and a command loads only its own command module (`run`'s
+ * tail, health server and node:http are not a replay's). A module hook in the child lists what
+ * it loads.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +24,15 @@ process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST, loaded.join('
 
 /** The package directories under node_modules that `replay <args>` loads. */
 function packagesLoaded(args: string[]): Set<string> {
+  return new Set(
+    modulesLoaded(['replay', ...args], 0)
+      .map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1])
+      .filter((name) => name !== undefined),
+  );
+}
+
+/** The URLs of every module `wirespan <args>` loads (it must exit with `status`). */
+function modulesLoaded(args: string[], status: number): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-imports-'));
   try {
     const hookFile = path.join(dir, 'hook.mjs');
@@ -29,16 +40,11 @@ function packagesLoaded(args: string[]): Set<string> {
     fs.writeFileSync(hookFile, hook);
     const result = spawnSync(
       process.execPath,
-      ['--import', hookFile, path.join(repoRoot, 'agent/cli/main.mjs'), 'replay', ...args],
+      ['--import', hookFile, path.join(repoRoot, 'agent/cli/main.mjs'), ...args],
       { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, LOADED_LIST: list }, timeout: 60_000 },
     );
-    assert.equal(result.status, 0, result.stderr);
-    const packages = new Set<string>();
-    for (const url of fs.readFileSync(list, 'utf8').split('\n')) {
-      const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
-      if (match) packages.add(match[1]!);
-    }
-    return packages;
+    assert.equal(result.status, status, result.stderr);
+    return fs.readFileSync(list, 'utf8').split('\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -62,4 +68,18 @@ test('replay without --otlp or --prometheus-port loads neither the OpenTelemetry
   const port = String(await freePort());
   const exporting = packagesLoaded([demo, '--output', 'none', '--workers', '0', '--prometheus-port', port]);
   assert.ok(exporting.has('@opentelemetry/sdk-metrics'), [...exporting].join(' '));
+});
+
+test('each command loads its own command module only', () => {
+  const ours = (urls: string[]) =>
+    urls.filter((url) => url.startsWith('file:')).map((url) => url.slice(url.indexOf('/agent/') + 1));
+  const replay = ours(
+    modulesLoaded(['replay', 'test/fixtures/demo.pcap', '--output', 'none', '--workers', '0'], 0),
+  );
+  assert.ok(replay.includes('agent/cli/replay-command.ts'), replay.join(' '));
+  for (const other of ['agent/cli/run-command.ts', 'agent/pipeline/tail.ts', 'agent/cli/health-server.ts'])
+    assert.ok(!replay.includes(other), `replay loaded ${other}`);
+  // `run` on a missing directory stops at once (exit 1), after loading its module.
+  const run = ours(modulesLoaded(['run', '--watch', path.join(os.tmpdir(), 'wirespan-no-such-dir')], 1));
+  assert.ok(run.includes('agent/cli/run-command.ts'), run.join(' '));
 });
