@@ -30,9 +30,23 @@ function readVarint(buf: Uint8Array, state: { pos: number }): number {
 
 const kFloodCountKey = new TextEncoder().encode('wirespan.flood.count');
 
-/** The `wirespan.flood.count` int attribute of a protobuf Span in buf[start, end), or 1 without one. */
+const kFloodName = new TextEncoder().encode('unanswered flood');
+
+function bytesEqual(buf: Uint8Array, at: number, length: number, wanted: Uint8Array): boolean {
+  if (length !== wanted.length) return false;
+  for (let i = 0; i < length; i++) if (buf[at + i] !== wanted[i]) return false;
+  return true;
+}
+
+/**
+ * The pairs a protobuf Span in buf[start, end) stands for: an `unanswered flood` span its
+ * `wirespan.flood.count` int attribute, any other 1. The name (field 5) comes before the
+ * attributes (9) in field order, so ordinary spans are left after a few fields (the receiver
+ * shares the cores with the agent it measures).
+ */
 function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
   const state = { pos: start };
+  let flood = false;
   while (state.pos < end) {
     const tag = readVarint(buf, state);
     const wire = tag & 7;
@@ -43,7 +57,11 @@ function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
     const length = readVarint(buf, state);
     const at = state.pos;
     state.pos += length;
-    if (tag >>> 3 !== 9) continue;
+    if (tag >>> 3 === 5) {
+      flood = bytesEqual(buf, at, length, kFloodName);
+      if (!flood) return 1;
+    }
+    if (tag >>> 3 !== 9 || !flood) continue;
     // KeyValue: key (1, string), value (2, AnyValue: int_value = 3).
     let isCount = false;
     let value = -1;
@@ -55,8 +73,7 @@ function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
       }
       const kvLength = readVarint(buf, kv);
       const field = buf.subarray(kv.pos, kv.pos + kvLength);
-      if (kvTag >>> 3 === 1)
-        isCount = field.length === kFloodCountKey.length && field.every((b, i) => b === kFloodCountKey[i]);
+      if (kvTag >>> 3 === 1) isCount = bytesEqual(buf, kv.pos, kvLength, kFloodCountKey);
       else if (kvTag >>> 3 === 2 && field.length > 0 && field[0] === 3 << 3)
         value = readVarint(field, { pos: 1 });
       kv.pos += kvLength;
