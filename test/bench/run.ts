@@ -323,6 +323,9 @@ function summarize(row: Row, packets: number, referenceWall: number | null): Row
   };
 }
 
+/** Issue 12: `replay --otlp` spans/s. */
+const kReplaySpansPerSecond = 100_000;
+
 function verdict(pass: boolean): string {
   return pass ? 'PASS' : 'MISS';
 }
@@ -330,7 +333,7 @@ function verdict(pass: boolean): string {
 function targetLines(results: readonly RowResult[], workersSupported: boolean): string[] {
   const find = (workers: '0' | 'auto', output: 'none' | 'jsonl') =>
     results.find((r) => r.row.kind === 'wirespan' && r.row.workers === workers && r.row.output === output);
-  const lines = ['targets (issue 4; a MISS is reported, never fatal):'];
+  const lines = ['targets (issues 4 and 12; a MISS is reported, never fatal):'];
   const auto = find('auto', 'none');
   if (!workersSupported)
     lines.push('  N/A   --workers auto, count-only <= 1.0x C: --workers not available yet');
@@ -361,6 +364,25 @@ function targetLines(results: readonly RowResult[], workersSupported: boolean): 
   }
   const measured = results.filter((r) => r.row.kind === 'wirespan' && r.wallS !== null);
   const rss = measured.filter((r) => r.peakRssMb !== null);
+  // Issue 12's own targets for the worker pipeline (its JSONL and RSS targets are the lines above and below).
+  if (workersSupported) {
+    if (auto?.ratio == null)
+      lines.push('  N/A   (issue 12) --workers auto, count-only <= 2.0x C: row failed or no C reference');
+    else
+      lines.push(
+        `  ${verdict(auto.ratio <= 2.0)}  (issue 12) --workers auto, count-only <= 2.0x C: ${auto.ratio.toFixed(2)}x`,
+      );
+    if (auto?.wallS == null || zero?.wallS == null)
+      lines.push(
+        '  N/A   (issue 12) --workers auto >= 1.6x faster than --workers 0 (count-only): a row failed',
+      );
+    else {
+      const speedup = zero.wallS / auto.wallS;
+      lines.push(
+        `  ${verdict(speedup >= 1.6)}  (issue 12) --workers auto >= 1.6x faster than --workers 0 (count-only): ${speedup.toFixed(2)}x`,
+      );
+    }
+  }
   if (rss.length === 0) lines.push('  N/A   peak RSS <= 400 MB: not measured');
   else {
     const worst = rss.reduce((a, b) => (a.peakRssMb! >= b.peakRssMb! ? a : b));
@@ -739,6 +761,7 @@ async function measureSpans(
           `  workers ${workers}: ${fmt.format(spans)} spans in ${wall.toFixed(3)} s = ${fmt.format(spans / wall)} spans/s ` +
             `(${fmt.format(packets / wall)} packets/s; peak RSS ${rss ? (rss / 1024).toFixed(1) : 'n/a'} MB; ` +
             `wirespan matched pairs ${pairs === null ? '?' : fmt.format(pairs)})`,
+          `    ${verdict(spans / wall >= kReplaySpansPerSecond)}  (issue 12) replay --otlp >= ${fmt.format(kReplaySpansPerSecond)} spans/s (wall time from spawn to exit)`,
         );
       }
     }
