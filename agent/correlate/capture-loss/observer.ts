@@ -48,9 +48,9 @@ const kInitialSlots = 1024;
  * its last packet: its final ACK and retransmitted FINs come within a few round trips, and a
  * later one only starts a new slot (resynchronised, counting nothing).
  */
-const kEndedLingerNanos = 2 * 1_000_000_000;
+const kEndedLingerSeconds = 2;
 /** Past the longest request timeout: its pair is emitted within a second of capture time after it. */
-const kPairSlackNanos = 2 * 1_000_000_000;
+const kPairSlackSeconds = 2;
 /** #slotKeys of a free slot (keys are >= 0). */
 const kFreeSlot = -1;
 
@@ -163,8 +163,6 @@ export class CaptureLossObserver {
   #fileMarkCount = 0;
   #currentFile = -1;
   readonly #capacity: number;
-  /** Whole seconds without a packet after which an ended connection that lost nothing is forgotten. */
-  readonly #lingerSeconds: number;
   /** Whole seconds without a packet after which any other connection is forgotten. */
   readonly #keepSeconds: number;
   readonly #slots: NumericIndex;
@@ -183,10 +181,8 @@ export class CaptureLossObserver {
     const { maxConnections } = limits;
     if (!(maxConnections >= 1)) throw new RangeError(`maxConnections must be >= 1, got ${maxConnections}`);
     this.#capacity = maxConnections;
-    this.#lingerSeconds = Math.ceil(kEndedLingerNanos / 1e9);
-    this.#keepSeconds = Math.ceil(
-      (Math.max(limits.idleTimeoutNanos, limits.longestTimeoutNanos) + kPairSlackNanos) / 1e9,
-    );
+    this.#keepSeconds =
+      Math.ceil(Math.max(limits.idleTimeoutNanos, limits.longestTimeoutNanos) / 1e9) + kPairSlackSeconds;
     this.#slots = new NumericIndex(Math.min(maxConnections * 2, kInitialSlots * 2));
     // Grown by doubling up to the cap: a small capture does not pay for the cap's arrays.
     const slots = Math.min(maxConnections, kInitialSlots);
@@ -240,9 +236,9 @@ export class CaptureLossObserver {
 
   /**
    * Capture time reached `seconds`: forgets the connections whose packets stopped. One that ended
-   * (a FIN each way, or a reset) and lost nothing after kEndedLingerNanos: its late packets
+   * (a FIN each way, or a reset) and lost nothing after kEndedLingerSeconds: its late packets
    * (final ACK, retransmitted FIN) are seen by then. Any other after the idle timeout or the
-   * longest request timeout, whichever is longer, + kPairSlackNanos: until then a pair of it may
+   * longest request timeout, whichever is longer, + kPairSlackSeconds: until then a pair of it may
    * still be emitted and ask crossedGap(). Called once per capture second, after the matchers'
    * and the reassembly's expiry (whose pairs may still ask); costs one pass over the slots in use.
    */
@@ -252,8 +248,9 @@ export class CaptureLossObserver {
     for (let slot = 0; slot < this.#used; slot++) {
       if (keys[slot] === kFreeSlot) continue;
       const base = slot * kSlotWords;
+      // More than N whole seconds apart: more than N seconds since the last packet, whatever the nanos.
       const idle = seconds - state[base + kLastSeenSeconds]!;
-      if (idle <= this.#lingerSeconds) continue;
+      if (idle <= kEndedLingerSeconds) continue;
       if (idle <= this.#keepSeconds && !this.#endedWithoutLoss(base)) continue;
       this.#slots.delete(keys[slot]!);
       keys[slot] = kFreeSlot;
