@@ -16,13 +16,13 @@
  *
  * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts,
  * computed once by the correlator) into a NumericIndex of slot numbers, the state of both
- * directions in the first 64 bytes of its slot in a Uint32Array, counters in plain number fields; nothing is
- * allocated per packet. Connections are forgotten once their packets stop (expire(): soon after
- * the end of a connection that lost nothing, otherwise after the idle or the longest request
- * timeout), so the table holds the live connections, not the whole capture; beyond the cap, slots
- * are reused oldest-allocated first, and a reused connection resynchronises on its next packet
- * without counting. Two 4-tuples hashing to one key share a slot: their sequence numbers look
- * like jumps, which count nothing.
+ * directions in the first 64 bytes of its slot in a Uint32Array, counters in plain number
+ * fields; nothing is allocated per packet. Connections are forgotten once their packets stop
+ * (expire(): soon after the end of a connection that lost nothing, otherwise after the idle or
+ * the longest request timeout), so the table holds the live connections, not the whole capture;
+ * beyond the cap, slots are reused oldest-allocated first, and a reused connection
+ * resynchronises on its next packet without counting. Two 4-tuples hashing to one key share a
+ * slot: their sequence numbers look like jumps, which count nothing.
  *
  * Each connection also keeps its most recent gap per direction as a capture-time interval (from
  * the last segment seen before the missing bytes to the packet that revealed them), so a pair
@@ -141,13 +141,13 @@ export type CaptureLossCountsData = Pick<
   'observedBytes' | 'observedSegments' | 'missingBytes' | 'missingSegments'
 >;
 
-/** What the observer's table is sized and timed by (the correlator passes the reassembly's and the protocols' limits). */
+/** The table's size and timeouts: the correlator passes the reassembly's and the protocols' limits. */
 export interface CaptureLossLimits {
   /** Connections tracked at once; beyond it slots are reused oldest-allocated first. */
   maxConnections: number;
-  /** A connection with no packet for this long is forgotten (the reassembly's idle timeout). */
+  /** The reassembly's idle timeout: a connection with no packet for longer is forgotten (see expire()). */
   idleTimeoutNanos: number;
-  /** The longest request timeout: pairs of a connection may still be emitted that long after its last packet. */
+  /** The longest request timeout: a connection's pairs may be emitted that long after its last packet. */
   longestTimeoutNanos: number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * CaptureLossObserver on hand-made segments: sequence wrap-around, snaplen-cut segments, a lost
  * tail revealed by a FIN or an ACK, resets, and the bounded connection table (growth keeps
- * state; beyond the cap reused slots resynchronise without inventing loss).
+ * state; beyond the cap reused slots resynchronise without inventing loss; expiry forgets ended
+ * connections soon and the others after the idle or request timeout).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
