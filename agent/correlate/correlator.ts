@@ -74,7 +74,11 @@ export class Correlator {
     for (let id = 0; id < registry.length; id++) {
       this.#timeoutById[id] = options.timeoutNanos[registry[id]!.name] ?? 0;
     }
-    this.captureLoss = new CaptureLossObserver(options.reassembly.maxConnections);
+    this.captureLoss = new CaptureLossObserver({
+      maxConnections: options.reassembly.maxConnections,
+      idleTimeoutNanos: options.reassembly.idleTimeoutNanos,
+      longestTimeoutNanos: Math.max(0, ...this.#timeoutById),
+    });
     this.parserBuffers = new ParserBufferBudget(options.reassembly.maxParserBufferBytesTotal);
     const streams: StreamProtocol[] = [];
     for (let id = 0; id < registry.length; id++) {
@@ -213,6 +217,8 @@ export class Correlator {
   #expire(seconds: number, nanos: number): void {
     for (const { matcher } of this.#matchers) matcher.expire(seconds, nanos);
     this.#reassembly?.expire(seconds, nanos);
+    // Last: the pairs expired above may still ask the observer whether they crossed a gap.
+    this.captureLoss.expire(seconds);
   }
 
   /** End of input: expire at the newest capture time seen, then report everything still pending. */

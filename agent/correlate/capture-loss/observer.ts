@@ -14,11 +14,15 @@
  * while loss on unparsed TCP traffic is just as much a sign of a starved capture. Sequence and
  * ACK numbers are all this needs: a few typed-array slots per connection, no bytes held.
  *
- * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts)
- * into a NumericIndex of slot numbers, state in typed arrays indexed by slot, counters in plain
- * number fields; nothing is allocated per packet. Connections are capped (slots reused oldest-first beyond the cap; a
- * reused connection resynchronises on its next packet without counting). Two 4-tuples hashing to
- * one key share a slot: their sequence numbers look like jumps, which count nothing.
+ * Hot path (one call per TCP packet): the connection's numeric key (tcp-stream/connection.ts,
+ * computed once by the correlator) into a NumericIndex of slot numbers, the state of both
+ * directions in the first 64 bytes of its slot in a Uint32Array, counters in plain number
+ * fields; nothing is allocated per packet. Connections are forgotten once their packets stop
+ * (expire(): soon after the end of a connection that lost nothing, otherwise after the idle or
+ * the longest request timeout), so the table holds the live connections, not the whole capture;
+ * beyond the cap, slots are reused oldest-allocated first, and a reused connection
+ * resynchronises on its next packet without counting. Two 4-tuples hashing to one key share a
+ * slot: their sequence numbers look like jumps, which count nothing.
  *
  * Each connection also keeps its most recent gap per direction as a capture-time interval (from
  * the last segment seen before the missing bytes to the packet that revealed them), so a pair
@@ -39,11 +43,53 @@ const kMaxFiles = 4096;
 /** Connections the arrays start with (they double up to the cap). */
 const kInitialSlots = 1024;
 
+/**
+ * An ended connection (a FIN each way, or a reset) that lost nothing is forgotten this long after
+ * its last packet: its final ACK and retransmitted FINs come within a few round trips, and a
+ * later one only starts a new slot (resynchronised, counting nothing).
+ */
+const kEndedLingerSeconds = 2;
+/** Past the longest request timeout: its pair is emitted within a second of capture time after it. */
+const kPairSlackSeconds = 2;
+/** #slotKeys of a free slot (keys are >= 0). */
+const kFreeSlot = -1;
+
+// Per connection, kSlotWords words of #state: the lower endpoint's sending direction at word 0,
+// the other's at kSideWords (a direction's peer is direction ^ kSideWords). The fields every
+// packet touches (both directions' and the connection's) share the first 64 bytes; the hole and
+// gap fields, touched when bytes go missing, the second.
+const kSlotWords = 32;
+const kSideWords = 8;
+const kFlags = 0;
+/** Sequence number after the highest byte (or SYN/FIN) seen or acknowledged. */
+const kSeenEnd = 1;
+const kLargestSegment = 2;
+/** Capture time of the last segment carrying bytes or FIN. */
+const kLastSegmentSeconds = 3;
+const kLastSegmentNanos = 4;
+/** The connection's last packet (whole seconds: expiry runs once per capture second). */
+const kLastSeenSeconds = 5;
+const kIsn = 16;
+const kHoleStart = 17;
+const kHoleEnd = 18;
+/** Segments the open hole was counted as (taken back one per filling segment). */
+const kHoleSegments = 19;
+/** The most recent gap: from the last segment before the missing bytes to the packet that revealed them. */
+const kGapFromSeconds = 20;
+const kGapFromNanos = 21;
+const kGapToSeconds = 22;
+const kGapToNanos = 23;
+
+// kFlags bits.
 const kSynced = 1;
-/** The direction has an open hole (holeStart..holeEnd) that a reordered segment may still fill. */
+/** The direction has an open hole (kHoleStart..kHoleEnd) that a reordered segment may still fill. */
 const kHoleOpen = 2;
-/** The direction's SYN was seen (#isn holds its sequence number). */
+/** The direction's SYN was seen (kIsn holds its sequence number). */
 const kSynSeen = 4;
+/** The direction sent its FIN. */
+const kFinSeen = 8;
+/** The direction sent a reset. */
+const kResetSeen = 16;
 
 /** Counts of one period (interval, file or run): sequence space seen and missed. */
 export class CaptureLossCounts {
@@ -95,6 +141,16 @@ export type CaptureLossCountsData = Pick<
   'observedBytes' | 'observedSegments' | 'missingBytes' | 'missingSegments'
 >;
 
+/** The table's size and timeouts: the correlator passes the reassembly's and the protocols' limits. */
+export interface CaptureLossLimits {
+  /** Connections tracked at once; beyond it slots are reused oldest-allocated first. */
+  maxConnections: number;
+  /** The reassembly's idle timeout: a connection with no packet for longer is forgotten (see expire()). */
+  idleTimeoutNanos: number;
+  /** The longest request timeout: a connection's pairs may be emitted that long after its last packet. */
+  longestTimeoutNanos: number;
+}
+
 export class CaptureLossObserver {
   /** Cumulative counts since the start. */
   readonly counts = new CaptureLossCounts();
@@ -107,87 +163,68 @@ export class CaptureLossObserver {
   #fileMarkCount = 0;
   #currentFile = -1;
   readonly #capacity: number;
+  /** Whole seconds without a packet after which any other connection is forgotten. */
+  readonly #keepSeconds: number;
   readonly #slots: NumericIndex;
-  /** Key of the connection in each slot (to remove it from #slots when the slot is reused). */
+  /** Key of the connection in each slot, kFreeSlot when the slot is free. */
   #slotKeys: Float64Array;
+  /** Freed slots (a stack), taken before new ones. */
+  #freeSlots: Int32Array;
+  #freeCount = 0;
   /** Slots handed out so far; beyond the capacity the slot at #reuse is taken next. */
   #used = 0;
   #reuse = 0;
-  // Per direction (index slot * 2 + 0 for the lower endpoint's sending side, + 1 for the other).
-  #flags: Uint8Array;
-  /** Sequence number after the highest byte (or SYN/FIN) seen or acknowledged. */
-  #seenEnd: Uint32Array;
-  #isn: Uint32Array;
-  #largestSegment: Uint32Array;
-  #holeStart: Uint32Array;
-  #holeEnd: Uint32Array;
-  /** Segments the open hole was counted as (taken back one per filling segment). */
-  #holeSegments: Uint32Array;
-  /** Capture time of the last segment carrying bytes or FIN (seconds, nanos). */
-  #lastSegmentSeconds: Uint32Array;
-  #lastSegmentNanos: Uint32Array;
-  /** The most recent gap: from the last segment before the missing bytes to the packet that revealed them. */
-  #gapFromSeconds: Uint32Array;
-  #gapFromNanos: Uint32Array;
-  #gapToSeconds: Uint32Array;
-  #gapToNanos: Uint32Array;
+  /** kSlotWords per connection: both directions' hot fields in its first 64 bytes (see kFlags). */
+  #state: Uint32Array;
 
-  constructor(maxConnections: number) {
+  constructor(limits: CaptureLossLimits) {
+    const { maxConnections } = limits;
     if (!(maxConnections >= 1)) throw new RangeError(`maxConnections must be >= 1, got ${maxConnections}`);
     this.#capacity = maxConnections;
+    this.#keepSeconds =
+      Math.ceil(Math.max(limits.idleTimeoutNanos, limits.longestTimeoutNanos) / 1e9) + kPairSlackSeconds;
     this.#slots = new NumericIndex(Math.min(maxConnections * 2, kInitialSlots * 2));
     // Grown by doubling up to the cap: a small capture does not pay for the cap's arrays.
     const slots = Math.min(maxConnections, kInitialSlots);
     this.#slotKeys = new Float64Array(slots);
-    this.#flags = new Uint8Array(slots * 2);
-    this.#seenEnd = new Uint32Array(slots * 2);
-    this.#isn = new Uint32Array(slots * 2);
-    this.#largestSegment = new Uint32Array(slots * 2);
-    this.#holeStart = new Uint32Array(slots * 2);
-    this.#holeEnd = new Uint32Array(slots * 2);
-    this.#holeSegments = new Uint32Array(slots * 2);
-    this.#lastSegmentSeconds = new Uint32Array(slots * 2);
-    this.#lastSegmentNanos = new Uint32Array(slots * 2);
-    this.#gapFromSeconds = new Uint32Array(slots * 2);
-    this.#gapFromNanos = new Uint32Array(slots * 2);
-    this.#gapToSeconds = new Uint32Array(slots * 2);
-    this.#gapToNanos = new Uint32Array(slots * 2);
+    this.#freeSlots = new Int32Array(slots);
+    this.#state = new Uint32Array(slots * kSlotWords);
   }
 
-  /** Doubles every per-slot array (at most to the cap); existing state is kept. */
+  /** Connections tracked now. */
+  get connections(): number {
+    return this.#used - this.#freeCount;
+  }
+
+  /** Doubles the per-slot arrays (at most to the cap); existing state is kept. */
   #grow(): void {
     const slots = Math.min(this.#capacity, this.#slotKeys.length * 2);
-    const grown = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, length: number): T => {
-      const array = new (old.constructor as new (n: number) => T)(length);
-      array.set(old);
-      return array;
-    };
-    this.#slotKeys = grown(this.#slotKeys, slots);
-    this.#flags = grown(this.#flags, slots * 2);
-    this.#seenEnd = grown(this.#seenEnd, slots * 2);
-    this.#isn = grown(this.#isn, slots * 2);
-    this.#largestSegment = grown(this.#largestSegment, slots * 2);
-    this.#holeStart = grown(this.#holeStart, slots * 2);
-    this.#holeEnd = grown(this.#holeEnd, slots * 2);
-    this.#holeSegments = grown(this.#holeSegments, slots * 2);
-    this.#lastSegmentSeconds = grown(this.#lastSegmentSeconds, slots * 2);
-    this.#lastSegmentNanos = grown(this.#lastSegmentNanos, slots * 2);
-    this.#gapFromSeconds = grown(this.#gapFromSeconds, slots * 2);
-    this.#gapFromNanos = grown(this.#gapFromNanos, slots * 2);
-    this.#gapToSeconds = grown(this.#gapToSeconds, slots * 2);
-    this.#gapToNanos = grown(this.#gapToNanos, slots * 2);
+    const keys = new Float64Array(slots);
+    keys.set(this.#slotKeys);
+    this.#slotKeys = keys;
+    const free = new Int32Array(slots);
+    free.set(this.#freeSlots);
+    this.#freeSlots = free;
+    const state = new Uint32Array(slots * kSlotWords);
+    state.set(this.#state);
+    this.#state = state;
   }
 
   /** One TCP packet in capture order; `key` is its packetConnectionKey() (the correlator computes it once). */
   onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0, key = packetConnectionKey(p)): void {
     if (fileId !== this.#currentFile) this.#markFile(fileId);
-    const srcIsLower = sourceIsLower(p);
     const flags = p.tcpFlags;
-    if ((flags & TcpFlag.Rst) !== 0) return;
     let slot = this.#slots.get(key);
+    if ((flags & TcpFlag.Rst) !== 0) {
+      // A reset counts nothing, whatever its numbers; it ends the connection (forgotten after the linger).
+      if (slot >= 0) this.#onReset(slot * kSlotWords + (sourceIsLower(p) ? 0 : kSideWords), seconds);
+      return;
+    }
     if (slot < 0) slot = this.#allocate(key);
-    const direction = slot * 2 + (srcIsLower ? 0 : 1);
-    const peer = direction ^ 1;
+    const base = slot * kSlotWords;
+    this.#state[base + kLastSeenSeconds] = seconds;
+    const direction = base + (sourceIsLower(p) ? 0 : kSideWords);
+    const peer = direction ^ kSideWords;
     const syn = (flags & TcpFlag.Syn) !== 0;
     if (syn) this.#onSyn(direction, peer, p.tcpSeq, (flags & TcpFlag.Ack) !== 0);
     if ((flags & TcpFlag.Ack) !== 0) this.#onAck(peer, p.tcpAck, seconds, nanos);
@@ -195,6 +232,42 @@ export class CaptureLossObserver {
     const length = Math.max(p.payloadWireLength, p.payloadLength);
     if (length > 0 || fin)
       this.#onSegment(direction, syn ? seqAdd(p.tcpSeq, 1) : p.tcpSeq, length, fin, seconds, nanos);
+  }
+
+  /**
+   * Capture time reached `seconds`: forgets the connections whose packets stopped. One that ended
+   * (a FIN each way, or a reset) and lost nothing after kEndedLingerSeconds: its late packets
+   * (final ACK, retransmitted FIN) are seen by then. Any other after the idle timeout or the
+   * longest request timeout, whichever is longer, + kPairSlackSeconds: until then a pair of it may
+   * still be emitted and ask crossedGap(). Called once per capture second, after the matchers'
+   * and the reassembly's expiry (whose pairs may still ask); costs one pass over the slots in use.
+   */
+  expire(seconds: number): void {
+    const keys = this.#slotKeys;
+    const state = this.#state;
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (keys[slot] === kFreeSlot) continue;
+      const base = slot * kSlotWords;
+      // More than N whole seconds apart: more than N seconds since the last packet, whatever the nanos.
+      const idle = seconds - state[base + kLastSeenSeconds]!;
+      if (idle <= kEndedLingerSeconds) continue;
+      if (idle <= this.#keepSeconds && !this.#endedWithoutLoss(base)) continue;
+      this.#slots.delete(keys[slot]!);
+      keys[slot] = kFreeSlot;
+      this.#freeSlots[this.#freeCount++] = slot;
+    }
+  }
+
+  #endedWithoutLoss(base: number): boolean {
+    const state = this.#state;
+    const lower = state[base + kFlags]!;
+    const higher = state[base + kSideWords + kFlags]!;
+    const ended = ((lower | higher) & kResetSeen) !== 0 || (lower & higher & kFinSeen) !== 0;
+    return ended && !this.#hasGap(base) && !this.#hasGap(base + kSideWords);
+  }
+
+  #hasGap(direction: number): boolean {
+    return this.#state[direction + kGapToSeconds] !== 0 || this.#state[direction + kGapToNanos] !== 0;
   }
 
   /** Counts per file id (the newest kMaxFiles files seen), for files with TCP traffic. */
@@ -264,19 +337,21 @@ export class CaptureLossObserver {
     const response = pair.response;
     const endSeconds = response !== null ? response.lastSeconds : pair.givenUpSeconds;
     const endNanos = response !== null ? response.lastNanos : pair.givenUpNanos;
+    const base = slot * kSlotWords;
     return (
-      this.#gapOverlaps(slot * 2, startSeconds, startNanos, endSeconds, endNanos) ||
-      this.#gapOverlaps(slot * 2 + 1, startSeconds, startNanos, endSeconds, endNanos)
+      this.#gapOverlaps(base, startSeconds, startNanos, endSeconds, endNanos) ||
+      this.#gapOverlaps(base + kSideWords, startSeconds, startNanos, endSeconds, endNanos)
     );
   }
 
   /** Whether the direction's most recent gap interval overlaps [start, end] (the gap strictly after start). */
   #gapOverlaps(direction: number, startS: number, startN: number, endS: number, endN: number): boolean {
-    const toS = this.#gapToSeconds[direction]!;
-    const toN = this.#gapToNanos[direction]!;
-    if (toS === 0 && toN === 0) return false;
-    const fromS = this.#gapFromSeconds[direction]!;
-    const fromN = this.#gapFromNanos[direction]!;
+    if (!this.#hasGap(direction)) return false;
+    const state = this.#state;
+    const toS = state[direction + kGapToSeconds]!;
+    const toN = state[direction + kGapToNanos]!;
+    const fromS = state[direction + kGapFromSeconds]!;
+    const fromN = state[direction + kGapFromNanos]!;
     const endsAfterStart = toS > startS || (toS === startS && toN > startN);
     const startsBeforeEnd = fromS < endS || (fromS === endS && fromN < endN);
     return endsAfterStart && startsBeforeEnd;
@@ -284,7 +359,8 @@ export class CaptureLossObserver {
 
   #allocate(key: number): number {
     let slot: number;
-    if (this.#used < this.#capacity) {
+    if (this.#freeCount > 0) slot = this.#freeSlots[--this.#freeCount]!;
+    else if (this.#used < this.#capacity) {
       if (this.#used === this.#slotKeys.length) this.#grow();
       slot = this.#used++;
     } else {
@@ -294,54 +370,51 @@ export class CaptureLossObserver {
     }
     this.#slotKeys[slot] = key;
     this.#slots.set(key, slot);
-    this.#clear(slot * 2);
-    this.#clear(slot * 2 + 1);
+    this.#state.fill(0, slot * kSlotWords, (slot + 1) * kSlotWords);
     return slot;
   }
 
-  #clear(direction: number): void {
-    this.#flags[direction] = 0;
-    this.#largestSegment[direction] = 0;
-    this.#lastSegmentSeconds[direction] = 0;
-    this.#lastSegmentNanos[direction] = 0;
-    this.#gapFromSeconds[direction] = 0;
-    this.#gapFromNanos[direction] = 0;
-    this.#gapToSeconds[direction] = 0;
-    this.#gapToNanos[direction] = 0;
+  #onReset(direction: number, seconds: number): void {
+    this.#state[direction + kFlags] = this.#state[direction + kFlags]! | kResetSeen;
+    this.#state[(direction & ~kSideWords) + kLastSeenSeconds] = seconds;
   }
 
   #onSyn(direction: number, peer: number, isn: number, synAck: boolean): void {
-    if ((this.#flags[direction]! & kSynSeen) !== 0 && this.#isn[direction] === isn) return;
+    const state = this.#state;
+    if ((state[direction + kFlags]! & kSynSeen) !== 0 && state[direction + kIsn] === isn) return;
     // A new SYN on a known tuple is a new connection: both directions start over (a SYN-ACK
     // answers the SYN already seen, whose direction stays).
-    this.#flags[direction] = kSynced | kSynSeen;
-    this.#isn[direction] = isn;
-    this.#seenEnd[direction] = seqAdd(isn, 1);
-    this.#largestSegment[direction] = 0;
-    if (!synAck) this.#flags[peer] = 0;
+    state[direction + kFlags] = kSynced | kSynSeen;
+    state[direction + kIsn] = isn;
+    state[direction + kSeenEnd] = seqAdd(isn, 1);
+    state[direction + kLargestSegment] = 0;
+    if (!synAck) state[peer + kFlags] = 0;
   }
 
   /** An ACK about `direction` (the peer of the packet's sender). */
   #onAck(direction: number, ack: number, seconds: number, nanos: number): void {
-    const flags = this.#flags[direction]!;
+    const state = this.#state;
+    const flags = state[direction + kFlags]!;
     if ((flags & kSynced) === 0) {
-      this.#flags[direction] = kSynced;
-      this.#seenEnd[direction] = ack;
+      state[direction + kFlags] = flags | kSynced;
+      state[direction + kSeenEnd] = ack;
       return;
     }
-    const ahead = seqDiff(ack, this.#seenEnd[direction]!);
+    const seenEnd = state[direction + kSeenEnd]!;
+    const ahead = seqDiff(ack, seenEnd);
     if (ahead <= 0 || ahead > kSeqWindow) return;
     // Acknowledged but never seen: lost by the capture, unless the segment still comes (captured
     // after its ACK), so it opens a hole like a sequence gap.
-    this.#openHole(direction, this.#seenEnd[direction]!, ack, seconds, nanos);
-    this.#seenEnd[direction] = ack;
+    this.#openHole(direction, seenEnd, ack, seconds, nanos);
+    state[direction + kSeenEnd] = ack;
   }
 
   #openHole(direction: number, from: number, to: number, seconds: number, nanos: number): void {
-    this.#holeSegments[direction] = this.#countGap(direction, seqDiff(to, from), seconds, nanos);
-    this.#flags[direction] = this.#flags[direction]! | kHoleOpen;
-    this.#holeStart[direction] = from;
-    this.#holeEnd[direction] = to;
+    const state = this.#state;
+    state[direction + kHoleSegments] = this.#countGap(direction, seqDiff(to, from), seconds, nanos);
+    state[direction + kFlags] = state[direction + kFlags]! | kHoleOpen;
+    state[direction + kHoleStart] = from;
+    state[direction + kHoleEnd] = to;
   }
 
   #onSegment(
@@ -352,18 +425,19 @@ export class CaptureLossObserver {
     seconds: number,
     nanos: number,
   ): void {
-    const flags = this.#flags[direction]!;
+    const state = this.#state;
+    const flags = state[direction + kFlags]!;
     const end = seqAdd(seq, length + (fin ? 1 : 0));
     if ((flags & kSynced) === 0) {
-      this.#flags[direction] = kSynced;
-      this.#seenEnd[direction] = seq;
+      state[direction + kFlags] = flags | kSynced;
+      state[direction + kSeenEnd] = seq;
     }
-    const seenEnd = this.#seenEnd[direction]!;
+    const seenEnd = state[direction + kSeenEnd]!;
     const ahead = seqDiff(seq, seenEnd);
     if (ahead > kSeqWindow || ahead < -kSeqWindow) {
       // A discontinuity (reused tuple without its SYN, colliding key): start over here.
-      this.#flags[direction] = flags & kSynSeen ? kSynced | kSynSeen : kSynced;
-      this.#seenEnd[direction] = end;
+      state[direction + kFlags] = (flags & kSynSeen ? kSynced | kSynSeen : kSynced) | (fin ? kFinSeen : 0);
+      state[direction + kSeenEnd] = end;
       this.#observe(direction, length, seconds, nanos);
       return;
     }
@@ -371,16 +445,17 @@ export class CaptureLossObserver {
     else if (ahead < 0 && (flags & kHoleOpen) !== 0) {
       this.#fillHole(direction, seq, end);
     }
-    const fresh = seqDiff(end, this.#seenEnd[direction]!);
+    const fresh = seqDiff(end, state[direction + kSeenEnd]!);
     if (fresh > 0) {
-      this.#seenEnd[direction] = end;
+      state[direction + kSeenEnd] = end;
       // Only the new part of an overlap counts (a retransmission of seen bytes adds nothing).
       this.#observe(direction, Math.min(fresh, length), seconds, nanos);
     } else {
-      this.#lastSegmentSeconds[direction] = seconds;
-      this.#lastSegmentNanos[direction] = nanos;
+      state[direction + kLastSegmentSeconds] = seconds;
+      state[direction + kLastSegmentNanos] = nanos;
     }
-    if (length > this.#largestSegment[direction]!) this.#largestSegment[direction] = length;
+    if (length > state[direction + kLargestSegment]!) state[direction + kLargestSegment] = length;
+    if (fin) state[direction + kFlags] = state[direction + kFlags]! | kFinSeen;
   }
 
   #observe(direction: number, bytes: number, seconds: number, nanos: number): void {
@@ -388,14 +463,15 @@ export class CaptureLossObserver {
       this.counts.observedBytes += bytes;
       this.counts.observedSegments++;
     }
-    this.#lastSegmentSeconds[direction] = seconds;
-    this.#lastSegmentNanos[direction] = nanos;
+    this.#state[direction + kLastSegmentSeconds] = seconds;
+    this.#state[direction + kLastSegmentNanos] = nanos;
   }
 
   /** A late segment inside the open hole: those bytes were reordered, not lost. */
   #fillHole(direction: number, seq: number, end: number): void {
-    const holeStart = this.#holeStart[direction]!;
-    const holeEnd = this.#holeEnd[direction]!;
+    const state = this.#state;
+    const holeStart = state[direction + kHoleStart]!;
+    const holeEnd = state[direction + kHoleEnd]!;
     const from = seqDiff(seq, holeStart) > 0 ? seq : holeStart;
     const to = seqDiff(end, holeEnd) < 0 ? end : holeEnd;
     const filled = seqDiff(to, from);
@@ -405,28 +481,29 @@ export class CaptureLossObserver {
     counts.observedBytes += filled;
     counts.observedSegments++;
     // Keep the larger remainder open (a hole filled in the middle leaves two; one is tracked).
-    if (seqDiff(from, holeStart) >= seqDiff(holeEnd, to)) this.#holeEnd[direction] = from;
-    else this.#holeStart[direction] = to;
+    if (seqDiff(from, holeStart) >= seqDiff(holeEnd, to)) state[direction + kHoleEnd] = from;
+    else state[direction + kHoleStart] = to;
     // The hole's segment count was an estimate: a filled hole takes all of it back, a partly filled one one.
-    const closed = seqDiff(this.#holeEnd[direction]!, this.#holeStart[direction]!) <= 0;
-    const segments = this.#holeSegments[direction]!;
+    const closed = seqDiff(state[direction + kHoleEnd]!, state[direction + kHoleStart]!) <= 0;
+    const segments = state[direction + kHoleSegments]!;
     const takenBack = closed ? segments : Math.min(segments, 1);
-    this.#holeSegments[direction] = segments - takenBack;
+    state[direction + kHoleSegments] = segments - takenBack;
     counts.missingSegments -= takenBack;
-    if (closed) this.#flags[direction] = this.#flags[direction]! & ~kHoleOpen;
+    if (closed) state[direction + kFlags] = state[direction + kFlags]! & ~kHoleOpen;
   }
 
   /** Counts `bytes` missing in `direction`, revealed at (seconds, nanos); returns the segments counted. */
   #countGap(direction: number, bytes: number, seconds: number, nanos: number): number {
-    const largest = this.#largestSegment[direction]!;
+    const state = this.#state;
+    const largest = state[direction + kLargestSegment]!;
     // Rounded, not up: segments vary in size, and a lost one a little larger than all seen is still one.
     const segments = largest > 0 ? Math.max(1, Math.round(bytes / largest)) : 1;
     this.counts.missingBytes += bytes;
     this.counts.missingSegments += segments;
-    this.#gapFromSeconds[direction] = this.#lastSegmentSeconds[direction]!;
-    this.#gapFromNanos[direction] = this.#lastSegmentNanos[direction]!;
-    this.#gapToSeconds[direction] = seconds;
-    this.#gapToNanos[direction] = nanos;
+    state[direction + kGapFromSeconds] = state[direction + kLastSegmentSeconds]!;
+    state[direction + kGapFromNanos] = state[direction + kLastSegmentNanos]!;
+    state[direction + kGapToSeconds] = seconds;
+    state[direction + kGapToNanos] = nanos;
     return segments;
   }
 }
