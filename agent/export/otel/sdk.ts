@@ -414,20 +414,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     ...(options.batch?.maxQueueOverflow === undefined
       ? {}
       : { maxQueueOverflow: options.batch.maxQueueOverflow }),
-    // Both queues (span objects, encoded requests) report into one export state (below).
-    onStateChange: options.onExportStateChange ? (state, detail) => onQueueState(state, detail) : null,
-  };
-  /**
-   * One export state for the caller: 'failing' when the first queue starts failing, 'ok' when
-   * the last failing one recovers (each queue reports its own transitions once).
-   */
-  let exportStateReported: ExportState = 'ok';
-  let queueStates: () => ExportState = () => 'ok';
-  const onQueueState = (_state: ExportState, detail: ExportStateDetail): void => {
-    const state = queueStates();
-    if (state === exportStateReported) return;
-    exportStateReported = state;
-    options.onExportStateChange?.(state, detail);
+    // The one span queue reports each transition once.
+    onStateChange: options.onExportStateChange ?? null,
   };
   const maxServices = options.maxServices ?? 10_000;
   const histogramAggregation = options.histogramAggregation ?? 'explicit';
@@ -525,12 +513,12 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const base = await detectBaseResource(options.resourceAttributes ?? {});
     const shared = sharedAttributes(base);
 
-    // OTEL_TRACES_EXPORTER=console prints span objects: its own queue of them (span-batcher.ts).
+    // OTEL_TRACES_EXPORTER=console prints span objects: its own queue of them (span-batcher.ts;
+    // the workers then post pairs: spanConfig null).
     const consoleSpans =
       tracesExporter === 'console' ? new SpanBatcher(new ConsoleSpanExporter(), batchOptions) : null;
     // OTLP: encoded requests, this thread's (emit()) and the workers' (offerEncoded()), in one
     // queue (request-batcher.ts) through the SDK's transport with a pass-through serializer.
-    // Console spans are span objects (the workers then post pairs: spanConfig null).
     const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
       new OtlpBytesExporter(
         {
@@ -629,7 +617,6 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
 
     // One of them at most: OTLP requests or console spans.
     const queue = requests ?? consoleSpans;
-    queueStates = () => queue?.state ?? 'ok';
 
     const syncCounts = (): ExporterCountsSource => {
       if (queue !== null) {
@@ -684,12 +671,19 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       maxSpansPerRequest: batchOptions.maxExportBatchSize,
       maxRequestBytes: kDefaultMaxRequestBytes,
     };
+    let closeTimer: NodeJS.Timeout | null = null;
     // This thread's spans (emit(), and the workers' unanswered pairs behind the one flood guard)
     // encoded as they are made, as in the workers: the queue holds request bytes, not spans.
     const local =
       requests === null
         ? null
-        : new CappedRequestEncoder(requestLimits, (request) => requests.offer(request.bytes, request.spans));
+        : new CappedRequestEncoder(requestLimits, (request) => {
+            if (closeTimer !== null) {
+              clearTimeout(closeTimer);
+              closeTimer = null;
+            }
+            requests.offer(request.bytes, request.spans);
+          });
     const builder = new PairSpanBuilder(
       spanConfig,
       sourceFiles,
@@ -697,18 +691,13 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       wirespanMetrics === null ? null : (metric) => wirespanMetrics.record(metric),
       options.kubernetes?.table ?? null,
     );
-    /** Closes the request being built scheduledDelayMillis after its first span (as the span queue's batches). */
-    let closeTimer: NodeJS.Timeout | null = null;
-    const closeLocal = (): void => {
-      if (closeTimer !== null) {
-        clearTimeout(closeTimer);
-        closeTimer = null;
-      }
-      local?.close();
-    };
+    /** The request being built goes out scheduledDelayMillis after its first span at the latest (OTEL_BSP_SCHEDULE_DELAY). */
     const scheduleClose = (): void => {
       if (closeTimer !== null || local === null || local.open === 0) return;
-      closeTimer = setTimeout(closeLocal, batchOptions.scheduledDelayMillis);
+      closeTimer = setTimeout(() => {
+        closeTimer = null;
+        local.close();
+      }, batchOptions.scheduledDelayMillis);
       closeTimer.unref();
     };
     let closed = false;
@@ -782,7 +771,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const shutdown = async (): Promise<OtelShutdownResult> => {
       if (!closed) {
         builder.flush();
-        closeLocal();
+        local?.close();
       }
       closed = true;
       void options.kubernetes?.stop();
@@ -863,7 +852,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       kubernetesPort: options.kubernetes ? () => options.kubernetes!.connectWorker() : null,
       async forceFlush(): Promise<void> {
         builder.flush();
-        closeLocal();
+        local?.close();
         await queue?.forceFlush();
         if (meterProvider instanceof MeterProvider) await meterProvider.forceFlush();
       },
@@ -875,7 +864,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return queue?.whenRoom() ?? Promise.resolve();
       },
       get exportState(): ExportState {
-        return queueStates();
+        return queue?.state ?? 'ok';
       },
       setStatsSource(source): void {
         statsSource = source;
