@@ -15,7 +15,7 @@
  * bytes, ~2.3x faster); the requests, this thread's and the workers', wait in one queue bounded
  * in spans (request-batcher.ts) for the SDK's own transport with a pass-through serializer
  * (otlp-bytes-exporter.ts). So the queue holds request bytes (~750 B a span), not span objects
- * (measured: `replay --otlp --workers 0`, 1 M packets, peak RSS 467 -> 324 MB). Only
+ * (measured: `replay --otlp --workers 0`, 1 M packets, peak RSS 456 -> 316 MiB). Only
  * OTEL_TRACES_EXPORTER=console queues span objects (span-batcher.ts), as it prints them.
  * Measured on the 2-core dev machine (test/export/span-path.bench.ts): creating spans through
  * per-service TracerProviders cost 2.6-2.9x more than building the ReadableSpans directly
