@@ -28,15 +28,10 @@ import { ExportResultCode, type InstrumentationScope, TraceState } from '@opente
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  RandomIdGenerator,
-  type ReadableSpan,
-  type SpanExporter,
-  type TimedEvent,
-} from '@opentelemetry/sdk-trace';
+import { RandomIdGenerator, type ReadableSpan, type TimedEvent } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
+import { OtlpBytesExporter } from '../../agent/export/otel/otlp-bytes-exporter.ts';
 import { OtlpTraceEncoder } from '../../agent/export/otel/otlp-encode.ts';
-import { OtlpTraceExporter } from '../../agent/export/otel/otlp-trace-exporter.ts';
 import { transportPayload } from '../../agent/export/otel/otlp-transport.ts';
 import { kScope, PairSpan } from '../../agent/export/otel/pair-span.ts';
 import { detectBaseResource, serviceResource, sharedAttributes } from '../../agent/export/otel/resource.ts';
@@ -578,30 +573,46 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
   });
 });
 
-describe('OtlpTraceExporter end to end (real gRPC receiver)', () => {
+describe('encoded requests end to end through the SDK transport (real gRPC receiver)', () => {
   let receiver: OtlpReceiver;
   before(async () => {
     receiver = await startReceiver();
   });
   after(() => receiver.close());
 
-  async function send(exporter: SpanExporter, spans: ReadableSpan[]): Promise<typeof receiver.spans> {
+  /** Sends `spans` in two requests, each span batch through `exportBatch`. */
+  async function send(
+    exportBatch: (batch: ReadableSpan[], done: (result: { code: number; error?: Error }) => void) => void,
+    shutdown: () => Promise<void>,
+    spans: ReadableSpan[],
+  ): Promise<typeof receiver.spans> {
     receiver.reset();
     const batches = [spans.slice(0, 100), spans.slice(100)];
     for (const batch of batches) {
       const result = await new Promise<{ code: number; error?: Error }>((resolve) =>
-        exporter.export(batch, resolve),
+        exportBatch(batch, resolve),
       );
       assert.equal(result.code, ExportResultCode.SUCCESS, result.error?.message);
     }
-    await exporter.shutdown();
+    await shutdown();
     return [...receiver.spans].sort((a, b) => a.spanId.localeCompare(b.spanId));
   }
 
-  test('the receiver gets the same spans from the new exporter as from the SDK exporter', async () => {
+  test('the receiver gets the same spans from our encoder and transport as from the SDK exporter', async () => {
     const spans = await pairSpans();
-    const viaSdk = await send(new OTLPTraceExporter({ url: receiver.endpoint }), spans);
-    const viaOurs = await send(new OtlpTraceExporter({ url: receiver.endpoint }), spans);
+    const sdk = new OTLPTraceExporter({ url: receiver.endpoint });
+    const viaSdk = await send(
+      (batch, done) => sdk.export(batch, done),
+      () => sdk.shutdown(),
+      spans,
+    );
+    const ours = new OtlpBytesExporter({ url: receiver.endpoint });
+    const encoder = new OtlpTraceEncoder();
+    const viaOurs = await send(
+      (batch, done) => ours.export({ bytes: encoder.encode(batch), spans: batch.length }, done),
+      () => ours.shutdown(),
+      spans,
+    );
     assert.equal(viaOurs.length, spans.length);
     assert.equal(viaSdk.length, spans.length);
     for (let i = 0; i < viaSdk.length; i++) assert.deepEqual(viaOurs[i], viaSdk[i]);
@@ -609,9 +620,9 @@ describe('OtlpTraceExporter end to end (real gRPC receiver)', () => {
   });
 
   test('an unreachable collector: a failed export carrying gRPC UNAVAILABLE (what fresh-channel.ts keys on)', async () => {
-    const exporter = new OtlpTraceExporter({ url: 'http://127.0.0.1:1', timeoutMillis: 500 });
+    const exporter = new OtlpBytesExporter({ url: 'http://127.0.0.1:1', timeoutMillis: 500 });
     const result = await new Promise<{ code: number; error?: Error }>((resolve) =>
-      exporter.export([span({})], resolve),
+      exporter.export({ bytes: new OtlpTraceEncoder().encode([span({})]), spans: 1 }, resolve),
     );
     assert.equal(result.code, ExportResultCode.FAILED);
     assert.equal(

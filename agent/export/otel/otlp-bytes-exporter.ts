@@ -1,9 +1,12 @@
 /**
- * The OTLP trace exporter for requests that are already encoded (by the workers, see
- * request-batcher.ts): the SDK's own export delegate (gRPC or HTTP, otlp-transport.ts), built as
- * otlp-trace-exporter.ts builds it (same options, `OTEL_EXPORTER_OTLP_*` configuration, headers,
- * TLS, compression, timeouts, concurrency limit, partial-success logging), with a pass-through
- * serializer: the bytes go on the wire as they are. Responses are decoded by the SDK's deserializer.
+ * The OTLP trace exporter, for requests that are already encoded (span-request-encoder.ts, see
+ * request-batcher.ts): the SDK's own export delegate (gRPC or HTTP, otlp-transport.ts), built
+ * exactly as the SDK's OTLPTraceExporter builds itself (0.301.0, gRPC:
+ * `createOtlpGrpcExportDelegate(convertLegacyOtlpGrpcOptions(config, 'TRACES'), serializer, ...)`;
+ * http/protobuf: the same with createOtlpHttpExportDelegate), so it takes the same options and
+ * behaves the same on the wire (`OTEL_EXPORTER_OTLP_*` configuration, headers, TLS, compression,
+ * timeouts, concurrency limit, partial-success logging), with a pass-through serializer: the
+ * bytes go on the wire as they are. Responses are decoded by the SDK's deserializer.
  *
  * FreshChannelRequestExporter puts it behind a FreshChannel (`run`: a new gRPC channel after
  * UNAVAILABLE, see fresh-channel.ts).

@@ -1,7 +1,7 @@
 /**
  * ReadableSpan[] → OTLP `ExportTraceServiceRequest` protobuf bytes, written by hand into one
  * reused growable buffer: wirespan's replacement for otlp-transformer's ProtobufTraceSerializer
- * (handed to the official gRPC transport by otlp-trace-exporter.ts).
+ * (its requests handed to the official gRPC transport by otlp-bytes-exporter.ts).
  *
  * Same message, same field order, same canonical encoding as the SDK serializer (the
  * equivalence test decodes both with the receiver's protos and compares them span by span; with

@@ -156,7 +156,7 @@ export class PairSpanBuilder {
     this.#spansOff = protocolFlags(matcherRegistry, config.spansOff, 'spansOff');
   }
 
-  /** Maps, samples and hands on one pair; never throws (a mapping error is counted). */
+  /** Maps, samples and hands on one pair; never throws (a mapping error, or onSpan's, is counted). */
   emit(pair: PairData): void {
     try {
       if (this.#ignore?.ignores(pair)) {
@@ -211,22 +211,28 @@ export class PairSpanBuilder {
     this.#kubernetes?.flush?.();
   }
 
+  /** An `unanswered flood` span (also from flush(), outside emit()'s catch: it counts its own errors). */
   #aggregate(a: FloodAggregate): void {
     if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(a.firstPair)] === 1) return;
-    const resource = this.#mapper.map(a.firstPair);
-    this.#onSpan(
-      new PairSpan(
-        a.name,
-        a.kind,
-        { traceId: this.#ids.generateTraceId(), spanId: this.#ids.generateSpanId(), traceFlags: 1 },
-        undefined,
-        a.startTime,
-        a.endTime,
-        a.durationNanos,
-        { code: a.statusCode },
-        a.attributes,
-        this.#resources.get(resource.resourceKey, resource),
-      ),
-    );
+    try {
+      const resource = this.#mapper.map(a.firstPair);
+      this.#onSpan(
+        new PairSpan(
+          a.name,
+          a.kind,
+          { traceId: this.#ids.generateTraceId(), spanId: this.#ids.generateSpanId(), traceFlags: 1 },
+          undefined,
+          a.startTime,
+          a.endTime,
+          a.durationNanos,
+          { code: a.statusCode },
+          a.attributes,
+          this.#resources.get(resource.resourceKey, resource),
+        ),
+      );
+    } catch (error) {
+      this.counts.droppedMappingError++;
+      this.counts.lastMappingError ??= messageOf(error);
+    }
   }
 }

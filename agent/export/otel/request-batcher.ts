@@ -1,15 +1,15 @@
 /**
- * The queue of ENCODED export requests: the main-thread half of the worker span path. Workers
- * map, sample and encode their spans into finished `ExportTraceServiceRequest` bytes (each
- * with its span count); this queue sends them through an exporter that passes the bytes
- * through (otlp-bytes-exporter.ts). It is the SpanBatcher's queue (span-batcher.ts: bounded
+ * The queue of ENCODED export requests: the main-thread half of the span path. The workers, and
+ * the main thread itself for the pairs it is given (`--workers 0`), map, sample and encode their
+ * spans into finished `ExportTraceServiceRequest` bytes (each with its span count); this queue
+ * sends them through an exporter that passes the bytes through (otlp-bytes-exporter.ts). It is the SpanBatcher's queue (span-batcher.ts: bounded
  * and counted in spans, whenRoom() backpressure, at most `maxConcurrentExports` in flight,
  * both failure policies, the export state) over requests instead of span objects:
  *
  * - a request that would take the queue beyond its cap is dropped whole and its spans counted;
  * - requests are not merged (a worker's request already holds up to its batch size of spans)
  *   and never split: RESOURCE_EXHAUSTED "larger than max" is permanent (counted failed), as
- *   the workers cap each request's encoded size well under gRPC's default 4 MiB receive limit
+ *   every request's encoded size is capped well under gRPC's default 4 MiB receive limit
  *   by construction (span-request-encoder.ts).
  */
 import type { ExportResultCode } from '@opentelemetry/core';

@@ -2,21 +2,26 @@
  * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK (NodeSDK owns the
  * lifecycle, the MeterProvider with its metric readers and views, the diag logger from
  * OTEL_LOG_LEVEL and OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
- * span and queues it for the trace exporter.
+ * span and encodes it into the OTLP request being built, as the workers do (offerEncoded()).
  *
  * Exporters as the SDK environment variables choose them (exporter-env.ts): traces otlp,
  * console or none; metrics any of otlp, prometheus (prometheus-endpoint.ts), console; OTLP over
  * grpc or http/protobuf per signal (otlp-transport.ts). The latency histograms go out under each
  * observed service's resource (service-metrics.ts).
  *
- * Span path: spans are built as ReadableSpan objects and batched by span-batcher.ts straight
- * into the OTLP trace exporter, not through a Tracer and the BatchSpanProcessor. Measured on the
- * 2-core dev machine (test/export/span-path.bench.ts): creating spans through per-service
- * TracerProviders cost 2.6-2.9x more than building the ReadableSpans directly (~63-65k vs
- * ~175k spans/s, same mapped corpus pairs); both then pay the same OTLP serialisation. That is
- * otlp-encode.ts (through the SDK's gRPC transport, otlp-trace-exporter.ts), not the SDK's
- * serializer: same bytes, ~2.3x faster (test/export/otlp-encode.bench.ts). The direct path also gives per-service Resource objects (NodeSDK's
- * single TracerProvider has one Resource), counted drops and bounded export concurrency.
+ * Span path, one for every worker count: PairSpanBuilder builds ReadableSpan objects (not through
+ * a Tracer and the BatchSpanProcessor) and each is encoded at once into the request being built
+ * (span-request-encoder.ts CappedRequestEncoder: otlp-encode.ts, not the SDK's serializer: same
+ * bytes, ~2.3x faster); the requests, this thread's and the workers', wait in one queue bounded
+ * in spans (request-batcher.ts) for the SDK's own transport with a pass-through serializer
+ * (otlp-bytes-exporter.ts). So the queue holds request bytes (~750 B a span), not span objects
+ * (measured: `replay --otlp --workers 0`, 1 M packets, peak RSS 456 -> 316 MiB). Only
+ * OTEL_TRACES_EXPORTER=console queues span objects (span-batcher.ts), as it prints them.
+ * Measured on the 2-core dev machine (test/export/span-path.bench.ts): creating spans through
+ * per-service TracerProviders cost 2.6-2.9x more than building the ReadableSpans directly
+ * (~63-65k vs ~175k spans/s, same mapped corpus pairs). The direct path also gives per-service
+ * Resource objects (NodeSDK's single TracerProvider has one Resource), counted drops and bounded
+ * export concurrency.
  * Everything the Tracer would have checked (attribute types, value length limit) is produced
  * valid here.
  *
@@ -40,7 +45,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ConsoleSpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { ConsoleSpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { KubernetesMetadata } from '../../enrich/kubernetes/metadata.ts';
@@ -56,7 +61,6 @@ import {
 import { FreshChannel } from './fresh-channel.ts';
 import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMetrics } from './metrics.ts';
 import { FreshChannelRequestExporter, OtlpBytesExporter } from './otlp-bytes-exporter.ts';
-import { OtlpTraceExporter } from './otlp-trace-exporter.ts';
 import { otlpEndpoint, otlpProtocolFromEnv } from './otlp-transport.ts';
 import { type IgnoreRules, kNoIgnoreRules, PairIgnore } from './pair-ignore.ts';
 import { kScope } from './pair-span.ts';
@@ -76,10 +80,12 @@ import {
 import { kDefaultUnansweredSpansPerSecond } from './span-flood.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from './span-mapper.ts';
 import {
+  CappedRequestEncoder,
   type EncodedSpans,
   kDefaultMaxRequestBytes,
   mergeTally,
   type SpanEncoderConfig,
+  tallyPair,
 } from './span-request-encoder.ts';
 
 export interface OtelExporterOptions {
@@ -142,7 +148,8 @@ export interface OtelExporterOptions {
   /** Upper bound on shutdown(). Default 2 × export timeout + 1000 ms. */
   shutdownTimeoutMillis?: number;
   /**
-   * Span queue. Defaults: OTEL_BSP_MAX_QUEUE_SIZE / _MAX_EXPORT_BATCH_SIZE / _SCHEDULE_DELAY, else
+   * Span queue (of encoded requests, bounded in spans; a request is dropped whole). Defaults:
+   * OTEL_BSP_MAX_QUEUE_SIZE / _MAX_EXPORT_BATCH_SIZE (spans per request) / _SCHEDULE_DELAY, else
    * 65536 / 2048 / 500 ms; 4 concurrent exports; with retryUntilExported, retries after 1 s
    * doubling to 30 s and 8192 spans of overflow (see SpanBatcherOptions).
    */
@@ -189,7 +196,7 @@ export interface OtelExporterOptions {
 export interface OtelExporterCounters {
   /** Pairs given to emit(). */
   pairs: number;
-  /** Spans accepted into the export queue. */
+  /** Spans accepted for export: in the export queue, or in the request being built. */
   queued: number;
   /** Spans the collector acknowledged. */
   exported: number;
@@ -310,30 +317,6 @@ class CountingMetricExporter implements PushMetricExporter {
   }
 }
 
-/** The OTLP trace exporter behind a FreshChannel (retryUntilExported). */
-class FreshChannelSpanExporter implements SpanExporter {
-  readonly #channel: FreshChannel<OtlpTraceExporter>;
-
-  constructor(channel: FreshChannel<OtlpTraceExporter>) {
-    this.#channel = channel;
-  }
-
-  export(spans: ReadableSpan[], resultCallback: Parameters<SpanExporter['export']>[1]): void {
-    this.#channel.current().export(spans, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS) this.#channel.failed(result.error);
-      resultCallback(result);
-    });
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#channel.current().forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#channel.shutdown();
-  }
-}
-
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
 }
@@ -431,20 +414,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     ...(options.batch?.maxQueueOverflow === undefined
       ? {}
       : { maxQueueOverflow: options.batch.maxQueueOverflow }),
-    // Both queues (span objects, encoded requests) report into one export state (below).
-    onStateChange: options.onExportStateChange ? (state, detail) => onQueueState(state, detail) : null,
-  };
-  /**
-   * One export state for the caller: 'failing' when the first queue starts failing, 'ok' when
-   * the last failing one recovers (each queue reports its own transitions once).
-   */
-  let exportStateReported: ExportState = 'ok';
-  let queueStates: () => ExportState = () => 'ok';
-  const onQueueState = (_state: ExportState, detail: ExportStateDetail): void => {
-    const state = queueStates();
-    if (state === exportStateReported) return;
-    exportStateReported = state;
-    options.onExportStateChange?.(state, detail);
+    // The one span queue reports each transition once.
+    onStateChange: options.onExportStateChange ?? null,
   };
   const maxServices = options.maxServices ?? 10_000;
   const histogramAggregation = options.histogramAggregation ?? 'explicit';
@@ -526,26 +497,15 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
   let lastMappingError: string | null = null;
   let statsSource = options.statsSource ?? null;
 
-  const tallyPair = (pair: PairData): void => {
+  /** Counts a pair (its tally: the same rule as the workers'). */
+  const countPair = (pair: PairData): void => {
     pairsSeen++;
-    let tally = counts.pairs[pair.protocol];
-    if (tally === undefined) {
-      tally = { matched: 0, unanswered: 0, unansweredBy: {} };
-      counts.pairs[pair.protocol] = tally;
-    }
-    if (pair.outcome === 0) tally.matched++;
-    else {
-      tally.unanswered++;
-      const reason =
-        ['expired', 'evicted', 'end_of_input', 'connection_closed', 'capture_gap'][pair.unansweredReason] ??
-        'unknown';
-      tally.unansweredBy[reason] = (tally.unansweredBy[reason] ?? 0) + 1;
-    }
+    tallyPair(counts.pairs, pair);
   };
 
   if (sdkDisabled) {
     void options.kubernetes?.stop(); // no spans to name
-    return disabledExporter(traceEndpoint, tallyPair, () => pairsSeen);
+    return disabledExporter(traceEndpoint, countPair, () => pairsSeen);
   }
 
   activeExporter = true;
@@ -553,30 +513,12 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const base = await detectBaseResource(options.resourceAttributes ?? {});
     const shared = sharedAttributes(base);
 
-    // The SDK's transport (gRPC or HTTP) and configuration with wirespan's span encoder (otlp-trace-exporter.ts).
-    const newTraceExporter = (userAgent: string | undefined): OtlpTraceExporter =>
-      new OtlpTraceExporter(
-        {
-          ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-          ...(options.exportTimeoutMillis === undefined ? {} : { timeoutMillis: exportTimeoutMillis }),
-          // One above our own bound: the exporter frees a slot a microtask after each callback.
-          concurrencyLimit: batchOptions.maxConcurrentExports + 1,
-          ...(userAgent === undefined ? {} : { userAgent }),
-        },
-        traceProtocol,
-      );
-    const traceExporter: SpanExporter | null =
-      tracesExporter === 'console'
-        ? new ConsoleSpanExporter()
-        : tracesExporter === 'none'
-          ? null
-          : retryUntilExported
-            ? new FreshChannelSpanExporter(new FreshChannel('traces', newTraceExporter, true))
-            : newTraceExporter(undefined);
-    const batcher = traceExporter === null ? null : new SpanBatcher(traceExporter, batchOptions);
-    // Requests the workers encoded (offerEncoded()): the same transport with a pass-through
-    // serializer, the same queue semantics (request-batcher.ts); its own channel.
-    // Console spans come from span objects only (the workers then post pairs: spanConfig null).
+    // OTEL_TRACES_EXPORTER=console prints span objects: its own queue of them (span-batcher.ts;
+    // the workers then post pairs: spanConfig null).
+    const consoleSpans =
+      tracesExporter === 'console' ? new SpanBatcher(new ConsoleSpanExporter(), batchOptions) : null;
+    // OTLP: encoded requests, this thread's (emit()) and the workers' (offerEncoded()), in one
+    // queue (request-batcher.ts) through the SDK's transport with a pass-through serializer.
     const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
       new OtlpBytesExporter(
         {
@@ -591,7 +533,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       tracesExporter !== 'otlp'
         ? null
         : retryUntilExported
-          ? new FreshChannelRequestExporter(new FreshChannel('traces-encoded', newBytesExporter, true))
+          ? new FreshChannelRequestExporter(new FreshChannel('traces', newBytesExporter, true))
           : newBytesExporter(undefined);
     const requests =
       bytesExporter === null
@@ -673,18 +615,17 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     if (meterProvider !== null)
       options.kubernetes?.observe(meterProvider.getMeter(kScope.name, kScope.version));
 
-    queueStates = () => (batcher?.state === 'failing' || requests?.state === 'failing' ? 'failing' : 'ok');
+    // One of them at most: OTLP requests or console spans.
+    const queue = requests ?? consoleSpans;
 
     const syncCounts = (): ExporterCountsSource => {
-      if (batcher !== null) {
-        const c = batcher.counters;
-        const r = requests?.counters;
-        counts.exported = c.exported + (r?.exported ?? 0);
-        counts.droppedQueueFull = c.droppedQueueFull + (r?.droppedQueueFull ?? 0);
-        counts.exportFailed = c.failed + (r?.failed ?? 0);
-        counts.queued =
-          batcher.queued + batcher.inFlight + (requests === null ? 0 : requests.queued + requests.inFlight);
-        counts.traceExportErrors = c.exportErrors + (r?.exportErrors ?? 0);
+      if (queue !== null) {
+        const c = queue.counters;
+        counts.exported = c.exported;
+        counts.droppedQueueFull = c.droppedQueueFull;
+        counts.exportFailed = c.failed;
+        counts.queued = (local?.open ?? 0) + queue.queued + queue.inFlight;
+        counts.traceExportErrors = c.exportErrors;
       }
       const b = builder.counts;
       counts.sampledOut = b.sampledOut + encoded.sampledOut;
@@ -723,17 +664,42 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       unansweredSpansTotalPerSecond: options.unansweredSpansTotalPerSecond,
       unansweredLateSeconds: options.unansweredLateSeconds,
       sharedResourceAttributes: shared,
-      traces: batcher !== null,
+      traces: queue !== null,
     };
+    const requestLimits = {
+      // The span queue's batch size (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), capped in bytes.
+      maxSpansPerRequest: batchOptions.maxExportBatchSize,
+      maxRequestBytes: kDefaultMaxRequestBytes,
+    };
+    let closeTimer: NodeJS.Timeout | null = null;
+    // This thread's spans (emit(), and the workers' unanswered pairs behind the one flood guard)
+    // encoded as they are made, as in the workers: the queue holds request bytes, not spans.
+    const local =
+      requests === null
+        ? null
+        : new CappedRequestEncoder(requestLimits, (request) => {
+            if (closeTimer !== null) {
+              clearTimeout(closeTimer);
+              closeTimer = null;
+            }
+            requests.offer(request.bytes, request.spans);
+          });
     const builder = new PairSpanBuilder(
       spanConfig,
       sourceFiles,
-      (span) => {
-        if (!closed) batcher?.offer(span);
-      },
+      local === null ? (span) => consoleSpans?.offer(span) : (span) => local.add(span),
       wirespanMetrics === null ? null : (metric) => wirespanMetrics.record(metric),
       options.kubernetes?.table ?? null,
     );
+    /** The request being built goes out scheduledDelayMillis after its first span at the latest (OTEL_BSP_SCHEDULE_DELAY). */
+    const scheduleClose = (): void => {
+      if (closeTimer !== null || local === null || local.open === 0) return;
+      closeTimer = setTimeout(() => {
+        closeTimer = null;
+        local.close();
+      }, batchOptions.scheduledDelayMillis);
+      closeTimer.unref();
+    };
     let closed = false;
     let shutdownPromise: Promise<OtelShutdownResult> | null = null;
 
@@ -743,7 +709,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return;
       }
       try {
-        tallyPair(pair);
+        countPair(pair);
       } catch (error) {
         tallyErrors++;
         lastMappingError ??= messageOf(error);
@@ -751,6 +717,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       }
       builder.emit(pair);
       lastMappingError ??= builder.counts.lastMappingError;
+      scheduleClose();
     };
 
     /** A worker's batch (span-request-encoder.ts): its counts, latency points and requests. */
@@ -769,6 +736,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         else builder.emit(pair);
       }
       lastMappingError ??= builder.counts.lastMappingError;
+      scheduleClose();
       if (requests === null) return;
       for (const request of batch.requests) {
         if (closed) encoded.droppedAfterShutdown += request.spans;
@@ -778,31 +746,33 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
 
     const counters = (): OtelExporterCounters => {
       syncCounts();
-      const b = batcher?.counters;
-      const r = requests?.counters;
+      const q = queue?.counters;
       return {
         pairs: pairsSeen,
-        queued: (b?.accepted ?? 0) + (r?.accepted ?? 0),
+        // Spans in the request being built count as queued: a checkpoint waits for them too.
+        queued: (local?.open ?? 0) + (q?.accepted ?? 0),
         exported: counts.exported,
         dropped:
           counts.droppedQueueFull +
           counts.droppedAfterShutdown +
           encoded.droppedAfterShutdown +
-          (b?.droppedAfterShutdown ?? 0) +
-          (r?.droppedAfterShutdown ?? 0) +
+          (q?.droppedAfterShutdown ?? 0) +
           counts.droppedMappingError,
         failed: counts.exportFailed,
         sampledOut: counts.sampledOut,
         ignored: counts.ignored,
         invalidTraceparents: counts.invalidTraceparents,
         traceExportErrors: counts.traceExportErrors,
-        traceExportRetries: (b?.retries ?? 0) + (r?.retries ?? 0),
+        traceExportRetries: q?.retries ?? 0,
         metricExportErrors: counts.metricExportErrors,
       };
     };
 
     const shutdown = async (): Promise<OtelShutdownResult> => {
-      if (!closed) builder.flush();
+      if (!closed) {
+        builder.flush();
+        local?.close();
+      }
       closed = true;
       void options.kubernetes?.stop();
       const started = performance.now();
@@ -812,28 +782,20 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       const metricReserve =
         pushReaders.length === 0 ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
       const problems: string[] = [];
-      if (batcher !== null && traceExporter !== null) {
-        const [drained, drainedRequests] = await Promise.all([
-          batcher.drain(deadline - metricReserve),
-          requests === null ? { complete: true } : requests.drain(deadline - metricReserve),
-        ]);
-        // Closes the gRPC channels; bounded, as they first await requests shutdown gave up on.
-        await withDeadline(
-          Promise.all([
-            traceExporter.shutdown().catch(() => undefined),
-            bytesExporter?.shutdown().catch(() => undefined),
-          ]),
-          Math.min(deadline - metricReserve, performance.now() + 1000),
-        );
-        const failed = batcher.counters.failed + (requests?.counters.failed ?? 0);
-        const errors = batcher.counters.exportErrors + (requests?.counters.exportErrors ?? 0);
+      if (queue !== null) {
+        const drained = await queue.drain(deadline - metricReserve);
+        // Closes the gRPC channel; bounded, as it first awaits requests shutdown gave up on.
+        if (bytesExporter !== null) {
+          await withDeadline(
+            bytesExporter.shutdown().catch(() => undefined),
+            Math.min(deadline - metricReserve, performance.now() + 1000),
+          );
+        }
+        const { failed, exportErrors } = queue.counters;
         // Agent mode: failed requests were retried; only spans never exported are a problem.
-        if (failed > 0 || (!retryUntilExported && errors > 0)) {
-          const reason =
-            (retryUntilExported ? (batcher.outageError ?? requests?.outageError) : null) ??
-            batcher.lastError ??
-            requests?.lastError;
-          const complete = drained.complete && drainedRequests.complete;
+        if (failed > 0 || (!retryUntilExported && exportErrors > 0)) {
+          const reason = (retryUntilExported ? queue.outageError : null) ?? queue.lastError;
+          const complete = drained.complete;
           problems.push(
             `OTLP trace export to ${traceEndpoint} failed: ${reason ?? 'gave up at shutdown'} (${failed} spans not exported${complete ? '' : `, gave up after ${Math.round(performance.now() - started)} ms`})`,
           );
@@ -841,8 +803,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       }
       // Agent mode promises no drops short of its hard cap: say so if there were any (replay's
       // caller reports its own drops from the result).
-      const droppedQueueFull =
-        (batcher?.counters.droppedQueueFull ?? 0) + (requests?.counters.droppedQueueFull ?? 0);
+      const droppedQueueFull = queue?.counters.droppedQueueFull ?? 0;
       if (retryUntilExported && droppedQueueFull > 0) {
         problems.push(
           `${droppedQueueFull} spans dropped: the export queue was full (${batchOptions.maxQueueSize} + overflow)`,
@@ -887,19 +848,12 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     return {
       emit,
       offerEncoded,
-      spanConfig:
-        requests === null
-          ? null
-          : {
-              ...spanConfig,
-              // The span queue's batch size (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), capped in bytes.
-              maxSpansPerRequest: batchOptions.maxExportBatchSize,
-              maxRequestBytes: kDefaultMaxRequestBytes,
-            },
+      spanConfig: requests === null ? null : { ...spanConfig, ...requestLimits },
       kubernetesPort: options.kubernetes ? () => options.kubernetes!.connectWorker() : null,
       async forceFlush(): Promise<void> {
         builder.flush();
-        await Promise.all([batcher?.forceFlush(), requests?.forceFlush()]);
+        local?.close();
+        await queue?.forceFlush();
         if (meterProvider instanceof MeterProvider) await meterProvider.forceFlush();
       },
       shutdown(): Promise<OtelShutdownResult> {
@@ -907,11 +861,10 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return shutdownPromise;
       },
       whenRoom(): Promise<void> {
-        if (batcher === null) return Promise.resolve();
-        return Promise.all([batcher.whenRoom(), requests?.whenRoom()]).then(() => undefined);
+        return queue?.whenRoom() ?? Promise.resolve();
       },
       get exportState(): ExportState {
-        return queueStates();
+        return queue?.state ?? 'ok';
       },
       setStatsSource(source): void {
         statsSource = source;
@@ -942,13 +895,13 @@ function releaseGlobals(): void {
 /** OTEL_SDK_DISABLED=true: an exporter that counts pairs and exports nothing. */
 function disabledExporter(
   endpoint: string,
-  tallyPair: (pair: PairData) => void,
+  countPair: (pair: PairData) => void,
   pairsSeen: () => number,
 ): OtelExporter {
   return {
     emit: (pair) => {
       try {
-        tallyPair(pair);
+        countPair(pair);
       } catch {
         // never throws
       }

@@ -14,9 +14,10 @@
  * Batches are arrays filled in place; sealed batches wait in a FIFO.
  *
  * The queue is generic over its items, each of which carries a span count (Batcher<T>): the
- * SpanBatcher's items are span objects (one span each, batched up to maxExportBatchSize);
- * the RequestBatcher's (request-batcher.ts) are requests the workers encoded (their span
- * count each, never merged: every request is a batch of its own, and one cannot be halved).
+ * RequestBatcher's (request-batcher.ts) are encoded OTLP requests, the span path of every worker
+ * count (their span count each, never merged: every request is a batch of its own, and one
+ * cannot be halved); the SpanBatcher's are span objects (one span each, batched up to
+ * maxExportBatchSize), for OTEL_TRACES_EXPORTER=console only.
  *
  * Two failure policies:
  * - default (`replay`): a failed request's spans are counted failed and the queue moves on.
@@ -508,7 +509,7 @@ export class Batcher<T> {
   }
 }
 
-/** The queue of span objects (emit() on this thread), sent through the OTLP trace exporter. */
+/** The queue of span objects, for the console exporter (OTLP spans are queued encoded: request-batcher.ts). */
 export class SpanBatcher extends Batcher<ReadableSpan> {
   constructor(exporter: SpanExporter, options: SpanBatcherOptions) {
     super(exporter, options, () => 1);

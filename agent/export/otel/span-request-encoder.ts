@@ -6,7 +6,9 @@
  * EncodedSpans batch, posted to the main thread (its request bytes and latency points
  * transferred, not copied), where `OtelExporter.offerEncoded()` queues the requests for the gRPC
  * transport (request-batcher.ts) and takes over the counts and latency points; exported /
- * dropped / failed are decided there.
+ * dropped / failed are decided there. The main thread makes its own spans (`--workers 0`, and the
+ * workers' unanswered pairs below) with the same PairSpanBuilder and CappedRequestEncoder, its
+ * requests going straight into that queue (sdk.ts): one span path for every worker count.
  *
  * Unanswered pairs, while the flood guard is on (unansweredSpansPerSecond > 0), are not mapped
  * here: they travel as pair objects (`unanswered`) and the main thread's exporter maps them
@@ -191,10 +193,58 @@ export function mergeTally(into: PairTally, delta: PairTally): void {
   }
 }
 
+/** Request caps (SpanEncoderConfig's). */
+export type RequestLimits = Pick<SpanEncoderConfig, 'maxSpansPerRequest' | 'maxRequestBytes'>;
+
+/**
+ * Spans -> finished requests, each span encoded at once (so it dies young); a request closes at
+ * its span count, or before a span would take its bytes past the byte cap (a span larger than
+ * the cap goes alone). The one rule for both span paths: the workers' SpanRequestEncoder and
+ * the main thread's exporter (sdk.ts). add() throws what the encoder throws (not expected: the
+ * builder makes valid spans), with the span left out; PairSpanBuilder counts it.
+ */
+export class CappedRequestEncoder {
+  readonly #limits: RequestLimits;
+  readonly #encoder = new OtlpTraceEncoder();
+  readonly #onRequest: (request: EncodedRequest) => void;
+
+  constructor(limits: RequestLimits, onRequest: (request: EncodedRequest) => void) {
+    if (!(Number.isInteger(limits.maxSpansPerRequest) && limits.maxSpansPerRequest >= 1)) {
+      throw new Error(`maxSpansPerRequest must be a positive integer, got ${limits.maxSpansPerRequest}`);
+    }
+    this.#limits = limits;
+    this.#onRequest = onRequest;
+  }
+
+  /** Spans in the request being built. */
+  get open(): number {
+    return this.#encoder.added;
+  }
+
+  add(span: PairSpan): void {
+    const encoder = this.#encoder;
+    encoder.add(span);
+    if (encoder.requestBound > this.#limits.maxRequestBytes && encoder.added > 1) this.#take(true);
+    else if (encoder.added >= this.#limits.maxSpansPerRequest) this.#take(false);
+  }
+
+  /** Closes the request being built (nothing when it is empty). */
+  close(): void {
+    this.#take(false);
+  }
+
+  /** Closes the request being built (with `leaveLast`, without the span added last). */
+  #take(leaveLast: boolean): void {
+    const spans = leaveLast ? this.#encoder.added - 1 : this.#encoder.added;
+    if (spans === 0) return;
+    this.#onRequest({ bytes: this.#encoder.take(leaveLast), spans });
+  }
+}
+
 export class SpanRequestEncoder {
   readonly #config: SpanEncoderConfig;
   readonly #builder: PairSpanBuilder;
-  readonly #encoder = new OtlpTraceEncoder();
+  readonly #encoder: CappedRequestEncoder;
   readonly #post: (batch: EncodedSpans) => void;
   #requests: EncodedRequest[] = [];
   readonly #latency = new LatencyPointBuffer();
@@ -216,16 +266,14 @@ export class SpanRequestEncoder {
     post: (batch: EncodedSpans) => void,
     kubernetes: AddressLookup | null = null,
   ) {
-    if (!(Number.isInteger(config.maxSpansPerRequest) && config.maxSpansPerRequest >= 1)) {
-      throw new Error(`maxSpansPerRequest must be a positive integer, got ${config.maxSpansPerRequest}`);
-    }
     this.#config = config;
     this.#post = post;
     this.#floodOnMain = config.traces && config.unansweredSpansPerSecond > 0;
+    this.#encoder = new CappedRequestEncoder(config, (request) => this.#requests.push(request));
     this.#builder = new PairSpanBuilder(
       config,
       sourceFiles,
-      (span) => this.#add(span),
+      (span) => this.#encoder.add(span),
       (metric) => this.#latency.add(metric),
       kubernetes,
     );
@@ -247,7 +295,7 @@ export class SpanRequestEncoder {
 
   /** Closes the request being built and posts everything (nothing when there is nothing new). */
   flush(): void {
-    this.#take(false);
+    this.#encoder.close();
     this.#postBatch();
   }
 
@@ -289,31 +337,6 @@ export class SpanRequestEncoder {
   finish(): void {
     this.#builder.flush();
     this.flush();
-  }
-
-  /**
-   * Encodes a span at once (so it dies young); the request closes at its span count, or before
-   * this span would take its bytes past the cap.
-   */
-  #add(span: PairSpan): void {
-    const encoder = this.#encoder;
-    try {
-      encoder.add(span);
-    } catch (error) {
-      // A span the encoder cannot write (not expected: the builder makes valid spans).
-      this.#builder.counts.droppedMappingError++;
-      this.#builder.counts.lastMappingError ??= error instanceof Error ? error.message : String(error);
-      return;
-    }
-    if (encoder.requestBound > this.#config.maxRequestBytes && encoder.added > 1) this.#take(true);
-    else if (encoder.added >= this.#config.maxSpansPerRequest) this.#take(false);
-  }
-
-  /** Closes the request being built (with `leaveLast`, without the span added last). */
-  #take(leaveLast: boolean): void {
-    const spans = leaveLast ? this.#encoder.added - 1 : this.#encoder.added;
-    if (spans === 0) return;
-    this.#requests.push({ bytes: this.#encoder.take(leaveLast), spans });
   }
 }
 
