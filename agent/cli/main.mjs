@@ -156,5 +156,27 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
   process.exit(2);
 }
 
+/**
+ * `wirespan run` is a long-lived sidecar whose peak RSS is part of its contract (operating.md):
+ * V8 sizes the main thread's young generation up to 3 x 16 MiB for throughput, which the agent
+ * keeps full while it catches up on a backlog. 4 MiB semi-spaces (the workers' young generation
+ * is capped the same way, worker-pipeline.ts) took the agent bench row's peak RSS down 50-75 MB
+ * at the same spans/s. V8 reads the flag only when the heap is made, so `run` restarts itself
+ * with it once (execve: same process id); a --max-semi-space-size given by the user (on the
+ * command line or in NODE_OPTIONS) is left alone. Other commands are short and keep V8's sizing.
+ */
+const kRunSemiSpaceFlag = '--max-semi-space-size=4';
+function restartRunWithSmallYoungGeneration() {
+  if (process.argv[2] !== 'run' || typeof process.execve !== 'function') return;
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((arg) => arg.startsWith('--max-semi-space-size'))) return;
+  process.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, kRunSemiSpaceFlag, ...process.argv.slice(1)],
+    process.env,
+  );
+}
+
+restartRunWithSmallYoungGeneration();
 setUpCompileCache();
 await import('./commands.ts');
