@@ -39,14 +39,16 @@ function bytesEqual(buf: Uint8Array, at: number, length: number, wanted: Uint8Ar
 }
 
 /**
- * The pairs a protobuf Span in buf[start, end) stands for: an `unanswered flood` span its
- * `wirespan.flood.count` int attribute, any other 1. The name (field 5) comes before the
- * attributes (9) in field order, so ordinary spans are left after a few fields (the receiver
- * shares the cores with the agent it measures).
+ * Calls `visit(field, at, length)` for each length-delimited field of the message in
+ * buf[start, end), skipping the scalars; stops early when `visit` returns false.
  */
-function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
+function forEachLenField(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  visit: (field: number, at: number, length: number) => boolean,
+): void {
   const state = { pos: start };
-  let flood = false;
   while (state.pos < end) {
     const tag = readVarint(buf, state);
     const wire = tag & 7;
@@ -57,30 +59,35 @@ function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
     const length = readVarint(buf, state);
     const at = state.pos;
     state.pos += length;
-    if (tag >>> 3 === 5) {
-      flood = bytesEqual(buf, at, length, kFloodName);
-      if (!flood) return 1;
-    }
-    if (tag >>> 3 !== 9 || !flood) continue;
+    if (state.pos > end) throw new Error('truncated field');
+    if (!visit(Math.floor(tag / 8), at, length)) return;
+  }
+}
+
+/**
+ * The pairs a protobuf Span in buf[start, end) stands for: an `unanswered flood` span its
+ * `wirespan.flood.count` int attribute, any other 1. The name (field 5) comes before the
+ * attributes (9) in field order, so ordinary spans are left after a few fields (the receiver
+ * shares the cores with the agent it measures).
+ */
+function pairsOfSpan(buf: Uint8Array, start: number, end: number): number {
+  let pairs = 1;
+  forEachLenField(buf, start, end, (field, at, length) => {
+    if (field === 5) return bytesEqual(buf, at, length, kFloodName);
+    if (field !== 9) return true;
     // KeyValue: key (1, string), value (2, AnyValue: int_value = 3).
     let isCount = false;
     let value = -1;
-    for (const kv = { pos: at }; kv.pos < at + length; ) {
-      const kvTag = readVarint(buf, kv);
-      if ((kvTag & 7) !== 2) {
-        skipScalar(buf, kv, kvTag & 7);
-        continue;
-      }
-      const kvLength = readVarint(buf, kv);
-      const field = buf.subarray(kv.pos, kv.pos + kvLength);
-      if (kvTag >>> 3 === 1) isCount = bytesEqual(buf, kv.pos, kvLength, kFloodCountKey);
-      else if (kvTag >>> 3 === 2 && field.length > 0 && field[0] === 3 << 3)
-        value = readVarint(field, { pos: 1 });
-      kv.pos += kvLength;
-    }
-    if (isCount && value >= 0) return value;
-  }
-  return 1;
+    forEachLenField(buf, at, at + length, (kvField, kvAt, kvLength) => {
+      if (kvField === 1) isCount = bytesEqual(buf, kvAt, kvLength, kFloodCountKey);
+      else if (kvField === 2 && kvLength > 0 && buf[kvAt] === 3 << 3)
+        value = readVarint(buf, { pos: kvAt + 1 });
+      return true;
+    });
+    if (isCount && value >= 0) pairs = value;
+    return !(isCount && value >= 0);
+  });
+  return pairs;
 }
 
 function skipScalar(buf: Uint8Array, state: { pos: number }, wire: number): void {
@@ -95,27 +102,16 @@ export function countProtobufTraces(buf: Uint8Array): { spans: number; pairs: nu
   const counts = { spans: 0, pairs: 0 };
   // depth 0: request, 1: ResourceSpans, 2: ScopeSpans; the wanted LEN field per depth.
   const wanted = [1, 2, 2];
-  const walk = (start: number, end: number, depth: number): void => {
-    const state = { pos: start };
-    while (state.pos < end) {
-      const tag = readVarint(buf, state);
-      const wire = tag & 7;
-      if (wire !== 2) {
-        skipScalar(buf, state, wire);
-        continue;
-      }
-      const length = readVarint(buf, state);
-      const bodyStart = state.pos;
-      state.pos += length;
-      if (state.pos > end) throw new Error('truncated field');
-      if (Math.floor(tag / 8) !== wanted[depth]) continue;
-      if (depth < 2) walk(bodyStart, state.pos, depth + 1);
+  const walk = (start: number, end: number, depth: number): void =>
+    forEachLenField(buf, start, end, (field, at, length) => {
+      if (field !== wanted[depth]) return true;
+      if (depth < 2) walk(at, at + length, depth + 1);
       else {
         counts.spans++;
-        counts.pairs += pairsOfSpan(buf, bodyStart, state.pos);
+        counts.pairs += pairsOfSpan(buf, at, at + length);
       }
-    }
-  };
+      return true;
+    });
   walk(0, buf.length, 0);
   return counts;
 }
