@@ -188,6 +188,8 @@ for (;;) {
 
 loop.finish();
 spanEncoder?.finish();
+// The Kubernetes lookups of the last pairs (end of input included), before 'done'.
+kubernetes?.drain();
 flushOutput();
 flushPairs();
 port.postMessage({

@@ -15,7 +15,7 @@
  * resumes a dropped watch from its resourceVersion and relists after 410 Gone; after any other
  * error it stops, and this class restarts it with backoff (1 s doubling to 30 s).
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import {
   AppsV1Api,
   BatchV1Api,
@@ -370,14 +370,16 @@ export class KubernetesMetadata {
   connectWorker(): MessagePort {
     const { port1, port2 } = new MessageChannel();
     port1.postMessage({ set: this.#index.snapshot(), remove: [] } satisfies AddressUpdate);
-    port1.on('message', (counts: LookupCounts) => {
-      this.#workerCounts.lookups += counts.lookups;
-      this.#workerCounts.misses += counts.misses;
-    });
+    port1.on('message', (counts: LookupCounts) => this.#addWorkerCounts(counts));
     port1.on('close', () => this.#ports.delete(port1));
     port1.unref();
     this.#ports.add(port1);
     return port2;
+  }
+
+  #addWorkerCounts(counts: LookupCounts): void {
+    this.#workerCounts.lookups += counts.lookups;
+    this.#workerCounts.misses += counts.misses;
   }
 
   /** Cache and lookup counts, for the metrics and tests. */
@@ -388,6 +390,12 @@ export class KubernetesMetadata {
     lookups: number;
     misses: number;
   } {
+    // Counts the workers posted that the event loop has not delivered yet: the final metrics
+    // collection at shutdown runs right after the workers' last messages.
+    for (const port of this.#ports) {
+      for (let received = receiveMessageOnPort(port); received; received = receiveMessageOnPort(port))
+        this.#addWorkerCounts(received.message as LookupCounts);
+    }
     const kinds: Record<string, KindCounts> = {};
     for (const informer of this.#all) kinds[informer.kind] = { ...informer.counts };
     return {
