@@ -13,7 +13,7 @@ import type { SkipCounters } from '../shared/skips.ts';
 import type { CorrelateOptions } from './options.ts';
 import type { PairSink } from './pair.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
-import type { ParserBufferBudget } from './tcp-stream/parser-buffers.ts';
+import { ParserBufferBudget } from './tcp-stream/parser-buffers.ts';
 
 /**
  * The packet being correlated. One instance, overwritten for every packet: a matcher that
@@ -69,10 +69,16 @@ export interface MatcherContext {
   skips: SkipCounters;
   /**
    * Bytes stream parsers may hold for incomplete messages, shared by every protocol of the
-   * correlator (tcp-stream/parser-buffers.ts). Absent (tests): each protocol makes its own with
-   * the default limit.
+   * correlator (tcp-stream/parser-buffers.ts). Absent (tests): see parserBuffersOf().
    */
   parserBuffers?: ParserBufferBudget;
+}
+
+/** The context's shared parser budget, or (a matcher on its own, in tests) one of the configured size. */
+export function parserBuffersOf(context: MatcherContext): ParserBufferBudget {
+  return (
+    context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal)
+  );
 }
 
 /**

@@ -45,7 +45,7 @@
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
-import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
+import { type Matcher, type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import {
   diffNanos,
   MessageEdges,
@@ -57,7 +57,6 @@ import {
 } from '../pair.ts';
 import { NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
-import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { className, rcodeName, typeName } from './mnemonics.ts';
 import {
   DnsHeader,
@@ -284,12 +283,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
       kRetransmissionWindowNanos,
       kIdentityWords,
     );
-    this.stream = new DnsStreamProtocol(
-      this.#dnsPorts,
-      this,
-      context.skips,
-      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal),
-    );
+    this.stream = new DnsStreamProtocol(this.#dnsPorts, this, context.skips, parserBuffersOf(context));
   }
 
   onPacket(view: PacketView): void {

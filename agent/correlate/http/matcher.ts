@@ -13,7 +13,7 @@
  */
 
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
-import type { MatcherContext, PacketView } from '../matcher.ts';
+import { type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import {
   OrderedExchange,
@@ -21,7 +21,7 @@ import {
   OrderedRequest,
   orderedExchangeSkips,
 } from '../tcp-stream/ordered-exchange.ts';
-import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { type FramerOwner, Framing, HttpFramer, type MessageHead, startsRequest } from './parse.ts';
 
 /** http.evicted, http.queue_evicted, http.late_response, http.response_without_request. */
@@ -114,8 +114,7 @@ export class HttpStreamProtocol implements StreamProtocol {
     this.#exchange = new OrderedExchange(context, 'http', kExchangeSkips, {
       maxQueuedRequests: kMaxQueuedRequests,
     });
-    this.#parserBuffers =
-      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
+    this.#parserBuffers = parserBuffersOf(context);
   }
 
   claim(

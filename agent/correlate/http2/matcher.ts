@@ -31,12 +31,12 @@
 
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import { redactTarget } from '../http/redact.ts';
-import type { MatcherContext, PacketView } from '../matcher.ts';
+import { type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import { diffNanos, MessageEdges, Outcome, Pair, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
-import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import {
   Evidence,
   errorName,
@@ -234,8 +234,7 @@ export class Http2StreamProtocol implements StreamProtocol {
     const cap = maxPendingOf(context.options, 'http');
     this.#httpTable = new PendingTable(cap, timeoutNanosOf(context.options, 'http'));
     this.#grpcTable = new PendingTable(cap, timeoutNanosOf(context.options, 'grpc'));
-    this.#parserBuffers =
-      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
+    this.#parserBuffers = parserBuffersOf(context);
   }
 
   claim(

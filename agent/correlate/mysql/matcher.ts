@@ -18,7 +18,7 @@
  * the parsing of that direction (counted).
  */
 import { skipReason } from '../../shared/skips.ts';
-import type { MatcherContext, PacketView } from '../matcher.ts';
+import { type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
 import { type DbQueryText, kMaxQueryBytes, sqlQueryText } from '../sql/query-text.ts';
 import { sqlOperationName } from '../sql/sanitize.ts';
@@ -26,7 +26,7 @@ import { addBytes } from '../sql/wire.ts';
 import type { StreamConsumer, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import { OrderedQueue, OrderedRequest, orderedExchangeSkips } from '../tcp-stream/ordered-exchange.ts';
 import { OrderedPortProtocol } from '../tcp-stream/ordered-port-protocol.ts';
-import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { MysqlFramer as Framer, lengthEncoded, type MysqlFramer, type MysqlFramerOwner } from './framer.ts';
 
 const kExchangeSkips = orderedExchangeSkips('mysql');
@@ -175,8 +175,7 @@ export class MysqlStreamProtocol extends OrderedPortProtocol<MysqlRequest> {
       context.options.mysqlPorts,
     );
     this.context = context;
-    this.parserBuffers =
-      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
+    this.parserBuffers = parserBuffersOf(context);
   }
 
   protected connect(connection: TcpConnectionInfo): StreamConsumer {

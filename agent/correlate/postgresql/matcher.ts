@@ -20,7 +20,7 @@
  * resynchronisation point): counted.
  */
 import { skipReason } from '../../shared/skips.ts';
-import type { MatcherContext, PacketView } from '../matcher.ts';
+import { type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import { MessageEdges } from '../pair.ts';
 import { type DbQueryText, kMaxQueryBytes, sqlQueryText } from '../sql/query-text.ts';
 import { sqlOperationName } from '../sql/sanitize.ts';
@@ -28,7 +28,7 @@ import { addBytes, cString } from '../sql/wire.ts';
 import type { StreamConsumer, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import { OrderedQueue, OrderedRequest, orderedExchangeSkips } from '../tcp-stream/ordered-exchange.ts';
 import { OrderedPortProtocol } from '../tcp-stream/ordered-port-protocol.ts';
-import { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import { PgFramer as Framer, type PgFramer, type PgFramerOwner, StartupCode } from './framer.ts';
 
 const kExchangeSkips = orderedExchangeSkips('postgresql');
@@ -150,8 +150,7 @@ export class PostgresqlStreamProtocol extends OrderedPortProtocol<PgRequest> {
       context.options.postgresqlPorts,
     );
     this.context = context;
-    this.parserBuffers =
-      context.parserBuffers ?? new ParserBufferBudget(context.options.reassembly.maxParserBufferBytesTotal);
+    this.parserBuffers = parserBuffersOf(context);
   }
 
   protected connect(connection: TcpConnectionInfo): StreamConsumer {

@@ -24,11 +24,11 @@
  *   open pair is emitted as above (matched when the ServerHello was seen, else left to expire).
  */
 import { skipReason } from '../../shared/skips.ts';
-import type { MatcherContext, PacketView } from '../matcher.ts';
+import { type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import { MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
-import { kDefaultParserBufferBytesTotal, ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
+import type { ParserBufferBudget } from '../tcp-stream/parser-buffers.ts';
 import {
   alertName,
   cipherName,
@@ -405,7 +405,7 @@ export class TlsStreamProtocol implements StreamProtocol {
   constructor(context: MatcherContext) {
     this.#sink = context.sink;
     this.skips = context.skips;
-    this.parserBuffers = context.parserBuffers ?? new ParserBufferBudget(kDefaultParserBufferBytesTotal);
+    this.parserBuffers = parserBuffersOf(context);
     this.#table = new PendingTable(context.options.maxPending.tls!, context.options.timeoutNanos.tls!);
   }
 
