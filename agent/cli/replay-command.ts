@@ -1,29 +1,25 @@
-/** `wirespan replay`: wires files → reader → decoder → correlator → output, then prints the summary. */
-import fs from 'node:fs';
+/** `wirespan replay`: configures the pipeline (pipeline.ts) for finished files, its sinks and workers, then prints the summary. */
 import os from 'node:os';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import { CaptureLossCounts } from '../correlate/capture-loss/observer.ts';
 import { Correlator } from '../correlate/correlator.ts';
 import { applyMemoryBudget, kDefaultMemoryBudgetMiB } from '../correlate/memory-budget.ts';
 import { applyOption, type CorrelateOptions, defaultCorrelateOptions } from '../correlate/options.ts';
-import type { Pair } from '../correlate/pair.ts';
 import { type ProtocolRegistry, timeoutFlag } from '../correlate/protocol.ts';
 import { matcherRegistry } from '../correlate/registry.ts';
 import type { OtelExporter, OtelExporterOptions, ServiceMapEntry } from '../export/otel/index.ts';
 import type { IgnoreRules } from '../export/otel/pair-ignore.ts';
 import { floodLateSeconds } from '../export/otel/span-flood.ts';
-import { emptyPipelineStats, type PipelineStatsSnapshot } from '../export/pipeline-stats.ts';
 import { packetToJson } from '../output/packet-json.ts';
 import { PairOutput } from '../output/pair-output.ts';
 import { formatCaptureLoss, formatSummary, type RunSummary, summaryToJson } from '../output/summary.ts';
 import { mergeStats, type WorkerStats } from '../pipeline/messages.ts';
-import { type PipelineSnapshot, replayParallel } from '../pipeline/parallel-replay.ts';
-import { RecordLoop } from '../pipeline/record-loop.ts';
-import { ThisThreadReplay } from '../pipeline/replay.ts';
-import { formatLatencyReport, LatencySummary } from '../report/latency-summary.ts';
+import type { PipelineSnapshot } from '../pipeline/parallel-replay.ts';
+import { replayCaptures } from '../pipeline/pipeline.ts';
+import { formatLatencyReport } from '../report/latency-summary.ts';
 import { type CorrelateCliOptions, camelCase } from './correlation-flags.ts';
 import { parseOutputSpec } from './output-spec.ts';
-import { createProgress, type Progress } from './progress.ts';
+import { createProgress } from './progress.ts';
 
 export interface ReplayCommandOptions extends CorrelateCliOptions {
   inputs: string[];
@@ -175,28 +171,6 @@ export async function createExporterFromCli(
   }
 }
 
-/** The exporter's view of the pipeline: its loops' counts (one on this thread, or the workers'). */
-function exporterStats(
-  loops: readonly WorkerStats[],
-  files: PipelineStatsSnapshot['files'],
-  pool: PipelineSnapshot | null = null,
-): PipelineStatsSnapshot {
-  const merged = mergeStats(loops);
-  return {
-    packetsDecoded: merged.decoded,
-    packetsSkipped: merged.skips,
-    bytesRead: merged.bytes,
-    files,
-    pending: merged.pending,
-    pairs: merged.pairs,
-    bufferPool: pool && { free: pool.poolSlots - pool.poolUsed, used: pool.poolUsed },
-    queues:
-      pool?.queueDepths.map((depth, i) => ({ name: `chunks.${i}`, depth, capacity: pool.queueCapacity })) ??
-      [],
-    newestCapture: merged.newestCapture,
-  };
-}
-
 /** The end-of-run summary from the pipeline's loops (one on this thread, or the workers'). */
 function runSummary(
   loops: readonly WorkerStats[],
@@ -254,95 +228,25 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
 
   // --packets lists records, which only the single-thread reader does.
   const workers = options.packets ? 0 : resolveWorkers(options.workers);
-  const wantLatency = !options.quiet && options.summary !== 'none' && !options.packets;
   const progress =
     options.quiet || options.progress === false || (options.progress == null && !process.stderr.isTTY)
       ? null
       : createProgress(files, options.progress === true);
-  const run =
-    workers === 0
-      ? await replayOnThisThread(files, options, correlateOptions, writer, exporter, wantLatency, progress)
-      : await replayOnWorkers(
-          files,
-          workers,
-          options,
-          outputSpec.format,
-          correlateOptions,
-          writer,
-          exporter,
-          wantLatency,
-          progress,
-        );
-  progress?.stop();
-  writer?.close();
-
-  const errors = [...discovered.errors];
-  for (const file of run.summary.files) if (file.error) errors.push(`${file.file}: ${file.error}`);
-  if (run.failure) errors.push(run.failure);
-  if (exporter) {
-    const exported = await exporter.shutdown();
-    // One line for an unreachable collector, however many batches failed.
-    if (exported.error) errors.push(exported.error);
-    if (exported.dropped > 0) errors.push(`${exported.dropped} spans dropped (export queue full)`);
-    run.summary.spans = { exported: exported.exported, dropped: exported.dropped, failed: exported.failed };
-  }
-  if (!options.quiet) {
-    const latency = run.latency?.report(options.summaryTop) ?? null;
-    if (options.summary === 'json') {
-      process.stderr.write(summaryToJson(run.summary, discovered.ignored, errors, latency));
-    } else {
-      let text = formatSummary(run.summary, discovered.ignored, errors);
-      if (latency !== null) text += formatLatencyReport(latency);
-      process.stderr.write(text);
-    }
-  }
-  return errors.length > 0 ? 1 : 0;
-}
-
-interface Run {
-  summary: RunSummary;
-  failure: string | null;
-  latency: LatencySummary | null;
-}
-
-function pairTotal(pairs: Record<string, { matched: number; unanswered: number }>): number {
-  let total = 0;
-  for (const counts of Object.values(pairs)) total += counts.matched + counts.unanswered;
-  return total;
-}
-
-/** Records per step between waits for the exporter (single thread). */
-const kRecordsPerStep = 8192;
-/** Progress updates from the workers' stats (worker mode). */
-const kProgressMillis = 250;
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function replayOnThisThread(
-  files: string[],
-  options: ReplayCommandOptions,
-  correlateOptions: CorrelateOptions,
-  writer: PairOutput | null,
-  exporter: OtelExporter | null,
-  wantLatency: boolean,
-  progress: Progress | null,
-): Promise<Run> {
-  const latency = wantLatency ? new LatencySummary() : null;
-  const emitPair = (pair: Pair): void => {
-    latency?.add(pair);
-    exporter?.emit(pair);
-    if (writer !== null && !options.packets) writer.write(pair);
-  };
-  const loop = RecordLoop.correlating(correlateOptions, { emit: emitPair });
-  const replay = new ThisThreadReplay({
+  const statsMillis = Math.round(options.statsIntervalSeconds * 1000);
+  let lastStatsLine = Date.now();
+  const run = await replayCaptures({
     files,
-    loop,
+    workers,
+    correlate: correlateOptions,
+    sinks: {
+      // --packets writes records, not pairs.
+      output:
+        writer === null || options.packets ? null : { writer, format: outputSpec.format as 'jsonl' | 'text' },
+      exporter,
+      collector: null,
+      room: exporter ? () => exporter.whenRoom() : null,
+    },
+    latencySummary: !options.quiet && options.summary !== 'none' && !options.packets,
     onRecord:
       options.packets && writer
         ? (fileId, record, packet) => {
@@ -350,145 +254,40 @@ async function replayOnThisThread(
             return !writer.closed;
           }
         : null,
+    onProgress: progress ? (update) => progress.update(update) : null,
+    onStats:
+      statsMillis > 0
+        ? (snapshot) => {
+            if (progress !== null && Date.now() - lastStatsLine < statsMillis) return;
+            lastStatsLine = Date.now();
+            process.stderr.write(statsLine(snapshot));
+          }
+        : null,
+    statsIntervalMillis: statsMillis,
   });
-  exporter?.setStatsSource(() =>
-    exporterStats([loop.stats()], {
-      done: replay.result.files.filter((f) => f.error === null).length,
-      lost: 0,
-      error: replay.result.files.filter((f) => f.error !== null).length,
-    }),
-  );
-  // File bytes read so far, for the progress bar: finished files' sizes plus the current
-  // file's records (16-byte record headers as in classic pcap: an estimate for pcapng).
-  const sizes = new Map<string, number>();
-  const updateProgress = (): void => {
-    if (progress === null) return;
-    const result = replay.result;
-    const stats = loop.stats(false);
-    let doneBytes = 0;
-    let doneRecordBytes = 0;
-    let donePackets = 0;
-    for (const file of result.files) {
-      let size = sizes.get(file.file);
-      if (size === undefined) {
-        size = fileSize(file.file);
-        sizes.set(file.file, size);
-      }
-      doneBytes += size;
-      doneRecordBytes += file.bytes;
-      donePackets += file.packets;
-    }
-    const current = stats.bytes - doneRecordBytes + 16 * (stats.packets - donePackets);
-    progress.update({
-      bytesRead: doneBytes + current,
-      packets: stats.packets,
-      pairs: pairTotal(stats.pairs),
-    });
-  };
-  if (exporter) {
-    // Spans leave asynchronously: let the exporter drain between steps instead of dropping.
-    while (!replay.step(kRecordsPerStep)) {
-      updateProgress();
-      await exporter.whenRoom();
-    }
-  } else if (progress) {
-    while (!replay.step(kRecordsPerStep)) updateProgress();
-  } else {
-    while (!replay.step(Number.POSITIVE_INFINITY));
-  }
-  updateProgress();
-  return {
-    summary: runSummary(
-      [loop.stats()],
-      replay.result.files.map((f, fileId) => ({ ...f, fileId })),
-      replay.result.elapsedNanos,
-      0,
-    ),
-    failure: null,
-    latency,
-  };
-}
+  progress?.stop();
+  writer?.close();
 
-async function replayOnWorkers(
-  files: string[],
-  workers: number,
-  options: ReplayCommandOptions,
-  format: 'none' | 'jsonl' | 'text',
-  correlateOptions: CorrelateOptions,
-  writer: PairOutput | null,
-  exporter: OtelExporter | null,
-  wantLatency: boolean,
-  progress: Progress | null,
-): Promise<Run> {
-  let snapshot: PipelineSnapshot | null = null;
-  let bytesRead = 0;
-  let lastStatsLine = Date.now();
-  const statsMillis = Math.round(options.statsIntervalSeconds * 1000);
-  exporter?.setStatsSource(() =>
-    snapshot === null
-      ? emptyPipelineStats()
-      : exporterStats(snapshot.workers, { done: snapshot.filesDone, lost: 0, error: 0 }, snapshot),
-  );
-  const result = await replayParallel({
-    files,
-    workers,
-    options: correlateOptions,
-    output: writer === null ? 'none' : format,
-    writeOutput: (bytes) => writer?.writeBytes(bytes),
-    onPairs: exporter
-      ? (pairs) => {
-          for (const pair of pairs) exporter.emit(pair);
-        }
-      : null,
-    exporterRoom: exporter ? () => exporter.whenRoom() : null,
-    // Spans mapped and encoded in the workers (the exporter only sends the bytes).
-    spanEncoder: exporter?.spanConfig ?? null,
-    onSpans: exporter ? (batch) => exporter.offerEncoded(batch) : null,
-    kubernetesPort: exporter?.kubernetesPort ?? null,
-    onStats: (latest) => {
-      snapshot = latest;
-      if (progress) {
-        let pairs = 0;
-        for (const worker of latest.workers) pairs += pairTotal(worker.pairs);
-        progress.update({ bytesRead, packets: latest.workers[0]?.packets ?? 0, pairs });
-      }
-      if (statsMillis > 0 && (progress === null || Date.now() - lastStatsLine >= statsMillis)) {
-        lastStatsLine = Date.now();
-        process.stderr.write(statsLine(latest));
-      }
-    },
-    // The progress bar wants a few updates a second; stats lines keep their own interval.
-    statsIntervalMillis: progress ? kProgressMillis : statsMillis > 0 ? statsMillis : 1000,
-    latencySummary: wantLatency,
-    onRead: progress
-      ? (bytes) => {
-          bytesRead += bytes;
-        }
-      : null,
-  });
-  // The final counts, for the exporter's last metrics collection at shutdown.
-  const latest = snapshot as PipelineSnapshot | null; // set by onStats, which TS cannot see
-  snapshot = {
-    workers: result.workers,
-    poolSlots: latest?.poolSlots ?? 0,
-    poolUsed: 0,
-    queueDepths: result.workers.map(() => 0),
-    queueCapacity: latest?.queueCapacity ?? 0,
-    filesDone: result.files.filter((f) => f.error === null).length,
-  };
-  return {
-    summary: runSummary(
-      result.workers,
-      result.files.map((report) => ({
-        fileId: report.fileId,
-        file: files[report.fileId]!,
-        error: report.error,
-        captureStatistics: report.captureStatistics ?? null,
-      })),
-      result.elapsedNanos,
-      workers,
-    ),
-    failure: result.failure,
-    latency: result.latency,
-  };
+  const summary = runSummary(run.loops, run.files, run.elapsedNanos, workers);
+  const errors = [...discovered.errors];
+  for (const file of summary.files) if (file.error) errors.push(`${file.file}: ${file.error}`);
+  if (run.failure) errors.push(run.failure);
+  if (exporter) {
+    const exported = await exporter.shutdown();
+    // One line for an unreachable collector, however many batches failed.
+    if (exported.error) errors.push(exported.error);
+    if (exported.dropped > 0) errors.push(`${exported.dropped} spans dropped (export queue full)`);
+    summary.spans = { exported: exported.exported, dropped: exported.dropped, failed: exported.failed };
+  }
+  if (!options.quiet) {
+    const latency = run.latency?.report(options.summaryTop) ?? null;
+    if (options.summary === 'json') {
+      process.stderr.write(summaryToJson(summary, discovered.ignored, errors, latency));
+    } else {
+      let text = formatSummary(summary, discovered.ignored, errors);
+      if (latency !== null) text += formatLatencyReport(latency);
+      process.stderr.write(text);
+    }
+  }
+  return errors.length > 0 ? 1 : 0;
 }

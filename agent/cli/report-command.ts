@@ -1,15 +1,11 @@
 /**
- * `wirespan report`: replays captures and writes one self-contained HTML latency report.
- * `--workers 0` replays on this thread (html-report.ts); with workers, the replay worker
- * pipeline (parallel-replay.ts) correlates and posts the pairs to the same ReportCollector;
- * both start and finish the report the same way (startReport(), finishReport()).
+ * `wirespan report`: replays captures through the pipeline (pipeline.ts: this thread or the
+ * workers, the pairs into the report's collector) and writes one self-contained HTML latency report.
  */
 import fs from 'node:fs';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
-import { matcherRegistry } from '../correlate/registry.ts';
-import { replayParallel } from '../pipeline/parallel-replay.ts';
-import { finishReport, type GeneratedReport, generateReport, startReport } from '../report/html-report.ts';
+import { generateReport } from '../report/html-report.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
 
@@ -39,17 +35,13 @@ export async function runReport(options: ReportCommandOptions): Promise<number> 
     return 2;
   }
   const discovered = discoverCaptureFiles(options.inputs);
-  const workers = resolveWorkers(options.workers ?? 'auto');
-  const limits = { topServers: options.topServers, slowest: options.slowest };
-  const report =
-    workers === 0
-      ? generateReport({
-          files: discovered.files,
-          correlate,
-          limits,
-          ...(options.title === undefined ? {} : { title: options.title }),
-        })
-      : await reportOnWorkers(discovered.files, workers, correlate, limits, options.title);
+  const report = await generateReport({
+    files: discovered.files,
+    correlate,
+    limits: { topServers: options.topServers, slowest: options.slowest },
+    workers: resolveWorkers(options.workers ?? 'auto'),
+    ...(options.title === undefined ? {} : { title: options.title }),
+  });
   const errors = [...discovered.errors, ...report.errors];
   try {
     fs.writeFileSync(options.output, report.html);
@@ -75,43 +67,4 @@ export async function runReport(options: ReportCommandOptions): Promise<number> 
     for (const error of errors) process.stderr.write(`wirespan: ${error}\n`);
   }
   return errors.length > 0 ? 1 : 0;
-}
-
-async function reportOnWorkers(
-  files: readonly string[],
-  workers: number,
-  correlate: CorrelateOptions,
-  limits: { topServers: number; slowest: number },
-  title: string | undefined,
-): Promise<GeneratedReport> {
-  const collector = startReport(files, limits);
-  const result = await replayParallel({
-    files,
-    workers,
-    options: correlate,
-    output: 'none',
-    writeOutput: () => {},
-    onPairs: (pairs) => {
-      for (const pair of pairs) collector.emit(pair);
-    },
-    onStats: null,
-    statsIntervalMillis: 0,
-    decodedTimes: true,
-  });
-  return finishReport(collector, {
-    files,
-    title,
-    loops: result.workers,
-    fileResults: result.files.map((f) => ({
-      file: files[f.fileId]!,
-      format: f.format,
-      packets: f.packets,
-      bytes: f.bytes,
-      error: f.error,
-      captureStatistics: f.captureStatistics ?? null,
-    })),
-    elapsedNanos: result.elapsedNanos,
-    failure: result.failure,
-    registry: matcherRegistry,
-  });
 }

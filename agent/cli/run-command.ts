@@ -1,8 +1,8 @@
 /**
- * `wirespan run`: the long-lived agent next to tcpdump. Tails every watched rotation
- * directory (agent/pipeline/tail.ts), correlates each directory's packets, and exports the
- * pairs (OTLP, and/or JSONL/text output), with health endpoints, periodic stats, and a clean
- * drain on SIGTERM/SIGINT.
+ * `wirespan run`: the long-lived agent next to tcpdump. Configures one pipeline per watched
+ * rotation directory (pipeline/tailed-directory.ts: the directory tailed with checkpoints, its
+ * packets correlated on this thread or in workers) into the sinks (OTLP, and/or JSONL/text
+ * output), with health endpoints, periodic stats, checkpoints, and a clean drain on SIGTERM/SIGINT.
  */
 
 import fs from 'node:fs';
@@ -10,22 +10,13 @@ import type http from 'node:http';
 import path from 'node:path';
 import { CaptureLossCounts, type CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
-import type { Pair } from '../correlate/pair.ts';
 import type { OtelExporter } from '../export/otel/index.ts';
-import { emptyPipelineStats } from '../export/pipeline-stats.ts';
 import { PairOutput } from '../output/pair-output.ts';
 import { captureLossJson } from '../output/summary.ts';
-import {
-  type Checkpoint,
-  CheckpointStore,
-  type DirectoryCheckpoint,
-  defaultStateDir,
-} from '../pipeline/checkpoint.ts';
-import { emptyMergedStats, mergeStats } from '../pipeline/messages.ts';
-import { RecordLoop } from '../pipeline/record-loop.ts';
-import { DirectoryTail, type OnDone, type TailCounters } from '../pipeline/tail.ts';
-import { TailPublisher } from '../pipeline/tail-publisher.ts';
-import { WorkerPipeline } from '../pipeline/worker-pipeline.ts';
+import { type Checkpoint, CheckpointStore, defaultStateDir } from '../pipeline/checkpoint.ts';
+import { pipelineStats } from '../pipeline/pipeline.ts';
+import type { OnDone, TailCounters } from '../pipeline/tail.ts';
+import { TailedDirectory } from '../pipeline/tailed-directory.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { startHealthServer } from './health-server.ts';
 import { parseOutputSpec } from './output-spec.ts';
@@ -53,25 +44,6 @@ export interface RunCommandOptions extends CorrelateCliOptions {
   quiet: boolean;
   /** 'auto' (one per core) or a count; 0 = read, decode and correlate on this thread. */
   workers: number | 'auto';
-}
-
-/**
- * With workers, a checkpoint state of one directory that is safe once every worker has
- * processed chunk `seq` (the tail's checkpoint() right after publishing up to that chunk).
- */
-interface Candidate {
-  seq: number;
-  state: DirectoryCheckpoint;
-}
-
-/** One watched directory: its tail, and either its record loop (this thread) or its worker pipeline. */
-interface Watched {
-  tail: DirectoryTail;
-  loop: RecordLoop | null;
-  pipeline: WorkerPipeline | null;
-  publisher: TailPublisher | null;
-  /** Oldest first; the first is always safe (seq <= processedThrough()). */
-  candidates: Candidate[];
 }
 
 /** One JSON object per line on stderr: what an operator's log pipeline expects. */
@@ -164,10 +136,6 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     return 1;
   }
 
-  const emit = (pair: Pair): void => {
-    exporter?.emit(pair);
-    writer?.write(pair);
-  };
   const flushOutput = (): void => writer?.flush();
 
   const counters: TailCounters = {
@@ -189,95 +157,46 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   });
   let stop: (signal: string) => void = () => {};
   let pipelineFailed = false;
-  // One correlator (or one worker pipeline) per directory: each directory is its own capture point and clock.
-  const tails: Watched[] = options.watch.map((dir) => {
-    const tailOptions = {
-      graceMillis: options.graceSeconds * 1000,
-      onDone: options.onDone,
-      pollMillis: 250,
-      recordsPerStep: kRecordsPerStep,
-    };
-    const resumeAt = resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null;
-    if (workerCount === 0) {
-      const loop = RecordLoop.correlating(correlateOptions, { emit });
-      const tail = new DirectoryTail(dir, loop, tailOptions, fileNames, counters, log, resumeAt);
-      return { tail, loop, pipeline: null, publisher: null, candidates: [] };
-    }
-    const pipeline = new WorkerPipeline({
-      workers: workerCount,
-      options: correlateOptions,
-      files: fileNames,
-      output: writer === null ? 'none' : outputSpec.format,
-      writeOutput: (bytes) => writer?.writeBytes(bytes),
-      onPairs: exporter
-        ? (pairs) => {
-            for (const pair of pairs) exporter!.emit(pair);
-          }
-        : null,
-      // The exporter's backpressure holds the workers back, but never past a stop signal.
-      exporterRoom: exporter
-        ? () => (signalled ? null : Promise.race([exporter!.whenRoom(), stopping]))
-        : null,
-      // Spans mapped and encoded in the workers (the exporter only sends the bytes).
-      spanEncoder: exporter?.spanConfig ?? null,
-      onSpans: exporter ? (batch) => exporter!.offerEncoded(batch) : null,
-      kubernetesPort: exporter?.kubernetesPort ?? null,
-      statsIntervalMillis: 1000,
-      reportProcessed: true,
-      onFailure: (message) => {
-        pipelineFailed = true;
-        log('error', 'pipeline worker failed', { dir, error: message });
-        stop('error');
-      },
-    });
-    const publisher = new TailPublisher(pipeline);
-    const tail = new DirectoryTail(dir, publisher, tailOptions, fileNames, counters, log, resumeAt);
-    return {
-      tail,
-      loop: null,
-      pipeline,
-      publisher,
-      candidates: [{ seq: -1, state: tail.checkpoint() }],
-    };
-  });
-
-  /** With workers: publishes what the tail read and records where a checkpoint may be once it is processed. */
-  const publishStep = async (watched: Watched): Promise<void> => {
-    const { pipeline, publisher, candidates } = watched;
-    if (pipeline === null || publisher === null) return;
-    await publisher.flush();
-    const candidate = { seq: pipeline.lastPublished, state: watched.tail.checkpoint() };
-    if (candidates.length > 1 && candidates.at(-1)!.seq === candidate.seq)
-      candidates[candidates.length - 1] = candidate;
-    else candidates.push(candidate);
-    pruneCandidates(watched);
-  };
-  /** Drops candidates older than the newest safe one. */
-  const pruneCandidates = (watched: Watched): void => {
-    const through = watched.pipeline!.processedThrough();
-    const candidates = watched.candidates;
-    while (candidates.length > 1 && candidates[1]!.seq <= through) candidates.shift();
-  };
-  /** Where a checkpoint of this directory may be now: every record before it was processed and its pairs handed on. */
-  const safeCheckpoint = (watched: Watched): DirectoryCheckpoint => {
-    if (watched.pipeline === null) return watched.tail.checkpoint();
-    pruneCandidates(watched);
-    return watched.candidates[0]!.state;
-  };
+  // One pipeline per directory: each directory is its own capture point and clock.
+  const tails = options.watch.map(
+    (dir) =>
+      new TailedDirectory({
+        dir,
+        workers: workerCount,
+        correlate: correlateOptions,
+        sinks: {
+          output: writer === null ? null : { writer, format: outputSpec.format as 'jsonl' | 'text' },
+          exporter,
+          collector: null,
+          // The exporter's backpressure holds the pipeline back, but never past a stop signal.
+          room: exporter ? () => (signalled ? null : Promise.race([exporter!.whenRoom(), stopping])) : null,
+        },
+        tailOptions: {
+          graceMillis: options.graceSeconds * 1000,
+          onDone: options.onDone,
+          pollMillis: 250,
+          recordsPerStep: kRecordsPerStep,
+        },
+        fileNames,
+        counters,
+        log,
+        resumeAt: resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null,
+        onFailure: (message) => {
+          pipelineFailed = true;
+          log('error', 'pipeline worker failed', { dir, error: message });
+          stop('error');
+        },
+      }),
+  );
 
   const stats = () => {
-    const merged = emptyMergedStats();
-    for (const { loop, pipeline } of tails) mergeStats(loop ? [loop.stats()] : pipeline!.stats(), merged);
-    const snapshot = emptyPipelineStats();
-    snapshot.packetsDecoded = merged.decoded;
+    const snapshot = pipelineStats(
+      tails.flatMap((watched) => watched.stats()),
+      { done: counters.filesDone, lost: counters.filesLost, error: counters.filesError },
+    );
+    // This thread reads every record, with or without workers: its counts are the newest.
     snapshot.bytesRead = counters.bytes;
-    snapshot.packetsSkipped = merged.skips;
-    snapshot.files = { done: counters.filesDone, lost: counters.filesLost, error: counters.filesError };
-    snapshot.pairs = merged.pairs;
-    snapshot.pending = merged.pending;
-    snapshot.captureLoss = merged.captureLoss;
-    // The newest record read (this thread reads every record, with or without workers).
-    snapshot.newestCapture = counters.newestCapture ? { ...counters.newestCapture } : merged.newestCapture;
+    if (counters.newestCapture) snapshot.newestCapture = { ...counters.newestCapture };
     return snapshot;
   };
   exporter?.setStatsSource(stats);
@@ -351,7 +270,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       store.save({
         version: 1,
         writtenAt,
-        directories: tails.map(safeCheckpoint),
+        directories: tails.map((watched) => watched.safeCheckpoint()),
       });
       lastSafeCheckpoint = writtenAt;
       checkpointFailed = false;
@@ -367,8 +286,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   saveCheckpoint();
   const checkpointTimer = setInterval(saveCheckpoint, kCheckpointMillis);
 
-  const between = async (watched: Watched): Promise<void> => {
-    await publishStep(watched);
+  const between = async (watched: TailedDirectory): Promise<void> => {
+    await watched.publish();
     flushOutput();
     // The exporter's backpressure, but never past a stop signal (a collector down or
     // black-holed keeps whenRoom() pending forever).
@@ -423,14 +342,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   await Promise.all(running);
 
   // Drain: requests still pending are reported unanswered (end_of_input), output and spans flushed.
-  // With workers: what the tails read last is published, then the end of input; every worker
-  // finishes its shard and posts its last pairs before it exits.
-  for (const watched of tails) {
-    watched.loop?.finish();
-    if (watched.pipeline === null) continue;
-    await publishStep(watched);
-    await watched.pipeline.end();
-  }
+  for (const watched of tails) await watched.finish();
   flushOutput();
   writer?.close();
   clearInterval(statsTimer);

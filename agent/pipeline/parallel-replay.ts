@@ -28,7 +28,7 @@ export interface ParallelReplayInput {
   /** Receives pair objects (structured clones: fields only, no methods) when set. */
   onPairs: ((pairs: Pair[]) => void) | null;
   /** Resolves when onPairs' consumer has room again (its backpressure); null = always room. */
-  exporterRoom?: (() => Promise<void>) | null;
+  exporterRoom?: WorkerPipelineOptions['exporterRoom'];
   /** Spans encoded in the workers (see WorkerPipelineOptions.spanEncoder). */
   spanEncoder?: WorkerPipelineOptions['spanEncoder'];
   onSpans?: WorkerPipelineOptions['onSpans'];

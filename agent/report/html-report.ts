@@ -15,6 +15,7 @@ import type { CorrelateOptions } from '../correlate/options.ts';
 import { colorOf, labelOf, type ProtocolRegistry } from '../correlate/protocol.ts';
 import { matcherRegistry } from '../correlate/registry.ts';
 import { mergeStats, type WorkerStats } from '../pipeline/messages.ts';
+import { replayCaptures } from '../pipeline/pipeline.ts';
 import { RecordLoop } from '../pipeline/record-loop.ts';
 import { type FileResult, ThisThreadReplay } from '../pipeline/replay.ts';
 import { reportScript } from './report-client-script.ts';
@@ -25,8 +26,10 @@ export interface GenerateReportInput {
   correlate: CorrelateOptions;
   title?: string;
   limits?: Partial<ReportLimits>;
-  /** The protocols (default: registry.ts). */
+  /** The protocols (default: registry.ts; the workers always use registry.ts). */
   registry?: ProtocolRegistry;
+  /** 0 (default): this thread; else the worker pipeline. */
+  workers?: number;
 }
 
 export interface GeneratedReport {
@@ -37,20 +40,26 @@ export interface GeneratedReport {
   elapsedNanos: bigint;
 }
 
-/** Replays `files` on this thread (`--workers 0`) and renders the report. Synchronous: a report is a batch job. */
-export function generateReport(input: GenerateReportInput): GeneratedReport {
+/** Replays `files` through the pipeline (pipeline.ts; `workers` 0: this thread) and renders the report. */
+export async function generateReport(input: GenerateReportInput): Promise<GeneratedReport> {
   const registry = input.registry ?? matcherRegistry;
   const collector = startReport(input.files, input.limits, registry);
-  const loop = RecordLoop.correlating(input.correlate, collector, { decodedTimes: true, registry });
-  const replay = new ThisThreadReplay({ files: input.files, onRecord: null, loop });
-  while (!replay.step(Number.POSITIVE_INFINITY));
+  const run = await replayCaptures({
+    files: input.files,
+    workers: input.workers ?? 0,
+    correlate: input.correlate,
+    sinks: { output: null, exporter: null, collector, room: null },
+    latencySummary: false,
+    decodedTimes: true,
+    ...(input.registry === undefined ? {} : { registry: input.registry }),
+  });
   return finishReport(collector, {
     files: input.files,
     title: input.title,
-    loops: [loop.stats()],
-    fileResults: replay.result.files,
-    elapsedNanos: replay.result.elapsedNanos,
-    failure: null,
+    loops: run.loops,
+    fileResults: run.files,
+    elapsedNanos: run.elapsedNanos,
+    failure: run.failure,
     registry,
   });
 }

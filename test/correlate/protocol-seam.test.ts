@@ -488,8 +488,8 @@ describe('the toy protocol on a real capture', { skip }, () => {
     assert.match(formatLatencyReport(report, registry), /^\s+PING\/PONG\s+5\s+1\s+1\s/m);
   });
 
-  test('HTML report: its label, colour, error rule and slowest-table text', () => {
-    const { html, data } = generateReport({ files: [capture], correlate: options, registry });
+  test('HTML report: its label, colour, error rule and slowest-table text', async () => {
+    const { html, data } = await generateReport({ files: [capture], correlate: options, registry });
     assert.deepEqual(
       data.protocols.map((p) => p.protocol),
       ['tcp', 'ping'],

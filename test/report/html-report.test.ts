@@ -194,8 +194,8 @@ describe('wirespan report without a browser', () => {
     assert.match(unwritable.stderr, /cannot write/);
   });
 
-  test('self-contained: no external URL, script or stylesheet', () => {
-    const { html } = generateReport({
+  test('self-contained: no external URL, script or stylesheet', async () => {
+    const { html } = await generateReport({
       files: ['test/fixtures/demo.pcap'],
       correlate: defaultCorrelate(),
     });

@@ -150,8 +150,8 @@ test('JSONL (the real CLI): http.target redacted; --http-keep-query keeps query 
   assert.ok(!kept.stdout.includes('P4ssw0rd'));
 });
 
-test('HTML report data: the slowest pairs and their JSONL objects carry the redacted target', () => {
-  const report = generateReport({ files: [capture], correlate: defaultCorrelateOptions() });
+test('HTML report data: the slowest pairs and their JSONL objects carry the redacted target', async () => {
+  const report = await generateReport({ files: [capture], correlate: defaultCorrelateOptions() });
   const http = report.data.slowest.filter((row) => row.protocol === 'http');
   assert.equal(http.length, 2);
   assert.ok(http.some((row) => row.what.includes('http://REDACTED:REDACTED@proxy.example/x?REDACTED')));
