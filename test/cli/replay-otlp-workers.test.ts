@@ -7,7 +7,6 @@
  * aside), and the same latency histograms, on the demo capture and corpus captures.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -17,7 +16,7 @@ import {
   startReceiver,
 } from '../export/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
-import { repoRoot } from '../helpers/run-cli.ts';
+import { runCliAsync } from '../helpers/run-cli.ts';
 
 let receiver: OtlpReceiver;
 before(async () => {
@@ -26,20 +25,6 @@ before(async () => {
 after(async () => {
   await receiver.close();
 });
-
-function runCliAsync(args: string[]): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), ...args], {
-      cwd: repoRoot,
-    });
-    let stderr = '';
-    child.stdout.resume();
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('close', (status) => resolve({ status, stderr }));
-  });
-}
 
 function comparable(span: ReceivedSpan): string {
   const joined = span.parentSpanId !== undefined && span.parentSpanId !== '';

@@ -4,11 +4,9 @@
  * is reported once and the exit code says so.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type OtlpReceiver, startReceiver } from '../export/otlp-receiver.ts';
-import { jsonLines, repoRoot } from '../helpers/run-cli.ts';
+import { jsonLines, runCliAsync } from '../helpers/run-cli.ts';
 
 let receiver: OtlpReceiver;
 before(async () => {
@@ -17,24 +15,6 @@ before(async () => {
 after(async () => {
   await receiver.close();
 });
-
-/** Runs the CLI without blocking this process's event loop (the receiver lives here). */
-function runCliAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), ...args], {
-      cwd: repoRoot,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 function nanosText(rfc3339: string): string {
   const match = /^(.*)\.(\d{9})Z$/.exec(rfc3339);

@@ -1,5 +1,5 @@
 /** Runs the real `wirespan` CLI as a child process under the project's Node 24. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -21,6 +21,22 @@ export function runCli(args: string[], options: { cwd?: string; input?: string }
     timeout: 120_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** runCli without blocking this process's event loop (for a receiver that lives in the test process). */
+export function runCliAsync(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd ?? repoRoot });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 export function jsonLines(text: string): Record<string, unknown>[] {

@@ -12,6 +12,7 @@ import { createOtelExporter } from '../../../agent/export/otel/index.ts';
 import { emptyPipelineStats } from '../../../agent/export/pipeline-stats.ts';
 import { type OtlpReceiver, startReceiver } from '../../export/otlp-receiver.ts';
 import { readAllRecords, writePcap } from '../../helpers/pcap-writer.ts';
+import { runCliAsync } from '../../helpers/run-cli.ts';
 import { replayPairs } from '../../helpers/replay-pairs.ts';
 import { cutSegments, tcpSegments } from './segments.ts';
 
@@ -65,4 +66,32 @@ test('spans say which pairs crossed a gap; metrics carry the counts and the rati
   // One collection at shutdown: the ratio since the previous one is the run's.
   assert.equal(value('wirespan.capture.loss.ratio'), counts.ratio());
   assert.equal(metrics.get('wirespan.capture.loss.ratio')!.type, 'gauge');
+});
+
+test('replay --otlp exports the capture-loss metrics, equal to its summary, with 0 and 2 workers', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-loss-cli-')), 'every-7.pcap');
+  writePcap(file, cutSegments(tcpSegments(readAllRecords(fixture)), (_s, i) => i % 7 === 6).kept);
+  for (const workers of ['0', '2']) {
+    receiver.reset();
+    const result = await runCliAsync([
+      'replay',
+      file,
+      '--output',
+      'none',
+      '--summary',
+      'json',
+      '--otlp',
+      receiver.endpoint,
+      '--workers',
+      workers,
+    ]);
+    assert.equal(result.status, 0, result.stderr);
+    const summary = JSON.parse(result.stderr) as { capture_loss: { missing_bytes: number; bytes: number } };
+    assert.ok(summary.capture_loss.missing_bytes > 0, result.stderr);
+    const metrics = receiver.lastMetrics('wirespan.capture.tcp.bytes');
+    const bytes = metrics.get('wirespan.capture.tcp.bytes');
+    assert.ok(bytes, `workers ${workers}: capture-loss metrics received`);
+    const missing = bytes.dataPoints.find((p) => p.attributes['wirespan.outcome'] === 'missing');
+    assert.equal(Number(missing?.value), summary.capture_loss.missing_bytes, `workers ${workers}`);
+  }
 });
