@@ -5,7 +5,8 @@
  * end times (Date.now is a fake clock here, read by both), and the same cardinality overflow.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import path from 'node:path';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import type { Attributes } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -15,10 +16,15 @@ import {
   type MetricProducer,
   MetricReader,
 } from '@opentelemetry/sdk-metrics';
+import { createOtelExporter } from '../../agent/export/otel/index.ts';
 import { kCardinalityLimit, LatencyHistograms } from '../../agent/export/otel/latency-histograms.ts';
 import { kDefaultLatencyBoundaries } from '../../agent/export/otel/metrics.ts';
 import type { MetricPoint } from '../../agent/export/otel/span-mapper.ts';
 import type { LatencyPoints } from '../../agent/export/otel/span-request-encoder.ts';
+import { replayPairs } from '../helpers/replay-pairs.ts';
+import { type OtlpReceiver, startReceiver } from './otlp-receiver.ts';
+
+const demo = path.resolve(import.meta.dirname, '../fixtures/demo.pcap');
 
 const kHistograms = [
   { name: 'dns.lookup.duration', description: 'Duration of dns requests' },
@@ -126,17 +132,18 @@ function latencyValue(next: () => number): number {
   return next() ** 3 * 2;
 }
 
-let realNow: () => number;
 let clock = 1_700_000_000_000;
-beforeEach(() => {
-  realNow = Date.now;
-  Date.now = () => clock;
-});
-afterEach(() => {
-  Date.now = realNow;
-});
 
 describe('latency histograms aggregated by wirespan', () => {
+  let realNow: () => number;
+  beforeEach(() => {
+    realNow = Date.now;
+    Date.now = () => clock;
+  });
+  afterEach(() => {
+    Date.now = realNow;
+  });
+
   test('give what the SDK gives, cumulative and delta, point by point and batch by batch', async () => {
     const sdk = sdkSide();
     const ours = ourSide();
@@ -204,5 +211,44 @@ describe('latency histograms aggregated by wirespan', () => {
     for (let s = kCardinalityLimit + 10; s < kCardinalityLimit + 20; s++) record(s, 0.002);
     assert.deepEqual(await collected(ours.readers[0]!), await collected(sdk.readers[0]!));
     assert.deepEqual(await collected(ours.readers[1]!), await collected(sdk.readers[1]!));
+  });
+});
+
+describe('the exporter', () => {
+  let receiver: OtlpReceiver;
+  before(async () => {
+    receiver = await startReceiver();
+  });
+  after(() => receiver.close());
+
+  /** The dns.lookup.duration count of each metric request after emitting the demo pairs twice. */
+  async function countsPerExport(temporality: string): Promise<number[]> {
+    receiver.reset();
+    const { pairs } = replayPairs([demo]);
+    process.env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE = temporality;
+    try {
+      const exporter = await createOtelExporter({ endpoint: receiver.endpoint, traces: false });
+      for (let round = 0; round < 2; round++) {
+        for (const pair of pairs) exporter.emit(pair);
+        await exporter.forceFlush();
+      }
+      await exporter.shutdown();
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE;
+    }
+    return receiver.metricRequests.map((request) =>
+      request
+        .filter((metric) => metric.name === 'dns.lookup.duration')
+        .flatMap((metric) => metric.dataPoints)
+        .reduce((n, point) => n + Number(point.count), 0),
+    );
+  }
+
+  test('OTLP histograms follow OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', async () => {
+    const [cumulative1, cumulative2, cumulativeLast] = await countsPerExport('cumulative');
+    assert.ok(cumulative1! > 0);
+    assert.deepEqual([cumulative2, cumulativeLast], [2 * cumulative1!, 2 * cumulative1!]);
+    // Delta: each export has only the points since the previous one (none at shutdown).
+    assert.deepEqual(await countsPerExport('delta'), [cumulative1, cumulative1, 0]);
   });
 });
