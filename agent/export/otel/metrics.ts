@@ -1,8 +1,8 @@
 /**
- * wirespan's metrics: latency histograms (one record() per matched pair: pairs are far rarer
- * than packets, and sampling never thins them) and pipeline-health instruments observed at
- * collection time from counters kept elsewhere (no per-packet and no per-span record() calls).
- * Names and attributes: docs/output.md "Metrics".
+ * wirespan's metrics: latency histograms (one point per matched pair: sampling never thins them;
+ * explicit buckets aggregated in latency-histograms.ts, exponential ones by the SDK) and
+ * pipeline-health instruments observed at collection time from counters kept elsewhere (no
+ * per-packet and no per-span record() calls). Names and attributes: docs/output.md "Metrics".
  */
 import type {
   Attributes,
@@ -41,6 +41,7 @@ import {
   METRIC_WIRESPAN_TRACEPARENT_INVALID,
 } from './attributes.ts';
 import { CaptureLossMetrics } from './capture-loss-metrics.ts';
+import type { LatencyHistograms } from './latency-histograms.ts';
 import type { MetricPoint } from './span-mapper.ts';
 import type { LatencyPoints } from './span-request-encoder.ts';
 
@@ -64,6 +65,19 @@ export function latencyHistograms(registry: ProtocolRegistry = matcherRegistry):
   return names;
 }
 
+/** A latency histogram's name and description. */
+export function latencyHistogramDescriptions(
+  registry: ProtocolRegistry = matcherRegistry,
+): { name: string; description: string }[] {
+  return latencyHistograms(registry).map((name) => ({
+    name,
+    description:
+      name === METRIC_WIRESPAN_PAIR_DURATION
+        ? 'Duration of request/response pairs seen on the wire (request first byte to response last byte)'
+        : `Duration of ${name.split('.')[0]} requests seen on the wire (request first byte to response last byte)`,
+  }));
+}
+
 /** The production registry's latency histograms (the dashboard test reads them). */
 export const kLatencyHistograms: readonly string[] = latencyHistograms();
 
@@ -77,21 +91,17 @@ export function latencyBoundaries(sloBoundaries: readonly number[]): number[] {
   return [...new Set([...kDefaultLatencyBoundaries, ...sloBoundaries])].sort((a, b) => a - b);
 }
 
-/** Views giving the latency histograms their buckets (explicit, or base-2 exponential). */
-export function latencyViews(
-  boundaries: readonly number[],
-  aggregation: 'explicit' | 'exponential',
-  registry: ProtocolRegistry = matcherRegistry,
-): ViewOptions[] {
+/**
+ * Views giving the SDK's latency histograms base-2 exponential buckets (`--histogram
+ * exponential`; explicit buckets are aggregated in latency-histograms.ts, not by the SDK).
+ */
+export function exponentialLatencyViews(registry: ProtocolRegistry = matcherRegistry): ViewOptions[] {
   return latencyHistograms(registry).map((instrumentName) => ({
     instrumentName,
-    aggregation:
-      aggregation === 'exponential'
-        ? { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { maxSize: 160, recordMinMax: true } }
-        : {
-            type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM,
-            options: { boundaries: [...boundaries], recordMinMax: true },
-          },
+    aggregation: {
+      type: AggregationType.EXPONENTIAL_HISTOGRAM,
+      options: { maxSize: 160, recordMinMax: true },
+    },
   }));
 }
 
@@ -124,26 +134,20 @@ export interface WirespanMetricsOptions {
   onStatsError: (error: unknown) => void;
   /** The protocols whose latency histograms are made (default: registry.ts). */
   registry?: ProtocolRegistry;
+  /**
+   * The explicit-bucket latency histograms, whose MetricProducer every reader has; null: the
+   * SDK's own histogram instruments (exponential aggregation, exponentialLatencyViews()).
+   */
+  latency: LatencyHistograms | null;
 }
 
 export class WirespanMetrics {
-  readonly #histograms = new Map<string, Histogram>();
+  /** Where latency points go: latency-histograms.ts, or the SDK's instruments. */
+  readonly #latency: Pick<LatencyHistograms, 'recordPoint' | 'recordPoints'>;
 
   constructor(options: WirespanMetricsOptions) {
     const meter = options.meter;
-    for (const name of latencyHistograms(options.registry)) {
-      this.#histograms.set(
-        name,
-        meter.createHistogram(name, {
-          unit: 's',
-          description:
-            name === METRIC_WIRESPAN_PAIR_DURATION
-              ? 'Duration of request/response pairs seen on the wire (request first byte to response last byte)'
-              : `Duration of ${name.split('.')[0]} requests seen on the wire (request first byte to response last byte)`,
-          advice: { explicitBucketBoundaries: [...options.boundaries] },
-        }),
-      );
-    }
+    this.#latency = options.latency ?? new SdkLatencyHistograms(meter, options.boundaries, options.registry);
 
     const pairs = meter.createObservableCounter(METRIC_WIRESPAN_PAIRS, {
       unit: '{pair}',
@@ -290,10 +294,36 @@ export class WirespanMetrics {
 
   /** Records one matched pair's latency. */
   record(point: MetricPoint): void {
-    this.#histograms.get(point.name)?.record(point.value, point.attributes);
+    this.#latency.recordPoint(point);
   }
 
   /** Records a worker's latency points (span-request-encoder.ts). */
+  recordPoints(points: LatencyPoints): void {
+    this.#latency.recordPoints(points);
+  }
+}
+
+/** The latency histograms as SDK instruments (exponential aggregation: one record() per point). */
+class SdkLatencyHistograms {
+  readonly #histograms = new Map<string, Histogram>();
+
+  constructor(meter: Meter, boundaries: readonly number[], registry: ProtocolRegistry | undefined) {
+    for (const { name, description } of latencyHistogramDescriptions(registry)) {
+      this.#histograms.set(
+        name,
+        meter.createHistogram(name, {
+          unit: 's',
+          description,
+          advice: { explicitBucketBoundaries: [...boundaries] },
+        }),
+      );
+    }
+  }
+
+  recordPoint(point: MetricPoint): void {
+    this.#histograms.get(point.name)?.record(point.value, point.attributes);
+  }
+
   recordPoints(points: LatencyPoints): void {
     const { sets, set, values } = points;
     const histograms = sets.map((s) => this.#histograms.get(s.name));

@@ -13,7 +13,12 @@
 import http from 'node:http';
 import { diag } from '@opentelemetry/api';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { type MetricData, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  type MetricData,
+  type MetricProducer,
+  MetricReader,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 
 /**
  * Unit suffixes of the compatibility spec for the units wirespan uses; units in braces
@@ -50,9 +55,12 @@ export class PrometheusEndpoint extends MetricReader {
   readonly #serializer = new PrometheusSerializer('', false, /^k8s\.node\.name$/);
   readonly #server: http.Server;
 
-  /** `host` undefined: all interfaces. Call listen() before the first scrape is expected. */
-  constructor(port: number, host: string | undefined) {
-    super();
+  /**
+   * `host` undefined: all interfaces; `metricProducers`: collected at each scrape besides the
+   * SDK's instruments (the latency histograms). Call listen() before the first scrape is expected.
+   */
+  constructor(port: number, host: string | undefined, metricProducers: MetricProducer[] = []) {
+    super({ metricProducers });
     this.port = port;
     this.#host = host;
     this.#server = http.createServer((request, response) => this.#handle(request, response));

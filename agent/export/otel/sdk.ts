@@ -35,9 +35,9 @@ import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv } from '@opentele
 import type { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
 import {
   type AggregationOption,
-  type AggregationTemporality,
+  AggregationTemporality,
   ConsoleMetricExporter,
-  type InstrumentType,
+  InstrumentType,
   MeterProvider,
   type MetricReader,
   PeriodicExportingMetricReader,
@@ -59,7 +59,14 @@ import {
   tracesExporterFromEnv,
 } from './exporter-env.ts';
 import { FreshChannel } from './fresh-channel.ts';
-import { type ExporterCountsSource, latencyBoundaries, latencyViews, WirespanMetrics } from './metrics.ts';
+import { LatencyHistograms } from './latency-histograms.ts';
+import {
+  type ExporterCountsSource,
+  exponentialLatencyViews,
+  latencyBoundaries,
+  latencyHistogramDescriptions,
+  WirespanMetrics,
+} from './metrics.ts';
 import { FreshChannelRequestExporter, OtlpBytesExporter } from './otlp-bytes-exporter.ts';
 import { otlpEndpoint, otlpProtocolFromEnv } from './otlp-transport.ts';
 import { type IgnoreRules, kNoIgnoreRules, PairIgnore } from './pair-ignore.ts';
@@ -580,18 +587,37 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
           ),
         )
       : null;
+    // Explicit-bucket latency histograms: aggregated by wirespan, read by every reader as its
+    // MetricProducer (latency-histograms.ts); exponential ones: the SDK's instruments.
+    const latency =
+      histogramAggregation === 'explicit'
+        ? new LatencyHistograms(latencyHistogramDescriptions(), boundaries)
+        : null;
     const periodic = (exporter: PushMetricExporter): PeriodicExportingMetricReader =>
       new PeriodicExportingMetricReader({
         exporter,
         exportIntervalMillis: metricExportIntervalMillis,
         exportTimeoutMillis: Math.min(exportTimeoutMillis, metricExportIntervalMillis),
+        metricProducers:
+          latency === null
+            ? []
+            : [
+                latency.producer(
+                  exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ??
+                    AggregationTemporality.CUMULATIVE,
+                ),
+              ],
       });
     const pushReaders: MetricReader[] = [
       ...(metricExporter === null ? [] : [periodic(metricExporter)]),
       ...(metricsExporters.includes('console') ? [periodic(new ConsoleMetricExporter())] : []),
     ];
     const prometheus = metricsExporters.includes('prometheus')
-      ? new PrometheusEndpoint(prometheusPort, prometheusHost)
+      ? new PrometheusEndpoint(
+          prometheusPort,
+          prometheusHost,
+          latency === null ? [] : [latency.producer(AggregationTemporality.CUMULATIVE)],
+        )
       : null;
     await prometheus?.listen();
     const readers = prometheus === null ? pushReaders : [...pushReaders, prometheus];
@@ -600,7 +626,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       resource: base,
       autoDetectResources: false,
       metricReaders: readers,
-      views: latencyViews(boundaries, histogramAggregation),
+      views: latency === null ? exponentialLatencyViews() : [],
       // Spans do not go through NodeSDK's TracerProvider (see the file comment).
       spanProcessors: [],
       logRecordProcessors: [],
@@ -646,6 +672,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
             stats: () => (statsSource === null ? null : statsSource()),
             now: () => Date.now(),
             onStatsError: (error) => diag.warn(`wirespan: pipeline stats source failed: ${messageOf(error)}`),
+            latency,
           });
 
     // Pair -> span (flood guard, mapper, sampler, resources): the same code as in the workers.
