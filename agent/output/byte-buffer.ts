@@ -93,17 +93,11 @@ export class ByteBuffer {
     }
     if (value <= 0x7fffffff) {
       // Small integers (ports, counts, ids, most durations): int32 arithmetic.
-      let v = value | 0;
+      const v = value | 0;
       const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : decimalDigits(v);
       this.reserve(digits);
-      const bytes = this.bytes;
-      const end = this.length + digits;
-      for (let at = end - 1; at >= this.length; at--) {
-        const q = (v / 10) | 0;
-        bytes[at] = 0x30 + v - q * 10;
-        v = q;
-      }
-      this.length = end;
+      this.length += digits;
+      writeDigits(this.bytes, this.length, v, digits);
       return;
     }
     let digits = 1;
@@ -142,14 +136,8 @@ export class ByteBuffer {
   /** A non-negative integer below 10^width (and below 2^31), zero-padded to `width` digits. */
   padded(value: number, width: number): void {
     this.reserve(width);
-    const bytes = this.bytes;
-    let v = value | 0;
-    for (let at = this.length + width - 1; at >= this.length; at--) {
-      const q = (v / 10) | 0;
-      bytes[at] = 0x30 + v - q * 10;
-      v = q;
-    }
     this.length += width;
+    writeDigits(this.bytes, this.length, value | 0, width);
   }
 
   /**
@@ -270,6 +258,26 @@ export class ByteBuffer {
   clear(): void {
     this.length = 0;
   }
+}
+
+/** "00" to "99": two digits per division. */
+const kDigitPairs = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  kDigitPairs[2 * i] = 0x30 + Math.floor(i / 10);
+  kDigitPairs[2 * i + 1] = 0x30 + (i % 10);
+}
+
+/** Writes `v` (an int32 >= 0 below 10^digits) as `digits` decimal digits, zero-padded, ending before bytes[end]. */
+export function writeDigits(bytes: Uint8Array, end: number, v: number, digits: number): void {
+  let at = end;
+  for (let left = digits; left >= 2; left -= 2) {
+    const q = (v / 100) | 0;
+    const pair = (v - q * 100) * 2;
+    bytes[--at] = kDigitPairs[pair + 1]!;
+    bytes[--at] = kDigitPairs[pair]!;
+    v = q;
+  }
+  if ((digits & 1) === 1) bytes[--at] = 0x30 + v;
 }
 
 /** Digits of a positive int32 of 6 digits or more. */

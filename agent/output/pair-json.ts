@@ -8,7 +8,7 @@ import type { MessageEdges, Pair } from '../correlate/pair.ts';
 import { diffNanos, Outcome, OutcomeNames, UnansweredReasonNames } from '../correlate/pair.ts';
 import { formatIp } from '../decode/format.ts';
 import { ipProtocolName } from '../decode/packet.ts';
-import { type ByteBuffer, fragment } from './byte-buffer.ts';
+import { type ByteBuffer, fragment, writeDigits } from './byte-buffer.ts';
 import { formatTimestamp } from './time.ts';
 
 function messageJson(edges: MessageEdges): Record<string, unknown> {
@@ -87,6 +87,8 @@ export class PairJsonWriter {
   #prefixSeconds = Number.NaN;
   /** `"YYYY-MM-DDTHH:MM:SS.` of #prefixSeconds. */
   #prefix: Uint8Array = new Uint8Array(0);
+  /** The first second of #prefix's day. */
+  #prefixDay = Number.NaN;
   /** Line heads per protocol, by outcome * 2 + (tcp 0, udp 1). */
   readonly #heads = new Map<string, (Uint8Array | undefined)[]>();
 
@@ -95,11 +97,7 @@ export class PairJsonWriter {
   }
 
   #time(out: ByteBuffer, seconds: number, nanos: number): void {
-    if (seconds !== this.#prefixSeconds) {
-      const text = formatTimestamp(seconds, 0);
-      this.#prefix = fragment(`"${text.slice(0, text.length - 10)}`);
-      this.#prefixSeconds = seconds;
-    }
+    if (seconds !== this.#prefixSeconds) this.#setPrefix(seconds);
     // `"YYYY-MM-DDTHH:MM:SS.` + 9 digits + `Z"` in one reservation.
     const prefix = this.#prefix;
     const n = prefix.length;
@@ -107,16 +105,38 @@ export class PairJsonWriter {
     const bytes = out.bytes;
     let at = out.length;
     for (let i = 0; i < n; i++) bytes[at++] = prefix[i]!;
-    let v = nanos | 0;
-    for (let i = at + 8; i >= at; i--) {
-      const q = (v / 10) | 0;
-      bytes[i] = 0x30 + v - q * 10;
-      v = q;
-    }
     at += 9;
+    writeDigits(bytes, at, nanos | 0, 9);
     bytes[at++] = 0x5a;
     bytes[at++] = kQuote;
     out.length = at;
+  }
+
+  /**
+   * Makes #prefix that of `seconds`: within its day by rewriting HH:MM:SS in place (a request and
+   * its response a second apart alternate between two seconds, line after line), else from
+   * formatTimestamp's text.
+   */
+  #setPrefix(seconds: number): void {
+    this.#prefixSeconds = seconds;
+    const secondOfDay = seconds - this.#prefixDay;
+    if (!(secondOfDay >= 0 && secondOfDay < 86_400)) {
+      const text = formatTimestamp(seconds, 0);
+      this.#prefix = fragment(`"${text.slice(0, text.length - 10)}`);
+      this.#prefixDay = Math.floor(seconds / 86_400) * 86_400;
+      return;
+    }
+    const prefix = this.#prefix;
+    const at = prefix.length - 9;
+    const hours = Math.floor(secondOfDay / 3600);
+    const minutes = Math.floor((secondOfDay % 3600) / 60);
+    const secs = secondOfDay % 60;
+    prefix[at] = 0x30 + Math.floor(hours / 10);
+    prefix[at + 1] = 0x30 + (hours % 10);
+    prefix[at + 3] = 0x30 + Math.floor(minutes / 10);
+    prefix[at + 4] = 0x30 + (minutes % 10);
+    prefix[at + 6] = 0x30 + Math.floor(secs / 10);
+    prefix[at + 7] = 0x30 + (secs % 10);
   }
 
   /** `{"outcome":"…","protocol":"…","transport":"…","client":{"address":` of a pair, encoded once per kind. */

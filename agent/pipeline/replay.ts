@@ -57,9 +57,11 @@ export class ThisThreadReplay {
   step(maxRecords: number): boolean {
     if (this.#finished) return true;
     const { loop, onRecord } = this.#input;
-    let budget = maxRecords;
+    // Counts up in small integers: a budget counted down from Infinity is a double, which the
+    // optimised loop boxed into a fresh heap number at every record.
+    let records = 0;
     let done = false;
-    while (budget > 0) {
+    while (records < maxRecords) {
       const opened = this.#opened ?? this.#openNext();
       if (opened === null) {
         done = true;
@@ -72,7 +74,7 @@ export class ThisThreadReplay {
         this.#closeFile();
         continue;
       }
-      budget--;
+      records++;
       const record = reader.record;
       opened.result.packets++;
       opened.result.bytes += record.capturedLength;

@@ -64,11 +64,10 @@ function bucketIndexOf(value: number): number {
 export function bucketSlot(value: number): number {
   if (value < 0x1_0000_0000) {
     // The same slot as the library's formula (an integer log2 that is one too high would give
-    // it too: the sub-bucket index halves and the slot stays).
+    // it too: the sub-bucket index halves and the slot stays). A shift, not a division by a
+    // power: `2 ** bucket` is a call to pow in optimised code.
     const bucket = Math.max(31 - Math.clz32(value) - kSubBucketHalfCountMagnitude, 0);
-    return (
-      ((bucket + 1) << kSubBucketHalfCountMagnitude) + Math.floor(value / 2 ** bucket) - kSubBucketHalfCount
-    );
+    return ((bucket + 1) << kSubBucketHalfCountMagnitude) + (value >>> bucket) - kSubBucketHalfCount;
   }
   const bucket = bucketIndexOf(value);
   const subBucket = Math.floor(value / 2 ** bucket);
@@ -193,28 +192,39 @@ class LatencyStats {
     counts[slot]! += count;
   }
 
-  /** Value at a percentile with HDR semantics (nearest rank, top of its bucket), capped at the maximum; null when nothing matched. */
-  percentile(p: number): number | null {
-    if (this.matched === 0) return null;
+  /**
+   * Values at ascending percentiles `ps` with HDR semantics (nearest rank, top of its bucket),
+   * capped at the maximum; nulls when nothing matched. One walk or sort serves every percentile.
+   */
+  percentiles(ps: readonly number[]): (number | null)[] {
+    if (this.matched === 0) return ps.map(() => null);
     const counts = this.wideCounts ?? this.counts;
     if (counts !== null) {
-      const rank = rankAtPercentile(p, this.matched);
+      const values: number[] = [];
       let total = 0;
-      for (let slot = 0; slot < counts.length; slot++) {
-        total += counts[slot]!;
-        if (total >= rank) return Math.min(highestEquivalentValue(slotValue(slot)), this.maxNanos);
+      let slot = 0;
+      for (const p of ps) {
+        const rank = rankAtPercentile(p, this.matched);
+        while (slot < counts.length && total + counts[slot]! < rank) total += counts[slot++]!;
+        values.push(
+          slot < counts.length ? Math.min(highestEquivalentValue(slotValue(slot)), this.maxNanos) : 0,
+        );
       }
-      return 0;
+      return values;
     }
     if (this.packed !== null) {
       const sorted = this.packed.slice(0, this.packedCount).sort();
-      const value = sorted[rankAtPercentile(p, sorted.length) - 1]!;
-      return Math.min(highestEquivalentValue(slotValue(bucketSlot(value))), this.maxNanos);
+      return ps.map((p) => {
+        const value = sorted[rankAtPercentile(p, sorted.length) - 1]!;
+        return Math.min(highestEquivalentValue(slotValue(bucketSlot(value))), this.maxNanos);
+      });
     }
     // At most kExactValues numbers: sorting these is bounded work.
     const sorted = Float64Array.from(this.values ?? []).sort();
-    const rank = Math.max(Math.ceil((p / 100) * sorted.length - 1e-9), 1);
-    return Math.min(highestEquivalentValue(sorted[rank - 1]!), this.maxNanos);
+    return ps.map((p) => {
+      const rank = Math.max(Math.ceil((p / 100) * sorted.length - 1e-9), 1);
+      return Math.min(highestEquivalentValue(sorted[rank - 1]!), this.maxNanos);
+    });
   }
 
   snapshot(): LatencyStatsSnapshot {
@@ -277,8 +287,8 @@ export interface LatencyStatsSnapshot {
   buckets: number[] | null;
 }
 
+/** The servers' stats (each protocol's row is their merge). */
 export interface LatencySummarySnapshot {
-  protocols: [protocol: string, stats: LatencyStatsSnapshot][];
   servers: [protocol: string, address: string, port: number, stats: LatencyStatsSnapshot][];
 }
 
@@ -321,8 +331,9 @@ export function isErrorPair(pair: Pair, registry: ProtocolRegistry = matcherRegi
   return descriptorOf(registry, pair)?.report?.isError(detail) ?? false;
 }
 
-/** A server's address and port as numbers, with its stats. */
-class ServerKey {
+/** A protocol and a server's address and port as numbers, with their stats. */
+class Series {
+  readonly protocol: string;
   readonly ipVersion: number;
   readonly w0: number;
   readonly w1: number;
@@ -332,6 +343,7 @@ class ServerKey {
   readonly stats: LatencyStats;
 
   constructor(pair: Pair, stats: LatencyStats) {
+    this.protocol = pair.protocol;
     this.ipVersion = pair.ipVersion;
     this.w0 = pair.server0;
     this.w1 = pair.server1;
@@ -341,24 +353,28 @@ class ServerKey {
     this.stats = stats;
   }
 
-  isServerOf(pair: Pair): boolean {
+  isOf(pair: Pair): boolean {
     return (
       this.w0 === pair.server0 &&
       this.port === pair.serverPort &&
       this.w3 === pair.server3 &&
       this.w1 === pair.server1 &&
       this.w2 === pair.server2 &&
-      this.ipVersion === pair.ipVersion
+      this.ipVersion === pair.ipVersion &&
+      this.protocol === pair.protocol
     );
   }
 }
 
 export class LatencySummary {
   readonly #registry: ProtocolRegistry;
-  readonly #protocols = new Map<string, LatencyStats>();
+  /**
+   * Each pair counts in its server's stats only: a protocol's row is the merge of its servers'
+   * at report time (bucket counts add exactly, as for worker snapshots), half the per-pair work.
+   */
   readonly #servers = new Map<string, ServerEntry>();
-  /** Per protocol: servers by a numeric key of address and port, so a pair needs no address text. */
-  readonly #byAddress = new Map<string, NumericMap<ServerKey>>();
+  /** By a numeric key of protocol, address and port: one lookup a pair, and no address text. */
+  readonly #series = new NumericMap<Series>();
 
   constructor(registry: ProtocolRegistry = matcherRegistry) {
     this.#registry = registry;
@@ -366,18 +382,12 @@ export class LatencySummary {
 
   /** Counts one pair (matched or unanswered). */
   add(pair: Pair): void {
-    const protocolStats = this.#protocol(pair.protocol);
-    const serverStats = this.#serverOf(pair);
-    protocolStats.requests++;
-    serverStats.requests++;
-    if (isErrorPair(pair, this.#registry)) {
-      protocolStats.errors++;
-      serverStats.errors++;
-    }
+    const stats = this.#serverOf(pair);
+    stats.requests++;
+    if (isErrorPair(pair, this.#registry)) stats.errors++;
     const response = pair.response;
     if (pair.outcome !== Outcome.Matched || response === null) {
-      protocolStats.unanswered++;
-      serverStats.unanswered++;
+      stats.unanswered++;
       return;
     }
     const request = pair.request;
@@ -387,26 +397,23 @@ export class LatencySummary {
       (response.lastSeconds - request.firstSeconds) * 1_000_000_000 +
         (response.lastNanos - request.firstNanos),
     );
-    protocolStats.record(nanos, 1);
-    serverStats.record(nanos, 1);
+    stats.record(nanos, 1);
   }
 
   snapshot(): LatencySummarySnapshot {
     return {
-      protocols: [...this.#protocols].map(([protocol, stats]) => [protocol, stats.snapshot()]),
       servers: [...this.#servers.values()].map((s) => [s.protocol, s.address, s.port, s.stats.snapshot()]),
     };
   }
 
   merge(snapshot: LatencySummarySnapshot): void {
-    for (const [protocol, stats] of snapshot.protocols) this.#protocol(protocol).merge(stats);
     for (const [protocol, address, port, stats] of snapshot.servers)
       this.#server(protocol, address, port).merge(stats);
   }
 
   /** The summary: every protocol, and the top `top` servers by requests and by p99. */
   report(top: number = kDefaultTop): LatencyReport {
-    const protocols = [...this.#protocols]
+    const protocols = [...this.#protocolStats()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([protocol, stats]) => row(protocol, null, stats));
     const servers = [...this.#servers.values()].map((s) => row(s.protocol, s, s.stats));
@@ -430,35 +437,35 @@ export class LatencySummary {
     };
   }
 
-  #protocol(protocol: string): LatencyStats {
-    let stats = this.#protocols.get(protocol);
-    if (stats === undefined) {
-      stats = new LatencyStats();
-      this.#protocols.set(protocol, stats);
+  /** Each protocol's stats: the merge of its servers'. */
+  #protocolStats(): Map<string, LatencyStats> {
+    const byProtocol = new Map<string, LatencyStats>();
+    for (const { protocol, stats } of this.#servers.values()) {
+      let protocolStats = byProtocol.get(protocol);
+      if (protocolStats === undefined) {
+        protocolStats = new LatencyStats();
+        byProtocol.set(protocol, protocolStats);
+      }
+      protocolStats.merge(stats.snapshot());
     }
-    return stats;
+    return byProtocol;
   }
 
   #serverOf(pair: Pair): LatencyStats {
-    let byKey = this.#byAddress.get(pair.protocol);
-    if (byKey === undefined) {
-      byKey = new NumericMap();
-      this.#byAddress.set(pair.protocol, byKey);
-    }
     keyBegin();
-    keyWord(pair.ipVersion);
-    keyWord(pair.server0);
-    keyWord(pair.server1);
-    keyWord(pair.server2);
-    keyWord(pair.server3);
+    keyWord(pair.protocolId * 0x100 + pair.ipVersion);
+    keyWord(pair.server0 | 0);
+    keyWord(pair.server1 | 0);
+    keyWord(pair.server2 | 0);
+    keyWord(pair.server3 | 0);
     keyWord(pair.serverPort);
     const key = keyEnd();
-    const known = byKey.get(key);
-    if (known?.isServerOf(pair)) return known.stats;
+    const known = this.#series.get(key);
+    if (known?.isOf(pair)) return known.stats;
     const address = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
     const stats = this.#server(pair.protocol, address, pair.serverPort);
-    // A key collision (another server under this key) keeps the first one: the other takes this path.
-    if (known === undefined) byKey.set(key, new ServerKey(pair, stats));
+    // A key collision (another series under this key) keeps the first one: the other takes this path.
+    if (known === undefined) this.#series.set(key, new Series(pair, stats));
     return stats;
   }
 
@@ -478,6 +485,7 @@ function row(
   server: { address: string; port: number } | null,
   stats: LatencyStats,
 ): LatencyRow {
+  const [p50_ns = null, p90_ns = null, p99_ns = null] = stats.percentiles(kPercentiles);
   return {
     protocol,
     ...(server ? { server: { address: server.address, port: server.port } } : {}),
@@ -485,9 +493,9 @@ function row(
     matched: stats.matched,
     unanswered: stats.unanswered,
     errors: stats.errors,
-    p50_ns: stats.percentile(50),
-    p90_ns: stats.percentile(90),
-    p99_ns: stats.percentile(99),
+    p50_ns,
+    p90_ns,
+    p99_ns,
     max_ns: stats.matched > 0 ? stats.maxNanos : null,
   };
 }

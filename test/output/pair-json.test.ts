@@ -42,6 +42,37 @@ test('the fast JSONL writer equals JSON.stringify of the schema object for every
   assert.ok(compared > 400, `${compared} pairs compared`);
 });
 
+test('timestamps alternating between seconds, days and years equal formatTimestamp', () => {
+  const capture = path.join(corpusDir, 'dns/tcpdump--dns_udp.pcap');
+  const { pairs } = replayPairs([capture]);
+  const pair = pairs.find((p) => p.response !== null)!;
+  const writer = new PairJsonWriter([capture]);
+  const out = new ByteBuffer(16);
+  const day = 86_400;
+  // A second apart, across midnight, back and forth, a leap day, years beyond 9999 and before 1970.
+  const starts = [
+    1_700_000_000,
+    1_700_000_001,
+    1_700_000_000,
+    19_999 * day - 1,
+    19_999 * day,
+    19_999 * day - 1,
+  ];
+  starts.push(11_016 * day + 43_210, 253_402_300_799, 253_402_300_800, -1, 0, 1_700_000_000);
+  for (const seconds of starts) {
+    for (const [request, response] of [
+      [seconds, seconds + 1],
+      [seconds + 1, seconds],
+    ] as const) {
+      pair.request.firstSeconds = pair.request.lastSeconds = request;
+      pair.response!.firstSeconds = pair.response!.lastSeconds = response;
+      out.clear();
+      writer.write(out, pair);
+      assert.equal(decoder.decode(out.view()), `${JSON.stringify(pairToObject(pair, [capture]))}\n`);
+    }
+  }
+});
+
 test('durations print exactly, also beyond 2^53 ns and with a nanosecond borrow', () => {
   const cases: [number, number, number, number, string][] = [
     [10, 900, 12, 100, '1999999200'],

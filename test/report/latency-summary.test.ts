@@ -285,6 +285,48 @@ test('worker snapshots merge into exactly the single-summary result (exact value
   assert.equal(report.servers_by_requests[0]?.server?.address, '10.0.0.1');
 });
 
+test("a protocol's row is the merge of its servers' (each in another recording step)", () => {
+  let seed = 3;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const summary = new LatencySummary();
+  const expected: Expected = {
+    protocol: 'dns',
+    requests: 0,
+    matched: 0,
+    unanswered: 0,
+    errors: 0,
+    durations: [],
+  };
+  // Flat counts, packed values, exact values, and a server that never answered.
+  for (const [server, n, answered] of [
+    [1, kPackedValues + 500, true],
+    [2, 1000, true],
+    [3, kExactValues - 4, true],
+    [4, 7, false],
+  ] as const) {
+    for (let i = 0; i < n; i++) {
+      const nanos = answered ? Math.floor(10 ** (4 + random() * 5)) : null;
+      const error = random() < 0.1;
+      summary.add(pair(server, nanos, error ? 'SERVFAIL' : 'NOERROR'));
+      expected.requests++;
+      if (nanos === null) {
+        expected.unanswered++;
+        continue;
+      }
+      if (error) expected.errors++;
+      expected.matched++;
+      expected.durations.push(nanos);
+    }
+  }
+  const report = summary.report(100);
+  assert.equal(report.protocols.length, 1);
+  checkRow(report.protocols[0]!, expected, 'dns');
+  assert.equal(report.servers_total, 4);
+});
+
 test('percentiles: nearest rank at 3 significant digits, never above the exact maximum', () => {
   const summary = new LatencySummary();
   for (let v = 1; v <= 100; v++) summary.add(pair(1, v * 1_000_000));
@@ -415,12 +457,14 @@ test('bucket counts beyond 2^32 (merged snapshots of a long run) stay exact', ()
     buckets,
   });
   const summary = new LatencySummary();
-  summary.merge({ protocols: [['dns', stats([1000, 2 ** 32 - 10, 6000, 2 ** 30])]], servers: [] });
-  summary.merge({ protocols: [['dns', stats([1000, 20, 6000, 1])]], servers: [] });
-  const row = summary.report().protocols[0]!;
-  assert.equal(row.matched, 2 ** 32 + 10 + 2 ** 30 + 1);
-  assert.equal(row.p50_ns, 1000);
-  assert.equal(row.p90_ns, 6000, 'the bucket top capped at the maximum');
-  const snapshot = summary.snapshot().protocols[0]![1];
+  summary.merge({ servers: [['dns', '10.0.0.1', 53, stats([1000, 2 ** 32 - 10, 6000, 2 ** 30])]] });
+  summary.merge({ servers: [['dns', '10.0.0.1', 53, stats([1000, 20, 6000, 1])]] });
+  const report = summary.report();
+  for (const row of [report.protocols[0]!, report.servers_by_requests[0]!]) {
+    assert.equal(row.matched, 2 ** 32 + 10 + 2 ** 30 + 1);
+    assert.equal(row.p50_ns, 1000);
+    assert.equal(row.p90_ns, 6000, 'the bucket top capped at the maximum');
+  }
+  const snapshot = summary.snapshot().servers[0]![3];
   assert.deepEqual(snapshot.buckets, [1000, 2 ** 32 + 10, 6000, 2 ** 30 + 1]);
 });

@@ -174,6 +174,8 @@ export class CaptureLossObserver {
   /** Slots handed out so far; beyond the capacity the slot at #reuse is taken next. */
   #used = 0;
   #reuse = 0;
+  /** Gaps counted so far: while none, no pair crossed one (most captures lose nothing). */
+  #gapsCounted = 0;
   /** kSlotWords per connection: both directions' hot fields in its first 64 bytes (see kFlags). */
   #state: Uint32Array;
 
@@ -314,7 +316,7 @@ export class CaptureLossObserver {
    * was given up). False for connections no longer (or never) tracked.
    */
   crossedGap(pair: Pair): boolean {
-    if (pair.transport !== 6) return false;
+    if (this.#gapsCounted === 0 || pair.transport !== 6) return false;
     const lower = clientIsLower(pair);
     const key = connectionKey(
       pair.ipVersion,
@@ -500,6 +502,7 @@ export class CaptureLossObserver {
     const segments = largest > 0 ? Math.max(1, Math.round(bytes / largest)) : 1;
     this.counts.missingBytes += bytes;
     this.counts.missingSegments += segments;
+    this.#gapsCounted++;
     state[direction + kGapFromSeconds] = state[direction + kLastSegmentSeconds]!;
     state[direction + kGapFromNanos] = state[direction + kLastSegmentNanos]!;
     state[direction + kGapToSeconds] = seconds;

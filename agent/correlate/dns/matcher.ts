@@ -44,7 +44,7 @@
 
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
-import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
+import { key11 } from '../key-hash.ts';
 import { type Matcher, type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import {
   diffNanos,
@@ -117,19 +117,20 @@ class QueryIdentity {
     this.server3 = isResponse ? flow.src3 : flow.dst3;
     this.serverPort = isResponse ? flow.srcPort : flow.dstPort;
     this.id = id;
-    keyBegin();
-    keyWord(this.transport * 0x100 + this.ipVersion);
-    keyWord(this.client0 | 0);
-    keyWord(this.client1 | 0);
-    keyWord(this.client2 | 0);
-    keyWord(this.client3 | 0);
-    keyWord(this.server0 | 0);
-    keyWord(this.server1 | 0);
-    keyWord(this.server2 | 0);
-    keyWord(this.server3 | 0);
-    keyWord((this.clientPort << 16) | this.serverPort);
-    keyWord(id);
-    this.key = keyEnd();
+    // key11: built in locals (the word-by-word builder keeps its state in module variables).
+    this.key = key11(
+      this.transport * 0x100 + this.ipVersion,
+      this.client0,
+      this.client1,
+      this.client2,
+      this.client3,
+      this.server0,
+      this.server1,
+      this.server2,
+      this.server3,
+      (this.clientPort << 16) | this.serverPort,
+      id,
+    );
   }
 
   /** Stores the identity (not the key) as the words of a NumericPendingTable entry. */
