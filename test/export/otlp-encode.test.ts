@@ -202,7 +202,8 @@ async function pairSpans(): Promise<PairSpan[]> {
       new PairSpan(
         mapped.name,
         mapped.kind,
-        { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+        Buffer.from(traceId + ids.generateSpanId(), 'hex'),
+        0,
         parent === null
           ? undefined
           : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },

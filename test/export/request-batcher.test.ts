@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { FreshChannel } from '../../agent/export/otel/fresh-channel.ts';
@@ -273,7 +273,8 @@ test('encoded requests reach the real gRPC receiver through the pass-through exp
           new PairSpan(
             `GET /x/${n}`,
             SpanKind.SERVER,
-            { traceId, spanId: (n + 1).toString(16).padStart(16, '0'), traceFlags: TraceFlags.SAMPLED },
+            Buffer.from(traceId + (n + 1).toString(16).padStart(16, '0'), 'hex'),
+            0,
             undefined,
             [1_700_000_000 + n, 123_456_789],
             [1_700_000_000 + n, 223_456_789],
@@ -330,7 +331,8 @@ test('retryUntilExported: a collector that comes up later gets everything (fresh
     const span = new PairSpan(
       `s${r}`,
       SpanKind.CLIENT,
-      { traceId: 'a'.repeat(31) + r, spanId: 'b'.repeat(15) + r, traceFlags: TraceFlags.SAMPLED },
+      Buffer.from(`${'a'.repeat(31)}${r}${'b'.repeat(15)}${r}`, 'hex'),
+      0,
       undefined,
       [1_700_000_000, r],
       [1_700_000_001, r],

@@ -19,7 +19,8 @@
  *   field (tag, length, UTF-8), up to kMaxCachedKeys keys;
  * - the common attributes (an ASCII string or an unsigned 32-bit integer, KeyValue under 128
  *   bytes) are written in one go, their three lengths computed first;
- * - ids go from hex straight into the buffer (the SDK allocates a Uint8Array per id).
+ * - a PairSpan's ids are copied as the bytes they are made as (span-ids.ts); other spans' ids go
+ *   from hex straight into the buffer (the SDK allocates a Uint8Array per id).
  *
  * Spans are encoded one by one as they are made (add(), the workers and the main thread through
  * span-request-encoder.ts), each straight into the buffer of its (resource, scope) group, so the
@@ -29,10 +30,18 @@
  * add() of each span, then take(). Group buffers are reused across requests; take() returns a
  * fresh buffer (the transport may hold a request for its retries while the next one is built).
  */
-import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  type SpanContext,
+  TraceFlags,
+} from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { PairSpan } from './pair-span.ts';
+import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
 
 const kTwo32 = 4_294_967_296;
 const kMinInt64 = -(2 ** 63);
@@ -489,6 +498,17 @@ export class OtlpTraceEncoder {
     this.#pos = pos;
   }
 
+  /** An id of `length` bytes at `at` in `ids` as a length-delimited bytes field (tag included). */
+  #idBytes(tagByte: number, ids: Uint8Array, at: number, length: number): void {
+    this.#ensure(2 + length);
+    const bytes = this.#bytes;
+    let pos = this.#pos;
+    bytes[pos++] = tagByte;
+    bytes[pos++] = length;
+    for (let i = at; i < at + length; i++) bytes[pos++] = ids[i]!;
+    this.#pos = pos;
+  }
+
   /** Reserves `size` bytes for a length; returns where they start (the content starts `size` after). */
   #begin(size: number): number {
     this.#ensure(size);
@@ -583,13 +603,21 @@ export class OtlpTraceEncoder {
   #span(span: ReadableSpan): void {
     this.#tag(2, 2);
     const at = this.#begin(2);
-    const context = span.spanContext();
-    this.#id(0x0a, context.traceId);
-    this.#id(0x12, context.spanId);
-    const traceState = context.traceState?.serialize();
-    if (traceState) {
-      this.#tag(3, 2);
-      this.#string(traceState);
+    let traceFlags: number = TraceFlags.SAMPLED;
+    if (span instanceof PairSpan) {
+      // Its ids as bytes (no trace state).
+      this.#idBytes(0x0a, span.ids, span.idAt, kTraceIdBytes);
+      this.#idBytes(0x12, span.ids, span.idAt + kTraceIdBytes, kSpanIdBytes);
+    } else {
+      const context = span.spanContext();
+      traceFlags = context.traceFlags;
+      this.#id(0x0a, context.traceId);
+      this.#id(0x12, context.spanId);
+      const traceState = context.traceState?.serialize();
+      if (traceState) {
+        this.#tag(3, 2);
+        this.#string(traceState);
+      }
     }
     const parent = span.parentSpanContext;
     if (parent?.spanId) this.#id(0x22, parent.spanId);
@@ -629,7 +657,7 @@ export class OtlpTraceEncoder {
     this.#varint(span.status.code);
     this.#end(statusAt, 1);
     this.#tag(16, 5);
-    this.#fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+    this.#fixed32(spanFlags(traceFlags, parent?.isRemote));
     this.#end(at, 2);
   }
 
