@@ -103,6 +103,22 @@ test('requests go out in order, at most maxConcurrentExports at a time', async (
   assert.equal(batcher.queued + batcher.inFlight, 0);
 });
 
+test('onExported gets each request the collector accepted, not a failed one', async () => {
+  const exporter = new HeldExporter();
+  const exported: number[] = [];
+  const batcher = new RequestBatcher(exporter, {
+    maxQueueSize: 100,
+    maxConcurrentExports: 2,
+    onExported: (accepted) => exported.push(accepted.bytes[0]!),
+  });
+  batcher.offer(request(1), 1);
+  batcher.offer(request(2), 1);
+  await waitFor(() => exporter.calls.length === 2, 'two requests');
+  exporter.calls[1]!.done({ code: ExportResultCode.FAILED, error: unavailable() });
+  exporter.calls[0]!.done({ code: ExportResultCode.SUCCESS });
+  assert.deepEqual(exported, [1]);
+});
+
 test('whenRoom() resolves once the waiting spans are back under half the queue', async () => {
   const exporter = new HeldExporter();
   const batcher = new RequestBatcher(exporter, { maxQueueSize: 100, maxConcurrentExports: 1 });

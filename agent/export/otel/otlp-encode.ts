@@ -28,7 +28,8 @@
  * its exact size, every length known beforehand (nothing shifted), one block copied per group
  * (a Buffer.copy per span cost ~2 us each, ~15 % of the main thread's span path). encode() is
  * add() of each span, then take(). Group buffers are reused across requests; take() returns a
- * fresh buffer (the transport may hold a request for its retries while the next one is built).
+ * buffer of its own (the transport may hold a request for its retries while the next one is
+ * built): a fresh one, or one whose request was exported (request-buffers.ts).
  */
 import {
   type Attributes,
@@ -41,6 +42,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { PairSpan } from './pair-span.ts';
+import type { RequestBufferPool } from './request-buffers.ts';
 import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
 
 const kTwo32 = 4_294_967_296;
@@ -90,6 +92,9 @@ export class OtlpTraceEncoder {
   readonly #resourceOrder: number[] = [];
   readonly #resourceGroup = new Map<Resource, number>();
 
+  /** Where take() gets request buffers; null: a fresh one each time. */
+  readonly #requestBuffers: RequestBufferPool | null;
+
   /** Spans added since the last take(). */
   #added = 0;
   /** The span added last: its group, and where its bytes start in the group's buffer. */
@@ -97,6 +102,10 @@ export class OtlpTraceEncoder {
   #lastStart = 0;
   /** The request's size if taken now, at most (every length counted as 5 bytes). */
   #requestBound = 0;
+
+  constructor(requestBuffers: RequestBufferPool | null = null) {
+    this.#requestBuffers = requestBuffers;
+  }
 
   /** The request for `spans` (a fresh buffer; empty for no spans, as the SDK serializer). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
@@ -150,7 +159,7 @@ export class OtlpTraceEncoder {
   }
 
   /**
-   * The request of the spans added since the last take() (a fresh buffer; empty for no spans):
+   * The request of the spans added since the last take() (a buffer of its own; empty for no spans):
    * ResourceSpans in first-appearance order, then ScopeSpans, each group's spans in the order
    * added. With `leaveLast` (and more than one span added), the last span added is left out and
    * starts the next request.
@@ -173,7 +182,7 @@ export class OtlpTraceEncoder {
       resourceLengths.push(length);
       if (length > 0) total += 1 + varintSize(length) + length;
     }
-    const out = Buffer.allocUnsafeSlow(total);
+    const out = this.#requestBuffers?.take(total) ?? Buffer.allocUnsafeSlow(total);
     let pos = 0;
     let scopeAt = 0;
     for (let r = 0; r < order.length; r++) {
