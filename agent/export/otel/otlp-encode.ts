@@ -54,7 +54,7 @@ const kMaxCachedKeys = 4096;
 const kGroupCapacity = 16 << 10;
 /** Group buffers grown beyond this in all (one huge request, or many services) are given back afterwards. */
 const kKeepCapacity = 16 << 20;
-/** Where a resource or scope is encoded before it is cached. */
+/** The field scratch buffer's initial size (grown for a larger resource or scope). */
 const kFieldScratch = 4 << 10;
 const kSpanFlagsHasIsRemote = 0x100;
 const kSpanFlagsIsRemote = 0x200;
@@ -69,8 +69,9 @@ const kHex = new Uint8Array(128);
 for (let c = 0; c < 128; c++) kHex[c] = c <= 0x39 ? c - 0x30 : c >= 0x61 ? c - 0x57 : c - 0x37;
 
 export class OtlpTraceEncoder {
-  /** Where the encoding writes: a group's buffer while a span is encoded, #fieldScratch for a cached field. */
+  /** Where a resource or scope field is encoded before it is cached. */
   #fieldScratch: Buffer = Buffer.allocUnsafeSlow(kFieldScratch);
+  /** Where the encoding writes: a group's buffer while a span is encoded, else #fieldScratch. */
   #bytes: Buffer = this.#fieldScratch;
   #pos = 0;
   readonly #keys = new Map<string, Uint8Array>();
@@ -107,7 +108,7 @@ export class OtlpTraceEncoder {
     this.#requestBuffers = requestBuffers;
   }
 
-  /** The request for `spans` (a fresh buffer; empty for no spans, as the SDK serializer). */
+  /** The request for `spans` (a buffer of its own; empty for no spans, as the SDK serializer). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
     try {
       for (let i = 0; i < spans.length; i++) this.add(spans[i]!);
