@@ -11,7 +11,6 @@
  * `rounds` times each; prints spans/s and bytes/span for each (median round) and the ratios.
  */
 import path from 'node:path';
-import { TraceFlags } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
@@ -53,7 +52,8 @@ for (let i = 0; i < count; i++) {
     new PairSpan(
       m.name,
       m.kind,
-      { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+      Buffer.from(traceId + ids.generateSpanId(), 'hex'),
+      0,
       m.parent === null
         ? undefined
         : { traceId, spanId: m.parent.parentSpanId, traceFlags: m.parent.flags & 0xff, isRemote: true },

@@ -90,7 +90,8 @@ function direct(n: number): void {
       new PairSpan(
         m.name,
         m.kind,
-        { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+        Buffer.from(traceId + ids.generateSpanId(), 'hex'),
+        0,
         m.parent ? { traceId, spanId: m.parent.parentSpanId, traceFlags: 1, isRemote: true } : undefined,
         m.startTime,
         m.endTime,

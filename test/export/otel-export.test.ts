@@ -278,6 +278,7 @@ describe('demo capture', () => {
     assert.ok(others.every((s) => s.parentSpanId === undefined));
     assert.equal(new Set(others.map((s) => s.traceId)).size, others.length, 'fresh random trace ids');
     assert.ok(others.every((s) => /^[0-9a-f]{32}$/.test(s.traceId) && !/^0+$/.test(s.traceId)));
+    assert.ok(run.spans.every((s) => /^[0-9a-f]{16}$/.test(s.spanId) && !/^0+$/.test(s.spanId)));
   });
 
   test('one resource per observed server, reused: spans grouped by service.name', () => {

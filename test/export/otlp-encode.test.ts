@@ -202,7 +202,8 @@ async function pairSpans(): Promise<PairSpan[]> {
       new PairSpan(
         mapped.name,
         mapped.kind,
-        { traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+        Buffer.from(traceId + ids.generateSpanId(), 'hex'),
+        0,
         parent === null
           ? undefined
           : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },
@@ -469,7 +470,7 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     );
   });
 
-  test("streaming (add, take) gives encode()'s bytes, also when the last span is left for the next request", () => {
+  test("streaming (add, take) gives the SDK serializer's bytes, also when the last span is left for the next request", () => {
     const resources = [0, 1, 2].map((i) => resourceFromAttributes({ 'service.name': `svc-${i}`, i }));
     const scopes: InstrumentationScope[] = [
       kScope,
@@ -504,7 +505,7 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
             const to = leave ? i : i + 1;
             const bound = streaming.requestBound;
             const taken = streaming.take(leave);
-            const expected = new OtlpTraceEncoder().encode(spans.slice(from, to));
+            const expected = ProtobufTraceSerializer.serializeRequest(spans.slice(from, to))!;
             assert.equal(Buffer.compare(taken, expected), 0, `spans ${from}..${to}`);
             if (!leave) assert.ok(taken.length <= bound, `${taken.length} <= bound ${bound}`);
             from = to;
@@ -530,6 +531,25 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     assert.deepEqual(encoder.encode(small).length, first.length);
     assert.equal(encoder.encode([]).length, 0);
     assert.equal(ProtobufTraceSerializer.serializeRequest([])?.length, 0, 'as the SDK: an empty request');
+  });
+
+  test('group buffers given back after a huge request keep the span left for the next one', () => {
+    const encoder = new OtlpTraceEncoder();
+    const big = resourceFromAttributes({ 'service.name': 'big' });
+    const small = resourceFromAttributes({ 'service.name': 'small' });
+    // The huge span's group buffer (group 0) takes the group buffers beyond what is kept; the span
+    // left out (group 1) moves to group 0's buffer, which is the one kept.
+    const huge = span({ resource: big, attributes: { text: 'h'.repeat(17 << 20) } });
+    const left = span({ resource: small, attributes: { text: 'left' } });
+    const other = span({ resource: small });
+    encoder.add(huge);
+    encoder.add(other);
+    encoder.add(left);
+    const first = encoder.take(true);
+    assert.equal(Buffer.compare(first, ProtobufTraceSerializer.serializeRequest([huge, other])!), 0);
+    const next = span({ resource: big, attributes: { text: 'next' } });
+    encoder.add(next);
+    assert.equal(Buffer.compare(encoder.take(), ProtobufTraceSerializer.serializeRequest([left, next])!), 0);
   });
 
   test('a span that throws while encoded fails that request only; the next one is complete', () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { FreshChannel } from '../../agent/export/otel/fresh-channel.ts';
@@ -101,6 +101,22 @@ test('requests go out in order, at most maxConcurrentExports at a time', async (
   assert.equal(exporter.maxInFlight, 3);
   assert.equal(batcher.counters.exported, 100);
   assert.equal(batcher.queued + batcher.inFlight, 0);
+});
+
+test('onExported gets each request the collector accepted, not a failed one', async () => {
+  const exporter = new HeldExporter();
+  const exported: number[] = [];
+  const batcher = new RequestBatcher(exporter, {
+    maxQueueSize: 100,
+    maxConcurrentExports: 2,
+    onExported: (accepted) => exported.push(accepted.bytes[0]!),
+  });
+  batcher.offer(request(1), 1);
+  batcher.offer(request(2), 1);
+  await waitFor(() => exporter.calls.length === 2, 'two requests');
+  exporter.calls[1]!.done({ code: ExportResultCode.FAILED, error: unavailable() });
+  exporter.calls[0]!.done({ code: ExportResultCode.SUCCESS });
+  assert.deepEqual(exported, [1]);
 });
 
 test('whenRoom() resolves once the waiting spans are back under half the queue', async () => {
@@ -273,7 +289,8 @@ test('encoded requests reach the real gRPC receiver through the pass-through exp
           new PairSpan(
             `GET /x/${n}`,
             SpanKind.SERVER,
-            { traceId, spanId: (n + 1).toString(16).padStart(16, '0'), traceFlags: TraceFlags.SAMPLED },
+            Buffer.from(traceId + (n + 1).toString(16).padStart(16, '0'), 'hex'),
+            0,
             undefined,
             [1_700_000_000 + n, 123_456_789],
             [1_700_000_000 + n, 223_456_789],
@@ -330,7 +347,8 @@ test('retryUntilExported: a collector that comes up later gets everything (fresh
     const span = new PairSpan(
       `s${r}`,
       SpanKind.CLIENT,
-      { traceId: 'a'.repeat(31) + r, spanId: 'b'.repeat(15) + r, traceFlags: TraceFlags.SAMPLED },
+      Buffer.from(`${'a'.repeat(31)}${r}${'b'.repeat(15)}${r}`, 'hex'),
+      0,
       undefined,
       [1_700_000_000, r],
       [1_700_000_001, r],

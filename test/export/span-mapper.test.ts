@@ -136,28 +136,46 @@ describe('sampler', () => {
   test('ratio by trace id, deterministic', () => {
     const sampler = new PairSampler({ ratio: 0.25, slowSeconds: null });
     assert.equal(traceIdFraction('0'.repeat(32)), 0);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: `${'f'.repeat(19)}0000000000000` }), true);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: `${'0'.repeat(19)}fffffffffffff` }), false);
+    assert.equal(
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(`${'f'.repeat(19)}0000000000000`) }),
+      true,
+    );
+    assert.equal(
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(`${'0'.repeat(19)}fffffffffffff`) }),
+      false,
+    );
     const ids = new RandomIdGenerator();
     let kept = 0;
     for (let i = 0; i < 4000; i++)
-      if (sampler.shouldKeep({ ...ordinary, traceId: ids.generateTraceId() })) kept++;
+      if (sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(ids.generateTraceId()) })) kept++;
     // 1000 expected, σ ≈ 27.
     assert.ok(kept > 880 && kept < 1120, `kept ${kept} of 4000`);
     const id = ids.generateTraceId();
     assert.equal(
-      sampler.shouldKeep({ ...ordinary, traceId: id }),
-      sampler.shouldKeep({ ...ordinary, traceId: id }),
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id) }),
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id) }),
     );
   });
   test('errors, slow spans and sampled parents are always kept', () => {
     const sampler = new PairSampler({ ratio: 0, slowSeconds: 0.5 });
     const id = 'f'.repeat(32);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: id }), false);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: id, isError: true }), true);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: id, durationNanos: 500_000_000 }), true);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: id, parentSampled: true }), true);
-    assert.equal(sampler.shouldKeep({ ...ordinary, traceId: id, parentSampled: false }), false);
+    assert.equal(sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id) }), false);
+    assert.equal(
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id), isError: true }),
+      true,
+    );
+    assert.equal(
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id), durationNanos: 500_000_000 }),
+      true,
+    );
+    assert.equal(
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id), parentSampled: true }),
+      true,
+    );
+    assert.equal(
+      sampler.shouldKeep({ ...ordinary, traceFraction: traceIdFraction(id), parentSampled: false }),
+      false,
+    );
   });
   test('bad settings are rejected', () => {
     assert.throws(() => new PairSampler({ ratio: 1.5, slowSeconds: null }), /ratio/);

@@ -1,6 +1,6 @@
 /**
- * ReadableSpan[] → OTLP `ExportTraceServiceRequest` protobuf bytes, written by hand into one
- * reused growable buffer: wirespan's replacement for otlp-transformer's ProtobufTraceSerializer
+ * ReadableSpan[] → OTLP `ExportTraceServiceRequest` protobuf bytes, written by hand into reused
+ * growable buffers: wirespan's replacement for otlp-transformer's ProtobufTraceSerializer
  * (its requests handed to the official gRPC transport by otlp-bytes-exporter.ts).
  *
  * Same message, same field order, same canonical encoding as the SDK serializer (the
@@ -19,30 +19,43 @@
  *   field (tag, length, UTF-8), up to kMaxCachedKeys keys;
  * - the common attributes (an ASCII string or an unsigned 32-bit integer, KeyValue under 128
  *   bytes) are written in one go, their three lengths computed first;
- * - ids go from hex straight into the buffer (the SDK allocates a Uint8Array per id);
- * - grouping uses typed-array linked lists over span indexes, not a Map of arrays per request.
+ * - a PairSpan's ids are copied as the bytes they are made as (span-ids.ts); other spans' ids go
+ *   from hex straight into the buffer (the SDK allocates a Uint8Array per id).
  *
- * The buffer is reused across requests; encode() returns a copy of exactly the request bytes (the
- * transport may hold a request for its retries while the next one is encoded).
- *
- * Streaming (the workers, span-request-encoder.ts): add() encodes each span into the buffer as it
- * is made, so span objects never wait for a request's worth of others; take() then writes the
- * request into a buffer of its exact size, the spans' bytes copied in resource and scope order,
- * every length known beforehand (nothing shifted). Same bytes as encode() of the same spans.
+ * Spans are encoded one by one as they are made (add(), the workers and the main thread through
+ * span-request-encoder.ts), each straight into the buffer of its (resource, scope) group, so the
+ * span object is not needed once add() returns; take() then writes the request into a buffer of
+ * its exact size, every length known beforehand (nothing shifted), one block copied per group
+ * (a Buffer.copy per span cost ~2 us each, ~15 % of the main thread's span path). encode() is
+ * add() of each span, then take(). Group buffers are reused across requests; take() returns a
+ * buffer of its own (the transport may hold a request for its retries while the next one is
+ * built): a fresh one, or one whose request was exported (request-buffers.ts).
  */
-import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  type SpanContext,
+  TraceFlags,
+} from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { PairSpan } from './pair-span.ts';
+import type { RequestBufferPool } from './request-buffers.ts';
+import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
 
 const kTwo32 = 4_294_967_296;
 const kMinInt64 = -(2 ** 63);
 const kMaxInt64 = 2 ** 63;
 /** Attribute keys kept as encoded bytes; beyond, keys are encoded every time (a bound, not an expected size). */
 const kMaxCachedKeys = 4096;
-const kInitialCapacity = 1 << 20;
-/** A buffer grown beyond this by one huge request is given back afterwards. */
+/** A group's buffer when first used (grown by doubling). */
+const kGroupCapacity = 16 << 10;
+/** Group buffers grown beyond this in all (one huge request, or many services) are given back afterwards. */
 const kKeepCapacity = 16 << 20;
+/** The field scratch buffer's initial size (grown for a larger resource or scope). */
+const kFieldScratch = 4 << 10;
 const kSpanFlagsHasIsRemote = 0x100;
 const kSpanFlagsIsRemote = 0x200;
 
@@ -56,7 +69,10 @@ const kHex = new Uint8Array(128);
 for (let c = 0; c < 128; c++) kHex[c] = c <= 0x39 ? c - 0x30 : c >= 0x61 ? c - 0x57 : c - 0x37;
 
 export class OtlpTraceEncoder {
-  #bytes: Buffer = Buffer.allocUnsafeSlow(kInitialCapacity);
+  /** Where a resource or scope field is encoded before it is cached. */
+  #fieldScratch: Buffer = Buffer.allocUnsafeSlow(kFieldScratch);
+  /** Where the encoding writes: a group's buffer while a span is encoded, else #fieldScratch. */
+  #bytes: Buffer = this.#fieldScratch;
   #pos = 0;
   readonly #keys = new Map<string, Uint8Array>();
   /** ResourceSpans field 1 (tag, length, Resource message), per Resource object. */
@@ -64,56 +80,44 @@ export class OtlpTraceEncoder {
   /** ScopeSpans field 1 (tag, length, InstrumentationScope message), per scope object. */
   readonly #scopes = new WeakMap<InstrumentationScope, Uint8Array>();
 
-  // Grouping scratch, reused: groups are (resource, scope) pairs; spans chained per group.
-  #spanNext: Int32Array<ArrayBuffer> = new Int32Array(4096);
-  #groupHead: Int32Array<ArrayBuffer> = new Int32Array(64);
-  #groupTail: Int32Array<ArrayBuffer> = new Int32Array(64);
+  // Groups are (resource, scope) pairs, numbered in first-appearance order per request.
+  /** Per group number: its spans' Span fields, one after another (buffers reused across requests). */
+  readonly #groupBytes: Buffer[] = [];
+  /** Per group: the bytes of its spans in #groupBytes. */
+  #groupEnd: Int32Array<ArrayBuffer> = new Int32Array(64);
   /** The next group of the same resource (another scope), or -1. */
   #groupNextScope: Int32Array<ArrayBuffer> = new Int32Array(64);
   readonly #groupScope: InstrumentationScope[] = [];
+  readonly #groupResource: Resource[] = [];
   /** Group index of each resource's first group, in first-appearance order. */
   readonly #resourceOrder: number[] = [];
   readonly #resourceGroup = new Map<Resource, number>();
-  readonly #groupResource: Resource[] = [];
 
-  // Streaming (add / take): spans encoded as they come, one after another in #bytes.
+  /** Where take() gets request buffers; null: a fresh one each time. */
+  readonly #requestBuffers: RequestBufferPool | null;
+
   /** Spans added since the last take(). */
   #added = 0;
-  /** Per added span: where its Span field starts in #bytes (the next one's start is its end). */
-  #spanStart: Int32Array<ArrayBuffer> = new Int32Array(4096);
-  /** Per added span: its group. */
-  #spanGroup: Int32Array<ArrayBuffer> = new Int32Array(4096);
-  /** Per group: the bytes of its spans' Span fields. */
-  #groupSpanBytes: Int32Array<ArrayBuffer> = new Int32Array(64);
+  /** The span added last: its group, and where its bytes start in the group's buffer. */
+  #lastGroup = -1;
+  #lastStart = 0;
   /** The request's size if taken now, at most (every length counted as 5 bytes). */
   #requestBound = 0;
 
-  /** The request for `spans` (a fresh copy; empty for no spans, as the SDK serializer). */
+  constructor(requestBuffers: RequestBufferPool | null = null) {
+    this.#requestBuffers = requestBuffers;
+  }
+
+  /** The request for `spans` (a buffer of its own; empty for no spans, as the SDK serializer). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
-    this.#pos = 0;
     try {
-      this.#group(spans);
-      const order = this.#resourceOrder;
-      for (let r = 0; r < order.length; r++) this.#resourceSpans(spans, order[r]!);
-      const out = Buffer.allocUnsafeSlow(this.#pos);
-      this.#bytes.copy(out, 0, 0, this.#pos);
-      return out;
+      for (let i = 0; i < spans.length; i++) this.add(spans[i]!);
+      return this.take();
     } finally {
-      // Also after a throw (a span whose getter throws: the export fails, the encoder stays
-      // usable): release this request's objects, give back a buffer one huge request grew.
-      this.#resetGroups();
-      if (this.#bytes.length > kKeepCapacity) this.#bytes = Buffer.allocUnsafeSlow(kInitialCapacity);
+      // After a throw (a span whose getter throws: the export fails, the encoder stays usable).
+      this.#reset();
     }
   }
-
-  #resetGroups(): void {
-    this.#resourceGroup.clear();
-    this.#resourceOrder.length = 0;
-    this.#groupResource.length = 0;
-    this.#groupScope.length = 0;
-  }
-
-  // --- streaming --------------------------------------------------------------------------
 
   /** Spans added since the last take(). */
   get added(): number {
@@ -126,56 +130,48 @@ export class OtlpTraceEncoder {
   }
 
   /**
-   * Encodes one span into the request being built (streaming, as an alternative to encode(): the
-   * span object is not needed any more once this returns). A span that throws is left out whole.
-   * Do not mix with encode() before take().
+   * Encodes one span into the request being built, straight into the buffer of its (resource,
+   * scope) group, so take() copies one block per group: the span object is not needed any more
+   * once this returns. A span that throws is left out whole.
    */
   add(span: ReadableSpan): void {
     const resource = span.resource;
     const scope = span.instrumentationScope;
-    const start = this.#pos;
+    // A new group is made only once its first span is encoded; it gets the next number's buffer.
+    const found = this.#findGroup(resource, scope);
+    const target = found >= 0 ? found : this.#groupScope.length;
+    const start = found >= 0 ? this.#groupEnd[found]! : 0;
+    if (target === this.#groupBytes.length) this.#groupBytes.push(Buffer.allocUnsafeSlow(kGroupCapacity));
+    this.#bytes = this.#groupBytes[target]!;
+    this.#pos = start;
     try {
       this.#span(span);
-    } catch (error) {
-      this.#pos = start;
-      throw error;
+    } finally {
+      // The buffer may have grown.
+      this.#groupBytes[target] = this.#bytes;
     }
-    const i = this.#added;
-    this.#ensureSpans(i + 1);
-    const resources = this.#resourceOrder.length;
-    const groups = this.#groupScope.length;
-    const group = this.#groupOf(i, resource, scope);
-    if (this.#groupScope.length !== groups) {
-      this.#requestBound += 6 + this.#scopeField(scope).length + schemaUrlSize(scope.schemaUrl);
-    }
-    if (this.#resourceOrder.length !== resources) {
-      this.#requestBound += 6 + this.#resourceField(resource).length + schemaUrlSize(resource.schemaUrl);
-    }
-    const size = this.#pos - start;
-    this.#spanStart[i] = start;
-    this.#spanGroup[i] = group;
-    this.#groupSpanBytes[group]! += size;
-    this.#requestBound += size;
-    this.#added = i + 1;
+    const end = this.#pos;
+    if (found < 0) this.#requestBound += this.#newGroup(resource, scope);
+    this.#groupEnd[target] = end;
+    this.#lastGroup = target;
+    this.#lastStart = start;
+    this.#requestBound += end - start;
+    this.#added++;
   }
 
   /**
-   * The request of the spans added since the last take(), byte for byte what encode() makes of
-   * them (a fresh buffer; empty for no spans). With `leaveLast` (and more than one span added),
-   * the last span added is left out and starts the next request.
+   * The request of the spans added since the last take() (a buffer of its own; empty for no spans):
+   * ResourceSpans in first-appearance order, then ScopeSpans, each group's spans in the order
+   * added. With `leaveLast` (and more than one span added), the last span added is left out and
+   * starts the next request.
    */
   take(leaveLast = false): Uint8Array {
-    const n = this.#added;
-    const spanStart = this.#spanStart;
-    const end = this.#pos;
-    const left = leaveLast && n > 1 ? n - 1 : -1;
-    let leftStart = end;
-    if (left >= 0) {
-      leftStart = spanStart[left]!;
-      this.#groupSpanBytes[this.#spanGroup[left]!]! -= end - leftStart;
-    }
-    const leftResource = left >= 0 ? this.#groupResource[this.#spanGroup[left]!]! : null;
-    const leftScope = left >= 0 ? this.#groupScope[this.#spanGroup[left]!]! : null;
+    const left = leaveLast && this.#added > 1 ? this.#lastGroup : -1;
+    const leftStart = this.#lastStart;
+    const leftEnd = left >= 0 ? this.#groupEnd[left]! : 0;
+    if (left >= 0) this.#groupEnd[left] = leftStart;
+    const leftResource = left >= 0 ? this.#groupResource[left]! : null;
+    const leftScope = left >= 0 ? this.#groupScope[left]! : null;
 
     // Lengths first (exact: no content is moved), then one pass into a buffer of the exact size.
     const order = this.#resourceOrder;
@@ -187,8 +183,7 @@ export class OtlpTraceEncoder {
       resourceLengths.push(length);
       if (length > 0) total += 1 + varintSize(length) + length;
     }
-    const out = Buffer.allocUnsafeSlow(total);
-    const bytes = this.#bytes;
+    const out = this.#requestBuffers?.take(total) ?? Buffer.allocUnsafeSlow(total);
     let pos = 0;
     let scopeAt = 0;
     for (let r = 0; r < order.length; r++) {
@@ -202,51 +197,58 @@ export class OtlpTraceEncoder {
       out.set(resourceField, pos);
       pos += resourceField.length;
       for (let g = first; g !== -1; g = this.#groupNextScope[g]!) {
-        if (this.#groupSpanBytes[g] === 0) continue;
+        const spanBytes = this.#groupEnd[g]!;
+        if (spanBytes === 0) continue;
         const scope = this.#groupScope[g]!;
         out[pos++] = 0x12;
         pos = putVarint(out, pos, scopeLengths[scopeAt++]!);
         const scopeField = this.#scopeField(scope);
         out.set(scopeField, pos);
         pos += scopeField.length;
-        for (let i = this.#groupHead[g]!; i !== -1; i = this.#spanNext[i]!) {
-          if (i === left) continue;
-          const from = spanStart[i]!;
-          const to = i + 1 < n ? spanStart[i + 1]! : end;
-          bytes.copy(out, pos, from, to);
-          pos += to - from;
-        }
+        this.#groupBytes[g]!.copy(out, pos, 0, spanBytes);
+        pos += spanBytes;
         pos = putSchemaUrl(out, pos, scope.schemaUrl);
       }
       pos = putSchemaUrl(out, pos, resource.schemaUrl);
     }
 
-    this.#resetGroups();
-    this.#added = 0;
-    this.#requestBound = 0;
-    this.#pos = 0;
+    if (left > 0) {
+      // The span left out becomes the first of the next request, as group 0 (whose buffer #reset() keeps).
+      const buffers = this.#groupBytes;
+      const held = buffers[left]!;
+      buffers[left] = buffers[0]!;
+      buffers[0] = held;
+    }
+    this.#reset();
     if (left >= 0) {
-      // The span left out becomes the first of the next request (#bytes: grown if a field was encoded above).
-      this.#bytes.copyWithin(0, leftStart, end);
-      this.#pos = end - leftStart;
-      this.#spanStart[0] = 0;
-      const group = this.#groupOf(0, leftResource!, leftScope!);
-      this.#spanGroup[0] = group;
-      this.#groupSpanBytes[group] = this.#pos;
-      this.#requestBound =
-        12 +
-        this.#pos +
-        this.#scopeField(leftScope!).length +
-        schemaUrlSize(leftScope!.schemaUrl) +
-        this.#resourceField(leftResource!).length +
-        schemaUrlSize(leftResource!.schemaUrl);
+      this.#groupBytes[0]!.copyWithin(0, leftStart, leftEnd);
+      const size = leftEnd - leftStart;
+      this.#requestBound = this.#newGroup(leftResource!, leftScope!) + size;
+      this.#groupEnd[0] = size;
+      this.#lastGroup = 0;
       this.#added = 1;
-    } else if (this.#bytes.length > kKeepCapacity) {
-      this.#bytes = Buffer.allocUnsafeSlow(kInitialCapacity);
     }
     return out;
   }
 
+  /** Forgets the request being built; gives back group buffers grown beyond kKeepCapacity in all. */
+  #reset(): void {
+    this.#resourceGroup.clear();
+    this.#resourceOrder.length = 0;
+    this.#groupResource.length = 0;
+    this.#groupScope.length = 0;
+    this.#added = 0;
+    this.#lastGroup = -1;
+    this.#lastStart = 0;
+    this.#requestBound = 0;
+    const buffers = this.#groupBytes;
+    let capacity = 0;
+    for (let g = 0; g < buffers.length; g++) capacity += buffers[g]!.length;
+    if (capacity > kKeepCapacity) {
+      // Group 0 only (it may be about to hold the span take() leaves for the next request).
+      for (let g = 1; g < buffers.length; g++) buffers[g] = Buffer.allocUnsafeSlow(kGroupCapacity);
+    }
+  }
   /**
    * The ResourceSpans content length of the resource whose first group is `first` (0: no spans
    * left in it); pushes each non-empty ScopeSpans' content length onto `scopeLengths`.
@@ -255,7 +257,7 @@ export class OtlpTraceEncoder {
     const resource = this.#groupResource[first]!;
     let length = 0;
     for (let g = first; g !== -1; g = this.#groupNextScope[g]!) {
-      const spanBytes = this.#groupSpanBytes[g]!;
+      const spanBytes = this.#groupEnd[g]!;
       if (spanBytes === 0) continue;
       const scope = this.#groupScope[g]!;
       const scopeLength = this.#scopeField(scope).length + spanBytes + schemaUrlSize(scope.schemaUrl);
@@ -266,97 +268,82 @@ export class OtlpTraceEncoder {
     return length + this.#resourceField(resource).length + schemaUrlSize(resource.schemaUrl);
   }
 
-  /** ResourceSpans field 1 of `resource` (tag, length, Resource), cached or encoded past #pos. */
-  #resourceField(resource: Resource): Uint8Array {
-    const cached = this.#resources.get(resource);
-    if (cached !== undefined) return cached;
-    const start = this.#pos;
-    this.#resource(resource);
-    const field = Uint8Array.prototype.slice.call(this.#bytes, start, this.#pos);
-    this.#pos = start;
-    return field;
-  }
-
-  /** ScopeSpans field 1 of `scope` (tag, length, InstrumentationScope), cached or encoded past #pos. */
-  #scopeField(scope: InstrumentationScope): Uint8Array {
-    const cached = this.#scopes.get(scope);
-    if (cached !== undefined) return cached;
-    const start = this.#pos;
-    this.#scope(scope);
-    const field = Uint8Array.prototype.slice.call(this.#bytes, start, this.#pos);
-    this.#pos = start;
-    return field;
-  }
-
-  #group(spans: readonly ReadableSpan[]): void {
-    const n = spans.length;
-    this.#ensureSpans(n);
-    for (let i = 0; i < n; i++) {
-      const span = spans[i]!;
-      this.#groupOf(i, span.resource, span.instrumentationScope);
-    }
-  }
-
-  /** Room for `n` spans in the per-span scratch arrays. */
-  #ensureSpans(n: number): void {
-    if (this.#spanNext.length >= n + 1) return;
-    const grow = <T extends Int32Array<ArrayBuffer>>(old: T): Int32Array<ArrayBuffer> => {
-      const grown = new Int32Array(Math.max(n + 1, old.length * 2));
-      grown.set(old);
-      return grown;
-    };
-    this.#spanNext = grow(this.#spanNext);
-    this.#spanStart = grow(this.#spanStart);
-    this.#spanGroup = grow(this.#spanGroup);
-  }
-
-  /** Chains span `i` at the end of its (resource, scope) group, made on first sight; returns the group. */
-  #groupOf(i: number, resource: Resource, scope: InstrumentationScope): number {
+  /** The group of (resource, scope) in the request being built, or -1. */
+  #findGroup(resource: Resource, scope: InstrumentationScope): number {
     let group = this.#resourceGroup.get(resource);
-    if (group === undefined) {
-      group = this.#newGroup(resource, scope);
-      this.#resourceGroup.set(resource, group);
-      this.#resourceOrder.push(group);
-    } else {
-      let last = group;
-      while (group !== -1 && this.#groupScope[group] !== scope) {
-        last = group;
-        group = this.#groupNextScope[group]!;
-      }
-      if (group === -1) {
-        group = this.#newGroup(resource, scope);
-        this.#groupNextScope[last] = group;
-      }
-    }
-    const next = this.#spanNext;
-    next[i] = -1;
-    const tail = this.#groupTail[group]!;
-    if (tail === -1) this.#groupHead[group] = i;
-    else next[tail] = i;
-    this.#groupTail[group] = i;
+    if (group === undefined) return -1;
+    while (group !== -1 && this.#groupScope[group] !== scope) group = this.#groupNextScope[group]!;
     return group;
   }
 
+  /**
+   * Makes the next group number (resource, scope)'s group, chained after the resource's other
+   * groups (or its resource added to the order); returns what its ScopeSpans (and a new
+   * ResourceSpans) add to the request bound besides the spans.
+   */
   #newGroup(resource: Resource, scope: InstrumentationScope): number {
     const group = this.#groupScope.length;
-    if (group === this.#groupHead.length) {
+    if (group === this.#groupEnd.length) {
       const grow = (old: Int32Array): Int32Array<ArrayBuffer> => {
         const grown = new Int32Array(old.length * 2);
         grown.set(old);
         return grown;
       };
-      this.#groupHead = grow(this.#groupHead);
-      this.#groupTail = grow(this.#groupTail);
+      this.#groupEnd = grow(this.#groupEnd);
       this.#groupNextScope = grow(this.#groupNextScope);
-      this.#groupSpanBytes = grow(this.#groupSpanBytes);
     }
     this.#groupScope.push(scope);
     this.#groupResource.push(resource);
-    this.#groupHead[group] = -1;
-    this.#groupTail[group] = -1;
+    this.#groupEnd[group] = 0;
     this.#groupNextScope[group] = -1;
-    this.#groupSpanBytes[group] = 0;
-    return group;
+    let bound = 6 + this.#scopeField(scope).length + schemaUrlSize(scope.schemaUrl);
+    const first = this.#resourceGroup.get(resource);
+    if (first === undefined) {
+      this.#resourceGroup.set(resource, group);
+      this.#resourceOrder.push(group);
+      bound += 6 + this.#resourceField(resource).length + schemaUrlSize(resource.schemaUrl);
+    } else {
+      let last = first;
+      while (this.#groupNextScope[last] !== -1) last = this.#groupNextScope[last]!;
+      this.#groupNextScope[last] = group;
+    }
+    return bound;
+  }
+
+  /** ResourceSpans field 1 of `resource` (tag, length, Resource), cached or encoded aside. */
+  #resourceField(resource: Resource): Uint8Array {
+    const cached = this.#resources.get(resource);
+    if (cached !== undefined) return cached;
+    const bytes = this.#bytes;
+    const pos = this.#pos;
+    this.#bytes = this.#fieldScratch;
+    this.#pos = 0;
+    try {
+      this.#resource(resource);
+      return Uint8Array.prototype.slice.call(this.#bytes, 0, this.#pos);
+    } finally {
+      this.#fieldScratch = this.#bytes;
+      this.#bytes = bytes;
+      this.#pos = pos;
+    }
+  }
+
+  /** ScopeSpans field 1 of `scope` (tag, length, InstrumentationScope), cached or encoded aside. */
+  #scopeField(scope: InstrumentationScope): Uint8Array {
+    const cached = this.#scopes.get(scope);
+    if (cached !== undefined) return cached;
+    const bytes = this.#bytes;
+    const pos = this.#pos;
+    this.#bytes = this.#fieldScratch;
+    this.#pos = 0;
+    try {
+      this.#scope(scope);
+      return Uint8Array.prototype.slice.call(this.#bytes, 0, this.#pos);
+    } finally {
+      this.#fieldScratch = this.#bytes;
+      this.#bytes = bytes;
+      this.#pos = pos;
+    }
   }
 
   // --- buffer primitives ------------------------------------------------------------------
@@ -521,6 +508,17 @@ export class OtlpTraceEncoder {
     this.#pos = pos;
   }
 
+  /** An id of `length` bytes at `at` in `ids` as a length-delimited bytes field (tag included). */
+  #idBytes(tagByte: number, ids: Uint8Array, at: number, length: number): void {
+    this.#ensure(2 + length);
+    const bytes = this.#bytes;
+    let pos = this.#pos;
+    bytes[pos++] = tagByte;
+    bytes[pos++] = length;
+    for (let i = at; i < at + length; i++) bytes[pos++] = ids[i]!;
+    this.#pos = pos;
+  }
+
   /** Reserves `size` bytes for a length; returns where they start (the content starts `size` after). */
   #begin(size: number): number {
     this.#ensure(size);
@@ -559,30 +557,6 @@ export class OtlpTraceEncoder {
   }
 
   // --- messages ---------------------------------------------------------------------------
-
-  #resourceSpans(spans: readonly ReadableSpan[], first: number): void {
-    const resource = this.#groupResource[first]!;
-    this.#tag(1, 2);
-    const at = this.#begin(4);
-    this.#resource(resource);
-    for (let group = first; group !== -1; group = this.#groupNextScope[group]!) {
-      const scope = this.#groupScope[group]!;
-      this.#tag(2, 2);
-      const scopeAt = this.#begin(4);
-      this.#scope(scope);
-      for (let i = this.#groupHead[group]!; i !== -1; i = this.#spanNext[i]!) this.#span(spans[i]!);
-      if (scope.schemaUrl) {
-        this.#tag(3, 2);
-        this.#string(scope.schemaUrl);
-      }
-      this.#end(scopeAt, 4);
-    }
-    if (resource.schemaUrl) {
-      this.#tag(3, 2);
-      this.#string(resource.schemaUrl);
-    }
-    this.#end(at, 4);
-  }
 
   /** ResourceSpans field 1: Resource { attributes = 1, dropped_attributes_count = 2 }. */
   #resource(resource: Resource): void {
@@ -639,13 +613,21 @@ export class OtlpTraceEncoder {
   #span(span: ReadableSpan): void {
     this.#tag(2, 2);
     const at = this.#begin(2);
-    const context = span.spanContext();
-    this.#id(0x0a, context.traceId);
-    this.#id(0x12, context.spanId);
-    const traceState = context.traceState?.serialize();
-    if (traceState) {
-      this.#tag(3, 2);
-      this.#string(traceState);
+    let traceFlags: number = TraceFlags.SAMPLED;
+    if (span instanceof PairSpan) {
+      // Its ids as bytes (no trace state).
+      this.#idBytes(0x0a, span.ids, span.idAt, kTraceIdBytes);
+      this.#idBytes(0x12, span.ids, span.idAt + kTraceIdBytes, kSpanIdBytes);
+    } else {
+      const context = span.spanContext();
+      traceFlags = context.traceFlags;
+      this.#id(0x0a, context.traceId);
+      this.#id(0x12, context.spanId);
+      const traceState = context.traceState?.serialize();
+      if (traceState) {
+        this.#tag(3, 2);
+        this.#string(traceState);
+      }
     }
     const parent = span.parentSpanContext;
     if (parent?.spanId) this.#id(0x22, parent.spanId);
@@ -685,7 +667,7 @@ export class OtlpTraceEncoder {
     this.#varint(span.status.code);
     this.#end(statusAt, 1);
     this.#tag(16, 5);
-    this.#fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+    this.#fixed32(spanFlags(traceFlags, parent?.isRemote));
     this.#end(at, 2);
   }
 

@@ -11,16 +11,16 @@
  */
 import { type Attributes, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import type { ProtocolRegistry } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { type IgnoreRules, PairIgnore } from './pair-ignore.ts';
 import { PairSpan } from './pair-span.ts';
 import { serviceResource } from './resource.ts';
-import { PairSampler } from './sampler.ts';
+import { PairSampler, traceIdBytesFraction, traceIdFraction } from './sampler.ts';
 import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
 import { type FloodAggregate, SpanFloodGuard } from './span-flood.ts';
+import { SpanIdPool } from './span-ids.ts';
 import { type MappedPair, type MetricPoint, type PairData, SpanMapper } from './span-mapper.ts';
 
 /** Structured-cloneable: what a worker needs to make the exporter's spans. */
@@ -107,7 +107,7 @@ export class PairSpanBuilder {
   readonly #sampler: PairSampler;
   readonly #flood: SpanFloodGuard;
   readonly #resources: BoundedCache<Resource, MappedPair>;
-  readonly #ids = new RandomIdGenerator();
+  readonly #ids = new SpanIdPool();
   readonly #onSpan: (span: PairSpan) => void;
   readonly #onMetric: ((metric: MetricPoint) => void) | null;
   readonly #kubernetes: AddressLookup | null;
@@ -169,10 +169,13 @@ export class PairSpanBuilder {
       if (mapped.metric !== null) this.#onMetric?.(mapped.metric);
       if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(pair)] === 1) return;
       const parent = mapped.parent;
-      const traceId = parent?.traceId ?? this.#ids.generateTraceId();
       const isError = mapped.statusCode === SpanStatusCode.ERROR;
+      const idAt = this.#ids.take();
+      const ids = this.#ids.pool;
+      // A joined trace keeps its id (written over the random one); else the new random one.
+      if (parent !== null) ids.write(parent.traceId, idAt, 'hex');
       const keep = this.#sampler.shouldKeep({
-        traceId,
+        traceFraction: parent === null ? traceIdBytesFraction(ids, idAt) : traceIdFraction(parent.traceId),
         isError,
         durationNanos: mapped.durationNanos,
         parentSampled: parent === null ? null : (parent.flags & TraceFlags.SAMPLED) !== 0,
@@ -187,10 +190,16 @@ export class PairSpanBuilder {
         new PairSpan(
           mapped.name,
           mapped.kind,
-          { traceId, spanId: this.#ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED },
+          ids,
+          idAt,
           parent === null
             ? undefined
-            : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },
+            : {
+                traceId: parent.traceId,
+                spanId: parent.parentSpanId,
+                traceFlags: parent.flags & 0xff,
+                isRemote: true,
+              },
           mapped.startTime,
           mapped.endTime,
           mapped.durationNanos,
@@ -216,11 +225,13 @@ export class PairSpanBuilder {
     if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(a.firstPair)] === 1) return;
     try {
       const resource = this.#mapper.map(a.firstPair);
+      const idAt = this.#ids.take();
       this.#onSpan(
         new PairSpan(
           a.name,
           a.kind,
-          { traceId: this.#ids.generateTraceId(), spanId: this.#ids.generateSpanId(), traceFlags: 1 },
+          this.#ids.pool,
+          idAt,
           undefined,
           a.startTime,
           a.endTime,

@@ -3,10 +3,19 @@
  * built once per exported pair with no SDK Span machinery (see sdk.ts on why).
  */
 import fs from 'node:fs';
-import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type HrTime,
+  type Link,
+  type SpanContext,
+  type SpanKind,
+  type SpanStatus,
+  TraceFlags,
+} from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
 
 function packageVersion(): string {
   try {
@@ -22,7 +31,11 @@ export const kScope: InstrumentationScope = { name: 'wirespan', version: package
 const kNoLinks: Link[] = [];
 const kNoEvents: TimedEvent[] = [];
 
-/** A pair's span, handed straight to the OTLP exporter (the ReadableSpan contract of sdk-trace). */
+/**
+ * A pair's span, handed straight to the OTLP exporter (the ReadableSpan contract of sdk-trace).
+ * Its ids are bytes (`ids` at `idAt`: trace id, then span id; span-ids.ts), copied as they are
+ * by the OTLP encoder; spanContext() makes their hex strings only when asked. Always sampled.
+ */
 export class PairSpan implements ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
@@ -40,12 +53,16 @@ export class PairSpan implements ReadableSpan {
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
-  readonly #context: SpanContext;
+  /** Trace id (16 bytes) then span id (8 bytes), from `idAt`; never changed. */
+  readonly ids: Buffer;
+  readonly idAt: number;
+  #context: SpanContext | undefined = undefined;
 
   constructor(
     name: string,
     kind: SpanKind,
-    spanContext: SpanContext,
+    ids: Buffer,
+    idAt: number,
     parent: SpanContext | undefined,
     startTime: HrTime,
     endTime: HrTime,
@@ -56,7 +73,8 @@ export class PairSpan implements ReadableSpan {
   ) {
     this.name = name;
     this.kind = kind;
-    this.#context = spanContext;
+    this.ids = ids;
+    this.idAt = idAt;
     this.parentSpanContext = parent;
     this.startTime = startTime;
     this.endTime = endTime;
@@ -67,6 +85,12 @@ export class PairSpan implements ReadableSpan {
   }
 
   spanContext(): SpanContext {
+    const at = this.idAt;
+    this.#context ??= {
+      traceId: this.ids.toString('hex', at, at + kTraceIdBytes),
+      spanId: this.ids.toString('hex', at + kTraceIdBytes, at + kTraceIdBytes + kSpanIdBytes),
+      traceFlags: TraceFlags.SAMPLED,
+    };
     return this.#context;
   }
 }

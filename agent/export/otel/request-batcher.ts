@@ -12,7 +12,7 @@
  *   every request's encoded size is capped well under gRPC's default 4 MiB receive limit
  *   by construction (span-request-encoder.ts).
  */
-import type { ExportResultCode } from '@opentelemetry/core';
+import { ExportResultCode } from '@opentelemetry/core';
 import { Batcher, type BatcherCounters, type SpanBatcherOptions } from './span-batcher.ts';
 
 /** One encoded ExportTraceServiceRequest and the number of spans in it. */
@@ -30,16 +30,34 @@ export interface RequestExporter {
   shutdown(): Promise<void>;
 }
 
-export type RequestBatcherOptions = Omit<SpanBatcherOptions, 'maxExportBatchSize' | 'scheduledDelayMillis'>;
+export type RequestBatcherOptions = Omit<
+  SpanBatcherOptions,
+  'maxExportBatchSize' | 'scheduledDelayMillis'
+> & {
+  /** Called with each request the collector accepted (its bytes may be reused: request-buffers.ts). */
+  onExported?: ((request: EncodedRequest) => void) | null;
+};
 
 export type RequestBatcherCounters = BatcherCounters;
 
 export class RequestBatcher extends Batcher<EncodedRequest> {
   constructor(exporter: RequestExporter, options: RequestBatcherOptions) {
+    const { onExported = null, ...batcherOptions } = options;
     super(
       // Every batch is one request (a batch of one span or more is sealed at once).
-      { export: (requests, done) => exporter.export(requests[0]!, done) },
-      { ...options, maxExportBatchSize: 1, scheduledDelayMillis: 0 },
+      {
+        export: (requests, done) =>
+          exporter.export(
+            requests[0]!,
+            onExported === null
+              ? done
+              : (result) => {
+                  done(result);
+                  if (result.code === ExportResultCode.SUCCESS) onExported(requests[0]!);
+                },
+          ),
+      },
+      { ...batcherOptions, maxExportBatchSize: 1, scheduledDelayMillis: 0 },
       (request) => request.spans,
     );
   }

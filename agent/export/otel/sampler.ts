@@ -21,7 +21,8 @@ export interface SamplingOptions {
 }
 
 export interface SampleInput {
-  traceId: string;
+  /** The trace id's traceIdFraction() (or traceIdBytesFraction()). */
+  traceFraction: number;
   isError: boolean;
   durationNanos: number;
   /** The joined traceparent's sampled flag; null when the span starts its own trace. */
@@ -51,7 +52,7 @@ export class PairSampler {
     if (this.ratio >= 1 || input.isError || input.durationNanos >= this.#slowNanos) return true;
     if (input.parentSampled === true) return true;
     if (this.ratio <= 0) return false;
-    return traceIdFraction(input.traceId) < this.ratio;
+    return input.traceFraction < this.ratio;
   }
 }
 
@@ -59,4 +60,11 @@ export class PairSampler {
 export function traceIdFraction(traceId: string): number {
   const low = Number.parseInt(traceId.slice(-13), 16);
   return Number.isFinite(low) ? low / kTwo52 : 0;
+}
+
+/** traceIdFraction() of the 16-byte trace id at `at`. */
+export function traceIdBytesFraction(bytes: Uint8Array, at: number): number {
+  let low = bytes[at + 9]! & 0x0f;
+  for (let i = at + 10; i < at + 16; i++) low = low * 256 + bytes[i]!;
+  return low / kTwo52;
 }

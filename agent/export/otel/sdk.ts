@@ -74,6 +74,7 @@ import { kScope } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig, protocolFlags } from './pair-span-builder.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { RequestBatcher, type RequestExporter } from './request-batcher.ts';
+import { RequestBufferPool } from './request-buffers.ts';
 import { detectBaseResource, sharedAttributes } from './resource.ts';
 import { PairSampler } from './sampler.ts';
 import type { ServiceMapEntry } from './service-map.ts';
@@ -542,10 +543,13 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         : retryUntilExported
           ? new FreshChannelRequestExporter(new FreshChannel('traces', newBytesExporter, true))
           : newBytesExporter(undefined);
+    // This thread's request buffers, reused once exported (the workers' are transferred here).
+    const requestBuffers = bytesExporter === null ? null : new RequestBufferPool(kDefaultMaxRequestBytes);
     const requests =
       bytesExporter === null
         ? null
         : new RequestBatcher(bytesExporter, {
+            onExported: (request) => requestBuffers!.give(request.bytes),
             maxQueueSize: batchOptions.maxQueueSize,
             maxConcurrentExports: batchOptions.maxConcurrentExports,
             retryUntilExported,
@@ -704,13 +708,17 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     const local =
       requests === null
         ? null
-        : new CappedRequestEncoder(requestLimits, (request) => {
-            if (closeTimer !== null) {
-              clearTimeout(closeTimer);
-              closeTimer = null;
-            }
-            requests.offer(request.bytes, request.spans);
-          });
+        : new CappedRequestEncoder(
+            requestLimits,
+            (request) => {
+              if (closeTimer !== null) {
+                clearTimeout(closeTimer);
+                closeTimer = null;
+              }
+              requests.offer(request.bytes, request.spans);
+            },
+            requestBuffers,
+          );
     const builder = new PairSpanBuilder(
       spanConfig,
       sourceFiles,

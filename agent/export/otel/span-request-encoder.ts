@@ -30,6 +30,7 @@ import { OtlpTraceEncoder } from './otlp-encode.ts';
 import type { PairSpan } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
 import type { EncodedRequest } from './request-batcher.ts';
+import type { RequestBufferPool } from './request-buffers.ts';
 import type { MetricPoint, PairData } from './span-mapper.ts';
 
 /** Default spans per request (as the SpanBatcher's maxExportBatchSize). */
@@ -205,15 +206,21 @@ export type RequestLimits = Pick<SpanEncoderConfig, 'maxSpansPerRequest' | 'maxR
  */
 export class CappedRequestEncoder {
   readonly #limits: RequestLimits;
-  readonly #encoder = new OtlpTraceEncoder();
+  readonly #encoder: OtlpTraceEncoder;
   readonly #onRequest: (request: EncodedRequest) => void;
 
-  constructor(limits: RequestLimits, onRequest: (request: EncodedRequest) => void) {
+  /** `requestBuffers`: where the request buffers come from (null: fresh ones). */
+  constructor(
+    limits: RequestLimits,
+    onRequest: (request: EncodedRequest) => void,
+    requestBuffers: RequestBufferPool | null = null,
+  ) {
     if (!(Number.isInteger(limits.maxSpansPerRequest) && limits.maxSpansPerRequest >= 1)) {
       throw new Error(`maxSpansPerRequest must be a positive integer, got ${limits.maxSpansPerRequest}`);
     }
     this.#limits = limits;
     this.#onRequest = onRequest;
+    this.#encoder = new OtlpTraceEncoder(requestBuffers);
   }
 
   /** Spans in the request being built. */
