@@ -1,7 +1,8 @@
 /**
  * `wirespan run` restarts itself once (execve, same process id) with a small young generation
  * for the main thread (agent/cli/main.mjs: the sidecar's peak RSS), unless the user gave
- * --max-semi-space-size; other commands keep V8's own sizing.
+ * --max-semi-space-size, and with GLIBC_TUNABLES that keep freed request buffers in the
+ * allocator, unless the user set GLIBC_TUNABLES; other commands keep the defaults.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,11 +15,11 @@ import { repoRoot } from '../helpers/run-cli.ts';
 
 const main = path.join(repoRoot, 'agent/cli/main.mjs');
 
-/** The command line /proc shows for a CLI process once it is watching, then SIGTERM. */
-async function runningCommandLine(
+/** The command line and environment /proc shows for a CLI process once it is watching, then SIGTERM. */
+async function runningProcess(
   nodeArgs: string[],
   env: NodeJS.ProcessEnv = process.env,
-): Promise<string[]> {
+): Promise<{ cmdline: string[]; environ: string[] }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-young-'));
   const child = spawn(
     process.execPath,
@@ -34,7 +35,9 @@ async function runningCommandLine(
     for (let i = 0; i < 300 && !stderr.includes('"watching"'); i++) await sleep(100);
     assert.ok(stderr.includes('"watching"'), stderr);
     // The same process (execve keeps the id), now with its new command line.
-    return fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const read = (file: string) =>
+      fs.readFileSync(`/proc/${child.pid}/${file}`, 'utf8').split('\0').filter(Boolean);
+    return { cmdline: read('cmdline'), environ: read('environ') };
   } finally {
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
@@ -45,14 +48,34 @@ async function runningCommandLine(
 test('run restarts with 4 MiB semi-spaces; a size the user gives is left alone', {
   skip: process.platform !== 'linux',
 }, async () => {
-  const plain = await runningCommandLine([]);
+  const plain = (await runningProcess([])).cmdline;
   assert.ok(plain.includes('--max-semi-space-size=4'), plain.join(' '));
   assert.equal(plain.filter((arg) => arg.startsWith('--max-semi-space-size')).length, 1);
-  const given = await runningCommandLine(['--max-semi-space-size=16']);
+  const given = (await runningProcess(['--max-semi-space-size=16'])).cmdline;
   assert.deepEqual(
     given.filter((arg) => arg.startsWith('--max-semi-space-size')),
     ['--max-semi-space-size=16'],
   );
-  const fromEnv = await runningCommandLine([], { ...process.env, NODE_OPTIONS: '--max-semi-space-size=8' });
+  const fromEnv = (await runningProcess([], { ...process.env, NODE_OPTIONS: '--max-semi-space-size=8' }))
+    .cmdline;
   assert.ok(!fromEnv.some((arg) => arg.startsWith('--max-semi-space-size')), fromEnv.join(' '));
+});
+
+test('run restarts with malloc tunables that keep freed buffers; tunables the user sets are left alone', {
+  skip: process.platform !== 'linux',
+}, async () => {
+  const withoutUsers = { ...process.env };
+  delete withoutUsers.GLIBC_TUNABLES;
+  const tunables = (environ: string[]) => environ.filter((entry) => entry.startsWith('GLIBC_TUNABLES='));
+  const plain = await runningProcess([], withoutUsers);
+  // glibc cuts /proc/<pid>/environ's copy after the first tunable it parsed: compare that much.
+  const ours = tunables(plain.environ);
+  assert.equal(ours.length, 1, plain.environ.join(' '));
+  assert.ok(ours[0]!.startsWith('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432'), ours[0]);
+  // Also when only the young generation was given (the restart still happens, for the tunables).
+  const semiGiven = await runningProcess(['--max-semi-space-size=16'], withoutUsers);
+  assert.equal(tunables(semiGiven.environ).length, 1, semiGiven.environ.join(' '));
+  const users = await runningProcess([], { ...withoutUsers, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' });
+  assert.deepEqual(tunables(users.environ), ['GLIBC_TUNABLES=glibc.malloc.arena_max=2']);
+  assert.ok(users.cmdline.includes('--max-semi-space-size=4'), users.cmdline.join(' '));
 });
