@@ -12,8 +12,8 @@ import { createOtelExporter } from '../../../agent/export/otel/index.ts';
 import { emptyPipelineStats } from '../../../agent/export/pipeline-stats.ts';
 import { type OtlpReceiver, startReceiver } from '../../export/otlp-receiver.ts';
 import { readAllRecords, writePcap } from '../../helpers/pcap-writer.ts';
-import { runCliAsync } from '../../helpers/run-cli.ts';
 import { replayPairs } from '../../helpers/replay-pairs.ts';
+import { runCliAsync } from '../../helpers/run-cli.ts';
 import { cutSegments, tcpSegments } from './segments.ts';
 
 const fixture = path.join(import.meta.dirname, '../../fixtures/capture-loss/loopback-http.pcap');
