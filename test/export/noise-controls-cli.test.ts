@@ -5,10 +5,9 @@
  * come from the JSONL of the same run, filtered by the same rules written out here.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { jsonLines, repoRoot } from '../helpers/run-cli.ts';
+import { type CliResult, jsonLines, repoRoot, runCliAsync } from '../helpers/run-cli.ts';
 import { type OtlpReceiver, type ReceivedMetric, startReceiver } from './otlp-receiver.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
@@ -19,24 +18,10 @@ before(async () => {
 });
 after(() => receiver.close());
 
-/** Runs the CLI without blocking this process's event loop (the receiver lives here). */
-function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/** The CLI without OTEL_* from the developer's shell (the receiver lives in this process). */
+function runCli(args: string[]): Promise<CliResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OTEL_')));
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), ...args], {
-      cwd: repoRoot,
-      env,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return runCliAsync(args, { env });
 }
 
 interface JsonPair {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jsonLines, repoRoot } from '../helpers/run-cli.ts';
+import { type CliResult, jsonLines, repoRoot, runCliAsync } from '../helpers/run-cli.ts';
 import { freePort, type OtlpReceiver, startReceiver } from './otlp-receiver.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
@@ -29,26 +29,9 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Runs the CLI without blocking this process's event loop (the receiver lives here). */
-function runCliAsync(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), ...args], {
-      cwd: repoRoot,
-      env: cleanEnv(env),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+/** The CLI with `env` over the clean environment (the receiver lives in this process). */
+function runCliWith(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCliAsync(args, { env: cleanEnv(env) });
 }
 
 function transports(signal: 'traces' | 'metrics'): string[] {
@@ -59,12 +42,12 @@ function transports(signal: 'traces' | 'metrics'): string[] {
     .map((r) => `${r.transport} ${r.path} ${r.contentType ?? ''}`.trim());
 }
 
-const kDemoPairs = jsonLines((await runCliAsync(['replay', demo, '--workers', '0'], {})).stdout).length;
+const kDemoPairs = jsonLines((await runCliWith(['replay', demo, '--workers', '0'], {})).stdout).length;
 
 for (const workers of ['0', '2']) {
   test(`OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (--workers ${workers}): spans and metrics as POST application/x-protobuf`, async () => {
     receiver.reset();
-    const result = await runCliAsync(
+    const result = await runCliWith(
       // Workers send the bytes they encoded; one thread encodes span objects: both over HTTP.
       ['replay', demo, '-o', 'none', '--workers', workers, '--otlp'],
       { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpEndpoint },
@@ -81,7 +64,7 @@ for (const workers of ['0', '2']) {
 
 test('--otlp URL with http/protobuf is the base URL: /v1/traces and /v1/metrics appended', async () => {
   receiver.reset();
-  const result = await runCliAsync(['replay', demo, '-o', 'none', '--otlp', `${receiver.httpEndpoint}/`], {
+  const result = await runCliWith(['replay', demo, '-o', 'none', '--otlp', `${receiver.httpEndpoint}/`], {
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
   });
   assert.equal(result.status, 0, result.stderr);
@@ -91,7 +74,7 @@ test('--otlp URL with http/protobuf is the base URL: /v1/traces and /v1/metrics 
 
 test('per-signal variables win: traces over HTTP to their endpoint, metrics over gRPC to theirs', async () => {
   receiver.reset();
-  const result = await runCliAsync(['replay', demo, '-o', 'none', '--otlp'], {
+  const result = await runCliWith(['replay', demo, '-o', 'none', '--otlp'], {
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.httpEndpoint}/v1/traces`,
@@ -106,7 +89,7 @@ test('per-signal variables win: traces over HTTP to their endpoint, metrics over
 
 test('OTEL_TRACES_SAMPLER / _ARG are honoured; --sample-ratio wins only when given', async () => {
   receiver.reset();
-  const off = await runCliAsync(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
+  const off = await runCliWith(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
     OTEL_TRACES_SAMPLER: 'always_off',
     OTEL_METRICS_EXPORTER: 'none',
   });
@@ -118,7 +101,7 @@ test('OTEL_TRACES_SAMPLER / _ARG are honoured; --sample-ratio wins only when giv
   assert.ok(receiver.spans.every((s) => s.status.code === 'ERROR' || s.parentSpanId !== undefined));
 
   receiver.reset();
-  const ratio0 = await runCliAsync(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
+  const ratio0 = await runCliWith(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
     OTEL_TRACES_SAMPLER_ARG: '0',
     OTEL_METRICS_EXPORTER: 'none',
@@ -127,7 +110,7 @@ test('OTEL_TRACES_SAMPLER / _ARG are honoured; --sample-ratio wins only when giv
   assert.equal(receiver.spans.length, kept);
 
   receiver.reset();
-  const flag = await runCliAsync(
+  const flag = await runCliWith(
     ['replay', demo, '-o', 'none', '--otlp', receiver.endpoint, '--sample-ratio', '1'],
     { OTEL_TRACES_SAMPLER: 'always_off', OTEL_METRICS_EXPORTER: 'none' },
   );
@@ -137,7 +120,7 @@ test('OTEL_TRACES_SAMPLER / _ARG are honoured; --sample-ratio wins only when giv
 
 test('OTEL_TRACES_EXPORTER=none: metrics only; =console: spans on stdout, none sent', async () => {
   receiver.reset();
-  const none = await runCliAsync(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
+  const none = await runCliWith(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
     OTEL_TRACES_EXPORTER: 'none',
   });
   assert.equal(none.status, 0, none.stderr);
@@ -146,7 +129,7 @@ test('OTEL_TRACES_EXPORTER=none: metrics only; =console: spans on stdout, none s
 
   for (const workers of ['0', '2']) {
     receiver.reset();
-    const console = await runCliAsync(
+    const console = await runCliWith(
       ['replay', demo, '-o', 'none', '--workers', workers, '--otlp', receiver.endpoint],
       { OTEL_TRACES_EXPORTER: 'console', OTEL_METRICS_EXPORTER: 'none' },
     );
@@ -160,7 +143,7 @@ test('OTEL_TRACES_EXPORTER=none: metrics only; =console: spans on stdout, none s
 
 test('OTEL_METRICS_EXPORTER=none: spans only; =console: metrics on stdout', async () => {
   receiver.reset();
-  const none = await runCliAsync(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
+  const none = await runCliWith(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
     OTEL_METRICS_EXPORTER: 'none',
   });
   assert.equal(none.status, 0, none.stderr);
@@ -168,7 +151,7 @@ test('OTEL_METRICS_EXPORTER=none: spans only; =console: metrics on stdout', asyn
   assert.equal(receiver.spans.length, kDemoPairs);
 
   receiver.reset();
-  const console = await runCliAsync(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
+  const console = await runCliWith(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], {
     OTEL_METRICS_EXPORTER: 'console',
     OTEL_TRACES_EXPORTER: 'none',
   });
@@ -312,7 +295,7 @@ test('unsupported values: one line naming the variable, exit 2', async () => {
     ],
   ];
   const results = await Promise.all(
-    cases.map(([env]) => runCliAsync(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], env)),
+    cases.map(([env]) => runCliWith(['replay', demo, '-o', 'none', '--otlp', receiver.endpoint], env)),
   );
   for (const [i, result] of results.entries()) {
     assert.equal(result.status, 2, result.stderr);

@@ -24,9 +24,15 @@ export function runCli(args: string[], options: { cwd?: string; input?: string }
 }
 
 /** runCli without blocking this process's event loop (for a receiver that lives in the test process). */
-export function runCliAsync(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function runCliAsync(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd ?? repoRoot });
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: options.env ?? process.env,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {

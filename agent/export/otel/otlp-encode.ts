@@ -312,32 +312,22 @@ export class OtlpTraceEncoder {
 
   /** ResourceSpans field 1 of `resource` (tag, length, Resource), cached or encoded aside. */
   #resourceField(resource: Resource): Uint8Array {
-    const cached = this.#resources.get(resource);
-    if (cached !== undefined) return cached;
-    const bytes = this.#bytes;
-    const pos = this.#pos;
-    this.#bytes = this.#fieldScratch;
-    this.#pos = 0;
-    try {
-      this.#resource(resource);
-      return Uint8Array.prototype.slice.call(this.#bytes, 0, this.#pos);
-    } finally {
-      this.#fieldScratch = this.#bytes;
-      this.#bytes = bytes;
-      this.#pos = pos;
-    }
+    return this.#resources.get(resource) ?? this.#encodedAside(() => this.#resource(resource));
   }
 
   /** ScopeSpans field 1 of `scope` (tag, length, InstrumentationScope), cached or encoded aside. */
   #scopeField(scope: InstrumentationScope): Uint8Array {
-    const cached = this.#scopes.get(scope);
-    if (cached !== undefined) return cached;
+    return this.#scopes.get(scope) ?? this.#encodedAside(() => this.#scope(scope));
+  }
+
+  /** What `encode` writes, in the scratch buffer (the request being built is left as it is). */
+  #encodedAside(encode: () => void): Uint8Array {
     const bytes = this.#bytes;
     const pos = this.#pos;
     this.#bytes = this.#fieldScratch;
     this.#pos = 0;
     try {
-      this.#scope(scope);
+      encode();
       return Uint8Array.prototype.slice.call(this.#bytes, 0, this.#pos);
     } finally {
       this.#fieldScratch = this.#bytes;
