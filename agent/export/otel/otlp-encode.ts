@@ -611,13 +611,7 @@ export class OtlpTraceEncoder {
     } else {
       const context = span.spanContext();
       traceFlags = context.traceFlags;
-      this.#id(0x0a, context.traceId);
-      this.#id(0x12, context.spanId);
-      const traceState = context.traceState?.serialize();
-      if (traceState) {
-        this.#tag(3, 2);
-        this.#string(traceState);
-      }
+      this.#contextFields(context);
     }
     const parent = span.parentSpanContext;
     if (parent?.spanId) this.#id(0x22, parent.spanId);
@@ -675,10 +669,8 @@ export class OtlpTraceEncoder {
     this.#end(at, 1);
   }
 
-  /** Span field 13: Link { trace_id = 1, span_id = 2, trace_state = 3, attributes = 4, dropped = 5, flags = 6 }. */
-  #link(context: SpanContext, attributes: Attributes | undefined, dropped: number | undefined): void {
-    this.#tag(13, 2);
-    const at = this.#begin(1);
+  /** Fields 1-3 of a Span or a Link: trace_id, span_id and trace_state of `context`. */
+  #contextFields(context: SpanContext): void {
     this.#id(0x0a, context.traceId);
     this.#id(0x12, context.spanId);
     const traceState = context.traceState?.serialize();
@@ -686,6 +678,13 @@ export class OtlpTraceEncoder {
       this.#tag(3, 2);
       this.#string(traceState);
     }
+  }
+
+  /** Span field 13: Link { trace_id = 1, span_id = 2, trace_state = 3, attributes = 4, dropped = 5, flags = 6 }. */
+  #link(context: SpanContext, attributes: Attributes | undefined, dropped: number | undefined): void {
+    this.#tag(13, 2);
+    const at = this.#begin(1);
+    this.#contextFields(context);
     if (attributes) this.#attributes(attributes, 4);
     this.#tag(5, 0);
     this.#varint(dropped || 0);
