@@ -6,6 +6,7 @@
  */
 import type { CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import { captureLossJson } from '../output/summary.ts';
+import { grown } from '../shared/typed-arrays.ts';
 
 export interface CaptureLossReport {
   /** ratio, missing/observed bytes and segments (`--summary json` capture_loss); null if not counted. */
@@ -25,9 +26,7 @@ export class CaptureGapTimes {
 
   add(t: number): void {
     if (this.#count === this.#t.length) {
-      const grown = new Float64Array(this.#t.length * 2);
-      grown.set(this.#t);
-      this.#t = grown;
+      this.#t = grown(this.#t, this.#t.length * 2);
     }
     this.#t[this.#count++] = t;
   }

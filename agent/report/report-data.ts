@@ -16,6 +16,7 @@ import { matcherRegistry } from '../correlate/registry.ts';
 import { formatIp } from '../decode/format.ts';
 import { pairToObject } from '../output/pair-json.ts';
 import { formatTimestamp } from '../output/time.ts';
+import { grown } from '../shared/typed-arrays.ts';
 import { CaptureGapTimes, type CaptureLossReport } from './capture-loss-chart.ts';
 import { isErrorPair } from './latency-summary.ts';
 
@@ -273,12 +274,8 @@ export class ReportCollector implements PairSink {
       pc.unansweredBy[reason] = (pc.unansweredBy[reason] ?? 0) + 1;
       sc.unansweredBy[reason] = (sc.unansweredBy[reason] ?? 0) + 1;
       if (this.#unansweredCount === this.#unansweredT.length) {
-        const t2 = new Float64Array(this.#unansweredT.length * 2);
-        t2.set(this.#unansweredT);
-        const p2 = new Uint8Array(t2.length);
-        p2.set(this.#unansweredProto);
-        this.#unansweredT = t2;
-        this.#unansweredProto = p2;
+        this.#unansweredT = grown(this.#unansweredT, this.#unansweredT.length * 2);
+        this.#unansweredProto = grown(this.#unansweredProto, this.#unansweredT.length);
       }
       this.#unansweredT[this.#unansweredCount] = t;
       this.#unansweredProto[this.#unansweredCount++] = proto;

@@ -5,6 +5,7 @@
  * Reasons are registered once (at module load) and get a dense numeric id, so the hot path
  * increments a typed-array slot instead of touching a string-keyed map.
  */
+import { grown } from './typed-arrays.ts';
 
 const reasonNames: string[] = [];
 const reasonIds = new Map<string, number>();
@@ -29,9 +30,7 @@ export class SkipCounters {
 
   add(reason: number, n = 1): void {
     if (reason >= this.#counts.length) {
-      const grown = new Float64Array(Math.max(reason + 1, this.#counts.length * 2));
-      grown.set(this.#counts);
-      this.#counts = grown;
+      this.#counts = grown(this.#counts, Math.max(reason + 1, this.#counts.length * 2));
     }
     this.#counts[reason] = (this.#counts[reason] ?? 0) + n;
   }

@@ -29,6 +29,7 @@
  * emitted on that connection can tell whether its exchange crossed lost bytes (crossedGap()).
  */
 import { type DecodedPacket, TcpFlag } from '../../decode/packet.ts';
+import { grown } from '../../shared/typed-arrays.ts';
 import { NumericIndex } from '../numeric-map.ts';
 import type { Pair } from '../pair.ts';
 import { connectionKey, packetConnectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
@@ -297,9 +298,7 @@ export class CaptureLossObserver {
       this.#fileMarks.copyWithin(0, kFileFields);
       this.#fileMarkCount--;
     } else if ((this.#fileMarkCount + 1) * kFileFields > this.#fileMarks.length) {
-      const grown = new Float64Array(this.#fileMarks.length * 2);
-      grown.set(this.#fileMarks);
-      this.#fileMarks = grown;
+      this.#fileMarks = grown(this.#fileMarks, this.#fileMarks.length * 2);
     }
     const at = this.#fileMarkCount++ * kFileFields;
     const c = this.counts;

@@ -35,9 +35,10 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { grown } from '../../shared/typed-arrays.ts';
 import { kScope } from './pair-span.ts';
 import type { MetricPoint } from './span-mapper.ts';
-import type { LatencyPoints } from './span-request-encoder.ts';
+import { type LatencyPoints, sameAttributes } from './span-request-encoder.ts';
 
 /** The SDK's default aggregation cardinality limit per instrument (MetricReader.selectCardinalityLimit). */
 export const kCardinalityLimit = 2000;
@@ -66,12 +67,12 @@ class SeriesRows {
   ensure(series: number): void {
     if (series <= this.capacity) return;
     const capacity = Math.max(64, this.capacity * 2, series);
-    this.counts = grow(this.counts, capacity * this.#buckets, 0);
-    this.count = grow(this.count, capacity, 0);
-    this.sum = grow(this.sum, capacity, 0);
-    this.min = grow(this.min, capacity, Number.POSITIVE_INFINITY);
-    this.max = grow(this.max, capacity, Number.NEGATIVE_INFINITY);
-    this.startMs = grow(this.startMs, capacity, 0);
+    this.counts = grown(this.counts, capacity * this.#buckets, 0);
+    this.count = grown(this.count, capacity, 0);
+    this.sum = grown(this.sum, capacity, 0);
+    this.min = grown(this.min, capacity, Number.POSITIVE_INFINITY);
+    this.max = grown(this.max, capacity, Number.NEGATIVE_INFINITY);
+    this.startMs = grown(this.startMs, capacity, 0);
     this.capacity = capacity;
   }
 
@@ -93,14 +94,6 @@ class SeriesRows {
     this.min[s] = Number.POSITIVE_INFINITY;
     this.max[s] = Number.NEGATIVE_INFINITY;
   }
-}
-
-/** A copy of `old` with `length` elements, the new ones `fill`. */
-function grow(old: Float64Array<ArrayBuffer>, length: number, fill: number): Float64Array<ArrayBuffer> {
-  const next = new Float64Array(length);
-  next.set(old);
-  if (fill !== 0) next.fill(fill, old.length);
-  return next;
 }
 
 /** What one reader has not yet reported (delta) or has accumulated (cumulative). */
@@ -235,12 +228,8 @@ export class LatencyHistograms {
   #newSeries(histogram: number, attributes: Attributes): number {
     const series = this.#seriesCount++;
     if (series === this.#seriesHistogram.length) {
-      const grown = new Int32Array(series * 2);
-      grown.set(this.#seriesHistogram);
-      this.#seriesHistogram = grown;
-      const admitted = new Uint8Array(series * 2);
-      admitted.set(this.#admitted);
-      this.#admitted = admitted;
+      this.#seriesHistogram = grown(this.#seriesHistogram, series * 2);
+      this.#admitted = grown(this.#admitted, series * 2);
     }
     this.#seriesHistogram[series] = histogram;
     this.#seriesAttributes.push(attributes);
@@ -358,15 +347,4 @@ export class LatencyHistograms {
       errors: [],
     };
   }
-}
-
-/** The same keys with the same (primitive) values, in any order (the SDK's attribute hash ignores order). */
-function sameAttributes(a: Attributes, b: Attributes): boolean {
-  let keys = 0;
-  for (const key in a) {
-    if (a[key] !== b[key]) return false;
-    keys++;
-  }
-  for (const _ in b) keys--;
-  return keys === 0;
 }

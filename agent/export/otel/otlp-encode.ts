@@ -41,6 +41,7 @@ import {
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { grown } from '../../shared/typed-arrays.ts';
 import { PairSpan } from './pair-span.ts';
 import type { RequestBufferPool } from './request-buffers.ts';
 import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
@@ -284,13 +285,8 @@ export class OtlpTraceEncoder {
   #newGroup(resource: Resource, scope: InstrumentationScope): number {
     const group = this.#groupScope.length;
     if (group === this.#groupEnd.length) {
-      const grow = (old: Int32Array): Int32Array<ArrayBuffer> => {
-        const grown = new Int32Array(old.length * 2);
-        grown.set(old);
-        return grown;
-      };
-      this.#groupEnd = grow(this.#groupEnd);
-      this.#groupNextScope = grow(this.#groupNextScope);
+      this.#groupEnd = grown(this.#groupEnd, this.#groupEnd.length * 2);
+      this.#groupNextScope = grown(this.#groupNextScope, this.#groupNextScope.length * 2);
     }
     this.#groupScope.push(scope);
     this.#groupResource.push(resource);
@@ -342,9 +338,9 @@ export class OtlpTraceEncoder {
     if (this.#pos + n <= this.#bytes.length) return;
     let capacity = this.#bytes.length * 2;
     while (capacity < this.#pos + n) capacity *= 2;
-    const grown = Buffer.allocUnsafeSlow(capacity);
-    this.#bytes.copy(grown, 0, 0, this.#pos);
-    this.#bytes = grown;
+    const larger = Buffer.allocUnsafeSlow(capacity);
+    this.#bytes.copy(larger, 0, 0, this.#pos);
+    this.#bytes = larger;
   }
 
   /** A varint below 2^32. */

@@ -26,6 +26,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Pair } from '../../correlate/pair.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
+import { grown } from '../../shared/typed-arrays.ts';
 import { OtlpTraceEncoder } from './otlp-encode.ts';
 import type { PairSpan } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
@@ -123,12 +124,8 @@ class LatencyPointBuffer {
     }
     const count = this.#count;
     if (count === this.#values.length) {
-      const set = new Uint32Array(count * 2);
-      set.set(this.#set);
-      this.#set = set;
-      const values = new Float64Array(count * 2);
-      values.set(this.#values);
-      this.#values = values;
+      this.#set = grown(this.#set, count * 2);
+      this.#values = grown(this.#values, count * 2);
     }
     this.#set[count] = index;
     this.#values[count] = point.value;
@@ -149,8 +146,8 @@ class LatencyPointBuffer {
   }
 }
 
-/** The same keys with the same (primitive) values, in any order. */
-function sameAttributes(a: Attributes, b: Attributes): boolean {
+/** The same keys with the same (primitive) values, in any order (as the SDK's attribute hash: order ignored). */
+export function sameAttributes(a: Attributes, b: Attributes): boolean {
   let keys = 0;
   for (const key in a) {
     if (a[key] !== b[key]) return false;
