@@ -2,7 +2,8 @@
  * The agent stays answerable while it chews through hostile captures (issue 11): a backlog of
  * floods (FIN/zero-length out-of-order, descending 1-byte out-of-order, HTTP pipelining, SYN)
  * in the watch directory is read at full speed while /healthz is probed every 100 ms; every
- * probe must answer 200 within a second, and SIGTERM afterwards ends the agent promptly.
+ * probe must answer 200 within the chart's liveness probe timeout (the kubelet counts a slower
+ * answer as a failure), and SIGTERM afterwards ends the agent promptly.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,11 +12,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import YAML from 'yaml';
 import { repoRoot } from '../helpers/run-cli.ts';
 import { writePipelineFlood, writeSynFlood } from './crafted-flows.ts';
 import { writeFinFlood, writeOneByteFlood } from './crafted-tcp.ts';
 
+/** The chart's livenessProbe.timeoutSeconds, in ms: what the kubelet would wait for each probe. */
+function chartProbeTimeoutMs(): number {
+  const values = YAML.parse(fs.readFileSync(path.join(repoRoot, 'helm/wirespan/values.yaml'), 'utf8'));
+  const seconds = values.agent.livenessProbe.timeoutSeconds;
+  assert.ok(Number.isInteger(seconds) && seconds > 0, `livenessProbe.timeoutSeconds: ${seconds}`);
+  return seconds * 1000;
+}
+
 test('health probes answer throughout a backlog of floods; SIGTERM ends the agent', async () => {
+  const probeTimeoutMs = chartProbeTimeoutMs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-flood-health-'));
   let child: ReturnType<typeof spawn> | null = null;
   try {
@@ -77,7 +88,7 @@ test('health probes answer throughout a backlog of floods; SIGTERM ends the agen
       const asked = Date.now();
       try {
         const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
-          signal: AbortSignal.timeout(1000),
+          signal: AbortSignal.timeout(probeTimeoutMs),
         });
         if (response.status !== 200) failures.push(`status ${response.status}`);
         await response.arrayBuffer();
