@@ -7,9 +7,17 @@ import { describe, test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import { parseAddress } from '../../agent/correlate/relay/networks.ts';
+import { formatIp } from '../../agent/decode/format.ts';
+import type { AddressLookup } from '../../agent/enrich/kubernetes/address-table.ts';
 import { HttpRoutes } from '../../agent/export/otel/http-routes.ts';
 import { PairSampler, traceIdFraction } from '../../agent/export/otel/sampler.ts';
-import { BoundedCache, defaultServiceName, ServiceMap } from '../../agent/export/otel/service-map.ts';
+import {
+  BoundedCache,
+  defaultServiceName,
+  ObservedServers,
+  observedService,
+  ServiceMap,
+} from '../../agent/export/otel/service-map.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
 import { parseTraceParent } from '../../agent/export/otel/traceparent.ts';
 
@@ -100,6 +108,85 @@ describe('service map', () => {
     assert.equal(cache.builds, 3);
     cache.get('b', undefined);
     assert.equal(cache.builds, 4);
+  });
+});
+
+describe('observed servers', () => {
+  const ends = (ipVersion: number, w: readonly number[], serverPort: number) => ({
+    ipVersion,
+    server0: w[0]!,
+    server1: w[1] ?? 0,
+    server2: w[2] ?? 0,
+    server3: w[3] ?? 0,
+    serverPort,
+    client0: 0x0a000001,
+    client1: 0,
+    client2: 0,
+    client3: 0,
+    clientPort: 40000,
+  });
+  test('each server is named once, per protocol', () => {
+    const servers = new ObservedServers(new ServiceMap([]));
+    const dns = servers.get('dns', 0, ends(4, [0x0a60000a], 53));
+    assert.equal(dns.address, '10.96.0.10');
+    assert.equal(dns.service.name, 'dns://10.96.0.10:53');
+    assert.equal(
+      servers.get('dns', 0, ends(4, [0x0a60000a], 53)),
+      dns,
+      'the same object for the same server',
+    );
+    assert.equal(servers.get('tcp', 1, ends(4, [0x0a60000a], 53)).service.name, 'tcp://10.96.0.10:53');
+    assert.equal(servers.get('dns', 0, ends(4, [0x0a60000a], 5353)).service.name, 'dns://10.96.0.10:5353');
+    // Unknown protocols share protocol id -1: told apart by name.
+    assert.equal(servers.get('x', -1, ends(4, [0x0a60000a], 53)).service.name, 'x://10.96.0.10:53');
+    assert.equal(servers.get('y', -1, ends(4, [0x0a60000a], 53)).service.name, 'y://10.96.0.10:53');
+  });
+  test('more servers than the table holds: every one still gets its own name and address', () => {
+    const servers = new ObservedServers(new ServiceMap([{ match: '10.1.0.0/16', service: 'mapped' }]));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20_000; i++) {
+        const v4 = [(0x0a000000 + i * 7) >>> 0];
+        const v6 = [0xfd000000, 0, i, 1 + (i & 7)];
+        for (const [version, words] of [
+          [4, v4],
+          [6, v6],
+        ] as const) {
+          const port = 1 + (i % 3);
+          const server = servers.get('http', 2, ends(version, words, port));
+          const address = formatIp(version, words[0]!, words[1] ?? 0, words[2] ?? 0, words[3] ?? 0);
+          assert.equal(server.address, address);
+          const mapped = version === 4 && words[0]! >>> 16 === 0x0a01;
+          assert.equal(server.configured, mapped);
+          assert.equal(
+            server.service.name,
+            mapped ? 'mapped' : defaultServiceName('http', address, version, port),
+          );
+        }
+      }
+    }
+  });
+  test('a service map entry wins over Kubernetes, which is asked on every pair', () => {
+    const servers = new ObservedServers(new ServiceMap([{ match: '10.0.0.5:5432', service: 'postgres' }]));
+    let answer: string | null = 'api';
+    let asked = 0;
+    const kubernetes = {
+      lookup: () => {
+        asked++;
+        return answer === null
+          ? null
+          : { serviceName: answer, serviceNamespace: 'ns', attributes: {}, key: `ns/${answer}` };
+      },
+    } as unknown as AddressLookup;
+    const pg = ends(4, [0x0a000005], 5432);
+    assert.equal(observedService(servers.get('postgresql', 3, pg), kubernetes, pg).name, 'postgres');
+    assert.equal(asked, 0);
+    const web = ends(4, [0x0a000006], 80);
+    assert.equal(observedService(servers.get('http', 2, web), kubernetes, web).resourceKey, 'ns/api');
+    answer = 'web';
+    assert.equal(observedService(servers.get('http', 2, web), kubernetes, web).name, 'web');
+    answer = null;
+    assert.equal(observedService(servers.get('http', 2, web), kubernetes, web).name, 'http://10.0.0.6:80');
+    assert.equal(asked, 3);
   });
 });
 

@@ -691,14 +691,13 @@ export class OtlpTraceEncoder {
 
   /**
    * Repeated KeyValue { key = 1, value = 2 } under `field` (below 16: a one-byte tag), own
-   * enumerable keys in order (Object.keys: measured cheaper than for-in on objects in dictionary
-   * mode, which attribute objects from elsewhere may be).
+   * enumerable keys in order. for-in, not Object.keys: on the mapper's fast-mode objects V8
+   * enumerates from the shape's enum cache and allocates nothing (Object.keys made an array per
+   * span, ~230 bytes); attribute objects are plain (no inherited enumerable keys to skip).
    */
   #attributes(attributes: Attributes, field: number): void {
     const tagByte = (field << 3) | 2;
-    const keys = Object.keys(attributes);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
+    for (const key in attributes) {
       const value = attributes[key];
       const keyField = this.#keyField(key);
       if (keyField !== undefined) {

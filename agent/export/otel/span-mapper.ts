@@ -45,7 +45,13 @@ import {
   type ATTR_WIRESPAN_UNANSWERED_REASON,
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
-import { addClientService, observedService, ServiceMap, type ServiceMapEntry } from './service-map.ts';
+import {
+  addClientService,
+  ObservedServers,
+  observedService,
+  ServiceMap,
+  type ServiceMapEntry,
+} from './service-map.ts';
 import type { TraceParent } from './traceparent.ts';
 
 /** The fields of one message's edges that the mapper reads (agent/correlate/pair.ts MessageEdges). */
@@ -281,7 +287,7 @@ class Draft implements SpanDraft {
 
 export class SpanMapper {
   readonly #local: NetworkSet | null;
-  readonly #services: ServiceMap;
+  readonly #servers: ObservedServers;
   readonly #sourceFiles: SpanMapperOptions['sourceFiles'];
   readonly #registry: ProtocolRegistry;
   /** By protocol id: the protocol's span mapping (null: transport and port only). */
@@ -293,7 +299,7 @@ export class SpanMapper {
   constructor(options: SpanMapperOptions) {
     this.#local =
       options.localNetworks.length === 0 ? null : new NetworkSet(options.localNetworks, 'localNetworks');
-    this.#services = new ServiceMap(options.serviceMap, 'serviceMap');
+    this.#servers = new ObservedServers(new ServiceMap(options.serviceMap, 'serviceMap'));
     this.#sourceFiles = options.sourceFiles;
     this.#kubernetes = options.kubernetes ?? null;
     this.#registry = options.registry ?? matcherRegistry;
@@ -336,10 +342,12 @@ export class SpanMapper {
     }
 
     const kind = this.kindOf(pair);
-    const server = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
+    const protocol = pair.protocol;
+    const protocolId = this.protocolId(pair);
+    const observed = this.#servers.get(protocol, protocolId, pair);
+    const server = observed.address;
     const client = formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
     const transport = transportName(pair.transport);
-    const protocol = pair.protocol;
     const serverSide = kind === SpanKind.SERVER;
 
     const peerAddress = serverSide ? client : server;
@@ -386,7 +394,7 @@ export class SpanMapper {
       }
     }
 
-    const service = observedService(this.#services, this.#kubernetes, protocol, server, pair);
+    const service = observedService(observed, this.#kubernetes, pair);
     const serviceName = service.name;
     addClientService(this.#kubernetes, pair, attributes);
 
@@ -404,7 +412,7 @@ export class SpanMapper {
     draft.parent = null;
     draft.invalidTraceparent = false;
     draft.metric = null;
-    const mapping = this.#mappings[this.protocolId(pair)];
+    const mapping = this.#mappings[protocolId];
     if (mapping != null) mapping.map(pair, pair.detail, draft);
     const { parent, invalidTraceparent } = draft;
     // A protocol without a mapping of its own: transport + port, still low-cardinality.
