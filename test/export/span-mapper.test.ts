@@ -318,10 +318,10 @@ describe('pair → span mapping', () => {
     sourceFiles: (id) => ['cap0.pcap'][id],
   });
 
-  test('times: HrTime from the edges, nanoseconds across a second boundary', () => {
+  test('times: seconds and nanoseconds from the edges, across a second boundary', () => {
     const m = mapper.map(pair({}));
-    assert.deepEqual(m.startTime, [1_700_000_000, 999_999_990]);
-    assert.deepEqual(m.endTime, [1_700_000_001, 15]);
+    assert.deepEqual([m.startSeconds, m.startNanos], [1_700_000_000, 999_999_990]);
+    assert.deepEqual([m.endSeconds, m.endNanos], [1_700_000_001, 15]);
     assert.equal(m.durationNanos, 25);
     assert.equal(m.attributes['wirespan.request.last_offset_ns'], 10);
     assert.equal(m.attributes['wirespan.response.first_offset_ns'], 15);
@@ -343,7 +343,7 @@ describe('pair → span mapping', () => {
         givenUpNanos: 1,
       }),
     );
-    assert.deepEqual(evicted.endTime, [1_700_000_005, 1]);
+    assert.deepEqual([evicted.endSeconds, evicted.endNanos], [1_700_000_005, 1]);
     assert.equal(evicted.statusCode, SpanStatusCode.ERROR);
     assert.equal(evicted.attributes['error.type'], 'evicted');
     assert.equal(evicted.attributes['wirespan.unanswered.reason'], 'evicted');
@@ -512,6 +512,6 @@ describe('pair → span mapping', () => {
   test('an end before the start never gives a negative span', () => {
     const m = mapper.map(pair({ response: { ...pair({}).request, lastSeconds: 1_699_999_999 } }));
     assert.equal(m.durationNanos, 0);
-    assert.deepEqual(m.endTime, m.startTime);
+    assert.deepEqual([m.endSeconds, m.endNanos], [m.startSeconds, m.startNanos]);
   });
 });

@@ -31,13 +31,7 @@
  * buffer of its own (the transport may hold a request for its retries while the next one is
  * built): a fresh one, or one whose request was exported (request-buffers.ts).
  */
-import {
-  type Attributes,
-  type AttributeValue,
-  type HrTime,
-  type SpanContext,
-  TraceFlags,
-} from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, type SpanContext, TraceFlags } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
@@ -398,12 +392,10 @@ export class OtlpTraceEncoder {
   }
 
   /**
-   * HrTime [s, ns] as the fixed64 ns since the epoch: exact, from 32-bit halves (no BigInt), for
-   * seconds below 2^32 (year 2106; every product below stays under 2^53).
+   * A time (whole seconds, nanoseconds) as the fixed64 ns since the epoch: exact, from 32-bit
+   * halves (no BigInt), for seconds below 2^32 (year 2106; every product below stays under 2^53).
    */
-  #time(time: HrTime): void {
-    const seconds = time[0];
-    const nanos = time[1];
+  #time(seconds: number, nanos: number): void {
     // seconds = hi·2^16 + lo; seconds·1e9 = (hi·1e9)·2^16 + lo·1e9, each product < 2^53.
     const hi = Math.floor(seconds / 65536);
     const lo = seconds - hi * 65536;
@@ -600,10 +592,11 @@ export class OtlpTraceEncoder {
     this.#tag(2, 2);
     const at = this.#begin(2);
     let traceFlags: number = TraceFlags.SAMPLED;
-    if (span instanceof PairSpan) {
+    const pairSpan = span instanceof PairSpan ? span : null;
+    if (pairSpan !== null) {
       // Its ids as bytes (no trace state).
-      this.#idBytes(0x0a, span.ids, span.idAt, kTraceIdBytes);
-      this.#idBytes(0x12, span.ids, span.idAt + kTraceIdBytes, kSpanIdBytes);
+      this.#idBytes(0x0a, pairSpan.ids, pairSpan.idAt, kTraceIdBytes);
+      this.#idBytes(0x12, pairSpan.ids, pairSpan.idAt + kTraceIdBytes, kSpanIdBytes);
     } else {
       const context = span.spanContext();
       traceFlags = context.traceFlags;
@@ -618,10 +611,20 @@ export class OtlpTraceEncoder {
       this.#tag(6, 0);
       this.#varint(kind);
     }
-    this.#tag(7, 1);
-    this.#time(span.startTime);
-    this.#tag(8, 1);
-    this.#time(span.endTime);
+    if (pairSpan !== null) {
+      // Its times as the numbers they are (no HrTime arrays).
+      this.#tag(7, 1);
+      this.#time(pairSpan.startSeconds, pairSpan.startNanos);
+      this.#tag(8, 1);
+      this.#time(pairSpan.endSeconds, pairSpan.endNanos);
+    } else {
+      const start = span.startTime;
+      const end = span.endTime;
+      this.#tag(7, 1);
+      this.#time(start[0], start[1]);
+      this.#tag(8, 1);
+      this.#time(end[0], end[1]);
+    }
     if (span.attributes) this.#attributes(span.attributes, 9);
     this.#tag(10, 0);
     this.#varint(span.droppedAttributesCount);
@@ -656,7 +659,7 @@ export class OtlpTraceEncoder {
     this.#tag(11, 2);
     const at = this.#begin(1);
     this.#tag(1, 1);
-    this.#time(event.time);
+    this.#time(event.time[0], event.time[1]);
     this.#tag(2, 2);
     this.#string(event.name);
     if (event.attributes) this.#attributes(event.attributes, 3);

@@ -15,7 +15,7 @@ import type { ProtocolRegistry } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { type IgnoreRules, PairIgnore } from './pair-ignore.ts';
-import { PairSpan } from './pair-span.ts';
+import { kStatusError, kStatusUnset, PairSpan } from './pair-span.ts';
 import { serviceResource } from './resource.ts';
 import { PairSampler, traceIdBytesFraction, traceIdFraction } from './sampler.ts';
 import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
@@ -200,10 +200,12 @@ export class PairSpanBuilder {
                 traceFlags: parent.flags & 0xff,
                 isRemote: true,
               },
-          mapped.startTime,
-          mapped.endTime,
+          mapped.startSeconds,
+          mapped.startNanos,
+          mapped.endSeconds,
+          mapped.endNanos,
           mapped.durationNanos,
-          { code: mapped.statusCode },
+          isError ? kStatusError : kStatusUnset,
           mapped.attributes,
           this.#resources.get(mapped.resourceKey, mapped),
         ),
@@ -233,8 +235,10 @@ export class PairSpanBuilder {
           this.#ids.pool,
           idAt,
           undefined,
-          a.startTime,
-          a.endTime,
+          a.startTime[0],
+          a.startTime[1],
+          a.endTime[0],
+          a.endTime[1],
           a.durationNanos,
           { code: a.statusCode },
           a.attributes,

@@ -6,13 +6,7 @@
  * Input pairs may be structured-cloned plain objects (from worker threads): only fields are read,
  * never methods or prototypes.
  */
-import {
-  type Attributes,
-  type AttributeValue,
-  type HrTime,
-  SpanKind,
-  SpanStatusCode,
-} from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
   type ATTR_CLIENT_ADDRESS,
   type ATTR_CLIENT_PORT,
@@ -152,8 +146,11 @@ export interface MetricPoint {
 export interface MappedPair {
   name: string;
   kind: SpanKind;
-  startTime: HrTime;
-  endTime: HrTime;
+  /** Capture time of the start and end: whole seconds and nanoseconds. */
+  startSeconds: number;
+  startNanos: number;
+  endSeconds: number;
+  endNanos: number;
   /** end − start, exact integer nanoseconds (≥ 0). */
   durationNanos: number;
   attributes: Attributes;
@@ -330,14 +327,15 @@ export class SpanMapper {
     const request = pair.request;
     const response = pair.response;
     const matched = pair.outcome === kMatched && response !== null;
-    const startTime: HrTime = [request.firstSeconds, request.firstNanos];
-    let endTime: HrTime = matched
-      ? [response.lastSeconds, response.lastNanos]
-      : [pair.givenUpSeconds, pair.givenUpNanos];
-    let durationNanos = diffNanos(startTime[0], startTime[1], endTime[0], endTime[1]);
+    const startSeconds = request.firstSeconds;
+    const startNanos = request.firstNanos;
+    let endSeconds = matched ? response.lastSeconds : pair.givenUpSeconds;
+    let endNanos = matched ? response.lastNanos : pair.givenUpNanos;
+    let durationNanos = diffNanos(startSeconds, startNanos, endSeconds, endNanos);
     if (!(durationNanos >= 0)) {
       // Never expected (the correlator orders edges); keep the span valid rather than negative.
-      endTime = startTime;
+      endSeconds = startSeconds;
+      endNanos = startNanos;
       durationNanos = 0;
     }
 
@@ -435,8 +433,10 @@ export class SpanMapper {
     return {
       name,
       kind: draft.kind,
-      startTime,
-      endTime,
+      startSeconds,
+      startNanos,
+      endSeconds,
+      endNanos,
       durationNanos,
       attributes,
       statusCode: errorType === null ? SpanStatusCode.UNSET : SpanStatusCode.ERROR,
