@@ -318,6 +318,28 @@ describe('pair → span mapping', () => {
     sourceFiles: (id) => ['cap0.pcap'][id],
   });
 
+  test("a server's default span name and wirespan.pair.duration attributes: made once, per transport", () => {
+    const fresh = new SpanMapper({ localNetworks: [], serviceMap: [], httpRoutes: [], sourceFiles: null });
+    // A protocol without a span mapping of its own.
+    const custom = (transport: number) => pair({ protocol: 'custom', protocolId: -1, transport });
+    const first = fresh.map(custom(17));
+    const second = fresh.map(custom(17));
+    assert.equal(first.name, 'UDP 123');
+    const expected = {
+      'wirespan.protocol': 'custom',
+      'network.transport': 'udp',
+      'service.name': 'custom://10.2.2.2:123',
+    };
+    assert.deepEqual(first.metric?.attributes, expected);
+    assert.equal(second.metric?.attributes, first.metric?.attributes, 'one object per server');
+    // The same protocol and server over TCP (as DNS may be): its own name and attributes.
+    const tcp = fresh.map(custom(6));
+    assert.equal(tcp.name, 'TCP 123');
+    assert.deepEqual(tcp.metric?.attributes, { ...expected, 'network.transport': 'tcp' });
+    assert.equal(fresh.map(custom(17)).name, 'UDP 123');
+    assert.deepEqual(fresh.map(custom(17)).metric?.attributes, expected);
+  });
+
   test('times: seconds and nanoseconds from the edges, across a second boundary', () => {
     const m = mapper.map(pair({}));
     assert.deepEqual([m.startSeconds, m.startNanos], [1_700_000_000, 999_999_990]);

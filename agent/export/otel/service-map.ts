@@ -154,6 +154,13 @@ export interface ObservedServer {
   readonly service: ObservedService;
   /** `service` is a service map entry's (wins over Kubernetes). */
   readonly configured: boolean;
+  /**
+   * The attributes of its wirespan.pair.duration points over `pairDurationTransport` ('' until
+   * made), made on first use (span-mapper.ts); never changed once made: the latency histograms
+   * keep them.
+   */
+  pairDurationTransport: string;
+  pairDurationAttributes: Attributes | null;
 }
 
 /** Slots of ObservedServers' table (a power of two): servers remembered at once, at most. */
@@ -226,16 +233,15 @@ export class ObservedServers {
       pair.server3,
       pair.serverPort,
     );
-    if (mapped !== null) {
-      return {
-        protocol,
-        address,
-        service: { name: mapped.service, attributes: mapped.attributes, resourceKey: mapped.service },
-        configured: true,
-      };
-    }
-    const name = defaultServiceName(protocol, address, v, pair.serverPort);
-    return { protocol, address, service: { name, attributes: null, resourceKey: name }, configured: false };
+    const name = mapped?.service ?? defaultServiceName(protocol, address, v, pair.serverPort);
+    return {
+      protocol,
+      address,
+      service: { name, attributes: mapped?.attributes ?? null, resourceKey: name },
+      configured: mapped !== null,
+      pairDurationTransport: '',
+      pairDurationAttributes: null,
+    };
   }
 }
 

@@ -39,8 +39,10 @@ import {
   type ATTR_WIRESPAN_UNANSWERED_REASON,
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
+import { tcpSpanName, udpSpanName } from './port-names.ts';
 import {
   addClientService,
+  type ObservedServer,
   ObservedServers,
   observedService,
   ServiceMap,
@@ -170,6 +172,35 @@ export interface MappedPair {
 
 function transportName(transport: number): string {
   return transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport);
+}
+
+/** The attributes of a wirespan.pair.duration point. */
+function pairDurationAttributes(protocol: string, transport: string, serviceName: string): Attributes {
+  return {
+    [ATTR_WIRESPAN_PROTOCOL]: protocol,
+    [ATTR_NETWORK_TRANSPORT]: transport,
+    [ATTR_SERVICE_NAME]: serviceName,
+  };
+}
+
+/** The server's own wirespan.pair.duration attributes over `transport`, made once (ObservedServer). */
+function serverPairDurationAttributes(
+  server: ObservedServer,
+  protocol: string,
+  transport: string,
+): Attributes {
+  if (server.pairDurationTransport !== transport || server.pairDurationAttributes === null) {
+    server.pairDurationTransport = transport;
+    server.pairDurationAttributes = pairDurationAttributes(protocol, transport, server.service.name);
+  }
+  return server.pairDurationAttributes;
+}
+
+/** The span name of a protocol without a mapping of its own: "TCP 5432", "UDP 123". */
+function defaultSpanName(transport: string, port: number): string {
+  if (transport === 'tcp') return tcpSpanName(port);
+  if (transport === 'udp') return udpSpanName(port);
+  return `${transport.toUpperCase()} ${port}`;
 }
 
 /** Exact (s2,n2) − (s1,n1) in ns; pair.ts diffNanos, repeated to keep this module free of class imports. */
@@ -414,18 +445,18 @@ export class SpanMapper {
     if (mapping != null) mapping.map(pair, pair.detail, draft);
     const { parent, invalidTraceparent } = draft;
     // A protocol without a mapping of its own: transport + port, still low-cardinality.
-    const name = draft.name === '' ? `${transport.toUpperCase()} ${pair.serverPort}` : draft.name;
+    const name = draft.name === '' ? defaultSpanName(transport, pair.serverPort) : draft.name;
     let metric: MetricPoint | null = draft.metric;
     errorType = draft.errorType;
     if (metric === null && matched) {
       metric = {
         name: METRIC_WIRESPAN_PAIR_DURATION,
         value: draft.seconds,
-        attributes: {
-          [ATTR_WIRESPAN_PROTOCOL]: protocol,
-          [ATTR_NETWORK_TRANSPORT]: transport,
-          [ATTR_SERVICE_NAME]: serviceName,
-        },
+        // The server's own (shared) attributes, unless Kubernetes named another service.
+        attributes:
+          service === observed.service
+            ? serverPairDurationAttributes(observed, protocol, transport)
+            : pairDurationAttributes(protocol, transport, serviceName),
       };
     }
     if (errorType !== null) attributes[ATTR_ERROR_TYPE] = errorType;
