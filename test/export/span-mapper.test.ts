@@ -475,6 +475,27 @@ describe('pair → span mapping', () => {
     assert.equal(m.attributes['network.type'], 'ipv6');
   });
 
+  test('HTTP network.protocol.version: the parser\'s "1.1" as it is, "HTTP/1.0" from elsewhere without its prefix', () => {
+    const http = (version: string) =>
+      mapper.map(
+        pair({
+          protocol: 'http',
+          transport: 6,
+          serverPort: 80,
+          detail: { method: 'GET', target: '/', version, status: 200, host: null },
+        }),
+      );
+    for (const [version, expected] of [
+      ['1.1', '1.1'],
+      ['HTTP/1.0', '1.0'],
+      ['http/1.1', '1.1'],
+    ]) {
+      const m = http(version!);
+      assert.equal(m.attributes['network.protocol.version'], expected, version);
+      assert.equal(m.metric?.attributes['network.protocol.version'], expected, version);
+    }
+  });
+
   test('DNS details, TCP syns, relay out, unknown protocols', () => {
     const dns = mapper.map(
       pair({

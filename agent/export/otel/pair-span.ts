@@ -55,14 +55,7 @@ export class PairSpan implements ReadableSpan {
   readonly durationNanos: number;
   readonly status: SpanStatus;
   readonly attributes: Attributes;
-  readonly links = kNoLinks;
-  readonly events = kNoEvents;
-  readonly ended = true;
   readonly resource: Resource;
-  readonly instrumentationScope = kScope;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   /** Trace id (16 bytes) then span id (8 bytes), from `idAt`; never changed. */
   readonly ids: Buffer;
   readonly idAt: number;
@@ -96,6 +89,35 @@ export class PairSpan implements ReadableSpan {
     this.status = status;
     this.attributes = attributes;
     this.resource = resource;
+  }
+
+  // The same for every pair span: on the prototype, not in each span object.
+  get links(): Link[] {
+    return kNoLinks;
+  }
+
+  get events(): TimedEvent[] {
+    return kNoEvents;
+  }
+
+  get ended(): boolean {
+    return true;
+  }
+
+  get instrumentationScope(): InstrumentationScope {
+    return kScope;
+  }
+
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+
+  get droppedEventsCount(): number {
+    return 0;
+  }
+
+  get droppedLinksCount(): number {
+    return 0;
   }
 
   get startTime(): HrTime {
