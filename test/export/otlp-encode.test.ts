@@ -360,6 +360,26 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     assert.equal((received.status as Raw).code, 'STATUS_CODE_ERROR');
   });
 
+  test('attribute keys that change position from span to span (the encoder remembers keys by position)', () => {
+    const one = new OtlpTraceEncoder();
+    const spans = [
+      span({ attributes: { a: 1, b: 'x', c: 2 } }),
+      span({ attributes: { a: 1, b: 'x', c: 2 } }),
+      span({ attributes: { b: 'y', a: 3, c: 4 } }),
+      span({ attributes: { a: 5, d: true, c: 6, e: 'z' } }),
+      span({ attributes: { a: 7 } }),
+      span({ attributes: { a: 8, b: 'w', c: 9, d: false } }),
+      span({
+        attributes: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 7) % 40}`, i])),
+      }),
+      span({ attributes: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, `v${i}`])) }),
+    ];
+    // One encoder for all (its remembered keys carried from span to span), and the SDK's bytes.
+    for (const s of spans) one.add(s);
+    assert.equal(Buffer.compare(one.take(), ProtobufTraceSerializer.serializeRequest(spans)!), 0);
+    assertEquivalent(spans);
+  });
+
   test('every attribute type, events, links, trace state, status message, dropped counts', () => {
     const otherResource = resourceFromAttributes({
       'service.name': 'other',

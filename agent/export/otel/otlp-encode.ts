@@ -45,6 +45,8 @@ const kMinInt64 = -(2 ** 63);
 const kMaxInt64 = 2 ** 63;
 /** Attribute keys kept as encoded bytes; beyond, keys are encoded every time (a bound, not an expected size). */
 const kMaxCachedKeys = 4096;
+/** Attribute positions whose last key is remembered (#attributes). */
+const kRecentKeys = 32;
 /** A group's buffer when first used (grown by doubling). */
 const kGroupCapacity = 16 << 10;
 /** Group buffers grown beyond this in all (one huge request, or many services) are given back afterwards. */
@@ -70,6 +72,9 @@ export class OtlpTraceEncoder {
   #bytes: Buffer = this.#fieldScratch;
   #pos = 0;
   readonly #keys = new Map<string, Uint8Array>();
+  /** By position in an attribute object: the key found there last, and its KeyValue.key field. */
+  readonly #recentKeys: string[] = new Array<string>(kRecentKeys).fill('');
+  readonly #recentKeyFields: Uint8Array[] = new Array<Uint8Array>(kRecentKeys).fill(new Uint8Array(0));
   /** ResourceSpans field 1 (tag, length, Resource message), per Resource object. */
   readonly #resources = new WeakMap<Resource, Uint8Array>();
   /** ScopeSpans field 1 (tag, length, InstrumentationScope message), per scope object. */
@@ -700,9 +705,22 @@ export class OtlpTraceEncoder {
    */
   #attributes(attributes: Attributes, field: number): void {
     const tagByte = (field << 3) | 2;
+    const recentKeys = this.#recentKeys;
+    let index = 0;
     for (const key in attributes) {
       const value = attributes[key];
-      const keyField = this.#keyField(key);
+      // Spans share their first keys, in the same order: the key at this position last time is
+      // compared first (the same string object: a pointer compare), the key cache asked only if not.
+      let keyField: Uint8Array | undefined;
+      if (index < kRecentKeys && recentKeys[index] === key) keyField = this.#recentKeyFields[index];
+      else {
+        keyField = this.#keyField(key);
+        if (index < kRecentKeys && keyField !== undefined) {
+          recentKeys[index] = key;
+          this.#recentKeyFields[index] = keyField;
+        }
+      }
+      index++;
       if (keyField !== undefined) {
         // Fast paths: the whole KeyValue under 128 bytes, every length known before writing.
         if (typeof value === 'string') {
