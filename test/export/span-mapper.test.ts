@@ -18,7 +18,12 @@ import {
   observedService,
   ServiceMap,
 } from '../../agent/export/otel/service-map.ts';
-import { kDefaultLocalNetworks, type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
+import {
+  emptyMappedPair,
+  kDefaultLocalNetworks,
+  type PairData,
+  SpanMapper,
+} from '../../agent/export/otel/span-mapper.ts';
 import { parseTraceParent } from '../../agent/export/otel/traceparent.ts';
 
 describe('traceparent', () => {
@@ -338,6 +343,33 @@ describe('pair → span mapping', () => {
     assert.deepEqual(tcp.metric?.attributes, { ...expected, 'network.transport': 'tcp' });
     assert.equal(fresh.map(custom(17)).name, 'UDP 123');
     assert.deepEqual(fresh.map(custom(17)).metric?.attributes, expected);
+  });
+
+  test('mapInto() overwrites every field of the reused MappedPair: the same result as map()', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const pairs = [
+      pair({
+        protocol: 'http',
+        transport: 6,
+        serverPort: 80,
+        detail: { method: 'GET', target: '/a', version: '1.1', status: 503, host: null, traceparent },
+      }),
+      pair({ protocol: 'http', transport: 6, detail: { method: 'GET', target: '/', traceparent: 'bad' } }),
+      pair({
+        outcome: 1,
+        unansweredReason: 1,
+        response: null,
+        givenUpSeconds: 1_700_000_009,
+        givenUpNanos: 3,
+      }),
+      pair({}),
+    ];
+    const into = emptyMappedPair();
+    for (const p of pairs) {
+      const fresh = mapper.map(p);
+      assert.equal(mapper.mapInto(p, into), into);
+      assert.deepEqual({ ...into }, { ...fresh });
+    }
   });
 
   test('times: seconds and nanoseconds from the edges, across a second boundary', () => {

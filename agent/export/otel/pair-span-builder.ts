@@ -21,7 +21,13 @@ import { PairSampler, traceIdBytesFraction, traceIdFraction } from './sampler.ts
 import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
 import { type FloodAggregate, SpanFloodGuard } from './span-flood.ts';
 import { SpanIdPool } from './span-ids.ts';
-import { type MappedPair, type MetricPoint, type PairData, SpanMapper } from './span-mapper.ts';
+import {
+  emptyMappedPair,
+  type MappedPair,
+  type MetricPoint,
+  type PairData,
+  SpanMapper,
+} from './span-mapper.ts';
 
 /** Structured-cloneable: what a worker needs to make the exporter's spans. */
 export interface PairSpanConfig {
@@ -104,6 +110,8 @@ export class PairSpanBuilder {
   };
   readonly #config: PairSpanConfig;
   readonly #mapper: SpanMapper;
+  /** Where emit() maps each pair (nothing in it outlives the call but its attributes and metric). */
+  readonly #mapped = emptyMappedPair();
   readonly #sampler: PairSampler;
   readonly #flood: SpanFloodGuard;
   readonly #resources: BoundedCache<Resource, MappedPair>;
@@ -164,7 +172,7 @@ export class PairSpanBuilder {
         return;
       }
       if (!this.#flood.admit(pair)) return; // counted into its source's `unanswered flood` span
-      const mapped = this.#mapper.map(pair);
+      const mapped = this.#mapper.mapInto(pair, this.#mapped);
       if (mapped.invalidTraceparent) this.counts.invalidTraceparents++;
       if (mapped.metric !== null) this.#onMetric?.(mapped.metric);
       if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(pair)] === 1) return;

@@ -354,7 +354,16 @@ export class SpanMapper {
     return SpanKind.CLIENT;
   }
 
+  /** The pair's span description, in a new MappedPair. */
   map(pair: PairData): MappedPair {
+    return this.mapInto(pair, emptyMappedPair());
+  }
+
+  /**
+   * map() into `into`, every field overwritten: the span path maps every pair into one reused
+   * MappedPair (what it keeps, the attributes and metric point, are new per pair).
+   */
+  mapInto(pair: PairData, into: MappedPair): MappedPair {
     const request = pair.request;
     const response = pair.response;
     const matched = pair.outcome === kMatched && response !== null;
@@ -461,22 +470,42 @@ export class SpanMapper {
     }
     if (errorType !== null) attributes[ATTR_ERROR_TYPE] = errorType;
 
-    return {
-      name,
-      kind: draft.kind,
-      startSeconds,
-      startNanos,
-      endSeconds,
-      endNanos,
-      durationNanos,
-      attributes,
-      statusCode: errorType === null ? SpanStatusCode.UNSET : SpanStatusCode.ERROR,
-      parent,
-      invalidTraceparent,
-      serviceName,
-      serviceAttributes: service.attributes,
-      resourceKey: service.resourceKey,
-      metric,
-    };
+    into.name = name;
+    into.kind = draft.kind;
+    into.startSeconds = startSeconds;
+    into.startNanos = startNanos;
+    into.endSeconds = endSeconds;
+    into.endNanos = endNanos;
+    into.durationNanos = durationNanos;
+    into.attributes = attributes;
+    into.statusCode = errorType === null ? SpanStatusCode.UNSET : SpanStatusCode.ERROR;
+    into.parent = parent;
+    into.invalidTraceparent = invalidTraceparent;
+    into.serviceName = serviceName;
+    into.serviceAttributes = service.attributes;
+    into.resourceKey = service.resourceKey;
+    into.metric = metric;
+    return into;
   }
+}
+
+/** A MappedPair to map into (SpanMapper.mapInto()). */
+export function emptyMappedPair(): MappedPair {
+  return {
+    name: '',
+    kind: SpanKind.CLIENT,
+    startSeconds: 0,
+    startNanos: 0,
+    endSeconds: 0,
+    endNanos: 0,
+    durationNanos: 0,
+    attributes: {},
+    statusCode: SpanStatusCode.UNSET,
+    parent: null,
+    invalidTraceparent: false,
+    serviceName: '',
+    serviceAttributes: null,
+    resourceKey: '',
+    metric: null,
+  };
 }
