@@ -57,8 +57,10 @@ for (let i = 0; i < count; i++) {
       m.parent === null
         ? undefined
         : { traceId, spanId: m.parent.parentSpanId, traceFlags: m.parent.flags & 0xff, isRemote: true },
-      m.startTime,
-      m.endTime,
+      m.startSeconds,
+      m.startNanos,
+      m.endSeconds,
+      m.endNanos,
       m.durationNanos,
       { code: m.statusCode },
       m.attributes,

@@ -76,9 +76,13 @@ function viaTracer(n: number): void {
       : ROOT_CONTEXT;
     const span = tracers
       .get(m.serviceName)!
-      .startSpan(m.name, { kind: m.kind, startTime: m.startTime, attributes: { ...m.attributes } }, parent);
+      .startSpan(
+        m.name,
+        { kind: m.kind, startTime: [m.startSeconds, m.startNanos], attributes: { ...m.attributes } },
+        parent,
+      );
     if (m.statusCode === SpanStatusCode.ERROR) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end(m.endTime);
+    span.end([m.endSeconds, m.endNanos]);
   }
 }
 
@@ -93,8 +97,10 @@ function direct(n: number): void {
         Buffer.from(traceId + ids.generateSpanId(), 'hex'),
         0,
         m.parent ? { traceId, spanId: m.parent.parentSpanId, traceFlags: 1, isRemote: true } : undefined,
-        m.startTime,
-        m.endTime,
+        m.startSeconds,
+        m.startNanos,
+        m.endSeconds,
+        m.endNanos,
         m.durationNanos,
         { code: m.statusCode },
         { ...m.attributes },

@@ -33,7 +33,7 @@ import fc from 'fast-check';
 import { OtlpBytesExporter } from '../../agent/export/otel/otlp-bytes-exporter.ts';
 import { OtlpTraceEncoder } from '../../agent/export/otel/otlp-encode.ts';
 import { transportPayload } from '../../agent/export/otel/otlp-transport.ts';
-import { kScope, PairSpan } from '../../agent/export/otel/pair-span.ts';
+import { kScope, kStatusError, PairSpan } from '../../agent/export/otel/pair-span.ts';
 import { detectBaseResource, serviceResource, sharedAttributes } from '../../agent/export/otel/resource.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
 import { corpusDir } from '../helpers/corpus.ts';
@@ -207,8 +207,10 @@ async function pairSpans(): Promise<PairSpan[]> {
         parent === null
           ? undefined
           : { traceId, spanId: parent.parentSpanId, traceFlags: parent.flags & 0xff, isRemote: true },
-        mapped.startTime,
-        mapped.endTime,
+        mapped.startSeconds,
+        mapped.startNanos,
+        mapped.endSeconds,
+        mapped.endNanos,
         mapped.durationNanos,
         { code: mapped.statusCode },
         mapped.attributes,
@@ -328,6 +330,54 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
         assert.equal(received.name, original.name);
       }
     }
+  });
+
+  test("a PairSpan's times are numbers: HrTime arrays made on demand, encoded exact", () => {
+    const span = new PairSpan(
+      'GET',
+      SpanKind.CLIENT,
+      Buffer.from(`${'12'.repeat(16)}${'34'.repeat(8)}`, 'hex'),
+      0,
+      undefined,
+      4_294_967_295,
+      999_999_999,
+      4_294_967_297,
+      500_000_000,
+      1_500_000_001,
+      kStatusError,
+      {},
+      defaultResource,
+    );
+    assert.deepEqual(span.startTime, [4_294_967_295, 999_999_999]);
+    assert.deepEqual(span.endTime, [4_294_967_297, 500_000_000]);
+    assert.deepEqual(span.duration, [1, 500_000_001]);
+    assert.notEqual(span.startTime, span.startTime, 'a new array each time (none kept per span)');
+    const received = (
+      ((assertEquivalent([span]).resourceSpans as Raw[])[0]!.scopeSpans as Raw[])[0]!.spans as Raw[]
+    )[0]!;
+    assert.equal(received.startTimeUnixNano, '4294967295999999999');
+    assert.equal(received.endTimeUnixNano, '4294967297500000000');
+    assert.equal((received.status as Raw).code, 'STATUS_CODE_ERROR');
+  });
+
+  test('attribute keys that change position from span to span (the encoder remembers keys by position)', () => {
+    const one = new OtlpTraceEncoder();
+    const spans = [
+      span({ attributes: { a: 1, b: 'x', c: 2 } }),
+      span({ attributes: { a: 1, b: 'x', c: 2 } }),
+      span({ attributes: { b: 'y', a: 3, c: 4 } }),
+      span({ attributes: { a: 5, d: true, c: 6, e: 'z' } }),
+      span({ attributes: { a: 7 } }),
+      span({ attributes: { a: 8, b: 'w', c: 9, d: false } }),
+      span({
+        attributes: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 7) % 40}`, i])),
+      }),
+      span({ attributes: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, `v${i}`])) }),
+    ];
+    // One encoder for all (its remembered keys carried from span to span), and the SDK's bytes.
+    for (const s of spans) one.add(s);
+    assert.equal(Buffer.compare(one.take(), ProtobufTraceSerializer.serializeRequest(spans)!), 0);
+    assertEquivalent(spans);
   });
 
   test('every attribute type, events, links, trace state, status message, dropped counts', () => {

@@ -7,10 +7,23 @@ import { describe, test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import { parseAddress } from '../../agent/correlate/relay/networks.ts';
+import { formatIp } from '../../agent/decode/format.ts';
+import type { AddressLookup } from '../../agent/enrich/kubernetes/address-table.ts';
 import { HttpRoutes } from '../../agent/export/otel/http-routes.ts';
 import { PairSampler, traceIdFraction } from '../../agent/export/otel/sampler.ts';
-import { BoundedCache, defaultServiceName, ServiceMap } from '../../agent/export/otel/service-map.ts';
-import { kDefaultLocalNetworks, type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
+import {
+  BoundedCache,
+  defaultServiceName,
+  ObservedServers,
+  observedService,
+  ServiceMap,
+} from '../../agent/export/otel/service-map.ts';
+import {
+  emptyMappedPair,
+  kDefaultLocalNetworks,
+  type PairData,
+  SpanMapper,
+} from '../../agent/export/otel/span-mapper.ts';
 import { parseTraceParent } from '../../agent/export/otel/traceparent.ts';
 
 describe('traceparent', () => {
@@ -100,6 +113,85 @@ describe('service map', () => {
     assert.equal(cache.builds, 3);
     cache.get('b', undefined);
     assert.equal(cache.builds, 4);
+  });
+});
+
+describe('observed servers', () => {
+  const ends = (ipVersion: number, w: readonly number[], serverPort: number) => ({
+    ipVersion,
+    server0: w[0]!,
+    server1: w[1] ?? 0,
+    server2: w[2] ?? 0,
+    server3: w[3] ?? 0,
+    serverPort,
+    client0: 0x0a000001,
+    client1: 0,
+    client2: 0,
+    client3: 0,
+    clientPort: 40000,
+  });
+  test('each server is named once, per protocol', () => {
+    const servers = new ObservedServers(new ServiceMap([]));
+    const dns = servers.get('dns', 0, ends(4, [0x0a60000a], 53));
+    assert.equal(dns.address, '10.96.0.10');
+    assert.equal(dns.service.name, 'dns://10.96.0.10:53');
+    assert.equal(
+      servers.get('dns', 0, ends(4, [0x0a60000a], 53)),
+      dns,
+      'the same object for the same server',
+    );
+    assert.equal(servers.get('tcp', 1, ends(4, [0x0a60000a], 53)).service.name, 'tcp://10.96.0.10:53');
+    assert.equal(servers.get('dns', 0, ends(4, [0x0a60000a], 5353)).service.name, 'dns://10.96.0.10:5353');
+    // Unknown protocols share protocol id -1: told apart by name.
+    assert.equal(servers.get('x', -1, ends(4, [0x0a60000a], 53)).service.name, 'x://10.96.0.10:53');
+    assert.equal(servers.get('y', -1, ends(4, [0x0a60000a], 53)).service.name, 'y://10.96.0.10:53');
+  });
+  test('more servers than the table holds: every one still gets its own name and address', () => {
+    const servers = new ObservedServers(new ServiceMap([{ match: '10.1.0.0/16', service: 'mapped' }]));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20_000; i++) {
+        const v4 = [(0x0a000000 + i * 7) >>> 0];
+        const v6 = [0xfd000000, 0, i, 1 + (i & 7)];
+        for (const [version, words] of [
+          [4, v4],
+          [6, v6],
+        ] as const) {
+          const port = 1 + (i % 3);
+          const server = servers.get('http', 2, ends(version, words, port));
+          const address = formatIp(version, words[0]!, words[1] ?? 0, words[2] ?? 0, words[3] ?? 0);
+          assert.equal(server.address, address);
+          const mapped = version === 4 && words[0]! >>> 16 === 0x0a01;
+          assert.equal(server.configured, mapped);
+          assert.equal(
+            server.service.name,
+            mapped ? 'mapped' : defaultServiceName('http', address, version, port),
+          );
+        }
+      }
+    }
+  });
+  test('a service map entry wins over Kubernetes, which is asked on every pair', () => {
+    const servers = new ObservedServers(new ServiceMap([{ match: '10.0.0.5:5432', service: 'postgres' }]));
+    let answer: string | null = 'api';
+    let asked = 0;
+    const kubernetes = {
+      lookup: () => {
+        asked++;
+        return answer === null
+          ? null
+          : { serviceName: answer, serviceNamespace: 'ns', attributes: {}, key: `ns/${answer}` };
+      },
+    } as unknown as AddressLookup;
+    const pg = ends(4, [0x0a000005], 5432);
+    assert.equal(observedService(servers.get('postgresql', 3, pg), kubernetes, pg).name, 'postgres');
+    assert.equal(asked, 0);
+    const web = ends(4, [0x0a000006], 80);
+    assert.equal(observedService(servers.get('http', 2, web), kubernetes, web).resourceKey, 'ns/api');
+    answer = 'web';
+    assert.equal(observedService(servers.get('http', 2, web), kubernetes, web).name, 'web');
+    answer = null;
+    assert.equal(observedService(servers.get('http', 2, web), kubernetes, web).name, 'http://10.0.0.6:80');
+    assert.equal(asked, 3);
   });
 });
 
@@ -231,10 +323,59 @@ describe('pair → span mapping', () => {
     sourceFiles: (id) => ['cap0.pcap'][id],
   });
 
-  test('times: HrTime from the edges, nanoseconds across a second boundary', () => {
+  test("a server's default span name and wirespan.pair.duration attributes: made once, per transport", () => {
+    const fresh = new SpanMapper({ localNetworks: [], serviceMap: [], httpRoutes: [], sourceFiles: null });
+    // A protocol without a span mapping of its own.
+    const custom = (transport: number) => pair({ protocol: 'custom', protocolId: -1, transport });
+    const first = fresh.map(custom(17));
+    const second = fresh.map(custom(17));
+    assert.equal(first.name, 'UDP 123');
+    const expected = {
+      'wirespan.protocol': 'custom',
+      'network.transport': 'udp',
+      'service.name': 'custom://10.2.2.2:123',
+    };
+    assert.deepEqual(first.metric?.attributes, expected);
+    assert.equal(second.metric?.attributes, first.metric?.attributes, 'one object per server');
+    // The same protocol and server over TCP (as DNS may be): its own name and attributes.
+    const tcp = fresh.map(custom(6));
+    assert.equal(tcp.name, 'TCP 123');
+    assert.deepEqual(tcp.metric?.attributes, { ...expected, 'network.transport': 'tcp' });
+    assert.equal(fresh.map(custom(17)).name, 'UDP 123');
+    assert.deepEqual(fresh.map(custom(17)).metric?.attributes, expected);
+  });
+
+  test('mapInto() overwrites every field of the reused MappedPair: the same result as map()', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const pairs = [
+      pair({
+        protocol: 'http',
+        transport: 6,
+        serverPort: 80,
+        detail: { method: 'GET', target: '/a', version: '1.1', status: 503, host: null, traceparent },
+      }),
+      pair({ protocol: 'http', transport: 6, detail: { method: 'GET', target: '/', traceparent: 'bad' } }),
+      pair({
+        outcome: 1,
+        unansweredReason: 1,
+        response: null,
+        givenUpSeconds: 1_700_000_009,
+        givenUpNanos: 3,
+      }),
+      pair({}),
+    ];
+    const into = emptyMappedPair();
+    for (const p of pairs) {
+      const fresh = mapper.map(p);
+      assert.equal(mapper.mapInto(p, into), into);
+      assert.deepEqual({ ...into }, { ...fresh });
+    }
+  });
+
+  test('times: seconds and nanoseconds from the edges, across a second boundary', () => {
     const m = mapper.map(pair({}));
-    assert.deepEqual(m.startTime, [1_700_000_000, 999_999_990]);
-    assert.deepEqual(m.endTime, [1_700_000_001, 15]);
+    assert.deepEqual([m.startSeconds, m.startNanos], [1_700_000_000, 999_999_990]);
+    assert.deepEqual([m.endSeconds, m.endNanos], [1_700_000_001, 15]);
     assert.equal(m.durationNanos, 25);
     assert.equal(m.attributes['wirespan.request.last_offset_ns'], 10);
     assert.equal(m.attributes['wirespan.response.first_offset_ns'], 15);
@@ -256,7 +397,7 @@ describe('pair → span mapping', () => {
         givenUpNanos: 1,
       }),
     );
-    assert.deepEqual(evicted.endTime, [1_700_000_005, 1]);
+    assert.deepEqual([evicted.endSeconds, evicted.endNanos], [1_700_000_005, 1]);
     assert.equal(evicted.statusCode, SpanStatusCode.ERROR);
     assert.equal(evicted.attributes['error.type'], 'evicted');
     assert.equal(evicted.attributes['wirespan.unanswered.reason'], 'evicted');
@@ -366,6 +507,27 @@ describe('pair → span mapping', () => {
     assert.equal(m.attributes['network.type'], 'ipv6');
   });
 
+  test('HTTP network.protocol.version: the parser\'s "1.1" as it is, "HTTP/1.0" from elsewhere without its prefix', () => {
+    const http = (version: string) =>
+      mapper.map(
+        pair({
+          protocol: 'http',
+          transport: 6,
+          serverPort: 80,
+          detail: { method: 'GET', target: '/', version, status: 200, host: null },
+        }),
+      );
+    for (const [version, expected] of [
+      ['1.1', '1.1'],
+      ['HTTP/1.0', '1.0'],
+      ['http/1.1', '1.1'],
+    ]) {
+      const m = http(version!);
+      assert.equal(m.attributes['network.protocol.version'], expected, version);
+      assert.equal(m.metric?.attributes['network.protocol.version'], expected, version);
+    }
+  });
+
   test('DNS details, TCP syns, relay out, unknown protocols', () => {
     const dns = mapper.map(
       pair({
@@ -425,6 +587,6 @@ describe('pair → span mapping', () => {
   test('an end before the start never gives a negative span', () => {
     const m = mapper.map(pair({ response: { ...pair({}).request, lastSeconds: 1_699_999_999 } }));
     assert.equal(m.durationNanos, 0);
-    assert.deepEqual(m.endTime, m.startTime);
+    assert.deepEqual([m.endSeconds, m.endNanos], [m.startSeconds, m.startNanos]);
   });
 });

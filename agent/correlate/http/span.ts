@@ -59,10 +59,21 @@ function hostOnly(hostHeader: string): string {
   return colon >= 0 && host.indexOf(':', colon + 1) < 0 ? host.slice(0, colon) : host;
 }
 
+/** An absolute-form target (`http://host/path`, a proxy request); origin-form ones start with "/". */
+function isAbsoluteForm(target: string): boolean {
+  return target.charCodeAt(0) !== 0x2f && /^https?:\/\//i.test(target);
+}
+
+/** network.protocol.version: the parser writes "1.1", a detail from elsewhere may say "HTTP/1.1". */
+function protocolVersion(version: string): string {
+  const first = version.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 ? version : version.replace(/^HTTP\//i, '');
+}
+
 /** Splits an HTTP request target into path and query (undefined when there is none). */
 function splitTarget(target: string): { path: string; query: string | undefined } {
   let pathAndQuery = target;
-  if (/^https?:\/\//i.test(target)) {
+  if (isAbsoluteForm(target)) {
     // absolute-form (proxy requests): keep only the path and query.
     const slash = target.indexOf('/', target.indexOf('//') + 2);
     pathAndQuery = slash < 0 ? '/' : target.slice(slash);
@@ -102,14 +113,15 @@ export const httpSpans: ProtocolSpans<HttpDetail> = {
             host ??
             (pair.ipVersion === 6 ? `[${server}]` : server) +
               (pair.serverPort === 80 ? '' : `:${pair.serverPort}`);
-          const full = /^https?:\/\//i.test(target)
+          const full = isAbsoluteForm(target)
             ? target // absolute-form (a proxy request) already is the full URL, redacted at parse time
             : `http://${authority}${target.startsWith('/') ? target : `/${target}`}`;
           // A Host header cannot carry userinfo, but hostile traffic may send one anyway.
           attributes[ATTR_URL_FULL] = full.includes('@') ? redactUserinfo(full) : full;
         }
-        const version = str(detail?.version);
-        if (version !== null) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = version.replace(/^HTTP\//i, '');
+        const rawVersion = str(detail?.version);
+        const version = rawVersion === null ? null : protocolVersion(rawVersion);
+        if (version !== null) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = version;
         const userAgent = str(detail?.user_agent);
         if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
         const requestLength = int(detail?.request_content_length);
@@ -138,8 +150,7 @@ export const httpSpans: ProtocolSpans<HttpDetail> = {
             [ATTR_SERVICE_NAME]: span.serviceName,
           };
           if (status !== null) metricAttributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
-          if (version !== null)
-            metricAttributes[ATTR_NETWORK_PROTOCOL_VERSION] = version.replace(/^HTTP\//i, '');
+          if (version !== null) metricAttributes[ATTR_NETWORK_PROTOCOL_VERSION] = version;
           if (route !== null) metricAttributes[serverSide ? ATTR_HTTP_ROUTE : ATTR_URL_TEMPLATE] = route;
           if (span.errorType !== null) metricAttributes[ATTR_ERROR_TYPE] = span.errorType;
           span.metric = {

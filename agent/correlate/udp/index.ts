@@ -1,3 +1,4 @@
+import { udpSpanName } from '../../export/otel/port-names.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
 import { UdpMatcher } from './matcher.ts';
 
@@ -32,7 +33,7 @@ export const udpMatcher: ProtocolDescriptor = {
   spans: {
     create: () => ({
       map(pair, _detail, span) {
-        span.name = `UDP ${pair.serverPort}`;
+        span.name = udpSpanName(pair.serverPort);
       },
     }),
   },

@@ -31,13 +31,7 @@
  * buffer of its own (the transport may hold a request for its retries while the next one is
  * built): a fresh one, or one whose request was exported (request-buffers.ts).
  */
-import {
-  type Attributes,
-  type AttributeValue,
-  type HrTime,
-  type SpanContext,
-  TraceFlags,
-} from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, type SpanContext, TraceFlags } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
@@ -51,6 +45,8 @@ const kMinInt64 = -(2 ** 63);
 const kMaxInt64 = 2 ** 63;
 /** Attribute keys kept as encoded bytes; beyond, keys are encoded every time (a bound, not an expected size). */
 const kMaxCachedKeys = 4096;
+/** Attribute positions whose last key is remembered (#attributes). */
+const kRecentKeys = 32;
 /** A group's buffer when first used (grown by doubling). */
 const kGroupCapacity = 16 << 10;
 /** Group buffers grown beyond this in all (one huge request, or many services) are given back afterwards. */
@@ -76,6 +72,9 @@ export class OtlpTraceEncoder {
   #bytes: Buffer = this.#fieldScratch;
   #pos = 0;
   readonly #keys = new Map<string, Uint8Array>();
+  /** By position in an attribute object: the key found there last, and its KeyValue.key field. */
+  readonly #recentKeys: string[] = new Array<string>(kRecentKeys).fill('');
+  readonly #recentKeyFields: Uint8Array[] = new Array<Uint8Array>(kRecentKeys).fill(new Uint8Array(0));
   /** ResourceSpans field 1 (tag, length, Resource message), per Resource object. */
   readonly #resources = new WeakMap<Resource, Uint8Array>();
   /** ScopeSpans field 1 (tag, length, InstrumentationScope message), per scope object. */
@@ -398,12 +397,10 @@ export class OtlpTraceEncoder {
   }
 
   /**
-   * HrTime [s, ns] as the fixed64 ns since the epoch: exact, from 32-bit halves (no BigInt), for
-   * seconds below 2^32 (year 2106; every product below stays under 2^53).
+   * A time (whole seconds, nanoseconds) as the fixed64 ns since the epoch: exact, from 32-bit
+   * halves (no BigInt), for seconds below 2^32 (year 2106; every product below stays under 2^53).
    */
-  #time(time: HrTime): void {
-    const seconds = time[0];
-    const nanos = time[1];
+  #time(seconds: number, nanos: number): void {
     // seconds = hi·2^16 + lo; seconds·1e9 = (hi·1e9)·2^16 + lo·1e9, each product < 2^53.
     const hi = Math.floor(seconds / 65536);
     const lo = seconds - hi * 65536;
@@ -530,16 +527,8 @@ export class OtlpTraceEncoder {
   }
 
   #raw(fragment: Uint8Array): void {
-    const n = fragment.length;
-    this.#ensure(n);
-    const bytes = this.#bytes;
-    let pos = this.#pos;
-    if (n <= 64) for (let i = 0; i < n; i++) bytes[pos++] = fragment[i]!;
-    else {
-      bytes.set(fragment, pos);
-      pos += n;
-    }
-    this.#pos = pos;
+    this.#ensure(fragment.length);
+    this.#pos = putBytes(this.#bytes, this.#pos, fragment);
   }
 
   // --- messages ---------------------------------------------------------------------------
@@ -600,10 +589,11 @@ export class OtlpTraceEncoder {
     this.#tag(2, 2);
     const at = this.#begin(2);
     let traceFlags: number = TraceFlags.SAMPLED;
-    if (span instanceof PairSpan) {
+    const pairSpan = span instanceof PairSpan ? span : null;
+    if (pairSpan !== null) {
       // Its ids as bytes (no trace state).
-      this.#idBytes(0x0a, span.ids, span.idAt, kTraceIdBytes);
-      this.#idBytes(0x12, span.ids, span.idAt + kTraceIdBytes, kSpanIdBytes);
+      this.#idBytes(0x0a, pairSpan.ids, pairSpan.idAt, kTraceIdBytes);
+      this.#idBytes(0x12, pairSpan.ids, pairSpan.idAt + kTraceIdBytes, kSpanIdBytes);
     } else {
       const context = span.spanContext();
       traceFlags = context.traceFlags;
@@ -618,10 +608,20 @@ export class OtlpTraceEncoder {
       this.#tag(6, 0);
       this.#varint(kind);
     }
-    this.#tag(7, 1);
-    this.#time(span.startTime);
-    this.#tag(8, 1);
-    this.#time(span.endTime);
+    if (pairSpan !== null) {
+      // Its times as the numbers they are (no HrTime arrays).
+      this.#tag(7, 1);
+      this.#time(pairSpan.startSeconds, pairSpan.startNanos);
+      this.#tag(8, 1);
+      this.#time(pairSpan.endSeconds, pairSpan.endNanos);
+    } else {
+      const start = span.startTime;
+      const end = span.endTime;
+      this.#tag(7, 1);
+      this.#time(start[0], start[1]);
+      this.#tag(8, 1);
+      this.#time(end[0], end[1]);
+    }
     if (span.attributes) this.#attributes(span.attributes, 9);
     this.#tag(10, 0);
     this.#varint(span.droppedAttributesCount);
@@ -656,7 +656,7 @@ export class OtlpTraceEncoder {
     this.#tag(11, 2);
     const at = this.#begin(1);
     this.#tag(1, 1);
-    this.#time(event.time);
+    this.#time(event.time[0], event.time[1]);
     this.#tag(2, 2);
     this.#string(event.name);
     if (event.attributes) this.#attributes(event.attributes, 3);
@@ -691,16 +691,28 @@ export class OtlpTraceEncoder {
 
   /**
    * Repeated KeyValue { key = 1, value = 2 } under `field` (below 16: a one-byte tag), own
-   * enumerable keys in order (Object.keys: measured cheaper than for-in on objects in dictionary
-   * mode, which attribute objects from elsewhere may be).
+   * enumerable keys in order. for-in, not Object.keys: on the mapper's fast-mode objects V8
+   * enumerates from the shape's enum cache and allocates nothing (Object.keys made an array per
+   * span, ~230 bytes); attribute objects are plain (no inherited enumerable keys to skip).
    */
   #attributes(attributes: Attributes, field: number): void {
     const tagByte = (field << 3) | 2;
-    const keys = Object.keys(attributes);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
+    const recentKeys = this.#recentKeys;
+    let index = 0;
+    for (const key in attributes) {
       const value = attributes[key];
-      const keyField = this.#keyField(key);
+      // Spans share their first keys, in the same order: the key at this position last time is
+      // compared first (the same string object: a pointer compare), the key cache asked only if not.
+      let keyField: Uint8Array | undefined;
+      if (index < kRecentKeys && recentKeys[index] === key) keyField = this.#recentKeyFields[index];
+      else {
+        keyField = this.#keyField(key);
+        if (index < kRecentKeys && keyField !== undefined) {
+          recentKeys[index] = key;
+          this.#recentKeyFields[index] = keyField;
+        }
+      }
+      index++;
       if (keyField !== undefined) {
         // Fast paths: the whole KeyValue under 128 bytes, every length known before writing.
         if (typeof value === 'string') {
@@ -742,7 +754,7 @@ export class OtlpTraceEncoder {
     let pos = start;
     bytes[pos++] = tagByte;
     bytes[pos++] = k + n + 4; // KeyValue: key field, 0x12, AnyValue length, AnyValue (2 + n)
-    for (let i = 0; i < k; i++) bytes[pos++] = keyField[i]!;
+    pos = putBytes(bytes, pos, keyField);
     bytes[pos++] = 0x12;
     bytes[pos++] = n + 2; // AnyValue: 0x0a, length, text
     bytes[pos++] = 0x0a;
@@ -765,7 +777,7 @@ export class OtlpTraceEncoder {
     let pos = this.#pos;
     bytes[pos++] = tagByte;
     bytes[pos++] = k + size + 3; // KeyValue: key field, 0x12, AnyValue length, AnyValue (1 + size)
-    for (let i = 0; i < k; i++) bytes[pos++] = keyField[i]!;
+    pos = putBytes(bytes, pos, keyField);
     bytes[pos++] = 0x12;
     bytes[pos++] = size + 1;
     bytes[pos++] = 0x18;
@@ -842,6 +854,21 @@ export class OtlpTraceEncoder {
         return;
     }
   }
+}
+
+/**
+ * `from` copied to `pos` (room there ensured); returns the position after it. set() (a memmove)
+ * from 16 bytes on: measured 2x faster than a byte loop for attribute keys (~22 bytes); shorter
+ * ones by the loop, cheaper than set()'s call.
+ */
+function putBytes(out: Uint8Array, pos: number, from: Uint8Array): number {
+  const n = from.length;
+  if (n < 16) {
+    for (let i = 0; i < n; i++) out[pos + i] = from[i]!;
+  } else {
+    out.set(from, pos);
+  }
+  return pos + n;
 }
 
 /** A varint below 2^32 at `pos`; returns the position after it. */

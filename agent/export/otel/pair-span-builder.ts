@@ -15,13 +15,19 @@ import type { ProtocolRegistry } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { type IgnoreRules, PairIgnore } from './pair-ignore.ts';
-import { PairSpan } from './pair-span.ts';
+import { kStatusError, kStatusUnset, PairSpan } from './pair-span.ts';
 import { serviceResource } from './resource.ts';
 import { PairSampler, traceIdBytesFraction, traceIdFraction } from './sampler.ts';
 import { BoundedCache, type ServiceMapEntry } from './service-map.ts';
 import { type FloodAggregate, SpanFloodGuard } from './span-flood.ts';
 import { SpanIdPool } from './span-ids.ts';
-import { type MappedPair, type MetricPoint, type PairData, SpanMapper } from './span-mapper.ts';
+import {
+  emptyMappedPair,
+  type MappedPair,
+  type MetricPoint,
+  type PairData,
+  SpanMapper,
+} from './span-mapper.ts';
 
 /** Structured-cloneable: what a worker needs to make the exporter's spans. */
 export interface PairSpanConfig {
@@ -104,6 +110,8 @@ export class PairSpanBuilder {
   };
   readonly #config: PairSpanConfig;
   readonly #mapper: SpanMapper;
+  /** Where emit() maps each pair (nothing in it outlives the call but its attributes and metric). */
+  readonly #mapped = emptyMappedPair();
   readonly #sampler: PairSampler;
   readonly #flood: SpanFloodGuard;
   readonly #resources: BoundedCache<Resource, MappedPair>;
@@ -164,7 +172,7 @@ export class PairSpanBuilder {
         return;
       }
       if (!this.#flood.admit(pair)) return; // counted into its source's `unanswered flood` span
-      const mapped = this.#mapper.map(pair);
+      const mapped = this.#mapper.mapInto(pair, this.#mapped);
       if (mapped.invalidTraceparent) this.counts.invalidTraceparents++;
       if (mapped.metric !== null) this.#onMetric?.(mapped.metric);
       if (!this.#config.traces || this.#spansOff[this.#mapper.protocolId(pair)] === 1) return;
@@ -200,10 +208,12 @@ export class PairSpanBuilder {
                 traceFlags: parent.flags & 0xff,
                 isRemote: true,
               },
-          mapped.startTime,
-          mapped.endTime,
+          mapped.startSeconds,
+          mapped.startNanos,
+          mapped.endSeconds,
+          mapped.endNanos,
           mapped.durationNanos,
-          { code: mapped.statusCode },
+          isError ? kStatusError : kStatusUnset,
           mapped.attributes,
           this.#resources.get(mapped.resourceKey, mapped),
         ),
@@ -233,8 +243,10 @@ export class PairSpanBuilder {
           this.#ids.pool,
           idAt,
           undefined,
-          a.startTime,
-          a.endTime,
+          a.startTime[0],
+          a.startTime[1],
+          a.endTime[0],
+          a.endTime[1],
           a.durationNanos,
           { code: a.statusCode },
           a.attributes,

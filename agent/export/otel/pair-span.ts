@@ -10,6 +10,7 @@ import {
   type SpanContext,
   type SpanKind,
   type SpanStatus,
+  SpanStatusCode,
   TraceFlags,
 } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
@@ -30,29 +31,31 @@ function packageVersion(): string {
 export const kScope: InstrumentationScope = { name: 'wirespan', version: packageVersion() };
 const kNoLinks: Link[] = [];
 const kNoEvents: TimedEvent[] = [];
+/** A pair span's status: one object per code, shared by every span. */
+export const kStatusUnset: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+export const kStatusError: SpanStatus = Object.freeze({ code: SpanStatusCode.ERROR });
 
 /**
  * A pair's span, handed straight to the OTLP exporter (the ReadableSpan contract of sdk-trace).
  * Its ids are bytes (`ids` at `idAt`: trace id, then span id; span-ids.ts), copied as they are
- * by the OTLP encoder; spanContext() makes their hex strings only when asked. Always sampled.
+ * by the OTLP encoder; spanContext() makes their hex strings only when asked. Its times are
+ * numbers, read as they are by the OTLP encoder; startTime, endTime and duration make their
+ * HrTime arrays only when asked (three arrays per span otherwise). Always sampled.
  */
 export class PairSpan implements ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
-  readonly startTime: HrTime;
-  readonly endTime: HrTime;
+  /** Capture time of the start and end: whole seconds and nanoseconds (0-999,999,999). */
+  readonly startSeconds: number;
+  readonly startNanos: number;
+  readonly endSeconds: number;
+  readonly endNanos: number;
+  /** end - start, exact integer nanoseconds. */
+  readonly durationNanos: number;
   readonly status: SpanStatus;
   readonly attributes: Attributes;
-  readonly links = kNoLinks;
-  readonly events = kNoEvents;
-  readonly duration: HrTime;
-  readonly ended = true;
   readonly resource: Resource;
-  readonly instrumentationScope = kScope;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   /** Trace id (16 bytes) then span id (8 bytes), from `idAt`; never changed. */
   readonly ids: Buffer;
   readonly idAt: number;
@@ -64,8 +67,10 @@ export class PairSpan implements ReadableSpan {
     ids: Buffer,
     idAt: number,
     parent: SpanContext | undefined,
-    startTime: HrTime,
-    endTime: HrTime,
+    startSeconds: number,
+    startNanos: number,
+    endSeconds: number,
+    endNanos: number,
     durationNanos: number,
     status: SpanStatus,
     attributes: Attributes,
@@ -76,12 +81,55 @@ export class PairSpan implements ReadableSpan {
     this.ids = ids;
     this.idAt = idAt;
     this.parentSpanContext = parent;
-    this.startTime = startTime;
-    this.endTime = endTime;
-    this.duration = [Math.floor(durationNanos / 1e9), durationNanos % 1e9];
+    this.startSeconds = startSeconds;
+    this.startNanos = startNanos;
+    this.endSeconds = endSeconds;
+    this.endNanos = endNanos;
+    this.durationNanos = durationNanos;
     this.status = status;
     this.attributes = attributes;
     this.resource = resource;
+  }
+
+  // The same for every pair span: on the prototype, not in each span object.
+  get links(): Link[] {
+    return kNoLinks;
+  }
+
+  get events(): TimedEvent[] {
+    return kNoEvents;
+  }
+
+  get ended(): boolean {
+    return true;
+  }
+
+  get instrumentationScope(): InstrumentationScope {
+    return kScope;
+  }
+
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+
+  get droppedEventsCount(): number {
+    return 0;
+  }
+
+  get droppedLinksCount(): number {
+    return 0;
+  }
+
+  get startTime(): HrTime {
+    return [this.startSeconds, this.startNanos];
+  }
+
+  get endTime(): HrTime {
+    return [this.endSeconds, this.endNanos];
+  }
+
+  get duration(): HrTime {
+    return [Math.floor(this.durationNanos / 1e9), this.durationNanos % 1e9];
   }
 
   spanContext(): SpanContext {

@@ -12,6 +12,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { parseCidr } from '../../correlate/relay/networks.ts';
+import { formatIp } from '../../decode/format.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { ATTR_CLIENT_SERVICE_NAME, ATTR_CLIENT_SERVICE_NAMESPACE } from '../../enrich/kubernetes/semconv.ts';
 
@@ -145,26 +146,120 @@ interface PairEnds {
   readonly clientPort: number;
 }
 
+/** What ObservedServers keeps of one server (address, port, protocol). */
+export interface ObservedServer {
+  /** The address as formatIp() prints it. */
+  readonly address: string;
+  /** Its service map entry's service (configured), else its default `{protocol}://{address}:{port}`. */
+  readonly service: ObservedService;
+  /** `service` is a service map entry's (wins over Kubernetes). */
+  readonly configured: boolean;
+  /**
+   * The attributes of its wirespan.pair.duration points over `pairDurationTransport` ('' until
+   * made), made on first use (span-mapper.ts); never changed once made: the latency histograms
+   * keep them.
+   */
+  pairDurationTransport: string;
+  pairDurationAttributes: Attributes | null;
+}
+
+/** Slots of ObservedServers' table (a power of two): servers remembered at once, at most. */
+const kServerSlots = 4096;
+
+/**
+ * The observed servers of the span path, each named once: its address text, service map entry
+ * or default service name, and that service's object are made on the first pair of a server,
+ * not per pair (the same strings then also hash once, in the Resource cache and the latency
+ * series). A direct-mapped table keyed by the address words, port, IP version and protocol:
+ * bounded, a colliding server replaces the one in its slot. Kubernetes
+ * identities change at run time, so they are looked up per pair (observedService()).
+ */
+export class ObservedServers {
+  readonly #services: ServiceMap;
+  /** Per slot: address words 0-3, then port | ipVersion << 16 | (protocol id + 1) << 20 (-1: empty). */
+  readonly #keys = new Int32Array(kServerSlots * 5);
+  readonly #entries: (ObservedServer & { readonly protocol: string })[] = [];
+
+  constructor(services: ServiceMap) {
+    this.#services = services;
+    for (let slot = 0; slot < kServerSlots; slot++) this.#keys[slot * 5 + 4] = -1;
+  }
+
+  /** The pair's server under `protocol` (`protocolId`: its registry index, -1 if none). */
+  get(protocol: string, protocolId: number, pair: PairEnds): ObservedServer {
+    const v = pair.ipVersion;
+    const w0 = pair.server0 | 0;
+    const w1 = pair.server1 | 0;
+    const w2 = pair.server2 | 0;
+    const w3 = pair.server3 | 0;
+    const tag = pair.serverPort | (v << 16) | ((protocolId + 1) << 20);
+    let h = Math.imul(w0 ^ tag, 0x9e3779b1);
+    h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca6b);
+    h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
+    const slot = (h ^ (h >>> 15)) & (kServerSlots - 1);
+    const keys = this.#keys;
+    const at = slot * 5;
+    const entry = this.#entries[slot];
+    if (
+      keys[at] === w0 &&
+      keys[at + 1] === w1 &&
+      keys[at + 2] === w2 &&
+      keys[at + 3] === w3 &&
+      keys[at + 4] === tag &&
+      entry !== undefined &&
+      entry.protocol === protocol
+    ) {
+      return entry;
+    }
+    const made = this.#make(protocol, pair);
+    keys[at] = w0;
+    keys[at + 1] = w1;
+    keys[at + 2] = w2;
+    keys[at + 3] = w3;
+    keys[at + 4] = tag;
+    this.#entries[slot] = made;
+    return made;
+  }
+
+  #make(protocol: string, pair: PairEnds): ObservedServer & { readonly protocol: string } {
+    const v = pair.ipVersion;
+    const address = formatIp(v, pair.server0, pair.server1, pair.server2, pair.server3);
+    const mapped = this.#services.lookup(
+      v,
+      pair.server0,
+      pair.server1,
+      pair.server2,
+      pair.server3,
+      pair.serverPort,
+    );
+    const name = mapped?.service ?? defaultServiceName(protocol, address, v, pair.serverPort);
+    return {
+      protocol,
+      address,
+      service: { name, attributes: mapped?.attributes ?? null, resourceKey: name },
+      configured: mapped !== null,
+      pairDurationTransport: '',
+      pairDurationAttributes: null,
+    };
+  }
+}
+
 /**
  * Names the observed server, first found: a service map entry (explicit configuration wins),
  * its Kubernetes pod or Service (`--kubernetes`; resource keyed by the whole identity, as two
  * namespaces may both run an "api"), the default `{protocol}://{address}:{port}`.
  */
 export function observedService(
-  services: ServiceMap,
+  server: ObservedServer,
   kubernetes: AddressLookup | null,
-  protocol: string,
-  serverText: string,
   pair: PairEnds,
 ): ObservedService {
+  if (server.configured || kubernetes === null) return server.service;
   const v = pair.ipVersion;
-  const mapped = services.lookup(v, pair.server0, pair.server1, pair.server2, pair.server3, pair.serverPort);
-  if (mapped !== null)
-    return { name: mapped.service, attributes: mapped.attributes, resourceKey: mapped.service };
-  const kube = kubernetes?.lookup(v, pair.server0, pair.server1, pair.server2, pair.server3, pair.serverPort);
+  const kube = kubernetes.lookup(v, pair.server0, pair.server1, pair.server2, pair.server3, pair.serverPort);
   if (kube) return { name: kube.serviceName, attributes: kube.attributes, resourceKey: kube.key };
-  const name = defaultServiceName(protocol, serverText, v, pair.serverPort);
-  return { name, attributes: null, resourceKey: name };
+  return server.service;
 }
 
 /** The client's workload as the peer of the observed server (`client.service.*`), when Kubernetes knows it. */

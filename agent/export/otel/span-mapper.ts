@@ -6,13 +6,7 @@
  * Input pairs may be structured-cloned plain objects (from worker threads): only fields are read,
  * never methods or prototypes.
  */
-import {
-  type Attributes,
-  type AttributeValue,
-  type HrTime,
-  SpanKind,
-  SpanStatusCode,
-} from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
   type ATTR_CLIENT_ADDRESS,
   type ATTR_CLIENT_PORT,
@@ -45,7 +39,15 @@ import {
   type ATTR_WIRESPAN_UNANSWERED_REASON,
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
-import { addClientService, observedService, ServiceMap, type ServiceMapEntry } from './service-map.ts';
+import { tcpSpanName, udpSpanName } from './port-names.ts';
+import {
+  addClientService,
+  type ObservedServer,
+  ObservedServers,
+  observedService,
+  ServiceMap,
+  type ServiceMapEntry,
+} from './service-map.ts';
 import type { TraceParent } from './traceparent.ts';
 
 /** The fields of one message's edges that the mapper reads (agent/correlate/pair.ts MessageEdges). */
@@ -146,8 +148,11 @@ export interface MetricPoint {
 export interface MappedPair {
   name: string;
   kind: SpanKind;
-  startTime: HrTime;
-  endTime: HrTime;
+  /** Capture time of the start and end: whole seconds and nanoseconds. */
+  startSeconds: number;
+  startNanos: number;
+  endSeconds: number;
+  endNanos: number;
   /** end − start, exact integer nanoseconds (≥ 0). */
   durationNanos: number;
   attributes: Attributes;
@@ -167,6 +172,35 @@ export interface MappedPair {
 
 function transportName(transport: number): string {
   return transport === 6 ? 'tcp' : transport === 17 ? 'udp' : String(transport);
+}
+
+/** The attributes of a wirespan.pair.duration point. */
+function pairDurationAttributes(protocol: string, transport: string, serviceName: string): Attributes {
+  return {
+    [ATTR_WIRESPAN_PROTOCOL]: protocol,
+    [ATTR_NETWORK_TRANSPORT]: transport,
+    [ATTR_SERVICE_NAME]: serviceName,
+  };
+}
+
+/** The server's own wirespan.pair.duration attributes over `transport`, made once (ObservedServer). */
+function serverPairDurationAttributes(
+  server: ObservedServer,
+  protocol: string,
+  transport: string,
+): Attributes {
+  if (server.pairDurationTransport !== transport || server.pairDurationAttributes === null) {
+    server.pairDurationTransport = transport;
+    server.pairDurationAttributes = pairDurationAttributes(protocol, transport, server.service.name);
+  }
+  return server.pairDurationAttributes;
+}
+
+/** The span name of a protocol without a mapping of its own: "TCP 5432", "UDP 123". */
+function defaultSpanName(transport: string, port: number): string {
+  if (transport === 'tcp') return tcpSpanName(port);
+  if (transport === 'udp') return udpSpanName(port);
+  return `${transport.toUpperCase()} ${port}`;
 }
 
 /** Exact (s2,n2) − (s1,n1) in ns; pair.ts diffNanos, repeated to keep this module free of class imports. */
@@ -281,7 +315,7 @@ class Draft implements SpanDraft {
 
 export class SpanMapper {
   readonly #local: NetworkSet | null;
-  readonly #services: ServiceMap;
+  readonly #servers: ObservedServers;
   readonly #sourceFiles: SpanMapperOptions['sourceFiles'];
   readonly #registry: ProtocolRegistry;
   /** By protocol id: the protocol's span mapping (null: transport and port only). */
@@ -293,7 +327,7 @@ export class SpanMapper {
   constructor(options: SpanMapperOptions) {
     this.#local =
       options.localNetworks.length === 0 ? null : new NetworkSet(options.localNetworks, 'localNetworks');
-    this.#services = new ServiceMap(options.serviceMap, 'serviceMap');
+    this.#servers = new ObservedServers(new ServiceMap(options.serviceMap, 'serviceMap'));
     this.#sourceFiles = options.sourceFiles;
     this.#kubernetes = options.kubernetes ?? null;
     this.#registry = options.registry ?? matcherRegistry;
@@ -320,26 +354,38 @@ export class SpanMapper {
     return SpanKind.CLIENT;
   }
 
+  /** The pair's span description, in a new MappedPair. */
   map(pair: PairData): MappedPair {
+    return this.mapInto(pair, emptyMappedPair());
+  }
+
+  /**
+   * map() into `into`, every field overwritten: the span path maps every pair into one reused
+   * MappedPair (what it keeps, the attributes and metric point, are new per pair).
+   */
+  mapInto(pair: PairData, into: MappedPair): MappedPair {
     const request = pair.request;
     const response = pair.response;
     const matched = pair.outcome === kMatched && response !== null;
-    const startTime: HrTime = [request.firstSeconds, request.firstNanos];
-    let endTime: HrTime = matched
-      ? [response.lastSeconds, response.lastNanos]
-      : [pair.givenUpSeconds, pair.givenUpNanos];
-    let durationNanos = diffNanos(startTime[0], startTime[1], endTime[0], endTime[1]);
+    const startSeconds = request.firstSeconds;
+    const startNanos = request.firstNanos;
+    let endSeconds = matched ? response.lastSeconds : pair.givenUpSeconds;
+    let endNanos = matched ? response.lastNanos : pair.givenUpNanos;
+    let durationNanos = diffNanos(startSeconds, startNanos, endSeconds, endNanos);
     if (!(durationNanos >= 0)) {
       // Never expected (the correlator orders edges); keep the span valid rather than negative.
-      endTime = startTime;
+      endSeconds = startSeconds;
+      endNanos = startNanos;
       durationNanos = 0;
     }
 
     const kind = this.kindOf(pair);
-    const server = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
+    const protocol = pair.protocol;
+    const protocolId = this.protocolId(pair);
+    const observed = this.#servers.get(protocol, protocolId, pair);
+    const server = observed.address;
     const client = formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
     const transport = transportName(pair.transport);
-    const protocol = pair.protocol;
     const serverSide = kind === SpanKind.SERVER;
 
     const peerAddress = serverSide ? client : server;
@@ -386,7 +432,7 @@ export class SpanMapper {
       }
     }
 
-    const service = observedService(this.#services, this.#kubernetes, protocol, server, pair);
+    const service = observedService(observed, this.#kubernetes, pair);
     const serviceName = service.name;
     addClientService(this.#kubernetes, pair, attributes);
 
@@ -404,40 +450,62 @@ export class SpanMapper {
     draft.parent = null;
     draft.invalidTraceparent = false;
     draft.metric = null;
-    const mapping = this.#mappings[this.protocolId(pair)];
+    const mapping = this.#mappings[protocolId];
     if (mapping != null) mapping.map(pair, pair.detail, draft);
     const { parent, invalidTraceparent } = draft;
     // A protocol without a mapping of its own: transport + port, still low-cardinality.
-    const name = draft.name === '' ? `${transport.toUpperCase()} ${pair.serverPort}` : draft.name;
+    const name = draft.name === '' ? defaultSpanName(transport, pair.serverPort) : draft.name;
     let metric: MetricPoint | null = draft.metric;
     errorType = draft.errorType;
     if (metric === null && matched) {
       metric = {
         name: METRIC_WIRESPAN_PAIR_DURATION,
         value: draft.seconds,
-        attributes: {
-          [ATTR_WIRESPAN_PROTOCOL]: protocol,
-          [ATTR_NETWORK_TRANSPORT]: transport,
-          [ATTR_SERVICE_NAME]: serviceName,
-        },
+        // The server's own (shared) attributes, unless Kubernetes named another service.
+        attributes:
+          service === observed.service
+            ? serverPairDurationAttributes(observed, protocol, transport)
+            : pairDurationAttributes(protocol, transport, serviceName),
       };
     }
     if (errorType !== null) attributes[ATTR_ERROR_TYPE] = errorType;
 
-    return {
-      name,
-      kind: draft.kind,
-      startTime,
-      endTime,
-      durationNanos,
-      attributes,
-      statusCode: errorType === null ? SpanStatusCode.UNSET : SpanStatusCode.ERROR,
-      parent,
-      invalidTraceparent,
-      serviceName,
-      serviceAttributes: service.attributes,
-      resourceKey: service.resourceKey,
-      metric,
-    };
+    into.name = name;
+    into.kind = draft.kind;
+    into.startSeconds = startSeconds;
+    into.startNanos = startNanos;
+    into.endSeconds = endSeconds;
+    into.endNanos = endNanos;
+    into.durationNanos = durationNanos;
+    into.attributes = attributes;
+    into.statusCode = errorType === null ? SpanStatusCode.UNSET : SpanStatusCode.ERROR;
+    into.parent = parent;
+    into.invalidTraceparent = invalidTraceparent;
+    into.serviceName = serviceName;
+    into.serviceAttributes = service.attributes;
+    into.resourceKey = service.resourceKey;
+    into.metric = metric;
+    return into;
   }
+}
+
+/** A MappedPair to map into (SpanMapper.mapInto()). */
+export function emptyMappedPair(): MappedPair {
+  return {
+    name: '',
+    kind: SpanKind.CLIENT,
+    startSeconds: 0,
+    startNanos: 0,
+    endSeconds: 0,
+    endNanos: 0,
+    durationNanos: 0,
+    attributes: {},
+    statusCode: SpanStatusCode.UNSET,
+    parent: null,
+    invalidTraceparent: false,
+    serviceName: '',
+    serviceAttributes: null,
+    resourceKey: '',
+    metric: null,
+  };
 }
