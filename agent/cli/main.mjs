@@ -157,7 +157,7 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
 }
 
 /**
- * `wirespan run` is a long-lived sidecar; two process settings that only a fresh process can
+ * `wirespan run` is a long-lived sidecar; process settings that only a fresh process can
  * take are made by restarting it once at start (execve: same process id, so tini and the
  * kubelet see nothing). Each is left alone when the user set it (command line, NODE_OPTIONS,
  * environment); other commands are short and keep the defaults.
@@ -165,6 +165,15 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
  *   throughput, which the agent keeps full while it catches up on a backlog. 4 MiB semi-spaces
  *   (the workers' young generation is capped the same way, worker-pipeline.ts) took the agent
  *   bench row's peak RSS down 50-75 MB at the same spans/s.
+ * - `--initial-old-space-size=64`: with workers, the main thread's heap is small (~20 MB) and
+ *   allocates little, so V8 sets its old-generation limit only the minimum step (8 MB) above
+ *   it. Every OTLP request that arrives from a worker (a transferred ArrayBuffer) and grpc-js's
+ *   framed copy of it count as external memory allocated since the last full GC, which V8 adds
+ *   to the old generation: every ~8 MB of requests started a full GC, ~33 in the agent bench
+ *   row (10 rotated files, 2 workers), their concurrent marking ~0.6 s of CPU on V8's
+ *   background threads. A 64 MB floor under the limit (of every isolate: V8 has no per-isolate
+ *   setting) leaves room for ~40 MB of requests: 6 full GCs, agent CPU -10 %, peak RSS within
+ *   the noise.
  * - GLIBC_TUNABLES keeping freed memory in the allocator: OTLP requests are buffers of up to
  *   3 MiB (made in the workers, and copied once more by grpc-js to frame them). glibc serves
  *   those with mmap and unmaps them at free, so the next request touches fresh pages, and a
@@ -173,12 +182,16 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
  *   bench-1m, page faults 139-142k -> 105-109k, CPU and wall time -6 %, same peak RSS.
  *   (musl ignores the variable.)
  */
-const kRunSemiSpaceFlag = '--max-semi-space-size=4';
+/** Each V8 flag `run` restarts with, unless a flag of that name was given. */
+const kRunV8Flags = ['--max-semi-space-size=4', '--initial-old-space-size=64'];
 const kRunMallocTunables = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456';
 function restartRunWithAgentSettings() {
   if (process.argv[2] !== 'run' || typeof process.execve !== 'function') return;
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const flags = given.some((arg) => arg.startsWith('--max-semi-space-size')) ? [] : [kRunSemiSpaceFlag];
+  const flags = kRunV8Flags.filter((flag) => {
+    const name = flag.slice(0, flag.indexOf('='));
+    return !given.some((arg) => arg.startsWith(name));
+  });
   const env = process.env.GLIBC_TUNABLES === undefined ? { GLIBC_TUNABLES: kRunMallocTunables } : {};
   if (flags.length === 0 && Object.keys(env).length === 0) return;
   process.execve(

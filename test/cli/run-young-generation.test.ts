@@ -1,7 +1,8 @@
 /**
  * `wirespan run` restarts itself once (execve, same process id) with a small young generation
- * for the main thread (agent/cli/main.mjs: the sidecar's peak RSS), unless the user gave
- * --max-semi-space-size, and with GLIBC_TUNABLES that keep freed request buffers in the
+ * for the main thread (agent/cli/main.mjs: the sidecar's peak RSS) and a floor under the
+ * old-generation limit (full GCs driven by request buffers), each unless the user gave that
+ * flag, and with GLIBC_TUNABLES that keep freed request buffers in the
  * allocator, unless the user set GLIBC_TUNABLES; other commands keep the defaults.
  */
 import assert from 'node:assert/strict';
@@ -45,20 +46,26 @@ async function runningProcess(
   }
 }
 
-test('run restarts with 4 MiB semi-spaces; a size the user gives is left alone', {
+test('run restarts with 4 MiB semi-spaces and a 64 MB old-generation floor; a flag the user gives is left alone', {
   skip: process.platform !== 'linux',
 }, async () => {
+  const named = (cmdline: string[], name: string) => cmdline.filter((arg) => arg.startsWith(name));
   const plain = (await runningProcess([])).cmdline;
-  assert.ok(plain.includes('--max-semi-space-size=4'), plain.join(' '));
-  assert.equal(plain.filter((arg) => arg.startsWith('--max-semi-space-size')).length, 1);
-  const given = (await runningProcess(['--max-semi-space-size=16'])).cmdline;
+  assert.deepEqual(named(plain, '--max-semi-space-size'), ['--max-semi-space-size=4'], plain.join(' '));
   assert.deepEqual(
-    given.filter((arg) => arg.startsWith('--max-semi-space-size')),
-    ['--max-semi-space-size=16'],
+    named(plain, '--initial-old-space-size'),
+    ['--initial-old-space-size=64'],
+    plain.join(' '),
   );
+  const given = (await runningProcess(['--max-semi-space-size=16'])).cmdline;
+  assert.deepEqual(named(given, '--max-semi-space-size'), ['--max-semi-space-size=16']);
+  assert.deepEqual(named(given, '--initial-old-space-size'), ['--initial-old-space-size=64']);
+  const oldGiven = (await runningProcess(['--initial-old-space-size=128'])).cmdline;
+  assert.deepEqual(named(oldGiven, '--initial-old-space-size'), ['--initial-old-space-size=128']);
+  assert.deepEqual(named(oldGiven, '--max-semi-space-size'), ['--max-semi-space-size=4']);
   const fromEnv = (await runningProcess([], { ...process.env, NODE_OPTIONS: '--max-semi-space-size=8' }))
     .cmdline;
-  assert.ok(!fromEnv.some((arg) => arg.startsWith('--max-semi-space-size')), fromEnv.join(' '));
+  assert.deepEqual(named(fromEnv, '--max-semi-space-size'), [], fromEnv.join(' '));
 });
 
 test('run restarts with malloc tunables that keep freed buffers; tunables the user sets are left alone', {
