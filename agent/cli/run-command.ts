@@ -254,24 +254,27 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   /**
    * Saves where every directory has been read up to, but only when every pair emitted so far
    * was exported (or written): then resuming there loses no finished pair. Called between
-   * steps (the tails are all paused at a record boundary then).
+   * steps (the tails are all paused at a record boundary then). Positions already on disk are
+   * not written again: an idle agent would otherwise fsync twice a second for nothing.
    */
   let checkpointFailed = false;
   /** When the checkpoint on disk was written (null: not during this run). */
   let lastSafeCheckpoint: string | null = null;
+  /** The positions of the checkpoint on disk, as JSON (null: none written during this run). */
+  let savedPositions: string | null = null;
   const saveCheckpoint = (): boolean => {
     flushOutput();
     if (exporter) {
       const c = exporter.counters;
       if (c.exported + c.failed < c.queued) return false;
     }
+    const directories = tails.map((watched) => watched.safeCheckpoint());
+    const positions = JSON.stringify(directories);
+    if (positions === savedPositions) return true;
     try {
       const writtenAt = new Date().toISOString();
-      store.save({
-        version: 1,
-        writtenAt,
-        directories: tails.map((watched) => watched.safeCheckpoint()),
-      });
+      store.save({ version: 1, writtenAt, directories });
+      savedPositions = positions;
       lastSafeCheckpoint = writtenAt;
       checkpointFailed = false;
       return true;

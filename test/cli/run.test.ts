@@ -281,6 +281,37 @@ for (const workers of ['0', '2']) {
   });
 }
 
+test('an idle agent does not rewrite a checkpoint whose positions did not change', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-idle-'));
+  const dir = path.join(root, 'pcaps');
+  const state = path.join(root, 'state');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, 'cap-0.pcap');
+  fs.copyFileSync(demo, file);
+  const size = fs.statSync(file).size;
+  const agent = startAgent(['--watch', dir, '--state-dir', state, '--grace', '0.3', '--health-port', '0']);
+  const checkpointFile = path.join(state, 'checkpoint.json');
+  try {
+    await waitFor(() => {
+      try {
+        return JSON.parse(fs.readFileSync(checkpointFile, 'utf8')).directories[0]?.current?.offset === size;
+      } catch {
+        return false;
+      }
+    }, 'a checkpoint at the end of the file');
+    // Each save writes a new file and renames it over the old one: a new inode.
+    const written = fs.statSync(checkpointFile).ino;
+    await sleep(2500);
+    assert.equal(fs.statSync(checkpointFile).ino, written, 'rewritten while nothing changed');
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0, agent.stderr());
+    assert.equal(fs.statSync(checkpointFile).ino, written, 'rewritten at the stop while nothing changed');
+  } finally {
+    agent.child.kill('SIGKILL');
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('--config YAML, WIRESPAN_* env and flags: flags win over env, env over the file', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-config-'));
   const config = path.join(root, 'wirespan.yaml');
