@@ -253,16 +253,19 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
 
   /**
    * Saves where every directory has been read up to, but only when every pair emitted so far
-   * was exported (or written): then resuming there loses no finished pair. Called between
-   * steps (the tails are all paused at a record boundary then). Positions already on disk are
-   * not written again: an idle agent would otherwise fsync twice a second for nothing.
+   * was exported (or written): then resuming there loses no finished pair. The positions are
+   * taken between steps (the tails are all paused at a record boundary then) and stay safe
+   * while they are written. Positions already on disk are not written again: an idle agent
+   * would otherwise fsync twice a second for nothing.
    */
   let checkpointFailed = false;
   /** When the checkpoint on disk was written (null: not during this run). */
   let lastSafeCheckpoint: string | null = null;
   /** The positions of the checkpoint on disk, as JSON (null: none written during this run). */
   let savedPositions: string | null = null;
-  const saveCheckpoint = (): boolean => {
+  /** The save being written (null: none): saves are written one at a time, in order. */
+  let saving: Promise<boolean> | null = null;
+  const saveCheckpoint = async (): Promise<boolean> => {
     flushOutput();
     if (exporter) {
       const c = exporter.counters;
@@ -271,23 +274,34 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     const directories = tails.map((watched) => watched.safeCheckpoint());
     const positions = JSON.stringify(directories);
     if (positions === savedPositions) return true;
-    try {
-      const writtenAt = new Date().toISOString();
-      store.save({ version: 1, writtenAt, directories });
-      savedPositions = positions;
-      lastSafeCheckpoint = writtenAt;
-      checkpointFailed = false;
-      return true;
-    } catch (error) {
-      if (!checkpointFailed)
-        log('error', 'cannot write the checkpoint', { dir: store.dir, error: (error as Error).message });
-      checkpointFailed = true;
-      return false;
-    }
+    const previous = saving;
+    const save = (async (): Promise<boolean> => {
+      await previous;
+      try {
+        const writtenAt = new Date().toISOString();
+        await store.save({ version: 1, writtenAt, directories });
+        savedPositions = positions;
+        lastSafeCheckpoint = writtenAt;
+        checkpointFailed = false;
+        return true;
+      } catch (error) {
+        if (!checkpointFailed)
+          log('error', 'cannot write the checkpoint', { dir: store.dir, error: (error as Error).message });
+        checkpointFailed = true;
+        return false;
+      }
+    })();
+    saving = save;
+    const saved = await save;
+    if (saving === save) saving = null;
+    return saved;
   };
   // Nothing read yet: the starting point is safe; a stop before the first export leaves it on disk.
-  saveCheckpoint();
-  const checkpointTimer = setInterval(saveCheckpoint, kCheckpointMillis);
+  await saveCheckpoint();
+  // A write still under way (a slow disk) is not queued behind by the next tick.
+  const checkpointTimer = setInterval(() => {
+    if (saving === null) void saveCheckpoint();
+  }, kCheckpointMillis);
 
   const between = async (watched: TailedDirectory): Promise<void> => {
     await watched.publish();
@@ -372,7 +386,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   // (written when every pair emitted until then had been exported): resuming there re-reads
   // what was not delivered instead of losing it.
   if (code === 0) {
-    if (!saveCheckpoint()) code = 1;
+    if (!(await saveCheckpoint())) code = 1;
   } else {
     log('warn', 'not every span was exported: the checkpoint stays at the last point where they were', {
       dir: store.dir,
