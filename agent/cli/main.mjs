@@ -172,7 +172,8 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
  *   to the old generation: every ~8 MB of requests started a full GC, ~33 in the agent bench
  *   row (10 rotated files, 2 workers), their concurrent marking ~0.6 s of CPU on V8's
  *   background threads. A 64 MB floor under the limit (of every isolate: V8 has no per-isolate
- *   setting) leaves room for ~40 MB of requests: 6 full GCs, agent CPU -10 %, peak RSS within
+ *   setting; the workers' one full GC each goes too) leaves room for ~40 MB of requests: 6-12
+ *   full GCs, agent CPU -7 to -10 % with 2 workers (unchanged with none), peak RSS within
  *   the noise.
  * - GLIBC_TUNABLES keeping freed memory in the allocator: OTLP requests are buffers of up to
  *   3 MiB (made in the workers, and copied once more by grpc-js to frame them). glibc serves
