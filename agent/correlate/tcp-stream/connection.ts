@@ -217,19 +217,13 @@ export class Direction {
 export class Connection implements PendingEntry {
   readonly key: number;
   readonly ipVersion: number;
-  readonly a0: number;
-  readonly a1: number;
-  readonly a2: number;
-  readonly a3: number;
-  readonly aPort: number;
-  readonly b0: number;
-  readonly b1: number;
-  readonly b2: number;
-  readonly b3: number;
-  readonly bPort: number;
   readonly a: Direction;
   readonly b: Direction;
-  /** Client/server view handed to protocols (rewritten when guessed roles flip). */
+  /**
+   * The endpoints as client/server, handed to protocols (swapped when guessed roles flip). The
+   * connection keeps no other copy: `a` is the client when clientIsA. (Address words of 2^31 and
+   * more are heap numbers in V8's double fields: one copy per connection halves those boxes.)
+   */
   readonly info = new TcpConnectionInfo();
   clientIsA = true;
   /** Roles come from a SYN/SYN-ACK or a claim: never flipped again. */
@@ -247,33 +241,36 @@ export class Connection implements PendingEntry {
 
   /**
    * `p` is any packet of the connection; `srcIsA` says whether its source is the canonical `a`
-   * endpoint; `total` is the reassembly's running total of buffered bytes.
+   * endpoint (the client until setClientIsA() says otherwise); `total` is the reassembly's
+   * running total of buffered bytes.
    */
   constructor(key: number, p: DecodedPacket, srcIsA: boolean, offerBudget: number, total: BufferTotal) {
     this.key = key;
     this.ipVersion = p.ipVersion;
+    const info = this.info;
+    info.ipVersion = p.ipVersion;
     if (srcIsA) {
-      this.a0 = p.src0;
-      this.a1 = p.src1;
-      this.a2 = p.src2;
-      this.a3 = p.src3;
-      this.aPort = p.srcPort;
-      this.b0 = p.dst0;
-      this.b1 = p.dst1;
-      this.b2 = p.dst2;
-      this.b3 = p.dst3;
-      this.bPort = p.dstPort;
+      info.client0 = p.src0;
+      info.client1 = p.src1;
+      info.client2 = p.src2;
+      info.client3 = p.src3;
+      info.clientPort = p.srcPort;
+      info.server0 = p.dst0;
+      info.server1 = p.dst1;
+      info.server2 = p.dst2;
+      info.server3 = p.dst3;
+      info.serverPort = p.dstPort;
     } else {
-      this.a0 = p.dst0;
-      this.a1 = p.dst1;
-      this.a2 = p.dst2;
-      this.a3 = p.dst3;
-      this.aPort = p.dstPort;
-      this.b0 = p.src0;
-      this.b1 = p.src1;
-      this.b2 = p.src2;
-      this.b3 = p.src3;
-      this.bPort = p.srcPort;
+      info.client0 = p.dst0;
+      info.client1 = p.dst1;
+      info.client2 = p.dst2;
+      info.client3 = p.dst3;
+      info.clientPort = p.dstPort;
+      info.server0 = p.src0;
+      info.server1 = p.src1;
+      info.server2 = p.src2;
+      info.server3 = p.src3;
+      info.serverPort = p.srcPort;
     }
     this.a = new Direction(offerBudget, total);
     this.b = new Direction(offerBudget, total);
@@ -282,61 +279,54 @@ export class Connection implements PendingEntry {
   /** Whether `p` (whose source is `a` when srcIsA) belongs to this connection: guards against key collisions. */
   matches(p: DecodedPacket, srcIsA: boolean): boolean {
     if (p.ipVersion !== this.ipVersion) return false;
-    return srcIsA
-      ? p.src0 === this.a0 &&
-          p.src1 === this.a1 &&
-          p.src2 === this.a2 &&
-          p.src3 === this.a3 &&
-          p.srcPort === this.aPort &&
-          p.dst0 === this.b0 &&
-          p.dst1 === this.b1 &&
-          p.dst2 === this.b2 &&
-          p.dst3 === this.b3 &&
-          p.dstPort === this.bPort
-      : p.dst0 === this.a0 &&
-          p.dst1 === this.a1 &&
-          p.dst2 === this.a2 &&
-          p.dst3 === this.a3 &&
-          p.dstPort === this.aPort &&
-          p.src0 === this.b0 &&
-          p.src1 === this.b1 &&
-          p.src2 === this.b2 &&
-          p.src3 === this.b3 &&
-          p.srcPort === this.bPort;
+    const info = this.info;
+    return srcIsA === this.clientIsA
+      ? p.src0 === info.client0 &&
+          p.src1 === info.client1 &&
+          p.src2 === info.client2 &&
+          p.src3 === info.client3 &&
+          p.srcPort === info.clientPort &&
+          p.dst0 === info.server0 &&
+          p.dst1 === info.server1 &&
+          p.dst2 === info.server2 &&
+          p.dst3 === info.server3 &&
+          p.dstPort === info.serverPort
+      : p.dst0 === info.client0 &&
+          p.dst1 === info.client1 &&
+          p.dst2 === info.client2 &&
+          p.dst3 === info.client3 &&
+          p.dstPort === info.clientPort &&
+          p.src0 === info.server0 &&
+          p.src1 === info.server1 &&
+          p.src2 === info.server2 &&
+          p.src3 === info.server3 &&
+          p.srcPort === info.serverPort;
   }
 
   isClient(direction: Direction): boolean {
     return (direction === this.a) === this.clientIsA;
   }
 
-  /** Sets which endpoint is the client and rewrites `info` accordingly. */
+  /** Sets which endpoint is the client, swapping `info`'s sides when that changes. */
   setClientIsA(clientIsA: boolean): void {
+    if (clientIsA === this.clientIsA) return;
     this.clientIsA = clientIsA;
     const info = this.info;
-    info.ipVersion = this.ipVersion;
-    if (clientIsA) {
-      info.client0 = this.a0;
-      info.client1 = this.a1;
-      info.client2 = this.a2;
-      info.client3 = this.a3;
-      info.clientPort = this.aPort;
-      info.server0 = this.b0;
-      info.server1 = this.b1;
-      info.server2 = this.b2;
-      info.server3 = this.b3;
-      info.serverPort = this.bPort;
-    } else {
-      info.client0 = this.b0;
-      info.client1 = this.b1;
-      info.client2 = this.b2;
-      info.client3 = this.b3;
-      info.clientPort = this.bPort;
-      info.server0 = this.a0;
-      info.server1 = this.a1;
-      info.server2 = this.a2;
-      info.server3 = this.a3;
-      info.serverPort = this.aPort;
-    }
+    let word = info.client0;
+    info.client0 = info.server0;
+    info.server0 = word;
+    word = info.client1;
+    info.client1 = info.server1;
+    info.server1 = word;
+    word = info.client2;
+    info.client2 = info.server2;
+    info.server2 = word;
+    word = info.client3;
+    info.client3 = info.server3;
+    info.server3 = word;
+    word = info.clientPort;
+    info.clientPort = info.serverPort;
+    info.serverPort = word;
   }
 }
 
