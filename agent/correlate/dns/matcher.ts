@@ -35,8 +35,9 @@
  *
  * Invariants (hot path: every UDP packet, every DNS message from TCP):
  * - A non-DNS UDP packet costs two Uint8Array lookups (port table built at construction).
- * - Allocation only when a request opens (entry, Pair, name string), when it ends (detail,
- *   response edges, answered record), and for TCP messages split across segments (stream.ts).
+ * - Allocation only when a request opens (Pair, name string, and the entry unless an ended one
+ *   is reused), when it ends (detail, response edges, answered record), and for TCP messages
+ *   split across segments (stream.ts).
  * - Keys are numeric (key-hash.ts); entries keep the full key and every lookup compares it, so
  *   a hash collision is never taken for a match (the colliding request ends Evicted).
  * - Both tables are in capture order (Map insertion order), so expiry pops from the front.
@@ -55,7 +56,7 @@ import {
   setEndpoints,
   UnansweredReason,
 } from '../pair.ts';
-import { NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
+import { FreeEntries, NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { className, rcodeName, typeName } from './mnemonics.ts';
 import {
@@ -207,11 +208,19 @@ export class DnsEntry implements PendingEntry {
   qclass = -1;
   /** Copies of the query beyond the first. */
   retransmissions = 0;
-  /** Holds the endpoints and request edges until the request ends. */
-  readonly pair = new Pair();
+  /** Holds the endpoints and request edges until the request ends (then it belongs to the sinks). */
+  pair = new Pair();
   /** TCP: the connection, and whether its client (SYN side) sent the query. */
   connection: DnsConnection | null = null;
   sentByConnectionClient = false;
+
+  /** Readies an ended entry (FreeEntries) for a new request: what #onQuery does not set. */
+  renew(): void {
+    this.pair = new Pair();
+    this.retransmissions = 0;
+    this.connection = null;
+    this.sentByConnectionClient = false;
+  }
 }
 
 /** pair.detail of DNS pairs (JSONL "dns"): the question, the response code and answer count once answered. */
@@ -264,6 +273,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
    * duplicate responses from unsolicited ones. Numeric: they live for 5 s of capture time.
    */
   readonly #answered: NumericPendingTable;
+  readonly #freeEntries = new FreeEntries<DnsEntry>();
   #tcpPending = 0;
   // Reused per message: the identity (key) of the message being handled, its header and question.
   readonly #messageIdentity = new QueryIdentity();
@@ -348,7 +358,9 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     }
     this.#answered.delete(identity.key);
 
-    const entry = new DnsEntry();
+    let entry = this.#freeEntries.take();
+    if (entry === undefined) entry = new DnsEntry();
+    else entry.renew();
     entry.key = identity.key;
     entry.id = identity.id;
     entry.seconds = edges.firstSeconds;
@@ -415,6 +427,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     this.#sink.emit(pair);
 
     identity.storeWords(this.#answered, this.#answered.insert(entry.key, edges.lastSeconds, edges.lastNanos));
+    this.#freeEntries.give(entry);
   }
 
   /** Reads the first question of the message whose header is in #header into the entry. */
@@ -459,6 +472,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     pair.response = null;
     pair.detail = detailOf(entry, null, null);
     this.#sink.emit(pair);
+    this.#freeEntries.give(entry);
   }
 
   expire(seconds: number, nanos: number): void {
