@@ -45,7 +45,7 @@
 
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
-import { key11 } from '../key-hash.ts';
+import { key11, key11Out } from '../key-hash.ts';
 import { type Matcher, type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import {
   diffNanos,
@@ -119,7 +119,7 @@ class QueryIdentity {
     this.serverPort = isResponse ? flow.srcPort : flow.dstPort;
     this.id = id;
     // key11: built in locals (the word-by-word builder keeps its state in module variables).
-    this.key = key11(
+    key11(
       this.transport * 0x100 + this.ipVersion,
       this.client0,
       this.client1,
@@ -132,6 +132,7 @@ class QueryIdentity {
       (this.clientPort << 16) | this.serverPort,
       id,
     );
+    this.key = key11Out[0]!;
   }
 
   /** Stores the identity (not the key) as the words of a NumericPendingTable entry. */

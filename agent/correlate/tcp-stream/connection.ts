@@ -8,7 +8,8 @@
  */
 
 import type { DecodedPacket } from '../../decode/packet.ts';
-import { key11 } from '../key-hash.ts';
+import { key11, key11Out } from '../key-hash.ts';
+import type { PacketView } from '../matcher.ts';
 import type { PendingEntry } from '../pending-table.ts';
 import { type StreamConsumer, TcpConnectionInfo } from './consumer.ts';
 import { seqDiff } from './sequence.ts';
@@ -344,10 +345,28 @@ export function sourceIsLower(p: DecodedPacket): boolean {
 
 /**
  * One key per TCP connection whichever way a packet goes (key-hash.ts): the IP version, then the
- * lower endpoint's (sourceIsLower's order) address words and port, then the other's. The
- * reassembly's connection table and the capture-loss observer use the same key, so the correlator
- * computes it once per packet.
+ * lower endpoint's (sourceIsLower's order) address words and port, then the other's, into
+ * key11Out[0]. The reassembly's connection table and the capture-loss observer use the same key.
  */
+function buildConnectionKey(
+  ipVersion: number,
+  srcIsLower: boolean,
+  s0: number,
+  s1: number,
+  s2: number,
+  s3: number,
+  sPort: number,
+  d0: number,
+  d1: number,
+  d2: number,
+  d3: number,
+  dPort: number,
+): void {
+  if (srcIsLower) key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
+  else key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
+}
+
+/** The connection key of a tuple (buildConnectionKey), returned: for lookups per pair, not per packet. */
 export function connectionKey(
   ipVersion: number,
   srcIsLower: boolean,
@@ -362,18 +381,20 @@ export function connectionKey(
   d3: number,
   dPort: number,
 ): number {
-  return srcIsLower
-    ? key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort)
-    : key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
+  buildConnectionKey(ipVersion, srcIsLower, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
+  return key11Out[0]!;
 }
 
 /**
- * connectionKey() of a TCP packet. The address words go as int32 (`| 0`, the same bits the key
- * hashes): unsigned words of 2^31 and more are no small integers, and V8 would box each one in a
- * heap number at every call that is not inlined.
+ * Sets view.connectionKey to the connection key of its TCP packet: once per packet, by the
+ * correlator, for the capture-loss observer and the reassembly (stored, never returned, so no
+ * heap number per packet: see key11Out). The address words go as int32 (`| 0`, the same bits the
+ * key hashes): unsigned words of 2^31 and more are no small integers, and V8 would box each one
+ * in a heap number at every call that is not inlined.
  */
-export function packetConnectionKey(p: DecodedPacket): number {
-  return connectionKey(
+export function setConnectionKey(view: PacketView): void {
+  const p = view.packet;
+  buildConnectionKey(
     p.ipVersion,
     sourceIsLower(p),
     p.src0 | 0,
@@ -387,4 +408,5 @@ export function packetConnectionKey(p: DecodedPacket): number {
     p.dst3 | 0,
     p.dstPort,
   );
+  view.connectionKey = key11Out[0]!;
 }

@@ -43,7 +43,6 @@ import {
   Connection,
   type Direction,
   kSegmentOverheadBytes,
-  packetConnectionKey,
   sourceIsLower,
 } from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
@@ -190,12 +189,13 @@ export class TcpReassembly {
   }
 
   /**
-   * One TCP packet in capture order (other packets are ignored). `key`: its packetConnectionKey(),
-   * which the correlator computes once for the capture-loss observer and this table.
+   * One TCP packet in capture order (other packets are ignored), with its view.connectionKey set
+   * (setConnectionKey(): the correlator computes it once for the capture-loss observer and this table).
    */
-  onPacket(view: PacketView, key = packetConnectionKey(view.packet)): void {
+  onPacket(view: PacketView): void {
     const p = view.packet;
     if (p.ipProtocol !== IpProtocol.Tcp) return;
+    const key = view.connectionKey;
     const srcIsA = sourceIsLower(p);
     let conn = this.#connections.get(key);
     if (conn !== undefined && !conn.matches(p, srcIsA)) {
