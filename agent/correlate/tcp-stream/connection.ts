@@ -116,6 +116,18 @@ export class Direction {
     this.#total = total;
   }
 
+  /** Readies the direction of a reused connection (Connection.reopen): as constructed. */
+  reset(offerBudget: number): void {
+    this.clearBuffer();
+    this.synced = false;
+    this.nextSeq = 0;
+    this.synSeen = false;
+    this.isn = 0;
+    this.closed = false;
+    this.dataSeen = false;
+    this.offerBudget = offerBudget;
+  }
+
   /** Segments buffered. */
   get bufferedCount(): number {
     return this.#slots.length - this.#head;
@@ -216,16 +228,17 @@ export class Direction {
 }
 
 export class Connection implements PendingEntry {
-  readonly key: number;
-  readonly ipVersion: number;
+  key = 0;
+  ipVersion = 4;
   readonly a: Direction;
   readonly b: Direction;
   /**
    * The endpoints as client/server, handed to protocols (swapped when guessed roles flip). The
    * connection keeps no other copy: `a` is the client when clientIsA. (Address words of 2^31 and
    * more are heap numbers in V8's double fields: one copy per connection halves those boxes.)
+   * A reopened connection gets a new one: its old consumer may still hold this one.
    */
-  readonly info = new TcpConnectionInfo();
+  info = new TcpConnectionInfo();
   clientIsA = true;
   /** Roles come from a SYN/SYN-ACK or a claim: never flipped again. */
   rolesKnown = false;
@@ -246,6 +259,28 @@ export class Connection implements PendingEntry {
    * running total of buffered bytes.
    */
   constructor(key: number, p: DecodedPacket, srcIsA: boolean, offerBudget: number, total: BufferTotal) {
+    this.a = new Direction(offerBudget, total);
+    this.b = new Direction(offerBudget, total);
+    this.#setEndpoints(key, p, srcIsA);
+  }
+
+  /**
+   * Readies a connection the reassembly forgot (and its consumer with it) for another 4-tuple:
+   * as constructed with these arguments (and the same total).
+   */
+  reopen(key: number, p: DecodedPacket, srcIsA: boolean, offerBudget: number): void {
+    this.info = new TcpConnectionInfo();
+    this.clientIsA = true;
+    this.rolesKnown = false;
+    this.claim = ClaimState.Unclaimed;
+    this.consumer = null;
+    this.seconds = this.nanos = this.lastFileId = this.lastPacket = 0;
+    this.a.reset(offerBudget);
+    this.b.reset(offerBudget);
+    this.#setEndpoints(key, p, srcIsA);
+  }
+
+  #setEndpoints(key: number, p: DecodedPacket, srcIsA: boolean): void {
     this.key = key;
     this.ipVersion = p.ipVersion;
     const info = this.info;
@@ -273,8 +308,6 @@ export class Connection implements PendingEntry {
       info.server3 = p.src3;
       info.serverPort = p.srcPort;
     }
-    this.a = new Direction(offerBudget, total);
-    this.b = new Direction(offerBudget, total);
   }
 
   /** Whether `p` (whose source is `a` when srcIsA) belongs to this connection: guards against key collisions. */

@@ -5,7 +5,8 @@
  *
  * Invariants (hot path: one call per TCP packet):
  * - No per-packet allocation: numeric table keys (key-hash.ts), reused views. Only connection
- *   setup, out-of-order segments (copied) and claims allocate.
+ *   setup (a forgotten Connection is reused: only its TcpConnectionInfo is new), out-of-order
+ *   segments (copied) and claims allocate.
  * - Sequence numbers are compared modulo 2^32 (sequence.ts); SYN and FIN each take one number.
  * - Per direction, bytes before nextSeq are never delivered again (retransmissions, duplicates and
  *   the old part of overlaps are dropped; first copy wins). Bytes after a hole wait in a bounded
@@ -35,7 +36,7 @@
 import { DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
 import { PacketView } from '../matcher.ts';
-import { NumericPendingTable, PendingTable } from '../pending-table.ts';
+import { FreeEntries, NumericPendingTable, PendingTable } from '../pending-table.ts';
 import {
   type BufferedSegment,
   BufferTotal,
@@ -94,8 +95,8 @@ export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
 /**
  * Heap bytes one tracked connection costs with nothing buffered: the Connection, its two
  * Directions and TcpConnectionInfo, its table entry, and a lingering closed entry. Measured with
- * --expose-gc (heapUsed over 60 k connections): 680 bytes open, plus ~40 for a closed one's
- * lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget sizes maxConnections with it (buffered bytes come on top, bounded
+ * --expose-gc (heapUsed over 60 k connections): 680 bytes open (96 fewer since the endpoints are
+ * kept once), plus ~40 for a closed one's lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget sizes maxConnections with it (buffered bytes come on top, bounded
  * by maxBufferedBytesTotal).
  */
 export const kConnectionOverheadBytes = 1024;
@@ -149,6 +150,8 @@ export class TcpReassembly {
   readonly #connections: PendingTable<Connection>;
   /** Ended connections, kept for kClosedLingerNanos so their late packets change nothing. */
   readonly #closed: NumericPendingTable;
+  /** Forgotten Connection objects (with their Directions) for new connections to reuse. */
+  readonly #freeConnections = new FreeEntries<Connection>();
   /** View for bytes delivered outside their own packet (given-up holes): a buffered segment's own edges. */
   readonly #replayView = new PacketView();
   readonly #replayPacket = new DecodedPacket();
@@ -231,8 +234,8 @@ export class TcpReassembly {
     // Both sides closed (FIN each way, or a reset): the connection is over. It moves to the
     // short-lived #closed table, so a busy capture does not fill #connections with the dead.
     if (conn.a.closed && conn.b.closed && this.#connections.delete(conn.key)) {
-      conn.consumer?.onForget?.();
       this.#closed.insert(conn.key, view.seconds, view.nanos);
+      this.#forget(conn);
     }
   }
 
@@ -555,7 +558,7 @@ export class TcpReassembly {
   #finish(conn: Connection, view: PacketView): void {
     this.#reset(conn, conn.a, view);
     this.#connections.delete(conn.key);
-    conn.consumer?.onForget?.();
+    this.#forget(conn);
   }
 
   /** Stops tracking a connection (eviction, idle, collision): buffered bytes are delivered, nothing is closed. */
@@ -563,7 +566,13 @@ export class TcpReassembly {
     this.#giveUpAll(conn, conn.a);
     this.#giveUpAll(conn, conn.b);
     this.#connections.delete(conn.key);
+    this.#forget(conn);
+  }
+
+  /** A connection out of the table: its consumer lets go, and the object waits for reuse by #open. */
+  #forget(conn: Connection): void {
     conn.consumer?.onForget?.();
+    this.#freeConnections.give(conn);
   }
 
   #open(key: number, view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {
@@ -575,7 +584,9 @@ export class TcpReassembly {
         this.#remove(oldest);
       }
     }
-    const conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes, this.#total);
+    let conn = this.#freeConnections.take();
+    if (conn === undefined) conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes, this.#total);
+    else conn.reopen(key, view.packet, srcIsA, kClaimBudgetBytes);
     conn.setClientIsA(clientIsA);
     conn.rolesKnown = rolesKnown;
     this.#connections.insert(conn);
