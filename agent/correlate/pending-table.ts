@@ -149,29 +149,6 @@ export class PendingTable<E extends PendingEntry> {
   }
 }
 
-/** Ended entries a FreeEntries keeps: enough for the requests that end between two new ones, not a burst's worth. */
-const kFreeEntriesLimit = 1024;
-
-/**
- * Ended entries kept for reuse (a free list, at most kFreeEntriesLimit). For entries that are
- * correlator state only: the matcher's Pair goes to the sinks, and a reused entry takes a new one.
- * Saves one object per request; the pooled objects live in the old generation, so a reuse costs
- * no young-generation copying either.
- */
-export class FreeEntries<E extends PendingEntry> {
-  readonly #entries: E[] = [];
-
-  /** A free entry (its links are null, every other field as it ended), or undefined. */
-  take(): E | undefined {
-    return this.#entries.pop();
-  }
-
-  /** An entry that left its table and will never be read again by its matcher. */
-  give(entry: E): void {
-    if (this.#entries.length < kFreeEntriesLimit) this.#entries.push(entry);
-  }
-}
-
 const kInitialRing = 1024;
 
 /**

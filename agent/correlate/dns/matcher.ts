@@ -45,6 +45,7 @@
 
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { key11, key11Out } from '../key-hash.ts';
 import { type Matcher, type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import {
@@ -56,7 +57,7 @@ import {
   setEndpoints,
   UnansweredReason,
 } from '../pair.ts';
-import { FreeEntries, NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
+import { NumericPendingTable, type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { className, rcodeName, typeName } from './mnemonics.ts';
 import {
@@ -215,7 +216,7 @@ export class DnsEntry implements PendingEntry {
   connection: DnsConnection | null = null;
   sentByConnectionClient = false;
 
-  /** Readies an ended entry (FreeEntries) for a new request: what #onQuery does not set. */
+  /** Readies an ended entry (FreeList) for a new request: what #onQuery does not set. */
   renew(): void {
     this.pair = new Pair();
     this.retransmissions = 0;
@@ -274,7 +275,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
    * duplicate responses from unsolicited ones. Numeric: they live for 5 s of capture time.
    */
   readonly #answered: NumericPendingTable;
-  readonly #freeEntries = new FreeEntries<DnsEntry>();
+  readonly #freeEntries = new FreeList<DnsEntry>();
   #tcpPending = 0;
   // Reused per message: the identity (key) of the message being handled, its header and question.
   readonly #messageIdentity = new QueryIdentity();

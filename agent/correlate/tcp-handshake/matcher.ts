@@ -30,10 +30,11 @@
  */
 import { type DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
-import { FreeEntries, type PendingEntry, PendingTable } from '../pending-table.ts';
+import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { hasEndpoints, keyEndpoints } from '../udp/endpoints.ts';
 
@@ -64,7 +65,7 @@ class PendingAttempt implements PendingEntry {
   /** The tuple (client = SYN sender) and the request edges until the attempt ends (then the sinks'). */
   pair = new Pair();
 
-  /** Readies an ended entry (FreeEntries) for a new attempt: every other field is set on opening. */
+  /** Readies an ended entry (FreeList) for a new attempt: every other field is set on opening. */
   renew(): void {
     this.pair = new Pair();
   }
@@ -82,7 +83,7 @@ export class TcpHandshakeMatcher implements Matcher {
   readonly #sink: PairSink;
   readonly #skips: MatcherContext['skips'];
   readonly #table: PendingTable<PendingAttempt>;
-  readonly #freeEntries = new FreeEntries<PendingAttempt>();
+  readonly #freeEntries = new FreeList<PendingAttempt>();
 
   constructor(context: MatcherContext) {
     this.#sink = context.sink;

@@ -35,8 +35,9 @@
  */
 import { DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { PacketView } from '../matcher.ts';
-import { FreeEntries, NumericPendingTable, PendingTable } from '../pending-table.ts';
+import { NumericPendingTable, PendingTable } from '../pending-table.ts';
 import {
   type BufferedSegment,
   BufferTotal,
@@ -151,7 +152,7 @@ export class TcpReassembly {
   /** Ended connections, kept for kClosedLingerNanos so their late packets change nothing. */
   readonly #closed: NumericPendingTable;
   /** Forgotten Connection objects (with their Directions) for new connections to reuse. */
-  readonly #freeConnections = new FreeEntries<Connection>();
+  readonly #freeConnections = new FreeList<Connection>();
   /** View for bytes delivered outside their own packet (given-up holes): a buffered segment's own edges. */
   readonly #replayView = new PacketView();
   readonly #replayPacket = new DecodedPacket();

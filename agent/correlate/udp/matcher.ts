@@ -30,11 +30,12 @@
  */
 import { type DecodedPacket, IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { keyBegin, keyEnd } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import type { CorrelateOptions } from '../options.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
-import { FreeEntries, type PendingEntry, PendingTable } from '../pending-table.ts';
+import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
 import { hasEndpoints, keyEndpoints } from './endpoints.ts';
 
@@ -53,7 +54,7 @@ class PendingRequest implements PendingEntry {
   /** Holds the tuple and the request edges until the request ends (then it belongs to the sinks). */
   pair = new Pair();
 
-  /** Readies an ended entry (FreeEntries) for a new request: every other field is set on opening. */
+  /** Readies an ended entry (FreeList) for a new request: every other field is set on opening. */
   renew(): void {
     this.pair = new Pair();
   }
@@ -85,7 +86,7 @@ export class UdpMatcher implements Matcher {
   readonly #sink: PairSink;
   readonly #skips: MatcherContext['skips'];
   readonly #table: PendingTable<PendingRequest>;
-  readonly #freeEntries = new FreeEntries<PendingRequest>();
+  readonly #freeEntries = new FreeList<PendingRequest>();
   readonly #serverPorts: Uint8Array;
 
   constructor(context: MatcherContext) {
