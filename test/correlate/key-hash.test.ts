@@ -4,12 +4,12 @@
  * one key whichever way its packets go.
  */
 import assert from 'node:assert/strict';
-import { Session } from 'node:inspector/promises';
 import { test } from 'node:test';
 import { key11, key11Out, keyBegin, keyEnd, keyWord } from '../../agent/correlate/key-hash.ts';
 import { PacketView } from '../../agent/correlate/matcher.ts';
 import { connectionKey, setConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
 import { DecodedPacket } from '../../agent/decode/packet.ts';
+import { sampledBytes } from '../helpers/allocation.ts';
 
 let seed = 7;
 function randomWord(): number {
@@ -75,28 +75,6 @@ test('a TCP connection has one key in both directions, and another tuple another
     assert.notEqual(packetConnectionKey(packet), forward);
   }
 });
-
-/** Bytes the sampling heap profiler sees allocated by functions of files ending in `file` while `run` runs. */
-async function sampledBytes(file: string, run: () => void): Promise<number> {
-  const session = new Session();
-  session.connect();
-  await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 1024,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  run();
-  const { profile } = await session.post('HeapProfiler.stopSampling');
-  session.disconnect();
-  let bytes = 0;
-  const visit = (node: (typeof profile)['head']): void => {
-    if (node.callFrame.url.endsWith(file)) bytes += node.selfSize;
-    for (const child of node.children) visit(child);
-  };
-  visit(profile.head);
-  return bytes;
-}
 
 test('the per-packet connection key allocates nothing (no heap number per key)', async () => {
   const packet = new DecodedPacket();

@@ -119,17 +119,19 @@ class QueryIdentity {
     this.server3 = isResponse ? flow.src3 : flow.dst3;
     this.serverPort = isResponse ? flow.srcPort : flow.dstPort;
     this.id = id;
-    // key11: built in locals (the word-by-word builder keeps its state in module variables).
+    // key11: built in locals (the word-by-word builder keeps its state in module variables). Words
+    // as int32 (the bits it hashes): an unsigned word of 2^31 or more would be boxed in a heap
+    // number at the call.
     key11(
       this.transport * 0x100 + this.ipVersion,
-      this.client0,
-      this.client1,
-      this.client2,
-      this.client3,
-      this.server0,
-      this.server1,
-      this.server2,
-      this.server3,
+      this.client0 | 0,
+      this.client1 | 0,
+      this.client2 | 0,
+      this.client3 | 0,
+      this.server0 | 0,
+      this.server1 | 0,
+      this.server2 | 0,
+      this.server3 | 0,
       (this.clientPort << 16) | this.serverPort,
       id,
     );

@@ -218,11 +218,11 @@ export class TcpReassembly {
       }
     }
     if ((flags & TcpFlag.Syn) !== 0 && !reset) {
-      conn = this.#onSyn(conn, key, view, srcIsA);
+      conn = this.#onSyn(conn, view, srcIsA);
     } else if (conn === undefined) {
       // Higher port = client (ephemeral ports are high); equal ports: the sender of this first packet.
       const srcIsClient = p.srcPort !== p.dstPort ? p.srcPort > p.dstPort : true;
-      conn = this.#open(key, view, srcIsA, srcIsClient === srcIsA, false);
+      conn = this.#open(view, srcIsA, srcIsClient === srcIsA, false);
     }
     this.#touch(conn, view);
     if (conn.claim === ClaimState.Ignored) return;
@@ -273,7 +273,7 @@ export class TcpReassembly {
    * a handshake in progress fixes the roles; anything else starts a new connection on the tuple
    * (port reuse), after closing the old one.
    */
-  #onSyn(conn: Connection | undefined, key: number, view: PacketView, srcIsA: boolean): Connection {
+  #onSyn(conn: Connection | undefined, view: PacketView, srcIsA: boolean): Connection {
     const p = view.packet;
     const isn = p.tcpSeq;
     const synAck = (p.tcpFlags & TcpFlag.Ack) !== 0;
@@ -290,7 +290,7 @@ export class TcpReassembly {
       this.#finish(conn, view);
     }
     // A SYN's sender is the client; a SYN-ACK's receiver is.
-    const created = this.#open(key, view, srcIsA, synAck ? !srcIsA : srcIsA, true);
+    const created = this.#open(view, srcIsA, synAck ? !srcIsA : srcIsA, true);
     this.#startDirection(srcIsA ? created.a : created.b, isn);
     return created;
   }
@@ -576,7 +576,9 @@ export class TcpReassembly {
     this.#freeConnections.give(conn);
   }
 
-  #open(key: number, view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {
+  /** A new connection for the view's packet (view.connectionKey is read here: a key passed as an argument is boxed). */
+  #open(view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {
+    const key = view.connectionKey;
     if (this.#connections.size >= this.#maxConnections) {
       const oldest = this.#connections.peekOldest();
       if (oldest !== undefined) {
