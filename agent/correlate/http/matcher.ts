@@ -7,7 +7,8 @@
  *
  * HTTP's own rules:
  * - Work per packet is the framer's (parse.ts); objects are made per message (request entry,
- *   Pair, detail), never per packet.
+ *   Pair, detail), never per packet, and per connection only its request queue (the framers of
+ *   a forgotten connection are reused).
  * - 1xx responses (except 101) are interim: they answer nothing. 101 and a 2xx to CONNECT end the
  *   HTTP part of the connection (tunnel). HEAD, 204 and 304 responses have no body.
  */
