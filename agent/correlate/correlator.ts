@@ -17,7 +17,7 @@ import { Outcome, type Pair, type PairSink, UnansweredReason, UnansweredReasonNa
 import { type ProtocolRegistry, protocolIdOf } from './protocol.ts';
 import { matcherRegistry } from './registry.ts';
 import { flowShard, payloadShard } from './shard.ts';
-import { packetConnectionKey } from './tcp-stream/connection.ts';
+import { setConnectionKey } from './tcp-stream/connection.ts';
 import type { StreamProtocol } from './tcp-stream/consumer.ts';
 import { ParserBufferBudget } from './tcp-stream/parser-buffers.ts';
 import { TcpReassembly } from './tcp-stream/reassembly.ts';
@@ -185,16 +185,18 @@ export class Correlator {
       return;
     }
     const tcp = flowMine && packet.ipProtocol === IpProtocol.Tcp;
-    // One key for the capture-loss observer and the reassembly's connection table.
-    const connection = tcp ? packetConnectionKey(packet) : 0;
-    // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
-    if (tcp) this.captureLoss.onPacket(packet, seconds, nanos, fileId, connection);
+    if (tcp) {
+      // One key for the capture-loss observer and the reassembly's connection table.
+      setConnectionKey(view);
+      // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
+      this.captureLoss.onPacket(view);
+    }
     const matchers = this.#packetMatchers;
     for (let i = 0; i < matchers.length; i++) {
       const entry = matchers[i]!;
       if (entry.byPayload ? payloadMine : flowMine) entry.onPacket(view);
     }
-    if (tcp && this.#reassembly !== null) this.#reassembly.onPacket(view, connection);
+    if (tcp && this.#reassembly !== null) this.#reassembly.onPacket(view);
   }
 
   /**

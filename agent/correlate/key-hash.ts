@@ -31,14 +31,22 @@ function mix(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
+/** murmur3's finaliser, as int32: a small integer even where V8 does not inline the call. */
 function avalanche(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
 }
+
+/**
+ * Where key11() leaves its key: read it right after the call. A key is a double, and V8 boxes a
+ * double returned by a function it does not inline (key11 is too big to inline, and so is the
+ * fold that ends it) in a new heap number: that was one per TCP packet and per DNS message. The
+ * typed array holds it unboxed.
+ */
+export const key11Out = new Float64Array(1);
 
 export function keyBegin(): void {
   laneA = kSeedA;
@@ -59,17 +67,19 @@ export function keyWord(word: number): void {
 
 /** The key: a non-negative integer below 2^53. */
 export function keyEnd(): number {
-  return finish(laneA, laneB, words);
+  finish(laneA, laneB, words);
+  return key11Out[0]!;
 }
 
-function finish(a: number, b: number, count: number): number {
-  const low = avalanche(a ^ count);
+/** Folds the two lanes of `count` words into the key, left in key11Out[0]. */
+function finish(a: number, b: number, count: number): void {
+  const low = avalanche(a ^ count) >>> 0;
   const high = avalanche(b ^ Math.imul(count, 0x27d4eb2d));
   // 21 bits of lane b above the 32 bits of lane a: exact in a double.
-  return (high & 0x1fffff) * 0x1_0000_0000 + low;
+  key11Out[0] = (high & 0x1fffff) * 0x1_0000_0000 + low;
 }
 
-/** The key keyBegin(), keyWord(w0) ... keyWord(w10), keyEnd() gives, built in locals. */
+/** The key keyBegin(), keyWord(w0) ... keyWord(w10), keyEnd() gives, built in locals, into key11Out[0]. */
 export function key11(
   w0: number,
   w1: number,
@@ -82,7 +92,7 @@ export function key11(
   w8: number,
   w9: number,
   w10: number,
-): number {
+): void {
   let a = mix(kSeedA, w0 | 0);
   let b = mix(kSeedB, (w0 ^ kLaneBWord) | 0);
   a = mix(a, w1 | 0);
@@ -105,5 +115,5 @@ export function key11(
   b = mix(b, (w9 ^ kLaneBWord) | 0);
   a = mix(a, w10 | 0);
   b = mix(b, (w10 ^ kLaneBWord) | 0);
-  return finish(a, b, 11);
+  finish(a, b, 11);
 }

@@ -31,6 +31,11 @@ export class PacketView {
   fileId = 0;
   /** 1-based packet number within that file. */
   packetNumber = 0;
+  /**
+   * TCP packets: the connection key of its 4-tuple (tcp-stream/connection.ts setConnectionKey(),
+   * set once per packet by the correlator before the capture-loss observer and the reassembly).
+   */
+  connectionKey = 0;
 }
 
 export interface Matcher {

@@ -62,8 +62,8 @@ export class NumericMap<V> {
     }
   }
 
-  /** Stores `value` under `key` (replacing any previous value); true when the key is new. */
-  set(key: number, value: V): boolean {
+  /** Stores `value` under `key`; returns the value it replaced, or undefined when the key is new. */
+  set(key: number, value: V): V | undefined {
     // Load factor at most 1/2: probes stay short.
     if ((this.#size + 1) * 2 > this.#keys.length) this.#grow();
     const keys = this.#keys;
@@ -71,14 +71,15 @@ export class NumericMap<V> {
     for (let slot = home(key, mask); ; slot = (slot + 1) & mask) {
       const stored = keys[slot]!;
       if (stored === key) {
+        const previous = this.#values[slot];
         this.#values[slot] = value;
-        return false;
+        return previous;
       }
       if (stored === kEmpty) {
         keys[slot] = key;
         this.#values[slot] = value;
         this.#size++;
-        return true;
+        return undefined;
       }
     }
   }

@@ -58,20 +58,14 @@ export class PendingTable<E extends PendingEntry> {
    * otherwise undefined.
    */
   insert(entry: E): E | undefined {
-    const entries = this.#entries;
-    const previous = entries.get(entry.key);
-    if (previous !== undefined) {
-      this.#unlink(previous);
-      entries.delete(entry.key);
-    }
-    let evicted: E | undefined;
-    if (entries.size >= this.#capacity) {
-      evicted = this.popOldest();
-      this.evictions++;
-    }
-    entries.set(entry.key, entry);
+    // One probe of the map (a replaced entry comes back from set): the oldest entry is the same
+    // whether it is evicted before or after the newest is appended.
+    const previous = this.#entries.set(entry.key, entry);
+    if (previous !== undefined) this.#unlink(previous);
     this.#append(entry);
-    return evicted;
+    if (this.#entries.size <= this.#capacity) return undefined;
+    this.evictions++;
+    return this.popOldest();
   }
 
   /** Moves a stored entry to the newest end (call after updating its seconds/nanos). */

@@ -1,13 +1,15 @@
 /**
- * The two key builders agree: key11() (locals, the per-packet TCP connection key) gives the key
- * of keyBegin/keyWord/keyEnd over the same eleven words, and a connection has one key whichever
- * way its packets go.
+ * The two key builders agree: key11() (locals, the per-packet TCP connection key) leaves in
+ * key11Out the key of keyBegin/keyWord/keyEnd over the same eleven words, and a connection has
+ * one key whichever way its packets go.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { key11, keyBegin, keyEnd, keyWord } from '../../agent/correlate/key-hash.ts';
-import { connectionKey, packetConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
+import { key11, key11Out, keyBegin, keyEnd, keyWord } from '../../agent/correlate/key-hash.ts';
+import { PacketView } from '../../agent/correlate/matcher.ts';
+import { connectionKey, setConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
 import { DecodedPacket } from '../../agent/decode/packet.ts';
+import { sampledBytes } from '../helpers/allocation.ts';
 
 let seed = 7;
 function randomWord(): number {
@@ -22,11 +24,20 @@ test('key11() equals the word-by-word key of the same eleven words', () => {
     for (const word of words) keyWord(word);
     const expected = keyEnd();
     const [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10] = words as [number, ...number[]];
-    const key = key11(w0, w1!, w2!, w3!, w4!, w5!, w6!, w7!, w8!, w9!, w10!);
+    key11(w0, w1!, w2!, w3!, w4!, w5!, w6!, w7!, w8!, w9!, w10!);
+    const key = key11Out[0]!;
     assert.equal(key, expected);
     assert.ok(Number.isSafeInteger(key) && key >= 0);
   }
 });
+
+/** setConnectionKey() of the packet. */
+function packetConnectionKey(packet: DecodedPacket): number {
+  const view = new PacketView();
+  view.packet = packet;
+  setConnectionKey(view);
+  return view.connectionKey;
+}
 
 test('a TCP connection has one key in both directions, and another tuple another key', () => {
   const packet = new DecodedPacket();
@@ -63,4 +74,27 @@ test('a TCP connection has one key in both directions, and another tuple another
     packet.srcPort = 81;
     assert.notEqual(packetConnectionKey(packet), forward);
   }
+});
+
+test('the per-packet connection key allocates nothing (no heap number per key)', async () => {
+  const packet = new DecodedPacket();
+  packet.ipVersion = 6;
+  [packet.src0, packet.src1, packet.src2, packet.src3] = [0xfd000000, 1, 2, 0xc0a80001];
+  [packet.dst0, packet.dst1, packet.dst2, packet.dst3] = [0xfd000000, 1, 2, 0xc0a80002];
+  packet.dstPort = 443;
+  const view = new PacketView();
+  view.packet = packet;
+  let sum = 0;
+  const keys = (count: number) => {
+    for (let i = 0; i < count; i++) {
+      packet.srcPort = i & 0xffff;
+      setConnectionKey(view);
+      sum += view.connectionKey;
+    }
+  };
+  keys(200_000); // optimised before sampling
+  // A heap number per key would be 16 bytes each: 16 MB.
+  const bytes = await sampledBytes('key-hash.ts', () => keys(1_000_000));
+  assert.ok(sum > 0);
+  assert.ok(bytes < 256 * 1024, `${bytes} bytes allocated by key-hash.ts for 1,000,000 keys`);
 });

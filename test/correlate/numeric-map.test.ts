@@ -15,7 +15,7 @@ test('behaves like a Map under random sets and deletes of colliding 53-bit keys 
       const reference = new Map<number, number>();
       for (const [isSet, k, v] of operations) {
         if (isSet) {
-          map.set(k, v);
+          assert.equal(map.set(k, v), reference.get(k));
           reference.set(k, v);
         } else {
           assert.equal(map.delete(k), reference.delete(k));

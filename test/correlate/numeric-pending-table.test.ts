@@ -91,3 +91,25 @@ test('NumericPendingTable clear() empties it and it stays usable', () => {
   assert.equal(table.size, 1);
   assert.equal(table.popExpired(100, 0), true);
 });
+
+test('PendingTable insert: a same-key entry is replaced and moves to the newest end; at the cap the oldest is returned', () => {
+  const table = new PendingTable<Entry>(3, 1000);
+  const order = () => [...table.values()].map((entry) => entry.word);
+  const [a, b, c] = [new Entry(1, 0, 0, 10), new Entry(2, 0, 1, 20), new Entry(3, 0, 2, 30)];
+  assert.equal(table.insert(a), undefined);
+  assert.equal(table.insert(b), undefined);
+  assert.equal(table.insert(c), undefined);
+  // Re-inserting an entry moves it; replacing one under its key leaves the size as it is.
+  assert.equal(table.insert(a), undefined);
+  assert.deepEqual(order(), [20, 30, 10]);
+  const b2 = new Entry(2, 0, 3, 21);
+  assert.equal(table.insert(b2), undefined);
+  assert.deepEqual(order(), [30, 10, 21]);
+  assert.equal(table.get(2), b2);
+  assert.equal(table.evictions, 0);
+  // Full: the oldest goes, never the new one.
+  assert.equal(table.insert(new Entry(4, 0, 4, 40)), c);
+  assert.deepEqual(order(), [10, 21, 40]);
+  assert.equal(table.get(3), undefined);
+  assert.deepEqual([table.size, table.evictions], [3, 1]);
+});

@@ -14,6 +14,7 @@ import { after, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { PacketView } from '../../agent/correlate/matcher.ts';
+import { setConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
 import type { StreamConsumer, StreamProtocol } from '../../agent/correlate/tcp-stream/consumer.ts';
 import {
   defaultTcpReassemblyOptions,
@@ -95,6 +96,7 @@ function run(file: string, options: Partial<TcpReassemblyOptions> = {}): FloodRu
         view.nanos = nanos;
         view.fileId = fileId;
         view.packetNumber = packetNumber;
+        setConnectionKey(view);
         reassembly.onPacket(view);
         const buffered = reassembly.bufferedBytes();
         if (buffered > maxBuffered) maxBuffered = buffered;

@@ -28,11 +28,12 @@
  * the last segment seen before the missing bytes to the packet that revealed them), so a pair
  * emitted on that connection can tell whether its exchange crossed lost bytes (crossedGap()).
  */
-import { type DecodedPacket, TcpFlag } from '../../decode/packet.ts';
+import { TcpFlag } from '../../decode/packet.ts';
 import { grown } from '../../shared/typed-arrays.ts';
+import type { PacketView } from '../matcher.ts';
 import { NumericIndex } from '../numeric-map.ts';
 import type { Pair } from '../pair.ts';
-import { connectionKey, packetConnectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
+import { connectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
 import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
 
 /** A jump further than this (either way) is a reused tuple or a key collision, not loss. */
@@ -213,8 +214,13 @@ export class CaptureLossObserver {
     this.#state = state;
   }
 
-  /** One TCP packet in capture order; `key` is its packetConnectionKey() (the correlator computes it once). */
-  onPacket(p: DecodedPacket, seconds: number, nanos: number, fileId = 0, key = packetConnectionKey(p)): void {
+  /** One TCP packet in capture order, with its view.connectionKey set (setConnectionKey()). */
+  onPacket(view: PacketView): void {
+    const p = view.packet;
+    const seconds = view.seconds;
+    const nanos = view.nanos;
+    const fileId = view.fileId;
+    const key = view.connectionKey;
     if (fileId !== this.#currentFile) this.#markFile(fileId);
     const flags = p.tcpFlags;
     let slot = this.#slots.get(key);

@@ -35,8 +35,9 @@
  *
  * Invariants (hot path: every UDP packet, every DNS message from TCP):
  * - A non-DNS UDP packet costs two Uint8Array lookups (port table built at construction).
- * - Allocation only when a request opens (entry, Pair, name string), when it ends (detail,
- *   response edges, answered record), and for TCP messages split across segments (stream.ts).
+ * - Allocation only when a request opens (Pair, name string, and the entry unless an ended one
+ *   is reused), when it ends (detail, response edges, answered record), and for TCP messages
+ *   split across segments (stream.ts).
  * - Keys are numeric (key-hash.ts); entries keep the full key and every lookup compares it, so
  *   a hash collision is never taken for a match (the colliding request ends Evicted).
  * - Both tables are in capture order (Map insertion order), so expiry pops from the front.
@@ -44,7 +45,8 @@
 
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
-import { key11 } from '../key-hash.ts';
+import { FreeList } from '../free-list.ts';
+import { key11, key11Out } from '../key-hash.ts';
 import { type Matcher, type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import {
   diffNanos,
@@ -117,20 +119,23 @@ class QueryIdentity {
     this.server3 = isResponse ? flow.src3 : flow.dst3;
     this.serverPort = isResponse ? flow.srcPort : flow.dstPort;
     this.id = id;
-    // key11: built in locals (the word-by-word builder keeps its state in module variables).
-    this.key = key11(
+    // key11: built in locals (the word-by-word builder keeps its state in module variables). Words
+    // as int32 (the bits it hashes): an unsigned word of 2^31 or more would be boxed in a heap
+    // number at the call.
+    key11(
       this.transport * 0x100 + this.ipVersion,
-      this.client0,
-      this.client1,
-      this.client2,
-      this.client3,
-      this.server0,
-      this.server1,
-      this.server2,
-      this.server3,
+      this.client0 | 0,
+      this.client1 | 0,
+      this.client2 | 0,
+      this.client3 | 0,
+      this.server0 | 0,
+      this.server1 | 0,
+      this.server2 | 0,
+      this.server3 | 0,
       (this.clientPort << 16) | this.serverPort,
       id,
     );
+    this.key = key11Out[0]!;
   }
 
   /** Stores the identity (not the key) as the words of a NumericPendingTable entry. */
@@ -207,11 +212,19 @@ export class DnsEntry implements PendingEntry {
   qclass = -1;
   /** Copies of the query beyond the first. */
   retransmissions = 0;
-  /** Holds the endpoints and request edges until the request ends. */
-  readonly pair = new Pair();
+  /** Holds the endpoints and request edges until the request ends (then it belongs to the sinks). */
+  pair = new Pair();
   /** TCP: the connection, and whether its client (SYN side) sent the query. */
   connection: DnsConnection | null = null;
   sentByConnectionClient = false;
+
+  /** Readies an ended entry (FreeList) for a new request: what #onQuery does not set. */
+  renew(): void {
+    this.pair = new Pair();
+    this.retransmissions = 0;
+    this.connection = null;
+    this.sentByConnectionClient = false;
+  }
 }
 
 /** pair.detail of DNS pairs (JSONL "dns"): the question, the response code and answer count once answered. */
@@ -264,6 +277,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
    * duplicate responses from unsolicited ones. Numeric: they live for 5 s of capture time.
    */
   readonly #answered: NumericPendingTable;
+  readonly #freeEntries = new FreeList<DnsEntry>();
   #tcpPending = 0;
   // Reused per message: the identity (key) of the message being handled, its header and question.
   readonly #messageIdentity = new QueryIdentity();
@@ -348,7 +362,9 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     }
     this.#answered.delete(identity.key);
 
-    const entry = new DnsEntry();
+    let entry = this.#freeEntries.take();
+    if (entry === undefined) entry = new DnsEntry();
+    else entry.renew();
     entry.key = identity.key;
     entry.id = identity.id;
     entry.seconds = edges.firstSeconds;
@@ -415,6 +431,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     this.#sink.emit(pair);
 
     identity.storeWords(this.#answered, this.#answered.insert(entry.key, edges.lastSeconds, edges.lastNanos));
+    this.#freeEntries.give(entry);
   }
 
   /** Reads the first question of the message whose header is in #header into the entry. */
@@ -459,6 +476,7 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     pair.response = null;
     pair.detail = detailOf(entry, null, null);
     this.#sink.emit(pair);
+    this.#freeEntries.give(entry);
   }
 
   expire(seconds: number, nanos: number): void {

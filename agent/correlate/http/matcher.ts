@@ -7,12 +7,14 @@
  *
  * HTTP's own rules:
  * - Work per packet is the framer's (parse.ts); objects are made per message (request entry,
- *   Pair, detail), never per packet.
+ *   Pair, detail), never per packet, and per connection only its request queue (the framers of
+ *   a forgotten connection are reused).
  * - 1xx responses (except 101) are interim: they answer nothing. 101 and a 2xx to CONNECT end the
  *   HTTP part of the connection (tunnel). HEAD, 204 and 304 responses have no body.
  */
 
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import type { StreamConsumer, StreamProtocol, TcpConnectionInfo } from '../tcp-stream/consumer.ts';
 import {
@@ -108,6 +110,7 @@ export class HttpStreamProtocol implements StreamProtocol {
   interimResponses = 0;
 
   readonly #parserBuffers: ParserBufferBudget;
+  readonly #freeConnections = new FreeList<HttpConnection>();
 
   constructor(context: MatcherContext) {
     this.#context = context;
@@ -127,14 +130,24 @@ export class HttpStreamProtocol implements StreamProtocol {
     // Content decides, on any port: only a client whose stream starts with a request line (or a
     // prefix of one). The server's stream is checked by the consumer: it must start with a status line.
     if (!fromClient || !startsRequest(data, offset, length)) return null;
-    return new HttpConnection(
-      this,
-      this.#exchange,
-      connection,
-      this.#context.skips,
-      this.#context.options.httpKeepQuery,
-      this.#parserBuffers,
-    );
+    const reused = this.#freeConnections.take();
+    if (reused === undefined) {
+      return new HttpConnection(
+        this,
+        this.#exchange,
+        connection,
+        this.#context.skips,
+        this.#context.options.httpKeepQuery,
+        this.#parserBuffers,
+      );
+    }
+    reused.reopen(this.#exchange, connection);
+    return reused;
+  }
+
+  /** A forgotten connection's parser state, for claim() to reuse. */
+  release(connection: HttpConnection): void {
+    this.#freeConnections.give(connection);
   }
 
   pendingCount(): number {
@@ -150,13 +163,16 @@ export class HttpStreamProtocol implements StreamProtocol {
   }
 }
 
-/** One HTTP connection: a framer per direction, and its queue of requests awaiting responses. */
+/**
+ * One HTTP connection: a framer per direction, and its queue of requests awaiting responses.
+ * Reused once forgotten (the framers restart; the queue is new, as its requests may still wait).
+ */
 class HttpConnection implements StreamConsumer, FramerOwner {
   readonly #protocol: HttpStreamProtocol;
   readonly #requests: HttpFramer;
   readonly #responses: HttpFramer;
   readonly #skips: SkipCounters;
-  readonly #queue: OrderedQueue<HttpRequest>;
+  #queue: OrderedQueue<HttpRequest>;
 
   constructor(
     protocol: HttpStreamProtocol,
@@ -173,10 +189,22 @@ class HttpConnection implements StreamConsumer, FramerOwner {
     this.#queue = new OrderedQueue(exchange, info, this.#requests.edges);
   }
 
-  /** Reassembly forgot the connection: partial heads give their bytes back (pending requests stay in the table). */
+  /** Readies a forgotten connection for another (claim()): as constructed. */
+  reopen(exchange: OrderedExchange<HttpRequest>, info: TcpConnectionInfo): void {
+    this.#requests.restart();
+    this.#responses.restart();
+    this.#queue = new OrderedQueue(exchange, info, this.#requests.edges);
+  }
+
+  /**
+   * Reassembly forgot the connection: partial heads give their bytes back, pending requests stay
+   * in the table (detached from the framers), and the connection waits for reuse.
+   */
   onForget(): void {
     this.#requests.kill();
     this.#responses.kill();
+    this.#queue.detach();
+    this.#protocol.release(this);
   }
 
   // StreamConsumer ---------------------------------------------------------------------------

@@ -209,6 +209,16 @@ export class HttpFramer {
     this.#length = 0;
   }
 
+  /**
+   * Readies a killed framer for another connection (HttpConnection reuse): as constructed. The
+   * fields of each state are set when it is entered, so only the state and its flags go back.
+   */
+  restart(): void {
+    this.#state = State.Idle;
+    this.#resyncing = false;
+    this.#outOfBudget = false;
+  }
+
   /** Gives the head buffer back (to the pool when it has the pooled size) and its bytes to the budget. */
   #dropBuffer(): void {
     const buffer = this.#buffer;

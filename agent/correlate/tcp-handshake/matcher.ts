@@ -6,8 +6,8 @@
  * - One pending attempt per (client, server, client ISN). The key (key-hash.ts) hashes the
  *   address words, ports and ISN; the entry keeps the ISN and its Pair the full tuple, compared
  *   on every lookup, so a key collision is never taken for a match.
- * - Allocation only when an attempt opens (its entry + Pair); retransmissions, matches and
- *   expiry reuse them.
+ * - Allocation only when an attempt opens (its Pair, and its entry unless an ended one is
+ *   reused); retransmissions, matches and expiry reuse them.
  * - The table is in capture order of each attempt's latest SYN (a retransmitted SYN re-inserts
  *   its entry), so expiry pops from the front.
  *
@@ -30,6 +30,7 @@
  */
 import { type DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
@@ -59,10 +60,15 @@ class PendingAttempt implements PendingEntry {
   /** Capture time of the latest SYN copy (the timeout runs from it). */
   seconds = 0;
   nanos = 0;
-  /** Client's initial sequence number (unsigned). */
+  /** Client's initial sequence number, as int32 (a small integer: no heap number per attempt). */
   isn = 0;
-  /** Holds the tuple (client = SYN sender) and the request edges until the attempt ends. */
-  readonly pair = new Pair();
+  /** The tuple (client = SYN sender) and the request edges until the attempt ends (then the sinks'). */
+  pair = new Pair();
+
+  /** Readies an ended entry (FreeList) for a new attempt: every other field is set on opening. */
+  renew(): void {
+    this.pair = new Pair();
+  }
 }
 
 /** Key of the attempt: endpoints (client first) and the client's ISN. */
@@ -77,6 +83,7 @@ export class TcpHandshakeMatcher implements Matcher {
   readonly #sink: PairSink;
   readonly #skips: MatcherContext['skips'];
   readonly #table: PendingTable<PendingAttempt>;
+  readonly #freeEntries = new FreeList<PendingAttempt>();
 
   constructor(context: MatcherContext) {
     this.#sink = context.sink;
@@ -98,7 +105,7 @@ export class TcpHandshakeMatcher implements Matcher {
 
   #onSyn(view: PacketView): void {
     const p = view.packet;
-    const isn = p.tcpSeq >>> 0;
+    const isn = p.tcpSeq | 0;
     const key = attemptKey(p, true, isn);
     const table = this.#table;
     const pending = table.get(key);
@@ -117,7 +124,9 @@ export class TcpHandshakeMatcher implements Matcher {
       this.#skips.add(kKeyCollision);
       this.#emitUnanswered(pending, UnansweredReason.Evicted);
     }
-    const attempt = new PendingAttempt();
+    let attempt = this.#freeEntries.take();
+    if (attempt === undefined) attempt = new PendingAttempt();
+    else attempt.renew();
     attempt.key = key;
     attempt.seconds = view.seconds;
     attempt.nanos = view.nanos;
@@ -133,7 +142,7 @@ export class TcpHandshakeMatcher implements Matcher {
   /** SYN-ACK (reset=false) or RST+ACK (reset=true) from the server: both acknowledge ISN + 1. */
   #onServerAnswer(view: PacketView, reset: boolean): void {
     const p = view.packet;
-    const isn = (p.tcpAck - 1) >>> 0;
+    const isn = (p.tcpAck - 1) | 0;
     // The answer travels server → client: its destination is the attempt's client.
     const key = attemptKey(p, false, isn);
     const pending = this.#table.get(key);
@@ -159,6 +168,7 @@ export class TcpHandshakeMatcher implements Matcher {
     );
     pair.detail = synsDetail(pair);
     this.#sink.emit(pair);
+    this.#freeEntries.give(pending);
   }
 
   expire(seconds: number, nanos: number): void {
@@ -185,5 +195,6 @@ export class TcpHandshakeMatcher implements Matcher {
     pair.unansweredReason = reason;
     pair.detail = synsDetail(pair);
     this.#sink.emit(pair);
+    this.#freeEntries.give(attempt);
   }
 }

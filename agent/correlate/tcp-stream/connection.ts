@@ -8,7 +8,8 @@
  */
 
 import type { DecodedPacket } from '../../decode/packet.ts';
-import { key11 } from '../key-hash.ts';
+import { key11, key11Out } from '../key-hash.ts';
+import type { PacketView } from '../matcher.ts';
 import type { PendingEntry } from '../pending-table.ts';
 import { type StreamConsumer, TcpConnectionInfo } from './consumer.ts';
 import { seqDiff } from './sequence.ts';
@@ -115,6 +116,18 @@ export class Direction {
     this.#total = total;
   }
 
+  /** Readies the direction of a reused connection (Connection.reopen): as constructed. */
+  reset(offerBudget: number): void {
+    this.clearBuffer();
+    this.synced = false;
+    this.nextSeq = 0;
+    this.synSeen = false;
+    this.isn = 0;
+    this.closed = false;
+    this.dataSeen = false;
+    this.offerBudget = offerBudget;
+  }
+
   /** Segments buffered. */
   get bufferedCount(): number {
     return this.#slots.length - this.#head;
@@ -215,22 +228,17 @@ export class Direction {
 }
 
 export class Connection implements PendingEntry {
-  readonly key: number;
-  readonly ipVersion: number;
-  readonly a0: number;
-  readonly a1: number;
-  readonly a2: number;
-  readonly a3: number;
-  readonly aPort: number;
-  readonly b0: number;
-  readonly b1: number;
-  readonly b2: number;
-  readonly b3: number;
-  readonly bPort: number;
+  key = 0;
+  ipVersion = 4;
   readonly a: Direction;
   readonly b: Direction;
-  /** Client/server view handed to protocols (rewritten when guessed roles flip). */
-  readonly info = new TcpConnectionInfo();
+  /**
+   * The endpoints as client/server, handed to protocols (swapped when guessed roles flip). The
+   * connection keeps no other copy: `a` is the client when clientIsA. (Address words of 2^31 and
+   * more are heap numbers in V8's double fields: one copy per connection halves those boxes.)
+   * A reopened connection gets a new one: its old consumer may still hold this one.
+   */
+  info = new TcpConnectionInfo();
   clientIsA = true;
   /** Roles come from a SYN/SYN-ACK or a claim: never flipped again. */
   rolesKnown = false;
@@ -247,96 +255,112 @@ export class Connection implements PendingEntry {
 
   /**
    * `p` is any packet of the connection; `srcIsA` says whether its source is the canonical `a`
-   * endpoint; `total` is the reassembly's running total of buffered bytes.
+   * endpoint (the client until setClientIsA() says otherwise); `total` is the reassembly's
+   * running total of buffered bytes.
    */
   constructor(key: number, p: DecodedPacket, srcIsA: boolean, offerBudget: number, total: BufferTotal) {
-    this.key = key;
-    this.ipVersion = p.ipVersion;
-    if (srcIsA) {
-      this.a0 = p.src0;
-      this.a1 = p.src1;
-      this.a2 = p.src2;
-      this.a3 = p.src3;
-      this.aPort = p.srcPort;
-      this.b0 = p.dst0;
-      this.b1 = p.dst1;
-      this.b2 = p.dst2;
-      this.b3 = p.dst3;
-      this.bPort = p.dstPort;
-    } else {
-      this.a0 = p.dst0;
-      this.a1 = p.dst1;
-      this.a2 = p.dst2;
-      this.a3 = p.dst3;
-      this.aPort = p.dstPort;
-      this.b0 = p.src0;
-      this.b1 = p.src1;
-      this.b2 = p.src2;
-      this.b3 = p.src3;
-      this.bPort = p.srcPort;
-    }
     this.a = new Direction(offerBudget, total);
     this.b = new Direction(offerBudget, total);
+    this.#setEndpoints(key, p, srcIsA);
+  }
+
+  /**
+   * Readies a connection the reassembly forgot (and its consumer with it) for another 4-tuple:
+   * as constructed with these arguments (and the same total).
+   */
+  reopen(key: number, p: DecodedPacket, srcIsA: boolean, offerBudget: number): void {
+    this.info = new TcpConnectionInfo();
+    this.clientIsA = true;
+    this.rolesKnown = false;
+    this.claim = ClaimState.Unclaimed;
+    this.consumer = null;
+    this.seconds = this.nanos = this.lastFileId = this.lastPacket = 0;
+    this.a.reset(offerBudget);
+    this.b.reset(offerBudget);
+    this.#setEndpoints(key, p, srcIsA);
+  }
+
+  #setEndpoints(key: number, p: DecodedPacket, srcIsA: boolean): void {
+    this.key = key;
+    this.ipVersion = p.ipVersion;
+    const info = this.info;
+    info.ipVersion = p.ipVersion;
+    if (srcIsA) {
+      info.client0 = p.src0;
+      info.client1 = p.src1;
+      info.client2 = p.src2;
+      info.client3 = p.src3;
+      info.clientPort = p.srcPort;
+      info.server0 = p.dst0;
+      info.server1 = p.dst1;
+      info.server2 = p.dst2;
+      info.server3 = p.dst3;
+      info.serverPort = p.dstPort;
+    } else {
+      info.client0 = p.dst0;
+      info.client1 = p.dst1;
+      info.client2 = p.dst2;
+      info.client3 = p.dst3;
+      info.clientPort = p.dstPort;
+      info.server0 = p.src0;
+      info.server1 = p.src1;
+      info.server2 = p.src2;
+      info.server3 = p.src3;
+      info.serverPort = p.srcPort;
+    }
   }
 
   /** Whether `p` (whose source is `a` when srcIsA) belongs to this connection: guards against key collisions. */
   matches(p: DecodedPacket, srcIsA: boolean): boolean {
     if (p.ipVersion !== this.ipVersion) return false;
-    return srcIsA
-      ? p.src0 === this.a0 &&
-          p.src1 === this.a1 &&
-          p.src2 === this.a2 &&
-          p.src3 === this.a3 &&
-          p.srcPort === this.aPort &&
-          p.dst0 === this.b0 &&
-          p.dst1 === this.b1 &&
-          p.dst2 === this.b2 &&
-          p.dst3 === this.b3 &&
-          p.dstPort === this.bPort
-      : p.dst0 === this.a0 &&
-          p.dst1 === this.a1 &&
-          p.dst2 === this.a2 &&
-          p.dst3 === this.a3 &&
-          p.dstPort === this.aPort &&
-          p.src0 === this.b0 &&
-          p.src1 === this.b1 &&
-          p.src2 === this.b2 &&
-          p.src3 === this.b3 &&
-          p.srcPort === this.bPort;
+    const info = this.info;
+    return srcIsA === this.clientIsA
+      ? p.src0 === info.client0 &&
+          p.src1 === info.client1 &&
+          p.src2 === info.client2 &&
+          p.src3 === info.client3 &&
+          p.srcPort === info.clientPort &&
+          p.dst0 === info.server0 &&
+          p.dst1 === info.server1 &&
+          p.dst2 === info.server2 &&
+          p.dst3 === info.server3 &&
+          p.dstPort === info.serverPort
+      : p.dst0 === info.client0 &&
+          p.dst1 === info.client1 &&
+          p.dst2 === info.client2 &&
+          p.dst3 === info.client3 &&
+          p.dstPort === info.clientPort &&
+          p.src0 === info.server0 &&
+          p.src1 === info.server1 &&
+          p.src2 === info.server2 &&
+          p.src3 === info.server3 &&
+          p.srcPort === info.serverPort;
   }
 
   isClient(direction: Direction): boolean {
     return (direction === this.a) === this.clientIsA;
   }
 
-  /** Sets which endpoint is the client and rewrites `info` accordingly. */
+  /** Sets which endpoint is the client, swapping `info`'s sides when that changes. */
   setClientIsA(clientIsA: boolean): void {
+    if (clientIsA === this.clientIsA) return;
     this.clientIsA = clientIsA;
     const info = this.info;
-    info.ipVersion = this.ipVersion;
-    if (clientIsA) {
-      info.client0 = this.a0;
-      info.client1 = this.a1;
-      info.client2 = this.a2;
-      info.client3 = this.a3;
-      info.clientPort = this.aPort;
-      info.server0 = this.b0;
-      info.server1 = this.b1;
-      info.server2 = this.b2;
-      info.server3 = this.b3;
-      info.serverPort = this.bPort;
-    } else {
-      info.client0 = this.b0;
-      info.client1 = this.b1;
-      info.client2 = this.b2;
-      info.client3 = this.b3;
-      info.clientPort = this.bPort;
-      info.server0 = this.a0;
-      info.server1 = this.a1;
-      info.server2 = this.a2;
-      info.server3 = this.a3;
-      info.serverPort = this.aPort;
-    }
+    let word = info.client0;
+    info.client0 = info.server0;
+    info.server0 = word;
+    word = info.client1;
+    info.client1 = info.server1;
+    info.server1 = word;
+    word = info.client2;
+    info.client2 = info.server2;
+    info.server2 = word;
+    word = info.client3;
+    info.client3 = info.server3;
+    info.server3 = word;
+    word = info.clientPort;
+    info.clientPort = info.serverPort;
+    info.serverPort = word;
   }
 }
 
@@ -354,10 +378,28 @@ export function sourceIsLower(p: DecodedPacket): boolean {
 
 /**
  * One key per TCP connection whichever way a packet goes (key-hash.ts): the IP version, then the
- * lower endpoint's (sourceIsLower's order) address words and port, then the other's. The
- * reassembly's connection table and the capture-loss observer use the same key, so the correlator
- * computes it once per packet.
+ * lower endpoint's (sourceIsLower's order) address words and port, then the other's, into
+ * key11Out[0]. The reassembly's connection table and the capture-loss observer use the same key.
  */
+function buildConnectionKey(
+  ipVersion: number,
+  srcIsLower: boolean,
+  s0: number,
+  s1: number,
+  s2: number,
+  s3: number,
+  sPort: number,
+  d0: number,
+  d1: number,
+  d2: number,
+  d3: number,
+  dPort: number,
+): void {
+  if (srcIsLower) key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
+  else key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
+}
+
+/** The connection key of a tuple (buildConnectionKey), returned: for lookups per pair, not per packet. */
 export function connectionKey(
   ipVersion: number,
   srcIsLower: boolean,
@@ -372,18 +414,20 @@ export function connectionKey(
   d3: number,
   dPort: number,
 ): number {
-  return srcIsLower
-    ? key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort)
-    : key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
+  buildConnectionKey(ipVersion, srcIsLower, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
+  return key11Out[0]!;
 }
 
 /**
- * connectionKey() of a TCP packet. The address words go as int32 (`| 0`, the same bits the key
- * hashes): unsigned words of 2^31 and more are no small integers, and V8 would box each one in a
- * heap number at every call that is not inlined.
+ * Sets view.connectionKey to the connection key of its TCP packet: once per packet, by the
+ * correlator, for the capture-loss observer and the reassembly (stored, never returned, so no
+ * heap number per packet: see key11Out). The address words go as int32 (`| 0`, the same bits the
+ * key hashes): unsigned words of 2^31 and more are no small integers, and V8 would box each one
+ * in a heap number at every call that is not inlined.
  */
-export function packetConnectionKey(p: DecodedPacket): number {
-  return connectionKey(
+export function setConnectionKey(view: PacketView): void {
+  const p = view.packet;
+  buildConnectionKey(
     p.ipVersion,
     sourceIsLower(p),
     p.src0 | 0,
@@ -397,4 +441,5 @@ export function packetConnectionKey(p: DecodedPacket): number {
     p.dst3 | 0,
     p.dstPort,
   );
+  view.connectionKey = key11Out[0]!;
 }

@@ -370,6 +370,17 @@ export class OrderedQueue<R extends OrderedRequest> {
     this.#responding = null;
   }
 
+  /**
+   * The connection was forgotten (no more bytes): the request in progress keeps the edges it
+   * reached, and the queue lets go of the framer's edges (a reused framer serves another
+   * connection). What is queued stays, for the exchange's expiry and flush.
+   */
+  detach(): void {
+    const request = this.#requestInProgress;
+    if (request !== null) request.pair.request.copyFrom(this.#requestEdges);
+    this.abandon();
+  }
+
   /** The server closed or reset its side: nothing still queued will be answered. */
   serverClosed(): void {
     if (this.#queued === 0) return;

@@ -5,7 +5,8 @@
  *
  * Invariants (hot path: one call per TCP packet):
  * - No per-packet allocation: numeric table keys (key-hash.ts), reused views. Only connection
- *   setup, out-of-order segments (copied) and claims allocate.
+ *   setup (a forgotten Connection is reused: only its TcpConnectionInfo is new), out-of-order
+ *   segments (copied) and claims allocate.
  * - Sequence numbers are compared modulo 2^32 (sequence.ts); SYN and FIN each take one number.
  * - Per direction, bytes before nextSeq are never delivered again (retransmissions, duplicates and
  *   the old part of overlaps are dropped; first copy wins). Bytes after a hole wait in a bounded
@@ -34,6 +35,7 @@
  */
 import { DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { type SkipCounters, skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { PacketView } from '../matcher.ts';
 import { NumericPendingTable, PendingTable } from '../pending-table.ts';
 import {
@@ -43,7 +45,6 @@ import {
   Connection,
   type Direction,
   kSegmentOverheadBytes,
-  packetConnectionKey,
   sourceIsLower,
 } from './connection.ts';
 import type { StreamProtocol } from './consumer.ts';
@@ -95,8 +96,8 @@ export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
 /**
  * Heap bytes one tracked connection costs with nothing buffered: the Connection, its two
  * Directions and TcpConnectionInfo, its table entry, and a lingering closed entry. Measured with
- * --expose-gc (heapUsed over 60 k connections): 680 bytes open, plus ~40 for a closed one's
- * lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget sizes maxConnections with it (buffered bytes come on top, bounded
+ * --expose-gc (heapUsed over 60 k connections): 680 bytes open (96 fewer since the endpoints are
+ * kept once), plus ~40 for a closed one's lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget sizes maxConnections with it (buffered bytes come on top, bounded
  * by maxBufferedBytesTotal).
  */
 export const kConnectionOverheadBytes = 1024;
@@ -150,6 +151,8 @@ export class TcpReassembly {
   readonly #connections: PendingTable<Connection>;
   /** Ended connections, kept for kClosedLingerNanos so their late packets change nothing. */
   readonly #closed: NumericPendingTable;
+  /** Forgotten Connection objects (with their Directions) for new connections to reuse. */
+  readonly #freeConnections = new FreeList<Connection>();
   /** View for bytes delivered outside their own packet (given-up holes): a buffered segment's own edges. */
   readonly #replayView = new PacketView();
   readonly #replayPacket = new DecodedPacket();
@@ -190,12 +193,13 @@ export class TcpReassembly {
   }
 
   /**
-   * One TCP packet in capture order (other packets are ignored). `key`: its packetConnectionKey(),
-   * which the correlator computes once for the capture-loss observer and this table.
+   * One TCP packet in capture order (other packets are ignored), with its view.connectionKey set
+   * (setConnectionKey(): the correlator computes it once for the capture-loss observer and this table).
    */
-  onPacket(view: PacketView, key = packetConnectionKey(view.packet)): void {
+  onPacket(view: PacketView): void {
     const p = view.packet;
     if (p.ipProtocol !== IpProtocol.Tcp) return;
+    const key = view.connectionKey;
     const srcIsA = sourceIsLower(p);
     let conn = this.#connections.get(key);
     if (conn !== undefined && !conn.matches(p, srcIsA)) {
@@ -214,11 +218,11 @@ export class TcpReassembly {
       }
     }
     if ((flags & TcpFlag.Syn) !== 0 && !reset) {
-      conn = this.#onSyn(conn, key, view, srcIsA);
+      conn = this.#onSyn(conn, view, srcIsA);
     } else if (conn === undefined) {
       // Higher port = client (ephemeral ports are high); equal ports: the sender of this first packet.
       const srcIsClient = p.srcPort !== p.dstPort ? p.srcPort > p.dstPort : true;
-      conn = this.#open(key, view, srcIsA, srcIsClient === srcIsA, false);
+      conn = this.#open(view, srcIsA, srcIsClient === srcIsA, false);
     }
     this.#touch(conn, view);
     if (conn.claim === ClaimState.Ignored) return;
@@ -231,8 +235,8 @@ export class TcpReassembly {
     // Both sides closed (FIN each way, or a reset): the connection is over. It moves to the
     // short-lived #closed table, so a busy capture does not fill #connections with the dead.
     if (conn.a.closed && conn.b.closed && this.#connections.delete(conn.key)) {
-      conn.consumer?.onForget?.();
       this.#closed.insert(conn.key, view.seconds, view.nanos);
+      this.#forget(conn);
     }
   }
 
@@ -269,7 +273,7 @@ export class TcpReassembly {
    * a handshake in progress fixes the roles; anything else starts a new connection on the tuple
    * (port reuse), after closing the old one.
    */
-  #onSyn(conn: Connection | undefined, key: number, view: PacketView, srcIsA: boolean): Connection {
+  #onSyn(conn: Connection | undefined, view: PacketView, srcIsA: boolean): Connection {
     const p = view.packet;
     const isn = p.tcpSeq;
     const synAck = (p.tcpFlags & TcpFlag.Ack) !== 0;
@@ -286,7 +290,7 @@ export class TcpReassembly {
       this.#finish(conn, view);
     }
     // A SYN's sender is the client; a SYN-ACK's receiver is.
-    const created = this.#open(key, view, srcIsA, synAck ? !srcIsA : srcIsA, true);
+    const created = this.#open(view, srcIsA, synAck ? !srcIsA : srcIsA, true);
     this.#startDirection(srcIsA ? created.a : created.b, isn);
     return created;
   }
@@ -555,7 +559,7 @@ export class TcpReassembly {
   #finish(conn: Connection, view: PacketView): void {
     this.#reset(conn, conn.a, view);
     this.#connections.delete(conn.key);
-    conn.consumer?.onForget?.();
+    this.#forget(conn);
   }
 
   /** Stops tracking a connection (eviction, idle, collision): buffered bytes are delivered, nothing is closed. */
@@ -563,10 +567,18 @@ export class TcpReassembly {
     this.#giveUpAll(conn, conn.a);
     this.#giveUpAll(conn, conn.b);
     this.#connections.delete(conn.key);
-    conn.consumer?.onForget?.();
+    this.#forget(conn);
   }
 
-  #open(key: number, view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {
+  /** A connection out of the table: its consumer lets go, and the object waits for reuse by #open. */
+  #forget(conn: Connection): void {
+    conn.consumer?.onForget?.();
+    this.#freeConnections.give(conn);
+  }
+
+  /** A new connection for the view's packet (view.connectionKey is read here: a key passed as an argument is boxed). */
+  #open(view: PacketView, srcIsA: boolean, clientIsA: boolean, rolesKnown: boolean): Connection {
+    const key = view.connectionKey;
     if (this.#connections.size >= this.#maxConnections) {
       const oldest = this.#connections.peekOldest();
       if (oldest !== undefined) {
@@ -575,7 +587,9 @@ export class TcpReassembly {
         this.#remove(oldest);
       }
     }
-    const conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes, this.#total);
+    let conn = this.#freeConnections.take();
+    if (conn === undefined) conn = new Connection(key, view.packet, srcIsA, kClaimBudgetBytes, this.#total);
+    else conn.reopen(key, view.packet, srcIsA, kClaimBudgetBytes);
     conn.setClientIsA(clientIsA);
     conn.rolesKnown = rolesKnown;
     this.#connections.insert(conn);
@@ -599,18 +613,19 @@ export class TcpReassembly {
     view.fileId = segment.fileId;
     view.packetNumber = segment.packetNumber;
     const p = this.#replayPacket;
-    const fromA = direction === conn.a;
+    const info = conn.info;
+    const fromClient = conn.isClient(direction);
     p.ipVersion = conn.ipVersion;
-    p.src0 = fromA ? conn.a0 : conn.b0;
-    p.src1 = fromA ? conn.a1 : conn.b1;
-    p.src2 = fromA ? conn.a2 : conn.b2;
-    p.src3 = fromA ? conn.a3 : conn.b3;
-    p.srcPort = fromA ? conn.aPort : conn.bPort;
-    p.dst0 = fromA ? conn.b0 : conn.a0;
-    p.dst1 = fromA ? conn.b1 : conn.a1;
-    p.dst2 = fromA ? conn.b2 : conn.a2;
-    p.dst3 = fromA ? conn.b3 : conn.a3;
-    p.dstPort = fromA ? conn.bPort : conn.aPort;
+    p.src0 = fromClient ? info.client0 : info.server0;
+    p.src1 = fromClient ? info.client1 : info.server1;
+    p.src2 = fromClient ? info.client2 : info.server2;
+    p.src3 = fromClient ? info.client3 : info.server3;
+    p.srcPort = fromClient ? info.clientPort : info.serverPort;
+    p.dst0 = fromClient ? info.server0 : info.client0;
+    p.dst1 = fromClient ? info.server1 : info.client1;
+    p.dst2 = fromClient ? info.server2 : info.client2;
+    p.dst3 = fromClient ? info.server3 : info.client3;
+    p.dstPort = fromClient ? info.serverPort : info.clientPort;
     p.tcpSeq = segment.seq;
     p.tcpFlags = segment.fin ? TcpFlag.Fin : 0;
     return view;

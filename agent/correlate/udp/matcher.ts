@@ -7,7 +7,7 @@
  * - One pending request per (client address, client port, server address, server port). The
  *   key (key-hash.ts) hashes the address words and ports; the entry's Pair keeps the full tuple,
  *   which is compared on every lookup, so a key collision is never taken for a match.
- * - Allocation only when a request opens (its entry + Pair).
+ * - Allocation only when a request opens (its Pair, and its entry unless an ended one is reused).
  * - The table is in capture order of each request's latest datagram (a retransmission
  *   re-inserts its entry), so expiry pops from the front.
  *
@@ -30,6 +30,7 @@
  */
 import { type DecodedPacket, IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
+import { FreeList } from '../free-list.ts';
 import { keyBegin, keyEnd } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import type { CorrelateOptions } from '../options.ts';
@@ -50,8 +51,13 @@ class PendingRequest implements PendingEntry {
   /** Capture time of the latest request datagram (the timeout runs from it). */
   seconds = 0;
   nanos = 0;
-  /** Holds the tuple and the request edges until the request ends. */
-  readonly pair = new Pair();
+  /** Holds the tuple and the request edges until the request ends (then it belongs to the sinks). */
+  pair = new Pair();
+
+  /** Readies an ended entry (FreeList) for a new request: every other field is set on opening. */
+  renew(): void {
+    this.pair = new Pair();
+  }
 }
 
 /** Marks each server port with 1; throws on a port that is not an integer in 0..65535 (config error). */
@@ -80,6 +86,7 @@ export class UdpMatcher implements Matcher {
   readonly #sink: PairSink;
   readonly #skips: MatcherContext['skips'];
   readonly #table: PendingTable<PendingRequest>;
+  readonly #freeEntries = new FreeList<PendingRequest>();
   readonly #serverPorts: Uint8Array;
 
   constructor(context: MatcherContext) {
@@ -122,6 +129,7 @@ export class UdpMatcher implements Matcher {
       p.payloadWireLength,
     );
     this.#sink.emit(pair);
+    this.#freeEntries.give(pending);
     return true;
   }
 
@@ -145,7 +153,9 @@ export class UdpMatcher implements Matcher {
       this.#skips.add(kKeyCollision);
       this.#emitUnanswered(pending, UnansweredReason.Evicted);
     }
-    const request = new PendingRequest();
+    let request = this.#freeEntries.take();
+    if (request === undefined) request = new PendingRequest();
+    else request.renew();
     request.key = key;
     request.seconds = view.seconds;
     request.nanos = view.nanos;
@@ -180,5 +190,6 @@ export class UdpMatcher implements Matcher {
     pair.outcome = Outcome.Unanswered;
     pair.unansweredReason = reason;
     this.#sink.emit(pair);
+    this.#freeEntries.give(request);
   }
 }

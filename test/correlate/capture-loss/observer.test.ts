@@ -7,9 +7,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CaptureLossObserver } from '../../../agent/correlate/capture-loss/observer.ts';
+import { PacketView } from '../../../agent/correlate/matcher.ts';
+import { setConnectionKey } from '../../../agent/correlate/tcp-stream/connection.ts';
 import { DecodedPacket, IpProtocol, TcpFlag } from '../../../agent/decode/packet.ts';
 
 const packet = new DecodedPacket();
+const view = new PacketView();
+view.packet = packet;
 const kSecond = 1_000_000_000;
 
 /** An observer with the reassembly's default idle timeout (300 s) and requests timing out after 30 s. */
@@ -46,7 +50,11 @@ function segment(
   packet.tcpAck = ack >>> 0;
   packet.payloadLength = captured;
   packet.payloadWireLength = bytes;
-  observer.onPacket(packet, second, 0, fileId);
+  view.seconds = second;
+  view.nanos = 0;
+  view.fileId = fileId;
+  setConnectionKey(view);
+  observer.onPacket(view);
 }
 
 const A = TcpFlag.Ack;

@@ -504,3 +504,42 @@ describe('DNS over UDP: bounded by capture time and by size', () => {
     assert.equal(h.matcher.pendingCount(), 0);
   });
 });
+
+describe('DNS over UDP: ended entries are reused, emitted pairs are not', () => {
+  it('leaves every pair a sink holds as it was emitted, and starts a reused entry afresh', () => {
+    const h = harness();
+    const emitted: string[] = [];
+    const snapshot = () => {
+      while (emitted.length < h.pairs.length) emitted.push(JSON.stringify(h.pairs[emitted.length]));
+    };
+    // A retransmitted query answered, then queries that reuse its entry: no retransmission
+    // count, no connection and a new pair each.
+    h.wire.udp(client, server, query(1, 'one.example.test'), 1, 0);
+    h.wire.udp(client, server, query(1, 'one.example.test'), 1, 5);
+    h.wire.udp(server, client, response(1, 'one.example.test'), 1, 10);
+    snapshot();
+    h.wire.udp(client, server, query(2, 'two.example.test', Type.AAAA), 2, 0);
+    h.wire.udp(server, client, response(2, 'two.example.test', 3), 2, 20);
+    snapshot();
+    h.wire.udp(client, server, query(3, 'three.example.test'), 3, 0);
+    h.matcher.flush();
+    snapshot();
+    h.wire.udp(client, server, query(4, 'four.example.test'), 4, 0);
+    h.wire.udp(server, client, response(4, 'four.example.test', 0, 3), 4, 40);
+    snapshot();
+    assert.equal(new Set(h.pairs).size, 4);
+    assert.deepEqual(
+      h.pairs.map((p) => JSON.stringify(p)),
+      emitted,
+    );
+    assert.deepEqual(
+      h.pairs.map((p) => [p.detail?.id, p.detail?.name, p.detail?.retransmissions, p.outcome]),
+      [
+        [1, 'one.example.test', 1, Outcome.Matched],
+        [2, 'two.example.test', undefined, Outcome.Matched],
+        [3, 'three.example.test', undefined, Outcome.Unanswered],
+        [4, 'four.example.test', undefined, Outcome.Matched],
+      ],
+    );
+  });
+});

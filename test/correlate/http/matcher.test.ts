@@ -875,3 +875,46 @@ describe('HTTP: what is not HTTP', () => {
     );
   });
 });
+
+describe('HTTP: connection state reused', () => {
+  test('a connection forgotten mid-request keeps its request edges; the next one reuses its parsers afresh', () => {
+    // One tracked connection: the second one's SYN evicts the first, whose upload is in progress.
+    const h = new HttpHarness(undefined, { maxConnections: 1 });
+    const first = new TcpConversation({ clientPort: 40_000 });
+    h.feedAll(
+      [
+        ...first.handshake(),
+        first.client('POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 10\r\n\r\nabcd'),
+        first.client('ef'),
+      ],
+      0,
+    );
+    const second = new TcpConversation({ clientPort: 40_001 });
+    h.feedAll([...second.handshake(), second.client(get('/next')), second.server(ok('hi'))], 10 * kMs);
+    assert.equal(h.count('tcp.connection_evicted'), 1);
+    h.finish();
+    assert.deepEqual(h.pairs.map(summary), [
+      {
+        outcome: 'matched',
+        method: 'GET',
+        target: '/next',
+        status: 200,
+        request: [9, 9],
+        response: [10, 10],
+      },
+      {
+        outcome: 'unanswered',
+        method: 'POST',
+        target: '/up',
+        status: null,
+        request: [4, 5],
+        response: null,
+        reason: 'end_of_input',
+      },
+    ]);
+    assert.deepEqual(
+      h.pairs.map((pair) => pair.clientPort),
+      [40_001, 40_000],
+    );
+  });
+});

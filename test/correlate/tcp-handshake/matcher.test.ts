@@ -385,3 +385,36 @@ test('an IPv4 attempt and its IPv6 twin share a key: told apart, the displaced o
   assert.equal(h.pairs[1]!.ipVersion, 6);
   assert.equal(firstToFirstNs(h.pairs[1]!), 20);
 });
+
+test('ended attempts are reused for new ones, but every pair a sink holds stays as it was emitted', () => {
+  const h = harness();
+  const emitted: string[] = [];
+  const snapshot = () => {
+    while (emitted.length < h.pairs.length) emitted.push(JSON.stringify(h.pairs[emitted.length]));
+  };
+  // A retransmitted SYN (detail {syns: 2}), then attempts that reuse its entry, ISNs on both
+  // sides of 2^31.
+  h.tcp(syn(0, 0x80000000));
+  h.tcp(syn(5, 0x80000000));
+  h.tcp(synAck(10, 0x80000001));
+  snapshot();
+  h.tcp(syn(100, 7));
+  h.tcp({ ...server, at: 120, flags: RST_ACK, ack: 8 });
+  snapshot();
+  h.tcp(syn(200, 0xfffffffe));
+  h.tcp(synAck(230, 0xffffffff));
+  snapshot();
+  assert.equal(new Set(h.pairs).size, 3);
+  assert.deepEqual(
+    h.pairs.map((p) => JSON.stringify(p)),
+    emitted,
+  );
+  assert.deepEqual(
+    h.pairs.map((p) => [p.request.packets, p.detail, p.outcome, p.unansweredReason]),
+    [
+      [2, { syns: 2 }, Outcome.Matched, UnansweredReason.Expired],
+      [1, null, Outcome.Unanswered, UnansweredReason.ConnectionClosed],
+      [1, null, Outcome.Matched, UnansweredReason.Expired],
+    ],
+  );
+});

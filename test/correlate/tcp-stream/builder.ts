@@ -8,6 +8,7 @@
  */
 
 import { PacketView } from '../../../agent/correlate/matcher.ts';
+import { setConnectionKey } from '../../../agent/correlate/tcp-stream/connection.ts';
 import type {
   StreamConsumer,
   StreamProtocol,
@@ -278,6 +279,7 @@ export class Feeder {
     view.nanos = atNanos % kSecond;
     view.fileId = this.fileId;
     view.packetNumber = ++this.packetNumber;
+    setConnectionKey(view);
     this.#target.onPacket(view);
     // The reader reuses its buffer: whatever was not copied is now garbage.
     this.#record.fill(0xee, kPayloadOffset, kPayloadOffset + segment.payload.length);

@@ -201,6 +201,43 @@ describe('TcpReassembly: close, reset, port reuse', () => {
     assert.deepEqual(protocol.events, ['#1 C "req" @4', '#1 S "resp" @5', '#1 S fin @5', '#1 C fin @6']);
   });
 
+  test('a connection reused after one ended starts afresh, and the ended one keeps its endpoints', () => {
+    const { reassembly, feeder, protocol } = setup();
+    const first = new TcpConversation({ clientIsn: 100, serverIsn: 0xfffffff0 });
+    feeder.feedAll([...first.handshake(), first.client('one'), first.server('resp')], 0);
+    feeder.feedAll([first.fin(true), first.fin(false)], 10 * kMs);
+    assert.equal(reassembly.connectionCount(), 0);
+    // No handshake: roles guessed from the ports, sequence numbers synced from the first segments.
+    const second = new TcpConversation({
+      client: ipv4(10, 9, 9, 9),
+      clientPort: 50_000,
+      server: ipv4(192, 168, 0, 1),
+      serverPort: 8080,
+      clientIsn: 7_000_000,
+      serverIsn: 3,
+    });
+    feeder.feedAll([second.client('two'), second.server('ok'), second.client('three')], 20 * kMs);
+    assert.deepEqual(protocol.events, [
+      '#1 C "one" @4',
+      '#1 S "resp" @5',
+      '#1 C fin @6',
+      '#1 S fin @7',
+      '#2 C "two" @8',
+      '#2 S "ok" @9',
+      '#2 C "three" @10',
+    ]);
+    const [one, two] = protocol.connections;
+    assert.notEqual(one, two);
+    assert.deepEqual(
+      [one!.client0, one!.clientPort, one!.server0, one!.serverPort],
+      [ipv4(10, 0, 0, 1), 40_000, ipv4(10, 0, 0, 2), 80],
+    );
+    assert.deepEqual(
+      [two!.client0, two!.clientPort, two!.server0, two!.serverPort],
+      [ipv4(10, 9, 9, 9), 50_000, ipv4(192, 168, 0, 1), 8080],
+    );
+  });
+
   test('a FIN after a hole waits for the hole', () => {
     const { feeder, protocol } = setup();
     const c = new TcpConversation();

@@ -285,3 +285,38 @@ test('TCP segments on a UDP server port are not UDP requests', () => {
   h.flush();
   assert.equal(h.pairs.length, 0);
 });
+
+test('ended requests are reused for new ones, but every pair a sink holds stays as it was emitted', () => {
+  const h = harness();
+  const emitted: string[] = [];
+  const snapshot = () => {
+    while (emitted.length < h.pairs.length) emitted.push(JSON.stringify(h.pairs[emitted.length]));
+  };
+  h.udp(request(0, { payload: 'ab' }));
+  h.udp(request(5, { payload: 'ab' }));
+  h.udp(reply(10));
+  snapshot();
+  h.udp(request(100, { payload: 'abcdef' }));
+  h.udp(reply(130));
+  snapshot();
+  h.udp(request(200));
+  h.flush();
+  snapshot();
+  h.udp(request(300, { payload: 'a' }));
+  h.udp(reply(345));
+  snapshot();
+  assert.equal(new Set(h.pairs).size, 4);
+  assert.deepEqual(
+    h.pairs.map((p) => JSON.stringify(p)),
+    emitted,
+  );
+  assert.deepEqual(
+    h.pairs.map((p) => [p.request.packets, p.request.bytes, p.outcome, p.response?.packet]),
+    [
+      [2, 4, Outcome.Matched, 3],
+      [1, 6, Outcome.Matched, 5],
+      [1, 11, Outcome.Unanswered, undefined],
+      [1, 1, Outcome.Matched, 8],
+    ],
+  );
+});
