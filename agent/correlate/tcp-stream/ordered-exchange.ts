@@ -267,7 +267,7 @@ export class OrderedQueue<R extends OrderedRequest> {
     const request = this.#requestInProgress;
     if (request === null) return;
     this.#requestInProgress = null;
-    request.pair.request.copyFrom(this.#requestEdges);
+    this.#keepRequestEdges(request);
     this.#exchange.restart(request, view);
   }
 
@@ -276,6 +276,16 @@ export class OrderedQueue<R extends OrderedRequest> {
     const request = this.#requestInProgress;
     if (request === null) return;
     this.#requestInProgress = null;
+    this.#keepRequestEdges(request);
+  }
+
+  /**
+   * The request's pair takes the edges its message reached, unless the pair was already emitted
+   * (answered or reported before its last byte: an early response): a sink may hold it, and it
+   * stays as it was emitted (settleRequestEdges() gave it the edges of then).
+   */
+  #keepRequestEdges(request: R): void {
+    if (request.state === RequestState.Done || request.state === RequestState.Reported) return;
     request.pair.request.copyFrom(this.#requestEdges);
   }
 
@@ -377,7 +387,7 @@ export class OrderedQueue<R extends OrderedRequest> {
    */
   detach(): void {
     const request = this.#requestInProgress;
-    if (request !== null) request.pair.request.copyFrom(this.#requestEdges);
+    if (request !== null) this.#keepRequestEdges(request);
     this.abandon();
   }
 

@@ -877,6 +877,30 @@ describe('HTTP: what is not HTTP', () => {
 });
 
 describe('HTTP: connection state reused', () => {
+  test('an early response (before the request body ends) emits the pair as it is then; later request bytes leave it alone', () => {
+    const h = new HttpHarness();
+    const c = new TcpConversation();
+    h.feedAll(c.handshake(), 0);
+    const body = 'x'.repeat(3000);
+    const [head, part1, part2] = c.cut(
+      true,
+      `PUT /blob HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      40,
+      1500,
+    );
+    h.feed(head!, 10 * kMs);
+    h.feed(part1!, 11 * kMs);
+    // The server refuses before the upload ends; sinks may keep the pair they were given.
+    h.feed(c.server('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n'), 12 * kMs);
+    assert.equal(h.pairs.length, 1);
+    const emitted = JSON.stringify(h.pairs[0]);
+    assert.equal(h.pairs[0]!.request.packets, 2);
+    h.feed(part2!, 13 * kMs);
+    h.finish();
+    assert.equal(h.pairs.length, 1);
+    assert.equal(JSON.stringify(h.pairs[0]), emitted);
+  });
+
   test('a connection forgotten mid-request keeps its request edges; the next one reuses its parsers afresh', () => {
     // One tracked connection: the second one's SYN evicts the first, whose upload is in progress.
     const h = new HttpHarness(undefined, { maxConnections: 1 });
