@@ -13,6 +13,21 @@ import { Outcome, UnansweredReason, UnansweredReasonNames } from '../../../agent
 import { bytes, ipv4, kMs, kSecond, TcpConversation } from '../tcp-stream/builder.ts';
 import { get, HttpHarness, httpTime, ok, summary, timeToFirstByte } from './harness.ts';
 
+/** A connection after its handshake, and a 3,000-byte PUT cut into head, part1 and part2 (not yet fed). */
+function putInThreeSegments() {
+  const h = new HttpHarness();
+  const c = new TcpConversation();
+  h.feedAll(c.handshake(), 0);
+  const body = 'x'.repeat(3000);
+  const [head, part1, part2] = c.cut(
+    true,
+    `PUT /blob HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    40,
+    1500,
+  );
+  return { h, c, head: head!, part1: part1!, part2: part2! };
+}
+
 describe('httpMatcher descriptor', () => {
   test('is named http, always enabled, and reads streams only', () => {
     const h = new HttpHarness();
@@ -95,19 +110,10 @@ describe('HTTP: one exchange', () => {
   });
 
   test('a request body across segments: the request ends with its last body byte', () => {
-    const h = new HttpHarness();
-    const c = new TcpConversation();
-    h.feedAll(c.handshake(), 0);
-    const body = 'x'.repeat(3000);
-    const [head, part1, part2] = c.cut(
-      true,
-      `PUT /blob HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-      40,
-      1500,
-    );
-    h.feed(head!, 10 * kMs);
-    h.feed(part1!, 11 * kMs);
-    h.feed(part2!, 12 * kMs);
+    const { h, c, head, part1, part2 } = putInThreeSegments();
+    h.feed(head, 10 * kMs);
+    h.feed(part1, 11 * kMs);
+    h.feed(part2, 12 * kMs);
     h.feed(c.server(ok('stored')), 20 * kMs);
     const pair = h.pairs[0]!;
     assert.deepEqual(summary(pair), {
@@ -878,24 +884,15 @@ describe('HTTP: what is not HTTP', () => {
 
 describe('HTTP: connection state reused', () => {
   test('an early response (before the request body ends) emits the pair as it is then; later request bytes leave it alone', () => {
-    const h = new HttpHarness();
-    const c = new TcpConversation();
-    h.feedAll(c.handshake(), 0);
-    const body = 'x'.repeat(3000);
-    const [head, part1, part2] = c.cut(
-      true,
-      `PUT /blob HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-      40,
-      1500,
-    );
-    h.feed(head!, 10 * kMs);
-    h.feed(part1!, 11 * kMs);
+    const { h, c, head, part1, part2 } = putInThreeSegments();
+    h.feed(head, 10 * kMs);
+    h.feed(part1, 11 * kMs);
     // The server refuses before the upload ends; sinks may keep the pair they were given.
     h.feed(c.server('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n'), 12 * kMs);
     assert.equal(h.pairs.length, 1);
     const emitted = JSON.stringify(h.pairs[0]);
     assert.equal(h.pairs[0]!.request.packets, 2);
-    h.feed(part2!, 13 * kMs);
+    h.feed(part2, 13 * kMs);
     h.finish();
     assert.equal(h.pairs.length, 1);
     assert.equal(JSON.stringify(h.pairs[0]), emitted);
