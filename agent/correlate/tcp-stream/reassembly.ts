@@ -96,9 +96,9 @@ export function defaultTcpReassemblyOptions(): TcpReassemblyOptions {
 /**
  * Heap bytes one tracked connection costs with nothing buffered: the Connection, its two
  * Directions and TcpConnectionInfo, its table entry, and a lingering closed entry. Measured with
- * --expose-gc (heapUsed over 60 k connections): 680 bytes open (96 fewer since the endpoints are
- * kept once), plus ~40 for a closed one's lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget sizes maxConnections with it (buffered bytes come on top, bounded
- * by maxBufferedBytesTotal).
+ * --expose-gc (heapUsed over 100 k connections): ~602 bytes open, plus ~40 for a closed one's
+ * lingering entry; rounded up (test/hostile/tcp-floods.test.ts checks it). A memory budget
+ * sizes maxConnections with it (buffered bytes come on top, bounded by maxBufferedBytesTotal).
  */
 export const kConnectionOverheadBytes = 1024;
 
