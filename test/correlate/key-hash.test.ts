@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { key11, key11Out, keyBegin, keyEnd, keyWord } from '../../agent/correlate/key-hash.ts';
 import { PacketView } from '../../agent/correlate/matcher.ts';
-import { connectionKey, setConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
+import { buildConnectionKey, setConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
 import { DecodedPacket } from '../../agent/decode/packet.ts';
 import { sampledBytes } from '../helpers/allocation.ts';
 
@@ -50,7 +50,7 @@ test('a TCP connection has one key in both directions, and another tuple another
     packet.srcPort = 40000;
     packet.dstPort = 80;
     const forward = packetConnectionKey(packet);
-    const fromPair = connectionKey(
+    buildConnectionKey(
       version,
       false,
       0xc0a80002,
@@ -64,6 +64,7 @@ test('a TCP connection has one key in both directions, and another tuple another
       packet.src3,
       40000,
     );
+    const fromPair = key11Out[0]!;
     [packet.src0, packet.dst0] = [packet.dst0, packet.src0];
     [packet.src1, packet.dst1] = [packet.dst1, packet.src1];
     [packet.src2, packet.dst2] = [packet.dst2, packet.src2];

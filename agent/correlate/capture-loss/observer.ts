@@ -30,10 +30,11 @@
  */
 import { TcpFlag } from '../../decode/packet.ts';
 import { grown } from '../../shared/typed-arrays.ts';
+import { key11Out } from '../key-hash.ts';
 import type { PacketView } from '../matcher.ts';
 import { NumericIndex } from '../numeric-map.ts';
 import type { Pair } from '../pair.ts';
-import { connectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
+import { buildConnectionKey, sourceIsLower } from '../tcp-stream/connection.ts';
 import { seqAdd, seqDiff } from '../tcp-stream/sequence.ts';
 
 /** A jump further than this (either way) is a reused tuple or a key collision, not loss. */
@@ -323,7 +324,7 @@ export class CaptureLossObserver {
   crossedGap(pair: Pair): boolean {
     if (this.#gapsCounted === 0 || pair.transport !== 6) return false;
     const lower = clientIsLower(pair);
-    const key = connectionKey(
+    buildConnectionKey(
       pair.ipVersion,
       lower,
       pair.client0,
@@ -337,7 +338,7 @@ export class CaptureLossObserver {
       pair.server3,
       pair.serverPort,
     );
-    const slot = this.#slots.get(key);
+    const slot = this.#slots.get(key11Out[0]!);
     if (slot < 0) return false;
     const startSeconds = pair.request.firstSeconds;
     const startNanos = pair.request.firstNanos;

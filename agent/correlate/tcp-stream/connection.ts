@@ -379,9 +379,10 @@ export function sourceIsLower(p: DecodedPacket): boolean {
 /**
  * One key per TCP connection whichever way a packet goes (key-hash.ts): the IP version, then the
  * lower endpoint's (sourceIsLower's order) address words and port, then the other's, into
- * key11Out[0]. The reassembly's connection table and the capture-loss observer use the same key.
+ * key11Out[0] (read it right after: a returned key would be a heap number per call). The
+ * reassembly's connection table and the capture-loss observer use the same key.
  */
-function buildConnectionKey(
+export function buildConnectionKey(
   ipVersion: number,
   srcIsLower: boolean,
   s0: number,
@@ -397,25 +398,6 @@ function buildConnectionKey(
 ): void {
   if (srcIsLower) key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
   else key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
-}
-
-/** The connection key of a tuple (buildConnectionKey), returned: for lookups per pair, not per packet. */
-export function connectionKey(
-  ipVersion: number,
-  srcIsLower: boolean,
-  s0: number,
-  s1: number,
-  s2: number,
-  s3: number,
-  sPort: number,
-  d0: number,
-  d1: number,
-  d2: number,
-  d3: number,
-  dPort: number,
-): number {
-  buildConnectionKey(ipVersion, srcIsLower, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
-  return key11Out[0]!;
 }
 
 /**
