@@ -13,7 +13,12 @@ import type { CorrelateOptions } from '../correlate/options.ts';
 import type { OtelExporter } from '../export/otel/index.ts';
 import { PairOutput } from '../output/pair-output.ts';
 import { captureLossJson } from '../output/summary.ts';
-import { type Checkpoint, CheckpointStore, defaultStateDir } from '../pipeline/checkpoint.ts';
+import {
+  type Checkpoint,
+  CheckpointStore,
+  type DirectoryCheckpoint,
+  defaultStateDir,
+} from '../pipeline/checkpoint.ts';
 import { pipelineStats } from '../pipeline/pipeline.ts';
 import type { OnDone, TailCounters } from '../pipeline/tail.ts';
 import { TailedDirectory } from '../pipeline/tailed-directory.ts';
@@ -54,8 +59,29 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<s
 }
 
 const kRecordsPerStep = 4096;
-/** How often a checkpoint is attempted (it is written only when exports have caught up). */
+/** How often the positions are noted as a checkpoint candidate. */
 const kCheckpointMillis = 1000;
+/**
+ * How often the candidates are checked against the exporter (two numbers compared): a candidate
+ * is saved soon after its spans are exported, not a whole kCheckpointMillis later (the positions
+ * on disk lag behind the export by less, fewer duplicates after a SIGKILL).
+ */
+const kCheckpointPollMillis = 100;
+/**
+ * Candidates kept while their spans are being exported (a collector outage stops reading, so
+ * they stop coming too); beyond, the newest is replaced: a candidate left out only makes the
+ * saved position older.
+ */
+const kMaxCheckpointCandidates = 64;
+
+/** Positions where a checkpoint may be written once the exporter has settled `spans` spans. */
+interface CheckpointCandidate {
+  directories: DirectoryCheckpoint[];
+  /** The directories as JSON (compared with what is on disk). */
+  positions: string;
+  /** exporter.checkpointMark() when the positions were taken. */
+  spans: number;
+}
 /**
  * After a stop signal the process exits at the latest this long after --shutdown-timeout,
  * whatever still holds it (a collector that accepts connections and never answers, a socket
@@ -252,11 +278,16 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   );
 
   /**
-   * Saves where every directory has been read up to, but only when every pair emitted so far
-   * was exported (or written): then resuming there loses no finished pair. The positions are
-   * taken between steps (the tails are all paused at a record boundary then) and stay safe
-   * while they are written. Positions already on disk are not written again: an idle agent
-   * would otherwise fsync twice a second for nothing.
+   * Checkpoints: every kCheckpointMillis the positions where every directory has been read up to
+   * are noted with the span count offered for export by then (exporter.checkpointMark(), after
+   * the output is flushed). The newest candidate whose spans are all settled (the exporter's
+   * in-order settledThrough) is saved as soon as it is (checked every kCheckpointPollMillis):
+   * resuming there loses no finished pair, while later spans may still be queued or in flight,
+   * so a catch-up moves the checkpoint as its exports complete. The positions are taken between
+   * steps (the tails are all paused at a record boundary then; with workers, the newest chunk
+   * every worker has processed, whose spans were offered when it said so) and stay safe while
+   * they are written. Positions already on disk are not written again: an idle agent would
+   * otherwise fsync twice a second for nothing.
    */
   let checkpointFailed = false;
   /** When the checkpoint on disk was written (null: not during this run). */
@@ -265,15 +296,44 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   let savedPositions: string | null = null;
   /** The save being written (null: none): saves are written one at a time, in order. */
   let saving: Promise<boolean> | null = null;
-  const saveCheckpoint = async (): Promise<boolean> => {
-    flushOutput();
-    if (exporter) {
-      const c = exporter.counters;
-      if (c.exported + c.failed < c.queued) return false;
-    }
+  /** Noted positions not yet known to be safe, oldest first. */
+  const candidates: CheckpointCandidate[] = [];
+  /** When the last candidate was noted (performance.now()). */
+  let notedAt = Number.NEGATIVE_INFINITY;
+  /** Notes the positions now as a candidate. */
+  const noteCandidate = (): void => {
+    notedAt = performance.now();
     const directories = tails.map((watched) => watched.safeCheckpoint());
+    // Their pairs were handed to the sinks: written out now, their spans offered by the mark.
+    flushOutput();
+    const spans = exporter?.checkpointMark() ?? 0;
     const positions = JSON.stringify(directories);
-    if (positions === savedPositions) return true;
+    // Same positions as the newest candidate: its (lower) span count already covers them.
+    if (candidates.at(-1)?.positions !== positions) {
+      const candidate = { directories, positions, spans };
+      if (candidates.length === kMaxCheckpointCandidates) candidates[candidates.length - 1] = candidate;
+      else candidates.push(candidate);
+    }
+  };
+  /** The newest candidate whose spans are all settled (null: none); older ones are dropped. */
+  const newestSafeCandidate = (): CheckpointCandidate | null => {
+    const settled = exporter?.settledThrough ?? 0;
+    let safe: CheckpointCandidate | null = null;
+    while (candidates.length > 0 && candidates[0]!.spans <= settled) safe = candidates.shift()!;
+    return safe;
+  };
+  /**
+   * Saves the newest safe candidate (unless its positions are on disk already). With `current`,
+   * the positions now are noted first (otherwise once kCheckpointMillis passed since the last).
+   * Returns false when the write failed, or, with `current`, when the positions now are not safe
+   * yet (spans of them not settled: the newest safe ones are saved all the same).
+   */
+  const saveCheckpoint = async (current: boolean): Promise<boolean> => {
+    if (current || performance.now() - notedAt >= kCheckpointMillis) noteCandidate();
+    const safe = newestSafeCandidate();
+    const caughtUp = !current || candidates.length === 0;
+    if (safe === null || safe.positions === savedPositions) return caughtUp;
+    const { directories, positions } = safe;
     const previous = saving;
     const save = (async (): Promise<boolean> => {
       await previous;
@@ -294,14 +354,14 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     saving = save;
     const saved = await save;
     if (saving === save) saving = null;
-    return saved;
+    return saved && caughtUp;
   };
   // Nothing read yet: the starting point is safe; a stop before the first export leaves it on disk.
-  await saveCheckpoint();
+  await saveCheckpoint(true);
   // A write still under way (a slow disk) is not queued behind by the next tick.
   const checkpointTimer = setInterval(() => {
-    if (saving === null) void saveCheckpoint();
-  }, kCheckpointMillis);
+    if (saving === null) void saveCheckpoint(false);
+  }, kCheckpointPollMillis);
 
   const between = async (watched: TailedDirectory): Promise<void> => {
     await watched.publish();
@@ -386,7 +446,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   // (written when every pair emitted until then had been exported): resuming there re-reads
   // what was not delivered instead of losing it.
   if (code === 0) {
-    if (!(await saveCheckpoint())) code = 1;
+    if (!(await saveCheckpoint(true))) code = 1;
   } else {
     log('warn', 'not every span was exported: the checkpoint stays at the last point where they were', {
       dir: store.dir,

@@ -3,7 +3,8 @@
  * listening on its OTLP port, reads a capture, logs the outage once and reports not ready; the
  * receiver then comes up on that port, the agent logs the recovery once, becomes ready, and
  * after SIGTERM the receiver holds exactly the pairs `replay` finds, at their exact capture
- * times; exit code 0. Over OTLP/gRPC and OTLP/HTTP (http/protobuf: the same retries and
+ * times; exit code 0. While the collector is down the checkpoint stays before the capture's
+ * spans; the final one is at its end. Over OTLP/gRPC and OTLP/HTTP (http/protobuf: the same retries and
  * outage reporting, export-outage.ts).
  */
 import assert from 'node:assert/strict';
@@ -61,6 +62,13 @@ for (const [workers, protocol] of [
   test(`run --workers ${workers}, ${protocol}: a collector down at start, then up: every pair exported once, outage logged once, exit 0`, async () => {
     let receiver: OtlpReceiver | null = null;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-outage-'));
+    const state = `${dir}.state`;
+    const capture = path.join(dir, 'cap-20261128230000.pcap');
+    const checkpoint = () =>
+      JSON.parse(fs.readFileSync(path.join(state, 'checkpoint.json'), 'utf8')).directories[0] as {
+        done: unknown[];
+        current: { offset: number } | null;
+      };
     const otlpPort = await freePort();
     const http = protocol === 'http/protobuf';
     const healthPort = await freePort();
@@ -71,6 +79,8 @@ for (const [workers, protocol] of [
         'run',
         '--watch',
         dir,
+        '--state-dir',
+        state,
         '--otlp',
         `http://127.0.0.1:${otlpPort}`,
         '--health-port',
@@ -95,10 +105,14 @@ for (const [workers, protocol] of [
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
       await waitFor(() => stderr.includes('"watching"'), 'the agent to start');
-      fs.copyFileSync(demo, path.join(dir, 'cap-20261128230000.pcap'));
+      fs.copyFileSync(demo, capture);
 
       await waitFor(() => logLines(stderr, 'span export failing').length > 0, 'the outage to be logged');
       await waitFor(async () => (await readyz(healthPort)) === 503, '/readyz to answer 503');
+      // Read, not exported: the checkpoint stays before the first record (past the pcap header at most).
+      await sleep(1500);
+      assert.deepEqual(checkpoint().done, []);
+      assert.ok((checkpoint().current?.offset ?? 0) <= 24, JSON.stringify(checkpoint()));
 
       // Over HTTP the collector comes up on the HTTP port the agent sends to (gRPC elsewhere).
       receiver = http
@@ -112,6 +126,7 @@ for (const [workers, protocol] of [
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0, stderr);
+    assert.equal(checkpoint().current?.offset, fs.statSync(capture).size);
 
     const failing = logLines(stderr, 'span export failing');
     const recovered = logLines(stderr, 'span export recovered');

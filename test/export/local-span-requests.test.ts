@@ -2,8 +2,9 @@
  * This thread's spans (`--workers 0`: OtelExporter.emit()) take the workers' path: each span is
  * encoded into an OTLP request as it is made (span-request-encoder.ts CappedRequestEncoder) and
  * the queue holds requests, bounded in spans, as for the workers' requests. Pinned here: the
- * queue drops whole requests; a request being built counts as queued (a `run` checkpoint waits
- * for it) and leaves after scheduledDelayMillis, with no flush.
+ * queue drops whole requests; a request being built counts as queued and leaves after
+ * scheduledDelayMillis, with no flush; a `run` checkpoint closes it (checkpointMark()) and waits
+ * for its spans, not for later ones.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -57,4 +58,31 @@ test('the request being built counts as queued, and is sent scheduledDelayMillis
     [3],
   );
   assert.deepEqual(await exporter.shutdown(), { exported: 3, dropped: 0, failed: 0, error: null });
+});
+
+test('checkpointMark() closes the request being built; settledThrough reaches the mark once those spans are exported', async () => {
+  const receiver = await startReceiver();
+  receivers.push(receiver);
+  const exporter = await createOtelExporter({
+    endpoint: receiver.endpoint,
+    metrics: false,
+    batch: { maxExportBatchSize: 100, scheduledDelayMillis: 60_000 },
+  });
+  for (const pair of pairs.slice(0, 3)) exporter.emit(pair);
+  assert.equal(exporter.settledThrough, 0);
+  const mark = exporter.checkpointMark();
+  assert.equal(mark, 3, 'the three spans of the request being built are numbered');
+  // Later spans, in a request that is not closed (the delay is a minute): not waited for.
+  for (const pair of pairs.slice(3, 5)) exporter.emit(pair);
+  const deadline = Date.now() + 10_000;
+  while (exporter.settledThrough < mark && Date.now() < deadline) await sleep(20);
+  assert.equal(exporter.settledThrough, 3);
+  assert.equal(exporter.counters.queued, 5, 'the two later spans are still queued');
+  assert.deepEqual(
+    receiver.traceRequests.map((r) => r.spanCount),
+    [3],
+  );
+  assert.deepEqual(await exporter.shutdown(), { exported: 5, dropped: 0, failed: 0, error: null });
+  assert.equal(exporter.settledThrough, 5);
+  assert.equal(exporter.checkpointMark(), 5);
 });

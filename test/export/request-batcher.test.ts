@@ -378,3 +378,76 @@ test('retryUntilExported: a collector that comes up later gets everything (fresh
     await receiver.close();
   }
 });
+
+test('settledThrough: the settled prefix in offer order, over requests that finish out of order', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new RequestBatcher(exporter, { maxQueueSize: 1000, maxConcurrentExports: 3 });
+  assert.equal(batcher.settledThrough, 0);
+  // Spans 1-10, 11-30, 31-35, 36-40 (the fourth waits for a slot).
+  batcher.offer(request(1), 10);
+  batcher.offer(request(2), 20);
+  batcher.offer(request(3), 5);
+  batcher.offer(request(4), 5);
+  assert.equal(batcher.settledThrough, 0, 'accepted is not settled');
+  await waitFor(() => exporter.calls.length === 3, 'three requests');
+  const [first, second, third] = exporter.calls.splice(0);
+  third!.done({ code: ExportResultCode.SUCCESS });
+  second!.done({ code: ExportResultCode.SUCCESS });
+  assert.equal(batcher.settledThrough, 0, 'spans 1-10 are still in flight');
+  first!.done({ code: ExportResultCode.SUCCESS });
+  assert.equal(batcher.settledThrough, 35, 'the fourth is still waiting');
+  await waitFor(() => exporter.calls.length === 1, 'the fourth');
+  // Without retries a failed request is counted: settled.
+  exporter.answerAll(ExportResultCode.FAILED, unavailable());
+  assert.equal(batcher.settledThrough, 40);
+  // Span 41; a request refused by the full queue gets no number; the next accepted one is 42.
+  assert.equal(batcher.offer(request(5), 1), true);
+  assert.equal(batcher.offer(request(6), 2000), false);
+  assert.equal(batcher.offer(request(7), 1), true);
+  assert.equal(batcher.counters.accepted, 42);
+  assert.equal(batcher.settledThrough, 40);
+  await waitFor(() => exporter.calls.length === 2, 'the fifth and seventh');
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.settledThrough, 42);
+});
+
+test('settledThrough, retryUntilExported: a failed request holds the prefix back until it is exported', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new RequestBatcher(exporter, { ...retrying, maxQueueSize: 1000, maxConcurrentExports: 2 });
+  batcher.offer(request(1), 10);
+  batcher.offer(request(2), 10);
+  batcher.offer(request(3), 10);
+  await waitFor(() => exporter.calls.length === 2, 'two requests');
+  const [first, second] = exporter.calls.splice(0);
+  second!.done({ code: ExportResultCode.SUCCESS });
+  first!.done({ code: ExportResultCode.FAILED, error: unavailable() });
+  // Spans 11-20 are exported, but 1-10 go back to the queue's head: nothing is settled yet.
+  assert.equal(batcher.counters.exported, 10);
+  assert.equal(batcher.settledThrough, 0);
+  await waitFor(() => exporter.calls.length === 1, 'the probe');
+  assert.deepEqual(exporter.answerAll(ExportResultCode.FAILED, unavailable()), [1]);
+  assert.equal(batcher.settledThrough, 0);
+  await waitFor(() => exporter.calls.length === 1, 'the next probe');
+  assert.deepEqual(exporter.answerAll(ExportResultCode.SUCCESS), [1]);
+  assert.equal(batcher.settledThrough, 20, 'the third is still waiting or in flight');
+  await waitFor(() => exporter.calls.length === 1, 'the third');
+  // Rejected for good (not retried): counted failed, settled.
+  exporter.answerAll(ExportResultCode.FAILED, grpcError(3, '3 INVALID_ARGUMENT: bad span'));
+  assert.equal(batcher.settledThrough, 30);
+
+  // Shutdown gives up on what the collector never took: counted failed (abandoned), settled.
+  batcher.offer(request(4), 7);
+  let answering = true;
+  const answer = (async () => {
+    while (answering) {
+      exporter.answerAll(ExportResultCode.FAILED, unavailable());
+      await sleep(1);
+    }
+  })();
+  assert.equal(batcher.settledThrough, 30);
+  const drained = await batcher.drain(performance.now() + 100);
+  answering = false;
+  await answer;
+  assert.equal(drained.complete, false);
+  assert.equal(batcher.settledThrough, 37);
+});

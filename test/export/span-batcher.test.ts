@@ -373,3 +373,40 @@ test('retryUntilExported: a rejected batch is not retried forever', async () => 
   assert.equal(batcher.counters.failed, 5);
   assert.equal(batcher.queued, 0);
 });
+
+test('settledThrough: spans of the batch being filled are not settled; halves of a split batch settle in order', async () => {
+  const exporter = new HeldExporter();
+  const batcher = new SpanBatcher(exporter, {
+    ...retrying,
+    maxQueueSize: 100,
+    maxExportBatchSize: 4,
+    maxConcurrentExports: 2,
+  });
+  for (let i = 0; i < 6; i++) batcher.offer(span(i));
+  // Spans 1-4 sealed (a request), 5-6 in the open batch.
+  await waitFor(() => exporter.calls.length === 1, 'the full batch');
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.settledThrough, 4);
+  batcher.forceFlush().catch(() => {});
+  await waitFor(() => exporter.calls.length === 1, 'the partial batch');
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.settledThrough, 6);
+
+  // Spans 7-10 are too large for the collector: split in halves 7-8 and 9-10.
+  for (let i = 6; i < 10; i++) batcher.offer(span(i));
+  await waitFor(() => exporter.calls.length === 1, 'the batch');
+  const tooLarge = () => grpcError(8, '8 RESOURCE_EXHAUSTED: grpc: received message larger than max');
+  exporter.answerAll(ExportResultCode.FAILED, tooLarge());
+  assert.equal(batcher.settledThrough, 6);
+  // The probe sends the first half alone; then both slots carry one half each.
+  await waitFor(() => exporter.calls.length === 1, 'the first half');
+  assert.deepEqual(
+    exporter.calls[0]!.spans.map((s) => s.name),
+    ['s6', 's7'],
+  );
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.settledThrough, 8);
+  await waitFor(() => exporter.calls.length === 1, 'the second half');
+  exporter.answerAll(ExportResultCode.SUCCESS);
+  assert.equal(batcher.settledThrough, 10);
+});

@@ -258,6 +258,14 @@ export interface OtelExporter extends PairSink {
   shutdown(): Promise<OtelShutdownResult>;
   /** Resolves when the span queue is at most half full: lets an async pipeline pause instead of dropping. */
   whenRoom(): Promise<void>;
+  /**
+   * For `run`'s checkpoints: closes the request being built (its spans are then numbered in the
+   * queue) and returns how many spans were accepted so far. Once settledThrough reaches it, every
+   * span of the pairs given before this call was exported or counted (failed, dropped).
+   */
+  checkpointMark(): number;
+  /** Spans 1..settledThrough, in the order accepted, are all exported or counted failed (span-batcher.ts). */
+  readonly settledThrough: number;
   /** 'failing' from a failed span export request until one succeeds. */
   readonly exportState: ExportState;
   setStatsSource(source: (() => PipelineStatsSnapshot) | null): void;
@@ -898,6 +906,13 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       whenRoom(): Promise<void> {
         return queue?.whenRoom() ?? Promise.resolve();
       },
+      checkpointMark(): number {
+        local?.close();
+        return queue?.counters.accepted ?? 0;
+      },
+      get settledThrough(): number {
+        return queue?.settledThrough ?? 0;
+      },
       get exportState(): ExportState {
         return queue?.state ?? 'ok';
       },
@@ -947,6 +962,8 @@ function disabledExporter(
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve({ exported: 0, dropped: 0, failed: 0, error: null }),
     whenRoom: () => Promise.resolve(),
+    checkpointMark: () => 0,
+    settledThrough: 0,
     exportState: 'ok',
     setStatsSource: () => {},
     get counters(): OtelExporterCounters {

@@ -39,6 +39,14 @@
  *
  * Both report the export state once per transition (onStateChange 'failing' / 'ok'), never
  * per batch; the batcher itself never logs.
+ *
+ * The settled prefix (`settledThrough`, for `run`'s checkpoints): accepted spans are numbered
+ * 1, 2, 3, ... in the order offered (counters.accepted is the newest number); every batch covers
+ * a contiguous range of them. Requests finish out of order (several in flight, failed batches
+ * retried from the head), so the mark is the highest N such that spans 1..N are all settled
+ * (exported or counted failed): the span before the oldest batch still open, waiting or in
+ * flight. Spans refused by offer() get no number (they are counted dropped at once). The mark
+ * costs a field per batch and a scan of the few batches in flight when it is read.
  */
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -140,6 +148,8 @@ export interface BatchExporter<T> {
 interface Batch<T> {
   items: T[];
   spans: number;
+  /** Spans accepted before its first one (its spans are numbered before + 1 .. before + spans). */
+  before: number;
   /** Seal order: failed batches are retried oldest first. */
   sequence: number;
   /** Its export failed once (its next send counts as a retry). */
@@ -162,6 +172,8 @@ export class Batcher<T> {
   #queued = 0;
   #inFlight = 0;
   #inFlightSpans = 0;
+  /** The batches in flight (at most maxConcurrentExports): the settled prefix ends before the oldest. */
+  readonly #sent: Batch<T>[] = [];
   #timer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
   #shuttingDown = false;
@@ -231,6 +243,20 @@ export class Batcher<T> {
   /** Spans in flight now. */
   get inFlight(): number {
     return this.#inFlightSpans;
+  }
+
+  /**
+   * Spans 1..settledThrough (numbered in the order accepted) are all exported or counted failed;
+   * span settledThrough + 1, if accepted, is still open, waiting or in flight (see the file comment).
+   */
+  get settledThrough(): number {
+    // Once shutdown gave up, everything accepted was counted (failed or exported).
+    if (this.#settled) return this.counters.accepted;
+    let oldest = this.counters.accepted - this.#openSpans;
+    // Waiting batches are in seal order (failed ones are put back in their place): the head is the oldest.
+    if (this.#readyHead < this.#ready.length) oldest = Math.min(oldest, this.#ready[this.#readyHead]!.before);
+    for (const batch of this.#sent) oldest = Math.min(oldest, batch.before);
+    return oldest;
   }
 
   /** The first export error's message, or null. */
@@ -348,7 +374,13 @@ export class Batcher<T> {
 
   #seal(): void {
     if (this.#open.length === 0) return;
-    this.#ready.push({ items: this.#open, spans: this.#openSpans, sequence: this.#sealed++, retried: false });
+    this.#ready.push({
+      items: this.#open,
+      spans: this.#openSpans,
+      before: this.counters.accepted - this.#openSpans,
+      sequence: this.#sealed++,
+      retried: false,
+    });
     this.#open = [];
     this.#openSpans = 0;
     if (this.#timer !== null) {
@@ -425,6 +457,7 @@ export class Batcher<T> {
   #send(batch: Batch<T>, probe: boolean): void {
     this.#inFlight++;
     this.#inFlightSpans += batch.spans;
+    this.#sent.push(batch);
     this.#queued -= batch.spans;
     if (batch.retried) {
       this.counters.retries++;
@@ -436,6 +469,7 @@ export class Batcher<T> {
       done = true;
       this.#inFlight--;
       this.#inFlightSpans -= batch.spans;
+      this.#sent.splice(this.#sent.indexOf(batch), 1);
       if (probe) this.#probing = false;
       if (!this.#settled) {
         if (ok) {
@@ -498,10 +532,12 @@ export class Batcher<T> {
 
   /** Items [from, to) of a batch, in its place in the seal order. */
   #part(batch: Batch<T>, from: number, to: number): Batch<T> {
+    let before = batch.before;
+    for (let i = 0; i < from; i++) before += this.#spansOf(batch.items[i]!);
     const items = batch.items.slice(from, to);
     let spans = 0;
     for (const item of items) spans += this.#spansOf(item);
-    return { items, spans, sequence: batch.sequence, retried: true };
+    return { items, spans, before, sequence: batch.sequence, retried: true };
   }
 
   #notifyIdle(): void {
