@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { restartSettings } from './restart-settings.mjs';
 
 const kGroupOtherWrite = 0o022;
 const kSticky = 0o1000;
@@ -156,52 +157,18 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
   process.exit(2);
 }
 
-/**
- * `wirespan run` is a long-lived sidecar; process settings that only a fresh process can
- * take are made by restarting it once at start (execve: same process id, so tini and the
- * kubelet see nothing). Each is left alone when the user set it (command line, NODE_OPTIONS,
- * environment); other commands are short and keep the defaults.
- * - `--max-semi-space-size=4`: V8 sizes the main thread's young generation up to 3 x 16 MiB for
- *   throughput, which the agent keeps full while it catches up on a backlog. 4 MiB semi-spaces
- *   (the workers' young generation is capped the same way, worker-pipeline.ts) took the agent
- *   bench row's peak RSS down 50-75 MB at the same spans/s.
- * - `--initial-old-space-size=64`: with workers, the main thread's heap is small (~20 MB) and
- *   allocates little, so V8 sets its old-generation limit only the minimum step (8 MB) above
- *   it. Every OTLP request that arrives from a worker (a transferred ArrayBuffer) and grpc-js's
- *   framed copy of it count as external memory allocated since the last full GC, which V8 adds
- *   to the old generation: every ~8 MB of requests started a full GC, ~33 in the agent bench
- *   row (10 rotated files, 2 workers), their concurrent marking ~0.6 s of CPU on V8's
- *   background threads. A 64 MB floor under the limit (of every isolate: V8 has no per-isolate
- *   setting; the workers' one full GC each goes too) leaves room for ~40 MB of requests: 6-12
- *   full GCs, agent CPU -7 to -10 % with 2 workers (unchanged with none), peak RSS within
- *   the noise.
- * - GLIBC_TUNABLES keeping freed memory in the allocator: OTLP requests are buffers of up to
- *   3 MiB (made in the workers, and copied once more by grpc-js to frame them). glibc serves
- *   those with mmap and unmaps them at free, so the next request touches fresh pages, and a
- *   first touch costs ~11 us per 4 KiB page on the bench VM. With an mmap threshold of 32 MiB
- *   and a trim threshold of 256 MiB freed buffers are reused: `replay --otlp --workers 2` on
- *   bench-1m, page faults 139-142k -> 105-109k, CPU and wall time -6 %, same peak RSS.
- *   (musl ignores the variable.)
- */
-/** Each V8 flag `run` restarts with, unless a flag of that name was given. */
-const kRunV8Flags = ['--max-semi-space-size=4', '--initial-old-space-size=64'];
-const kRunMallocTunables = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456';
-function restartRunWithAgentSettings() {
-  if (process.argv[2] !== 'run' || typeof process.execve !== 'function') return;
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const flags = kRunV8Flags.filter((flag) => {
-    const name = flag.slice(0, flag.indexOf('='));
-    return !given.some((arg) => arg.startsWith(name));
-  });
-  const env = process.env.GLIBC_TUNABLES === undefined ? { GLIBC_TUNABLES: kRunMallocTunables } : {};
-  if (flags.length === 0 && Object.keys(env).length === 0) return;
+/** `run` and `replay --otlp` restart once with their process settings (restart-settings.mjs). */
+function restartWithExportSettings() {
+  if (typeof process.execve !== 'function') return;
+  const restart = restartSettings(process.argv, process.execArgv, process.env);
+  if (restart === null) return;
   process.execve(
     process.execPath,
-    [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)],
-    { ...process.env, ...env },
+    [process.execPath, ...process.execArgv, ...restart.flags, ...process.argv.slice(1)],
+    { ...process.env, ...restart.env },
   );
 }
 
-restartRunWithAgentSettings();
+restartWithExportSettings();
 setUpCompileCache();
 await import('./commands.ts');
