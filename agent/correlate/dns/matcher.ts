@@ -311,6 +311,8 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     this.stream = new DnsStreamProtocol(this.#dnsPorts, this, context.skips, parserBuffersOf(context));
   }
 
+  readonly packetTransport = IpProtocol.Udp;
+
   onPacket(view: PacketView): void {
     const p = view.packet;
     if (p.ipProtocol !== IpProtocol.Udp) return;

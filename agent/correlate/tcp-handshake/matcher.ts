@@ -94,6 +94,8 @@ export class TcpHandshakeMatcher implements Matcher {
     );
   }
 
+  readonly packetTransport = IpProtocol.Tcp;
+
   onPacket(view: PacketView): void {
     const p = view.packet;
     if (p.ipProtocol !== IpProtocol.Tcp) return;

@@ -99,6 +99,8 @@ export class UdpMatcher implements Matcher {
     );
   }
 
+  readonly packetTransport = IpProtocol.Udp;
+
   onPacket(view: PacketView): void {
     const p = view.packet;
     if (p.ipProtocol !== IpProtocol.Udp) return;
