@@ -969,7 +969,11 @@ function parseHeadAt(
   let lineStart = lineEnd + 1;
   let headEnd = -1;
   while (lineStart < to) {
-    lineEnd = lineStart;
+    // The name's token characters first, then the rest of the line to its LF: each byte is looked
+    // at once (a token character is never CR or LF, so the name stops inside the line's content).
+    let colon = lineStart;
+    while (colon < to && isTokenChar(bytes[colon]!)) colon++;
+    lineEnd = colon;
     while (lineEnd < to && bytes[lineEnd] !== LF) lineEnd++;
     // In place, only a line with its LF is looked at: a head cut before its empty line is incomplete.
     if (lineEnd === to && inPlace) return -1;
@@ -984,8 +988,6 @@ function parseHeadAt(
       lineStart = next;
       continue;
     }
-    let colon = lineStart;
-    while (colon < contentEnd && isTokenChar(bytes[colon]!)) colon++;
     if (colon === lineStart || colon === contentEnd || bytes[colon] !== COLON) {
       lineStart = next;
       continue;
