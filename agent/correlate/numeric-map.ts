@@ -184,8 +184,16 @@ export class NumericIndex {
 
   /** The value stored under `key`, or -1 when there is none. */
   get(key: number): number {
-    const slot = this.#find(key);
-    return slot < 0 ? -1 : this.#entries[slot * 2 + 1]!;
+    const entries = this.#entries;
+    const tags = this.#tags;
+    const mask = this.#mask;
+    const hash = hashOf(key);
+    const tag = tagOf(hash);
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const stored = tags[slot]!;
+      if (stored === 0) return -1;
+      if (stored === tag && entries[slot * 2] === key) return entries[slot * 2 + 1]!;
+    }
   }
 
   /** Stores `value` (>= 0) under `key`, replacing any previous value; true when the key is new. */
@@ -213,11 +221,18 @@ export class NumericIndex {
   }
 
   delete(key: number): boolean {
-    const slot = this.#find(key);
-    if (slot < 0) return false;
     const entries = this.#entries;
     const tags = this.#tags;
     const mask = this.#mask;
+    const hash = hashOf(key);
+    const tag = tagOf(hash);
+    let slot = hash & mask;
+    for (;;) {
+      const stored = tags[slot]!;
+      if (stored === 0) return false;
+      if (stored === tag && entries[slot * 2] === key) break;
+      slot = (slot + 1) & mask;
+    }
     let hole = slot;
     for (let next = (hole + 1) & mask; tags[next] !== 0; next = (next + 1) & mask) {
       const stored = entries[next * 2]!;
@@ -238,19 +253,6 @@ export class NumericIndex {
     this.#entries.fill(kEmpty);
     this.#tags.fill(0);
     this.#size = 0;
-  }
-
-  /** The slot holding `key`, or -1. */
-  #find(key: number): number {
-    const tags = this.#tags;
-    const mask = this.#mask;
-    const hash = hashOf(key);
-    const tag = tagOf(hash);
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const stored = tags[slot]!;
-      if (stored === 0) return -1;
-      if (stored === tag && this.#entries[slot * 2] === key) return slot;
-    }
   }
 
   #grow(): void {
