@@ -30,6 +30,11 @@ export interface PairCounts {
   unansweredBy: Record<string, number>;
 }
 
+interface PacketMatcher {
+  onPacket: (view: PacketView) => void;
+  byPayload: boolean;
+}
+
 export class Correlator {
   readonly skips: SkipCounters;
   /** Bytes the stream parsers hold for incomplete messages (bounded by options.reassembly). */
@@ -38,8 +43,9 @@ export class Correlator {
   /** TCP bytes the capture missed (capture-loss/observer.ts); also marks the pairs they touched. */
   readonly captureLoss: CaptureLossObserver;
   readonly #matchers: { name: string; matcher: Matcher; byPayload: boolean }[] = [];
-  /** The matchers that look at packets (stream-only matchers have no onPacket). */
-  readonly #packetMatchers: { onPacket: (view: PacketView) => void; byPayload: boolean }[] = [];
+  /** The matchers that look at TCP packets, and those that look at UDP packets (stream-only matchers have no onPacket). */
+  readonly #tcpMatchers: PacketMatcher[] = [];
+  readonly #udpMatchers: PacketMatcher[] = [];
   /** The matchers that look at ICMP/ICMPv6 echo packets (flow-sharded). */
   readonly #icmpMatchers: ((view: PacketView) => void)[] = [];
   /** This correlator's shard among `#shards` (worker pipeline); 1 shard = every packet. */
@@ -93,8 +99,11 @@ export class Correlator {
       const matcher = descriptor.create(context);
       const byPayload = descriptor.shardBy === 'payload';
       this.#matchers.push({ name: descriptor.name, matcher, byPayload });
-      if (matcher.onPacket)
-        this.#packetMatchers.push({ onPacket: matcher.onPacket.bind(matcher), byPayload });
+      if (matcher.onPacket) {
+        const entry = { onPacket: matcher.onPacket.bind(matcher), byPayload };
+        if (matcher.packetTransport !== IpProtocol.Udp) this.#tcpMatchers.push(entry);
+        if (matcher.packetTransport !== IpProtocol.Tcp) this.#udpMatchers.push(entry);
+      }
       if (matcher.onIcmpPacket) this.#icmpMatchers.push(matcher.onIcmpPacket.bind(matcher));
       const counts = { matched: 0, unanswered: 0, unansweredBy: {} };
       this.counts.set(descriptor.name, counts);
@@ -191,7 +200,7 @@ export class Correlator {
       // Before the matchers: a gap this packet reveals is known when the pairs it ends are counted.
       this.captureLoss.onPacket(view);
     }
-    const matchers = this.#packetMatchers;
+    const matchers = packet.ipProtocol === IpProtocol.Tcp ? this.#tcpMatchers : this.#udpMatchers;
     for (let i = 0; i < matchers.length; i++) {
       const entry = matchers[i]!;
       if (entry.byPayload ? payloadMine : flowMine) entry.onPacket(view);

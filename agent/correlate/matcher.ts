@@ -45,6 +45,11 @@ export interface Matcher {
    */
   onPacket?(view: PacketView): void;
   /**
+   * IpProtocol.Tcp or IpProtocol.Udp when onPacket() reads only that transport's packets: the
+   * correlator then offers it no others (a call per packet saved; onPacket still ignores them).
+   */
+  readonly packetTransport?: number;
+  /**
    * Offered each decoded ICMP/ICMPv6 echo request and reply (packet.icmp* fields) in capture
    * order; only matchers that define it see ICMP packets (onPacket never does).
    */

@@ -28,7 +28,11 @@ export function flowShard(p: DecodedPacket, shards: number): number {
     (((p.srcPort ^ p.dstPort) << 8) | p.ipProtocol);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) % shards;
+  h ^= h >>> 16;
+  // (h >>> 0) % shards, taken in two steps of small integers: an unsigned 32-bit dividend is a
+  // double to V8, and its % a call to fmod (~10 ns, per record in every worker). Exact for
+  // shards <= 16,384 (--workers is at most 64).
+  return (((h >>> 16) % shards) * 0x10000 + (h & 0xffff)) % shards;
 }
 
 /** Bytes of payload the payload shard looks at: enough to spread, cheap to hash. */

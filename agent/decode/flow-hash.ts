@@ -203,5 +203,7 @@ export function rawFlowShard(
   let h = x0 ^ x1 ^ x2 ^ x3 ^ (((u16(data, pos) ^ u16(data, pos + 2)) << 8) | protocol);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) % shards;
+  h ^= h >>> 16;
+  // (h >>> 0) % shards in small integers, as in flowShard().
+  return (((h >>> 16) % shards) * 0x10000 + (h & 0xffff)) % shards;
 }

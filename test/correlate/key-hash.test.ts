@@ -1,11 +1,11 @@
 /**
- * The two key builders agree: key11() (locals, the per-packet TCP connection key) leaves in
- * key11Out the key of keyBegin/keyWord/keyEnd over the same eleven words, and a connection has
- * one key whichever way its packets go.
+ * The key builders agree: key11() and key5() (locals, the per-packet TCP connection and DNS keys)
+ * leave in key11Out the key of keyBegin/keyWord/keyEnd over the same eleven or five words, and a
+ * connection has one key whichever way its packets go.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { key11, key11Out, keyBegin, keyEnd, keyWord } from '../../agent/correlate/key-hash.ts';
+import { key5, key11, key11Out, keyBegin, keyEnd, keyWord } from '../../agent/correlate/key-hash.ts';
 import { PacketView } from '../../agent/correlate/matcher.ts';
 import { buildConnectionKey, setConnectionKey } from '../../agent/correlate/tcp-stream/connection.ts';
 import { DecodedPacket } from '../../agent/decode/packet.ts';
@@ -25,6 +25,20 @@ test('key11() equals the word-by-word key of the same eleven words', () => {
     const expected = keyEnd();
     const [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10] = words as [number, ...number[]];
     key11(w0, w1!, w2!, w3!, w4!, w5!, w6!, w7!, w8!, w9!, w10!);
+    const key = key11Out[0]!;
+    assert.equal(key, expected);
+    assert.ok(Number.isSafeInteger(key) && key >= 0);
+  }
+});
+
+test('key5() equals the word-by-word key of the same five words', () => {
+  for (let round = 0; round < 1000; round++) {
+    const words = Array.from({ length: 5 }, (_, i) => (round % 3 === 0 && i % 2 === 1 ? 0 : randomWord()));
+    keyBegin();
+    for (const word of words) keyWord(word);
+    const expected = keyEnd();
+    const [w0, w1, w2, w3, w4] = words as [number, number, number, number, number];
+    key5(w0, w1, w2, w3, w4);
     const key = key11Out[0]!;
     assert.equal(key, expected);
     assert.ok(Number.isSafeInteger(key) && key >= 0);

@@ -277,3 +277,48 @@ test('flow shards are balanced: 20,000 random IPv4 and IPv6 flows over 2, 3, 4 a
       assert.ok(Math.abs(count - expected) < expected * 0.1, `${shards} shards: ${counts}`);
   }
 });
+
+test('the shard is the flow hash (unsigned) modulo the shard count, for every --workers count', () => {
+  // Both functions take the modulo in two small-integer steps; this is the plain definition.
+  const reference = (p: DecodedPacket, shards: number): number => {
+    let h =
+      p.src0 ^
+      p.dst0 ^
+      (p.src1 ^ p.dst1) ^
+      (p.src2 ^ p.dst2) ^
+      (p.src3 ^ p.dst3) ^
+      (((p.srcPort ^ p.dstPort) << 8) | p.ipProtocol);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return ((h ^ (h >>> 16)) >>> 0) % shards;
+  };
+  const next = random(7);
+  for (let i = 0; i < 5_000; i++) {
+    const l4 = tcp({ srcPort: next() & 0xffff, dstPort: next() & 0xffff });
+    const bytes =
+      i % 2 === 0
+        ? ipv4({
+            src: `${next() & 255}.${next() & 255}.${next() & 255}.${next() & 255}`,
+            dst: `${next() & 255}.${next() & 255}.${next() & 255}.${next() & 255}`,
+            protocol: IpProtocol.Tcp,
+            payload: l4,
+          })
+        : ipv6({
+            src: `${(next() & 0xffff).toString(16)}::${(next() & 0xffff).toString(16)}`,
+            dst: `fd00:${(next() & 0xffff).toString(16)}::${(next() & 0xffff).toString(16)}`,
+            next: IpProtocol.Tcp,
+            payload: l4,
+          });
+    const linkType = i % 2 === 0 ? LinkType.Ipv4 : LinkType.Ipv6;
+    assert.ok(decodePacket(bytes, 0, bytes.length, linkType, packet, skips));
+    for (let shards = 1; shards <= 64; shards++) {
+      const expected = reference(packet, shards);
+      assert.equal(flowShard(packet, shards), expected, `flow ${i}, ${shards} shards`);
+      assert.equal(
+        rawFlowShard(bytes, 0, bytes.length, linkType, shards),
+        expected,
+        `flow ${i}, ${shards} shards`,
+      );
+    }
+  }
+});

@@ -46,7 +46,7 @@
 import { IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
 import { FreeList } from '../free-list.ts';
-import { key11, key11Out } from '../key-hash.ts';
+import { key5, key11, key11Out } from '../key-hash.ts';
 import { type Matcher, type MatcherContext, type PacketView, parserBuffersOf } from '../matcher.ts';
 import {
   diffNanos,
@@ -119,22 +119,32 @@ class QueryIdentity {
     this.server3 = isResponse ? flow.src3 : flow.dst3;
     this.serverPort = isResponse ? flow.srcPort : flow.dstPort;
     this.id = id;
-    // key11: built in locals (the word-by-word builder keeps its state in module variables). Words
-    // as int32 (the bits it hashes): an unsigned word of 2^31 or more would be boxed in a heap
-    // number at the call.
-    key11(
-      this.transport * 0x100 + this.ipVersion,
-      this.client0 | 0,
-      this.client1 | 0,
-      this.client2 | 0,
-      this.client3 | 0,
-      this.server0 | 0,
-      this.server1 | 0,
-      this.server2 | 0,
-      this.server3 | 0,
-      (this.clientPort << 16) | this.serverPort,
-      id,
-    );
+    // key11/key5: built in locals (the word-by-word builder keeps its state in module variables).
+    // Words as int32 (the bits it hashes): an unsigned word of 2^31 or more would be boxed in a heap
+    // number at the call. IPv4 leaves out the addresses' zero words (isEntry/sameAsWords compare
+    // the IP version, so a v4 key equal to a v6 one is a collision like any other).
+    if (this.ipVersion === 4)
+      key5(
+        this.transport * 0x100 + this.ipVersion,
+        this.client0 | 0,
+        this.server0 | 0,
+        (this.clientPort << 16) | this.serverPort,
+        id,
+      );
+    else
+      key11(
+        this.transport * 0x100 + this.ipVersion,
+        this.client0 | 0,
+        this.client1 | 0,
+        this.client2 | 0,
+        this.client3 | 0,
+        this.server0 | 0,
+        this.server1 | 0,
+        this.server2 | 0,
+        this.server3 | 0,
+        (this.clientPort << 16) | this.serverPort,
+        id,
+      );
     this.key = key11Out[0]!;
   }
 
@@ -300,6 +310,8 @@ export class DnsMatcher implements Matcher, DnsMessageHandler {
     );
     this.stream = new DnsStreamProtocol(this.#dnsPorts, this, context.skips, parserBuffersOf(context));
   }
+
+  readonly packetTransport = IpProtocol.Udp;
 
   onPacket(view: PacketView): void {
     const p = view.packet;

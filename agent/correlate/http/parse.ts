@@ -554,13 +554,13 @@ export class HttpFramer {
       // The byte-by-byte check also refuses a NUL byte in the reason phrase.
       for (let k = start + 12; k < lineEnd; k++) if (data[k] === 0) return -1;
     }
-    const headEnd = parseHeadAt(data, start, end, this.isRequest, this.#keepQuery, this.head, true);
+    const headEnd = parseHeadAt(data, start, lineEnd, end, this.isRequest, this.#keepQuery, this.head, true);
     return headEnd - start <= kMaxHeadBytes ? headEnd : -1;
   }
 
   /** The head is bytes[from, to) (the head buffer). */
   #headComplete(view: PacketView, bytes: Uint8Array, from: number, to: number): void {
-    parseHeadAt(bytes, from, to, this.isRequest, this.#keepQuery, this.head, false);
+    parseHeadAt(bytes, from, lineEndAt(bytes, from), to, this.isRequest, this.#keepQuery, this.head, false);
     this.#headParsed(view);
   }
 
@@ -908,18 +908,27 @@ export function parseHead(
   keepQuery: boolean,
   head: MessageHead,
 ): void {
-  parseHeadAt(bytes, 0, length, isRequest, keepQuery, head, false);
+  parseHeadAt(bytes, 0, lineEndAt(bytes, 0), length, isRequest, keepQuery, head, false);
+}
+
+/** The position of the LF that ends the line starting at `from` (a validated start line has one). */
+function lineEndAt(bytes: Uint8Array, from: number): number {
+  let lineEnd = from;
+  while (bytes[lineEnd] !== LF) lineEnd++;
+  return lineEnd;
 }
 
 /**
- * parseHead() of the header block bytes[from, to) (its start line already validated); returns the
- * head's end (just past its empty line's LF; -1 when there is none). `inPlace`: bytes[from, to)
- * is a segment that may hold a head and more, or only part of one: the head ends at its empty
- * line, and without one (incomplete head) the result is -1 with `head` partly filled.
+ * parseHead() of the header block bytes[from, to) (its start line already validated, its LF at
+ * startLineEnd: the caller has found it); returns the head's end (just past its empty line's LF;
+ * -1 when there is none). `inPlace`: bytes[from, to) is a segment that may hold a head and
+ * more, or only part of one: the head ends at its empty line, and without one (incomplete head)
+ * the result is -1 with `head` partly filled.
  */
 function parseHeadAt(
   bytes: Uint8Array,
   from: number,
+  startLineEnd: number,
   to: number,
   isRequest: boolean,
   keepQuery: boolean,
@@ -927,8 +936,7 @@ function parseHeadAt(
   inPlace: boolean,
 ): number {
   head.reset();
-  let lineEnd = from;
-  while (bytes[lineEnd] !== LF) lineEnd++;
+  let lineEnd = startLineEnd;
   let versionAt: number;
   if (isRequest) {
     let space = from;
@@ -969,7 +977,11 @@ function parseHeadAt(
   let lineStart = lineEnd + 1;
   let headEnd = -1;
   while (lineStart < to) {
-    lineEnd = lineStart;
+    // The name's token characters first, then the rest of the line to its LF: each byte is looked
+    // at once (a token character is never CR or LF, so the name stops inside the line's content).
+    let colon = lineStart;
+    while (colon < to && isTokenChar(bytes[colon]!)) colon++;
+    lineEnd = colon;
     while (lineEnd < to && bytes[lineEnd] !== LF) lineEnd++;
     // In place, only a line with its LF is looked at: a head cut before its empty line is incomplete.
     if (lineEnd === to && inPlace) return -1;
@@ -984,8 +996,6 @@ function parseHeadAt(
       lineStart = next;
       continue;
     }
-    let colon = lineStart;
-    while (colon < contentEnd && isTokenChar(bytes[colon]!)) colon++;
     if (colon === lineStart || colon === contentEnd || bytes[colon] !== COLON) {
       lineStart = next;
       continue;

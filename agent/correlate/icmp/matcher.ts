@@ -19,11 +19,11 @@
 import { IcmpType } from '../../decode/icmp.ts';
 import type { DecodedPacket } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
-import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
+import { key11Out } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
-import { hasEndpoints, keyEndpoints } from '../udp/endpoints.ts';
+import { hasEndpoints, setEndpointsKey } from '../udp/endpoints.ts';
 
 const kReplyWithoutRequest = skipReason('icmp.reply_without_request');
 const kRequestReplaced = skipReason('icmp.request_replaced');
@@ -45,10 +45,8 @@ class PendingEcho implements PendingEntry {
 
 /** Key of the echo: its endpoints (client first), identifier and sequence number. */
 function echoKey(p: DecodedPacket, sourceIsClient: boolean): number {
-  keyBegin();
-  keyEndpoints(p, sourceIsClient);
-  keyWord((p.icmpId << 16) | p.icmpSeq);
-  return keyEnd();
+  setEndpointsKey(p, sourceIsClient, (p.icmpId << 16) | p.icmpSeq);
+  return key11Out[0]!;
 }
 
 export class IcmpEchoMatcher implements Matcher {

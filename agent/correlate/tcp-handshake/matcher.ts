@@ -31,12 +31,12 @@
 import { type DecodedPacket, IpProtocol, TcpFlag } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
 import { FreeList } from '../free-list.ts';
-import { keyBegin, keyEnd, keyWord } from '../key-hash.ts';
+import { key11Out } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
-import { hasEndpoints, keyEndpoints } from '../udp/endpoints.ts';
+import { hasEndpoints, setEndpointsKey } from '../udp/endpoints.ts';
 
 const kSynAckUnmatched = skipReason('tcp.synack_unmatched');
 const kPendingEvicted = skipReason('tcp.pending_evicted');
@@ -73,10 +73,8 @@ class PendingAttempt implements PendingEntry {
 
 /** Key of the attempt: endpoints (client first) and the client's ISN. */
 function attemptKey(p: DecodedPacket, sourceIsClient: boolean, isn: number): number {
-  keyBegin();
-  keyEndpoints(p, sourceIsClient);
-  keyWord(isn | 0);
-  return keyEnd();
+  setEndpointsKey(p, sourceIsClient, isn | 0);
+  return key11Out[0]!;
 }
 
 export class TcpHandshakeMatcher implements Matcher {
@@ -93,6 +91,8 @@ export class TcpHandshakeMatcher implements Matcher {
       timeoutNanosOf(context.options, 'tcp'),
     );
   }
+
+  readonly packetTransport = IpProtocol.Tcp;
 
   onPacket(view: PacketView): void {
     const p = view.packet;

@@ -8,7 +8,7 @@
  */
 
 import type { DecodedPacket } from '../../decode/packet.ts';
-import { key11, key11Out } from '../key-hash.ts';
+import { key5, key11, key11Out } from '../key-hash.ts';
 import type { PacketView } from '../matcher.ts';
 import type { PendingEntry } from '../pending-table.ts';
 import { type StreamConsumer, TcpConnectionInfo } from './consumer.ts';
@@ -378,8 +378,8 @@ export function sourceIsLower(p: DecodedPacket): boolean {
 
 /**
  * One key per TCP connection whichever way a packet goes (key-hash.ts): the IP version, then the
- * lower endpoint's (sourceIsLower's order) address words and port, then the other's, into
- * key11Out[0] (read it right after: a returned key would be a heap number per call). The
+ * lower endpoint's (sourceIsLower's order) address words and port, then the other's (IPv4: only
+ * the address's one word), into key11Out[0] (read it right after: a returned key would be a heap number per call). The
  * reassembly's connection table and the capture-loss observer use the same key.
  */
 export function buildConnectionKey(
@@ -396,7 +396,12 @@ export function buildConnectionKey(
   d3: number,
   dPort: number,
 ): void {
-  if (srcIsLower) key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
+  // IPv4: the address's other three words are zero (key-hash.ts). A v4 key that equals a v6 one
+  // is a collision like any other (Connection.matches() tells them apart).
+  if (ipVersion === 4) {
+    if (srcIsLower) key5(ipVersion, s0, sPort, d0, dPort);
+    else key5(ipVersion, d0, dPort, s0, sPort);
+  } else if (srcIsLower) key11(ipVersion, s0, s1, s2, s3, sPort, d0, d1, d2, d3, dPort);
   else key11(ipVersion, d0, d1, d2, d3, dPort, s0, s1, s2, s3, sPort);
 }
 

@@ -4,35 +4,50 @@
  * exchange meet. Allocation-free (hot path).
  */
 import type { DecodedPacket } from '../../decode/packet.ts';
-import { keyWord } from '../key-hash.ts';
+import { key5, key11 } from '../key-hash.ts';
 import type { Pair } from '../pair.ts';
 
 /**
- * Adds the packet's endpoints (client first) to the key being built (between keyBegin and keyEnd).
- * ipVersion is not hashed: an IPv4 address and its IPv6 twin [w0,0,0,0] share a key, which
- * hasEndpoints() tells apart like any other key collision.
+ * The key of the packet's endpoints (client first) and one more word (`extra`: the handshake's
+ * ISN, an echo's id and sequence number, 0 for none; as int32), left in key11Out[0] (read it right
+ * after: a returned key is a heap number per call where V8 does not inline). Built in locals:
+ * addresses whose three last words are zero (every IPv4 one) by key5() as one word each, others by
+ * key11(); the first word says which. ipVersion is not hashed: an IPv4 address and its IPv6 twin
+ * [w0,0,0,0] share a key, which hasEndpoints() tells apart like any other key collision.
  */
-export function keyEndpoints(p: DecodedPacket, sourceIsClient: boolean): void {
-  if (sourceIsClient) {
-    keyWord(p.src0 | 0);
-    keyWord(p.src1 | 0);
-    keyWord(p.src2 | 0);
-    keyWord(p.src3 | 0);
-    keyWord(p.dst0 | 0);
-    keyWord(p.dst1 | 0);
-    keyWord(p.dst2 | 0);
-    keyWord(p.dst3 | 0);
-    keyWord((p.srcPort << 16) | p.dstPort);
+export function setEndpointsKey(p: DecodedPacket, sourceIsClient: boolean, extra: number): void {
+  const ports = sourceIsClient ? (p.srcPort << 16) | p.dstPort : (p.dstPort << 16) | p.srcPort;
+  if ((p.src1 | p.src2 | p.src3 | p.dst1 | p.dst2 | p.dst3) === 0) {
+    if (sourceIsClient) key5(1, p.src0 | 0, p.dst0 | 0, ports, extra);
+    else key5(1, p.dst0 | 0, p.src0 | 0, ports, extra);
+  } else if (sourceIsClient) {
+    key11(
+      4,
+      p.src0 | 0,
+      p.src1 | 0,
+      p.src2 | 0,
+      p.src3 | 0,
+      p.dst0 | 0,
+      p.dst1 | 0,
+      p.dst2 | 0,
+      p.dst3 | 0,
+      ports,
+      extra,
+    );
   } else {
-    keyWord(p.dst0 | 0);
-    keyWord(p.dst1 | 0);
-    keyWord(p.dst2 | 0);
-    keyWord(p.dst3 | 0);
-    keyWord(p.src0 | 0);
-    keyWord(p.src1 | 0);
-    keyWord(p.src2 | 0);
-    keyWord(p.src3 | 0);
-    keyWord((p.dstPort << 16) | p.srcPort);
+    key11(
+      4,
+      p.dst0 | 0,
+      p.dst1 | 0,
+      p.dst2 | 0,
+      p.dst3 | 0,
+      p.src0 | 0,
+      p.src1 | 0,
+      p.src2 | 0,
+      p.src3 | 0,
+      ports,
+      extra,
+    );
   }
 }
 

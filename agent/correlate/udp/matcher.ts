@@ -31,13 +31,13 @@
 import { type DecodedPacket, IpProtocol } from '../../decode/packet.ts';
 import { skipReason } from '../../shared/skips.ts';
 import { FreeList } from '../free-list.ts';
-import { keyBegin, keyEnd } from '../key-hash.ts';
+import { key11Out } from '../key-hash.ts';
 import type { Matcher, MatcherContext, PacketView } from '../matcher.ts';
 import type { CorrelateOptions } from '../options.ts';
 import { beginRequest, MessageEdges, Outcome, Pair, type PairSink, UnansweredReason } from '../pair.ts';
 import { type PendingEntry, PendingTable } from '../pending-table.ts';
 import { maxPendingOf, timeoutNanosOf } from '../protocol.ts';
-import { hasEndpoints, keyEndpoints } from './endpoints.ts';
+import { hasEndpoints, setEndpointsKey } from './endpoints.ts';
 
 const kReplyWithoutRequest = skipReason('udp.reply_without_request');
 const kPendingEvicted = skipReason('udp.pending_evicted');
@@ -77,9 +77,8 @@ function checkedPort(port: number, option: string): number {
 
 /** Key of the request: its endpoints, client first. */
 function requestKey(p: DecodedPacket, sourceIsClient: boolean): number {
-  keyBegin();
-  keyEndpoints(p, sourceIsClient);
-  return keyEnd();
+  setEndpointsKey(p, sourceIsClient, 0);
+  return key11Out[0]!;
 }
 
 export class UdpMatcher implements Matcher {
@@ -98,6 +97,8 @@ export class UdpMatcher implements Matcher {
       timeoutNanosOf(context.options, 'udp'),
     );
   }
+
+  readonly packetTransport = IpProtocol.Udp;
 
   onPacket(view: PacketView): void {
     const p = view.packet;

@@ -125,6 +125,14 @@ describe('parseHead', () => {
     );
     assert.equal(h.host, 'ok');
   });
+
+  test('a name cut by CR, LF, a space or the end of its line makes no field', () => {
+    const lines = ['Ho\rst: bad1', 'Host\r', 'Host', 'Host : bad2', 'Host\t: bad3', 'Host: ok'];
+    for (const eol of ['\r\n', '\n']) {
+      const h = head(`GET / HTTP/1.1${eol}${lines.join(eol)}${eol}${eol}`, true);
+      assert.equal(h.host, 'ok', JSON.stringify(eol));
+    }
+  });
 });
 
 describe('redactQuery', () => {
