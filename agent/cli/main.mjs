@@ -25,7 +25,6 @@ import fs from 'node:fs';
 import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { restartSettings } from './restart-settings.mjs';
 
 const kGroupOtherWrite = 0o022;
 const kSticky = 0o1000;
@@ -157,9 +156,14 @@ if (Number(process.versions.node.split('.')[0]) < kMinimumNodeMajor) {
   process.exit(2);
 }
 
-/** `run` and `replay --otlp` restart once with their process settings (restart-settings.mjs). */
-function restartWithExportSettings() {
+/**
+ * `run` and `replay --otlp` restart once with their process settings (restart-settings.mjs).
+ * Imported only now, after the compile cache was checked: a module imported statically would be
+ * read from a NODE_COMPILE_CACHE before the check could refuse it.
+ */
+async function restartWithExportSettings() {
   if (typeof process.execve !== 'function') return;
+  const { restartSettings } = await import('./restart-settings.mjs');
   const restart = restartSettings(process.argv, process.execArgv, process.env);
   if (restart === null) return;
   process.execve(
@@ -169,6 +173,6 @@ function restartWithExportSettings() {
   );
 }
 
-restartWithExportSettings();
 setUpCompileCache();
+await restartWithExportSettings();
 await import('./commands.ts');
