@@ -11,7 +11,6 @@
  * pending at any checkpoint (its loss on restart is documented, and not what is tested here).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,7 +19,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startReceiver } from '../export/otlp-receiver.ts';
 import { type OwnedRecord, pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
-import { repoRoot } from '../helpers/run-cli.ts';
+import { repoRoot, startAgent } from '../helpers/run-cli.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
 /** Small files: the tail reads at most one file per step, so a position moves by one file at most. */
@@ -97,30 +96,17 @@ async function slowLink(port: number, delayMillis: number): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-function startAgent(args: string[]): {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), 'run', ...args], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      // Requests of 100 spans, at most 4 in flight (the default), answered late (~200-400
-      // spans/s through the slow link); reading waits while more than 100 spans are waiting.
-      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100',
-      OTEL_BSP_MAX_QUEUE_SIZE: '200',
-      OTEL_METRICS_EXPORTER: 'none',
-    },
+/** The agent with a slow exporter: requests of 100 spans, a small queue (see below). */
+function startSlowAgent(args: string[]): ReturnType<typeof startAgent> {
+  // Requests of 100 spans, at most 4 in flight (the default), answered late (~200-400
+  // spans/s through the slow link); reading waits while more than 100 spans are waiting.
+  const agent = startAgent(args, {
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100',
+    OTEL_BSP_MAX_QUEUE_SIZE: '200',
+    OTEL_METRICS_EXPORTER: 'none',
   });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  cleanups.push(() => child.kill('SIGKILL'));
-  return { child, stderr: () => stderr, exited };
+  cleanups.push(() => agent.child.kill('SIGKILL'));
+  return agent;
 }
 
 for (const workers of ['0', '2']) {
@@ -175,14 +161,14 @@ for (const workers of ['0', '2']) {
       }
     };
 
-    const first = startAgent(args);
+    const first = startSlowAgent(args);
     await until(() => received.size >= expected.length * kKillAt, 'most of the backlog at the receiver');
     first.child.kill('SIGKILL');
     await first.exited;
     const atKill = receiver.spans.length;
     const movesBeforeKill = moves.length;
 
-    const second = startAgent(args);
+    const second = startSlowAgent(args);
     await until(() => received.size === expected.length, 'every pair at the receiver');
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0, second.stderr());

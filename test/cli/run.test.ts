@@ -5,7 +5,7 @@
  * capture; the health endpoints answer; SIGTERM drains and exits 0.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,26 +13,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
-import { jsonLines, repoRoot, runCli } from '../helpers/run-cli.ts';
+import { jsonLines, repoRoot, runCli, startAgent } from '../helpers/run-cli.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
-
-function startAgent(args: string[]): {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), 'run', ...args], {
-    cwd: repoRoot,
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, stderr: () => stderr, exited };
-}
 
 async function waitFor(condition: () => boolean, what: string, timeoutMillis = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMillis;
