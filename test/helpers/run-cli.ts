@@ -52,14 +52,19 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** A running `wirespan run ARGS` (extra environment on top of this process's), its stderr collected. */
+/**
+ * A running `wirespan run ARGS` (extra environment on top of this process's; as user `uid` when
+ * given), its stderr collected.
+ */
 export function startAgent(
   args: string[],
   env: Record<string, string> = {},
+  uid?: number,
 ): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), 'run', ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
+    ...(uid === undefined ? {} : { uid, gid: uid }),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk) => {

@@ -4,14 +4,14 @@
  * black-holed collector at shutdown. Real CLI processes throughout.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot, runCli } from '../helpers/run-cli.ts';
+import { repoRoot, runCli, startAgent } from '../helpers/run-cli.ts';
 
 const cli = path.join(repoRoot, 'agent/cli/main.mjs');
 const kNobody = 65534;
@@ -189,21 +189,6 @@ async function blackHole(): Promise<{ port: number; close: () => Promise<void> }
         server.close(() => resolve());
       }),
   };
-}
-
-function startAgent(args: string[], env: Record<string, string> = {}, uid?: number) {
-  const child = spawn(process.execPath, [cli, 'run', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    ...(uid === undefined ? {} : { uid, gid: uid }),
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, stderr: () => stderr, exited };
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMillis = 30_000): Promise<void> {
