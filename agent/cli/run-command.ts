@@ -117,6 +117,35 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     return 1;
   }
 
+  // The health server first: a port in use is a clear error before anything else starts (a
+  // pipeline with workers already running would keep the process alive), and the probes answer
+  // while the OpenTelemetry SDK loads.
+  let pipelinesStarted = false;
+  let health: http.Server | null = null;
+  if (options.healthPort > 0) {
+    try {
+      health = await startHealthServer(options.healthHost, options.healthPort, {
+        notReadyBecause: () => {
+          if (!pipelinesStarted) return 'starting';
+          if (!tails.every(({ tail }) => tail.ready)) return 'watch directories not ready';
+          if (exporter?.exportState === 'failing') return 'span export failing';
+          return null;
+        },
+      });
+    } catch (error) {
+      log('error', 'cannot start the health server', {
+        port: options.healthPort,
+        error: (error as Error).message,
+      });
+      return 1;
+    }
+  }
+  /** A start that fails once the health server listens closes it (it would keep the process alive). */
+  const startFailed = (code: number): number => {
+    health?.close();
+    return code;
+  };
+
   const fileNames: string[] = [];
   // OTLP when asked for on the command line or configured the standard way.
   const otlp = options.otlp ?? (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? '' : undefined);
@@ -151,7 +180,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       });
     } catch (error) {
       log('error', (error as Error).message);
-      return 2;
+      return startFailed(2);
     }
   }
   let writer: PairOutput | null = null;
@@ -159,7 +188,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     if (outputSpec.format !== 'none') writer = PairOutput.open(outputSpec.format, outputSpec.path, fileNames);
   } catch (error) {
     log('error', (error as Error).message);
-    return 1;
+    return startFailed(1);
   }
 
   const flushOutput = (): void => writer?.flush();
@@ -215,6 +244,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       }),
   );
 
+  pipelinesStarted = true;
+
   const stats = () => {
     const snapshot = pipelineStats(
       tails.flatMap((watched) => watched.stats()),
@@ -227,24 +258,6 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   };
   exporter?.setStatsSource(stats);
 
-  let health: http.Server | null = null;
-  if (options.healthPort > 0) {
-    try {
-      health = await startHealthServer(options.healthHost, options.healthPort, {
-        notReadyBecause: () => {
-          if (!tails.every(({ tail }) => tail.ready)) return 'watch directories not ready';
-          if (exporter?.exportState === 'failing') return 'span export failing';
-          return null;
-        },
-      });
-    } catch (error) {
-      log('error', 'cannot start the health server', {
-        port: options.healthPort,
-        error: (error as Error).message,
-      });
-      return 1;
-    }
-  }
   let previousLoss: CaptureLossCountsData = new CaptureLossCounts();
   const statsTimer = setInterval(
     () => {

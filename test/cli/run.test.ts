@@ -13,7 +13,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
-import { jsonLines, repoRoot, runCli, startAgent } from '../helpers/run-cli.ts';
+import { jsonLines, repoRoot, runCli, runCliAsync, startAgent } from '../helpers/run-cli.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
 
@@ -131,6 +131,38 @@ test('a missing watch directory is a clear error', () => {
   const result = runCli(['run', '--watch', '/nonexistent/wirespan-pcaps', '--health-port', '0']);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /watch directory does not exist/);
+});
+
+test('a health port in use is a clear error, with workers too (the process ends instead of hanging)', async () => {
+  const watch = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-port-'));
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  try {
+    for (const workers of ['0', '2']) {
+      const result = await runCliAsync(
+        [
+          'run',
+          '--watch',
+          watch,
+          '--state-dir',
+          path.join(watch, 'state'),
+          '--health-host',
+          '127.0.0.1',
+          '--health-port',
+          String(port),
+          '--workers',
+          workers,
+        ],
+        { timeoutMillis: 30_000 },
+      );
+      assert.equal(result.status, 1, `--workers ${workers}: ${result.stderr}`);
+      assert.match(result.stderr, /cannot start the health server.*EADDRINUSE/);
+    }
+  } finally {
+    taken.close();
+    fs.rmSync(watch, { recursive: true, force: true });
+  }
 });
 
 for (const workers of ['0', '2']) {

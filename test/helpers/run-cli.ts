@@ -23,15 +23,21 @@ export function runCli(args: string[], options: { cwd?: string; input?: string }
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** runCli without blocking this process's event loop (for a receiver that lives in the test process). */
+/**
+ * runCli without blocking this process's event loop (for a receiver that lives in the test
+ * process); killed after `timeoutMillis` (status null) when given.
+ */
 export function runCliAsync(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMillis?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], {
       cwd: options.cwd ?? repoRoot,
       env: options.env ?? process.env,
+      ...(options.timeoutMillis === undefined
+        ? {}
+        : { timeout: options.timeoutMillis, killSignal: 'SIGKILL' as const }),
     });
     let stdout = '';
     let stderr = '';
