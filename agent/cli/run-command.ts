@@ -79,7 +79,7 @@ interface CheckpointCandidate {
   directories: DirectoryCheckpoint[];
   /** The directories as JSON (compared with what is on disk). */
   positions: string;
-  /** exporter.checkpointMark() when the positions were taken. */
+  /** exporter.checkpointMark() when the positions were taken (+ 0.5 while a flood aggregate was pending). */
   spans: number;
 }
 /**
@@ -296,11 +296,14 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
    * the output is flushed). The newest candidate whose spans are all settled (the exporter's
    * in-order settledThrough) is saved as soon as it is (checked every kCheckpointPollMillis):
    * resuming there loses no finished pair, while later spans may still be queued or in flight,
-   * so a catch-up moves the checkpoint as its exports complete. The positions are taken between
-   * steps (the tails are all paused at a record boundary then; with workers, the newest chunk
-   * every worker has processed, whose spans were offered when it said so) and stay safe while
-   * they are written. Positions already on disk are not written again: an idle agent would
-   * otherwise fsync twice a second for nothing.
+   * so a catch-up moves the checkpoint as its exports complete. Pairs counted into a pending
+   * `unanswered flood` aggregate are in no span yet: the exporter holds settledThrough back
+   * until the aggregate is exported (span-flood.ts FloodCheckpointHold), so during a flood the
+   * checkpoint lags by its open window (~the longest --timeout + 2 s of capture time). The
+   * positions are taken between steps (the tails are all paused at a record boundary then; with
+   * workers, the newest chunk every worker has processed, whose spans were offered when it said
+   * so) and stay safe while they are written. Positions already on disk are not written again:
+   * an idle agent would otherwise fsync twice a second for nothing.
    */
   let checkpointFailed = false;
   /** When the checkpoint on disk was written (null: not during this run). */

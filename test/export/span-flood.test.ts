@@ -10,9 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createOtelExporter } from '../../agent/export/otel/index.ts';
 import {
   type FloodAggregate,
+  FloodCheckpointHold,
   floodLateSeconds,
   kFloodSpanName,
   SpanFloodGuard,
@@ -261,6 +263,116 @@ describe('SpanFloodGuard', () => {
   });
 });
 
+describe('checkpoints wait for pending aggregates', () => {
+  test('each aggregate is stamped when its first pair is counted; the oldest pending stamp, until it is emitted', () => {
+    let now = 0;
+    const aggregates: FloodAggregate[] = [];
+    const guard = new SpanFloodGuard(
+      { perInterval: 2, totalPerInterval: 3, lateSeconds: 1, maxSources: 2, stamp: () => now },
+      (a) => aggregates.push(a),
+    );
+    assert.equal(guard.oldestPendingStamp, Number.POSITIVE_INFINITY);
+    now = 5;
+    guard.admit(pair(1, kBase));
+    guard.admit(pair(1, kBase));
+    assert.equal(guard.oldestPendingStamp, Number.POSITIVE_INFINITY, 'admitted pairs are spans');
+    now = 7;
+    guard.admit(pair(1, kBase)); // source 1's aggregate starts
+    now = 9;
+    guard.admit(pair(1, kBase));
+    assert.equal(guard.oldestPendingStamp, 7, 'stamped with its first pair');
+    // Source 2's two pairs take the all-sources tier beyond 3: its aggregate starts at 11.
+    now = 11;
+    guard.admit(pair(2, kBase));
+    guard.admit(pair(2, kBase));
+    assert.equal(guard.oldestPendingStamp, 7);
+    // Source 3 evicts source 1 (least recently seen): its aggregate goes out.
+    now = 12;
+    guard.admit(pair(3, kBase));
+    assert.deepEqual(
+      aggregates.map((a) => a.count),
+      [2],
+    );
+    assert.equal(guard.oldestPendingStamp, 11, 'the all-sources aggregate is the oldest pending now');
+    // Capture time moves past the open window: everything closes.
+    guard.admit(pair(4, kBase + 2, 0, true));
+    assert.equal(aggregates.length, 2);
+    assert.equal(guard.oldestPendingStamp, Number.POSITIVE_INFINITY);
+    now = 20;
+    guard.admit(pair(5, kBase + 2));
+    guard.admit(pair(5, kBase + 2));
+    guard.admit(pair(5, kBase + 2));
+    assert.equal(guard.oldestPendingStamp, 20);
+    guard.flush();
+    assert.equal(guard.oldestPendingStamp, Number.POSITIVE_INFINITY, 'flush() emits them');
+  });
+
+  test('limit 0: no aggregate, nothing pending', () => {
+    const guard = new SpanFloodGuard({ perInterval: 0, stamp: () => assert.fail('no stamp') }, () => {});
+    for (let i = 0; i < 100; i++) guard.admit(pair(1, kBase));
+    assert.equal(guard.oldestPendingStamp, Number.POSITIVE_INFINITY);
+  });
+
+  test('FloodCheckpointHold: a candidate noted while an aggregate is pending waits until its span is settled', () => {
+    let pending = Number.POSITIVE_INFINITY;
+    const hold = new FloodCheckpointHold(() => pending);
+    // No flood: the marks and the settled prefix as they are.
+    assert.equal(hold.mark(10), 10);
+    assert.equal(hold.settledThrough(10, 10), 10);
+    // An aggregate starts with 10 spans accepted (all settled): a candidate before it had 10.
+    pending = 10;
+    const during = hold.mark(10);
+    assert.equal(during, 10.5, 'past every span accepted, short of the next');
+    assert.equal(hold.settledThrough(10, 10), 10, 'the earlier candidate is safe');
+    assert.ok(hold.settledThrough(40, 40) < during, 'later spans settled: still held');
+    const later = hold.mark(50);
+    assert.equal(later, 50.5);
+    // The aggregate closes: its span is among the 52 offered, not yet settled.
+    pending = Number.POSITIVE_INFINITY;
+    assert.equal(hold.settledThrough(50, 52), 10, 'held until the spans offered at its close are settled');
+    assert.equal(hold.settledThrough(51, 52), 10);
+    assert.equal(hold.settledThrough(52, 52), 52, 'released');
+    assert.ok(hold.settledThrough(52, 52) >= later);
+    assert.equal(hold.mark(52), 52);
+  });
+
+  test('FloodCheckpointHold: a sustained flood still moves the mark, always forward', () => {
+    // Aggregates start every step and close 3 steps later; 1 span accepted and settled a step.
+    const started: number[] = [];
+    let accepted = 0;
+    const hold = new FloodCheckpointHold(() => started.find((s) => s >= 0) ?? Number.POSITIVE_INFINITY);
+    let previous = 0;
+    const marks: number[] = [];
+    for (let step = 0; step < 500; step++) {
+      started.push(accepted);
+      if (step >= 3) started[step - 3] = -1; // closed: its span is among the accepted
+      accepted += 2; // one pair span and, from step 3 on, the aggregate's (rounded up: both)
+      marks.push(hold.mark(accepted));
+      const settled = hold.settledThrough(Math.max(0, accepted - 4), accepted);
+      assert.ok(settled >= previous, `step ${step}: ${settled} < ${previous}`);
+      previous = settled;
+    }
+    assert.ok(previous >= accepted - 20, `${previous} of ${accepted}: lags by the open window only`);
+    assert.ok(marks.filter((m) => m <= previous).length > 400, 'most candidates became safe');
+  });
+
+  test('FloodCheckpointHold: closed aggregates beyond the remembered ones are merged (held longer, never shorter)', () => {
+    let pending = 0;
+    const hold = new FloodCheckpointHold(() => pending);
+    hold.mark(0);
+    for (let i = 1; i <= 100; i++) {
+      pending = i * 10; // the oldest closed; the next one started at i * 10
+      hold.settledThrough(0, i * 10);
+    }
+    // 100 closings seen; the first held at 0 until 10 is settled.
+    assert.equal(hold.settledThrough(9, 1000), 0);
+    assert.equal(hold.settledThrough(10, 1000), 10);
+    // The merged tail holds at its oldest stamp until the newest of them is settled.
+    assert.ok(hold.settledThrough(700, 1000) <= 700);
+    assert.equal(hold.settledThrough(1000, 1000), 1000);
+  });
+});
+
 describe('a crafted SYN flood through the exporter and an OTLP receiver', () => {
   let receiver: OtlpReceiver;
   let capture: string;
@@ -324,6 +436,30 @@ describe('a crafted SYN flood through the exporter and an OTLP receiver', () => 
       assert.equal(spans.length - flood.length + counted, pairs.length);
     });
   }
+
+  test("run's checkpoint mark: not settled while the aggregate is pending, settled once it is exported", async () => {
+    receiver.reset();
+    const { pairs } = replayPairs([capture]);
+    const exporter = await createOtelExporter({
+      endpoint: receiver.endpoint,
+      metrics: false,
+      unansweredSpansPerSecond: 100,
+      batch: { maxQueueSize: 1 << 16, scheduledDelayMillis: 10 },
+    });
+    for (const p of pairs) exporter.emit(p);
+    const mark = exporter.checkpointMark();
+    const spans = pairs.length - (kFloodSyns - 100);
+    assert.equal(mark, spans + 0.5, 'every span so far, and the aggregate to come');
+    const deadline = Date.now() + 10_000;
+    while (exporter.counters.exported < spans && Date.now() < deadline) await sleep(20);
+    assert.equal(exporter.counters.exported, spans);
+    assert.equal(exporter.settledThrough, 0, 'held where the aggregate started: before its pairs');
+    await exporter.forceFlush(); // the aggregate goes out (as its interval would close)
+    while (exporter.settledThrough < mark && Date.now() < deadline) await sleep(20);
+    assert.equal(exporter.settledThrough, spans + 1);
+    assert.equal(exporter.checkpointMark(), spans + 1);
+    assert.equal((await exporter.shutdown()).error, null);
+  });
 
   test('the real CLI: replay --otlp --unanswered-spans-per-second 10', async () => {
     receiver.reset();

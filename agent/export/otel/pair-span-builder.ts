@@ -126,6 +126,8 @@ export class PairSpanBuilder {
   /**
    * `onSpan` receives each span to export (flood aggregates too); `onMetric` each latency point
    * (matched pairs, sampled or not). `kubernetes`: this thread's address identities (`--kubernetes`).
+   * `floodStamp`: stamps each flood aggregate as it starts (SpanFloodOptions.stamp; the exporter's
+   * checkpoint hold).
    */
   constructor(
     config: PairSpanConfig,
@@ -133,6 +135,7 @@ export class PairSpanBuilder {
     onSpan: (span: PairSpan) => void,
     onMetric: ((metric: MetricPoint) => void) | null,
     kubernetes: AddressLookup | null = null,
+    floodStamp: (() => number) | null = null,
   ) {
     this.#config = config;
     this.#mapper = new SpanMapper({
@@ -153,6 +156,7 @@ export class PairSpanBuilder {
         perInterval: config.unansweredSpansPerSecond,
         totalPerInterval: config.unansweredSpansTotalPerSecond,
         lateSeconds: config.unansweredLateSeconds,
+        stamp: floodStamp,
       },
       (aggregate) => this.#aggregate(aggregate),
     );
@@ -222,6 +226,11 @@ export class PairSpanBuilder {
       this.counts.droppedMappingError++;
       this.counts.lastMappingError ??= messageOf(error);
     }
+  }
+
+  /** The oldest stamp of the flood aggregates not yet emitted (SpanFloodGuard.oldestPendingStamp). */
+  get oldestPendingFloodStamp(): number {
+    return this.#flood.oldestPendingStamp;
   }
 
   /** Emits the flood aggregates still open (at the end of input or shutdown). */

@@ -85,7 +85,7 @@ import {
   SpanBatcher,
   type SpanBatcherOptions,
 } from './span-batcher.ts';
-import { kDefaultUnansweredSpansPerSecond } from './span-flood.ts';
+import { FloodCheckpointHold, kDefaultUnansweredSpansPerSecond } from './span-flood.ts';
 import { kDefaultLocalNetworks, type PairData, SpanMapper } from './span-mapper.ts';
 import {
   CappedRequestEncoder,
@@ -260,11 +260,16 @@ export interface OtelExporter extends PairSink {
   whenRoom(): Promise<void>;
   /**
    * For `run`'s checkpoints: closes the request being built (its spans are then numbered in the
-   * queue) and returns how many spans were accepted so far. Once settledThrough reaches it, every
-   * span of the pairs given before this call was exported or counted (failed, dropped).
+   * queue) and returns how many spans were accepted so far, + 0.5 while an `unanswered flood`
+   * aggregate is pending (span-flood.ts FloodCheckpointHold). Once settledThrough reaches it,
+   * every span of the pairs given before this call was exported or counted (failed, dropped),
+   * the aggregates counting them included.
    */
   checkpointMark(): number;
-  /** Spans 1..settledThrough, in the order accepted, are all exported or counted failed (span-batcher.ts). */
+  /**
+   * Spans 1..settledThrough, in the order accepted, are all exported or counted failed
+   * (span-batcher.ts), held back to the stamp of the oldest flood aggregate not yet settled.
+   */
   readonly settledThrough: number;
   /** 'failing' from a failed span export request until one succeeds. */
   readonly exportState: ExportState;
@@ -733,7 +738,10 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       local === null ? (span) => consoleSpans?.offer(span) : (span) => local.add(span),
       wirespanMetrics === null ? null : (metric) => wirespanMetrics.record(metric),
       options.kubernetes?.table ?? null,
+      queue === null ? null : () => queue.counters.accepted,
     );
+    // The checkpoint waits for pending flood aggregates (their pairs are in no span yet).
+    const floodHold = queue === null ? null : new FloodCheckpointHold(() => builder.oldestPendingFloodStamp);
     /** The request being built goes out scheduledDelayMillis after its first span at the latest (OTEL_BSP_SCHEDULE_DELAY). */
     const scheduleClose = (): void => {
       if (closeTimer !== null || local === null || local.open === 0) return;
@@ -908,10 +916,12 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       },
       checkpointMark(): number {
         local?.close();
-        return queue?.counters.accepted ?? 0;
+        const accepted = queue?.counters.accepted ?? 0;
+        return floodHold?.mark(accepted) ?? accepted;
       },
       get settledThrough(): number {
-        return queue?.settledThrough ?? 0;
+        if (queue === null || floodHold === null) return 0;
+        return floodHold.settledThrough(queue.settledThrough, queue.counters.accepted + (local?.open ?? 0));
       },
       get exportState(): ExportState {
         return queue?.state ?? 'ok';

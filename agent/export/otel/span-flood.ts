@@ -34,6 +34,13 @@
  * intervals per protocol. A slot is closed (its aggregate emitted) when its interval leaves the
  * open window (checked from the LRU tail, amortised O(1)), when it is evicted to make room, or at
  * flush().
+ *
+ * Checkpoints (`run`): the pairs counted into a pending aggregate are in no span yet, so a
+ * checkpoint past their records would lose them on a SIGKILL. Each aggregate is stamped when it
+ * gets its first pair (the exporter's accepted span count, `stamp`), and FloodCheckpointHold
+ * keeps the exporter's settled mark at the oldest pending stamp until that aggregate's span is
+ * settled: the checkpoint lags by the open window during a flood, and a restart sends again what
+ * came after it instead of losing the counted pairs.
  */
 import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
@@ -67,6 +74,11 @@ export interface SpanFloodOptions {
    * 30 s timeout); a later pair counts in the oldest open interval.
    */
   lateSeconds?: number;
+  /**
+   * Called once per aggregate, with its first pair: a number kept with it until it is emitted
+   * (the exporter's accepted span count, see oldestPendingStamp). Default: none (0).
+   */
+  stamp?: (() => number) | null;
 }
 
 /**
@@ -123,8 +135,12 @@ export class SpanFloodGuard {
   readonly #totalAdmitted: Uint32Array;
   readonly #totalOverflow: Uint32Array;
   readonly #totalFirstPair: (PairData | null)[];
+  readonly #totalStamp: Float64Array;
   readonly #capacity: number;
   readonly #onAggregate: (aggregate: FloodAggregate) => void;
+  readonly #stampNow: (() => number) | null;
+  /** Aggregates counting at least one pair, not yet emitted (slots and ring entries). */
+  #pending = 0;
   readonly #protocols: string[] = [];
 
   // Slot fields (index = slot).
@@ -135,6 +151,7 @@ export class SpanFloodGuard {
   readonly #admitted: Uint32Array;
   readonly #overflow: Uint32Array;
   readonly #firstPair: (PairData | null)[];
+  readonly #stamp: Float64Array;
   readonly #protocolName: string[];
   readonly #transport: Uint8Array;
   // Hash chains and the LRU list.
@@ -172,11 +189,13 @@ export class SpanFloodGuard {
     this.#totalAdmitted = new Uint32Array(totals);
     this.#totalOverflow = new Uint32Array(totals);
     this.#totalFirstPair = new Array<PairData | null>(totals).fill(null);
+    this.#totalStamp = new Float64Array(totals);
     const capacity = options.maxSources ?? kDefaultMaxSources;
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new Error(`maxSources must be >= 1, got ${capacity}`);
     this.#capacity = capacity;
     this.#onAggregate = onAggregate;
+    this.#stampNow = options.stamp ?? null;
     this.#version = new Uint8Array(capacity);
     this.#protocol = new Uint8Array(capacity);
     this.#address = new Int32Array(capacity * 4);
@@ -184,6 +203,7 @@ export class SpanFloodGuard {
     this.#admitted = new Uint32Array(capacity);
     this.#overflow = new Uint32Array(capacity);
     this.#firstPair = new Array<PairData | null>(capacity).fill(null);
+    this.#stamp = new Float64Array(capacity);
     this.#protocolName = new Array<string>(capacity).fill('');
     this.#transport = new Uint8Array(capacity);
     let buckets = 1;
@@ -198,6 +218,24 @@ export class SpanFloodGuard {
   /** (source, interval) slots tracked now. */
   get sources(): number {
     return this.#used;
+  }
+
+  /**
+   * The smallest stamp of the aggregates not yet emitted (Infinity: none). Stamps are taken as
+   * aggregates start, so this is the oldest one's; it scans the slots, for a caller that asks a
+   * few times a second (never per pair).
+   */
+  get oldestPendingStamp(): number {
+    if (this.#pending === 0) return Number.POSITIVE_INFINITY;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (let slot = this.#tail; slot >= 0; slot = this.#prev[slot]!) {
+      if (this.#overflow[slot]! > 0 && this.#stamp[slot]! < oldest) oldest = this.#stamp[slot]!;
+    }
+    for (let entry = 0; entry < this.#totalOverflow.length; entry++) {
+      if (this.#totalOverflow[entry]! > 0 && this.#totalStamp[entry]! < oldest)
+        oldest = this.#totalStamp[entry]!;
+    }
+    return oldest;
   }
 
   /**
@@ -225,6 +263,8 @@ export class SpanFloodGuard {
       this.#firstPair[slot] = pair;
       this.#protocolName[slot] = pair.protocol;
       this.#transport[slot] = pair.transport;
+      this.#stamp[slot] = this.#stampNow?.() ?? 0;
+      this.#pending++;
     }
     this.#overflow[slot]!++;
     this.aggregated++;
@@ -260,7 +300,11 @@ export class SpanFloodGuard {
       this.#totalAdmitted[entry]!++;
       return true;
     }
-    if (this.#totalOverflow[entry]! === 0) this.#totalFirstPair[entry] = pair;
+    if (this.#totalOverflow[entry]! === 0) {
+      this.#totalFirstPair[entry] = pair;
+      this.#totalStamp[entry] = this.#stampNow?.() ?? 0;
+      this.#pending++;
+    }
     this.#totalOverflow[entry]!++;
     this.aggregated++;
     return false;
@@ -274,6 +318,7 @@ export class SpanFloodGuard {
     this.#totalAdmitted[entry] = 0;
     if (count === 0) return;
     this.#totalOverflow[entry] = 0;
+    this.#pending--;
     const firstPair = this.#totalFirstPair[entry]!;
     this.#totalFirstPair[entry] = null;
     const transport = firstPair.transport;
@@ -442,6 +487,7 @@ export class SpanFloodGuard {
     const count = this.#overflow[slot]!;
     if (count === 0) return;
     this.#overflow[slot] = 0;
+    this.#pending--;
     const firstPair = this.#firstPair[slot]!;
     this.#firstPair[slot] = null;
     const version = this.#version[slot]!;
@@ -465,6 +511,76 @@ export class SpanFloodGuard {
       [ATTR_ERROR_TYPE]: 'unanswered_flood',
     };
     this.#send(this.#intervalOf[slot]!, firstPair, count, attributes);
+  }
+}
+
+/** Closed aggregates remembered until settled; beyond, the newest are merged (held a little longer). */
+const kMaxClosedHolds = 64;
+
+/**
+ * `run`'s checkpoint mark held back by pending flood aggregates (see the file comment). Spans are
+ * numbered by the exporter's accepted count (span-batcher.ts's settled prefix) and each aggregate
+ * is stamped with that count when its first pair arrived:
+ * - mark(): a checkpoint candidate noted while an aggregate is pending gets the accepted count
+ *   + 0.5 (its own pairs' spans are all accepted, the aggregate's is still to come), so it waits
+ *   for the hold; one noted before the aggregate started has at most its stamp;
+ * - settledThrough(): the settled prefix, but at most the oldest pending stamp; when aggregates
+ *   have closed, at most their oldest stamp until every span offered by then (theirs among them)
+ *   is settled.
+ * Stamps only grow (accepted only grows), so the value only moves forward. Reads the guard only
+ * when asked (a few times a second), nothing per pair.
+ */
+export class FloodCheckpointHold {
+  readonly #oldestPending: () => number;
+  /** The oldest pending stamp at the last look (Infinity: none). */
+  #pending = Number.POSITIVE_INFINITY;
+  /**
+   * Aggregates closed since, oldest first: held at `#closedStamp` until the settled prefix
+   * reaches `#closedThrough` (the spans offered when their closing was seen). Both only grow.
+   */
+  readonly #closedThrough: number[] = [];
+  readonly #closedStamp: number[] = [];
+
+  /** `oldestPending`: SpanFloodGuard's oldestPendingStamp. */
+  constructor(oldestPending: () => number) {
+    this.#oldestPending = oldestPending;
+  }
+
+  /** The checkpoint mark for a candidate noted now; `accepted`: spans accepted so far (all offered). */
+  mark(accepted: number): number {
+    this.#look(accepted);
+    return this.#pending === Number.POSITIVE_INFINITY ? accepted : accepted + 0.5;
+  }
+
+  /**
+   * `settled` (the queue's settled prefix) held back by the aggregates; `offered`: spans accepted
+   * or in the request being built (an aggregate closed by now has its span among them).
+   */
+  settledThrough(settled: number, offered: number): number {
+    this.#look(offered);
+    const through = this.#closedThrough;
+    let settledCount = 0;
+    while (settledCount < through.length && through[settledCount]! <= settled) settledCount++;
+    if (settledCount > 0) {
+      through.splice(0, settledCount);
+      this.#closedStamp.splice(0, settledCount);
+    }
+    return Math.min(settled, this.#pending, this.#closedStamp[0] ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Notes the aggregates that closed since the last look: the oldest pending stamp moved on. */
+  #look(offered: number): void {
+    const pending = this.#oldestPending();
+    if (pending > this.#pending) {
+      const last = this.#closedThrough.length - 1;
+      // Merged into the newest entry: its (older) stamp now holds until these are settled too.
+      if (last + 1 === kMaxClosedHolds) this.#closedThrough[last] = offered;
+      else {
+        this.#closedThrough.push(offered);
+        this.#closedStamp.push(this.#pending);
+      }
+    }
+    this.#pending = pending;
   }
 }
 
