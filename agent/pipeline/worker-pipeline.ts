@@ -33,7 +33,9 @@ import {
  * Young generation of each worker's heap. Floods make short-lived pairs by the million (every
  * eviction is one); with V8's default young generation (tens of MiB per isolate, sized for
  * throughput) a 1 M-query DNS flood reached 633 MiB RSS with two workers, 419 MiB with this,
- * at the same speed on normal captures (measured with npm run bench -- --hostile).
+ * at the same speed on normal captures (measured with npm run bench -- --hostile). Under
+ * `run` the restart's process-wide `--max-semi-space-size=4` (cli/restart-settings.mjs) decides
+ * instead: the agent row's workers made 85 scavenges each with this at 12, 24 or 36.
  */
 const kWorkerYoungGenerationMb = 12;
 const kDefaultSlots = 16;
