@@ -1,7 +1,13 @@
 /** The `--config FILE` of `wirespan run`: a YAML mapping of flag names (generated protocol flags included) to values. */
 import fs from 'node:fs';
-import YAML from 'yaml';
+import module from 'node:module';
 import { optionContext, UsageError } from './option-checks.ts';
+
+/**
+ * The YAML parser is loaded only when a --config is given: its ~70 modules were a sixth of every
+ * start-up. yargs calls the config parser synchronously, hence require() (the package's Node build).
+ */
+const require = module.createRequire(import.meta.url);
 
 /**
  * `--config FILE`: YAML whose keys are the flags (precedence: flags > WIRESPAN_* env > file >
@@ -16,6 +22,7 @@ export function loadConfigFile(file: string): Record<string, unknown> {
       `cannot read --config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
+  const YAML: typeof import('yaml') = require('yaml');
   let parsed: unknown;
   try {
     parsed = YAML.parse(text);

@@ -5,7 +5,8 @@
  * They listen on --health-host (default 0.0.0.0: kubelet probes reach a hostNetwork pod on the
  * node's address) and say nothing but ok/ready/not ready and why.
  */
-import http from 'node:http';
+import type http from 'node:http';
+import { createServer } from '../shared/node-http.ts';
 
 export interface Readiness {
   /** null when ready, else why not. */
@@ -13,7 +14,7 @@ export interface Readiness {
 }
 
 export function startHealthServer(host: string, port: number, readiness: Readiness): Promise<http.Server> {
-  const server = http.createServer((request, response) => {
+  const server = createServer((request, response) => {
     // Read-only endpoints: anything but GET and HEAD (Node sends no body for HEAD) is refused.
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response

@@ -1,8 +1,10 @@
 /**
  * Start-up cost: a replay that exports nothing must not load the OpenTelemetry SDK and gRPC
  * (they were ~40 % of every start-up), and a command loads only its own command module (`run`'s
- * tail, health server and node:http are not a replay's). A module hook in the child lists what
- * it loads.
+ * tail, health server and node:http are not a replay's). Exporting loads the SDK pieces it uses,
+ * not NodeSDK's every exporter; the YAML parser loads for --config only, Node's bundled undici
+ * (behind node:http's ES module facade) not at all. A module hook in the child lists what it
+ * loads, followed by Node's internal modules (process.moduleLoadList).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -19,19 +21,27 @@ import net from 'node:net';
 import module from 'node:module';
 const loaded = [];
 module.registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
-process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST, loaded.join('\\n')));
+process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST, [...loaded, ...process.moduleLoadList].join('\\n')));
 `;
 
 /** The package directories under node_modules that `replay <args>` loads. */
 function packagesLoaded(args: string[]): Set<string> {
+  return packagesOf(modulesLoaded(['replay', ...args], 0));
+}
+
+function packagesOf(urls: string[]): Set<string> {
   return new Set(
-    modulesLoaded(['replay', ...args], 0)
+    urls
       .map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1])
       .filter((name) => name !== undefined),
   );
 }
 
-/** The URLs of every module `wirespan <args>` loads (it must exit with `status`). */
+const demo = 'test/fixtures/demo.pcap';
+const loadsUndici = (loaded: string[]): boolean =>
+  loaded.some((name) => name.includes('internal/deps/undici'));
+
+/** The URLs of every module `wirespan <args>` loads, then Node's internal ones (it must exit with `status`). */
 function modulesLoaded(args: string[], status: number): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-imports-'));
   try {
@@ -60,7 +70,6 @@ async function freePort(): Promise<number> {
 }
 
 test('replay without --otlp or --prometheus-port loads neither the OpenTelemetry SDK nor gRPC', async () => {
-  const demo = 'test/fixtures/demo.pcap';
   const plain = packagesLoaded([demo, '--output', 'none', '--workers', '0']);
   const sdk = [...plain].filter((p) => p.startsWith('@grpc/') || /^@opentelemetry\/(sdk|exporter)/.test(p));
   assert.deepEqual(sdk, []);
@@ -82,4 +91,39 @@ test('each command loads its own command module only', () => {
   // `run` on a missing directory stops at once (exit 1), after loading its module.
   const run = ours(modulesLoaded(['run', '--watch', path.join(os.tmpdir(), 'wirespan-no-such-dir')], 1));
   assert.ok(run.includes('agent/cli/run-command.ts'), run.join(' '));
+});
+
+test('exporting loads the SDK pieces it uses: not NodeSDK, the console span exporter, Prometheus or undici', async () => {
+  // Nothing listens: the export fails (exit 1) after the exporter was made.
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  const loaded = modulesLoaded(['replay', demo, '--output', 'none', '--workers', '0', '--otlp', otlp], 1);
+  const packages = packagesOf(loaded);
+  assert.ok(
+    packages.has('@grpc/grpc-js') && packages.has('@opentelemetry/sdk-metrics'),
+    [...packages].join(' '),
+  );
+  for (const unused of [
+    '@opentelemetry/sdk-node',
+    '@opentelemetry/sdk-trace',
+    '@opentelemetry/exporter-prometheus',
+    'yaml',
+  ])
+    assert.ok(!packages.has(unused), `loaded ${unused}`);
+  assert.ok(!loadsUndici(loaded), 'loaded undici');
+});
+
+test('run loads the YAML parser for --config only, and not undici (the health server takes node:http without its facade)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-imports-config-'));
+  try {
+    // A missing watch directory stops `run` at once (exit 1), after its modules and the config loaded.
+    const missing = path.join(dir, 'no-such-dir');
+    const plain = modulesLoaded(['run', '--watch', missing], 1);
+    assert.ok(!packagesOf(plain).has('yaml'), 'loaded yaml without --config');
+    assert.ok(!loadsUndici(plain), 'loaded undici');
+    const config = path.join(dir, 'wirespan.yaml');
+    fs.writeFileSync(config, `watch: [${JSON.stringify(missing)}]\n`);
+    assert.ok(packagesOf(modulesLoaded(['run', '--config', config], 1)).has('yaml'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,7 +10,7 @@
  * not serve both. The names are given their suffix before serialising (kUnitSuffixes), so both
  * paths give the same series.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { diag } from '@opentelemetry/api';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import {
@@ -19,6 +19,7 @@ import {
   MetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { createServer } from '../../shared/node-http.ts';
 
 /**
  * Unit suffixes of the compatibility spec for the units wirespan uses; units in braces
@@ -63,7 +64,7 @@ export class PrometheusEndpoint extends MetricReader {
     super({ metricProducers });
     this.port = port;
     this.#host = host;
-    this.#server = http.createServer((request, response) => this.#handle(request, response));
+    this.#server = createServer((request, response) => this.#handle(request, response));
   }
 
   /** Starts listening; rejects (EADDRINUSE, ...) with the port in the message. */

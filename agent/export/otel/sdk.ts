@@ -1,7 +1,7 @@
 /**
- * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK (NodeSDK owns the
- * lifecycle, the MeterProvider with its metric readers and views, the diag logger from
- * OTEL_LOG_LEVEL and OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
+ * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK as NodeSDK would for
+ * these settings, without loading it (the MeterProvider with its metric readers and views, the
+ * diag logger from OTEL_LOG_LEVEL, OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
  * span and encodes it into the OTLP request being built, as the workers do (offerEncoded()).
  *
  * Exporters as the SDK environment variables choose them (exporter-env.ts): traces otlp,
@@ -25,13 +25,28 @@
  * Everything the Tracer would have checked (attribute types, value length limit) is produced
  * valid here.
  *
- * One exporter per process: NodeSDK registers the global MeterProvider (and context manager,
- * logger provider) and the API allows one of each; shutdown() releases them so a later exporter
+ * One exporter per process: the MeterProvider is registered globally and the API allows one;
+ * shutdown() releases it so a later exporter
  * (a test, a restart) can register again.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { type Attributes, context, diag, logs, metrics, propagation, trace } from '@opentelemetry/api';
-import { ExportResultCode, getBooleanFromEnv, getNumberFromEnv } from '@opentelemetry/core';
+import {
+  type Attributes,
+  context,
+  DiagConsoleLogger,
+  diag,
+  logs,
+  metrics,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import {
+  diagLogLevelFromString,
+  ExportResultCode,
+  getBooleanFromEnv,
+  getNumberFromEnv,
+  getStringFromEnv,
+} from '@opentelemetry/core';
 import type { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
 import {
   type AggregationOption,
@@ -44,8 +59,6 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ConsoleSpanExporter } from '@opentelemetry/sdk-trace';
 import type { PairSink } from '../../correlate/pair.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { KubernetesMetadata } from '../../enrich/kubernetes/metadata.ts';
@@ -72,7 +85,6 @@ import { otlpEndpoint, otlpProtocolFromEnv } from './otlp-transport.ts';
 import { type IgnoreRules, kNoIgnoreRules, PairIgnore } from './pair-ignore.ts';
 import { kScope } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig, protocolFlags } from './pair-span-builder.ts';
-import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { RequestBatcher, type RequestExporter } from './request-batcher.ts';
 import { RequestBufferPool } from './request-buffers.ts';
 import { detectBaseResource, sharedAttributes } from './resource.ts';
@@ -537,7 +549,9 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     // OTEL_TRACES_EXPORTER=console prints span objects: its own queue of them (span-batcher.ts;
     // the workers then post pairs: spanConfig null).
     const consoleSpans =
-      tracesExporter === 'console' ? new SpanBatcher(new ConsoleSpanExporter(), batchOptions) : null;
+      tracesExporter === 'console'
+        ? new SpanBatcher(new (await import('@opentelemetry/sdk-trace')).ConsoleSpanExporter(), batchOptions)
+        : null;
     // OTLP: encoded requests, this thread's (emit()) and the workers' (offerEncoded()), in one
     // queue (request-batcher.ts) through the SDK's transport with a pass-through serializer.
     const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
@@ -629,8 +643,9 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       ...(metricExporter === null ? [] : [periodic(metricExporter)]),
       ...(metricsExporters.includes('console') ? [periodic(new ConsoleMetricExporter())] : []),
     ];
+    // Loaded only when asked for, as the console span exporter above.
     const prometheus = metricsExporters.includes('prometheus')
-      ? new PrometheusEndpoint(
+      ? new (await import('./prometheus-endpoint.ts')).PrometheusEndpoint(
           prometheusPort,
           prometheusHost,
           latency === null ? [] : [latency.producer(AggregationTemporality.CUMULATIVE)],
@@ -639,21 +654,25 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
     await prometheus?.listen();
     const readers = prometheus === null ? pushReaders : [...pushReaders, prometheus];
 
-    const sdk = new NodeSDK({
-      resource: base,
-      autoDetectResources: false,
-      metricReaders: readers,
-      views: latency === null ? exponentialLatencyViews() : [],
-      // Spans do not go through NodeSDK's TracerProvider (see the file comment).
-      spanProcessors: [],
-      logRecordProcessors: [],
-      instrumentations: [],
-      textMapPropagator: null,
-    });
-    sdk.start();
-    const meterProvider = readers.length === 0 ? null : metrics.getMeterProvider();
-    if (meterProvider !== null && !(meterProvider instanceof MeterProvider)) {
-      throw new Error('NodeSDK did not register its MeterProvider (another one is registered globally)');
+    // What NodeSDK did with these settings, without loading it (it loads the exporters of every
+    // signal and protocol, the instrumentation hooks and the YAML configuration: ~0.1-0.2 s of
+    // every start): the diagnostics logger from OTEL_LOG_LEVEL and the global MeterProvider.
+    // Spans do not go through a TracerProvider (see the file comment); no logs, context or propagation.
+    const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
+    if (logLevel !== undefined) {
+      diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+    }
+    const meterProvider =
+      readers.length === 0
+        ? null
+        : new MeterProvider({
+            resource: base,
+            views: latency === null ? exponentialLatencyViews() : [],
+            readers,
+            sdkMetricsEnabled: getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS'),
+          });
+    if (meterProvider !== null && !metrics.setGlobalMeterProvider(meterProvider)) {
+      throw new Error('cannot register the MeterProvider (another one is registered globally)');
     }
     if (meterProvider !== null)
       options.kubernetes?.observe(meterProvider.getMeter(kScope.name, kScope.version));
@@ -868,7 +887,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       }
       let metricsTimedOut = false;
       const stopped = await withDeadline(
-        sdk.shutdown().then(
+        (meterProvider?.shutdown() ?? Promise.resolve()).then(
           () => null,
           (error: unknown) => messageOf(error),
         ),
@@ -942,7 +961,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
   }
 }
 
-/** Unregisters what NodeSDK registered globally, so another exporter can start in this process. */
+/** Unregisters the globals (the MeterProvider, the diagnostics logger's users), so another exporter can start in this process. */
 function releaseGlobals(): void {
   metrics.disable();
   logs.disable();
