@@ -5,7 +5,10 @@
  * second; updates during a synchronous replay step redraw in place (synchronousUpdate).
  */
 import fs from 'node:fs';
-import cliProgress from 'cli-progress';
+import module from 'node:module';
+
+/** cli-progress is loaded only for a bar (its ~20 modules were in every start: `run` included). */
+const require = module.createRequire(import.meta.url);
 
 export interface ProgressState {
   /** Bytes of the input files read so far (file bytes, headers included). */
@@ -48,6 +51,7 @@ export function createProgress(
   if (!stream.isTTY && !force) return null;
   const total = Math.max(1, totalBytes(files));
   const started = performance.now();
+  const cliProgress: typeof import('cli-progress') = require('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       stream,

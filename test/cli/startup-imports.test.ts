@@ -71,6 +71,8 @@ async function freePort(): Promise<number> {
 
 test('replay without --otlp or --prometheus-port loads neither the OpenTelemetry SDK nor gRPC', async () => {
   const plain = packagesLoaded([demo, '--output', 'none', '--workers', '0']);
+  assert.ok(!plain.has('cli-progress'), 'a progress bar without a TTY or --progress');
+  assert.ok(packagesLoaded([demo, '--output', 'none', '--workers', '0', '--progress']).has('cli-progress'));
   const sdk = [...plain].filter((p) => p.startsWith('@grpc/') || /^@opentelemetry\/(sdk|exporter)/.test(p));
   assert.deepEqual(sdk, []);
   // The hook sees the exporter's packages when export is asked for (the check above can fail).
@@ -119,6 +121,7 @@ test('run loads the YAML parser for --config only, and not undici (the health se
     const missing = path.join(dir, 'no-such-dir');
     const plain = modulesLoaded(['run', '--watch', missing], 1);
     assert.ok(!packagesOf(plain).has('yaml'), 'loaded yaml without --config');
+    assert.ok(!packagesOf(plain).has('cli-progress'), 'loaded the progress bar');
     assert.ok(!loadsUndici(plain), 'loaded undici');
     const config = path.join(dir, 'wirespan.yaml');
     fs.writeFileSync(config, `watch: [${JSON.stringify(missing)}]\n`);
