@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import module from 'node:module';
+import { formatNumber } from '../shared/number-format.ts';
 
 /** cli-progress is loaded only for a bar (its ~20 modules were in every start: `run` included). */
 const require = module.createRequire(import.meta.url);
@@ -24,7 +25,6 @@ export interface Progress {
 }
 
 const mib = (bytes: number): string => (bytes / (1024 * 1024)).toFixed(1);
-const number = new Intl.NumberFormat('en-US');
 
 /** Total size of the files (unreadable ones count 0). */
 export function totalBytes(files: readonly string[]): number {
@@ -74,8 +74,8 @@ export function createProgress(
       const seconds = (performance.now() - started) / 1000;
       bar.update(Math.min(total, state.bytesRead), {
         read: mib(Math.min(total, state.bytesRead)),
-        rate: number.format(seconds > 0 ? Math.round(state.packets / seconds) : 0),
-        pairs: number.format(state.pairs),
+        rate: formatNumber(seconds > 0 ? Math.round(state.packets / seconds) : 0),
+        pairs: formatNumber(state.pairs),
       });
     },
     stop(): void {

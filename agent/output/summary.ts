@@ -3,6 +3,7 @@ import type { CaptureStatistics } from '../capture/pcapng.ts';
 import type { CaptureLossCountsData } from '../correlate/capture-loss/observer.ts';
 import type { PairCounts } from '../correlate/correlator.ts';
 import type { LatencyReport } from '../report/latency-summary.ts';
+import { formatNumber } from '../shared/number-format.ts';
 
 /** What a replay did, whichever pipeline mode ran it. */
 export interface RunSummary {
@@ -27,8 +28,6 @@ export interface RunSummary {
   spans?: { exported: number; dropped: number; failed: number };
 }
 
-const number = new Intl.NumberFormat('en-US');
-
 export function formatSummary(run: RunSummary, ignoredFiles: number, errors: string[]): string {
   const seconds = Number(run.elapsedNanos) / 1e9;
   const rate = seconds > 0 ? Math.round(run.packets / seconds) : 0;
@@ -36,15 +35,15 @@ export function formatSummary(run: RunSummary, ignoredFiles: number, errors: str
   const mode = run.workers === 0 ? 'one thread' : `${run.workers} workers`;
   const lines = [
     `wirespan: ${run.files.length} files (${readable} read to the end${ignoredFiles ? `, ${ignoredFiles} non-capture files ignored` : ''}), ` +
-      `${number.format(run.packets)} packets (${number.format(run.decoded)} decoded to TCP/UDP), ` +
-      `${number.format(run.bytes)} bytes in ${seconds.toFixed(3)} s (${number.format(rate)} packets/s, ${mode})`,
+      `${formatNumber(run.packets)} packets (${formatNumber(run.decoded)} decoded to TCP/UDP), ` +
+      `${formatNumber(run.bytes)} bytes in ${seconds.toFixed(3)} s (${formatNumber(rate)} packets/s, ${mode})`,
   ];
   const skips = Object.entries(run.skips).sort((a, b) => (a[0] < b[0] ? -1 : 1));
   if (skips.length > 0)
-    lines.push(`  skipped: ${skips.map(([reason, n]) => `${reason}=${number.format(n)}`).join(' ')}`);
+    lines.push(`  skipped: ${skips.map(([reason, n]) => `${reason}=${formatNumber(n)}`).join(' ')}`);
   const pairs: string[] = [];
   for (const [protocol, counts] of Object.entries(run.pairs)) {
-    let text = `${protocol} matched=${number.format(counts.matched)} unanswered=${number.format(counts.unanswered)}`;
+    let text = `${protocol} matched=${formatNumber(counts.matched)} unanswered=${formatNumber(counts.unanswered)}`;
     const reasons = Object.entries(counts.unansweredBy).sort((a, b) => (a[0] < b[0] ? -1 : 1));
     if (reasons.length > 0) text += ` (${reasons.map(([reason, n]) => `${reason}=${n}`).join(' ')})`;
     pairs.push(text);
@@ -66,7 +65,7 @@ export function formatSummary(run: RunSummary, ignoredFiles: number, errors: str
   if (run.spans) {
     const { exported, dropped, failed } = run.spans;
     lines.push(
-      `  spans: exported=${number.format(exported)} dropped=${number.format(dropped)} failed=${number.format(failed)}`,
+      `  spans: exported=${formatNumber(exported)} dropped=${formatNumber(dropped)} failed=${formatNumber(failed)}`,
     );
   }
   for (const error of errors) lines.push(`  error: ${error}`);
@@ -136,9 +135,9 @@ export function formatCaptureLoss(loss: CaptureLossCountsData): string {
   const bytes = lossRatio(loss.missingBytes, loss.observedBytes);
   const segments = lossRatio(loss.missingSegments, loss.observedSegments);
   return (
-    `capture loss: ${percent(bytes)} of TCP bytes (${number.format(loss.missingBytes)} missing, ` +
-    `${number.format(loss.observedBytes)} seen), ${percent(segments)} of segments ` +
-    `(~${number.format(loss.missingSegments)} missing, ${number.format(loss.observedSegments)} seen)`
+    `capture loss: ${percent(bytes)} of TCP bytes (${formatNumber(loss.missingBytes)} missing, ` +
+    `${formatNumber(loss.observedBytes)} seen), ${percent(segments)} of segments ` +
+    `(~${formatNumber(loss.missingSegments)} missing, ${formatNumber(loss.observedSegments)} seen)`
   );
 }
 
@@ -168,7 +167,7 @@ function captureStatisticsJson(stats: CaptureStatistics): Record<string, number>
 function formatCaptureStatistics(file: string, stats: CaptureStatistics): string {
   const counts = Object.entries(captureStatisticsJson(stats))
     .filter(([name]) => name !== 'interfaces')
-    .map(([name, n]) => `${name}=${number.format(n)}`);
+    .map(([name, n]) => `${name}=${formatNumber(n)}`);
   return `capture drops stated by ${file} (pcapng statistics, cumulative since its capture started): ${counts.length > 0 ? counts.join(' ') : 'no counts'}`;
 }
 

@@ -30,6 +30,7 @@ import { Outcome } from '../correlate/pair.ts';
 import { descriptorOf, labelOf, type ProtocolRegistry } from '../correlate/protocol.ts';
 import { matcherRegistry } from '../correlate/registry.ts';
 import { formatIp } from '../decode/format.ts';
+import { formatNumber } from '../shared/number-format.ts';
 
 /** Latencies a recorder keeps as plain numbers before it switches to a histogram. */
 export const kExactValues = 64;
@@ -511,8 +512,6 @@ function millis(nanos: number | null): string {
   return nanos === null ? '-' : (nanos / 1e6).toFixed(3);
 }
 
-const number = new Intl.NumberFormat('en-US');
-
 /** The human table printed after the summary lines (protocols by their labels). */
 export function formatLatencyReport(
   report: LatencyReport,
@@ -522,9 +521,9 @@ export function formatLatencyReport(
   const header = ['', 'requests', 'unanswered', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
   const cells = (name: string, r: LatencyRow): string[] => [
     name,
-    number.format(r.requests),
-    number.format(r.unanswered),
-    number.format(r.errors),
+    formatNumber(r.requests),
+    formatNumber(r.unanswered),
+    formatNumber(r.errors),
     millis(r.p50_ns),
     millis(r.p90_ns),
     millis(r.p99_ns),
@@ -533,7 +532,7 @@ export function formatLatencyReport(
   const sections: [string, string[][]][] = [
     ['latency by protocol', report.protocols.map((r) => cells(labelOf(registry, r.protocol), r))],
     [
-      `top ${report.top} servers by requests (of ${number.format(report.servers_total)})`,
+      `top ${report.top} servers by requests (of ${formatNumber(report.servers_total)})`,
       report.servers_by_requests.map((r) =>
         cells(`${labelOf(registry, r.protocol)} ${serverName(r.server!)}`, r),
       ),

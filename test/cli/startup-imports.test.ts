@@ -4,7 +4,8 @@
  * tail, health server and node:http are not a replay's). Exporting loads the SDK pieces it uses,
  * not NodeSDK's every exporter; the YAML parser loads for --config only, Node's bundled undici
  * (behind node:http's ES module facade) not at all. A module hook in the child lists what it
- * loads, followed by Node's internal modules (process.moduleLoadList).
+ * loads, followed by Node's internal modules (process.moduleLoadList) and how many
+ * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,7 +22,10 @@ import net from 'node:net';
 import module from 'node:module';
 const loaded = [];
 module.registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
-process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST, [...loaded, ...process.moduleLoadList].join('\\n')));
+let numberFormats = 0;
+const NumberFormat = Intl.NumberFormat;
+Intl.NumberFormat = function (...args) { numberFormats++; return new NumberFormat(...args); };
+process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST, [...loaded, ...process.moduleLoadList, 'Intl.NumberFormat ' + numberFormats].join('\\n')));
 `;
 
 /** The package directories under node_modules that `replay <args>` loads. */
@@ -129,4 +133,14 @@ test('run loads the YAML parser for --config only, and not undici (the health se
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('no Intl.NumberFormat (ICU data, ~20-40 ms) at start: only when a summary prints numbers', () => {
+  const numberFormats = (loaded: string[]) => Number(loaded.at(-1)?.replace('Intl.NumberFormat ', ''));
+  // A missing watch directory: run stops after loading its modules (the summaries' included).
+  assert.equal(
+    numberFormats(modulesLoaded(['run', '--watch', path.join(os.tmpdir(), 'wirespan-no-such-dir')], 1)),
+    0,
+  );
+  assert.equal(numberFormats(modulesLoaded(['replay', demo, '--output', 'none', '--workers', '0'], 0)), 1);
 });
