@@ -340,7 +340,10 @@ describe('what the image runs', { skip: npm ? false : 'npm is not on PATH' }, ()
       for (const [where] of devOnly) {
         assert.ok(!fs.existsSync(path.join(dir, where)), `dev-only ${where} is not installed`);
       }
-      assert.ok(fs.existsSync(path.join(dir, 'node_modules/@opentelemetry/sdk-node')), 'production ones are');
+      assert.ok(
+        fs.existsSync(path.join(dir, 'node_modules/@opentelemetry/sdk-metrics')),
+        'production ones are',
+      );
       fs.cpSync(path.join(repoRoot, 'agent'), path.join(dir, 'agent'), { recursive: true });
       const cli = path.join(dir, 'agent/cli/main.mjs');
       const help = run(process.execPath, [cli, 'run', '--help'], { cwd: dir });

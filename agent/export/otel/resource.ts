@@ -2,11 +2,11 @@
  * Resources: wirespan's own (the agent's metrics) and one per observed service (the spans and
  * the latency histograms).
  *
- * The base is what NodeSDK would detect (same detectors, same `OTEL_NODE_RESOURCE_DETECTORS`
- * names, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` through the env detector) over the
- * SDK default resource, with `service.name=wirespan` unless the environment names the agent.
- * It is computed here and handed to NodeSDK (with its own detection off) because the span path
- * needs the same base for the per-service resources and NodeSDK keeps its resource private.
+ * The base is what NodeSDK (sdk-node, not used: docs/architecture.md says why) would detect
+ * (same detectors, same `OTEL_NODE_RESOURCE_DETECTORS` names, `OTEL_RESOURCE_ATTRIBUTES` and
+ * `OTEL_SERVICE_NAME` through the env detector) over the SDK default resource, with
+ * `service.name=wirespan` unless the environment names the agent. The MeterProvider and the
+ * span path's per-service resources share it.
  *
  * wirespan's own resource is stable across restarts, so a restart does not start new Prometheus
  * series: by default no `service.instance.id` detector (a random UUID per start) and no
