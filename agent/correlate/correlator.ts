@@ -64,6 +64,12 @@ export class Correlator {
   /** By protocol id (registry index). */
   readonly #timeoutById: Float64Array;
   readonly #countsById: PairCounts[] = [];
+  /**
+   * Records read again after a restart to rebuild the requests pending at the checkpoint
+   * (`run`, tail.ts): the pairs they finish were passed on before the restart, so while quiet
+   * no pair is counted or passed on; the matchers' state is built as usual.
+   */
+  quiet = false;
 
   constructor(
     options: CorrelateOptions,
@@ -128,6 +134,7 @@ export class Correlator {
   }
 
   #count(pair: Pair, sink: PairSink): void {
+    if (this.quiet) return;
     let counts = this.#countsById[pair.protocolId] ?? this.counts.get(pair.protocol);
     if (!counts) {
       counts = { matched: 0, unanswered: 0, unansweredBy: {} };

@@ -20,18 +20,30 @@ export interface FileMark {
   mtimeMs: number;
 }
 
+/** A record boundary in a capture file. */
+export interface FilePosition {
+  path: string;
+  dev: number;
+  ino: number;
+  offset: number;
+}
+
 export interface DirectoryCheckpoint {
   dir: string;
   /** Files read to their end (or given up) that are still in the directory. */
   done: FileMark[];
   /** The file being read: every record before `offset` has been processed. */
-  current: {
-    path: string;
-    dev: number;
-    ino: number;
-    offset: number;
-    lastCapture: { seconds: number; nanos: number } | null;
-  } | null;
+  current:
+    | (FilePosition & {
+        lastCapture: { seconds: number; nanos: number } | null;
+      })
+    | null;
+  /**
+   * Where every request still pending at this checkpoint was read, or earlier (in `current` or
+   * in a `done` file before it): a restart reads the records from here up to the checkpoint
+   * again, quietly, so that those requests are pending again (tail.ts). Null or absent: none.
+   */
+  rebuildFrom?: FilePosition | null;
 }
 
 export interface Checkpoint {
@@ -192,6 +204,15 @@ export function checkpointProblem(value: unknown): string | null {
         (!isObject(last) || !isNumber(last.seconds) || !isNumber(last.nanos))
       ) {
         return `${at}.current.lastCapture: expected {seconds, nanos} or null`;
+      }
+    }
+    const rebuild = dir.rebuildFrom;
+    if (rebuild !== null && rebuild !== undefined) {
+      if (!isObject(rebuild) || typeof rebuild.path !== 'string') {
+        return `${at}.rebuildFrom: expected {path, dev, ino, offset} or null`;
+      }
+      for (const key of ['dev', 'ino', 'offset'] as const) {
+        if (!isCount(rebuild[key])) return `${at}.rebuildFrom.${key}: expected a non-negative integer`;
       }
     }
   }

@@ -47,6 +47,11 @@ export const kFlagEndOfInput = 4;
  * worker reads them (the reader needs the file's headers and pcapng interfaces) and drops them.
  */
 export const kFlagSkipRecords = 8;
+/**
+ * The chunk's records are read again to rebuild the requests pending at the checkpoint (`run`
+ * resuming, tail.ts): the worker correlates them quietly (RecordLoop.quiet).
+ */
+export const kFlagQuietRecords = 16;
 
 export const kHead = 0;
 export const kReleases = 1;

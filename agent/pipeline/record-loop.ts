@@ -45,6 +45,8 @@ export interface PacketConsumer {
   pending?: Correlator['pending'];
   skips?: SkipCounters;
   captureLoss?: Correlator['captureLoss'];
+  /** Correlator.quiet (a bare consumer has none: its packets are never read again). */
+  quiet?: boolean;
 }
 
 // Counts and times in typed arrays: epoch seconds and byte totals are no small integers, and
@@ -89,6 +91,7 @@ export class RecordLoop {
   readonly #skipOtherShards: boolean;
   readonly #shardIndex: number;
   readonly #shardCount: number;
+  #quiet = false;
 
   /** The loop of a correlator (of `shard`) whose pairs go to `sink`. */
   static correlating(
@@ -115,13 +118,29 @@ export class RecordLoop {
     this.#skipOtherShards = this.#shardCount > 1;
   }
 
+  /**
+   * Quiet: the records are read again after a restart to rebuild the requests pending at the
+   * checkpoint (tail.ts): they were counted, and their pairs passed on, before it. They are
+   * correlated as usual, but neither counted nor any pair they finish passed on.
+   */
+  get quiet(): boolean {
+    return this.#quiet;
+  }
+
+  set quiet(quiet: boolean) {
+    this.#quiet = quiet;
+    if (this.consumer.quiet !== undefined) this.consumer.quiet = quiet;
+  }
+
   /** Processes one record of file `fileId` (valid only during the call: the reader reuses it). */
   record(fileId: number, record: CaptureRecord): void {
     const counts = this.#counts;
     const seconds = record.seconds;
     const nanos = record.nanos;
-    counts[kPackets] = counts[kPackets]! + 1;
-    counts[kBytes] = counts[kBytes]! + record.capturedLength;
+    if (!this.#quiet) {
+      counts[kPackets] = counts[kPackets]! + 1;
+      counts[kBytes] = counts[kBytes]! + record.capturedLength;
+    }
     keepLatest(this.#newest, 0, seconds, nanos);
     if (this.#skipOtherShards) {
       const shard = rawFlowShard(
@@ -145,6 +164,7 @@ export class RecordLoop {
   }
 
   #countDecoded(seconds: number, nanos: number): void {
+    if (this.#quiet) return;
     this.#counts[kDecoded] = this.#counts[kDecoded]! + 1;
     if (!this.#trackDecoded) return;
     keepEarliest(this.#decodedRange, 0, seconds, nanos);

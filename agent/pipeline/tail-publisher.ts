@@ -6,13 +6,14 @@
  * full: that wait is the backpressure from the workers (and, through them, from the output
  * and the exporter) into reading.
  *
- * A range is split at slot size and at the restart offset (records below it are flagged
- * kFlagSkipRecords: processed before the restart). After each flush, `lastPublished` is the
+ * A range is split at slot size and at the restart offsets: records below `skipBelow` are
+ * flagged kFlagSkipRecords (processed before the restart), those below `quietBelow`
+ * kFlagQuietRecords (read again to rebuild the requests pending at the checkpoint). After each flush, `lastPublished` is the
  * sequence number of the newest chunk: the tail's checkpoint() at that moment is safe once
  * every worker has processed that chunk (see worker-pipeline.ts and run-command.ts).
  */
 import type { FileByteSource } from '../capture/byte-source.ts';
-import { kFlagFileEnd, kFlagFileStart, kFlagSkipRecords } from './layout.ts';
+import { kFlagFileEnd, kFlagFileStart, kFlagQuietRecords, kFlagSkipRecords } from './layout.ts';
 import type { RangeSink } from './tail.ts';
 import type { WorkerPipeline } from './worker-pipeline.ts';
 
@@ -23,6 +24,7 @@ interface RangeOp {
   from: number;
   to: number;
   skipBelow: number;
+  quietBelow: number;
   first: boolean;
   last: boolean;
 }
@@ -45,10 +47,11 @@ export class TailPublisher implements RangeSink {
     from: number,
     to: number,
     skipBelow: number,
+    quietBelow: number,
     first: boolean,
     last: boolean,
   ): void {
-    this.#queue.push({ fileId, path, source, from, to, skipBelow, first, last });
+    this.#queue.push({ fileId, path, source, from, to, skipBelow, quietBelow, first, last });
   }
 
   closeSource(source: FileByteSource): void {
@@ -83,6 +86,8 @@ export class TailPublisher implements RangeSink {
       let end = Math.min(to, position + slotBytes);
       const skip = position < op.skipBelow;
       if (skip) end = Math.min(end, op.skipBelow);
+      const quiet = !skip && position < op.quietBelow;
+      if (quiet) end = Math.min(end, op.quietBelow);
       const slot = await pipeline.acquire();
       if (slot < 0) return false;
       const length =
@@ -99,7 +104,8 @@ export class TailPublisher implements RangeSink {
       const flags =
         (op.first && position === op.from ? kFlagFileStart : 0) |
         (op.last && end === to ? kFlagFileEnd : 0) |
-        (skip ? kFlagSkipRecords : 0);
+        (skip ? kFlagSkipRecords : 0) |
+        (quiet ? kFlagQuietRecords : 0);
       pipeline.publish(slot, length, op.fileId, flags);
       position = end;
     } while (position < to);

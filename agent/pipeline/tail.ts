@@ -27,7 +27,7 @@ import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { type CaptureFileInfo, kProcessedSuffix, RotationDirectory } from '../capture/rotation.ts';
 import { SkipCounters } from '../shared/skips.ts';
-import type { DirectoryCheckpoint } from './checkpoint.ts';
+import type { DirectoryCheckpoint, FilePosition } from './checkpoint.ts';
 import { isLater, RecordLoop } from './record-loop.ts';
 
 export type OnDone = 'keep' | 'delete' | 'rename';
@@ -37,7 +37,9 @@ export interface RangeSink {
   /**
    * Bytes [from, to) of file `fileId`, read through `source` (positional reads: the tail's
    * reader is not disturbed). Records ending at or before `skipBelow` were processed before a
-   * restart. `first`: the file's first range; `last`: its last (the file is finished).
+   * restart; those ending at or before `quietBelow` are read again to rebuild the requests
+   * pending at the checkpoint (correlated quietly). `first`: the file's first range; `last`: its
+   * last (the file is finished).
    */
   range(
     fileId: number,
@@ -46,6 +48,7 @@ export interface RangeSink {
     from: number,
     to: number,
     skipBelow: number,
+    quietBelow: number,
     first: boolean,
     last: boolean,
   ): void;
@@ -61,6 +64,12 @@ export interface TailOptions {
   pollMillis: number;
   /** Records read between yields to the event loop (and to the exporter's backpressure). */
   recordsPerStep: number;
+  /**
+   * Seconds of capture time before a checkpoint in which a request still pending at it can have
+   * been read: the longest --timeout, plus 2 (expiry runs once per second of capture time). A
+   * checkpoint's rebuildFrom is a position before which every record is older than that.
+   */
+  pendingWindowSeconds: number;
 }
 
 /** What the tail read (decoding is counted by the RecordLoop, or the workers' loops). */
@@ -97,6 +106,13 @@ interface OpenFile {
   detached: boolean;
   /** With workers: the checkpoint offset resumed from (records before it are not processed again). */
   skipBelow: number;
+  /**
+   * Records ending at or before this offset are read again to rebuild the requests pending at
+   * the checkpoint: correlated quietly, not counted (0: none; Infinity: the whole file).
+   */
+  quietBelow: number;
+  /** A done file read again to rebuild pending requests: at its end it is closed, not finished again. */
+  rereading: boolean;
   /** With workers: bytes handed to the RangeSink, and whether its first range was. */
   published: number;
   started: boolean;
@@ -110,6 +126,14 @@ interface DoneMark {
   size: number;
   mtimeMs: number;
 }
+
+/** A position read up to, with the newest capture second of the records before it (-1: none). */
+interface Reached extends FilePosition {
+  newestSeconds: number;
+}
+
+/** Positions kept for rebuildFrom; beyond it every second one is dropped (coarser, still safe). */
+const kMaxReached = 256;
 
 export class DirectoryTail {
   readonly directory: RotationDirectory;
@@ -128,6 +152,21 @@ export class DirectoryTail {
   #current: OpenFile | null = null;
   /** Where the checkpoint says to resume, until that file is opened (or found gone). */
   #resume: DirectoryCheckpoint['current'];
+  /**
+   * Rebuilding after a restart: the checkpoint resumed from, which stays this directory's
+   * checkpoint until the records up to it have been read again (null: not rebuilding).
+   */
+  #rebuildOf: DirectoryCheckpoint | null = null;
+  /** Rebuilding: the next done file to read again, from its offset (null: none). */
+  #rebuildNext: FilePosition | null = null;
+  /** Rebuilding: where in the resume file to start reading again (null: at the checkpoint). */
+  #resumeQuietFrom: number | null = null;
+  /** Positions read up to, oldest first, for the checkpoint's rebuildFrom (see #rebuildFrom()). */
+  readonly #reached: Reached[] = [];
+  /** The newest capture second of this directory's records read (-1: none yet). */
+  #newestSeconds = -1;
+  /** Records read again (quietly) to rebuild the requests pending at the checkpoint. */
+  #readAgain = 0;
   #wake: (() => void) | null = null;
   #stopping = false;
   /** The checkpoint taken when run() ended, before the current file was closed. */
@@ -169,6 +208,13 @@ export class DirectoryTail {
     this.counters = counters;
     this.#log = log;
     this.#resume = resume?.current ?? null;
+    const rebuildFrom = resume?.rebuildFrom ?? null;
+    if (resume !== null && rebuildFrom !== null) {
+      this.#rebuildOf = resume;
+      if (this.#resume !== null && rebuildFrom.path === this.#resume.path)
+        this.#resumeQuietFrom = rebuildFrom.offset;
+      else this.#rebuildNext = rebuildFrom;
+    }
     for (const mark of resume?.done ?? []) {
       this.#done.set(mark.path, { ino: mark.ino, size: mark.size, mtimeMs: mark.mtimeMs });
     }
@@ -177,6 +223,7 @@ export class DirectoryTail {
   /** Where this directory has been read up to (valid between steps: every record before it was processed). */
   checkpoint(): DirectoryCheckpoint {
     if (this.#final !== null) return this.#final;
+    if (this.rebuilding) return this.#rebuildOf!;
     const done = [...this.#done].map(([path, mark]) => ({ path, ...mark }));
     const current = this.#current;
     return {
@@ -192,7 +239,68 @@ export class DirectoryTail {
           }
         : // Not yet reopened after a restart: keep the old position.
           this.#resume,
+      rebuildFrom: this.#rebuildFrom(),
     };
+  }
+
+  /**
+   * True while records before the checkpoint resumed from are read again (quietly) to rebuild
+   * the requests pending at it: until then that checkpoint stays this directory's.
+   */
+  get rebuilding(): boolean {
+    if (this.#rebuildOf === null) return false;
+    const current = this.#current;
+    if (this.#rebuildNext !== null || current === null || current.rereading) return true;
+    if (current.reader.position < current.quietBelow) return true;
+    this.#rebuildOf = null;
+    this.#log('info', 'rebuilt the requests pending at the checkpoint', {
+      recordsReadAgain: this.#readAgain,
+    });
+    return false;
+  }
+
+  /**
+   * Where a restart must start reading again so that every request pending now is read again:
+   * the newest position before which every record is older than the pending window (a request
+   * pending now was read within it, see TailOptions.pendingWindowSeconds); the oldest position
+   * known when none is (the first this run read from). Positions before it are dropped: the
+   * newest capture second only grows, so later calls never need them.
+   */
+  #rebuildFrom(): FilePosition | null {
+    const reached = this.#reached;
+    if (reached.length === 0) return null;
+    const before = this.#newestSeconds - this.#options.pendingWindowSeconds;
+    let at = 0;
+    while (at + 1 < reached.length && reached[at + 1]!.newestSeconds < before) at++;
+    if (at > 0) reached.splice(0, at);
+    const { path, dev, ino, offset } = reached[0]!;
+    return { path, dev, ino, offset };
+  }
+
+  /** Notes that every record before `offset` of the current file has been read. */
+  #noteReached(current: OpenFile, offset: number): void {
+    const reached = this.#reached;
+    const last = reached.at(-1);
+    const { path, dev, ino } = current.info;
+    // A position with the same newest second as the last one replaces it (the later is
+    // better), unless that is the first: the oldest position known stays.
+    if (
+      reached.length > 1 &&
+      last!.path === path &&
+      last!.ino === ino &&
+      last!.newestSeconds === this.#newestSeconds
+    ) {
+      last!.offset = offset;
+      return;
+    }
+    reached.push({ path, dev, ino, offset, newestSeconds: this.#newestSeconds });
+    if (reached.length > kMaxReached) {
+      // Keep the first and the last; drop every second one in between.
+      let kept = 1;
+      for (let i = 2; i < reached.length - 1; i += 2) reached[kept++] = reached[i]!;
+      reached[kept++] = reached.at(-1)!;
+      reached.length = kept;
+    }
   }
 
   stop(): void {
@@ -212,8 +320,11 @@ export class DirectoryTail {
         else await this.#sleep(this.#options.pollMillis);
       }
     } finally {
-      // Where reading stopped, for the final checkpoint (the file is not done: a restart resumes in it).
-      this.#final = this.checkpoint();
+      // Where reading stopped, for the final checkpoint (the file is not done: a restart resumes
+      // in it). Unless still rebuilding, the end reports the requests still pending (end_of_input):
+      // none is left to rebuild.
+      const final = this.checkpoint();
+      this.#final = this.rebuilding ? final : { ...final, rebuildFrom: null };
       this.#closeCurrent();
       await this.directory.close();
     }
@@ -248,6 +359,7 @@ export class DirectoryTail {
   /** Opens the oldest capture file not read yet; false when there is none. */
   #openNext(): boolean {
     const files = this.#scan();
+    if (this.#rebuildNext !== null && this.#openRereading(files)) return true;
     const resume = this.#resume;
     if (resume && !files.some((f) => f.path === resume.path)) {
       this.#resume = null;
@@ -289,47 +401,121 @@ export class DirectoryTail {
         continue;
       }
       let skipTo = 0;
+      let quietBelow = 0;
       const resume = this.#resume;
       if (resume && resume.path === info.path) {
         this.#resume = null;
         if (resume.ino === info.ino && info.size >= resume.offset) {
           skipTo = resume.offset;
+          const quietFrom = this.#resumeQuietFrom;
+          if (quietFrom !== null && quietFrom <= resume.offset) {
+            skipTo = quietFrom;
+            quietBelow = resume.offset;
+          }
           this.#log('info', 'resuming capture file from the checkpoint', {
             file: info.path,
             offset: resume.offset,
+            ...(quietBelow > 0 ? { rebuildFrom: skipTo } : {}),
           });
         } else {
           this.counters.filesLost++;
           this.#log('warn', 'capture file lost: replaced while the agent was down', { file: info.path });
         }
       }
-      const head = new Uint8Array(kHeadBytes);
-      let headLength = 0;
-      try {
-        headLength = source.read(head, 0, kHeadBytes, 0);
-      } catch {
-        // the reader reports read errors
-      }
-      const fileId = this.#fileNames.length;
-      this.#fileNames.push(info.path);
-      this.#current = {
-        skipTo,
-        info,
-        fileId,
-        reader: new CaptureReader(source, this.#skips),
-        source,
-        lastSize: info.size,
-        lastGrowth: info.mtimeMs,
-        head: head.subarray(0, headLength),
-        detached: false,
-        skipBelow: skipTo,
-        published: 0,
-        started: false,
-      };
+      this.#open(info, source, skipTo, quietBelow, false);
       this.#log('info', 'reading capture file', { file: info.path, bytes: info.size });
       return true;
     }
     return false;
+  }
+
+  /** Makes `info` (opened as `source`) the current file, read from `skipTo`. */
+  #open(
+    info: CaptureFileInfo,
+    source: FileByteSource,
+    skipTo: number,
+    quietBelow: number,
+    rereading: boolean,
+  ): void {
+    const head = new Uint8Array(kHeadBytes);
+    let headLength = 0;
+    try {
+      headLength = source.read(head, 0, kHeadBytes, 0);
+    } catch {
+      // the reader reports read errors
+    }
+    const fileId = this.#fileNames.length;
+    this.#fileNames.push(info.path);
+    const current: OpenFile = {
+      skipTo,
+      info,
+      fileId,
+      // What reading a file again meets was counted when it was first read.
+      reader: new CaptureReader(source, rereading ? new SkipCounters() : this.#skips),
+      source,
+      lastSize: info.size,
+      lastGrowth: info.mtimeMs,
+      head: head.subarray(0, headLength),
+      detached: false,
+      skipBelow: skipTo,
+      quietBelow,
+      rereading,
+      published: 0,
+      started: false,
+    };
+    this.#current = current;
+    this.#noteReached(current, skipTo);
+  }
+
+  /**
+   * Rebuilding: opens the next done file to read again (quietly), and notes the one after it;
+   * false when it is gone or changed (rotated away, `--on-done delete|rename`): the rebuild then
+   * starts at the beginning of the resume file, and requests pending at the checkpoint that were
+   * read before it may be lost (logged).
+   */
+  #openRereading(files: CaptureFileInfo[]): boolean {
+    const rebuild = this.#rebuildNext!;
+    this.#rebuildNext = null;
+    const index = files.findIndex((f) => f.path === rebuild.path);
+    const info = files[index];
+    let source: FileByteSource | null = null;
+    if (info !== undefined && this.#isDone(info) && info.ino === rebuild.ino && info.dev === rebuild.dev) {
+      try {
+        source = new FileByteSource(info.path, true);
+      } catch {
+        // as gone
+      }
+    }
+    if (info === undefined || source === null) {
+      this.#resumeQuietFrom = 0;
+      this.#log(
+        'warn',
+        'cannot read again the capture file where the requests pending at the checkpoint began; those answered after it may be lost',
+        {
+          file: rebuild.path,
+        },
+      );
+      return false;
+    }
+    this.#open(info, source, rebuild.offset, Number.POSITIVE_INFINITY, true);
+    this.#log('info', 'reading capture file again to rebuild the requests pending at the checkpoint', {
+      file: info.path,
+      offset: rebuild.offset,
+    });
+    const next = files[index + 1];
+    if (next !== undefined && next.path === this.#resume?.path) this.#resumeQuietFrom = 0;
+    else if (next !== undefined && this.#isDone(next)) {
+      this.#rebuildNext = { path: next.path, dev: next.dev, ino: next.ino, offset: 0 };
+    }
+    return true;
+  }
+
+  /** True when `info` is a done file with the identity it had when it was done. */
+  #isDone(info: CaptureFileInfo): boolean {
+    const done = this.#done.get(info.path);
+    return (
+      done !== undefined && done.ino === info.ino && done.size === info.size && done.mtimeMs === info.mtimeMs
+    );
   }
 
   /** Reads a step of records; false when the file had nothing new (waiting for growth). */
@@ -341,6 +527,7 @@ export class DirectoryTail {
     let records = 0;
     /** The reader's position before the last next(): the end of the last good record. */
     let before = reader.position;
+    let quiet = loop?.quiet ?? false;
     while (records < this.#options.recordsPerStep) {
       before = reader.position;
       const status = reader.next();
@@ -352,8 +539,16 @@ export class DirectoryTail {
           current.skipTo = 0;
         }
         const record = reader.record;
-        counters.packets++;
-        counters.bytes += record.capturedLength;
+        if (reader.position <= current.quietBelow !== quiet) {
+          quiet = !quiet;
+          if (loop !== null) loop.quiet = quiet;
+        }
+        if (record.seconds > this.#newestSeconds) this.#newestSeconds = record.seconds;
+        if (quiet) this.#readAgain++;
+        else {
+          counters.packets++;
+          counters.bytes += record.capturedLength;
+        }
         const newest = counters.newestCapture;
         if (newest === null) counters.newestCapture = { seconds: record.seconds, nanos: record.nanos };
         else if (isLater(record.seconds, record.nanos, newest.seconds, newest.nanos)) {
@@ -366,6 +561,11 @@ export class DirectoryTail {
       }
       if (status === ReadResult.Failed) {
         this.#publish(current, before, false);
+        if (current.rereading) {
+          // Counted and logged when it was first read.
+          this.#closeCurrent();
+          return true;
+        }
         counters.filesError++;
         this.#log('error', 'capture file is corrupt; skipping the rest of it', {
           file: current.info.path,
@@ -375,9 +575,11 @@ export class DirectoryTail {
         return true;
       }
       this.#publish(current, reader.position, false);
+      this.#noteReached(current, Math.max(reader.position, current.skipTo));
       return records > 0 || this.#atEndOfData(current);
     }
     this.#publish(current, reader.position, false);
+    this.#noteReached(current, Math.max(reader.position, current.skipTo));
     return true;
   }
 
@@ -395,6 +597,7 @@ export class DirectoryTail {
       from,
       end,
       current.skipBelow,
+      current.quietBelow,
       !current.started,
       last,
     );
@@ -405,6 +608,11 @@ export class DirectoryTail {
   /** The reader wants bytes the file does not have (yet): finished, vanished, or still growing? */
   #atEndOfData(current: OpenFile): boolean {
     const position = current.reader.position;
+    if (current.rereading) {
+      // A done file read again: what it had then was read.
+      this.#closeCurrent();
+      return true;
+    }
     if (current.detached) {
       // Everything the open descriptor had was read: the file is done (nobody can find it by
       // name any more, so nothing else will be written there by a rotation).

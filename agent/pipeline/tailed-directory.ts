@@ -17,7 +17,8 @@ export interface TailedDirectoryInput {
   workers: number;
   correlate: CorrelateOptions;
   sinks: PairSinks;
-  tailOptions: TailOptions;
+  /** The tail's options but the pending window, which follows from the timeouts in `correlate`. */
+  tailOptions: Omit<TailOptions, 'pendingWindowSeconds'>;
   /** The run's file table (grows as files are found; file ids index it). */
   fileNames: string[];
   counters: TailCounters;
@@ -46,7 +47,8 @@ export class TailedDirectory {
   readonly #candidates: Candidate[] = [];
 
   constructor(input: TailedDirectoryInput) {
-    const { dir, tailOptions, fileNames, counters, log, resumeAt } = input;
+    const { dir, fileNames, counters, log, resumeAt } = input;
+    const tailOptions = { ...input.tailOptions, pendingWindowSeconds: pendingWindowSeconds(input.correlate) };
     if (input.workers === 0) {
       this.#loop = RecordLoop.correlating(input.correlate, emitterFor(input.sinks, null));
       this.#pipeline = null;
@@ -100,10 +102,16 @@ export class TailedDirectory {
    * finishes its shard and posts its last pairs before it exits.
    */
   async finish(): Promise<void> {
-    this.#loop?.finish();
+    // Stopped while rebuilding: the requests pending then are rebuilt again after the restart,
+    // so none is reported now (the checkpoint stays the one resumed from).
+    const quiet = this.tail.rebuilding;
+    if (this.#loop !== null) {
+      this.#loop.quiet = quiet;
+      this.#loop.finish();
+    }
     if (this.#pipeline === null) return;
     await this.publish();
-    await this.#pipeline.end();
+    await this.#pipeline.end(quiet);
   }
 
   /** Drops candidates older than the newest safe one. */
@@ -112,4 +120,13 @@ export class TailedDirectory {
     const candidates = this.#candidates;
     while (candidates.length > 1 && candidates[1]!.seq <= through) candidates.shift();
   }
+}
+
+/**
+ * Seconds of capture time within which a request still pending was read (TailOptions): a
+ * request is given up once its --timeout has passed, checked once per second of capture time.
+ */
+export function pendingWindowSeconds(correlate: CorrelateOptions): number {
+  const longest = Math.max(0, ...Object.values(correlate.timeoutNanos));
+  return Math.ceil(longest / 1e9) + 2;
 }

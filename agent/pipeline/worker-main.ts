@@ -14,7 +14,13 @@ import { ByteBuffer } from '../output/byte-buffer.ts';
 import { PairRenderer } from '../output/pair-output.ts';
 import { LatencySummary } from '../report/latency-summary.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
-import { kFlagEndOfInput, kFlagFileEnd, kFlagFileStart, kFlagSkipRecords } from './layout.ts';
+import {
+  kFlagEndOfInput,
+  kFlagFileEnd,
+  kFlagFileStart,
+  kFlagQuietRecords,
+  kFlagSkipRecords,
+} from './layout.ts';
 import { type FileReport, kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from './messages.ts';
 import { RecordLoop } from './record-loop.ts';
 
@@ -122,8 +128,10 @@ function drain(fileId: number, skip: boolean): void {
     if (status !== ReadResult.Record) break;
     if (skip) continue;
     const record = reader.record;
-    report.packets++;
-    report.bytes += record.capturedLength;
+    if (!loop.quiet) {
+      report.packets++;
+      report.bytes += record.capturedLength;
+    }
     loop.record(fileId, record);
   }
   if (reader.error !== null) source.releaseAll(release);
@@ -153,6 +161,7 @@ for (;;) {
   kubernetes?.drain();
   const { slot, length, fileId, flags } = chunk;
   if ((flags & kFlagEndOfInput) !== 0) {
+    loop.quiet = (flags & kFlagQuietRecords) !== 0;
     consumer.release(slot);
     break;
   }
@@ -164,6 +173,7 @@ for (;;) {
   }
   if (source !== null && reader !== null && reader.error === null && length > 0) {
     source.push(consumer.slotBytes(slot).subarray(0, length), slot);
+    loop.quiet = (flags & kFlagQuietRecords) !== 0;
     drain(fileId, (flags & kFlagSkipRecords) !== 0);
   } else {
     consumer.release(slot);

@@ -19,7 +19,7 @@ import type { Pair } from '../correlate/pair.ts';
 import type { EncodedSpans, SpanEncoderConfig } from '../export/otel/span-request-encoder.ts';
 import { LatencySummary } from '../report/latency-summary.ts';
 import { ChunkProducer } from './chunk-ring.ts';
-import { allocatePipelineMemory, kFlagEndOfInput, type PipelineMemory } from './layout.ts';
+import { allocatePipelineMemory, kFlagEndOfInput, kFlagQuietRecords, type PipelineMemory } from './layout.ts';
 import {
   compileCacheDirForWorkers,
   type FileReport,
@@ -236,12 +236,16 @@ export class WorkerPipeline {
     return this.#workers.map((_, i) => this.producer.ringDepth(i));
   }
 
-  /** Publishes the end of input and waits for every worker to finish (or fail). */
-  async end(): Promise<void> {
+  /**
+   * Publishes the end of input and waits for every worker to finish (or fail). `quiet`: the
+   * input ended while records were read again to rebuild pending requests (tail.ts): the
+   * workers end quietly, reporting none of them.
+   */
+  async end(quiet = false): Promise<void> {
     if (!this.#ended) {
       this.#ended = true;
       const last = await this.acquire();
-      if (last >= 0) this.publish(last, 0, 0, kFlagEndOfInput);
+      if (last >= 0) this.publish(last, 0, 0, kFlagEndOfInput | (quiet ? kFlagQuietRecords : 0));
     }
     await Promise.all(this.#exited);
     for (const port of this.#names) port.close();

@@ -166,75 +166,95 @@ test('a health port in use is a clear error, with workers too (the process ends 
 });
 
 for (const workers of ['0', '2']) {
-  test(`--workers ${workers}: SIGKILL mid-capture, restart: resumes at the checkpoint; no finished pair lost or repeated`, async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-kill-'));
-    const dir = path.join(root, 'pcaps');
-    const state = path.join(root, 'state');
-    fs.mkdirSync(dir);
-    const records = readAllRecords(demo);
-    const all = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout).filter(
-      (p) => p.outcome === 'matched',
-    );
-    const packetOf = (p: Record<string, unknown>, side: 'request' | 'response') =>
-      (p.source as Record<string, { packet: number; last_packet?: number }>)[side]!;
-    // Cut right after the request of the slowest exchange (the 2 s download): its response is in the next file.
-    const slowest = all.reduce((a, b) => ((a.duration_ns as number) > (b.duration_ns as number) ? a : b));
-    const cut = packetOf(slowest, 'request').last_packet ?? packetOf(slowest, 'request').packet;
-    const file1 = path.join(dir, 'cap-1.pcap');
-    fs.writeFileSync(file1, pcapBytes(records.slice(0, cut)));
-    const size1 = fs.statSync(file1).size;
-    const args = (out: string) => [
-      '--watch',
-      dir,
-      '--state-dir',
-      state,
-      '--grace',
-      '0.3',
-      '--health-port',
-      '0',
-      '--output',
-      `jsonl:${out}`,
-      '--workers',
-      workers,
-    ];
+  for (const across of [false, true]) {
+    test(`--workers ${workers}: SIGKILL mid-capture, restart: resumes at the checkpoint; no pair lost or repeated, the requests pending at it ${across ? 'read again from the file before' : 'read again'}`, async () => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-kill-'));
+      const dir = path.join(root, 'pcaps');
+      const state = path.join(root, 'state');
+      fs.mkdirSync(dir);
+      const records = readAllRecords(demo);
+      const all = jsonLines(runCli(['replay', demo, '--workers', '0']).stdout).filter(
+        (p) => p.outcome === 'matched',
+      );
+      const packetOf = (p: Record<string, unknown>, side: 'request' | 'response') =>
+        (p.source as Record<string, { packet: number; last_packet?: number }>)[side]!;
+      // Cut right after the request of the slowest exchange (the 2 s download): its response is
+      // after the checkpoint. Across: the checkpoint is in the next file, one record later.
+      const slowest = all.reduce((a, b) => ((a.duration_ns as number) > (b.duration_ns as number) ? a : b));
+      const cut = packetOf(slowest, 'request').last_packet ?? packetOf(slowest, 'request').packet;
+      const pieces = across
+        ? [records.slice(0, cut), records.slice(cut, cut + 1), records.slice(cut + 1)]
+        : [records.slice(0, cut), records.slice(cut)];
+      const before = pieces.slice(0, -1).map((piece, i) => {
+        const file = path.join(dir, `cap-${i + 1}.pcap`);
+        fs.writeFileSync(file, pcapBytes(piece));
+        return file;
+      });
+      // Finished files are older (a rotation): the newest is read while it grows.
+      const old = Date.now() / 1000 - 60;
+      for (let i = 0; i < before.length - 1; i++) fs.utimesSync(before[i]!, old + i, old + i);
+      const checkpointAt = before.at(-1)!;
+      const checkpointSize = fs.statSync(checkpointAt).size;
+      const args = (out: string) => [
+        '--watch',
+        dir,
+        '--state-dir',
+        state,
+        '--grace',
+        '0.3',
+        '--health-port',
+        '0',
+        '--output',
+        `jsonl:${out}`,
+        '--workers',
+        workers,
+      ];
 
-    const first = startAgent(args(path.join(root, 'out1.jsonl')));
-    const checkpointFile = path.join(state, 'checkpoint.json');
-    await waitFor(() => {
-      try {
-        const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
-        return checkpoint.directories[0]?.current?.offset === size1;
-      } catch {
-        return false;
-      }
-    }, 'a checkpoint at the end of the first file');
-    first.child.kill('SIGKILL');
-    await first.exited;
+      const first = startAgent(args(path.join(root, 'out1.jsonl')));
+      const checkpointFile = path.join(state, 'checkpoint.json');
+      const checkpoint = () => JSON.parse(fs.readFileSync(checkpointFile, 'utf8')).directories[0];
+      await waitFor(() => {
+        try {
+          const at = checkpoint();
+          return at.current?.path === checkpointAt && at.current.offset === checkpointSize;
+        } catch {
+          return false;
+        }
+      }, 'a checkpoint at the end of what was written');
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // The requests pending then were read in the first file: the restart reads it again.
+      assert.equal(checkpoint().rebuildFrom?.path, before[0], JSON.stringify(checkpoint()));
 
-    // tcpdump went on while the agent was down: the rest of the capture is in the next file.
-    await sleep(50);
-    fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(cut)));
-    const second = startAgent(args(path.join(root, 'out2.jsonl')));
-    await waitFor(() => second.stderr().includes('cap-2.pcap'), 'the second file');
-    await waitFor(() => second.stderr().includes('resuming capture file from the checkpoint'), 'the resume');
-    await sleep(1000);
-    second.child.kill('SIGTERM');
-    assert.equal(await second.exited, 0, second.stderr());
+      // tcpdump went on while the agent was down: the rest of the capture is in the next file.
+      await sleep(50);
+      const rest = path.join(dir, `cap-${pieces.length}.pcap`);
+      fs.writeFileSync(rest, pcapBytes(pieces.at(-1)!));
+      const second = startAgent(args(path.join(root, 'out2.jsonl')));
+      await waitFor(() => second.stderr().includes(path.basename(rest)), 'the last file');
+      await waitFor(
+        () => second.stderr().includes('resuming capture file from the checkpoint'),
+        'the resume',
+      );
+      if (across) assert.match(second.stderr(), /reading capture file again to rebuild/);
+      await sleep(1000);
+      second.child.kill('SIGTERM');
+      assert.equal(await second.exited, 0, second.stderr());
+      assert.match(second.stderr(), /rebuilt the requests pending at the checkpoint.*"recordsReadAgain":\d+/);
 
-    const got = [
-      ...jsonLines(fs.readFileSync(path.join(root, 'out1.jsonl'), 'utf8')),
-      ...jsonLines(fs.readFileSync(path.join(root, 'out2.jsonl'), 'utf8')),
-    ].filter((p) => p.outcome === 'matched');
-    const finishedBeforeCut = all.filter(
-      (p) => (packetOf(p, 'response').last_packet ?? packetOf(p, 'response').packet) <= cut,
-    );
-    const startedAfterCut = all.filter((p) => packetOf(p, 'request').packet > cut);
-    const expected = [...finishedBeforeCut, ...startedAfterCut].map(withoutSource).sort();
-    // Every finished pair exactly once; the requests pending at the checkpoint (request before the
-    // cut, response after it) are the documented loss.
-    assert.deepEqual(got.map(withoutSource).sort(), expected);
-    assert.ok(all.length > expected.length, 'the cut separates at least one request from its response');
-  });
+      const got = [
+        ...jsonLines(fs.readFileSync(path.join(root, 'out1.jsonl'), 'utf8')),
+        ...jsonLines(fs.readFileSync(path.join(root, 'out2.jsonl'), 'utf8')),
+      ].filter((p) => p.outcome === 'matched');
+      const finishedBeforeCut = all.filter(
+        (p) => (packetOf(p, 'response').last_packet ?? packetOf(p, 'response').packet) <= cut,
+      );
+      assert.ok(finishedBeforeCut.length < all.length, 'pairs finish after the cut');
+      // Every pair exactly once, the slowest one (request before the checkpoint, response after
+      // it) included.
+      assert.deepEqual(got.map(withoutSource).sort(), all.map(withoutSource).sort());
+    });
+  }
 
   test(`--workers ${workers}: SIGTERM drains, exit 0 with a final checkpoint at the end of what was read; a restart reads nothing twice`, async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-term-'));
@@ -296,7 +316,7 @@ for (const workers of ['0', '2']) {
   });
 }
 
-test('an idle agent does not rewrite a checkpoint whose positions did not change', async () => {
+test('an idle agent does not rewrite a checkpoint whose positions did not change; the stop clears what a restart would rebuild', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-idle-'));
   const dir = path.join(root, 'pcaps');
   const state = path.join(root, 'state');
@@ -318,9 +338,14 @@ test('an idle agent does not rewrite a checkpoint whose positions did not change
     const written = fs.statSync(checkpointFile).ino;
     await sleep(2500);
     assert.equal(fs.statSync(checkpointFile).ino, written, 'rewritten while nothing changed');
+    const idle = JSON.parse(fs.readFileSync(checkpointFile, 'utf8')).directories[0];
+    assert.notEqual(idle.rebuildFrom, null);
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0, agent.stderr());
-    assert.equal(fs.statSync(checkpointFile).ino, written, 'rewritten at the stop while nothing changed');
+    // The stop reports the requests still pending (end_of_input): the final checkpoint is the same
+    // position with none left to rebuild after a restart.
+    const final = JSON.parse(fs.readFileSync(checkpointFile, 'utf8')).directories[0];
+    assert.deepEqual(final, { ...idle, rebuildFrom: null });
   } finally {
     agent.child.kill('SIGKILL');
     fs.rmSync(root, { recursive: true, force: true });

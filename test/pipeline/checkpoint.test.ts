@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { type Checkpoint, CheckpointStore } from '../../agent/pipeline/checkpoint.ts';
+import { type Checkpoint, CheckpointStore, checkpointProblem } from '../../agent/pipeline/checkpoint.ts';
 
 const checkpoint = (offset: number): Checkpoint => ({
   version: 1,
@@ -35,4 +35,19 @@ test('save writes the checkpoint while the event loop goes on, and load reads it
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a checkpoint with a rebuild position loads; a malformed one, or one without (older agents), is told apart', () => {
+  const withRebuild: Checkpoint = checkpoint(9);
+  withRebuild.directories[0]!.rebuildFrom = { path: '/captures/a.pcap', dev: 1, ino: 2, offset: 3 };
+  assert.equal(checkpointProblem(JSON.parse(JSON.stringify(withRebuild))), null);
+  assert.equal(checkpointProblem(checkpoint(9)), null, 'written before rebuildFrom existed');
+  const bad = JSON.parse(JSON.stringify(withRebuild));
+  bad.directories[0].rebuildFrom.offset = -1;
+  assert.equal(checkpointProblem(bad), 'directories[0].rebuildFrom.offset: expected a non-negative integer');
+  bad.directories[0].rebuildFrom = 'a.pcap';
+  assert.equal(
+    checkpointProblem(bad),
+    'directories[0].rebuildFrom: expected {path, dev, ino, offset} or null',
+  );
 });

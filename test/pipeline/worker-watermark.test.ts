@@ -85,19 +85,19 @@ for (const workers of [1, 2]) {
     try {
       // Half the file, then the rest: the watermark after each part.
       const half = Math.floor(size / 2);
-      publisher.range(0, demo, source, 0, half, 0, true, false);
+      publisher.range(0, demo, source, 0, half, 0, 0, true, false);
       assert.equal(await publisher.flush(), true);
       const firstHalf = pipeline.lastPublished;
       assert.ok(firstHalf >= 3, `${firstHalf + 1} chunks`);
       await processedThrough(pipeline, firstHalf);
       const early = lines();
       assert.ok(early.length > 0 && early.length < byRecords.length, `${early.length} pairs after half`);
-      publisher.range(0, demo, source, half, size, 0, false, false);
+      publisher.range(0, demo, source, half, size, 0, 0, false, false);
       assert.equal(await publisher.flush(), true);
       await processedThrough(pipeline, pipeline.lastPublished);
       // Every pair the records finish is in; the pending requests are not reported yet.
       assert.deepEqual(lines(), byRecords);
-      publisher.range(0, demo, source, size, size, 0, false, true);
+      publisher.range(0, demo, source, size, size, 0, 0, false, true);
       publisher.closeSource(source);
       await publisher.flush();
       await pipeline.end();
@@ -121,7 +121,7 @@ test('records below the restart offset are read (headers) but not processed agai
   const publisher = new TailPublisher(pipeline);
   const source = new FileByteSource(whole, true);
   try {
-    publisher.range(0, whole, source, 0, fs.statSync(whole).size, offset, true, true);
+    publisher.range(0, whole, source, 0, fs.statSync(whole).size, offset, 0, true, true);
     publisher.closeSource(source);
     await publisher.flush();
     await pipeline.end();
