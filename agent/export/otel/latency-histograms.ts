@@ -98,6 +98,13 @@ class SeriesRows {
     if (from.max[s]! > this.max[s]!) this.max[s] = from.max[s]!;
   }
 
+  /** Row `s`'s bucket counts as a plain array (what the SDK's data points hold). */
+  bucketCounts(s: number): number[] {
+    const counts = new Array<number>(this.#buckets);
+    for (let b = 0, first = s * this.#buckets; b < counts.length; b++) counts[b] = this.counts[first + b]!;
+    return counts;
+  }
+
   clear(s: number): void {
     this.counts.fill(0, s * this.#buckets, (s + 1) * this.#buckets);
     this.count[s] = 0;
@@ -338,7 +345,6 @@ export class LatencyHistograms {
       for (const series of this.#seriesOf[histogram]!) {
         if (rows.count[series] === 0) continue;
         const startMs = delta && inLast[series] === 1 ? reader.lastCollectionMs : rows.startMs[series]!;
-        const first = series * this.#buckets;
         dataPoints.push({
           attributes: this.#seriesAttributes[series]!,
           startTime: millisToHrTime(startMs),
@@ -349,7 +355,7 @@ export class LatencyHistograms {
             sum: rows.sum[series]!,
             buckets: {
               boundaries: this.#boundaries,
-              counts: Array.from(rows.counts.subarray(first, first + this.#buckets)),
+              counts: rows.bucketCounts(series),
             },
             count: rows.count[series]!,
           },
