@@ -2,7 +2,9 @@
  * latency-histograms.ts against the SDK's own histogram aggregation (what metrics.ts used
  * before): the same points recorded into both, collected by readers of either temporality, must
  * give the same metrics: descriptors, attributes, bucket counts, count, sum, min, max, start and
- * end times (Date.now is a fake clock here, read by both), and the same cardinality overflow.
+ * end times (Date.now is a fake clock here, read by both), and the same cardinality overflow;
+ * also over many collections of churning attribute sets, where delta readers alone let the series
+ * nobody holds be freed (seriesInUse) and a cumulative reader keeps them all.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -44,8 +46,11 @@ class TestReader extends MetricReader {
 const kTemporalities = [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA];
 
 /** The SDK's aggregation, as metrics.ts configured it before (explicit-bucket views, min/max). */
-function sdkSide(): { record: (point: MetricPoint) => void; readers: TestReader[] } {
-  const readers = kTemporalities.map((t) => new TestReader(t));
+function sdkSide(temporalities = kTemporalities): {
+  record: (point: MetricPoint) => void;
+  readers: TestReader[];
+} {
+  const readers = temporalities.map((t) => new TestReader(t));
   const provider = new MeterProvider({
     readers,
     views: kHistograms.map(({ name }) => ({
@@ -70,9 +75,9 @@ function sdkSide(): { record: (point: MetricPoint) => void; readers: TestReader[
   return { record: (point) => histograms.get(point.name)?.record(point.value, point.attributes), readers };
 }
 
-function ourSide(): { latency: LatencyHistograms; readers: TestReader[] } {
+function ourSide(temporalities = kTemporalities): { latency: LatencyHistograms; readers: TestReader[] } {
   const latency = new LatencyHistograms(kHistograms, kBoundaries, () => Date.now());
-  const readers = kTemporalities.map((t) => new TestReader(t, [latency.producer(t)]));
+  const readers = temporalities.map((t) => new TestReader(t, [latency.producer(t)]));
   new MeterProvider({ readers });
   return { latency, readers };
 }
@@ -120,6 +125,119 @@ function attributeSet(next: () => number): Attributes {
   return next() < 0.5
     ? { 'service.name': service, 'dns.response_code': rcode, 'network.transport': 'udp' }
     : { 'network.transport': 'udp', 'dns.response_code': rcode, 'service.name': service };
+}
+
+/** Attribute set `id` of a churning cluster: pods (services) and their sets come and go. */
+function churningSet(id: number, next: () => number): Attributes {
+  const service = `10.1.${id >> 3}.7:53`;
+  const rcode = ['NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED'][id & 3]!;
+  const type = id & 4 ? 'A' : 'AAAA';
+  return next() < 0.5
+    ? { 'service.name': service, 'dns.response_code': rcode, 'dns.question.type': type }
+    : { 'dns.question.type': type, 'dns.response_code': rcode, 'service.name': service };
+}
+
+/** A (histogram, attribute set) as a string, to count the distinct series recorded. */
+function seriesKey(point: MetricPoint): string {
+  return `${point.name} ${JSON.stringify(Object.entries(point.attributes).sort(([a], [b]) => a.localeCompare(b)))}`;
+}
+
+/** What churn() tells its check after each round's collections. */
+interface ChurnRound {
+  round: number;
+  /** Distinct series recorded in the last 6 rounds (0 after the quiet rounds). */
+  recent: number;
+  /** Distinct series recorded ever (those past the cardinality limit included). */
+  ever: number;
+  /** Points in reader 0's last collection. */
+  reported: number;
+}
+
+/**
+ * Records churning attribute sets into the SDK and into wirespan, round after round: a window of
+ * sets sliding by 10 per round (points and worker batches), a set recorded every round, one every
+ * fourth round (absent in between), and in rounds 40, 44 and 60 more new sets than the
+ * cardinality limit (the overflow series again, then anew). Reader 0 collects every round,
+ * reader 1 (if any) every third; each collection is compared with the SDK's. `check` runs after
+ * each round's collections, and after two quiet rounds in which every reader collects twice
+ * (with round = rounds).
+ */
+async function churn(
+  temporalities: AggregationTemporality[],
+  rounds: number,
+  check: (ours: LatencyHistograms, state: ChurnRound) => void,
+): Promise<void> {
+  const sdk = sdkSide(temporalities);
+  const ours = ourSide(temporalities);
+  const next = random(777);
+  const recordedIn: Set<string>[] = [];
+  const ever = new Set<string>();
+  const collectReader = async (r: number, label: string): Promise<number> => {
+    const points = (await collected(ours.readers[r]!)) as { points: unknown[] }[];
+    assert.deepEqual(points, await collected(sdk.readers[r]!), label);
+    return points.reduce((n, metric) => n + metric.points.length, 0);
+  };
+  for (let round = 0; round < rounds; round++) {
+    const recorded = new Set<string>();
+    recordedIn.push(recorded);
+    const record = (point: MetricPoint): void => {
+      sdk.record(point);
+      ours.latency.recordPoint(point);
+      if (point.value >= 0) recorded.add(seriesKey(point));
+    };
+    for (let i = 0; i < 150; i++) {
+      clock += Math.floor(next() * 3);
+      const id = round * 10 + Math.floor(next() * 30);
+      record({
+        name: kHistograms[id % 2]!.name,
+        value: latencyValue(next),
+        attributes: churningSet(id, next),
+      });
+    }
+    record({
+      name: kHistograms[0]!.name,
+      value: latencyValue(next),
+      attributes: { 'service.name': 'steady' },
+    });
+    if (round % 4 === 0)
+      record({ name: kHistograms[1]!.name, value: 0.002, attributes: { 'service.name': 'sometimes' } });
+    if (round === 40 || round === 44 || round === 60) {
+      for (let i = 0; i < kCardinalityLimit + 5; i++) {
+        const attributes = { 'service.name': `burst-${round}-${i}` };
+        record({ name: kHistograms[0]!.name, value: 0.001, attributes });
+      }
+    }
+    const sets: LatencyPoints['sets'] = [];
+    for (let s = 0; s < 5; s++) {
+      const id = round * 10 + Math.floor(next() * 30);
+      sets.push({ name: kHistograms[id % 2]!.name, attributes: churningSet(id, next) });
+    }
+    const set = new Uint32Array(60);
+    const values = new Float64Array(60);
+    for (let i = 0; i < set.length; i++) {
+      set[i] = Math.floor(next() * sets.length);
+      values[i] = latencyValue(next);
+      const point = { name: sets[set[i]!]!.name, value: values[i]!, attributes: sets[set[i]!]!.attributes };
+      sdk.record(point);
+      if (point.value >= 0) recorded.add(seriesKey(point));
+    }
+    ours.latency.recordPoints({ sets, set, values });
+    clock += 1000;
+    const reported = await collectReader(0, `round ${round}`);
+    if (round % 3 === 2 && temporalities.length > 1) {
+      clock += 7;
+      await collectReader(1, `round ${round}`);
+    }
+    for (const key of recorded) ever.add(key);
+    const recent = new Set(recordedIn.slice(-6).flatMap((keys) => [...keys])).size;
+    check(ours.latency, { round, recent, ever: ever.size, reported });
+  }
+  let reported = 0;
+  for (let quiet = 0; quiet < 2; quiet++) {
+    clock += 1000;
+    for (let r = temporalities.length - 1; r >= 0; r--) reported = await collectReader(r, `quiet ${quiet}`);
+  }
+  check(ours.latency, { round: rounds, recent: 0, ever: ever.size, reported });
 }
 
 function latencyValue(next: () => number): number {
@@ -203,6 +321,8 @@ describe('latency histograms aggregated by wirespan', () => {
     };
     for (let s = 0; s < kCardinalityLimit + 10; s++) record(s, 0.001 * (s % 7));
     record(5, 0.5); // an admitted series still takes records
+    // The sets past the limit have no series of their own: 1,999 and the overflow series.
+    assert.equal(ours.latency.seriesInUse, kCardinalityLimit);
     const first = await collected(ours.readers[0]!);
     assert.deepEqual(first, await collected(sdk.readers[0]!));
     const overflow = (first[0] as { points: { attributes: unknown }[] }).points.at(-1)!;
@@ -211,6 +331,36 @@ describe('latency histograms aggregated by wirespan', () => {
     for (let s = kCardinalityLimit + 10; s < kCardinalityLimit + 20; s++) record(s, 0.002);
     assert.deepEqual(await collected(ours.readers[0]!), await collected(sdk.readers[0]!));
     assert.deepEqual(await collected(ours.readers[1]!), await collected(sdk.readers[1]!));
+  });
+
+  test('delta readers alone: churning sets over many collections give what the SDK gives, and the series nobody holds are freed', async () => {
+    const delta = AggregationTemporality.DELTA;
+    let most = 0;
+    let ever = 0;
+    await churn([delta, delta], 120, (ours, state) => {
+      // A series lives until the collections after its last record (reader 1's: up to 6 rounds),
+      // plus at most an overflow series per histogram.
+      assert.ok(
+        ours.seriesInUse <= state.recent + kHistograms.length,
+        `round ${state.round}: ${ours.seriesInUse}`,
+      );
+      // After the last burst of new sets has been reported by both readers and freed.
+      if (state.round > 66 && state.round < 120) most = Math.max(most, ours.seriesInUse);
+      if (state.round === 120) assert.equal(ours.seriesInUse, 0);
+      ever = state.ever;
+    });
+    // The windows of the last 6 rounds (80 sets), 'steady' and 'sometimes', of 7,000+ ever recorded.
+    assert.ok(most <= 82 && ever > 7000, `${most} of ${ever}`);
+  });
+
+  test('a cumulative reader keeps every series it reported, with or without a delta reader', async () => {
+    for (const temporalities of [kTemporalities, [AggregationTemporality.CUMULATIVE]]) {
+      await churn(temporalities, 50, (ours, state) => {
+        // Reader 0 is the cumulative one: it reports every series ever admitted, the overflow too.
+        assert.equal(ours.seriesInUse, state.reported, `round ${state.round}`);
+        assert.ok(state.round < 44 || state.reported > 4000, `${state.reported}`);
+      });
+    }
   });
 });
 

@@ -21,6 +21,17 @@
  * collection, by any reader, adds into each reader's own rows (readers may differ in
  * temporality: OTLP as OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE selects, Prometheus
  * cumulative). Exponential histograms (`--histogram exponential`) stay with the SDK (metrics.ts).
+ *
+ * Series are freed, so that a sidecar in a churning cluster (pod IPs, peer names, routes) does not
+ * keep every attribute set it ever saw: at the first collection after which no reader holds
+ * anything of a series (no records it has not reported, and not in its last delta report, whose
+ * time would be the next start time), its id is freed for reuse, its attributes and lookup
+ * entries dropped (its rows are empty by then). That is when the SDK forgets a series of DELTA
+ * readers (DeltaMetricProcessor starts an empty map every collection, a delta reader's
+ * TemporalMetricProcessor keeps only its last report), so one that records again starts fresh as
+ * the SDK reports it. A CUMULATIVE reader's rows keep every series it was given (the SDK keeps
+ * them all too), so with one of them nothing is freed. Past the cardinality limit a new set gets
+ * no series: one interval cannot outgrow the limit either.
  */
 import { type Attributes, ValueType } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
@@ -87,6 +98,13 @@ class SeriesRows {
     if (from.max[s]! > this.max[s]!) this.max[s] = from.max[s]!;
   }
 
+  /** Row `s`'s bucket counts as a plain array (what the SDK's data points hold). */
+  bucketCounts(s: number): number[] {
+    const counts = new Array<number>(this.#buckets);
+    for (let b = 0, first = s * this.#buckets; b < counts.length; b++) counts[b] = this.counts[first + b]!;
+    return counts;
+  }
+
   clear(s: number): void {
     this.counts.fill(0, s * this.#buckets, (s + 1) * this.#buckets);
     this.count[s] = 0;
@@ -113,9 +131,14 @@ export class LatencyHistograms {
   readonly #buckets: number;
   readonly #now: () => number;
 
-  #seriesCount = 0;
+  /** Series ids below this are in use or free (the rows' length). */
+  #seriesEnd = 0;
+  /** Each series' histogram, -1 while it is free. */
   #seriesHistogram = new Int32Array(64);
-  readonly #seriesAttributes: Attributes[] = [];
+  /** Each series' attributes, undefined while it is free. */
+  readonly #seriesAttributes: (Attributes | undefined)[] = [];
+  /** Freed series ids, taken before new ones. */
+  readonly #freeSeries: number[] = [];
   /** Series ids by histogram, in creation order (the order of the data points). */
   readonly #seriesOf: number[][];
   /** Series ids by their service.name (every protocol's points carry one). */
@@ -162,6 +185,11 @@ export class LatencyHistograms {
     this.#active = new SeriesRows(this.#buckets);
   }
 
+  /** Series that exist (not freed): what the registry and every reader's rows hold. */
+  get seriesInUse(): number {
+    return this.#seriesEnd - this.#freeSeries.length;
+  }
+
   /** Records one matched pair's latency (seconds). */
   recordPoint(point: MetricPoint): void {
     const histogram = this.#histogramOf.get(point.name);
@@ -203,38 +231,43 @@ export class LatencyHistograms {
     return { collect: () => Promise.resolve(this.#collect(reader)) };
   }
 
-  /** The series of (histogram, attributes), made on first sight. */
+  /** The series of (histogram, attributes), made on first sight unless it could only overflow. */
   #series(histogram: number, attributes: Attributes): number {
     const service = attributes[ATTR_SERVICE_NAME];
-    let candidates = this.#byService.get(service);
-    if (candidates === undefined) {
-      candidates = [];
-      this.#byService.set(service, candidates);
-    }
-    for (let c = 0; c < candidates.length; c++) {
-      const series = candidates[c]!;
-      if (
-        this.#seriesHistogram[series] === histogram &&
-        sameAttributes(this.#seriesAttributes[series]!, attributes)
-      ) {
-        return series;
+    const candidates = this.#byService.get(service);
+    if (candidates !== undefined) {
+      for (let c = 0; c < candidates.length; c++) {
+        const series = candidates[c]!;
+        if (
+          this.#seriesHistogram[series] === histogram &&
+          sameAttributes(this.#seriesAttributes[series]!, attributes)
+        ) {
+          return series;
+        }
       }
     }
+    // Past the limit a new set's records go to the overflow series until the next collection:
+    // no series of its own, so one interval's new sets cannot outgrow the limit either.
+    if (this.#admittedOf[histogram]! >= kCardinalityLimit - 1) return this.#overflowSeries(histogram);
     const series = this.#newSeries(histogram, attributes);
-    candidates.push(series);
+    if (candidates === undefined) this.#byService.set(service, [series]);
+    else candidates.push(series);
     return series;
   }
 
   #newSeries(histogram: number, attributes: Attributes): number {
-    const series = this.#seriesCount++;
-    if (series === this.#seriesHistogram.length) {
-      this.#seriesHistogram = grown(this.#seriesHistogram, series * 2);
-      this.#admitted = grown(this.#admitted, series * 2);
+    let series = this.#freeSeries.pop();
+    if (series === undefined) {
+      series = this.#seriesEnd++;
+      if (series === this.#seriesHistogram.length) {
+        this.#seriesHistogram = grown(this.#seriesHistogram, series * 2);
+        this.#admitted = grown(this.#admitted, series * 2);
+      }
+      this.#active.ensure(this.#seriesEnd);
     }
     this.#seriesHistogram[series] = histogram;
-    this.#seriesAttributes.push(attributes);
+    this.#seriesAttributes[series] = attributes;
     this.#seriesOf[histogram]!.push(series);
-    this.#active.ensure(this.#seriesCount);
     return series;
   }
 
@@ -243,17 +276,23 @@ export class LatencyHistograms {
     if (this.#admitted[series] === 1) return series;
     const histogram = this.#seriesHistogram[series]!;
     if (this.#admittedOf[histogram]! >= kCardinalityLimit - 1) {
-      let overflow = this.#overflow[histogram]!;
-      if (overflow < 0) {
-        overflow = this.#newSeries(histogram, kOverflowAttributes);
-        this.#overflow[histogram] = overflow;
-      }
+      const overflow = this.#overflowSeries(histogram);
       if (this.#admitted[overflow] === 0) this.#markAdmitted(overflow);
       return overflow;
     }
     this.#admittedOf[histogram]!++;
     this.#markAdmitted(series);
     return series;
+  }
+
+  /** The histogram's overflow series, made when first needed. */
+  #overflowSeries(histogram: number): number {
+    let overflow = this.#overflow[histogram]!;
+    if (overflow < 0) {
+      overflow = this.#newSeries(histogram, kOverflowAttributes);
+      this.#overflow[histogram] = overflow;
+    }
+    return overflow;
   }
 
   #markAdmitted(series: number): void {
@@ -282,7 +321,7 @@ export class LatencyHistograms {
 
   /** Adds the active rows into every reader's rows and empties them. */
   #stash(): void {
-    for (const reader of this.#readers) reader.rows.ensure(this.#seriesCount);
+    for (const reader of this.#readers) reader.rows.ensure(this.#seriesEnd);
     for (const series of this.#admittedList) {
       for (const reader of this.#readers) reader.rows.add(this.#active, series);
       this.#active.clear(series);
@@ -299,14 +338,13 @@ export class LatencyHistograms {
     const { rows, temporality } = reader;
     const delta = temporality === AggregationTemporality.DELTA;
     const inLast = reader.inLastCollection;
-    const inThis = delta ? new Uint8Array(this.#seriesCount) : inLast;
+    const inThis = delta ? new Uint8Array(this.#seriesEnd) : inLast;
     const metrics: HistogramMetricData[] = [];
     for (let histogram = 0; histogram < this.#descriptors.length; histogram++) {
       const dataPoints: HistogramMetricData['dataPoints'] = [];
       for (const series of this.#seriesOf[histogram]!) {
         if (rows.count[series] === 0) continue;
         const startMs = delta && inLast[series] === 1 ? reader.lastCollectionMs : rows.startMs[series]!;
-        const first = series * this.#buckets;
         dataPoints.push({
           attributes: this.#seriesAttributes[series]!,
           startTime: millisToHrTime(startMs),
@@ -317,7 +355,7 @@ export class LatencyHistograms {
             sum: rows.sum[series]!,
             buckets: {
               boundaries: this.#boundaries,
-              counts: Array.from(rows.counts.subarray(first, first + this.#buckets)),
+              counts: rows.bucketCounts(series),
             },
             count: rows.count[series]!,
           },
@@ -338,6 +376,7 @@ export class LatencyHistograms {
     }
     reader.inLastCollection = inThis;
     reader.lastCollectionMs = nowMs;
+    this.#reclaim();
     return {
       resourceMetrics: {
         // MetricReader.collect() keeps its own resource and takes only the scopes.
@@ -346,5 +385,47 @@ export class LatencyHistograms {
       },
       errors: [],
     };
+  }
+
+  /**
+   * Frees the series no reader holds (called after a collection, when the active rows are empty):
+   * nothing unreported and not in any reader's last report. The creation order of the rest is kept.
+   */
+  #reclaim(): void {
+    let freed = false;
+    for (let histogram = 0; histogram < this.#seriesOf.length; histogram++) {
+      const ids = this.#seriesOf[histogram]!;
+      let kept = 0;
+      for (const series of ids) {
+        if (this.#held(series)) {
+          ids[kept++] = series;
+          continue;
+        }
+        this.#seriesHistogram[series] = -1;
+        this.#seriesAttributes[series] = undefined;
+        if (this.#overflow[histogram] === series) this.#overflow[histogram] = -1;
+        this.#freeSeries.push(series);
+        freed = true;
+      }
+      ids.length = kept;
+    }
+    if (!freed) return;
+    for (const [service, candidates] of this.#byService) {
+      let kept = 0;
+      for (const series of candidates) if (this.#seriesHistogram[series] !== -1) candidates[kept++] = series;
+      if (kept === 0) this.#byService.delete(service);
+      else candidates.length = kept;
+    }
+  }
+
+  /**
+   * Whether a reader still has records of `series` (always so for a cumulative one, once it has
+   * any) or reported it in its last delta collection.
+   */
+  #held(series: number): boolean {
+    for (const reader of this.#readers) {
+      if (reader.rows.count[series] !== 0 || reader.inLastCollection[series] === 1) return true;
+    }
+    return false;
   }
 }
