@@ -458,7 +458,7 @@ await cli
           type: 'string',
         })
         .option('on-done', {
-          describe: 'what to do with a capture file once it was read to its end',
+          describe: 'what to do with a capture file once it was read to its end and no checkpoint needs it',
           choices: ['keep', 'delete', 'rename'] as const,
           default: 'keep' as const,
         })

@@ -356,6 +356,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       try {
         const writtenAt = new Date().toISOString();
         await store.save({ version: 1, writtenAt, directories });
+        // --on-done applies to the files a restart from it would not read again.
+        for (let i = 0; i < tails.length; i++) tails[i]!.tail.checkpointSaved(directories[i]!);
         savedPositions = positions;
         lastSafeCheckpoint = writtenAt;
         checkpointFailed = false;

@@ -27,7 +27,7 @@ import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { type CaptureFileInfo, kProcessedSuffix, RotationDirectory } from '../capture/rotation.ts';
 import { SkipCounters } from '../shared/skips.ts';
-import type { DirectoryCheckpoint, FilePosition } from './checkpoint.ts';
+import type { DirectoryCheckpoint, FileMark, FilePosition } from './checkpoint.ts';
 import { isLater, RecordLoop } from './record-loop.ts';
 
 export type OnDone = 'keep' | 'delete' | 'rename';
@@ -147,6 +147,8 @@ export class DirectoryTail {
   readonly counters: TailCounters;
   /** Files read to their end (or given up), by path, with the identity they had then. */
   readonly #done = new Map<string, DoneMark>();
+  /** Files read to their end whose --on-done waits for a saved checkpoint that no longer needs them, oldest first. */
+  readonly #awaitingOnDone: FileMark[] = [];
   /** The first bytes of the files in #done that were read in this run, by path. */
   readonly #heads = new Map<string, Uint8Array>();
   #current: OpenFile | null = null;
@@ -217,6 +219,8 @@ export class DirectoryTail {
     }
     for (const mark of resume?.done ?? []) {
       this.#done.set(mark.path, { ino: mark.ino, size: mark.size, mtimeMs: mark.mtimeMs });
+      // Done before a crash, their --on-done may not have been applied yet.
+      if (options.onDone !== 'keep') this.#awaitingOnDone.push({ ...mark });
     }
   }
 
@@ -723,7 +727,7 @@ export class DirectoryTail {
     this.#finishCurrent(false);
   }
 
-  /** Closes the current file, marks it done and applies --on-done when it was read to its end. */
+  /** Closes the current file and marks it done; read to its end, its --on-done waits for checkpointSaved(). */
   #finishCurrent(readToEnd: boolean): void {
     const current = this.#current;
     if (current === null) return;
@@ -736,18 +740,46 @@ export class DirectoryTail {
       this.#done.set(path, { ino: current.info.ino, size: current.lastSize, mtimeMs: current.info.mtimeMs });
       return;
     }
+    let mark: DoneMark;
     try {
       const stat = fs.statSync(path);
-      this.#done.set(path, { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs });
+      mark = { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs };
     } catch {
-      // gone already: nothing to mark
+      return; // gone already: nothing to mark
     }
+    this.#done.set(path, mark);
+    if (this.#options.onDone !== 'keep') this.#awaitingOnDone.push({ path, ...mark });
+  }
+
+  /**
+   * A checkpoint of this directory is on disk: --on-done applies to the files read to their end
+   * that it no longer needs, those in its `done` list before the file its rebuild starts in. A
+   * file is needed until then: a restart from that checkpoint would read it again (its records
+   * after the checkpoint's position, or the requests pending at it).
+   */
+  checkpointSaved(saved: DirectoryCheckpoint): void {
+    const awaiting = this.#awaitingOnDone;
+    let applied = 0;
+    for (const file of awaiting) {
+      if (file.path === saved.rebuildFrom?.path) break;
+      if (!saved.done.some((done) => done.path === file.path && done.ino === file.ino)) break;
+      this.#applyOnDone(file);
+      applied++;
+    }
+    awaiting.splice(0, applied);
+  }
+
+  /** Deletes or renames a file read to its end, unless what stands under its name changed since. */
+  #applyOnDone(file: FileMark): void {
     try {
-      if (this.#options.onDone === 'delete') fs.unlinkSync(path);
-      else if (this.#options.onDone === 'rename') fs.renameSync(path, `${path}${kProcessedSuffix}`);
+      const stat = fs.statSync(file.path);
+      if (stat.ino !== file.ino || stat.size !== file.size || stat.mtimeMs !== file.mtimeMs) return;
+      if (this.#options.onDone === 'delete') fs.unlinkSync(file.path);
+      else fs.renameSync(file.path, `${file.path}${kProcessedSuffix}`);
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // gone already
       this.#log('warn', `--on-done ${this.#options.onDone} failed`, {
-        file: path,
+        file: file.path,
         error: (error as Error).message,
       });
     }

@@ -2,7 +2,8 @@
  * `run`'s checkpoint remembers where the requests pending at it were read (rebuildFrom), and a
  * restart reads from there up to the checkpoint again, quietly (tail.ts): the tail on its own,
  * with the record loop on this thread and with workers, on the demo capture and on longer
- * re-timed copies of it. The whole agent killed and restarted: test/cli/run.test.ts.
+ * re-timed copies of it; and --on-done, which waits for a saved checkpoint that no longer needs
+ * a file. The whole agent killed and restarted: test/cli/run.test.ts.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -44,6 +45,7 @@ interface Run {
   running: DirectoryCheckpoint | null;
   counters: TailCounters;
   logs: string[];
+  watched: TailedDirectory;
 }
 
 /**
@@ -56,6 +58,7 @@ async function tail(
   workers: number,
   resume: DirectoryCheckpoint | null,
   until: { packets: number } | { stopAfter: number },
+  onDone: 'keep' | 'delete' = 'keep',
 ): Promise<Run> {
   const pairs: Pair[] = [];
   const logs: string[] = [];
@@ -73,7 +76,7 @@ async function tail(
     workers,
     correlate: defaultCorrelateOptions(),
     sinks: { output: null, exporter: null, collector: { emit: (pair) => pairs.push(pair) }, room: null },
-    tailOptions: { graceMillis: 100, onDone: 'keep', pollMillis: 20, recordsPerStep: 8 },
+    tailOptions: { graceMillis: 100, onDone, pollMillis: 20, recordsPerStep: 8 },
     fileNames: [],
     counters,
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
@@ -102,7 +105,7 @@ async function tail(
   }
   await running;
   await watched.finish();
-  return { pairs, checkpoint: watched.safeCheckpoint(), running: beforeStop, counters, logs };
+  return { pairs, checkpoint: watched.safeCheckpoint(), running: beforeStop, counters, logs, watched };
 }
 
 /** The demo capture `copies` times, each `shift` seconds later than the one before. */
@@ -202,3 +205,24 @@ for (const workers of [0, 2]) {
     );
   });
 }
+
+test('--on-done delete waits for a saved checkpoint that no longer needs the file: not its position, not its rebuild', async () => {
+  // Four files 20 s of capture apart: at the end the rebuild starts in the third (the window is 32 s).
+  const files = [0, 1, 2, 3].map((copy) =>
+    retimed(1, 0).map((r) => ({ ...r, seconds: r.seconds + copy * 20 })),
+  );
+  const { dir, paths } = directory(files);
+  const run = await tail(dir, 0, null, { packets: files.flat().length }, 'delete');
+  assert.deepEqual(fs.readdirSync(dir).length, 4, 'nothing deleted before a checkpoint is saved');
+  const running = run.running!;
+  assert.equal(running.rebuildFrom?.path, paths[2]);
+  // A checkpoint from before the second file was done: only the first may go.
+  const older = { ...running, done: running.done.filter((mark) => mark.path === paths[0]) };
+  run.watched.tail.checkpointSaved(older);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['cap-1.pcap', 'cap-2.pcap', 'cap-3.pcap']);
+  run.watched.tail.checkpointSaved(running);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['cap-2.pcap', 'cap-3.pcap']);
+  // The final checkpoint (nothing to rebuild) frees the rest but the file still being read.
+  run.watched.tail.checkpointSaved(run.checkpoint);
+  assert.deepEqual(fs.readdirSync(dir), ['cap-3.pcap']);
+});
