@@ -6,6 +6,7 @@
  * (behind node:http's ES module facade) not at all. A module hook in the child lists what it
  * loads, followed by Node's internal modules (process.moduleLoadList) and how many
  * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start).
+ * yargs' help layout packages load only for --help.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -128,6 +129,16 @@ test('run loads the YAML parser for --config only, and not undici (the health se
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("yargs' help layout (cliui, string-width: ~55 ms) loads only to show help", () => {
+  const layout = (packages: Set<string>) => ['cliui', 'string-width'].filter((name) => packages.has(name));
+  const run = packagesOf(
+    modulesLoaded(['run', '--watch', path.join(os.tmpdir(), 'wirespan-no-such-dir')], 1),
+  );
+  assert.deepEqual(layout(run), []);
+  assert.deepEqual(layout(packagesLoaded([demo, '--output', 'none', '--workers', '0'])), []);
+  assert.deepEqual(layout(packagesOf(modulesLoaded(['run', '--help'], 0))), ['cliui', 'string-width']);
 });
 
 test('no Intl.NumberFormat (ICU data, ~20-40 ms) at start: only when a summary prints numbers', () => {
