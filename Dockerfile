@@ -84,6 +84,8 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WIRESPAN_HEALTH_PORT || 8089) + '/healthz', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node runs directly under tini (never through npm, which does not forward signals):
-# SIGTERM drains the pipeline, flushes spans and the checkpoint, and exits 0.
+# SIGTERM drains the pipeline, flushes spans and the checkpoint, and exits 0. The Helm chart
+# runs this entrypoint with `run`'s V8 flags after `node` (so the agent does not restart
+# itself at start: agent/cli/restart-settings.mjs); test/ship/chart-process-settings pins it.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "agent/cli/main.mjs"]
 CMD ["run", "--watch", "/pcaps", "--state-dir", "/tmp/wirespan-state"]

@@ -3,9 +3,8 @@
  * 2 usage error (bad flags or values).
  */
 import fs from 'node:fs';
+import module from 'node:module';
 import type { Argv } from 'yargs';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { matcherRegistry } from '../correlate/registry.ts';
 import { parseCidr } from '../correlate/relay/networks.ts';
 import { kDefaultMaxObjects } from '../enrich/kubernetes/slim.ts';
@@ -346,6 +345,27 @@ function warnIgnoredEnv(): void {
     })}\n`,
   );
 }
+
+/**
+ * yargs' platform shim imports cliui and string-width, which only lay out help text: loading them
+ * was ~55 ms of every start (string-width makes an Intl.Segmenter and compiles Unicode property
+ * regular expressions, in two copies). While yargs loads, those two imports resolve to stand-ins
+ * that load the real package when help is shown (help-layout.ts).
+ */
+const kHelpLayoutPackages = new Set(['cliui', 'string-width']);
+const helpLayoutStandIns = module.registerHooks({
+  resolve(specifier, context, next) {
+    if (!kHelpLayoutPackages.has(specifier) || !context.parentURL?.includes('/yargs/lib/platform-shims/'))
+      return next(specifier, context);
+    const url = new URL('./help-layout.ts', import.meta.url);
+    url.searchParams.set('from', context.parentURL);
+    url.searchParams.set('package', specifier);
+    return { url: url.href, shortCircuit: true };
+  },
+});
+const { default: yargs } = await import('yargs');
+const { hideBin } = await import('yargs/helpers');
+helpLayoutStandIns.deregister();
 
 optionContext.argv = hideBin(process.argv);
 

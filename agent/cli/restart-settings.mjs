@@ -3,7 +3,9 @@
  * (execve: same process id, so tini and the kubelet see nothing), for `wirespan run` (a
  * long-lived sidecar) and for `replay --otlp` (the span export, where the malloc tunables below
  * pay most). Each is left alone when the user set it (command line, NODE_OPTIONS,
- * environment); other commands are short and keep the defaults (a restart costs ~0.08 s).
+ * environment); other commands are short and keep the defaults (a restart costs ~0.1 s of CPU
+ * and of wall time). The Helm chart starts the agent with these settings already given, so a
+ * deployed agent does not restart (test/ship/chart-process-settings.test.ts keeps them equal).
  * - `--max-semi-space-size=4` (`run` only: the sidecar's footprint): V8 sizes the main thread's
  *   young generation up to 3 x 16 MiB for throughput, which the agent keeps full while it
  *   catches up on a backlog. 4 MiB semi-spaces (the workers' young generation is capped the

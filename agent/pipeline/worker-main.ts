@@ -11,8 +11,6 @@ import { ReadResult } from '../capture/record.ts';
 import { shareForWorker } from '../correlate/memory-budget.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
-import { PairRenderer } from '../output/pair-output.ts';
-import { LatencySummary } from '../report/latency-summary.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import {
   kFlagEndOfInput,
@@ -73,7 +71,12 @@ function receiveNames(): void {
   }
 }
 
-const renderer = config.output === 'none' ? null : new PairRenderer(config.output, files);
+// Loaded only when used, like the pieces below (the agent's workers render no lines and keep no summary).
+const format = config.output;
+const renderer =
+  format === 'none'
+    ? null
+    : await import('../output/pair-output.ts').then(({ PairRenderer }) => new PairRenderer(format, files));
 // Kubernetes identities (--kubernetes) from the main thread's watches, applied before each chunk.
 const kubernetes = config.kubernetesPort
   ? await import('../enrich/kubernetes/address-table.ts').then(
@@ -95,7 +98,9 @@ const spanEncoder = config.spanEncoder
         ),
     )
   : null;
-const latency = config.latencySummary ? new LatencySummary() : null;
+const latency = config.latencySummary
+  ? await import('../report/latency-summary.ts').then(({ LatencySummary }) => new LatencySummary())
+  : null;
 const loop = RecordLoop.correlating(
   options,
   {

@@ -6,6 +6,7 @@
  * (behind node:http's ES module facade) not at all. A module hook in the child lists what it
  * loads, followed by Node's internal modules (process.moduleLoadList) and how many
  * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start).
+ * yargs' help layout packages load only for --help.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,12 +21,13 @@ const hook = `
 import fs from 'node:fs';
 import net from 'node:net';
 import module from 'node:module';
+import { threadId } from 'node:worker_threads';
 const loaded = [];
 module.registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
 let numberFormats = 0;
 const NumberFormat = Intl.NumberFormat;
 Intl.NumberFormat = function (...args) { numberFormats++; return new NumberFormat(...args); };
-process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST, [...loaded, ...process.moduleLoadList, 'Intl.NumberFormat ' + numberFormats].join('\\n')));
+process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST + (threadId === 0 ? '' : '.worker' + threadId), [...loaded, ...process.moduleLoadList, 'Intl.NumberFormat ' + numberFormats].join('\\n')));
 `;
 
 /** The package directories under node_modules that `replay <args>` loads. */
@@ -45,8 +47,11 @@ const demo = 'test/fixtures/demo.pcap';
 const loadsUndici = (loaded: string[]): boolean =>
   loaded.some((name) => name.includes('internal/deps/undici'));
 
-/** The URLs of every module `wirespan <args>` loads, then Node's internal ones (it must exit with `status`). */
-function modulesLoaded(args: string[], status: number): string[] {
+/**
+ * The URLs of every module `wirespan <args>` loads, then Node's internal ones (it must exit with
+ * `status`): on the main thread, or in the worker thread of that id (1: the first).
+ */
+function modulesLoaded(args: string[], status: number, thread = 0): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-imports-'));
   try {
     const hookFile = path.join(dir, 'hook.mjs');
@@ -58,7 +63,7 @@ function modulesLoaded(args: string[], status: number): string[] {
       { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, LOADED_LIST: list }, timeout: 60_000 },
     );
     assert.equal(result.status, status, result.stderr);
-    return fs.readFileSync(list, 'utf8').split('\n');
+    return fs.readFileSync(thread === 0 ? list : `${list}.worker${thread}`, 'utf8').split('\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -85,9 +90,10 @@ test('replay without --otlp or --prometheus-port loads neither the OpenTelemetry
   assert.ok(exporting.has('@opentelemetry/sdk-metrics'), [...exporting].join(' '));
 });
 
+const ours = (urls: string[]) =>
+  urls.filter((url) => url.startsWith('file:')).map((url) => url.slice(url.indexOf('/agent/') + 1));
+
 test('each command loads its own command module only', () => {
-  const ours = (urls: string[]) =>
-    urls.filter((url) => url.startsWith('file:')).map((url) => url.slice(url.indexOf('/agent/') + 1));
   const replay = ours(
     modulesLoaded(['replay', 'test/fixtures/demo.pcap', '--output', 'none', '--workers', '0'], 0),
   );
@@ -128,6 +134,33 @@ test('run loads the YAML parser for --config only, and not undici (the health se
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("yargs' help layout (cliui, string-width: ~55 ms) loads only to show help", () => {
+  const layout = (packages: Set<string>) => ['cliui', 'string-width'].filter((name) => packages.has(name));
+  const run = packagesOf(
+    modulesLoaded(['run', '--watch', path.join(os.tmpdir(), 'wirespan-no-such-dir')], 1),
+  );
+  assert.deepEqual(layout(run), []);
+  assert.deepEqual(layout(packagesLoaded([demo, '--output', 'none', '--workers', '0'])), []);
+  assert.deepEqual(layout(packagesOf(modulesLoaded(['run', '--help'], 0))), ['cliui', 'string-width']);
+});
+
+test('a worker loads the line renderer and the latency summary only when it uses them (the agent does not)', () => {
+  const used = ['agent/output/pair-output.ts', 'agent/report/latency-summary.ts'];
+  const worker = (...args: string[]) =>
+    ours(modulesLoaded(['replay', demo, '--workers', '1', ...args], 0, 1));
+  const lean = worker('--output', 'none', '--summary', 'none');
+  assert.ok(lean.includes('agent/pipeline/record-loop.ts'), lean.join(' '));
+  assert.deepEqual(
+    used.filter((name) => lean.includes(name)),
+    [],
+  );
+  const full = worker('--output', 'jsonl:/dev/null', '--summary', 'text');
+  assert.deepEqual(
+    used.filter((name) => full.includes(name)),
+    used,
+  );
 });
 
 test('no Intl.NumberFormat (ICU data, ~20-40 ms) at start: only when a summary prints numbers', () => {

@@ -146,7 +146,9 @@ function checkCommonInvariants(r: Rendered): void {
   // The agent: `run`, watching the pcaps mount, state and compile cache on writable mounts.
   const args = agent.args ?? [];
   assert.equal(args[0], 'run', 'the agent runs `wirespan run`');
-  assert.equal(agent.command, undefined, "the agent keeps the image's entrypoint (tini -> node)");
+  // The image's entrypoint (tini -> node) with node flags (chart-process-settings.test.ts).
+  assert.deepEqual(agent.command?.slice(0, 3), ['/usr/bin/tini', '--', 'node']);
+  assert.equal(agent.command?.at(-1), 'agent/cli/main.mjs');
   const watch = argValue(args, '--watch');
   assert.ok(watch, '--watch is set');
   const pcapsMount = agent.volumeMounts?.find((m) => m.mountPath === watch);
