@@ -27,7 +27,10 @@ function chartProbeTimeoutMs(): number {
 
 test('health probes answer throughout a backlog of floods; SIGTERM ends the agent', async () => {
   const probeTimeoutMs = chartProbeTimeoutMs();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-flood-health-'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-flood-health-'));
+  const dir = path.join(root, 'pcaps');
+  const state = path.join(root, 'state');
+  fs.mkdirSync(dir);
   let child: ReturnType<typeof spawn> | null = null;
   try {
     const floods = [
@@ -54,6 +57,8 @@ test('health probes answer throughout a backlog of floods; SIGTERM ends the agen
         'run',
         '--watch',
         dir,
+        '--state-dir',
+        state,
         '--grace',
         '0.2',
         '--on-done',
@@ -74,7 +79,17 @@ test('health probes answer throughout a backlog of floods; SIGTERM ends the agen
     const running = child;
     const exited = new Promise<number | null>((resolve) => running.on('close', resolve));
 
-    const done = () => files.every((file) => fs.existsSync(`${file}.processed`));
+    // Every flood read to its end and checkpointed (--on-done renames them once no checkpoint
+    // needs them: here, at the stop).
+    const done = () => {
+      try {
+        const checkpoint = JSON.parse(fs.readFileSync(path.join(state, 'checkpoint.json'), 'utf8'));
+        const read = new Set(checkpoint.directories[0].done.map((mark: { path: string }) => mark.path));
+        return files.every((file) => read.has(file));
+      } catch {
+        return false;
+      }
+    };
     let probes = 0;
     let slowest = 0;
     const failures: string[] = [];
@@ -109,8 +124,12 @@ test('health probes answer throughout a backlog of floods; SIGTERM ends the agen
     const code = await exited;
     assert.equal(code, 0, stderr.slice(-2000));
     assert.ok(Date.now() - stopAsked < 15_000, 'SIGTERM took too long');
+    assert.ok(
+      files.every((file) => fs.existsSync(`${file}.processed`)),
+      `renamed at the stop: ${fs.readdirSync(dir)}`,
+    );
   } finally {
     if (child !== null && child.exitCode === null) child.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });

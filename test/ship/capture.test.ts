@@ -197,12 +197,15 @@ describe('the pod, without Kubernetes: rendered capture + agent on one directory
     const r = render({
       set: [
         'capture.rotation.seconds=1',
-        'capture.rotation.fileCount=4',
+        // Pruning (beyond fileCount) never runs here: what goes, the agent deleted.
+        'capture.rotation.fileCount=8',
         'capture.rotation.fileSizeMB=1',
         `capture.excludePorts={4317,4318,${receiverPort}}`,
         `agent.healthPort=${healthPort}`,
         `agent.otlp.endpoint=http://$(HOST_IP):${receiverPort}`,
         'agent.grace=0.5',
+        // A file is deleted once no checkpoint needs it: ~timeout + 2 s of capture after it is read.
+        'agent.timeout=1',
         'agent.statsInterval=1',
         // No API server here (chart-kubernetes.test.ts renders that part, test/enrich runs it).
         'kubernetes.enabled=false',
@@ -312,9 +315,11 @@ describe('the pod, without Kubernetes: rendered capture + agent on one directory
       const ports = new Set(receiver.spans.map((s) => s.attributes['server.port']));
       assert.ok(!ports.has(healthPort), 'the probes (health port) are not captured');
       assert.ok(!ports.has(receiverPort), 'the OTLP export is not captured');
-      // --on-done delete: finished files go; tcpdump's current one (and one in its grace period) stay.
+      // --on-done delete: finished files go; tcpdump's current one, one in its grace period and
+      // those of the last ~3 s of capture (a restart would read them again) stay.
       const fileDeadline = Date.now() + 20_000;
-      while (fs.readdirSync(pcaps).length > 2) {
+      const filesRead = () => new Set(agentLog.match(/"reading capture file","file":"[^"]+"/g)).size;
+      while (fs.readdirSync(pcaps).length > 6 || filesRead() < 8) {
         assert.ok(Date.now() < fileDeadline, `files left: ${fs.readdirSync(pcaps).join(' ')}`);
         await tick();
       }
