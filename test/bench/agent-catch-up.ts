@@ -5,6 +5,11 @@
  * exporting to the counting OTLP/gRPC receiver (otlp-receiver.ts, in the bench process: the
  * agent is its own process), with --workers 0, auto and 2.
  *
+ * The agent starts as the Helm chart starts it: with `run`'s V8 flags on node's command line and
+ * its GLIBC_TUNABLES in the environment (restart-settings.mjs, the values
+ * test/ship/chart-process-settings.test.ts keeps the chart equal to), so it does not restart
+ * itself to add them (~0.1 s of CPU and wall time; `docker run` without the chart still does).
+ *
  * Measured per run: the catch-up time (agent spawn to the last span that arrived before the
  * stop; the target counts it whole, start-up included, and the line also shows the first span's
  * time and the rate from it on, when the receiver has every pair that the records finish, i.e. replay's pairs minus
@@ -17,6 +22,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { restartSettings } from '../../agent/cli/restart-settings.mjs';
 import { runToCompletion } from './children.ts';
 import { startReceiver } from './otlp-receiver.ts';
 
@@ -155,10 +161,13 @@ async function oneRun(
     filter: (file) => !file.endsWith('.json'),
   });
   receiver.reset();
+  // As the chart starts it (see the file comment).
+  const deployed = restartSettings(['node', context.main, 'run'], [], {}) ?? { flags: [], env: {} };
   const started = Date.now();
   const child: ChildProcess = spawn(
     context.node,
     [
+      ...deployed.flags,
       context.main,
       'run',
       '--watch',
@@ -178,7 +187,7 @@ async function oneRun(
       '--workers',
       workers,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...deployed.env } },
   );
   child.stderr!.resume();
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -234,7 +243,7 @@ export async function measureAgentCatchUp(context: AgentBenchContext): Promise<s
   const caughtUpAt = expected.total - expected.endOfInput;
   const receiver = await startReceiver();
   const lines = [
-    `agent: run catching up on ${kFiles} rotated files (${fmt.format(packets)} packets, replay finds ${fmt.format(expected.total)} pairs) into a counting OTLP/gRPC receiver, median of ${context.runs}:`,
+    `agent: run catching up on ${kFiles} rotated files (${fmt.format(packets)} packets, replay finds ${fmt.format(expected.total)} pairs) into a counting OTLP/gRPC receiver, started as the Helm chart starts it (run's V8 flags and GLIBC_TUNABLES given: no self-restart), median of ${context.runs}:`,
   ];
   // auto is one worker per core (2 here); 2 is the same pipeline named explicitly.
   const results = new Map<string, AgentRunResult[]>([
