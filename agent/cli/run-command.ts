@@ -20,7 +20,7 @@ import {
   defaultStateDir,
 } from '../pipeline/checkpoint.ts';
 import { pipelineStats } from '../pipeline/pipeline.ts';
-import type { OnDone, TailCounters } from '../pipeline/tail.ts';
+import { emptyTailCounters, type OnDone } from '../pipeline/tail.ts';
 import { TailedDirectory } from '../pipeline/tailed-directory.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { startHealthServer } from './health-server.ts';
@@ -193,15 +193,7 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
 
   const flushOutput = (): void => writer?.flush();
 
-  const counters: TailCounters = {
-    packets: 0,
-    bytes: 0,
-    filesDone: 0,
-    filesLost: 0,
-    filesError: 0,
-    lostBytes: 0,
-    newestCapture: null,
-  };
+  const counters = emptyTailCounters();
   // auto: one worker per core; with spans, the workers map and encode them (the exporter only
   // sends their bytes).
   const workerCount = resolveWorkers(options.workers);

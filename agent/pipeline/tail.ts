@@ -84,6 +84,19 @@ export interface TailCounters {
   newestCapture: { seconds: number; nanos: number } | null;
 }
 
+/** The counters before anything was read. */
+export function emptyTailCounters(): TailCounters {
+  return {
+    packets: 0,
+    bytes: 0,
+    filesDone: 0,
+    filesLost: 0,
+    filesError: 0,
+    lostBytes: 0,
+    newestCapture: null,
+  };
+}
+
 export type Log = (
   level: 'info' | 'warn' | 'error',
   message: string,

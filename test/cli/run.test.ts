@@ -25,6 +25,24 @@ async function waitFor(condition: () => boolean, what: string, timeoutMillis = 2
   }
 }
 
+/** `run`'s flags in the restart tests: quick file decisions, no health port, JSONL to `out`. */
+function restartArgs(dir: string, state: string, workers: string, out: string): string[] {
+  return [
+    '--watch',
+    dir,
+    '--state-dir',
+    state,
+    '--grace',
+    '0.3',
+    '--health-port',
+    '0',
+    '--output',
+    `jsonl:${out}`,
+    '--workers',
+    workers,
+  ];
+}
+
 function withoutSource(pair: Record<string, unknown>): string {
   const { source: _source, ...rest } = pair;
   return JSON.stringify(rest);
@@ -195,20 +213,7 @@ for (const workers of ['0', '2']) {
       for (let i = 0; i < before.length - 1; i++) fs.utimesSync(before[i]!, old + i, old + i);
       const checkpointAt = before.at(-1)!;
       const checkpointSize = fs.statSync(checkpointAt).size;
-      const args = (out: string) => [
-        '--watch',
-        dir,
-        '--state-dir',
-        state,
-        '--grace',
-        '0.3',
-        '--health-port',
-        '0',
-        '--output',
-        `jsonl:${out}`,
-        '--workers',
-        workers,
-      ];
+      const args = (out: string) => restartArgs(dir, state, workers, out);
 
       const first = startAgent(args(path.join(root, 'out1.jsonl')));
       const checkpointFile = path.join(state, 'checkpoint.json');
@@ -270,20 +275,7 @@ for (const workers of ['0', '2']) {
     }
     const last = path.join(dir, 'cap-3.pcap');
     const size = fs.statSync(last).size;
-    const args = (out: string) => [
-      '--watch',
-      dir,
-      '--state-dir',
-      state,
-      '--grace',
-      '0.3',
-      '--health-port',
-      '0',
-      '--output',
-      `jsonl:${out}`,
-      '--workers',
-      workers,
-    ];
+    const args = (out: string) => restartArgs(dir, state, workers, out);
     const checkpointFile = path.join(state, 'checkpoint.json');
     const checkpoint = () => JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
     const first = startAgent(args(path.join(root, 'out1.jsonl')));

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultCorrelateOptions } from '../../agent/correlate/options.ts';
 import { Outcome, type Pair } from '../../agent/correlate/pair.ts';
 import type { DirectoryCheckpoint } from '../../agent/pipeline/checkpoint.ts';
-import type { TailCounters } from '../../agent/pipeline/tail.ts';
+import { emptyTailCounters, type TailCounters } from '../../agent/pipeline/tail.ts';
 import { TailedDirectory } from '../../agent/pipeline/tailed-directory.ts';
 import { type OwnedRecord, pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
 import { repoRoot } from '../helpers/run-cli.ts';
@@ -62,15 +62,7 @@ async function tail(
 ): Promise<Run> {
   const pairs: Pair[] = [];
   const logs: string[] = [];
-  const counters: TailCounters = {
-    packets: 0,
-    bytes: 0,
-    filesDone: 0,
-    filesLost: 0,
-    filesError: 0,
-    lostBytes: 0,
-    newestCapture: null,
-  };
+  const counters = emptyTailCounters();
   const watched = new TailedDirectory({
     dir,
     workers,
