@@ -25,8 +25,8 @@ async function waitFor(condition: () => boolean, what: string, timeoutMillis = 2
   }
 }
 
-/** `run`'s flags in the restart tests: quick file decisions, no health port, JSONL to `out`. */
-function restartArgs(dir: string, state: string, workers: string, out: string): string[] {
+/** `run`'s flags in these tests: quick file decisions, no health port, JSONL to `out`. */
+function agentArgs(dir: string, state: string, workers: string, out: string): string[] {
   return [
     '--watch',
     dir,
@@ -213,7 +213,7 @@ for (const workers of ['0', '2']) {
       for (let i = 0; i < before.length - 1; i++) fs.utimesSync(before[i]!, old + i, old + i);
       const checkpointAt = before.at(-1)!;
       const checkpointSize = fs.statSync(checkpointAt).size;
-      const args = (out: string) => restartArgs(dir, state, workers, out);
+      const args = (out: string) => agentArgs(dir, state, workers, out);
 
       const first = startAgent(args(path.join(root, 'out1.jsonl')));
       const checkpointFile = path.join(state, 'checkpoint.json');
@@ -275,7 +275,7 @@ for (const workers of ['0', '2']) {
     }
     const last = path.join(dir, 'cap-3.pcap');
     const size = fs.statSync(last).size;
-    const args = (out: string) => restartArgs(dir, state, workers, out);
+    const args = (out: string) => agentArgs(dir, state, workers, out);
     const checkpointFile = path.join(state, 'checkpoint.json');
     const checkpoint = () => JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
     const first = startAgent(args(path.join(root, 'out1.jsonl')));
@@ -394,18 +394,7 @@ test('non-capture files are ignored; a file corrupt mid-stream is logged, counte
   fs.writeFileSync(path.join(dir, 'cap-1.pcap'), corrupt);
   await sleep(20);
   fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(20)));
-  const agent = startAgent([
-    '--watch',
-    dir,
-    '--state-dir',
-    path.join(root, 'state'),
-    '--grace',
-    '0.3',
-    '--health-port',
-    '0',
-    '--output',
-    `jsonl:${out}`,
-  ]);
+  const agent = startAgent(agentArgs(dir, path.join(root, 'state'), 'auto', out));
   try {
     await waitFor(() => agent.stderr().includes('cap-2.pcap'), 'the next file to be read');
     await sleep(800);
