@@ -409,7 +409,7 @@ await cli
         })
         .option('workers', {
           describe:
-            'correlator worker threads: auto (one per core), 0 (everything on one thread: the reference mode) or N',
+            'correlator worker threads: auto (one per core, none on a single core), 0 (everything on one thread: the reference mode) or N',
           type: 'string',
           default: 'auto',
           coerce: checked('workers', workerCount),
@@ -527,7 +527,7 @@ await cli
         })
         .option('workers', {
           describe:
-            'correlator worker threads: auto (one per core; 0 while spans are exported, which this thread encodes), 0 (everything on one thread) or N; checkpoints wait for every worker',
+            'correlator worker threads: auto (one per core, none on a single core; the workers also encode the spans), 0 (everything on one thread) or N; checkpoints wait for every worker',
           type: 'string',
           default: 'auto',
           coerce: checked('workers', workerCount),
@@ -590,7 +590,8 @@ await cli
           coerce: checked('slowest', positiveInteger),
         })
         .option('workers', {
-          describe: 'correlator worker threads: auto (one per core), 0 (everything on one thread) or N',
+          describe:
+            'correlator worker threads: auto (one per core, none on a single core), 0 (everything on one thread) or N',
           type: 'string',
           default: 'auto',
           coerce: checked('workers', workerCount),

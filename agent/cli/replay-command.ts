@@ -88,9 +88,16 @@ export function correlateOptionsFrom(
   return correlate;
 }
 
-/** `--workers auto`: one correlator worker per core the process may use. */
-export function resolveWorkers(workers: number | 'auto'): number {
-  return workers === 'auto' ? Math.max(1, os.availableParallelism()) : workers;
+/**
+ * `--workers auto`: one correlator worker per core the process may use (Node's
+ * availableParallelism: CPU affinity and the cgroup CPU limit), and none on a single core: there
+ * a worker cannot run beside the main thread and only adds its start-up, its own compiled code
+ * and the hand-off of every record (pinned to one core, the agent bench row took 27 % more CPU
+ * and 100 MB more memory with one worker than with none; docs/performance.md).
+ */
+export function resolveWorkers(workers: number | 'auto', cores = os.availableParallelism()): number {
+  if (workers !== 'auto') return workers;
+  return cores >= 2 ? cores : 0;
 }
 
 /** One line for --stats-interval: the pipeline's state right now. */

@@ -194,8 +194,8 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   const flushOutput = (): void => writer?.flush();
 
   const counters = emptyTailCounters();
-  // auto: one worker per core; with spans, the workers map and encode them (the exporter only
-  // sends their bytes).
+  // auto: one worker per core (none on one core); with spans, the workers map and encode them
+  // (the exporter only sends their bytes).
   const workerCount = resolveWorkers(options.workers);
   let signalled = false;
   let stopRequested: () => void = () => {};

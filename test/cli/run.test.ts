@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveWorkers } from '../../agent/cli/replay-command.ts';
 import { pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
 import { jsonLines, repoRoot, runCli, runCliAsync, startAgent } from '../helpers/run-cli.ts';
 
@@ -505,18 +506,12 @@ for (const workers of ['0', '2']) {
   });
 }
 
-test('--workers auto: one per core, also while spans are exported (the workers encode them); an explicit count is honoured', async () => {
+test('--workers auto: one per core, also while spans are exported (the workers encode them); none on one core; an explicit count is honoured', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-auto-'));
-  const watching = async (args: string[]): Promise<Record<string, unknown>> => {
-    const agent = startAgent([
-      '--watch',
-      dir,
-      '--state-dir',
-      path.join(dir, 'state'),
-      '--health-port',
-      '0',
-      ...args,
-    ]);
+  /** The agent's "watching" line; `pinned`: started by taskset on one core (availableParallelism 1). */
+  const watching = async (args: string[], pinned = false): Promise<Record<string, unknown>> => {
+    const runArgs = ['--watch', dir, '--state-dir', path.join(dir, 'state'), '--health-port', '0', ...args];
+    const agent = startAgent(runArgs, {}, undefined, pinned ? ['taskset', '-c', '0'] : []);
     try {
       await waitFor(() => agent.stderr().includes('"watching"'), 'the agent to start');
     } finally {
@@ -530,8 +525,14 @@ test('--workers auto: one per core, also while spans are exported (the workers e
         .find((line) => line.includes('"watching"'))!,
     );
   };
-  assert.equal((await watching([])).workers, os.availableParallelism());
-  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1'])).workers, os.availableParallelism());
+  const cores = os.availableParallelism();
+  assert.equal(resolveWorkers('auto', 1), 0);
+  assert.equal(resolveWorkers('auto', 2), 2);
+  assert.equal(resolveWorkers(3, 1), 3, 'an explicit count is kept on one core');
+  assert.equal((await watching([])).workers, resolveWorkers('auto', cores));
+  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1'])).workers, resolveWorkers('auto', cores));
   assert.equal((await watching(['--otlp', 'http://127.0.0.1:1', '--workers', '2'])).workers, 2);
   assert.equal((await watching(['--workers', '0'])).workers, 0);
+  assert.equal((await watching(['--otlp', 'http://127.0.0.1:1'], true)).workers, 0, 'auto on one core');
+  assert.equal((await watching(['--workers', '1'], true)).workers, 1);
 });

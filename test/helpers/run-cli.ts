@@ -60,14 +60,16 @@ export function jsonLines(text: string): Record<string, unknown>[] {
 
 /**
  * A running `wirespan run ARGS` (extra environment on top of this process's; as user `uid` when
- * given), its stderr collected.
+ * given; `launcher`: a command that execs node, e.g. `taskset -c 0`), its stderr collected.
  */
 export function startAgent(
   args: string[],
   env: Record<string, string> = {},
   uid?: number,
+  launcher: string[] = [],
 ): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'agent/cli/main.mjs'), 'run', ...args], {
+  const command = [...launcher, process.execPath, path.join(repoRoot, 'agent/cli/main.mjs'), 'run', ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     ...(uid === undefined ? {} : { uid, gid: uid }),
