@@ -52,6 +52,11 @@ export interface AgentRunResult {
   firstSpanSeconds: number | null;
   /** Pairs received by then (the receiver is polled every 20 ms). */
   pairsInFirst: number;
+  /**
+   * Seconds between the last two arrivals: the last request is a partial one, sent when its
+   * batch delay (OTEL_BSP_SCHEDULE_DELAY, 500 ms) ran out after the agent had read everything.
+   */
+  lastGapSeconds: number | null;
   /** Pairs the spans received stand for (an `unanswered flood` span counts its pairs): before SIGTERM, in all. */
   pairsBeforeStop: number;
   pairsTotal: number;
@@ -195,6 +200,7 @@ async function oneRun(
   let lastChange = started;
   let firstSpanAt: number | null = null;
   let pairsInFirst = 0;
+  let changeBefore: number | null = null;
   while (
     receiver.pairs < caughtUpAt &&
     Date.now() - lastChange < kQuietMillis &&
@@ -203,6 +209,7 @@ async function oneRun(
     await sleep(20);
     if (receiver.pairs !== pairs) {
       pairs = receiver.pairs;
+      changeBefore = lastChange;
       lastChange = Date.now();
       if (firstSpanAt === null) {
         firstSpanAt = lastChange;
@@ -222,6 +229,8 @@ async function oneRun(
     catchUpSeconds: caughtUp ? (lastChange - started) / 1000 : null,
     firstSpanSeconds: firstSpanAt === null ? null : (firstSpanAt - started) / 1000,
     pairsInFirst,
+    lastGapSeconds:
+      changeBefore === null || firstSpanAt === lastChange ? null : (lastChange - changeBefore) / 1000,
     pairsBeforeStop,
     pairsTotal: receiver.pairs,
     spansTotal: receiver.spans,
@@ -282,7 +291,7 @@ export async function measureAgentCatchUp(context: AgentBenchContext): Promise<s
     const complete = runs.every((r) => r.pairsTotal === expected.total);
     lines.push(
       `  workers ${workers}: ${fmt.format(caughtUpAt)} spans in ${seconds.toFixed(3)} s = ${fmt.format(rate)} spans/s ` +
-        `(first span after ${firstSpan.toFixed(3)} s, then ${fmt.format(rateAfterFirst)} spans/s); peak RSS ${rss.toFixed(1)} MB; ` +
+        `(first span after ${firstSpan.toFixed(3)} s, then ${fmt.format(rateAfterFirst)} spans/s; the last request ${middle.lastGapSeconds?.toFixed(3) ?? 'n/a'} s after the one before it); peak RSS ${rss.toFixed(1)} MB; ` +
         `after SIGTERM ${runs.map((r) => `${fmt.format(r.spansTotal)} spans for ${fmt.format(r.pairsTotal)} pairs`).join(' / ')}`,
       `    ${rate >= kSpansPerSecond ? 'PASS' : 'MISS'}  >= ${fmt.format(kSpansPerSecond)} spans/s sustained`,
       `    ${complete ? 'PASS' : 'MISS'}  every pair delivered (pairs in spans == replay's ${fmt.format(expected.total)}; an unanswered-flood span counts its pairs)`,
