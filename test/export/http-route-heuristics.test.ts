@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { parseAddress } from '../../agent/correlate/relay/networks.ts';
 import { heuristicRoute } from '../../agent/export/otel/http-route-heuristics.ts';
 import { type PairData, SpanMapper } from '../../agent/export/otel/span-mapper.ts';
@@ -46,7 +47,72 @@ describe('heuristicRoute', () => {
     const path = '/api/orders';
     assert.equal(heuristicRoute(path), path);
   });
+  test('the same routes as the rules written as regular expressions only (property)', () => {
+    // Characters that decide the rules, many of each, so that every rule gets hit.
+    const char = fc.constantFrom(...'0123456789abcdefABCDEFxyzXYZ-_+=@%.:~ é\n'.split(''), '%40');
+    const of = (chars: string, minLength: number, maxLength: number) =>
+      fc.array(fc.constantFrom(...chars.split('')), { minLength, maxLength }).map((c) => c.join(''));
+    const segment = fc.oneof(
+      fc.array(char, { maxLength: 40 }).map((chars) => chars.join('')),
+      // Around each rule's length and character set.
+      of('0123456789abcdefABCDEF', 14, 18),
+      of('0123456789abcdef-', 35, 37),
+      of('0123456789-', 9, 11),
+      of('0123456789aZ_-+=', 18, 22),
+      of('0123456789abcdef.x', 7, 20),
+      fc.constantFrom(
+        '3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+        '2024-05-01',
+        'ann@example.com',
+        'main.3f9a8b7c.js',
+        'aZ3kP9qLm2Xv7TbQ4wR8yU1o',
+        'release-notes-2024-version-11',
+        '9f86d081884c7d65',
+      ),
+      fc.string({ maxLength: 30 }),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 6 }), (segments) => {
+        const path = `/${segments.join('/')}`;
+        assert.equal(heuristicRoute(path), referenceRoute(path), JSON.stringify(path));
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const path of ['/1234567890abcdef', '/ABCDEFABCDEFABCDEF', '/2024-05-0x', '/12-34-5678', '/a%b.c']) {
+      assert.equal(heuristicRoute(path), referenceRoute(path), path);
+    }
+  });
 });
+
+/** The rules of http-route-heuristics.ts as its file comment states them, a regular expression each. */
+function referenceRoute(path: string): string {
+  const placeholder = (segment: string): string | null => {
+    if (/^[^@]+(?:@|%40)[^@]+\.[^@]+$/.test(segment)) return '{email}';
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment)) return '{uuid}';
+    if (/^\d{4}-\d{2}-\d{2}$/.test(segment)) return '{date}';
+    if (/^\d+$/.test(segment)) return '{id}';
+    if (/^[0-9a-f]{16,}$/i.test(segment)) return '{hash}';
+    if (
+      /^[A-Za-z0-9_+=-]{20,}$/.test(segment) &&
+      /\d/.test(segment) &&
+      /[A-Za-z]/.test(segment) &&
+      !/^(?:[A-Za-z]+|\d+)(?:[-_](?:[A-Za-z]+|\d+))*$/.test(segment)
+    ) {
+      return '{token}';
+    }
+    if (segment.includes('.')) {
+      const parts = segment
+        .split('.')
+        .map((part) => (/^(?=[0-9a-f]*\d)[0-9a-f]{8,}$/i.test(part) ? '{hash}' : part));
+      if (parts.some((part) => part === '{hash}')) return parts.join('.');
+    }
+    return null;
+  };
+  return path
+    .split('/')
+    .map((segment) => (segment === '' ? segment : (placeholder(segment) ?? segment)))
+    .join('/');
+}
 
 function words(text: string): [number, number, number, number, number] {
   const parsed = parseAddress(text)!;

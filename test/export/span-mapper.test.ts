@@ -584,6 +584,35 @@ describe('pair → span mapping', () => {
     ]);
   });
 
+  test("a span's kind is its server's (kept per observed server): servers and clients alternating", () => {
+    const local = new SpanMapper({
+      localNetworks: ['10.0.0.0/8'],
+      serviceMap: [],
+      httpRoutes: [],
+      sourceFiles: null,
+    });
+    const at = (address: string, prefix: 'server' | 'client') =>
+      Object.fromEntries(
+        words(address)
+          .slice(1)
+          .map((w, i) => [`${prefix}${i}`, w]),
+      );
+    const kinds: SpanKind[] = [];
+    for (let i = 0; i < 8; i++) {
+      const p = pair({
+        ...at(i % 2 === 0 ? '10.2.2.2' : '8.8.8.8', 'server'),
+        ...at((i >> 1) % 2 === 0 ? '10.1.1.1' : '1.1.1.1', 'client'),
+      });
+      const kind = local.map(p).kind;
+      assert.equal(kind, local.kindOf(p), `pair ${i}`);
+      kinds.push(kind);
+    }
+    assert.deepEqual(
+      kinds,
+      [0, 1, 0, 1, 0, 1, 0, 1].map((k) => (k === 0 ? SpanKind.SERVER : SpanKind.CLIENT)),
+    );
+  });
+
   test('an end before the start never gives a negative span', () => {
     const m = mapper.map(pair({ response: { ...pair({}).request, lastSeconds: 1_699_999_999 } }));
     assert.equal(m.durationNanos, 0);

@@ -21,27 +21,73 @@
 const kEmail = /^[^@]+(?:@|%40)[^@]+\.[^@]+$/;
 const kUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const kDate = /^\d{4}-\d{2}-\d{2}$/;
-const kDigits = /^\d+$/;
-const kHash = /^[0-9a-f]{16,}$/i;
-const kBase64 = /^[A-Za-z0-9_+=-]{20,}$/;
-const kHasDigit = /\d/;
-const kHasLetter = /[A-Za-z]/;
 /** Words of a slug: each all letters or all digits, joined by "-" or "_". */
 const kSlug = /^(?:[A-Za-z]+|\d+)(?:[-_](?:[A-Za-z]+|\d+))*$/;
 const kAssetHash = /^(?=[0-9a-f]*\d)[0-9a-f]{8,}$/i;
 
-/** The placeholder for one segment, or null to keep it. */
-function placeholder(segment: string): string | null {
-  if (kEmail.test(segment)) return '{email}';
-  if (kUuid.test(segment)) return '{uuid}';
-  if (kDate.test(segment)) return '{date}';
-  if (kDigits.test(segment)) return '{id}';
-  if (kHash.test(segment)) return '{hash}';
-  if (kBase64.test(segment) && kHasDigit.test(segment) && kHasLetter.test(segment) && !kSlug.test(segment)) {
+// One pass over a segment's characters tells which rules can match at all, so most segments
+// (words, numbers) are decided without a regular expression or a substring. By ASCII code:
+/** The character sets a rule wants every character of a segment in (a bit each). */
+const kSetOf = new Uint8Array(128);
+const kInHex = 1; // [0-9a-fA-F]: {hash}
+const kInHexDash = 2; // and "-": {uuid}
+const kInDigits = 4; // [0-9]: {id}
+const kInDigitsDash = 8; // and "-": {date}
+const kInBase64 = 16; // [A-Za-z0-9_+=-]: {token}
+const kAllSets = 31;
+/** What a rule needs somewhere in a segment (a bit each). */
+const kMarkOf = new Uint8Array(128);
+const kHasDigit = 1;
+const kHasLetter = 2;
+const kHasAt = 4; // "@" or "%" (of "%40"): {email}
+const kHasDot = 8;
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  const digit = c >= 0x30 && c <= 0x39;
+  const letter = /[A-Za-z]/.test(ch);
+  const hex = digit || /[a-fA-F]/.test(ch);
+  kSetOf[c] =
+    (hex ? kInHex | kInHexDash : 0) |
+    (digit ? kInDigits | kInDigitsDash : 0) |
+    (ch === '-' ? kInHexDash | kInDigitsDash : 0) |
+    (digit || letter || '_+=-'.includes(ch) ? kInBase64 : 0);
+  kMarkOf[c] =
+    (digit ? kHasDigit : 0) |
+    (letter ? kHasLetter : 0) |
+    (ch === '@' || ch === '%' ? kHasAt : 0) |
+    (ch === '.' ? kHasDot : 0);
+}
+
+/** The placeholder for the segment path[start, end) (not empty), or null to keep it. */
+function placeholder(path: string, start: number, end: number): string | null {
+  let sets = kAllSets;
+  let marks = 0;
+  for (let i = start; i < end; i++) {
+    const c = path.charCodeAt(i);
+    if (c < 128) {
+      sets &= kSetOf[c]!;
+      marks |= kMarkOf[c]!;
+    } else {
+      sets = 0;
+    }
+  }
+  const n = end - start;
+  if ((marks & kHasAt) !== 0 && kEmail.test(path.slice(start, end))) return '{email}';
+  if (n === 36 && (sets & kInHexDash) !== 0 && kUuid.test(path.slice(start, end))) return '{uuid}';
+  if (n === 10 && (sets & kInDigitsDash) !== 0 && kDate.test(path.slice(start, end))) return '{date}';
+  if ((sets & kInDigits) !== 0) return '{id}';
+  if (n >= 16 && (sets & kInHex) !== 0) return '{hash}';
+  if (
+    n >= 20 &&
+    (sets & kInBase64) !== 0 &&
+    (marks & kHasDigit) !== 0 &&
+    (marks & kHasLetter) !== 0 &&
+    !kSlug.test(path.slice(start, end))
+  ) {
     return '{token}';
   }
-  if (segment.includes('.')) {
-    const parts = segment.split('.');
+  if ((marks & kHasDot) !== 0) {
+    const parts = path.slice(start, end).split('.');
     let changed = false;
     for (let i = 0; i < parts.length; i++) {
       if (kAssetHash.test(parts[i]!)) {
@@ -61,7 +107,7 @@ export function heuristicRoute(path: string): string {
   while (start <= path.length) {
     let end = path.indexOf('/', start);
     if (end < 0) end = path.length;
-    const replacement = end > start ? placeholder(path.slice(start, end)) : null;
+    const replacement = end > start ? placeholder(path, start, end) : null;
     if (replacement !== null) {
       result = (result ?? path.slice(0, start)) + replacement;
     } else if (result !== null) {

@@ -75,6 +75,11 @@ export class OtlpTraceEncoder {
   /** By position in an attribute object: the key found there last, and its KeyValue.key field. */
   readonly #recentKeys: string[] = new Array<string>(kRecentKeys).fill('');
   readonly #recentKeyFields: Uint8Array[] = new Array<Uint8Array>(kRecentKeys).fill(new Uint8Array(0));
+  /**
+   * Span fields 10-16 of a PairSpan (no events, links or dropped counts, no status message; its
+   * trace flags SAMPLED), by status code * 4 + flags >> 8 (the is-remote bits): made once each.
+   */
+  readonly #pairSpanTails: (Uint8Array | undefined)[] = [];
   /** ResourceSpans field 1 (tag, length, Resource message), per Resource object. */
   readonly #resources = new WeakMap<Resource, Uint8Array>();
   /** ScopeSpans field 1 (tag, length, InstrumentationScope message), per scope object. */
@@ -399,22 +404,25 @@ export class OtlpTraceEncoder {
   /**
    * A time (whole seconds, nanoseconds) as the fixed64 ns since the epoch: exact, from 32-bit
    * halves (no BigInt), for seconds below 2^32 (year 2106; every product below stays under 2^53).
+   * No floating-point remainder (a call to fmod each): the halves of an exact integer come from
+   * `>>> 0` (its value modulo 2^32) and exact divisions by powers of two.
    */
   #time(seconds: number, nanos: number): void {
-    // seconds = hi·2^16 + lo; seconds·1e9 = (hi·1e9)·2^16 + lo·1e9, each product < 2^53.
-    const hi = Math.floor(seconds / 65536);
-    const lo = seconds - hi * 65536;
+    // seconds = hi·2^16 + lo; ns = (hi·1e9)·2^16 + (lo·1e9 + nanos), both products < 2^46.
+    const hi = (seconds / 65536) >>> 0;
     const a = hi * 1e9;
-    const aLow = (a % 65536) * 65536; // (a·2^16) mod 2^32
-    const aHigh = Math.floor(a / 65536); // floor(a·2^16 / 2^32)
-    const b = lo * 1e9 + nanos;
-    const bLow = b % kTwo32;
-    const sumLow = aLow + bLow;
-    const low = sumLow % kTwo32;
-    const high = aHigh + Math.floor(b / kTwo32) + Math.floor(sumLow / kTwo32);
+    const b = (seconds - hi * 65536) * 1e9 + nanos;
+    const aLow = (a >>> 0) & 0xffff; // a·2^16 = aHigh·2^32 + aLow·2^16
+    const bLow = b >>> 0;
+    let low = aLow * 65536 + bLow;
+    let high = (a - aLow) / 65536 + (b - bLow) / kTwo32;
+    if (low >= kTwo32) {
+      low -= kTwo32;
+      high++;
+    }
     this.#ensure(8);
-    this.#uint32(low >>> 0);
-    this.#uint32(high >>> 0);
+    this.#uint32(low);
+    this.#uint32(high);
   }
 
   /** Four little-endian bytes (capacity ensured by the caller). */
@@ -623,6 +631,25 @@ export class OtlpTraceEncoder {
       this.#time(end[0], end[1]);
     }
     if (span.attributes) this.#attributes(span.attributes, 9);
+    const flags = spanFlags(traceFlags, parent?.isRemote);
+    const code = span.status.code;
+    if (pairSpan !== null && !span.status.message && code >= 0 && code < 3) {
+      // Everything after a PairSpan's attributes depends only on its status code and flags.
+      const tailKey = code * 4 + (flags >>> 8);
+      let tail = this.#pairSpanTails[tailKey];
+      if (tail === undefined) {
+        tail = this.#encodedAside(() => this.#spanTail(span, flags));
+        this.#pairSpanTails[tailKey] = tail;
+      }
+      this.#raw(tail);
+    } else {
+      this.#spanTail(span, flags);
+    }
+    this.#end(at, 2);
+  }
+
+  /** Span fields 10-16, after the attributes: dropped counts, events, links, status, flags. */
+  #spanTail(span: ReadableSpan, flags: number): void {
     this.#tag(10, 0);
     this.#varint(span.droppedAttributesCount);
     const events = span.events;
@@ -647,8 +674,7 @@ export class OtlpTraceEncoder {
     this.#varint(span.status.code);
     this.#end(statusAt, 1);
     this.#tag(16, 5);
-    this.#fixed32(spanFlags(traceFlags, parent?.isRemote));
-    this.#end(at, 2);
+    this.#fixed32(flags);
   }
 
   /** Span field 11: Event { time = 1, name = 2, attributes = 3, dropped_attributes_count = 4 }. */

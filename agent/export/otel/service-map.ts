@@ -161,6 +161,8 @@ export interface ObservedServer {
    */
   pairDurationTransport: string;
   pairDurationAttributes: Attributes | null;
+  /** The kind of its spans (span-mapper.ts kindOf(): it depends on the address only), -1 until made. */
+  spanKind: number;
 }
 
 /** Slots of ObservedServers' table (a power of two): servers remembered at once, at most. */
@@ -241,6 +243,7 @@ export class ObservedServers {
       configured: mapped !== null,
       pairDurationTransport: '',
       pairDurationAttributes: null,
+      spanKind: -1,
     };
   }
 }

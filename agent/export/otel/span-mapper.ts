@@ -379,10 +379,11 @@ export class SpanMapper {
       durationNanos = 0;
     }
 
-    const kind = this.kindOf(pair);
     const protocol = pair.protocol;
     const protocolId = this.protocolId(pair);
     const observed = this.#servers.get(protocol, protocolId, pair);
+    if (observed.spanKind < 0) observed.spanKind = this.kindOf(pair);
+    const kind: SpanKind = observed.spanKind;
     const server = observed.address;
     const client = formatIp(pair.ipVersion, pair.client0, pair.client1, pair.client2, pair.client3);
     const transport = transportName(pair.transport);
