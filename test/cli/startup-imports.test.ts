@@ -172,3 +172,17 @@ test('no Intl.NumberFormat (ICU data, ~20-40 ms) at start: only when a summary p
   );
   assert.equal(numberFormats(modulesLoaded(['replay', demo, '--output', 'none', '--workers', '0'], 0)), 1);
 });
+
+test("a worker making spans loads neither the OpenTelemetry api's index nor the SDK's resources and core (~45 ms of its start)", async () => {
+  // Nothing listens: the export fails (exit 1) after the worker made and encoded its spans.
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  const worker = modulesLoaded(['replay', demo, '--workers', '1', '--output', 'none', '--otlp', otlp], 1, 1);
+  assert.ok(ours(worker).includes('agent/export/otel/span-request-encoder.ts'), ours(worker).join(' '));
+  const packages = packagesOf(worker);
+  assert.deepEqual(
+    ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/resources'].filter((name) =>
+      packages.has(name),
+    ),
+    [],
+  );
+});
