@@ -5,7 +5,8 @@
  * not every exporter of every signal; the YAML parser loads for --config only, Node's bundled undici
  * (behind node:http's ES module facade) not at all. A module hook in the child lists what it
  * loads, followed by Node's internal modules (process.moduleLoadList) and how many
- * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start).
+ * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start)
+ * and how often it called net.isIPv6 (the first call compiles a large regular expression).
  * yargs' help layout packages load only for --help.
  */
 import assert from 'node:assert/strict';
@@ -27,7 +28,11 @@ module.registerHooks({ load(url, context, next) { loaded.push(url); return next(
 let numberFormats = 0;
 const NumberFormat = Intl.NumberFormat;
 Intl.NumberFormat = function (...args) { numberFormats++; return new NumberFormat(...args); };
-process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST + (threadId === 0 ? '' : '.worker' + threadId), [...loaded, ...process.moduleLoadList, 'Intl.NumberFormat ' + numberFormats].join('\\n')));
+let isIPv6Calls = 0;
+const isIPv6 = net.isIPv6;
+net.isIPv6 = (text) => { isIPv6Calls++; return isIPv6(text); };
+module.syncBuiltinESMExports();
+process.on('exit', () => fs.writeFileSync(process.env.LOADED_LIST + (threadId === 0 ? '' : '.worker' + threadId), [...loaded, ...process.moduleLoadList, 'net.isIPv6 ' + isIPv6Calls, 'Intl.NumberFormat ' + numberFormats].join('\\n')));
 `;
 
 /** The package directories under node_modules that `replay <args>` loads. */
@@ -171,4 +176,35 @@ test('no Intl.NumberFormat (ICU data, ~20-40 ms) at start: only when a summary p
     0,
   );
   assert.equal(numberFormats(modulesLoaded(['replay', demo, '--output', 'none', '--workers', '0'], 0)), 1);
+});
+
+test("a worker making spans loads neither the OpenTelemetry api's index nor the SDK's resources and core (~45 ms of its start)", async () => {
+  // Nothing listens: the export fails (exit 1) after the worker made and encoded its spans.
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  const worker = modulesLoaded(['replay', demo, '--workers', '1', '--output', 'none', '--otlp', otlp], 1, 1);
+  assert.ok(ours(worker).includes('agent/export/otel/span-request-encoder.ts'), ours(worker).join(' '));
+  const packages = packagesOf(worker);
+  assert.deepEqual(
+    ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/resources'].filter((name) =>
+      packages.has(name),
+    ),
+    [],
+  );
+});
+
+test('no net.isIPv6 at start (its first call compiles a large regular expression: ~12 ms of each thread)', async () => {
+  const isIPv6Calls = (loaded: string[]) =>
+    Number(loaded.find((line) => line.startsWith('net.isIPv6 '))?.slice('net.isIPv6 '.length));
+  // The span path parses the default local networks (fd00::/8, ::1/128) on every thread; grpc-js
+  // calls net.isIPv6 when it connects, so the main thread is checked exporting metrics only.
+  const metrics = ['replay', demo, '--output', 'none', '--workers', '0', '--prometheus-port'];
+  assert.equal(isIPv6Calls(modulesLoaded([...metrics, String(await freePort())], 0)), 0);
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  assert.equal(
+    isIPv6Calls(modulesLoaded(['replay', demo, '--output', 'none', '--workers', '1', '--otlp', otlp], 1, 1)),
+    0,
+  );
+  // The hook sees the calls: an address with a dotted IPv4 tail still goes through net.isIPv6.
+  const dotted = [...metrics, String(await freePort()), '--local-networks', '::ffff:10.0.0.0/104'];
+  assert.ok(isIPv6Calls(modulesLoaded(dotted, 0)) > 0);
 });

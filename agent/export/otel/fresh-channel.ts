@@ -26,7 +26,7 @@ export interface Closable {
 
 export class FreshChannel<T extends Closable> {
   readonly #label: string;
-  readonly #make: (userAgent: string | undefined) => T;
+  readonly #make: (userAgent: string | undefined, connectFailed: (() => void) | null) => T;
   readonly #enabled: boolean;
   #current: T;
   #generation = 0;
@@ -34,14 +34,24 @@ export class FreshChannel<T extends Closable> {
   readonly #closing = new Set<Promise<void>>();
 
   /**
-   * `make(undefined)` builds the first exporter (the exporters' default user agent); with
-   * `enabled` false this is just that one exporter.
+   * `make(undefined, connectFailed)` builds the first exporter (the exporters' default user
+   * agent); with `enabled` false this is just that one exporter. The first exporter may open its
+   * connection before its first request, and call `connectFailed` when that attempt fails: the
+   * first request then goes through a new exporter (a new subchannel, not one in grpc-js's
+   * reconnect backoff), as after UNAVAILABLE. Later exporters are made for a request
+   * (`connectFailed` null: they connect with it).
    */
-  constructor(label: string, make: (userAgent: string | undefined) => T, enabled: boolean) {
+  constructor(
+    label: string,
+    make: (userAgent: string | undefined, connectFailed: (() => void) | null) => T,
+    enabled: boolean,
+  ) {
     this.#label = label;
     this.#make = make;
     this.#enabled = enabled;
-    this.#current = make(undefined);
+    this.#current = make(undefined, () => {
+      if (this.#enabled) this.#stale = true;
+    });
   }
 
   /** Exporters replaced so far. */
@@ -55,7 +65,7 @@ export class FreshChannel<T extends Closable> {
       this.#stale = false;
       this.#generation++;
       const old = this.#current;
-      this.#current = this.#make(`wirespan-reconnect/${this.#label}.${this.#generation}`);
+      this.#current = this.#make(`wirespan-reconnect/${this.#label}.${this.#generation}`, null);
       const closing: Promise<void> = old
         .shutdown()
         .catch(() => undefined)

@@ -22,6 +22,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { FreshChannel } from './fresh-channel.ts';
 import {
+  createConnectedGrpcDelegate,
   createOtlpDelegate,
   type OtlpProtocol,
   type OtlpTransportConfig,
@@ -47,19 +48,40 @@ export function passThroughTraceSerializer(
 
 export class OtlpBytesExporter implements RequestExporter {
   readonly #delegate: IOtlpExportDelegate<EncodedRequest>;
+  /** Closes the client that opened the gRPC connection ahead (a no-op without one). */
+  #releaseConnection: () => void = () => {};
 
-  constructor(config: OtlpTransportConfig = {}, protocol: OtlpProtocol = 'grpc') {
-    this.#delegate = createOtlpDelegate(
-      'TRACES',
-      protocol,
-      config,
-      passThroughTraceSerializer(protocol),
-      kMetricsHelper,
-    );
+  /**
+   * With `onConnectFailure` (gRPC only), the connection is opened now, not at the first request
+   * (createConnectedGrpcDelegate); `onConnectFailure` runs if that attempt fails.
+   */
+  constructor(
+    config: OtlpTransportConfig = {},
+    protocol: OtlpProtocol = 'grpc',
+    onConnectFailure: (() => void) | null = null,
+  ) {
+    const serializer = passThroughTraceSerializer(protocol);
+    if (protocol === 'grpc' && onConnectFailure !== null) {
+      const connected = createConnectedGrpcDelegate(
+        'TRACES',
+        config,
+        serializer,
+        kMetricsHelper,
+        onConnectFailure,
+      );
+      this.#delegate = connected.delegate;
+      this.#releaseConnection = connected.release;
+    } else {
+      this.#delegate = createOtlpDelegate('TRACES', protocol, config, serializer, kMetricsHelper);
+    }
   }
 
   export(request: EncodedRequest, resultCallback: (result: ExportResult) => void): void {
-    this.#delegate.export(request, resultCallback);
+    this.#delegate.export(request, (result) => {
+      // The delegate's channel holds the connection now.
+      this.#releaseConnection();
+      resultCallback(result);
+    });
   }
 
   forceFlush(): Promise<void> {
@@ -67,6 +89,7 @@ export class OtlpBytesExporter implements RequestExporter {
   }
 
   shutdown(): Promise<void> {
+    this.#releaseConnection();
     return this.#delegate.shutdown();
   }
 }

@@ -31,11 +31,12 @@
  * buffer of its own (the transport may hold a request for its retries while the next one is
  * built): a fresh one, or one whose request was exported (request-buffers.ts).
  */
-import { type Attributes, type AttributeValue, type SpanContext, TraceFlags } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { grown } from '../../shared/typed-arrays.ts';
+import { TraceFlags } from './api-enums.ts';
 import { PairSpan } from './pair-span.ts';
 import type { RequestBufferPool } from './request-buffers.ts';
 import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';

@@ -9,6 +9,8 @@
  * `http/protobuf` POSTs the same protobuf bytes as `application/x-protobuf` to `{base}/v1/traces`
  * and `{base}/v1/metrics` (a per-signal endpoint variable is used as it is, as the spec says).
  */
+import fs from 'node:fs';
+import { Client, type ClientOptions, connectivityState } from '@grpc/grpc-js';
 import { getStringFromEnv } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import {
@@ -20,6 +22,8 @@ import {
   createOtlpGrpcExportDelegate,
 } from '@opentelemetry/otlp-grpc-exporter-base';
 import type { IExporterMetricsHelper, ISerializer } from '@opentelemetry/otlp-transformer';
+
+type OtlpGrpcConfiguration = ReturnType<typeof convertLegacyOtlpGrpcOptions>;
 
 export type OtlpProtocol = 'grpc' | 'http/protobuf';
 export type OtlpSignal = 'TRACES' | 'METRICS';
@@ -108,19 +112,11 @@ export function createOtlpDelegate<Internal, Response>(
   serializer: ISerializer<Internal, Response>,
   metricsHelper: IExporterMetricsHelper<Internal>,
 ): IOtlpExportDelegate<Internal> {
-  const s = kSignals[signal];
   if (protocol === 'grpc') {
-    return createOtlpGrpcExportDelegate(
-      convertLegacyOtlpGrpcOptions(config, signal),
-      serializer,
-      s.component.grpc,
-      metricsHelper,
-      undefined,
-      s.grpcName,
-      s.grpcPath,
-    );
+    return grpcDelegate(signal, convertLegacyOtlpGrpcOptions(config, signal), serializer, metricsHelper);
   }
   const { url, ...rest } = config;
+  const s = kSignals[signal];
   return createOtlpHttpExportDelegate(
     convertLegacyHttpOptions(
       url === undefined ? rest : { ...rest, url: signalUrl(url, signal) },
@@ -133,4 +129,103 @@ export function createOtlpDelegate<Internal, Response>(
     metricsHelper,
     undefined,
   );
+}
+
+function grpcDelegate<Internal, Response>(
+  signal: OtlpSignal,
+  options: OtlpGrpcConfiguration,
+  serializer: ISerializer<Internal, Response>,
+  metricsHelper: IExporterMetricsHelper<Internal>,
+): IOtlpExportDelegate<Internal> {
+  const s = kSignals[signal];
+  return createOtlpGrpcExportDelegate(
+    options,
+    serializer,
+    s.component.grpc,
+    metricsHelper,
+    undefined,
+    s.grpcName,
+    s.grpcPath,
+  );
+}
+
+/** A gRPC delegate whose connection is opened before its first request (createConnectedGrpcDelegate). */
+export interface ConnectedGrpcDelegate<Internal> {
+  delegate: IOtlpExportDelegate<Internal>;
+  /** Closes the client that opened the connection: once the delegate has made a request, or is shut down. */
+  release(): void;
+}
+
+/**
+ * createOtlpDelegate's gRPC delegate, with its connection opened now. grpc-js connects a channel
+ * on its first call, so the agent's first request waited for the TCP and HTTP/2 handshakes,
+ * whose steps ran between record chunks (~150-250 ms before the first span reached the
+ * collector). A client with the channel arguments and credentials of the SDK's transport
+ * (grpc-exporter-transport.ts) gets the same subchannel from grpc-js's process-wide pool, and
+ * `getConnectivityState(true)` connects it: the delegate's first call finds it connected (the
+ * collector sees one connection). The credentials object is made once for both (secure
+ * credentials are equal only to themselves). `onFailure` runs when that connection attempt
+ * fails: the shared subchannel then waits out grpc-js's reconnect backoff, and would fail the
+ * first request at once (fresh-channel.ts: the first request then goes through a new channel).
+ */
+export function createConnectedGrpcDelegate<Internal, Response>(
+  signal: OtlpSignal,
+  config: OtlpTransportConfig,
+  serializer: ISerializer<Internal, Response>,
+  metricsHelper: IExporterMetricsHelper<Internal>,
+  onFailure: () => void,
+): ConnectedGrpcDelegate<Internal> {
+  const options = convertLegacyOtlpGrpcOptions(config, signal);
+  const credentials = options.credentials();
+  const delegate = grpcDelegate(
+    signal,
+    { ...options, credentials: () => credentials },
+    serializer,
+    metricsHelper,
+  );
+  let client: Client | null;
+  try {
+    client = new Client(options.url, credentials, grpcChannelOptions(options.compression, options.userAgent));
+  } catch {
+    // The delegate's first request makes the same client and reports the error.
+    return { delegate, release: () => {} };
+  }
+  const channel = client.getChannel();
+  const release = (): void => {
+    client?.close();
+    client = null;
+  };
+  const watch = (): void => {
+    if (client === null) return;
+    const state = channel.getConnectivityState(true);
+    if (state === connectivityState.TRANSIENT_FAILURE) {
+      release();
+      onFailure();
+    } else if (state !== connectivityState.READY) {
+      channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, watch);
+    }
+  };
+  watch();
+  return { delegate, release };
+}
+
+/** gRPC compression algorithm numbers, as the SDK's transport passes them. */
+const kGrpcCompressionNone = 0;
+const kGrpcCompressionGzip = 2;
+
+/** The channel arguments the SDK's gRPC transport (0.301.0) gives its client: equal ones share its subchannel. */
+function grpcChannelOptions(compression: string | undefined, userAgent: string | undefined): ClientOptions {
+  const sdkAgent = `OTel-OTLP-Exporter-JavaScript/${grpcExporterVersion()}`;
+  return {
+    'grpc.default_compression_algorithm':
+      compression === 'gzip' ? kGrpcCompressionGzip : kGrpcCompressionNone,
+    'grpc.primary_user_agent': userAgent ? `${userAgent} ${sdkAgent}` : sdkAgent,
+  };
+}
+
+/** The installed otlp-grpc-exporter-base's version (its user agent names it; the package exports no package.json). */
+function grpcExporterVersion(): string {
+  const index = import.meta.resolve('@opentelemetry/otlp-grpc-exporter-base');
+  const manifest = fs.readFileSync(new URL('../package.json', index), 'utf8');
+  return (JSON.parse(manifest) as { version: string }).version;
 }

@@ -9,11 +9,12 @@
  * sdk.ts builds it once (the detected resource's shared attributes included) and exposes it as
  * `OtelExporter.spanConfig`.
  */
-import { type Attributes, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ProtocolRegistry } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
+import { SpanStatusCode, TraceFlags } from './api-enums.ts';
 import { type IgnoreRules, PairIgnore } from './pair-ignore.ts';
 import { kStatusError, kStatusUnset, PairSpan } from './pair-span.ts';
 import { serviceResource } from './resource.ts';

@@ -3,19 +3,11 @@
  * built once per exported pair with no SDK Span machinery (see sdk.ts on why).
  */
 import fs from 'node:fs';
-import {
-  type Attributes,
-  type HrTime,
-  type Link,
-  type SpanContext,
-  type SpanKind,
-  type SpanStatus,
-  SpanStatusCode,
-  TraceFlags,
-} from '@opentelemetry/api';
+import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { SpanStatusCode, TraceFlags } from './api-enums.ts';
 import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
 
 function packageVersion(): string {

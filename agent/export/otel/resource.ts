@@ -23,21 +23,8 @@
  * OTEL_RESOURCE_ATTRIBUTES under other keys (k8s.node.name, deployment.environment.name, ...)
  * applies to both. OTEL_SERVICE_NAME names wirespan itself, never an observed service.
  */
-import type { Attributes } from '@opentelemetry/api';
-import { diag } from '@opentelemetry/api';
-import { getStringListFromEnv } from '@opentelemetry/core';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  hostDetector,
-  osDetector,
-  processDetector,
-  type Resource,
-  type ResourceDetector,
-  resourceFromAttributes,
-  serviceInstanceIdDetector,
-} from '@opentelemetry/resources';
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import type { RawResourceAttribute, Resource, ResourceDetector } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 // Development-status resource attributes (copied, as semconv.ts explains).
@@ -51,50 +38,61 @@ const ATTR_K8S_POD_NAME = 'k8s.pod.name';
 /** Default `service.name` of wirespan's own telemetry. */
 export const kAgentServiceName = 'wirespan';
 
-/** NodeSDK's detector names for OTEL_NODE_RESOURCE_DETECTORS (sdk-node utils getResourceDetectorsFromEnv). */
-const kDetectorsByName: ReadonlyMap<string, ResourceDetector> = new Map([
-  ['host', hostDetector],
-  ['os', osDetector],
-  ['serviceinstance', serviceInstanceIdDetector],
-  ['process', processDetector],
-  ['env', envDetector],
-]);
-
 /**
- * The detectors to run: the names in OTEL_NODE_RESOURCE_DETECTORS, else NodeSDK's default list
- * without its random service.instance.id (`explicit` false: see stableIdentity()).
+ * wirespan's own resource, with async attributes (host.id) settled so it can be serialised at
+ * once. The SDK's resources package (its detectors, the api and core: ~45 ms of a thread's start)
+ * loads here, on the exporter's thread only: the workers make their spans' resources with
+ * serviceResource().
  */
-export function resourceDetectorsFromEnv(): { detectors: ResourceDetector[]; explicit: boolean } {
-  const names = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS');
-  if (names === undefined || names.length === 0) {
-    return { detectors: [processDetector, hostDetector, osDetector, envDetector], explicit: false };
-  }
-  return { detectors: namedDetectors(names), explicit: true };
-}
-
-function namedDetectors(names: string[]): ResourceDetector[] {
-  if (names.includes('all')) return [...kDetectorsByName.values()];
-  if (names.includes('none')) return [];
-  return names.flatMap((name) => {
-    const detector = kDetectorsByName.get(name);
-    if (!detector) diag.warn(`Invalid resource detector "${name}" in OTEL_NODE_RESOURCE_DETECTORS`);
-    return detector ? [detector] : [];
+export async function detectBaseResource(extra: Attributes = {}): Promise<Resource> {
+  const resources = await import('@opentelemetry/resources');
+  const { detectors, explicit } = await resourceDetectorsFromEnv(resources);
+  const detected = resources
+    .defaultResource()
+    .merge(resources.resourceFromAttributes({ [ATTR_SERVICE_NAME]: kAgentServiceName, ...extra }))
+    .merge(resources.detectResources({ detectors }));
+  await detected.waitForAsyncAttributes?.();
+  if (explicit) return detected;
+  return resources.resourceFromAttributes(stableIdentity(detected.attributes), {
+    schemaUrl: detected.schemaUrl,
   });
 }
 
-/** wirespan's own resource, with async attributes (host.id) settled so it can be serialised at once. */
-export async function detectBaseResource(extra: Attributes = {}): Promise<Resource> {
-  const { detectors, explicit } = resourceDetectorsFromEnv();
-  const detected = defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: kAgentServiceName, ...extra }))
-    .merge(detectResources({ detectors }));
-  await detected.waitForAsyncAttributes?.();
-  return explicit ? detected : stableIdentity(detected);
+/**
+ * The detectors to run: the names in OTEL_NODE_RESOURCE_DETECTORS (NodeSDK's names, sdk-node
+ * utils getResourceDetectorsFromEnv), else NodeSDK's default list without its random
+ * service.instance.id (`explicit` false: see stableIdentity()).
+ */
+async function resourceDetectorsFromEnv(
+  resources: typeof import('@opentelemetry/resources'),
+): Promise<{ detectors: ResourceDetector[]; explicit: boolean }> {
+  const { getStringListFromEnv } = await import('@opentelemetry/core');
+  const names = getStringListFromEnv('OTEL_NODE_RESOURCE_DETECTORS');
+  const { hostDetector, osDetector, serviceInstanceIdDetector, processDetector, envDetector } = resources;
+  if (names === undefined || names.length === 0) {
+    return { detectors: [processDetector, hostDetector, osDetector, envDetector], explicit: false };
+  }
+  const byName = new Map<string, ResourceDetector>([
+    ['host', hostDetector],
+    ['os', osDetector],
+    ['serviceinstance', serviceInstanceIdDetector],
+    ['process', processDetector],
+    ['env', envDetector],
+  ]);
+  if (names.includes('all')) return { detectors: [...byName.values()], explicit: true };
+  if (names.includes('none')) return { detectors: [], explicit: true };
+  const { diag } = await import('@opentelemetry/api');
+  const detectors = names.flatMap((name) => {
+    const detector = byName.get(name);
+    if (!detector) diag.warn(`Invalid resource detector "${name}" in OTEL_NODE_RESOURCE_DETECTORS`);
+    return detector ? [detector] : [];
+  });
+  return { detectors, explicit: true };
 }
 
 /** Without per-start attributes (pids), with a service.instance.id that survives restarts. */
-function stableIdentity(detected: Resource): Resource {
-  const attributes = { ...detected.attributes };
+function stableIdentity(detected: Attributes): Attributes {
+  const attributes = { ...detected };
   delete attributes[ATTR_PROCESS_PID];
   delete attributes[ATTR_PROCESS_PARENT_PID];
   if (attributes[ATTR_SERVICE_INSTANCE_ID] === undefined) {
@@ -109,7 +107,7 @@ function stableIdentity(detected: Resource): Resource {
           : null;
     if (instance !== null) attributes[ATTR_SERVICE_INSTANCE_ID] = instance;
   }
-  return resourceFromAttributes(attributes, { schemaUrl: detected.schemaUrl });
+  return attributes;
 }
 
 /**
@@ -145,5 +143,60 @@ export function serviceResource(
   serviceName: string,
   attributes: Attributes | null,
 ): Resource {
-  return resourceFromAttributes({ ...shared, ...attributes, [ATTR_SERVICE_NAME]: serviceName });
+  return new ServiceResource({ ...shared, ...attributes, [ATTR_SERVICE_NAME]: serviceName });
+}
+
+/**
+ * An observed service's resource: the attributes the SDK's resourceFromAttributes() keeps
+ * (ResourceImpl: a non-empty key, a value of a valid attribute type), no schema URL, nothing
+ * async. Not the SDK's class: its package loads the detectors, the api and core (~45 ms of each
+ * worker's start).
+ */
+class ServiceResource implements Resource {
+  readonly attributes: Attributes = {};
+  readonly asyncAttributesPending = false;
+  readonly schemaUrl: string | undefined;
+
+  constructor(attributes: Attributes, schemaUrl?: string) {
+    for (const [key, value] of Object.entries(attributes)) {
+      if (key !== '' && isSimpleAttributeValue(value)) this.attributes[key] = value;
+    }
+    this.schemaUrl = schemaUrl;
+  }
+
+  async waitForAsyncAttributes(): Promise<void> {}
+
+  getRawAttributes(): RawResourceAttribute[] {
+    return Object.entries(this.attributes);
+  }
+
+  /** The Resource contract (unused by wirespan): `other`'s attributes win, as in ResourceImpl. */
+  merge(other: Resource | null): Resource {
+    if (other === null) return this;
+    return new ServiceResource(
+      { ...this.attributes, ...other.attributes },
+      other.schemaUrl ?? this.schemaUrl,
+    );
+  }
+}
+
+/** @opentelemetry/core's isSimpleAttributeValue: a string, number or boolean, or an array of one of these types (nulls allowed). */
+function isSimpleAttributeValue(value: AttributeValue | undefined): boolean {
+  if (!Array.isArray(value)) return isPrimitiveAttributeType(typeof value);
+  let type: string | undefined;
+  for (const element of value) {
+    if (element === null || element === undefined) continue;
+    const elementType = typeof element;
+    if (type === undefined) {
+      if (!isPrimitiveAttributeType(elementType)) return false;
+      type = elementType;
+    } else if (elementType !== type) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function isPrimitiveAttributeType(type: string): boolean {
+  return type === 'string' || type === 'number' || type === 'boolean';
 }

@@ -554,7 +554,10 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         : null;
     // OTLP: encoded requests, this thread's (emit()) and the workers' (offerEncoded()), in one
     // queue (request-batcher.ts) through the SDK's transport with a pass-through serializer.
-    const newBytesExporter = (userAgent: string | undefined): OtlpBytesExporter =>
+    const newBytesExporter = (
+      userAgent: string | undefined,
+      onConnectFailure: (() => void) | null,
+    ): OtlpBytesExporter =>
       new OtlpBytesExporter(
         {
           ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
@@ -563,13 +566,18 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
           ...(userAgent === undefined ? {} : { userAgent }),
         },
         traceProtocol,
+        onConnectFailure,
       );
+    // The agent's first exporter connects as it is made, so the first span does not wait for the
+    // handshakes (otlp-transport.ts createConnectedGrpcDelegate). Not replay's: a failed attempt
+    // leaves the connection in grpc-js's reconnect backoff, and only the agent's fresh channel
+    // (fresh-channel.ts) starts over.
     const bytesExporter: RequestExporter | null =
       tracesExporter !== 'otlp'
         ? null
         : retryUntilExported
           ? new FreshChannelRequestExporter(new FreshChannel('traces', newBytesExporter, true))
-          : newBytesExporter(undefined);
+          : newBytesExporter(undefined, null);
     // This thread's request buffers, reused once exported (the workers' are transferred here).
     const requestBuffers = bytesExporter === null ? null : new RequestBufferPool(kDefaultMaxRequestBytes);
     const requests =

@@ -42,7 +42,7 @@
  * settled: the checkpoint lags by the open window during a flood, and a restart sends again what
  * came after it instead of losing the counted pairs.
  */
-import { type Attributes, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_ERROR_TYPE,
@@ -51,6 +51,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import { kDefaultTimeoutSeconds } from '../../correlate/options.ts';
 import { formatIp } from '../../decode/format.ts';
+import { SpanKind, SpanStatusCode } from './api-enums.ts';
 import {
   ATTR_WIRESPAN_FLOOD_COUNT,
   ATTR_WIRESPAN_FLOOD_LIMIT,

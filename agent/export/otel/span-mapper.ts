@@ -6,7 +6,7 @@
  * Input pairs may be structured-cloned plain objects (from worker threads): only fields are read,
  * never methods or prototypes.
  */
-import { type Attributes, type AttributeValue, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import {
   type ATTR_CLIENT_ADDRESS,
   type ATTR_CLIENT_PORT,
@@ -25,6 +25,7 @@ import { matcherRegistry } from '../../correlate/registry.ts';
 import { NetworkSet } from '../../correlate/relay/networks.ts';
 import { formatIp } from '../../decode/format.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
+import { SpanKind, SpanStatusCode } from './api-enums.ts';
 import {
   ATTR_WIRESPAN_CAPTURE_GAP,
   ATTR_WIRESPAN_PROTOCOL,
