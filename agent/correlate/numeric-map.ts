@@ -221,18 +221,38 @@ export class NumericIndex {
   }
 
   delete(key: number): boolean {
+    const slot = this.#find(key);
+    if (slot < 0) return false;
+    this.#deleteAt(slot);
+    return true;
+  }
+
+  /** Deletes `key` only when its value is `value` (one probe where get() then delete() take two). */
+  deleteIfValue(key: number, value: number): boolean {
+    const slot = this.#find(key);
+    if (slot < 0 || this.#entries[slot * 2 + 1] !== value) return false;
+    this.#deleteAt(slot);
+    return true;
+  }
+
+  /** The slot holding `key`, or -1. */
+  #find(key: number): number {
     const entries = this.#entries;
     const tags = this.#tags;
     const mask = this.#mask;
     const hash = hashOf(key);
     const tag = tagOf(hash);
-    let slot = hash & mask;
-    for (;;) {
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const stored = tags[slot]!;
-      if (stored === 0) return false;
-      if (stored === tag && entries[slot * 2] === key) break;
-      slot = (slot + 1) & mask;
+      if (stored === 0) return -1;
+      if (stored === tag && entries[slot * 2] === key) return slot;
     }
+  }
+
+  #deleteAt(slot: number): void {
+    const entries = this.#entries;
+    const tags = this.#tags;
+    const mask = this.#mask;
     let hole = slot;
     for (let next = (hole + 1) & mask; tags[next] !== 0; next = (next + 1) & mask) {
       const stored = entries[next * 2]!;
@@ -246,7 +266,6 @@ export class NumericIndex {
     entries[hole * 2] = kEmpty;
     tags[hole] = 0;
     this.#size--;
-    return true;
   }
 
   clear(): void {

@@ -88,3 +88,31 @@ test('NumericIndex behaves like a Map of numbers under random sets and deletes o
   index.clear();
   assert.equal(index.get(5 * 7919 + 2 ** 40), -1);
 });
+
+test('NumericIndex deleteIfValue deletes a key only under that value, like a Map checked first (fast-check)', () => {
+  const key = fc
+    .tuple(fc.integer({ min: 0, max: 0x1fffff }), fc.integer({ min: 0, max: 15 }))
+    .map(([high, low]) => high * 0x1_0000_0000 + low * 1024);
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), key, fc.integer({ min: 0, max: 3 })), { maxLength: 2000 }),
+      (operations) => {
+        const index = new NumericIndex();
+        const reference = new Map<number, number>();
+        for (const [isSet, k, v] of operations) {
+          if (isSet) {
+            index.set(k, v);
+            reference.set(k, v);
+          } else {
+            const matches = reference.get(k) === v;
+            assert.equal(index.deleteIfValue(k, v), matches);
+            if (matches) reference.delete(k);
+          }
+          assert.equal(index.size, reference.size);
+        }
+        for (const [, k] of operations) assert.equal(index.get(k), reference.get(k) ?? -1);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
