@@ -75,12 +75,11 @@ export class PendingTable<E extends PendingEntry> {
     this.#append(entry);
   }
 
-  /** Removes the entry stored under `key`, if any. */
+  /** Removes the entry stored under `key`, if any (one probe of the map). */
   delete(key: number): boolean {
-    const entry = this.#entries.get(key);
+    const entry = this.#entries.take(key);
     if (entry === undefined) return false;
     this.#unlink(entry);
-    this.#entries.delete(key);
     return true;
   }
 
