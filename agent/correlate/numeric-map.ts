@@ -94,16 +94,36 @@ export class NumericMap<V> {
   }
 
   delete(key: number): boolean {
+    const slot = this.#find(key);
+    if (slot < 0) return false;
+    this.#deleteAt(slot);
+    return true;
+  }
+
+  /** Deletes `key` and returns its value (undefined when absent): one probe where get() then delete() take two. */
+  take(key: number): V | undefined {
+    const slot = this.#find(key);
+    if (slot < 0) return undefined;
+    const value = this.#values[slot];
+    this.#deleteAt(slot);
+    return value;
+  }
+
+  /** The slot holding `key`, or -1. */
+  #find(key: number): number {
+    const keys = this.#keys;
+    const mask = this.#mask;
+    for (let slot = home(key, mask); ; slot = (slot + 1) & mask) {
+      const stored = keys[slot]!;
+      if (stored === key) return slot;
+      if (stored === kEmpty) return -1;
+    }
+  }
+
+  #deleteAt(slot: number): void {
     const keys = this.#keys;
     const values = this.#values;
     const mask = this.#mask;
-    let slot = home(key, mask);
-    for (;;) {
-      const stored = keys[slot]!;
-      if (stored === kEmpty) return false;
-      if (stored === key) break;
-      slot = (slot + 1) & mask;
-    }
     // Backward shift: move later members of the probe run into the hole so no lookup stops early.
     let hole = slot;
     for (let next = (hole + 1) & mask; ; next = (next + 1) & mask) {
@@ -118,7 +138,6 @@ export class NumericMap<V> {
     keys[hole] = kEmpty;
     values[hole] = undefined;
     this.#size--;
-    return true;
   }
 
   clear(): void {
@@ -221,18 +240,38 @@ export class NumericIndex {
   }
 
   delete(key: number): boolean {
+    const slot = this.#find(key);
+    if (slot < 0) return false;
+    this.#deleteAt(slot);
+    return true;
+  }
+
+  /** Deletes `key` only when its value is `value` (one probe where get() then delete() take two). */
+  deleteIfValue(key: number, value: number): boolean {
+    const slot = this.#find(key);
+    if (slot < 0 || this.#entries[slot * 2 + 1] !== value) return false;
+    this.#deleteAt(slot);
+    return true;
+  }
+
+  /** The slot holding `key`, or -1. */
+  #find(key: number): number {
     const entries = this.#entries;
     const tags = this.#tags;
     const mask = this.#mask;
     const hash = hashOf(key);
     const tag = tagOf(hash);
-    let slot = hash & mask;
-    for (;;) {
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const stored = tags[slot]!;
-      if (stored === 0) return false;
-      if (stored === tag && entries[slot * 2] === key) break;
-      slot = (slot + 1) & mask;
+      if (stored === 0) return -1;
+      if (stored === tag && entries[slot * 2] === key) return slot;
     }
+  }
+
+  #deleteAt(slot: number): void {
+    const entries = this.#entries;
+    const tags = this.#tags;
+    const mask = this.#mask;
     let hole = slot;
     for (let next = (hole + 1) & mask; tags[next] !== 0; next = (next + 1) & mask) {
       const stored = entries[next * 2]!;
@@ -246,7 +285,6 @@ export class NumericIndex {
     entries[hole * 2] = kEmpty;
     tags[hole] = 0;
     this.#size--;
-    return true;
   }
 
   clear(): void {

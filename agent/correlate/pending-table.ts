@@ -75,12 +75,11 @@ export class PendingTable<E extends PendingEntry> {
     this.#append(entry);
   }
 
-  /** Removes the entry stored under `key`, if any. */
+  /** Removes the entry stored under `key`, if any (one probe of the map). */
   delete(key: number): boolean {
-    const entry = this.#entries.get(key);
+    const entry = this.#entries.take(key);
     if (entry === undefined) return false;
     this.#unlink(entry);
-    this.#entries.delete(key);
     return true;
   }
 
@@ -215,39 +214,41 @@ export class NumericPendingTable {
     return this.#index.delete(key);
   }
 
-  /** Removes the oldest entry if it is older than the timeout at (seconds, nanos); false otherwise. */
+  /**
+   * Removes the oldest live entry if it is older than the timeout at (seconds, nanos); false
+   * otherwise. Front entries whose key was deleted or re-inserted since are stale: skipped. An
+   * expired front entry is deleted in the same probe that tells whether it is live.
+   */
   popExpired(seconds: number, nanos: number): boolean {
-    this.#skipStale();
-    if (this.#head === this.#tail) return false;
-    const slot = this.#head & this.#mask;
-    const age = (seconds - this.#seconds[slot]!) * 1_000_000_000 + (nanos - this.#nanos[slot]!);
-    if (age <= this.#timeoutNanos) return false;
-    this.#index.delete(this.#keys[slot]!);
-    this.#head++;
-    return true;
+    const index = this.#index;
+    for (; this.#head !== this.#tail; this.#head++) {
+      const slot = this.#head & this.#mask;
+      const key = this.#keys[slot]!;
+      const age = (seconds - this.#seconds[slot]!) * 1_000_000_000 + (nanos - this.#nanos[slot]!);
+      if (age > this.#timeoutNanos) {
+        if (!index.deleteIfValue(key, this.#head)) continue;
+        this.#head++;
+        return true;
+      }
+      if (index.get(key) === this.#head) return false;
+    }
+    return false;
   }
 
-  /** Removes the oldest entry; false when empty. */
+  /** Removes the oldest live entry (stale front entries skipped); false when empty. */
   popOldest(): boolean {
-    this.#skipStale();
-    if (this.#head === this.#tail) return false;
-    this.#index.delete(this.#keys[this.#head & this.#mask]!);
-    this.#head++;
-    return true;
+    const index = this.#index;
+    for (; this.#head !== this.#tail; this.#head++) {
+      if (!index.deleteIfValue(this.#keys[this.#head & this.#mask]!, this.#head)) continue;
+      this.#head++;
+      return true;
+    }
+    return false;
   }
 
   clear(): void {
     this.#index.clear();
     this.#head = this.#tail = 0;
-  }
-
-  /** Drops front entries whose key was deleted or re-inserted since. */
-  #skipStale(): void {
-    const index = this.#index;
-    while (this.#head !== this.#tail) {
-      if (index.get(this.#keys[this.#head & this.#mask]!) === this.#head) return;
-      this.#head++;
-    }
   }
 
   #grow(): void {

@@ -4,21 +4,25 @@ import fc from 'fast-check';
 import { NumericIndex, NumericMap } from '../../agent/correlate/numeric-map.ts';
 import { cpuMillis } from '../helpers/cpu-time.ts';
 
-test('behaves like a Map under random sets and deletes of colliding 53-bit keys (fast-check)', () => {
+test('behaves like a Map under random sets, deletes and takes of colliding 53-bit keys (fast-check)', () => {
   // Keys share their low bits often (same slot), so probe runs and backward-shift deletion are exercised.
   const key = fc
     .tuple(fc.integer({ min: 0, max: 0x1fffff }), fc.integer({ min: 0, max: 63 }))
     .map(([high, low]) => high * 0x1_0000_0000 + low * 1024);
+  const operation = fc.constantFrom('set', 'delete', 'take');
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.boolean(), key, fc.integer()), { maxLength: 3000 }), (operations) => {
+    fc.property(fc.array(fc.tuple(operation, key, fc.integer()), { maxLength: 3000 }), (operations) => {
       const map = new NumericMap<number>();
       const reference = new Map<number, number>();
-      for (const [isSet, k, v] of operations) {
-        if (isSet) {
+      for (const [op, k, v] of operations) {
+        if (op === 'set') {
           assert.equal(map.set(k, v), reference.get(k));
           reference.set(k, v);
-        } else {
+        } else if (op === 'delete') {
           assert.equal(map.delete(k), reference.delete(k));
+        } else {
+          assert.equal(map.take(k), reference.get(k));
+          reference.delete(k);
         }
         assert.equal(map.size, reference.size);
       }
@@ -87,4 +91,32 @@ test('NumericIndex behaves like a Map of numbers under random sets and deletes o
   assert.equal(index.get(5 * 7919 + 2 ** 40), 5);
   index.clear();
   assert.equal(index.get(5 * 7919 + 2 ** 40), -1);
+});
+
+test('NumericIndex deleteIfValue deletes a key only under that value, like a Map checked first (fast-check)', () => {
+  const key = fc
+    .tuple(fc.integer({ min: 0, max: 0x1fffff }), fc.integer({ min: 0, max: 15 }))
+    .map(([high, low]) => high * 0x1_0000_0000 + low * 1024);
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), key, fc.integer({ min: 0, max: 3 })), { maxLength: 2000 }),
+      (operations) => {
+        const index = new NumericIndex();
+        const reference = new Map<number, number>();
+        for (const [isSet, k, v] of operations) {
+          if (isSet) {
+            index.set(k, v);
+            reference.set(k, v);
+          } else {
+            const matches = reference.get(k) === v;
+            assert.equal(index.deleteIfValue(k, v), matches);
+            if (matches) reference.delete(k);
+          }
+          assert.equal(index.size, reference.size);
+        }
+        for (const [, k] of operations) assert.equal(index.get(k), reference.get(k) ?? -1);
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
