@@ -418,7 +418,11 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
   });
   const running = tails.map((watched) =>
     watched.tail
-      .run(() => between(watched))
+      // Read up (idle): the spans of what was read leave now, not after the batch delay.
+      .run(
+        () => between(watched),
+        () => exporter?.closeRequest(),
+      )
       .catch((error: unknown) => {
         const { tail } = watched;
         log('error', 'tailing failed', {

@@ -325,8 +325,11 @@ export class DirectoryTail {
     this.#wake?.();
   }
 
-  /** Tails until stop(); `between` is awaited between steps (the exporter's backpressure). */
-  async run(between: () => Promise<void>): Promise<void> {
+  /**
+   * Tails until stop(); `between` is awaited between steps (the exporter's backpressure), `idle`
+   * called each time everything there is has been read, before waiting for more.
+   */
+  async run(between: () => Promise<void>, idle: () => void = () => {}): Promise<void> {
     await this.directory.watch(() => this.#wake?.());
     this.ready = true;
     try {
@@ -334,7 +337,10 @@ export class DirectoryTail {
         const progressed = this.#current ? this.#readCurrent() : this.#openNext();
         if (this.#stopping) break;
         if (progressed) await between();
-        else await this.#sleep(this.#options.pollMillis);
+        else {
+          idle();
+          await this.#sleep(this.#options.pollMillis);
+        }
       }
     } finally {
       // Where reading stopped, for the final checkpoint (the file is not done: a restart resumes

@@ -3,8 +3,8 @@
  * encoded into an OTLP request as it is made (span-request-encoder.ts CappedRequestEncoder) and
  * the queue holds requests, bounded in spans, as for the workers' requests. Pinned here: the
  * queue drops whole requests; a request being built counts as queued and leaves after
- * scheduledDelayMillis, with no flush; a `run` checkpoint closes it (checkpointMark()) and waits
- * for its spans, not for later ones.
+ * scheduledDelayMillis, with no flush; `run` closes it when read up (closeRequest()); a `run`
+ * checkpoint closes it (checkpointMark()) and waits for its spans, not for later ones.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -53,6 +53,27 @@ test('the request being built counts as queued, and is sent scheduledDelayMillis
   const deadline = Date.now() + 10_000;
   while (exporter.counters.exported < 3 && Date.now() < deadline) await sleep(20);
   assert.equal(exporter.counters.exported, 3, 'sent without a flush');
+  assert.deepEqual(
+    receiver.traceRequests.map((r) => r.spanCount),
+    [3],
+  );
+  assert.deepEqual(await exporter.shutdown(), { exported: 3, dropped: 0, failed: 0, error: null });
+});
+
+test('closeRequest() sends the request being built at once, not after scheduledDelayMillis (run, read up)', async () => {
+  const receiver = await startReceiver();
+  receivers.push(receiver);
+  const exporter = await createOtelExporter({
+    endpoint: receiver.endpoint,
+    metrics: false,
+    batch: { maxExportBatchSize: 100, scheduledDelayMillis: 600_000 },
+  });
+  for (const pair of pairs.slice(0, 3)) exporter.emit(pair);
+  exporter.closeRequest();
+  exporter.closeRequest(); // nothing being built: no empty request
+  const deadline = Date.now() + 10_000;
+  while (exporter.counters.exported < 3 && Date.now() < deadline) await sleep(20);
+  assert.equal(exporter.counters.exported, 3, 'sent without a flush or the delay');
   assert.deepEqual(
     receiver.traceRequests.map((r) => r.spanCount),
     [3],

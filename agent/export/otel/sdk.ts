@@ -271,6 +271,12 @@ export interface OtelExporter extends PairSink {
   /** Resolves when the span queue is at most half full: lets an async pipeline pause instead of dropping. */
   whenRoom(): Promise<void>;
   /**
+   * Closes the request being built (this thread's spans, `--workers 0`) so that its spans leave
+   * now instead of after OTEL_BSP_SCHEDULE_DELAY: `run` calls it when its readers have read all
+   * there is, as the workers close theirs at the end of every chunk.
+   */
+  closeRequest(): void;
+  /**
    * For `run`'s checkpoints: closes the request being built (its spans are then numbered in the
    * queue) and returns how many spans were accepted so far, + 0.5 while an `unanswered flood`
    * aggregate is pending (span-flood.ts FloodCheckpointHold). Once settledThrough reaches it,
@@ -941,6 +947,9 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       whenRoom(): Promise<void> {
         return queue?.whenRoom() ?? Promise.resolve();
       },
+      closeRequest(): void {
+        local?.close();
+      },
       checkpointMark(): number {
         local?.close();
         const accepted = queue?.counters.accepted ?? 0;
@@ -999,6 +1008,7 @@ function disabledExporter(
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve({ exported: 0, dropped: 0, failed: 0, error: null }),
     whenRoom: () => Promise.resolve(),
+    closeRequest: () => {},
     checkpointMark: () => 0,
     settledThrough: 0,
     exportState: 'ok',
