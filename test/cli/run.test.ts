@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveWorkers } from '../../agent/cli/replay-command.ts';
 import { pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
-import { jsonLines, repoRoot, runCli, runCliAsync, startAgent } from '../helpers/run-cli.ts';
+import { jsonLines, jsonlAgentArgs, repoRoot, runCli, runCliAsync, startAgent } from '../helpers/run-cli.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
 
@@ -24,24 +24,6 @@ async function waitFor(condition: () => boolean, what: string, timeoutMillis = 2
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-/** `run`'s flags in these tests: quick file decisions, no health port, JSONL to `out`. */
-function agentArgs(dir: string, state: string, workers: string, out: string): string[] {
-  return [
-    '--watch',
-    dir,
-    '--state-dir',
-    state,
-    '--grace',
-    '0.3',
-    '--health-port',
-    '0',
-    '--output',
-    `jsonl:${out}`,
-    '--workers',
-    workers,
-  ];
 }
 
 function withoutSource(pair: Record<string, unknown>): string {
@@ -214,7 +196,7 @@ for (const workers of ['0', '2']) {
       for (let i = 0; i < before.length - 1; i++) fs.utimesSync(before[i]!, old + i, old + i);
       const checkpointAt = before.at(-1)!;
       const checkpointSize = fs.statSync(checkpointAt).size;
-      const args = (out: string) => agentArgs(dir, state, workers, out);
+      const args = (out: string) => jsonlAgentArgs(dir, state, workers, out);
 
       const first = startAgent(args(path.join(root, 'out1.jsonl')));
       const checkpointFile = path.join(state, 'checkpoint.json');
@@ -276,7 +258,7 @@ for (const workers of ['0', '2']) {
     }
     const last = path.join(dir, 'cap-3.pcap');
     const size = fs.statSync(last).size;
-    const args = (out: string) => agentArgs(dir, state, workers, out);
+    const args = (out: string) => jsonlAgentArgs(dir, state, workers, out);
     const checkpointFile = path.join(state, 'checkpoint.json');
     const checkpoint = () => JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
     const first = startAgent(args(path.join(root, 'out1.jsonl')));
@@ -395,7 +377,7 @@ test('non-capture files are ignored; a file corrupt mid-stream is logged, counte
   fs.writeFileSync(path.join(dir, 'cap-1.pcap'), corrupt);
   await sleep(20);
   fs.writeFileSync(path.join(dir, 'cap-2.pcap'), pcapBytes(records.slice(20)));
-  const agent = startAgent(agentArgs(dir, path.join(root, 'state'), 'auto', out));
+  const agent = startAgent(jsonlAgentArgs(dir, path.join(root, 'state'), 'auto', out));
   try {
     await waitFor(() => agent.stderr().includes('cap-2.pcap'), 'the next file to be read');
     await sleep(800);

@@ -59,6 +59,33 @@ export function jsonLines(text: string): Record<string, unknown>[] {
 }
 
 /**
+ * `run`'s flags in the agent tests: quick file decisions (`grace` seconds), no health port,
+ * JSONL to `out`.
+ */
+export function jsonlAgentArgs(
+  dir: string,
+  state: string,
+  workers: string,
+  out: string,
+  grace = '0.3',
+): string[] {
+  return [
+    '--watch',
+    dir,
+    '--state-dir',
+    state,
+    '--grace',
+    grace,
+    '--health-port',
+    '0',
+    '--output',
+    `jsonl:${out}`,
+    '--workers',
+    workers,
+  ];
+}
+
+/**
  * A running `wirespan run ARGS` (extra environment on top of this process's; as user `uid` when
  * given; `launcher`: a command that execs node, e.g. `taskset -c 0`), its stderr collected.
  */

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { corpusDir } from '../helpers/corpus.ts';
 import { readAllRecords, writePcap } from '../helpers/pcap-writer.ts';
-import { repoRoot, runCli } from '../helpers/run-cli.ts';
+import { jsonlAgentArgs, repoRoot, runCli } from '../helpers/run-cli.ts';
 
 function sortedLines(args: string[]): string[] {
   const result = runCli(args);
@@ -179,18 +179,7 @@ async function runUntilRead(
     [
       path.join(repoRoot, 'agent/cli/main.mjs'),
       'run',
-      '--watch',
-      dir,
-      '--state-dir',
-      path.join(root, 'state'),
-      '--grace',
-      '0.2',
-      '--health-port',
-      '0',
-      '--output',
-      `jsonl:${out}`,
-      '--workers',
-      workers,
+      ...jsonlAgentArgs(dir, path.join(root, 'state'), workers, out, '0.2'),
       ...extra,
     ],
     { cwd: repoRoot },
