@@ -208,3 +208,17 @@ test('no net.isIPv6 at start (its first call compiles a large regular expression
   const dotted = [...metrics, String(await freePort()), '--local-networks', '::ffff:10.0.0.0/104'];
   assert.ok(isIPv6Calls(modulesLoaded(dotted, 0)) > 0);
 });
+
+test('the semantic-conventions package (its index: ~20 ms of a thread) loads with the OpenTelemetry SDK only, not to make spans', async () => {
+  // The SDK's core and resources import it: the exporter's thread loads it, a worker and a replay without export do not.
+  const semconv = '@opentelemetry/semantic-conventions';
+  assert.ok(!packagesLoaded([demo, '--output', 'none', '--workers', '0']).has(semconv));
+  // Nothing listens: the export fails (exit 1) after the worker made and encoded its spans.
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  const worker = modulesLoaded(['replay', demo, '--output', 'none', '--otlp', otlp, '--workers', '1'], 1, 1);
+  assert.ok(ours(worker).includes('agent/export/otel/span-request-encoder.ts'), ours(worker).join(' '));
+  assert.ok(!packagesOf(worker).has(semconv), [...packagesOf(worker)].join(' '));
+  // The hook sees it where the SDK loads (the checks above can fail).
+  const exporting = modulesLoaded(['replay', demo, '--output', 'none', '--otlp', otlp, '--workers', '0'], 1);
+  assert.ok(packagesOf(exporting).has(semconv));
+});

@@ -45,9 +45,9 @@ import {
   type MetricDescriptor,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { grown } from '../../shared/typed-arrays.ts';
 import { kScope } from './pair-span.ts';
+import { ATTR_SERVICE_NAME } from './semconv-stable.ts';
 import type { MetricPoint } from './span-mapper.ts';
 import { type LatencyPoints, sameAttributes } from './span-request-encoder.ts';
 
