@@ -141,7 +141,7 @@ export async function startMetricsStack(options: MetricsStackOptions): Promise<M
     sdkMetricsEnabled: getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS'),
   });
   if (!metrics.setGlobalMeterProvider(meterProvider)) {
-    await meterProvider.shutdown().catch(() => undefined);
+    // Not shut down: that would export. The port is given back.
     await prometheus?.shutdown().catch(() => undefined);
     throw new Error('cannot register the MeterProvider (another one is registered globally)');
   }
