@@ -7,7 +7,9 @@
  * loads, followed by Node's internal modules (process.moduleLoadList) and how many
  * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start)
  * and how often it called net.isIPv6 (the first call compiles a large regular expression).
- * yargs' help layout packages load only for --help.
+ * yargs' help layout packages load only for --help. The metric SDK, its OTLP exporter and
+ * otlp-transformer load when metrics are first exported, not while `run` starts; the
+ * semantic-conventions package only with the SDK (its core and resources), not to make spans.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
