@@ -7,10 +7,12 @@
  * loads, followed by Node's internal modules (process.moduleLoadList) and how many
  * Intl.NumberFormat it made (the first loads ICU's data: made when a number is printed, not at start)
  * and how often it called net.isIPv6 (the first call compiles a large regular expression).
- * yargs' help layout packages load only for --help.
+ * yargs' help layout packages load only for --help. The metric SDK, its OTLP exporter and
+ * otlp-transformer load when metrics are first exported, not while `run` starts; the
+ * semantic-conventions package only with the SDK (its core and resources), not to make spans.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -207,4 +209,75 @@ test('no net.isIPv6 at start (its first call compiles a large regular expression
   // The hook sees the calls: an address with a dotted IPv4 tail still goes through net.isIPv6.
   const dotted = [...metrics, String(await freePort()), '--local-networks', '::ffff:10.0.0.0/104'];
   assert.ok(isIPv6Calls(modulesLoaded(dotted, 0)) > 0);
+});
+
+test('the semantic-conventions package (its index: ~20 ms of a thread) loads with the OpenTelemetry SDK only, not to make spans', async () => {
+  // The SDK's core and resources import it: the exporter's thread loads it, a worker and a replay without export do not.
+  const semconv = '@opentelemetry/semantic-conventions';
+  assert.ok(!packagesLoaded([demo, '--output', 'none', '--workers', '0']).has(semconv));
+  // Nothing listens: the export fails (exit 1) after the worker made and encoded its spans.
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  const worker = modulesLoaded(['replay', demo, '--output', 'none', '--otlp', otlp, '--workers', '1'], 1, 1);
+  assert.ok(ours(worker).includes('agent/export/otel/span-request-encoder.ts'), ours(worker).join(' '));
+  assert.ok(!packagesOf(worker).has(semconv), [...packagesOf(worker)].join(' '));
+  // The hook sees it where the SDK loads (the checks above can fail).
+  const exporting = modulesLoaded(['replay', demo, '--output', 'none', '--otlp', otlp, '--workers', '0'], 1);
+  assert.ok(packagesOf(exporting).has(semconv));
+});
+
+test("run's start (up to 'watching') loads no metric SDK, metric exporter or otlp-transformer: metrics are built at their first export", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-imports-run-'));
+  const list = path.join(dir, 'loaded.txt');
+  const hookFile = path.join(dir, 'hook.mjs');
+  // Each load is appended as it happens: the list is read while the agent runs.
+  fs.writeFileSync(
+    hookFile,
+    `import fs from 'node:fs';
+import module from 'node:module';
+module.registerHooks({ load(url, context, next) { fs.appendFileSync(${JSON.stringify(list)}, url + '\\n'); return next(url, context); } });`,
+  );
+  fs.mkdirSync(path.join(dir, 'pcaps'));
+  const otlp = `http://127.0.0.1:${await freePort()}`;
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      hookFile,
+      path.join(repoRoot, 'agent/cli/main.mjs'),
+      'run',
+      '--watch',
+      path.join(dir, 'pcaps'),
+    ].concat([
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--otlp',
+      otlp,
+      '--health-port',
+      '0',
+      '--workers',
+      '0',
+    ]),
+    { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('"msg":"watching"')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`exited before watching: ${stderr}`)));
+    });
+    const packages = packagesOf(fs.readFileSync(list, 'utf8').split('\n'));
+    assert.ok(packages.has('@grpc/grpc-js'), [...packages].join(' '));
+    for (const deferred of [
+      '@opentelemetry/sdk-metrics',
+      '@opentelemetry/exporter-metrics-otlp-http',
+      '@opentelemetry/otlp-transformer',
+    ])
+      assert.ok(!packages.has(deferred), `loaded ${deferred} at start`);
+  } finally {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -612,3 +612,44 @@ describe('pipeline metrics', () => {
     assert.equal(metrics.get('wirespan.queue.depth')!.type, 'gauge');
   });
 });
+
+describe('metrics before the metric stack exists', () => {
+  test('the first periodic export (the SDK built when it is due) has every latency point from before it, the next one an interval later', async () => {
+    receiver.reset();
+    const replayed = replayPairs([demo]);
+    const json = replayed.json as unknown as Json[];
+    const interval = 500;
+    const exporter = await createOtelExporter({
+      endpoint: receiver.endpoint,
+      metricExportIntervalMillis: interval,
+    });
+    const started = performance.now();
+    for (const pair of replayed.pairs) exporter.emit(pair);
+    const waitForMetricRequests = async (n: number): Promise<number> => {
+      while (receiver.metricRequests.length < n) {
+        assert.ok(performance.now() - started < 20 * interval, `metric request ${n} not received`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return performance.now() - started;
+    };
+    const firstAt = await waitForMetricRequests(1);
+    const count = (name: string, protocol?: string): number =>
+      (receiver.lastMetrics(name).get(name)?.dataPoints ?? [])
+        .filter((p) => protocol === undefined || p.attributes['wirespan.protocol'] === protocol)
+        .reduce((n, p) => n + Number(p.count), 0);
+    const matched = (protocol: string): number =>
+      json.filter((p) => p.protocol === protocol && p.outcome === 'matched').length;
+    assert.ok(matched('dns') > 0 && matched('http') > 0 && matched('tcp') > 0);
+    assert.equal(count('dns.lookup.duration'), matched('dns'));
+    assert.equal(count('http.server.request.duration'), matched('http'));
+    assert.equal(count('wirespan.pair.duration', 'tcp'), matched('tcp'));
+    assert.equal(count('wirespan.pair.duration', 'udp'), matched('udp'));
+    assert.ok(receiver.lastMetrics('wirespan.pairs').has('wirespan.pairs'));
+    const secondAt = await waitForMetricRequests(2);
+    assert.ok(firstAt >= interval * 0.8, `first export after ${firstAt} ms`);
+    // The periodic schedule (an export every interval from the start), not the build's time plus one.
+    assert.ok(secondAt >= interval * 1.8, `second export after ${secondAt} ms`);
+    assert.equal((await exporter.shutdown()).error, null);
+    assert.equal(count('dns.lookup.duration'), matched('dns'), 'cumulative: the same at the final export');
+  });
+});

@@ -1,11 +1,6 @@
 /** DNS pairs as spans: `DNS {type}`, dns.* attributes, non-NOERROR rcodes as errors, dns.lookup.duration. */
 import type { Attributes } from '@opentelemetry/api';
 import {
-  ATTR_ERROR_TYPE,
-  ATTR_NETWORK_TRANSPORT,
-  ATTR_SERVICE_NAME,
-} from '@opentelemetry/semantic-conventions';
-import {
   ATTR_WIRESPAN_DNS_ANSWER_COUNT,
   ATTR_WIRESPAN_DNS_ID,
   ATTR_WIRESPAN_DNS_QUESTION_CLASS,
@@ -18,6 +13,11 @@ import {
   ATTR_DNS_RESPONSE_CODE,
   METRIC_DNS_LOOKUP_DURATION,
 } from '../../export/otel/semconv.ts';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_NETWORK_TRANSPORT,
+  ATTR_SERVICE_NAME,
+} from '../../export/otel/semconv-stable.ts';
 import type { ProtocolSpans } from '../protocol.ts';
 import type { DnsDetail } from './matcher.ts';
 

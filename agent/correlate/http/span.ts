@@ -4,6 +4,14 @@
  * http.server/client.request.duration.
  */
 import type { Attributes } from '@opentelemetry/api';
+import { int, str } from '../../export/otel/detail-values.ts';
+import { heuristicRoute } from '../../export/otel/http-route-heuristics.ts';
+import { HttpRoutes } from '../../export/otel/http-routes.ts';
+import {
+  ATTR_HTTP_REQUEST_BODY_SIZE,
+  ATTR_HTTP_RESPONSE_BODY_SIZE,
+  ATTR_URL_TEMPLATE,
+} from '../../export/otel/semconv.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -20,15 +28,7 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
   METRIC_HTTP_SERVER_REQUEST_DURATION,
-} from '@opentelemetry/semantic-conventions';
-import { int, str } from '../../export/otel/detail-values.ts';
-import { heuristicRoute } from '../../export/otel/http-route-heuristics.ts';
-import { HttpRoutes } from '../../export/otel/http-routes.ts';
-import {
-  ATTR_HTTP_REQUEST_BODY_SIZE,
-  ATTR_HTTP_RESPONSE_BODY_SIZE,
-  ATTR_URL_TEMPLATE,
-} from '../../export/otel/semconv.ts';
+} from '../../export/otel/semconv-stable.ts';
 import { parseTraceParent } from '../../export/otel/traceparent.ts';
 import type { ProtocolSpans } from '../protocol.ts';
 import type { HttpDetail } from './matcher.ts';

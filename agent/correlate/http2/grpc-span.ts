@@ -20,7 +20,7 @@ import {
   METRIC_RPC_CLIENT_CALL_DURATION,
   METRIC_RPC_SERVER_CALL_DURATION,
   RPC_SYSTEM_NAME_VALUE_GRPC,
-} from '@opentelemetry/semantic-conventions';
+} from '../../export/otel/semconv-stable.ts';
 import { kGrpcStatusNames } from './grpc.ts';
 import type { GrpcDetail } from './matcher.ts';
 

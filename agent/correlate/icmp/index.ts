@@ -1,6 +1,6 @@
-import { ATTR_NETWORK_TRANSPORT } from '@opentelemetry/semantic-conventions';
 import { ATTR_WIRESPAN_ICMP_ID, ATTR_WIRESPAN_ICMP_SEQ } from '../../export/otel/attributes.ts';
 import { int } from '../../export/otel/detail-values.ts';
+import { ATTR_NETWORK_TRANSPORT } from '../../export/otel/semconv-stable.ts';
 import type { ProtocolDescriptor } from '../protocol.ts';
 import { type IcmpDetail, IcmpEchoMatcher } from './matcher.ts';
 

@@ -7,6 +7,7 @@
  * Metric: db.client.operation.duration.
  */
 import type { Attributes } from '@opentelemetry/api';
+import { str } from '../../export/otel/detail-values.ts';
 import {
   ATTR_DB_OPERATION_NAME,
   ATTR_DB_QUERY_TEXT,
@@ -16,8 +17,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
   METRIC_DB_CLIENT_OPERATION_DURATION,
-} from '@opentelemetry/semantic-conventions';
-import { str } from '../../export/otel/detail-values.ts';
+} from '../../export/otel/semconv-stable.ts';
 import type { ProtocolSpans } from '../protocol.ts';
 import { isKnownCommand, type MemcachedDetail } from './matcher.ts';
 

@@ -2,7 +2,7 @@
  * PostgreSQL: pairs queries and their results on the wire (matcher.ts has the rules), spans per
  * the database semantic conventions (sql/db-span.ts), query text by --db-query-text.
  */
-import { DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
+import { DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '../../export/otel/semconv-stable.ts';
 import { StreamMatcher } from '../matcher.ts';
 import { hasServerPorts, type ProtocolDescriptor, serverPortsOption } from '../protocol.ts';
 import { kDbHistograms, mapDbSpan } from '../sql/db-span.ts';

@@ -9,6 +9,7 @@
  * span names). Metric: db.client.operation.duration.
  */
 import type { Attributes } from '@opentelemetry/api';
+import { int, str } from '../../export/otel/detail-values.ts';
 import {
   ATTR_DB_NAMESPACE,
   ATTR_DB_OPERATION_BATCH_SIZE,
@@ -21,8 +22,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
   METRIC_DB_CLIENT_OPERATION_DURATION,
-} from '@opentelemetry/semantic-conventions';
-import { int, str } from '../../export/otel/detail-values.ts';
+} from '../../export/otel/semconv-stable.ts';
 import type { ProtocolSpans } from '../protocol.ts';
 import { isKnownCommand } from './commands.ts';
 import type { RedisDetail } from './matcher.ts';

@@ -19,7 +19,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
   METRIC_DB_CLIENT_OPERATION_DURATION,
-} from '@opentelemetry/semantic-conventions';
+} from '../../export/otel/semconv-stable.ts';
 import type { PairData } from '../../export/otel/span-mapper.ts';
 import type { SpanDraft } from '../protocol.ts';
 

@@ -3,7 +3,7 @@
  * (registry "tls", Development, as in @opentelemetry/semantic-conventions 1.45.0), the SNI as
  * server.address (tls.client.server_name is deprecated in its favour), alerts as errors.
  */
-import { ATTR_SERVER_ADDRESS } from '@opentelemetry/semantic-conventions';
+
 import {
   ATTR_WIRESPAN_TLS_ALERT_FROM,
   ATTR_WIRESPAN_TLS_ALERT_LEVEL,
@@ -20,6 +20,7 @@ import {
   ATTR_TLS_PROTOCOL_NAME,
   ATTR_TLS_PROTOCOL_VERSION,
 } from '../../export/otel/semconv.ts';
+import { ATTR_SERVER_ADDRESS } from '../../export/otel/semconv-stable.ts';
 import type { ProtocolSpans } from '../protocol.ts';
 import type { TlsDetail } from './matcher.ts';
 

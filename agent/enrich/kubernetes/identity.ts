@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_NAME } from '../../export/otel/semconv-stable.ts';
 import {
   ATTR_K8S_NAMESPACE_NAME,
   ATTR_K8S_NODE_NAME,

@@ -1,7 +1,7 @@
 /**
  * Kubernetes and peer-service keys of the OpenTelemetry semantic conventions, copied as the
  * semantic-conventions package recommends for incubating entries (registry as shipped in
- * @opentelemetry/semantic-conventions 1.45.0). Stable keys (service.name) are imported where used.
+ * @opentelemetry/semantic-conventions 1.45.0). Stable keys (service.name): export/otel/semconv-stable.ts.
  */
 
 /** Stable: a namespace for service.name. */

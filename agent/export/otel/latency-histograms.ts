@@ -36,18 +36,16 @@
 import { type Attributes, ValueType } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  type CollectionResult,
-  DataPointType,
-  type HistogramMetricData,
-  InstrumentType,
-  type MetricDescriptor,
-  type MetricProducer,
+import type {
+  CollectionResult,
+  HistogramMetricData,
+  MetricDescriptor,
+  MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { grown } from '../../shared/typed-arrays.ts';
 import { kScope } from './pair-span.ts';
+import { AggregationTemporality, DataPointType, InstrumentType } from './sdk-metrics-enums.ts';
+import { ATTR_SERVICE_NAME } from './semconv-stable.ts';
 import type { MetricPoint } from './span-mapper.ts';
 import { type LatencyPoints, sameAttributes } from './span-request-encoder.ts';
 

@@ -11,7 +11,6 @@ import type {
   Meter,
   ObservableCounter,
 } from '@opentelemetry/api';
-import { AggregationType, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import type { ProtocolRegistry } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { PipelineStatsSnapshot } from '../pipeline-stats.ts';
@@ -89,20 +88,6 @@ export function latencyBoundaries(sloBoundaries: readonly number[]): number[] {
     }
   }
   return [...new Set([...kDefaultLatencyBoundaries, ...sloBoundaries])].sort((a, b) => a - b);
-}
-
-/**
- * Views giving the SDK's latency histograms base-2 exponential buckets (`--histogram
- * exponential`; explicit buckets are aggregated in latency-histograms.ts, not by the SDK).
- */
-export function exponentialLatencyViews(registry: ProtocolRegistry = matcherRegistry): ViewOptions[] {
-  return latencyHistograms(registry).map((instrumentName) => ({
-    instrumentName,
-    aggregation: {
-      type: AggregationType.EXPONENTIAL_HISTOGRAM,
-      options: { maxSize: 160, recordMinMax: true },
-    },
-  }));
 }
 
 /** The exporter's own counts, read at collection time. */
@@ -293,7 +278,7 @@ export class WirespanMetrics {
   }
 
   /** Records one matched pair's latency. */
-  record(point: MetricPoint): void {
+  recordPoint(point: MetricPoint): void {
     this.#latency.recordPoint(point);
   }
 

@@ -6,7 +6,7 @@
  * http/protobuf: the same with createOtlpHttpExportDelegate), so it takes the same options and
  * behaves the same on the wire (`OTEL_EXPORTER_OTLP_*` configuration, headers, TLS, compression,
  * timeouts, concurrency limit, partial-success logging), with a pass-through serializer: the
- * bytes go on the wire as they are. Responses are decoded by the SDK's deserializer.
+ * bytes go on the wire as they are. Responses are decoded as the SDK decodes them (trace-response.ts).
  *
  * FreshChannelRequestExporter puts it behind a FreshChannel (`run`: a new gRPC channel after
  * UNAVAILABLE, see fresh-channel.ts).
@@ -14,11 +14,10 @@
 import type { ExportResult } from '@opentelemetry/core';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
-import {
-  type IExporterMetricsHelper,
-  type IExportTraceServiceResponse,
-  type ISerializer,
-  ProtobufTraceSerializer,
+import type {
+  IExporterMetricsHelper,
+  IExportTraceServiceResponse,
+  ISerializer,
 } from '@opentelemetry/otlp-transformer';
 import type { FreshChannel } from './fresh-channel.ts';
 import {
@@ -29,6 +28,7 @@ import {
   transportPayload,
 } from './otlp-transport.ts';
 import type { EncodedRequest, RequestExporter } from './request-batcher.ts';
+import { deserializeTraceResponse } from './trace-response.ts';
 
 /** The SDK's self-observability metrics count spans, as for the SDK's exporter (not requests or bytes). */
 const kMetricsHelper: IExporterMetricsHelper<EncodedRequest> = {
@@ -42,7 +42,7 @@ export function passThroughTraceSerializer(
 ): ISerializer<EncodedRequest, IExportTraceServiceResponse> {
   return {
     serializeRequest: (request) => transportPayload(protocol, request.bytes),
-    deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+    deserializeResponse: deserializeTraceResponse,
   };
 }
 

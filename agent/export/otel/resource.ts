@@ -25,7 +25,7 @@
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import type { RawResourceAttribute, Resource, ResourceDetector } from '@opentelemetry/resources';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_NAME } from './semconv-stable.ts';
 
 // Development-status resource attributes (copied, as semconv.ts explains).
 const ATTR_SERVICE_INSTANCE_ID = 'service.instance.id';

@@ -1,7 +1,8 @@
 /**
  * The OTel exporter of pairs: `createOtelExporter(options)` sets up the SDK as NodeSDK would for
- * these settings, without loading it (the MeterProvider with its metric readers and views, the
- * diag logger from OTEL_LOG_LEVEL, OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
+ * these settings, without loading it (the MeterProvider with its metric readers and views,
+ * built when metrics are first exported: meter-provider.ts; the diag logger from OTEL_LOG_LEVEL,
+ * OTEL_SDK_DISABLED) and returns a PairSink whose emit() maps each pair to a
  * span and encodes it into the OTLP request being built, as the workers do (offerEncoded()).
  *
  * Exporters as the SDK environment variables choose them (exporter-env.ts): traces otlp,
@@ -42,23 +43,10 @@ import {
 } from '@opentelemetry/api';
 import {
   diagLogLevelFromString,
-  ExportResultCode,
   getBooleanFromEnv,
   getNumberFromEnv,
   getStringFromEnv,
 } from '@opentelemetry/core';
-import type { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
-import {
-  type AggregationOption,
-  AggregationTemporality,
-  ConsoleMetricExporter,
-  InstrumentType,
-  MeterProvider,
-  type MetricReader,
-  PeriodicExportingMetricReader,
-  type PushMetricExporter,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
 import type { PairSink } from '../../correlate/pair.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
 import type { KubernetesMetadata } from '../../enrich/kubernetes/metadata.ts';
@@ -73,24 +61,17 @@ import {
 } from './exporter-env.ts';
 import { FreshChannel } from './fresh-channel.ts';
 import { LatencyHistograms } from './latency-histograms.ts';
-import {
-  type ExporterCountsSource,
-  exponentialLatencyViews,
-  latencyBoundaries,
-  latencyHistogramDescriptions,
-  WirespanMetrics,
-} from './metrics.ts';
+import type { MetricsStack } from './meter-provider.ts';
+import { type ExporterCountsSource, latencyBoundaries, latencyHistogramDescriptions } from './metrics.ts';
 import { FreshChannelRequestExporter, OtlpBytesExporter } from './otlp-bytes-exporter.ts';
 import { otlpEndpoint, otlpProtocolFromEnv } from './otlp-transport.ts';
 import { type IgnoreRules, kNoIgnoreRules, PairIgnore } from './pair-ignore.ts';
-import { kScope } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig, protocolFlags } from './pair-span-builder.ts';
 import { RequestBatcher, type RequestExporter } from './request-batcher.ts';
 import { RequestBufferPool } from './request-buffers.ts';
 import { detectBaseResource, sharedAttributes } from './resource.ts';
 import { PairSampler } from './sampler.ts';
 import type { ServiceMapEntry } from './service-map.ts';
-import { createServiceMetricExporter, ServiceMetricsSplitter } from './service-metrics.ts';
 import {
   type ExportState,
   type ExportStateDetail,
@@ -310,51 +291,6 @@ const kDefaultBatch: SpanBatcherOptions = {
   scheduledDelayMillis: 500,
   maxConcurrentExports: 4,
 };
-
-/**
- * Wraps the OTLP metric exporter to count failed requests (the SDK only logs them to diag);
- * with retryUntilExported, a new channel after a connection failure (fresh-channel.ts).
- */
-class CountingMetricExporter implements PushMetricExporter {
-  readonly #channel: FreshChannel<OTLPMetricExporterBase>;
-  errors = 0;
-  lastError: string | null = null;
-  /** The last request's error, or null when it succeeded (metrics are cumulative: a later success makes up for a failure). */
-  lastFailure: string | null = null;
-
-  constructor(channel: FreshChannel<OTLPMetricExporterBase>) {
-    this.#channel = channel;
-  }
-
-  export(data: ResourceMetrics, resultCallback: Parameters<PushMetricExporter['export']>[1]): void {
-    this.#channel.current().export(data, (result) => {
-      if (result.code === ExportResultCode.SUCCESS) this.lastFailure = null;
-      else {
-        this.errors++;
-        this.lastFailure = (result.error?.message ?? 'metric export failed').trim();
-        this.lastError ??= this.lastFailure;
-        this.#channel.failed(result.error);
-      }
-      resultCallback(result);
-    });
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#channel.current().forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#channel.shutdown();
-  }
-
-  selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
-    return this.#channel.current().selectAggregationTemporality(instrumentType);
-  }
-
-  selectAggregation(instrumentType: InstrumentType): AggregationOption {
-    return this.#channel.current().selectAggregation(instrumentType);
-  }
-}
 
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
@@ -606,91 +542,14 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
             onStateChange: batchOptions.onStateChange ?? null,
           });
 
-    // Latency histograms under each observed service's resource (service-metrics.ts).
-    const splitter = new ServiceMetricsSplitter(
-      shared,
-      serviceMapAttributes(options.serviceMap ?? []),
-      maxServices,
-    );
-    const metricExporter = metricsExporters.includes('otlp')
-      ? new CountingMetricExporter(
-          new FreshChannel(
-            'metrics',
-            (userAgent) =>
-              createServiceMetricExporter(
-                {
-                  ...(options.endpoint === undefined ? {} : { url: options.endpoint }),
-                  ...(options.exportTimeoutMillis === undefined
-                    ? {}
-                    : { timeoutMillis: exportTimeoutMillis }),
-                  ...(userAgent === undefined ? {} : { userAgent }),
-                },
-                metricProtocol,
-                splitter,
-              ),
-            retryUntilExported,
-          ),
-        )
-      : null;
-    // Explicit-bucket latency histograms: aggregated by wirespan, read by every reader as its
-    // MetricProducer (latency-histograms.ts); exponential ones: the SDK's instruments.
-    const latency =
-      histogramAggregation === 'explicit'
-        ? new LatencyHistograms(latencyHistogramDescriptions(), boundaries)
-        : null;
-    const periodic = (exporter: PushMetricExporter): PeriodicExportingMetricReader =>
-      new PeriodicExportingMetricReader({
-        exporter,
-        exportIntervalMillis: metricExportIntervalMillis,
-        exportTimeoutMillis: Math.min(exportTimeoutMillis, metricExportIntervalMillis),
-        metricProducers:
-          latency === null
-            ? []
-            : [
-                latency.producer(
-                  exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ??
-                    AggregationTemporality.CUMULATIVE,
-                ),
-              ],
-      });
-    const pushReaders: MetricReader[] = [
-      ...(metricExporter === null ? [] : [periodic(metricExporter)]),
-      ...(metricsExporters.includes('console') ? [periodic(new ConsoleMetricExporter())] : []),
-    ];
-    // Loaded only when asked for, as the console span exporter above.
-    const prometheus = metricsExporters.includes('prometheus')
-      ? new (await import('./prometheus-endpoint.ts')).PrometheusEndpoint(
-          prometheusPort,
-          prometheusHost,
-          latency === null ? [] : [latency.producer(AggregationTemporality.CUMULATIVE)],
-        )
-      : null;
-    await prometheus?.listen();
-    const readers = prometheus === null ? pushReaders : [...pushReaders, prometheus];
-
     // What NodeSDK did with these settings, without loading it (it loads the exporters of every
     // signal and protocol, the instrumentation hooks and the YAML configuration: ~0.1-0.2 s of
-    // every start): the diagnostics logger from OTEL_LOG_LEVEL and the global MeterProvider.
+    // every start): the diagnostics logger from OTEL_LOG_LEVEL and the global MeterProvider (below).
     // Spans do not go through a TracerProvider (see the file comment); no logs, context or propagation.
     const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
     if (logLevel !== undefined) {
       diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
     }
-    const meterProvider =
-      readers.length === 0
-        ? null
-        : new MeterProvider({
-            resource: base,
-            views: latency === null ? exponentialLatencyViews() : [],
-            readers,
-            sdkMetricsEnabled: getBooleanFromEnv('OTEL_NODE_EXPERIMENTAL_SDK_METRICS'),
-          });
-    if (meterProvider !== null && !metrics.setGlobalMeterProvider(meterProvider)) {
-      throw new Error('cannot register the MeterProvider (another one is registered globally)');
-    }
-    if (meterProvider !== null)
-      options.kubernetes?.observe(meterProvider.getMeter(kScope.name, kScope.version));
-
     // One of them at most: OTLP requests or console spans.
     const queue = requests ?? consoleSpans;
 
@@ -708,22 +567,67 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       counts.ignored = b.ignored + encoded.ignored;
       counts.invalidTraceparents = b.invalidTraceparents + encoded.invalidTraceparents;
       counts.droppedMappingError = b.droppedMappingError + encoded.droppedMappingError + tallyErrors;
-      counts.metricExportErrors = metricExporter?.errors ?? 0;
+      counts.metricExportErrors = metricsStack?.otlpExporter?.errors ?? 0;
       return counts;
     };
 
-    const wirespanMetrics =
-      meterProvider === null
-        ? null
-        : new WirespanMetrics({
-            meter: meterProvider.getMeter(kScope.name, kScope.version),
-            boundaries,
-            counts: syncCounts,
-            stats: () => (statsSource === null ? null : statsSource()),
-            now: () => Date.now(),
-            onStatsError: (error) => diag.warn(`wirespan: pipeline stats source failed: ${messageOf(error)}`),
-            latency,
-          });
+    // Metrics. The latency histograms record every pair from the first one; the SDK's metric
+    // stack (meter-provider.ts: the MeterProvider, its readers and the OTLP metric exporter,
+    // ~40-60 ms of modules) is built when first needed: at its first export, the export interval
+    // from now (when the periodic readers' first export was: the same schedule, their own
+    // interval runs from then), or at forceFlush() or shutdown(). At once for a Prometheus
+    // endpoint (scraped at any time) and for exponential histograms (the SDK's instruments take
+    // the points).
+    const pushReaders = metricsExporters.filter((name) => name !== 'prometheus').length;
+    const metricsOn = metricsExporters.length > 0;
+    const latency =
+      metricsOn && histogramAggregation === 'explicit'
+        ? new LatencyHistograms(latencyHistogramDescriptions(), boundaries)
+        : null;
+    // Not narrowed to null here: startMetrics() sets it.
+    let metricsStack = null as MetricsStack | null;
+    let metricsStarting: Promise<MetricsStack> | null = null;
+    const startMetrics = (): Promise<MetricsStack> => {
+      metricsStarting ??= import('./meter-provider.ts').then(async ({ startMetricsStack }) => {
+        metricsStack = await startMetricsStack({
+          resource: base,
+          exporters: metricsExporters,
+          otlp: {
+            endpoint: options.endpoint,
+            timeoutMillis: options.exportTimeoutMillis === undefined ? undefined : exportTimeoutMillis,
+            protocol: metricProtocol,
+            retryUntilExported,
+            sharedAttributes: shared,
+            serviceAttributes: serviceMapAttributes(options.serviceMap ?? []),
+            maxServices,
+          },
+          exportIntervalMillis: metricExportIntervalMillis,
+          exportTimeoutMillis,
+          prometheus: { port: prometheusPort, host: prometheusHost },
+          latency,
+          boundaries,
+          counts: syncCounts,
+          stats: () => (statsSource === null ? null : statsSource()),
+          onStatsError: (error) => diag.warn(`wirespan: pipeline stats source failed: ${messageOf(error)}`),
+          kubernetes: options.kubernetes ?? null,
+        });
+        return metricsStack;
+      });
+      return metricsStarting;
+    };
+    let metricsTimer: NodeJS.Timeout | null = null;
+    if (metricsOn && (latency === null || metricsExporters.includes('prometheus'))) await startMetrics();
+    else if (metricsOn) {
+      metricsTimer = setTimeout(() => {
+        metricsTimer = null;
+        startMetrics()
+          .then((stack) => stack.meterProvider.forceFlush())
+          .catch((error: unknown) => diag.error(`wirespan: metric export failed: ${messageOf(error)}`));
+      }, metricExportIntervalMillis);
+      metricsTimer.unref();
+    }
+    /** Where latency points go: the explicit histograms, the SDK's exponential ones, or nowhere without metrics. */
+    const latencyRecorder = latency ?? metricsStack?.instruments ?? null;
 
     // Pair -> span (flood guard, mapper, sampler, resources): the same code as in the workers.
     const spanConfig: PairSpanConfig = {
@@ -769,7 +673,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       spanConfig,
       sourceFiles,
       local === null ? (span) => consoleSpans?.offer(span) : (span) => local.add(span),
-      wirespanMetrics === null ? null : (metric) => wirespanMetrics.record(metric),
+      latencyRecorder === null ? null : (metric) => latencyRecorder.recordPoint(metric),
       options.kubernetes?.table ?? null,
       queue === null ? null : () => queue.counters.accepted,
     );
@@ -813,7 +717,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       encoded.invalidTraceparents += batch.invalidTraceparents;
       encoded.droppedMappingError += batch.droppedMappingError;
       lastMappingError ??= batch.mappingError;
-      wirespanMetrics?.recordPoints(batch.latency);
+      latencyRecorder?.recordPoints(batch.latency);
       // Behind this exporter's one flood guard (span-request-encoder.ts); already tallied.
       for (const pair of batch.unanswered) {
         if (closed) counts.droppedAfterShutdown++;
@@ -863,8 +767,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
       const deadline = started + shutdownTimeoutMillis;
       // Spans first, so the final metric collection sees the final span counts; metrics keep
       // at least one export timeout (capped at half the budget) for their last export.
-      const metricReserve =
-        pushReaders.length === 0 ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
+      const metricReserve = pushReaders === 0 ? 0 : Math.min(exportTimeoutMillis, shutdownTimeoutMillis / 2);
       const problems: string[] = [];
       if (queue !== null) {
         const drained = await queue.drain(deadline - metricReserve);
@@ -899,15 +802,18 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
           `${counts.droppedMappingError} pairs could not be mapped to spans: ${lastMappingError}`,
         );
       }
+      // The metric stack is built now if it was not yet (its final export: metrics of a short run).
+      if (metricsTimer !== null) clearTimeout(metricsTimer);
       let metricsTimedOut = false;
       const stopped = await withDeadline(
-        (meterProvider?.shutdown() ?? Promise.resolve()).then(
+        (metricsOn ? startMetrics().then((stack) => stack.meterProvider.shutdown()) : Promise.resolve()).then(
           () => null,
           (error: unknown) => messageOf(error),
         ),
         deadline,
       );
       if (stopped === 'timeout') metricsTimedOut = true;
+      const metricExporter = metricsStack?.otlpExporter ?? null;
       // Metrics are cumulative: in agent mode a failed periodic export is made up for by a later
       // one, so only a failed final export counts.
       const metricsFailed =
@@ -918,6 +824,8 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         problems.push(
           `OTLP metric export to ${metricEndpoint} failed: ${reason ?? (typeof stopped === 'string' ? stopped : 'timed out at shutdown')} (${metricExporter.errors} failed requests)`,
         );
+      } else if (metricsOn && metricsStack === null && stopped !== null) {
+        problems.push(`metrics not exported: ${stopped === 'timeout' ? 'timed out at shutdown' : stopped}`);
       }
       releaseGlobals();
       const c = counters();
@@ -938,7 +846,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         builder.flush();
         local?.close();
         await queue?.forceFlush();
-        if (meterProvider instanceof MeterProvider) await meterProvider.forceFlush();
+        if (metricsOn) await (await startMetrics()).meterProvider.forceFlush();
       },
       shutdown(): Promise<OtelShutdownResult> {
         shutdownPromise ??= shutdown();
@@ -969,7 +877,7 @@ export async function createOtelExporter(options: OtelExporterOptions = {}): Pro
         return counters();
       },
       endpoint: traceEndpoint,
-      prometheusPort: prometheus === null ? null : prometheusPort,
+      prometheusPort: metricsExporters.includes('prometheus') ? prometheusPort : null,
       enabled: true,
     };
   } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * Semantic-convention keys that are not stable, copied here (as the semantic-conventions package
  * recommends for `incubating` entries: they may change or vanish in a minor release). Stable
- * keys are imported as `ATTR_*` from `@opentelemetry/semantic-conventions` where they are used.
+ * keys: semconv-stable.ts (test/export/semconv.test.ts checks that none of these is stable).
  */
 
 /** Development (semconv registry "dns"): the name being queried, as it appears in the query. */

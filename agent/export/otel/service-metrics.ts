@@ -23,10 +23,10 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { MetricData, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { kLatencyHistograms } from './metrics.ts';
 import { createOtlpDelegate, type OtlpProtocol, type OtlpTransportConfig } from './otlp-transport.ts';
 import { serviceResource } from './resource.ts';
+import { ATTR_SERVICE_NAME } from './semconv-stable.ts';
 
 const kLatency = new Set(kLatencyHistograms);
 

@@ -43,12 +43,6 @@
  * came after it instead of losing the counted pairs.
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
-import {
-  ATTR_CLIENT_ADDRESS,
-  ATTR_ERROR_TYPE,
-  ATTR_NETWORK_TRANSPORT,
-  ATTR_NETWORK_TYPE,
-} from '@opentelemetry/semantic-conventions';
 import { kDefaultTimeoutSeconds } from '../../correlate/options.ts';
 import { formatIp } from '../../decode/format.ts';
 import { SpanKind, SpanStatusCode } from './api-enums.ts';
@@ -58,6 +52,12 @@ import {
   ATTR_WIRESPAN_FLOOD_SCOPE,
   ATTR_WIRESPAN_PROTOCOL,
 } from './attributes.ts';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_NETWORK_TRANSPORT,
+  ATTR_NETWORK_TYPE,
+} from './semconv-stable.ts';
 import type { PairData } from './span-mapper.ts';
 
 export interface SpanFloodOptions {

@@ -7,18 +7,6 @@
  * never methods or prototypes.
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
-import {
-  type ATTR_CLIENT_ADDRESS,
-  type ATTR_CLIENT_PORT,
-  ATTR_ERROR_TYPE,
-  type ATTR_NETWORK_PEER_ADDRESS,
-  type ATTR_NETWORK_PEER_PORT,
-  ATTR_NETWORK_TRANSPORT,
-  type ATTR_NETWORK_TYPE,
-  type ATTR_SERVER_ADDRESS,
-  type ATTR_SERVER_PORT,
-  ATTR_SERVICE_NAME,
-} from '@opentelemetry/semantic-conventions';
 import type { ProtocolRegistry, ProtocolSpanMapping, SpanDraft } from '../../correlate/protocol.ts';
 import { protocolIdOf } from '../../correlate/protocol.ts';
 import { matcherRegistry } from '../../correlate/registry.ts';
@@ -41,6 +29,18 @@ import {
   METRIC_WIRESPAN_PAIR_DURATION,
 } from './attributes.ts';
 import { tcpSpanName, udpSpanName } from './port-names.ts';
+import {
+  type ATTR_CLIENT_ADDRESS,
+  type ATTR_CLIENT_PORT,
+  ATTR_ERROR_TYPE,
+  type ATTR_NETWORK_PEER_ADDRESS,
+  type ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_TRANSPORT,
+  type ATTR_NETWORK_TYPE,
+  type ATTR_SERVER_ADDRESS,
+  type ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
+} from './semconv-stable.ts';
 import {
   addClientService,
   type ObservedServer,

@@ -23,7 +23,6 @@
  * never has to split one (it cannot: the bytes are final).
  */
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Pair } from '../../correlate/pair.ts';
 import type { AddressLookup } from '../../enrich/kubernetes/address-table.ts';
 import { grown } from '../../shared/typed-arrays.ts';
@@ -32,6 +31,7 @@ import type { PairSpan } from './pair-span.ts';
 import { PairSpanBuilder, type PairSpanConfig } from './pair-span-builder.ts';
 import type { EncodedRequest } from './request-batcher.ts';
 import type { RequestBufferPool } from './request-buffers.ts';
+import { ATTR_SERVICE_NAME } from './semconv-stable.ts';
 import type { MetricPoint, PairData } from './span-mapper.ts';
 
 /** Default spans per request (as the SpanBatcher's maxExportBatchSize). */
