@@ -1,101 +1,115 @@
 /**
- * The bench's sharding ceiling (run.ts): a classic pcap split into one file per flow shard, by
- * the same raw flow hash the worker pipeline shards with (agent/decode/flow-hash.ts), so that N
+ * The bench's sharding ceiling (run.ts): a capture split into one file per flow shard, by the
+ * same raw flow hash the worker pipeline shards with (agent/decode/flow-hash.ts), so that N
  * independent `--workers 0` processes, one per file, do the work of `--workers N` with nothing
  * shared. Records the hash cannot place (kUnclassified: fragments, non-TCP/UDP) go to every
  * file, as every worker decodes them. Their time, run at once, is the best any sharded pipeline
  * can do on the machine: it shows how much of `--workers auto`'s shortfall is the host's.
  *
- * Streams the input (a 16 MiB window) and reuses the split while it is newer than the capture.
+ * Read with wirespan's own reader (pcap or pcapng); written as nanosecond pcaps (same times,
+ * same bytes), reused while newer than the capture.
  */
 import fs from 'node:fs';
+import { openCapture } from '../../agent/capture/open.ts';
+import { ReadResult } from '../../agent/capture/record.ts';
 import { kUnclassified, rawFlowShard } from '../../agent/decode/flow-hash.ts';
+import { SkipCounters } from '../../agent/shared/skips.ts';
 
-const kWindowBytes = 16 << 20;
-const kFileHeaderBytes = 24;
-const kRecordHeaderBytes = 16;
-/** No real capture has records this long: a corrupt length stops the split. */
-const kMaxRecordBytes = 1 << 26;
-/** Output written in batches of up to this size. */
+/** Output written in batches of up to this size (a longer record: on its own). */
 const kFlushBytes = 4 << 20;
+const kRecordHeaderBytes = 16;
 
 /** Paths of the shard files of `pcap`: `<pcap>.shard-<i>-of-<n>.pcap`. */
 export function shardPaths(pcap: string, shards: number): string[] {
   return Array.from({ length: shards }, (_, i) => `${pcap}.shard-${i}-of-${shards}.pcap`);
 }
 
+/** One shard's nanosecond pcap, buffered. */
+class ShardWriter {
+  readonly #fd: number;
+  readonly #out = Buffer.allocUnsafe(kFlushBytes);
+  #fill = 0;
+
+  constructor(file: string, linkType: number) {
+    this.#fd = fs.openSync(file, 'w');
+    const header = this.#take(24);
+    header.writeUInt32LE(0xa1b23c4d, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(0, 8);
+    header.writeUInt32LE(0, 12);
+    header.writeUInt32LE(262144, 16);
+    header.writeUInt32LE(linkType, 20);
+  }
+
+  record(seconds: number, nanos: number, originalLength: number, bytes: Uint8Array): void {
+    const header = this.#take(kRecordHeaderBytes);
+    header.writeUInt32LE(seconds, 0);
+    header.writeUInt32LE(nanos, 4);
+    header.writeUInt32LE(bytes.length, 8);
+    header.writeUInt32LE(originalLength, 12);
+    if (bytes.length > kFlushBytes) {
+      this.#flush();
+      fs.writeSync(this.#fd, bytes);
+    } else this.#take(bytes.length).set(bytes);
+  }
+
+  close(): void {
+    this.#flush();
+    fs.closeSync(this.#fd);
+  }
+
+  /** The next `length` bytes of the buffer (written out first when they do not fit). */
+  #take(length: number): Buffer {
+    if (this.#fill + length > kFlushBytes) this.#flush();
+    this.#fill += length;
+    return this.#out.subarray(this.#fill - length, this.#fill);
+  }
+
+  #flush(): void {
+    fs.writeSync(this.#fd, this.#out, 0, this.#fill);
+    this.#fill = 0;
+  }
+}
+
 /**
- * Splits the classic pcap `pcap` (either byte order, µs or ns) into `shards` files; returns their
- * paths. Throws on a pcapng or a truncated file header; a record cut short at the end is dropped.
+ * Splits the capture `pcap` into `shards` files; returns their paths. Throws with the reader's
+ * message on a file it cannot read (no partial shard file is left); a record cut short at the
+ * end is left out, as replay leaves it.
  */
-export function splitByShard(pcap: string, shards: number, windowBytes = kWindowBytes): string[] {
+export function splitByShard(pcap: string, shards: number): string[] {
   const outputs = shardPaths(pcap, shards);
   const inputTime = fs.statSync(pcap).mtimeMs;
   if (outputs.every((file) => fs.existsSync(file) && fs.statSync(file).mtimeMs > inputTime)) return outputs;
-  const fd = fs.openSync(pcap, 'r');
-  const outFds = outputs.map((file) => fs.openSync(`${file}.part`, 'w'));
+  const opened = openCapture(pcap, new SkipCounters());
+  if ('error' in opened) throw new Error(opened.error);
+  const { reader } = opened;
+  let writers: ShardWriter[] | null = null;
   try {
-    let window = Buffer.allocUnsafe(Math.max(windowBytes, kFileHeaderBytes));
-    let filled = fs.readSync(fd, window, 0, window.length, null);
-    if (filled < kFileHeaderBytes) throw new Error(`${pcap}: not a classic pcap (file header cut short)`);
-    const magic = window.readUInt32LE(0);
-    const littleEndian = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-    if (!littleEndian && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1)
-      throw new Error(`${pcap}: not a classic pcap (magic ${magic.toString(16)})`);
-    const u32 = (at: number) => (littleEndian ? window.readUInt32LE(at) : window.readUInt32BE(at));
-    const linkType = u32(20);
-    // One output buffer per shard, written out when full (a record longer than it: on its own).
-    const out = outputs.map(() => Buffer.allocUnsafe(kFlushBytes));
-    const outFill = outputs.map(() => 0);
-    const write = (shard: number, bytes: Uint8Array) => {
-      if (outFill[shard]! + bytes.length > kFlushBytes) {
-        fs.writeSync(outFds[shard]!, out[shard]!, 0, outFill[shard]!);
-        outFill[shard] = 0;
+    for (let result = reader.next(); result !== ReadResult.Failed; result = reader.next()) {
+      if (result !== ReadResult.Record) {
+        reader.finish();
+        break;
       }
-      if (bytes.length > kFlushBytes) fs.writeSync(outFds[shard]!, bytes);
-      else {
-        out[shard]!.set(bytes, outFill[shard]!);
-        outFill[shard]! += bytes.length;
+      const r = reader.record;
+      writers ??= outputs.map((file) => new ShardWriter(`${file}.part`, r.linkType));
+      const bytes = r.data.subarray(r.offset, r.offset + r.capturedLength);
+      const shard = rawFlowShard(r.data, r.offset, r.capturedLength, r.linkType, shards);
+      for (let i = 0; i < shards; i++) {
+        if (shard === kUnclassified || shard === i)
+          writers[i]!.record(r.seconds, r.nanos, r.originalLength, bytes);
       }
-    };
-    for (let shard = 0; shard < shards; shard++) write(shard, window.subarray(0, kFileHeaderBytes));
-    let pos = kFileHeaderBytes;
-    for (;;) {
-      while (pos + kRecordHeaderBytes <= filled) {
-        const captured = u32(pos + 8);
-        if (captured > kMaxRecordBytes) throw new Error(`${pcap}: a record of ${captured} bytes: corrupt`);
-        const end = pos + kRecordHeaderBytes + captured;
-        if (end > filled) break;
-        const record = window.subarray(pos, end);
-        const shard = rawFlowShard(
-          window,
-          pos + kRecordHeaderBytes,
-          end - pos - kRecordHeaderBytes,
-          linkType,
-          shards,
-        );
-        if (shard !== kUnclassified) write(shard, record);
-        else for (let i = 0; i < shards; i++) write(i, record);
-        pos = end;
-      }
-      // Keep the record cut by the window's end and read on after it.
-      const rest = filled - pos;
-      if (pos === 0 && rest === window.length) window = Buffer.concat([window, Buffer.alloc(window.length)]);
-      else window.copy(window, 0, pos, filled);
-      const read = fs.readSync(fd, window, rest, window.length - rest, null);
-      filled = rest + read;
-      pos = 0;
-      if (read === 0) break;
     }
-    for (let shard = 0; shard < shards; shard++)
-      fs.writeSync(outFds[shard]!, out[shard]!, 0, outFill[shard]!);
+    if (reader.error !== null) throw new Error(`${pcap}: ${reader.error}`);
+    if (writers === null) throw new Error(`${pcap}: no record to split`);
   } catch (error) {
+    for (const writer of writers ?? []) writer.close();
     for (const file of outputs) fs.rmSync(`${file}.part`, { force: true });
     throw error;
   } finally {
-    fs.closeSync(fd);
-    for (const outFd of outFds) fs.closeSync(outFd);
+    opened.source.close();
   }
+  for (const writer of writers) writer.close();
   for (const file of outputs) fs.renameSync(`${file}.part`, file);
   return outputs;
 }
