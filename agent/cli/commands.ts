@@ -2,12 +2,12 @@
  * wirespan command line. Exit codes: 0 ok, 1 processing error (an input could not be read),
  * 2 usage error (bad flags or values).
  */
-import fs from 'node:fs';
 import module from 'node:module';
 import type { Argv } from 'yargs';
 import { matcherRegistry } from '../correlate/registry.ts';
 import { parseCidr } from '../correlate/relay/networks.ts';
 import { kDefaultMaxObjects } from '../enrich/kubernetes/slim.ts';
+import { kPackageVersion } from '../shared/package-info.ts';
 import { loadConfigFile } from './config-file.ts';
 import {
   correlationArgs,
@@ -27,10 +27,6 @@ import {
 } from './option-checks.ts';
 
 export const ExitCode = { Ok: 0, ProcessingError: 1, UsageError: 2 } as const;
-
-const packageJson = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
 
 function workerCount(value: unknown): number | 'auto' {
   if (value === 'auto') return 'auto';
@@ -618,7 +614,7 @@ await cli
   )
   .demandCommand(1, 'give a command, e.g. wirespan replay capture.pcap')
   .strict()
-  .version(packageJson.version)
+  .version(kPackageVersion)
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns || 110))
