@@ -17,6 +17,7 @@ import {
   positiveSeconds,
   textList,
 } from './correlation-flags.ts';
+import { isHelpLayoutImport } from './help-layout.ts';
 import {
   checked,
   dropUnknownEnv,
@@ -342,19 +343,13 @@ function warnIgnoredEnv(): void {
   );
 }
 
-/**
- * yargs' platform shim imports cliui and string-width, which only lay out help text: loading them
- * was ~55 ms of every start (string-width makes an Intl.Segmenter and compiles Unicode property
- * regular expressions, in two copies). While yargs loads, those two imports resolve to stand-ins
- * that load the real package when help is shown (help-layout.ts).
- */
-const kHelpLayoutPackages = new Set(['cliui', 'string-width']);
+/** While yargs loads, its imports of the help layout packages resolve to stand-ins (help-layout.ts). */
 const helpLayoutStandIns = module.registerHooks({
   resolve(specifier, context, next) {
-    if (!kHelpLayoutPackages.has(specifier) || !context.parentURL?.includes('/yargs/lib/platform-shims/'))
-      return next(specifier, context);
+    const importer = context.parentURL;
+    if (importer === undefined || !isHelpLayoutImport(specifier, importer)) return next(specifier, context);
     const url = new URL('./help-layout.ts', import.meta.url);
-    url.searchParams.set('from', context.parentURL);
+    url.searchParams.set('from', importer);
     url.searchParams.set('package', specifier);
     return { url: url.href, shortCircuit: true };
   },
