@@ -5,7 +5,7 @@
  * shards' pairs as they complete: with 2 the lines are compared sorted), help and version are
  * the same (yargs' help layout stand-in), --config (YAML) and --progress (cli-progress) load
  * their packages from inside the bundle, `run --otlp` delivers the same spans to the real
- * receiver. Every file the bundle loads must be there: a copy without the worker entry, or
+ * receiver, and so does `replay --otlp --kubernetes` against the local API server. Every file the bundle loads must be there: a copy without the worker entry, or
  * without a chunk that is only imported lazily, fails.
  */
 import assert from 'node:assert/strict';
@@ -15,9 +15,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBundle, kLicensesFile } from '../../agent/build-bundle.ts';
+import { clusterCapture, seedCluster } from '../enrich/cluster.ts';
+import { FakeApiServer, kubeconfigText } from '../enrich/fake-api-server.ts';
 import { comparableSpan, type OtlpReceiver, startReceiver } from '../export/otlp-receiver.ts';
-import { readAllRecords } from '../helpers/pcap-writer.ts';
-import { type CliResult, repoRoot, runCli, startAgent } from '../helpers/run-cli.ts';
+import { readAllRecords, writePcap } from '../helpers/pcap-writer.ts';
+import { type CliResult, repoRoot, runCli, runCliAsync, startAgent } from '../helpers/run-cli.ts';
 
 const demo = path.join(repoRoot, 'test/fixtures/demo.pcap');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-bundle-'));
@@ -25,10 +27,10 @@ const dist = path.join(root, 'dist');
 const bundleMain = path.join(dist, 'main.mjs');
 
 /** The chunk whose code came from `source` (an agent/ path): found by the name esbuild gives it. */
-function chunkOf(source: string, dir = dist): string {
+function chunkOf(source: string): string {
   const stem = path.basename(source, path.extname(source));
-  const chunk = fs.readdirSync(dir).find((file) => file.startsWith(`${stem}-`) && file.endsWith('.mjs'));
-  assert.ok(chunk, `no chunk for ${source} in ${dir}`);
+  const chunk = fs.readdirSync(dist).find((file) => file.startsWith(`${stem}-`) && file.endsWith('.mjs'));
+  assert.ok(chunk, `no chunk for ${source} in ${dist}`);
   return chunk;
 }
 
@@ -161,6 +163,43 @@ describe('the bundle exporting', () => {
     assert.equal(packetsRead(), packets, agent.stderr());
     return receiver.spans.map(comparableSpan).sort();
   }
+
+  test('replay --otlp --kubernetes (its client is the largest lazy chunk): the same spans as the sources', async () => {
+    const server = new FakeApiServer();
+    await server.listen();
+    seedCluster(server);
+    const capture = path.join(root, 'cluster.pcap');
+    writePcap(capture, clusterCapture());
+    const kubeconfig = path.join(root, 'kubeconfig');
+    fs.writeFileSync(kubeconfig, kubeconfigText(server.url));
+    const replaySpans = async (cli: string) => {
+      receiver.reset();
+      const args = [
+        'replay',
+        capture,
+        '--workers',
+        '2',
+        '-o',
+        'none',
+        '--otlp',
+        receiver.endpoint,
+        '--kubernetes',
+      ];
+      const result = await runCliAsync(args, { cli, env: { ...process.env, KUBECONFIG: kubeconfig } });
+      assert.equal(result.status, 0, result.stderr);
+      return receiver.spans.map(comparableSpan).sort();
+    };
+    try {
+      const sources = await replaySpans(path.join(repoRoot, 'agent/cli/main.mjs'));
+      assert.ok(
+        sources.some((span) => span.includes('"k8s.deployment.name":"checkout"')),
+        'named by the cluster',
+      );
+      assert.deepEqual(await replaySpans(bundleMain), sources);
+    } finally {
+      await server.close();
+    }
+  });
 
   for (const workers of ['0', '2']) {
     test(`run --otlp --workers ${workers}: the same spans as the sources`, async () => {
