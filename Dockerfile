@@ -17,21 +17,25 @@
 # drops ALL capabilities, so there tcpdump cannot open a capture at all. To use another
 # capture image, set `capture.image` in the chart (see helm/wirespan/values.yaml).
 #
-# Nothing is compiled: Node 24 runs agent/**/*.ts directly (type stripping), exactly the
-# files the tests run. Pin the base images by digest for releases, e.g.
+# The image runs the bundle (agent/build-bundle.ts, `npm run build`): dist/main.mjs, its worker
+# and chunks, every dependency inside, so the image has no node_modules. Node loads a few dozen
+# files instead of ~465 modules before `run` watches (docs/performance.md). The licence texts of
+# the bundled packages are in dist/THIRD-PARTY-LICENSES.txt. Pin the base images by digest for
+# releases, e.g.
 #   docker build --build-arg NODE_IMAGE=node:24-trixie-slim@sha256:... .
 
 ARG NODE_IMAGE=node:24-trixie-slim
 
-# ---- deps: production dependencies only (no TypeScript, Biome, test tools or the `node`
-# npm package, which are devDependencies).
-FROM ${NODE_IMAGE} AS deps
+# ---- build: the bundle, made with the dev dependencies (esbuild).
+FROM ${NODE_IMAGE} AS build
 WORKDIR /opt/wirespan
 COPY package.json package-lock.json ./
-# --ignore-scripts: no production dependency needs an install script (protobufjs' postinstall
-# only prints a version warning).
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force
+# --ignore-scripts: esbuild runs from its platform package without its install script, and the
+# `node` devDependency's binary is not needed (the image's node builds).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY agent ./agent
+# The build script itself (what `npm run build` runs), with the image's node.
+RUN node agent/build-bundle.ts
 
 # ---- runtime
 FROM ${NODE_IMAGE} AS runtime
@@ -60,15 +64,13 @@ RUN apt-get update \
  && install -d -m 0700 -o 65532 -g 65532 /tmp/node-compile-cache
 
 WORKDIR /opt/wirespan
-COPY --from=deps /opt/wirespan/node_modules ./node_modules
-COPY package.json ./
-COPY agent ./agent
+COPY --from=build /opt/wirespan/dist ./dist
 
 # NODE_COMPILE_CACHE: Node's compile cache (cuts start-up CPU ~3x) must be writable; with a
 # read-only root filesystem mount a tmpfs/emptyDir on /tmp (the chart does), otherwise Node
 # simply runs without the cache. It holds code Node runs, so it is private to the image's
 # user (made above with mode 0700; on an emptyDir Node creates it as that user), and
-# agent/cli/main.mjs restarts without it when another user owns it or may write it.
+# dist/main.mjs (agent/cli/main.mjs) restarts without it when another user owns it or may write it.
 ENV NODE_ENV=production \
     NODE_COMPILE_CACHE=/tmp/node-compile-cache \
     WIRESPAN_HEALTH_PORT=8089
@@ -87,5 +89,5 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
 # SIGTERM drains the pipeline, flushes spans and the checkpoint, and exits 0. The Helm chart
 # runs this entrypoint with `run`'s V8 flags after `node` (so the agent does not restart
 # itself at start: agent/cli/restart-settings.mjs); test/ship/chart-process-settings pins it.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "agent/cli/main.mjs"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/main.mjs"]
 CMD ["run", "--watch", "/pcaps", "--state-dir", "/tmp/wirespan-state"]

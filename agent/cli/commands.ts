@@ -2,12 +2,12 @@
  * wirespan command line. Exit codes: 0 ok, 1 processing error (an input could not be read),
  * 2 usage error (bad flags or values).
  */
-import fs from 'node:fs';
 import module from 'node:module';
 import type { Argv } from 'yargs';
 import { matcherRegistry } from '../correlate/registry.ts';
 import { parseCidr } from '../correlate/relay/networks.ts';
 import { kDefaultMaxObjects } from '../enrich/kubernetes/slim.ts';
+import { kPackageVersion } from '../shared/package-info.ts';
 import { loadConfigFile } from './config-file.ts';
 import {
   correlationArgs,
@@ -17,6 +17,7 @@ import {
   positiveSeconds,
   textList,
 } from './correlation-flags.ts';
+import { isHelpLayoutImport } from './help-layout.ts';
 import {
   checked,
   dropUnknownEnv,
@@ -27,10 +28,6 @@ import {
 } from './option-checks.ts';
 
 export const ExitCode = { Ok: 0, ProcessingError: 1, UsageError: 2 } as const;
-
-const packageJson = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
 
 function workerCount(value: unknown): number | 'auto' {
   if (value === 'auto') return 'auto';
@@ -346,19 +343,13 @@ function warnIgnoredEnv(): void {
   );
 }
 
-/**
- * yargs' platform shim imports cliui and string-width, which only lay out help text: loading them
- * was ~55 ms of every start (string-width makes an Intl.Segmenter and compiles Unicode property
- * regular expressions, in two copies). While yargs loads, those two imports resolve to stand-ins
- * that load the real package when help is shown (help-layout.ts).
- */
-const kHelpLayoutPackages = new Set(['cliui', 'string-width']);
+/** While yargs loads, its imports of the help layout packages resolve to stand-ins (help-layout.ts). */
 const helpLayoutStandIns = module.registerHooks({
   resolve(specifier, context, next) {
-    if (!kHelpLayoutPackages.has(specifier) || !context.parentURL?.includes('/yargs/lib/platform-shims/'))
-      return next(specifier, context);
+    const importer = context.parentURL;
+    if (importer === undefined || !isHelpLayoutImport(specifier, importer)) return next(specifier, context);
     const url = new URL('./help-layout.ts', import.meta.url);
-    url.searchParams.set('from', context.parentURL);
+    url.searchParams.set('from', importer);
     url.searchParams.set('package', specifier);
     return { url: url.href, shortCircuit: true };
   },
@@ -618,7 +609,7 @@ await cli
   )
   .demandCommand(1, 'give a command, e.g. wirespan replay capture.pcap')
   .strict()
-  .version(packageJson.version)
+  .version(kPackageVersion)
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns || 110))

@@ -5,7 +5,8 @@ import { optionContext, UsageError } from './option-checks.ts';
 
 /**
  * The YAML parser is loaded only when a --config is given: its ~70 modules were a sixth of every
- * start-up. yargs calls the config parser synchronously, hence require() (the package's Node build).
+ * start-up. yargs calls the config parser synchronously, hence require() (the package's Node build;
+ * in the bundle, esbuild's require: agent/build-bundle.ts).
  */
 const require = module.createRequire(import.meta.url);
 

@@ -8,7 +8,10 @@ import fs from 'node:fs';
 import module from 'node:module';
 import { formatNumber } from '../shared/number-format.ts';
 
-/** cli-progress is loaded only for a bar (its ~20 modules were in every start: `run` included). */
+/**
+ * cli-progress is loaded only for a bar (its ~20 modules were in every start: `run` included); in
+ * the bundle this require() is esbuild's (agent/build-bundle.ts).
+ */
 const require = module.createRequire(import.meta.url);
 
 export interface ProgressState {

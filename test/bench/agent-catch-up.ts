@@ -9,6 +9,8 @@
  * its GLIBC_TUNABLES in the environment (restart-settings.mjs, the values
  * test/ship/chart-process-settings.test.ts keeps the chart equal to), so it does not restart
  * itself to add them (~0.1 s of CPU and wall time; `docker run` without the chart still does).
+ * It is the build the image runs, the bundle (run.ts builds it with agent/build-bundle.ts); the
+ * row's first line names the entry timed.
  *
  * Measured per run: the catch-up time (agent spawn to the last span that arrived before the
  * stop; the target counts it whole, start-up included, and the line also shows the first span's
@@ -38,7 +40,9 @@ const kMaxMillis = 600_000;
 
 export interface AgentBenchContext {
   node: string;
+  /** The entry file timed, and which build it is (the rows say it). */
   main: string;
+  build: string;
   pcap: string;
   outDir: string;
   udpPort: string;
@@ -252,7 +256,7 @@ export async function measureAgentCatchUp(context: AgentBenchContext): Promise<s
   const caughtUpAt = expected.total - expected.endOfInput;
   const receiver = await startReceiver();
   const lines = [
-    `agent: run catching up on ${kFiles} rotated files (${fmt.format(packets)} packets, replay finds ${fmt.format(expected.total)} pairs) into a counting OTLP/gRPC receiver, started as the Helm chart starts it (run's V8 flags and GLIBC_TUNABLES given: no self-restart), median of ${context.runs}:`,
+    `agent: run catching up on ${kFiles} rotated files (${fmt.format(packets)} packets, replay finds ${fmt.format(expected.total)} pairs) into a counting OTLP/gRPC receiver, started as the Helm chart starts it (run's V8 flags and GLIBC_TUNABLES given: no self-restart), ${context.build}, median of ${context.runs}:`,
   ];
   // auto is one worker per core (2 here); 2 is the same pipeline named explicitly.
   const results = new Map<string, AgentRunResult[]>([

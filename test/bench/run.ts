@@ -18,7 +18,8 @@
  *   5. with --spans, measures spans/s into a local OTLP receiver (when `--otlp` exists);
  *   6. the agent row (issue 12, agent-catch-up.ts): `run` catching up on the first 1 M packets
  *      split into 10 rotated files, into a counting OTLP/gRPC receiver, workers 0 and auto
- *      (`--agent`: only this row).
+ *      (`--agent`: only this row), timing the bundle the image runs (built into bench-out/bundle/
+ *      by agent/build-bundle.ts, like the C reference is built).
  * `--protocols` (protocols.ts) instead times replays of committed real HTTP/1.1, HTTP/2, gRPC, TLS,
  * PostgreSQL and MySQL captures, each replicated to a large capture, with a pair-count check.
  * Exit status: 0 when everything ran (targets may be missed), 1 when setup failed.
@@ -28,6 +29,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildBundle } from '../../agent/build-bundle.ts';
 import { measureAgentCatchUp } from './agent-catch-up.ts';
 import { installCleanup, runToCompletion } from './children.ts';
 import { runHostileBench } from './hostile.ts';
@@ -189,6 +191,21 @@ function wirespanEntry(): string {
     if (candidate && fs.existsSync(path.join(repoRoot, candidate))) return path.join(repoRoot, candidate);
   }
   throw new SetupError('wirespan CLI entry not found (package.json "bin".wirespan)');
+}
+
+/**
+ * The agent row times what the image runs: the bundle (agent/build-bundle.ts), built into
+ * bench-out/bundle/ for every bench run (esbuild takes ~1-3 s), as the C reference is built.
+ */
+async function buildAgentBundle(): Promise<{ main: string; build: string }> {
+  const started = performance.now();
+  const { outDir: dir } = await buildBundle(path.join(outDir, 'bundle'));
+  const main = path.join(dir, 'main.mjs');
+  process.stderr.write(`bench: built ${main} in ${Math.round(performance.now() - started)} ms\n`);
+  return {
+    main,
+    build: `the bundle the image runs (${path.relative(repoRoot, main)}, agent/build-bundle.ts)`,
+  };
 }
 
 interface Row {
@@ -470,7 +487,7 @@ async function main(): Promise<void> {
   const rel = (file: string) => path.relative(repoRoot, file);
   const agentContext = {
     node,
-    main: wirespanEntry(),
+    ...(await buildAgentBundle()),
     pcap: capture.pcap,
     outDir,
     udpPort,

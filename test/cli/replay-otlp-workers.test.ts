@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  comparableSpan,
   type OtlpReceiver,
   type ReceivedMetric,
-  type ReceivedSpan,
   startReceiver,
 } from '../export/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
@@ -25,22 +25,6 @@ before(async () => {
 after(async () => {
   await receiver.close();
 });
-
-function comparable(span: ReceivedSpan): string {
-  const joined = span.parentSpanId !== undefined && span.parentSpanId !== '';
-  return JSON.stringify({
-    ...span,
-    traceId: joined ? span.traceId : '',
-    spanId: '',
-    attributes: Object.fromEntries(Object.entries(span.attributes).sort(([a], [b]) => a.localeCompare(b))),
-    resource: Object.fromEntries(
-      Object.entries(span.resource)
-        // Detected per process: differs between two runs of the CLI.
-        .filter(([key]) => key !== 'service.instance.id' && !key.startsWith('process.'))
-        .sort(([a], [b]) => a.localeCompare(b)),
-    ),
-  });
-}
 
 function histograms(): string[] {
   const out: string[] = [];
@@ -70,7 +54,11 @@ async function replay(
     receiver.endpoint,
   ]);
   assert.equal(result.status, 0, result.stderr);
-  return { spans: receiver.spans.map(comparable).sort(), histograms: histograms(), stderr: result.stderr };
+  return {
+    spans: receiver.spans.map(comparableSpan).sort(),
+    histograms: histograms(),
+    stderr: result.stderr,
+  };
 }
 
 const captures: [string, string[]][] = [

@@ -58,6 +58,27 @@ export interface ReceivedRequest {
   contentType: string | undefined;
 }
 
+/**
+ * A span as text for comparing the spans of two runs of the CLI: the random ids left out (the
+ * trace id kept when it joins a parent), attributes and resource sorted, and the resource
+ * attributes detected per process left out.
+ */
+export function comparableSpan(span: ReceivedSpan): string {
+  const joined = span.parentSpanId !== undefined && span.parentSpanId !== '';
+  return JSON.stringify({
+    ...span,
+    traceId: joined ? span.traceId : '',
+    spanId: '',
+    attributes: Object.fromEntries(Object.entries(span.attributes).sort(([a], [b]) => a.localeCompare(b))),
+    resource: Object.fromEntries(
+      Object.entries(span.resource)
+        // Detected per process: differs between two runs of the CLI.
+        .filter(([key]) => key !== 'service.instance.id' && !key.startsWith('process.'))
+        .sort(([a], [b]) => a.localeCompare(b)),
+    ),
+  });
+}
+
 function isLong(value: unknown): value is { low: number; high: number; unsigned: boolean } {
   return (
     typeof value === 'object' && value !== null && 'low' in value && 'high' in value && 'unsigned' in value

@@ -24,10 +24,10 @@ import { countProtobufSpans } from '../bench/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
 import { replayPairs } from '../helpers/replay-pairs.ts';
 import {
+  comparableSpan,
   freePort,
   type OtlpReceiver,
   type ReceivedMetric,
-  type ReceivedSpan,
   startReceiver,
 } from './otlp-receiver.ts';
 
@@ -41,18 +41,6 @@ before(async () => {
 after(async () => {
   await receiver.close();
 });
-
-/** A span without what is random: its own ids (a joined trace keeps its trace id and parent). */
-function comparable(span: ReceivedSpan): string {
-  const joined = span.parentSpanId !== undefined && span.parentSpanId !== '';
-  return JSON.stringify({
-    ...span,
-    traceId: joined ? span.traceId : '',
-    spanId: '',
-    attributes: Object.fromEntries(Object.entries(span.attributes).sort(([a], [b]) => a.localeCompare(b))),
-    resource: Object.fromEntries(Object.entries(span.resource).sort(([a], [b]) => a.localeCompare(b))),
-  });
-}
 
 /** Histogram points (name, attributes, count, buckets), sorted. */
 function histograms(): string[] {
@@ -86,7 +74,7 @@ async function viaEmit(pairs: Pair[], files: string[], extra: OtelExporterOption
   for (const pair of pairs) exporter.emit(pair);
   await exporter.shutdown();
   return {
-    spans: receiver.spans.map(comparable).sort(),
+    spans: receiver.spans.map(comparableSpan).sort(),
     counters: { ...exporter.counters },
     histograms: histograms(),
     requests: receiver.traceRequests.length,
@@ -144,7 +132,7 @@ async function viaWorkerEncoder(
   port1.close();
   await exporter.shutdown();
   return {
-    spans: receiver.spans.map(comparable).sort(),
+    spans: receiver.spans.map(comparableSpan).sort(),
     counters: { ...exporter.counters },
     histograms: histograms(),
     requests: receiver.traceRequests.length,

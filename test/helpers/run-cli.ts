@@ -11,9 +11,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { cwd?: string; input?: string } = {}): CliResult {
+/** `cli`: another entry file (the bundle's dist/main.mjs); the sources' main.mjs by default. */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; input?: string; cli?: string } = {},
+): CliResult {
   // process.execPath is the Node running the tests (the node@24 devDependency under npm test).
-  const result = spawnSync(process.execPath, [cli, ...args], {
+  const result = spawnSync(process.execPath, [options.cli ?? cli, ...args], {
     cwd: options.cwd ?? repoRoot,
     encoding: 'utf8',
     input: options.input,
@@ -29,10 +33,10 @@ export function runCli(args: string[], options: { cwd?: string; input?: string }
  */
 export function runCliAsync(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMillis?: number } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMillis?: number; cli?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], {
+    const child = spawn(process.execPath, [options.cli ?? cli, ...args], {
       cwd: options.cwd ?? repoRoot,
       env: options.env ?? process.env,
       ...(options.timeoutMillis === undefined
@@ -87,15 +91,17 @@ export function jsonlAgentArgs(
 
 /**
  * A running `wirespan run ARGS` (extra environment on top of this process's; as user `uid` when
- * given; `launcher`: a command that execs node, e.g. `taskset -c 0`), its stderr collected.
+ * given; `launcher`: a command that execs node, e.g. `taskset -c 0`; `entry`: another entry
+ * file, e.g. the bundle's), its stderr collected.
  */
 export function startAgent(
   args: string[],
   env: Record<string, string> = {},
   uid?: number,
   launcher: string[] = [],
+  entry = cli,
 ): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const command = [...launcher, process.execPath, path.join(repoRoot, 'agent/cli/main.mjs'), 'run', ...args];
+  const command = [...launcher, process.execPath, entry, 'run', ...args];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: repoRoot,
     env: { ...process.env, ...env },

@@ -26,9 +26,9 @@ import {
 } from '../../agent/pipeline/layout.ts';
 import { kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from '../../agent/pipeline/messages.ts';
 import {
+  comparableSpan,
   type OtlpReceiver,
   type ReceivedMetric,
-  type ReceivedSpan,
   startReceiver,
 } from '../export/otlp-receiver.ts';
 import { corpusDir } from '../helpers/corpus.ts';
@@ -47,17 +47,6 @@ before(async () => {
 after(async () => {
   await receiver.close();
 });
-
-function comparable(span: ReceivedSpan): string {
-  const joined = span.parentSpanId !== undefined && span.parentSpanId !== '';
-  return JSON.stringify({
-    ...span,
-    traceId: joined ? span.traceId : '',
-    spanId: '',
-    attributes: Object.fromEntries(Object.entries(span.attributes).sort(([a], [b]) => a.localeCompare(b))),
-    resource: Object.fromEntries(Object.entries(span.resource).sort(([a], [b]) => a.localeCompare(b))),
-  });
-}
 
 function histograms(): string[] {
   const out: string[] = [];
@@ -89,7 +78,7 @@ async function mainThread(): Promise<Run> {
   for (const pair of replayPairs(files).pairs) exporter.emit(pair);
   await exporter.shutdown();
   return {
-    spans: receiver.spans.map(comparable).sort(),
+    spans: receiver.spans.map(comparableSpan).sort(),
     counters: { ...exporter.counters },
     histograms: histograms(),
   };
@@ -163,7 +152,7 @@ async function workers(count: number): Promise<Run & { spansMessages: number }> 
   await Promise.all(exited);
   await exporter.shutdown();
   return {
-    spans: receiver.spans.map(comparable).sort(),
+    spans: receiver.spans.map(comparableSpan).sort(),
     counters: { ...exporter.counters },
     histograms: histograms(),
     spansMessages,

@@ -39,10 +39,10 @@ test('the agent container starts with the settings `run` restarts for: no restar
   const { agent } = render();
   const flags = nodeFlags(agent);
   const env = literalEnv(agent);
-  const argv = ['node', 'agent/cli/main.mjs', ...(agent.args ?? [])];
+  const argv = ['node', 'dist/main.mjs', ...(agent.args ?? [])];
   assert.equal(restartSettings(argv, flags, env), null, `flags ${flags.join(' ')}`);
   // Exactly what a restart would add to a bare `run`.
-  const restart = restartSettings(['node', 'agent/cli/main.mjs', 'run'], [], {});
+  const restart = restartSettings(['node', 'dist/main.mjs', 'run'], [], {});
   assert.ok(restart);
   assert.deepEqual(flags, restart.flags);
   for (const [name, value] of Object.entries(restart.env)) assert.equal(env[name], value, name);

@@ -148,7 +148,7 @@ function checkCommonInvariants(r: Rendered): void {
   assert.equal(args[0], 'run', 'the agent runs `wirespan run`');
   // The image's entrypoint (tini -> node) with node flags (chart-process-settings.test.ts).
   assert.deepEqual(agent.command?.slice(0, 3), ['/usr/bin/tini', '--', 'node']);
-  assert.equal(agent.command?.at(-1), 'agent/cli/main.mjs');
+  assert.equal(agent.command?.at(-1), 'dist/main.mjs', 'the bundle (agent/build-bundle.ts)');
   const watch = argValue(args, '--watch');
   assert.ok(watch, '--watch is set');
   const pcapsMount = agent.volumeMounts?.find((m) => m.mountPath === watch);

@@ -1,12 +1,13 @@
 /**
  * The Dockerfile cannot be built here (no Docker engine, no registry), so it is checked by
- * reading it: a pinned Node 24 base, a multi-stage build whose final stage has production
- * dependencies only, a non-root numeric USER, tini -> node (never npm) as entrypoint, a
- * working exec-form HEALTHCHECK on the agent's health port, OCI labels, and a .dockerignore
- * that keeps everything but the package files and agent/ out of the context. It is linted
- * with dockerfile-utils (the Dockerfile linter of VS Code's Docker support; hadolint has no
- * npm or Debian package). What the image would run is exercised too: `npm ci --omit=dev`
- * into a scratch directory plus agent/, as the two stages assemble it, runs the CLI.
+ * reading it: a pinned Node 24 base, a build stage that bundles the agent (agent/build-bundle.ts)
+ * and a final stage with the bundle only (no node_modules, no npm), a non-root numeric USER,
+ * tini -> node (never npm) as entrypoint, a working exec-form HEALTHCHECK on the agent's health
+ * port, OCI labels, and a .dockerignore that keeps everything but the package files and agent/
+ * out of the context. It is linted with dockerfile-utils (the Dockerfile linter of VS Code's
+ * Docker support; hadolint has no npm or Debian package). What the image would run is exercised
+ * too: the build stage's own commands (its `npm ci` into a scratch directory, then the build)
+ * and the bundle they make, copied alone as the final stage copies it, runs the CLI.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -108,6 +109,12 @@ const dockerfileText = readRepoFile('Dockerfile');
 const { stages } = parseDockerfile(dockerfileText);
 const finalStage = stages.at(-1)!;
 const ofKind = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
+/** The stage that runs the bundle's build script. */
+function buildStage(): Stage {
+  const build = stages.find((s) => ofKind(s, 'RUN').some((r) => r.args.includes('agent/build-bundle.ts')));
+  assert.ok(build?.name, 'a named stage runs agent/build-bundle.ts');
+  return build;
+}
 
 describe('Dockerfile', () => {
   test('every stage builds FROM a Node 24 image, tag pinned to the major version (or a digest)', () => {
@@ -124,21 +131,25 @@ describe('Dockerfile', () => {
     }
   });
 
-  test('production dependencies only: npm ci --omit=dev in the deps stage, nothing npm in the final one', () => {
-    const deps = stages.find((s) => ofKind(s, 'RUN').some((r) => /\bnpm ci\b/.test(r.args)));
-    assert.ok(deps && deps !== finalStage, 'dependencies are installed in an earlier stage');
-    const install = ofKind(deps, 'RUN').find((r) => /\bnpm ci\b/.test(r.args))!;
-    assert.match(install.args, /--omit=dev\b/);
-    const copiesInDeps = ofKind(deps, 'COPY').map((c) => c.args);
-    assert.deepEqual(copiesInDeps, ['package.json package-lock.json ./'], 'only the manifests before npm ci');
+  test('a build stage bundles the agent; the final stage has the bundle only, nothing npm', () => {
+    const build = buildStage();
+    assert.notEqual(build, finalStage, 'the bundle is built in an earlier stage');
+    assert.deepEqual(
+      ofKind(build, 'COPY').map((c) => c.args),
+      ['package.json package-lock.json ./', 'agent ./agent'],
+      'the manifests before npm ci, then the sources',
+    );
+    assert.deepEqual(
+      ofKind(build, 'RUN').map((r) => r.args),
+      ['npm ci --ignore-scripts --no-audit --no-fund', 'node agent/build-bundle.ts'],
+    );
     for (const instruction of ofKind(finalStage, 'RUN')) {
       assert.doesNotMatch(instruction.args, /\b(npm|yarn|pnpm|npx)\b/, `final stage: ${instruction.args}`);
     }
-    const copies = ofKind(finalStage, 'COPY').map((c) => c.args);
-    assert.ok(copies.includes(`--from=${deps.name} /opt/wirespan/node_modules ./node_modules`));
     assert.deepEqual(
-      copies.filter((c) => !c.startsWith('--from')),
-      ['package.json ./', 'agent ./agent'],
+      ofKind(finalStage, 'COPY').map((c) => c.args),
+      [`--from=${build.name} /opt/wirespan/dist ./dist`],
+      'the bundle, no node_modules, no sources',
     );
   });
 
@@ -152,7 +163,7 @@ describe('Dockerfile', () => {
     for (const runStep of ofKind(finalStage, 'RUN'))
       assert.ok(runStep.line < userLine, 'USER after the last RUN');
     const entrypoint = execForm(ofKind(finalStage, 'ENTRYPOINT').at(-1)?.args ?? '');
-    assert.deepEqual(entrypoint, ['/usr/bin/tini', '--', 'node', 'agent/cli/main.mjs']);
+    assert.deepEqual(entrypoint, ['/usr/bin/tini', '--', 'node', 'dist/main.mjs']);
     const cmd = execForm(ofKind(finalStage, 'CMD').at(-1)?.args ?? '');
     assert.equal(cmd?.[0], 'run', 'the default command is the agent');
     const install = ofKind(finalStage, 'RUN')
@@ -297,6 +308,7 @@ describe('.dockerignore', () => {
       '.git/HEAD',
       'test/fixtures/demo.pcap',
       'bench-out/bench-5m.pcap',
+      'dist/main.mjs',
       'helm/wirespan/values.yaml',
       'README.md',
       'Dockerfile',
@@ -316,45 +328,35 @@ describe('.dockerignore', () => {
 const npm = which('npm');
 
 describe('what the image runs', { skip: npm ? false : 'npm is not on PATH' }, () => {
-  test('production dependencies (npm ci --omit=dev) and agent/ are enough to run the CLI', () => {
+  test("the build stage's commands make a bundle that runs the CLI on its own", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wirespan-image-'));
     try {
       for (const file of ['package.json', 'package-lock.json']) {
         fs.copyFileSync(path.join(repoRoot, file), path.join(dir, file));
       }
-      const install = run(
-        npm!,
-        ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
-        {
-          cwd: dir,
-          timeout: 300_000,
-        },
-      );
-      assert.equal(install.status, 0, install.stderr);
-      // Packages the lockfile marks dev-only (the `node` binary package, TypeScript, Biome, helm...).
-      const lock = JSON.parse(readRepoFile('package-lock.json')) as {
-        packages: Record<string, { dev?: boolean }>;
-      };
-      const devOnly = Object.entries(lock.packages).filter(([where, info]) => where !== '' && info.dev);
-      assert.ok(devOnly.some(([where]) => where === 'node_modules/typescript'));
-      for (const [where] of devOnly) {
-        assert.ok(!fs.existsSync(path.join(dir, where)), `dev-only ${where} is not installed`);
-      }
-      assert.ok(
-        fs.existsSync(path.join(dir, 'node_modules/@opentelemetry/sdk-metrics')),
-        'production ones are',
-      );
       fs.cpSync(path.join(repoRoot, 'agent'), path.join(dir, 'agent'), { recursive: true });
-      const cli = path.join(dir, 'agent/cli/main.mjs');
-      const help = run(process.execPath, [cli, 'run', '--help'], { cwd: dir });
+      // The stage's RUN lines as they are (offline from npm's cache when it can), node being this Node 24.
+      for (const step of ofKind(buildStage(), 'RUN')) {
+        const [program, ...args] = step.args.split(/\s+/);
+        const result =
+          program === 'npm'
+            ? run(npm!, [...args, '--prefer-offline'], { cwd: dir, timeout: 300_000 })
+            : run(process.execPath, args, { cwd: dir, timeout: 120_000 });
+        assert.equal(result.status, 0, `${step.args}: ${result.stderr}`);
+      }
+      // The final stage: dist/ alone (no node_modules above it).
+      const image = path.join(dir, 'image');
+      fs.cpSync(path.join(dir, 'dist'), path.join(image, 'dist'), { recursive: true });
+      fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
+      const entrypoint = execForm(ofKind(finalStage, 'ENTRYPOINT').at(-1)?.args ?? '')!;
+      const cli = path.join(image, entrypoint.at(-1)!);
+      const help = run(process.execPath, [cli, 'run', '--help'], { cwd: image });
       assert.equal(help.status, 0, help.stderr);
       assert.match(help.stdout, /--watch/);
       const replay = run(
         process.execPath,
         [cli, 'replay', path.join(repoRoot, 'test/fixtures/demo.pcap'), '--output', 'none'],
-        {
-          cwd: dir,
-        },
+        { cwd: image },
       );
       assert.equal(replay.status, 0, replay.stderr);
       assert.match(replay.stderr, /pairs: dns matched=12/);

@@ -9,7 +9,6 @@
  * `http/protobuf` POSTs the same protobuf bytes as `application/x-protobuf` to `{base}/v1/traces`
  * and `{base}/v1/metrics` (a per-signal endpoint variable is used as it is, as the spec says).
  */
-import fs from 'node:fs';
 import { Client, type ClientOptions, connectivityState } from '@grpc/grpc-js';
 import { getStringFromEnv } from '@opentelemetry/core';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
@@ -22,6 +21,7 @@ import {
   createOtlpGrpcExportDelegate,
 } from '@opentelemetry/otlp-grpc-exporter-base';
 import type { IExporterMetricsHelper, ISerializer } from '@opentelemetry/otlp-transformer';
+import { pinnedDependencyVersion } from '../../shared/package-info.ts';
 
 type OtlpGrpcConfiguration = ReturnType<typeof convertLegacyOtlpGrpcOptions>;
 
@@ -215,17 +215,10 @@ const kGrpcCompressionGzip = 2;
 
 /** The channel arguments the SDK's gRPC transport (0.301.0) gives its client: equal ones share its subchannel. */
 function grpcChannelOptions(compression: string | undefined, userAgent: string | undefined): ClientOptions {
-  const sdkAgent = `OTel-OTLP-Exporter-JavaScript/${grpcExporterVersion()}`;
+  const sdkAgent = `OTel-OTLP-Exporter-JavaScript/${pinnedDependencyVersion('@opentelemetry/otlp-grpc-exporter-base')}`;
   return {
     'grpc.default_compression_algorithm':
       compression === 'gzip' ? kGrpcCompressionGzip : kGrpcCompressionNone,
     'grpc.primary_user_agent': userAgent ? `${userAgent} ${sdkAgent}` : sdkAgent,
   };
-}
-
-/** The installed otlp-grpc-exporter-base's version (its user agent names it; the package exports no package.json). */
-function grpcExporterVersion(): string {
-  const index = import.meta.resolve('@opentelemetry/otlp-grpc-exporter-base');
-  const manifest = fs.readFileSync(new URL('../package.json', index), 'utf8');
-  return (JSON.parse(manifest) as { version: string }).version;
 }

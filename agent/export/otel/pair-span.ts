@@ -2,25 +2,16 @@
  * The span object handed straight to the OTLP exporter: sdk-trace's ReadableSpan contract,
  * built once per exported pair with no SDK Span machinery (see sdk.ts on why).
  */
-import fs from 'node:fs';
 import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import { kPackageVersion } from '../../shared/package-info.ts';
 import { SpanStatusCode, TraceFlags } from './api-enums.ts';
 import { kSpanIdBytes, kTraceIdBytes } from './span-ids.ts';
 
-function packageVersion(): string {
-  try {
-    const text = fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
-    return String((JSON.parse(text) as { version?: unknown }).version ?? '0.0.0');
-  } catch {
-    return '0.0.0';
-  }
-}
-
 /** The instrumentation scope of every span and metric: one object, so spans group into one ScopeSpans. */
-export const kScope: InstrumentationScope = { name: 'wirespan', version: packageVersion() };
+export const kScope: InstrumentationScope = { name: 'wirespan', version: kPackageVersion };
 const kNoLinks: Link[] = [];
 const kNoEvents: TimedEvent[] = [];
 /** A pair span's status: one object per code, shared by every span. */
