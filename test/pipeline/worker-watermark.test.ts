@@ -42,17 +42,19 @@ function startPipeline(workers: number): { pipeline: WorkerPipeline; lines: () =
   const pipeline = new WorkerPipeline({
     workers,
     options: correlate,
+    statsIntervalMillis: 0,
+    reportProcessed: true,
+    // Small slots: the file goes through in many chunks.
+    slots: 4,
+    slotBytes: 4096,
+  });
+  pipeline.configure({
     files: [],
     output: 'jsonl',
     writeOutput: (bytes) => {
       text += decoder.decode(bytes);
     },
     onPairs: null,
-    statsIntervalMillis: 0,
-    reportProcessed: true,
-    // Small slots: the file goes through in many chunks.
-    slots: 4,
-    slotBytes: 4096,
   });
   return {
     pipeline,
