@@ -155,20 +155,21 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       stop('error');
     }),
   );
+  let exporter: OtelExporter | null = null;
   /**
-   * A start that fails once the health server listens closes it and stops the workers (either
-   * would keep the process alive).
+   * A start that fails once the health server listens closes it, stops the workers and shuts the
+   * exporter down (its Prometheus endpoint listens): any of them would keep the process alive.
    */
   const startFailed = async (code: number): Promise<number> => {
     health?.close();
     await Promise.all(workers.map((pipeline) => pipeline?.terminate()));
+    await exporter?.shutdown();
     return code;
   };
 
   const fileNames: string[] = [];
   // OTLP when asked for on the command line or configured the standard way.
   const otlp = options.otlp ?? (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? '' : undefined);
-  let exporter: OtelExporter | null = null;
   if (otlp !== undefined || options.otel.prometheusPort !== undefined) {
     try {
       exporter = await createExporterFromCli(otlp, options.otel, fileNames, correlateOptions, {
