@@ -21,7 +21,7 @@ import {
 } from '../pipeline/checkpoint.ts';
 import { pipelineStats } from '../pipeline/pipeline.ts';
 import { emptyTailCounters, type OnDone } from '../pipeline/tail.ts';
-import { TailedDirectory } from '../pipeline/tailed-directory.ts';
+import { spawnTailWorkers, TailedDirectory } from '../pipeline/tailed-directory.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { startHealthServer } from './health-server.ts';
 import { parseOutputSpec } from './output-spec.ts';
@@ -140,16 +140,36 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
       return 1;
     }
   }
-  /** A start that fails once the health server listens closes it (it would keep the process alive). */
-  const startFailed = (code: number): number => {
+  // auto: one worker per core (none on one core); with spans, the workers map and encode them
+  // (the exporter only sends their bytes).
+  const workerCount = resolveWorkers(options.workers);
+  let stop: (signal: string) => void = () => {};
+  let pipelineFailed = false;
+  // The workers before the exporter: each loads its modules and builds its loop (~0.35 s to its
+  // first record) while this thread loads the OpenTelemetry SDK; where their pairs go follows
+  // once the exporter is built (TailedDirectory configures them).
+  const workers = options.watch.map((dir) =>
+    spawnTailWorkers(workerCount, correlateOptions, (message) => {
+      pipelineFailed = true;
+      log('error', 'pipeline worker failed', { dir, error: message });
+      stop('error');
+    }),
+  );
+  let exporter: OtelExporter | null = null;
+  /**
+   * A start that fails once the health server listens closes it, stops the workers and shuts the
+   * exporter down (its Prometheus endpoint listens): any of them would keep the process alive.
+   */
+  const startFailed = async (code: number): Promise<number> => {
     health?.close();
+    await Promise.all(workers.map((pipeline) => pipeline?.terminate()));
+    await exporter?.shutdown();
     return code;
   };
 
   const fileNames: string[] = [];
   // OTLP when asked for on the command line or configured the standard way.
   const otlp = options.otlp ?? (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? '' : undefined);
-  let exporter: OtelExporter | null = null;
   if (otlp !== undefined || options.otel.prometheusPort !== undefined) {
     try {
       exporter = await createExporterFromCli(otlp, options.otel, fileNames, correlateOptions, {
@@ -191,25 +211,23 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     return startFailed(1);
   }
 
+  // A worker that failed while the exporter was built (logged then): the run does not start.
+  if (pipelineFailed) return startFailed(1);
+
   const flushOutput = (): void => writer?.flush();
 
   const counters = emptyTailCounters();
-  // auto: one worker per core (none on one core); with spans, the workers map and encode them
-  // (the exporter only sends their bytes).
-  const workerCount = resolveWorkers(options.workers);
   let signalled = false;
   let stopRequested: () => void = () => {};
   const stopping = new Promise<void>((resolve) => {
     stopRequested = resolve;
   });
-  let stop: (signal: string) => void = () => {};
-  let pipelineFailed = false;
   // One pipeline per directory: each directory is its own capture point and clock.
   const tails = options.watch.map(
-    (dir) =>
+    (dir, index) =>
       new TailedDirectory({
         dir,
-        workers: workerCount,
+        workers: workers[index]!,
         correlate: correlateOptions,
         sinks: {
           output: writer === null ? null : { writer, format: outputSpec.format as 'jsonl' | 'text' },
@@ -228,11 +246,6 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
         counters,
         log,
         resumeAt: resume?.directories.find((d) => path.resolve(d.dir) === path.resolve(dir)) ?? null,
-        onFailure: (message) => {
-          pipelineFailed = true;
-          log('error', 'pipeline worker failed', { dir, error: message });
-          stop('error');
-        },
       }),
   );
 

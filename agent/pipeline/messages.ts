@@ -32,26 +32,18 @@ export function compileCacheDirForWorkers(): string | null {
   return versioned ? path.dirname(versioned) : null;
 }
 
+/**
+ * What a worker is spawned with (its workerData): what it needs to load its modules and build its
+ * record loop. The sinks' part (WorkerSinkConfig) follows in one message, so that a command can
+ * spawn its workers before it builds its exporter (worker-pipeline.ts).
+ */
 export interface WorkerConfig {
   /** See compileCacheDirForWorkers(). */
   compileCacheDir: string | null;
   memory: PipelineMemory;
   worker: number;
   workers: number;
-  files: string[];
   options: CorrelateOptions;
-  /** How the worker renders pairs: text lines for the output, pair objects for exporters, or nothing. */
-  output: 'none' | 'jsonl' | 'text';
-  /** Also post the pair objects (for exporters that run on the main thread). */
-  postPairs: boolean;
-  /**
-   * OTLP spans made here (OtelExporter.spanConfig plus request limits): the worker maps, samples
-   * and encodes its pairs and posts 'spans' messages (for OtelExporter.offerEncoded()) instead
-   * of 'pairs'. Absent/null: pairs as above.
-   */
-  spanEncoder?: SpanEncoderConfig | null;
-  /** With spanEncoder and `--kubernetes`: this worker's feed of address identities (enrich/kubernetes). */
-  kubernetesPort?: MessagePort | null;
   /** Milliseconds between stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Aggregate the latency summary of this shard's pairs and send it with the final stats. */
@@ -61,13 +53,31 @@ export interface WorkerConfig {
    * chunk's sequence number (the checkpoint watermark, see worker-pipeline.ts).
    */
   reportProcessed: boolean;
-  /**
-   * Names of files opened after the start (`run`: the file table grows), as
-   * `{ fileId, path }` messages read synchronously when a file's first chunk arrives.
-   */
-  namesPort: MessagePort | null;
   /** Track the oldest and newest capture time of the records counted decoded (`report`'s time range). */
   decodedTimes?: boolean;
+}
+
+/** The rest of a worker's configuration: where its pairs go. The first and only message main posts to it. */
+export interface WorkerSinkConfig {
+  /** The file table as far as it is known (all files for replay; `run`'s grows, see namesPort). */
+  files: string[];
+  /** How the worker renders pairs: text lines for the output, pair objects for exporters, or nothing. */
+  output: 'none' | 'jsonl' | 'text';
+  /** Also post the pair objects (for exporters that run on the main thread). */
+  postPairs: boolean;
+  /**
+   * OTLP spans made here (OtelExporter.spanConfig plus request limits): the worker maps, samples
+   * and encodes its pairs and posts 'spans' messages (for OtelExporter.offerEncoded()) instead
+   * of 'pairs'. Null: pairs as above.
+   */
+  spanEncoder: SpanEncoderConfig | null;
+  /** With spanEncoder and `--kubernetes`: this worker's feed of address identities (enrich/kubernetes). */
+  kubernetesPort: MessagePort | null;
+  /**
+   * Names of files opened later (`run`: the file table grows), as `{ fileId, path }` messages
+   * read synchronously when a file's first chunk arrives.
+   */
+  namesPort: MessagePort | null;
 }
 
 /** Counters one RecordLoop reports (cumulative): a worker's, or the one of --workers 0. */

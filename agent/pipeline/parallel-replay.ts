@@ -16,7 +16,7 @@ import type { LatencySummary } from '../report/latency-summary.ts';
 import type { ChunkProducer } from './chunk-ring.ts';
 import { kFlagFileEnd, kFlagFileStart } from './layout.ts';
 import type { FileReport, WorkerStats } from './messages.ts';
-import { WorkerPipeline, type WorkerPipelineOptions } from './worker-pipeline.ts';
+import { WorkerPipeline, type WorkerPipelineSinks } from './worker-pipeline.ts';
 
 export interface ParallelReplayInput {
   files: readonly string[];
@@ -28,11 +28,11 @@ export interface ParallelReplayInput {
   /** Receives pair objects (structured clones: fields only, no methods) when set. */
   onPairs: ((pairs: Pair[]) => void) | null;
   /** Resolves when onPairs' consumer has room again (its backpressure); null = always room. */
-  exporterRoom?: WorkerPipelineOptions['exporterRoom'];
-  /** Spans encoded in the workers (see WorkerPipelineOptions.spanEncoder). */
-  spanEncoder?: WorkerPipelineOptions['spanEncoder'];
-  onSpans?: WorkerPipelineOptions['onSpans'];
-  kubernetesPort?: WorkerPipelineOptions['kubernetesPort'];
+  exporterRoom?: WorkerPipelineSinks['exporterRoom'];
+  /** Spans encoded in the workers (see WorkerPipelineSinks.spanEncoder). */
+  spanEncoder?: WorkerPipelineSinks['spanEncoder'];
+  onSpans?: WorkerPipelineSinks['onSpans'];
+  kubernetesPort?: WorkerPipelineSinks['kubernetesPort'];
   /** Called with a merged snapshot every statsIntervalMillis (0 = never). */
   onStats: ((snapshot: PipelineSnapshot) => void) | null;
   statsIntervalMillis: number;
@@ -91,14 +91,6 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
   const pipeline = new WorkerPipeline({
     workers: input.workers,
     options: input.options,
-    files: input.files,
-    output: input.output,
-    writeOutput: input.writeOutput,
-    onPairs: input.onPairs,
-    exporterRoom: input.exporterRoom ?? null,
-    spanEncoder: input.spanEncoder ?? null,
-    onSpans: input.onSpans ?? null,
-    kubernetesPort: input.kubernetesPort ?? null,
     statsIntervalMillis: input.statsIntervalMillis,
     latencySummary: input.latencySummary === true,
     decodedTimes: input.decodedTimes === true,
@@ -110,6 +102,16 @@ export async function replayParallel(input: ParallelReplayInput): Promise<Parall
     },
     slots: input.slots ?? kReplaySlots,
     slotBytes: input.slotBytes ?? kReplaySlotBytes,
+  });
+  pipeline.configure({
+    files: input.files,
+    output: input.output,
+    writeOutput: input.writeOutput,
+    onPairs: input.onPairs,
+    exporterRoom: input.exporterRoom ?? null,
+    spanEncoder: input.spanEncoder ?? null,
+    onSpans: input.onSpans ?? null,
+    kubernetesPort: input.kubernetesPort ?? null,
   });
   const { producer, memory } = pipeline;
 

@@ -28,7 +28,7 @@ import { mergeStats, type WorkerStats } from './messages.ts';
 import { type PipelineSnapshot, replayParallel } from './parallel-replay.ts';
 import { RecordLoop } from './record-loop.ts';
 import { type FileResult, ThisThreadReplay } from './replay.ts';
-import type { WorkerPipelineOptions } from './worker-pipeline.ts';
+import type { WorkerPipelineSinks } from './worker-pipeline.ts';
 
 /** Where the pairs go: what a command configures. */
 export interface PairSinks {
@@ -56,12 +56,7 @@ export function emitterFor(sinks: PairSinks, latency: LatencySummary | null): Pa
 }
 
 /** The worker pipeline's view of the sinks: lines rendered, spans encoded, pairs posted in the workers. */
-export function workerSinks(
-  sinks: PairSinks,
-): Pick<
-  WorkerPipelineOptions,
-  'output' | 'writeOutput' | 'onPairs' | 'exporterRoom' | 'spanEncoder' | 'onSpans' | 'kubernetesPort'
-> {
+export function workerSinks(sinks: PairSinks): Omit<WorkerPipelineSinks, 'files'> {
   const { output, exporter, collector } = sinks;
   // Pair objects come back for a collector, and for an exporter that does not take encoded
   // spans (Prometheus only, or the console exporter: spanConfig null).

@@ -14,7 +14,8 @@ import { WorkerPipeline } from './worker-pipeline.ts';
 
 export interface TailedDirectoryInput {
   dir: string;
-  workers: number;
+  /** The directory's workers (spawnTailWorkers(): spawned before the sinks existed), or null: this thread. */
+  workers: WorkerPipeline | null;
   correlate: CorrelateOptions;
   sinks: PairSinks;
   /** The tail's options but the pending window, which follows from the timeouts in `correlate`. */
@@ -24,8 +25,27 @@ export interface TailedDirectoryInput {
   counters: TailCounters;
   log: Log;
   resumeAt: DirectoryCheckpoint | null;
-  /** A worker failed (the pipeline is aborted). */
-  onFailure: (message: string) => void;
+}
+
+/**
+ * The worker pipeline of one tailed directory (null for `workers` 0: records are correlated on
+ * this thread), spawned before the sinks exist: the workers load while `run` builds its
+ * exporter, and the TailedDirectory configures them. `onFailure`: a worker failed (the pipeline
+ * is aborted), whenever it happens.
+ */
+export function spawnTailWorkers(
+  workers: number,
+  correlate: CorrelateOptions,
+  onFailure: (message: string) => void,
+): WorkerPipeline | null {
+  if (workers === 0) return null;
+  return new WorkerPipeline({
+    workers,
+    options: correlate,
+    statsIntervalMillis: 1000,
+    reportProcessed: true,
+    onFailure,
+  });
 }
 
 /**
@@ -49,7 +69,7 @@ export class TailedDirectory {
   constructor(input: TailedDirectoryInput) {
     const { dir, fileNames, counters, log, resumeAt } = input;
     const tailOptions = { ...input.tailOptions, pendingWindowSeconds: pendingWindowSeconds(input.correlate) };
-    if (input.workers === 0) {
+    if (input.workers === null) {
       this.#loop = RecordLoop.correlating(input.correlate, emitterFor(input.sinks, null));
       this.#pipeline = null;
       this.#publisher = null;
@@ -57,15 +77,8 @@ export class TailedDirectory {
       return;
     }
     this.#loop = null;
-    this.#pipeline = new WorkerPipeline({
-      workers: input.workers,
-      options: input.correlate,
-      files: fileNames,
-      ...workerSinks(input.sinks),
-      statsIntervalMillis: 1000,
-      reportProcessed: true,
-      onFailure: input.onFailure,
-    });
+    this.#pipeline = input.workers;
+    this.#pipeline.configure({ files: fileNames, ...workerSinks(input.sinks) });
     this.#publisher = new TailPublisher(this.#pipeline);
     this.tail = new DirectoryTail(dir, this.#publisher, tailOptions, fileNames, counters, log, resumeAt);
     this.#candidates.push({ seq: -1, state: this.tail.checkpoint() });

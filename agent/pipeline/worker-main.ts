@@ -3,6 +3,10 @@
  * order) and runs every record through its RecordLoop (record-loop.ts, the same loop as
  * --workers 0), which correlates the packets of this worker's shard and only moves the
  * capture clock for the others. No decoded-packet traffic between threads.
+ *
+ * It starts from its workerData (WorkerConfig: loads its modules, builds its loop), then waits
+ * for the one message that says where its pairs go (WorkerSinkConfig), before its first chunk:
+ * `run` spawns its workers before it builds the exporter whose configuration that message holds.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ChunkWindow } from '../capture/chunk-window.ts';
@@ -10,7 +14,9 @@ import { CaptureReader } from '../capture/reader.ts';
 import { ReadResult } from '../capture/record.ts';
 import { shareForWorker } from '../correlate/memory-budget.ts';
 import type { Pair } from '../correlate/pair.ts';
+import type { SpanRequestEncoder } from '../export/otel/span-request-encoder.ts';
 import { ByteBuffer } from '../output/byte-buffer.ts';
+import type { PairRenderer } from '../output/pair-output.ts';
 import { type Chunk, ChunkConsumer } from './chunk-ring.ts';
 import {
   kFlagEndOfInput,
@@ -19,7 +25,13 @@ import {
   kFlagQuietRecords,
   kFlagSkipRecords,
 } from './layout.ts';
-import { type FileReport, kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from './messages.ts';
+import {
+  type FileReport,
+  kPairBacklogWeight,
+  type WorkerConfig,
+  type WorkerMessage,
+  type WorkerSinkConfig,
+} from './messages.ts';
 import { RecordLoop } from './record-loop.ts';
 
 /** Output bytes batched per message: large enough to amortise a message, small enough to stream. */
@@ -59,45 +71,13 @@ function flushPairs(): void {
   consumer.postedOutput(count * kPairBacklogWeight, kOutputBacklogBytes);
 }
 
-/** The file table (grows in `run`: names arrive on namesPort before a file's first chunk). */
-const files: string[] = [...config.files];
-function receiveNames(): void {
-  if (config.namesPort === null) return;
-  for (;;) {
-    const received = receiveMessageOnPort(config.namesPort);
-    if (received === undefined) return;
-    const { fileId, path } = received.message as { fileId: number; path: string };
-    files[fileId] = path;
-  }
-}
-
-// Loaded only when used, like the pieces below (the agent's workers render no lines and keep no summary).
-const format = config.output;
-const renderer =
-  format === 'none'
-    ? null
-    : await import('../output/pair-output.ts').then(({ PairRenderer }) => new PairRenderer(format, files));
-// Kubernetes identities (--kubernetes) from the main thread's watches, applied before each chunk.
-const kubernetes = config.kubernetesPort
-  ? await import('../enrich/kubernetes/address-table.ts').then(
-      ({ FedAddressTable }) => new FedAddressTable(config.kubernetesPort!),
-    )
-  : null;
-// OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
-const spanEncoder = config.spanEncoder
-  ? await import('../export/otel/span-request-encoder.ts').then(
-      ({ SpanRequestEncoder, transferList }) =>
-        new SpanRequestEncoder(
-          config.spanEncoder!,
-          (fileId) => files[fileId],
-          (batch) => {
-            port.postMessage({ type: 'spans', batch } satisfies WorkerMessage, transferList(batch));
-            consumer.postedOutput(batch.pairs * kPairBacklogWeight, kOutputBacklogBytes);
-          },
-          kubernetes,
-        ),
-    )
-  : null;
+// Where the pairs go, set once the sinks' configuration arrives (below). The loop is built
+// before it: its start overlaps the main thread's (which builds the exporter meanwhile), and
+// a correlator that cannot be built fails the worker before then.
+let renderer: PairRenderer | null = null;
+let spanEncoder: SpanRequestEncoder | null = null;
+let postPairs = false;
+// Loaded only when used, like the pieces below (the agent's workers keep no summary).
 const latency = config.latencySummary
   ? await import('../report/latency-summary.ts').then(({ LatencySummary }) => new LatencySummary())
   : null;
@@ -111,7 +91,7 @@ const loop = RecordLoop.correlating(
         if (output.length >= kOutputBatchBytes) flushOutput();
       }
       if (spanEncoder !== null) spanEncoder.emit(pair);
-      else if (config.postPairs) {
+      else if (postPairs) {
         pairBatch.push(pair);
         if (pairBatch.length >= kPairBatch) flushPairs();
       }
@@ -119,6 +99,51 @@ const loop = RecordLoop.correlating(
   },
   { shard: { index: config.worker, count: config.workers }, decodedTimes: config.decodedTimes === true },
 );
+
+const sinks = await new Promise<WorkerSinkConfig>((resolve) => port.once('message', resolve));
+postPairs = sinks.postPairs;
+/** The file table (grows in `run`: names arrive on namesPort before a file's first chunk). */
+const files: string[] = [...sinks.files];
+const namesPort = sinks.namesPort;
+function receiveNames(): void {
+  if (namesPort === null) return;
+  for (;;) {
+    const received = receiveMessageOnPort(namesPort);
+    if (received === undefined) return;
+    const { fileId, path } = received.message as { fileId: number; path: string };
+    files[fileId] = path;
+  }
+}
+
+// Loaded only when used (the agent's workers render no lines).
+const format = sinks.output;
+renderer =
+  format === 'none'
+    ? null
+    : await import('../output/pair-output.ts').then(({ PairRenderer }) => new PairRenderer(format, files));
+// Kubernetes identities (--kubernetes) from the main thread's watches, applied before each chunk.
+const kubernetesPort = sinks.kubernetesPort;
+const kubernetes = kubernetesPort
+  ? await import('../enrich/kubernetes/address-table.ts').then(
+      ({ FedAddressTable }) => new FedAddressTable(kubernetesPort),
+    )
+  : null;
+// OTLP spans made here (span-request-encoder.ts), loaded only when asked for.
+const spanConfig = sinks.spanEncoder;
+spanEncoder = spanConfig
+  ? await import('../export/otel/span-request-encoder.ts').then(
+      ({ SpanRequestEncoder, transferList }) =>
+        new SpanRequestEncoder(
+          spanConfig,
+          (fileId) => files[fileId],
+          (batch) => {
+            port.postMessage({ type: 'spans', batch } satisfies WorkerMessage, transferList(batch));
+            consumer.postedOutput(batch.pairs * kPairBacklogWeight, kOutputBacklogBytes);
+          },
+          kubernetes,
+        ),
+    )
+  : null;
 
 const release = (slot: number): void => consumer.release(slot);
 let source: ChunkWindow | null = null;

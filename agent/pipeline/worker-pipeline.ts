@@ -2,10 +2,14 @@
  * The worker side of the pipeline, shared by `replay --workers N` (parallel-replay.ts) and
  * `run --workers N` (run-command.ts, fed by tail.ts): the shared buffer pool, the broadcast
  * chunk ring (layout.ts has the picture) and N workers, each running worker-main.ts (the one
- * read -> decode -> correlate loop of its shard). The caller publishes chunks of capture
- * bytes; what comes back (output bytes, pair objects, stats, file reports) goes to the sinks
- * given here. Nothing is dropped: a full pool makes the caller wait (acquire()), and a worker
- * whose output is not written yet (or whose pairs the exporter has no room for) waits too.
+ * read -> decode -> correlate loop of its shard). Two steps: the constructor spawns the workers,
+ * which load their modules and build their loops; configure() then tells them where their pairs
+ * go (the sinks: output, pair objects, or the exporter's span configuration). `run` builds its
+ * exporter in between, so the workers' start (~0.35 s each to their first record) overlaps the
+ * main thread's; replay and report configure at once. The caller publishes chunks of capture
+ * bytes; what comes back (output bytes, pair objects, stats, file reports) goes to the sinks.
+ * Nothing is dropped: a full pool makes the caller wait (acquire()), and a worker whose output
+ * is not written yet (or whose pairs the exporter has no room for) waits too.
  *
  * The checkpoint watermark (`run`): every publication gets a sequence number (0, 1, 2, ... in
  * ring order, which every worker counts the same way). With `reportProcessed`, a worker posts
@@ -26,6 +30,7 @@ import {
   kPairBacklogWeight,
   type WorkerConfig,
   type WorkerMessage,
+  type WorkerSinkConfig,
   type WorkerStats,
 } from './messages.ts';
 
@@ -42,27 +47,10 @@ const kDefaultSlots = 16;
 const kDefaultSlotBytes = 1 << 20;
 const kWaitMillis = 100;
 
+/** What the workers are spawned with (see configure() for where their pairs go). */
 export interface WorkerPipelineOptions {
   workers: number;
   options: CorrelateOptions;
-  /** The file table: complete for replay; for `run` it grows (announceFile()). */
-  files: readonly string[];
-  output: 'none' | 'jsonl' | 'text';
-  /** Receives output bytes (whole lines). */
-  writeOutput: (bytes: Uint8Array) => void;
-  /** Receives pair objects (structured clones: fields only, no methods) when set. */
-  onPairs: ((pairs: Pair[]) => void) | null;
-  /** Resolves when onPairs' consumer has room again (its backpressure); null (or returning null) = room. */
-  exporterRoom?: (() => Promise<void> | null) | null;
-  /**
-   * OTLP spans made in the workers: each worker maps, samples and encodes its pairs with this
-   * configuration and onSpans receives the encoded batches (OtelExporter.offerEncoded); then
-   * onPairs receives nothing. Backpressure: exporterRoom, as for pairs.
-   */
-  spanEncoder?: SpanEncoderConfig | null;
-  onSpans?: ((batch: EncodedSpans) => void) | null;
-  /** A new port of Kubernetes address identities for each worker that encodes spans (OtelExporter.kubernetesPort). */
-  kubernetesPort?: (() => MessagePort) | null;
   /** Milliseconds between the workers' stats messages (0 = only at the end). */
   statsIntervalMillis: number;
   /** Workers aggregate latency summaries, merged into `latency`. */
@@ -80,6 +68,28 @@ export interface WorkerPipelineOptions {
   slotBytes?: number;
 }
 
+/** Where the workers' pairs go (configure()). */
+export interface WorkerPipelineSinks {
+  /** The file table as far as known: complete for replay; for `run` it grows (announceFile()). */
+  files: readonly string[];
+  output: 'none' | 'jsonl' | 'text';
+  /** Receives output bytes (whole lines). */
+  writeOutput: (bytes: Uint8Array) => void;
+  /** Receives pair objects (structured clones: fields only, no methods) when set. */
+  onPairs: ((pairs: Pair[]) => void) | null;
+  /** Resolves when onPairs' consumer has room again (its backpressure); null (or returning null) = room. */
+  exporterRoom?: (() => Promise<void> | null) | null;
+  /**
+   * OTLP spans made in the workers: each worker maps, samples and encodes its pairs with this
+   * configuration and onSpans receives the encoded batches (OtelExporter.offerEncoded); then
+   * onPairs receives nothing. Backpressure: exporterRoom, as for pairs.
+   */
+  spanEncoder?: SpanEncoderConfig | null;
+  onSpans?: ((batch: EncodedSpans) => void) | null;
+  /** A new port of Kubernetes address identities for each worker that encodes spans (OtelExporter.kubernetesPort). */
+  kubernetesPort?: (() => MessagePort) | null;
+}
+
 export class WorkerPipeline {
   readonly memory: PipelineMemory;
   readonly producer: ChunkProducer;
@@ -92,14 +102,26 @@ export class WorkerPipeline {
   readonly latency: LatencySummary | null;
   failure: string | null = null;
   readonly #workers: Worker[] = [];
+  /** Main's ends of the workers' names ports (`reportProcessed`: the file table grows). */
   readonly #names: MessagePort[] = [];
+  /** The workers' ends, posted to them by configure(). */
+  readonly #workerNames: (MessagePort | null)[] = [];
   readonly #exited: Promise<void>[] = [];
   /** Highest chunk sequence each worker reported processed (-1: none yet). */
   readonly #processed: number[];
+  /** Where the workers' messages go: null until configure(). */
+  #sinks: WorkerPipelineSinks | null = null;
   /** Chunks published so far (the next chunk's sequence number). */
   #published = 0;
   #ended = false;
+  /** terminate() was called: a worker's exit is no failure. */
+  #terminated = false;
 
+  /**
+   * Spawns the workers: each loads its modules and builds its record loop, then waits for
+   * configure() before it takes its first chunk. A worker that fails meanwhile aborts the
+   * pipeline (onFailure) as it would later.
+   */
   constructor(input: WorkerPipelineOptions) {
     const workerCount = input.workers;
     this.workerCount = workerCount;
@@ -121,49 +143,44 @@ export class WorkerPipeline {
       producer.abort();
     };
     for (let index = 0; index < workerCount; index++) {
-      const names = input.reportProcessed ? new MessageChannel() : null;
-      const kubernetesPort = input.spanEncoder ? (input.kubernetesPort?.() ?? null) : null;
       const config: WorkerConfig = {
         compileCacheDir: compileCacheDirForWorkers(),
         memory: this.memory,
         worker: index,
         workers: workerCount,
-        files: [...input.files],
         options: input.options,
-        output: input.output,
-        postPairs: input.onPairs !== null,
-        spanEncoder: input.spanEncoder ?? null,
-        kubernetesPort,
         statsIntervalMillis: input.statsIntervalMillis,
         latencySummary: this.latency !== null,
         reportProcessed: input.reportProcessed === true,
-        namesPort: names?.port2 ?? null,
         decodedTimes: input.decodedTimes === true,
       };
       const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
         workerData: config,
-        transferList: [...(names ? [names.port2] : []), ...(kubernetesPort ? [kubernetesPort] : [])],
         resourceLimits: { maxYoungGenerationSizeMb: kWorkerYoungGenerationMb },
       });
+      const names = input.reportProcessed ? new MessageChannel() : null;
       if (names) this.#names.push(names.port1);
+      this.#workerNames.push(names?.port2 ?? null);
       worker.on('message', (message: WorkerMessage) => {
+        // Only a configured worker posts: #sinks is set.
+        const sinks = this.#sinks!;
         switch (message.type) {
           case 'output':
-            input.writeOutput(message.data);
+            sinks.writeOutput(message.data);
             producer.outputWritten(index, message.data.length);
             break;
           case 'pairs': {
-            input.onPairs?.(message.pairs);
+            sinks.onPairs?.(message.pairs);
             const weight = message.pairs.length * kPairBacklogWeight;
-            const room = input.exporterRoom?.();
+            const room = sinks.exporterRoom?.();
             if (room) void room.then(() => producer.outputWritten(index, weight));
             else producer.outputWritten(index, weight);
             break;
           }
           case 'spans': {
-            input.onSpans?.(message.batch);
+            sinks.onSpans?.(message.batch);
             const weight = message.batch.pairs * kPairBacklogWeight;
-            const room = input.exporterRoom?.();
+            const room = sinks.exporterRoom?.();
             if (room) void room.then(() => producer.outputWritten(index, weight));
             else producer.outputWritten(index, weight);
             break;
@@ -188,12 +205,35 @@ export class WorkerPipeline {
       this.#exited.push(
         new Promise((resolve) => {
           worker.on('exit', (code) => {
-            if (this.done[index] === null) fail(`worker ${index} exited (code ${code}) before finishing`);
+            if (this.done[index] === null && !this.#terminated)
+              fail(`worker ${index} exited (code ${code}) before finishing`);
             resolve();
           });
         }),
       );
       this.#workers.push(worker);
+    }
+  }
+
+  /** Tells every worker where its pairs go (one message each); call once, before the first publish(). */
+  configure(sinks: WorkerPipelineSinks): void {
+    if (this.#sinks !== null) throw new Error('the worker pipeline is configured already');
+    this.#sinks = sinks;
+    for (const [index, worker] of this.#workers.entries()) {
+      const kubernetesPort = sinks.spanEncoder ? (sinks.kubernetesPort?.() ?? null) : null;
+      const namesPort = this.#workerNames[index]!;
+      const config: WorkerSinkConfig = {
+        files: [...sinks.files],
+        output: sinks.output,
+        postPairs: sinks.onPairs !== null,
+        spanEncoder: sinks.spanEncoder ?? null,
+        kubernetesPort,
+        namesPort,
+      };
+      worker.postMessage(config, [
+        ...(namesPort ? [namesPort] : []),
+        ...(kubernetesPort ? [kubernetesPort] : []),
+      ]);
     }
   }
 
@@ -254,7 +294,9 @@ export class WorkerPipeline {
     else this.#processed.fill(this.lastPublished);
   }
 
+  /** Stops the workers where they are (after a failure, or a start that does not go on). */
   async terminate(): Promise<void> {
+    this.#terminated = true;
     this.producer.abort();
     await Promise.all(this.#workers.map((w) => w.terminate()));
     for (const port of this.#names) port.close();

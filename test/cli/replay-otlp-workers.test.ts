@@ -1,7 +1,7 @@
 /**
  * `replay --otlp --workers 0` (spans mapped and encoded on the main thread) and `--workers 2`
  * (mapped and encoded in the workers when the pipeline hands them OtelExporter.spanConfig as
- * WorkerConfig.spanEncoder, only the bytes sent from the main thread; else pair objects posted
+ * WorkerSinkConfig.spanEncoder, only the bytes sent from the main thread; else pair objects posted
  * to the main thread's exporter) give the real
  * gRPC receiver the same set of spans, span by span and attribute by attribute (random ids
  * aside), and the same latency histograms, on the demo capture and corpus captures.

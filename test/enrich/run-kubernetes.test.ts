@@ -65,11 +65,12 @@ test('names follow the cluster while the agent runs', async () => {
       stderr += chunk;
     });
     const exited = new Promise<number | null>((resolve) => agent!.on('close', resolve));
-    const addresses = () =>
-      Number(
-        receiver.lastMetrics('wirespan.kubernetes.addresses').get('wirespan.kubernetes.addresses')
-          ?.dataPoints[0]?.value ?? 0,
-      );
+    /** The main thread's address count, from its latest metric export (undefined before the first). */
+    const addresses = () => {
+      const value = receiver.lastMetrics('wirespan.kubernetes.addresses').get('wirespan.kubernetes.addresses')
+        ?.dataPoints[0]?.value;
+      return value === undefined ? undefined : Number(value);
+    };
     const span = (urlPath: string) => receiver.spans.find((s) => s.attributes['url.path'] === urlPath);
 
     fs.writeFileSync(
@@ -78,7 +79,9 @@ test('names follow the cluster while the agent runs', async () => {
     );
     await until(() => span('/before') !== undefined, `the first span (${stderr})`);
     assert.equal(span('/before')!.resource['service.name'], 'checkout');
-    const before = addresses();
+    // Spans can come before the first metric export (the workers start while the exporter is built).
+    await until(() => addresses() !== undefined, 'the first metric export');
+    const before = addresses()!;
 
     // A new StatefulSet pod, and checkout renamed by its annotation.
     const search = structuredClone(kPods.checkout);

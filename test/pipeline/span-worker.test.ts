@@ -1,5 +1,5 @@
 /**
- * The worker hook (agent/pipeline/worker-main.ts with WorkerConfig.spanEncoder): real pipeline
+ * The worker hook (agent/pipeline/worker-main.ts with WorkerSinkConfig.spanEncoder): real pipeline
  * workers (worker.mjs, the chunk ring) read the capture bytes, correlate their shard and post
  * 'spans' messages with encoded requests; the main thread gives them to
  * OtelExporter.offerEncoded(). The real gRPC receiver must get the same spans, attribute by
@@ -24,7 +24,12 @@ import {
   kFlagFileEnd,
   kFlagFileStart,
 } from '../../agent/pipeline/layout.ts';
-import { kPairBacklogWeight, type WorkerConfig, type WorkerMessage } from '../../agent/pipeline/messages.ts';
+import {
+  kPairBacklogWeight,
+  type WorkerConfig,
+  type WorkerMessage,
+  type WorkerSinkConfig,
+} from '../../agent/pipeline/messages.ts';
 import {
   comparableSpan,
   type OtlpReceiver,
@@ -99,8 +104,16 @@ async function workers(count: number): Promise<Run & { spansMessages: number }> 
       memory,
       worker: index,
       workers: count,
-      files,
       options: defaultCorrelateOptions(),
+      statsIntervalMillis: 0,
+      latencySummary: false,
+      reportProcessed: true,
+    };
+    const worker = new Worker(new URL('../../agent/pipeline/worker.mjs', import.meta.url), {
+      workerData: config,
+    });
+    const sinks: WorkerSinkConfig = {
+      files,
       output: 'none',
       postPairs: false,
       spanEncoder: {
@@ -108,14 +121,10 @@ async function workers(count: number): Promise<Run & { spansMessages: number }> 
         maxSpansPerRequest: kDefaultSpansPerRequest,
         maxRequestBytes: kDefaultMaxRequestBytes,
       },
-      statsIntervalMillis: 0,
-      latencySummary: false,
-      reportProcessed: true,
+      kubernetesPort: null,
       namesPort: null,
     };
-    const worker = new Worker(new URL('../../agent/pipeline/worker.mjs', import.meta.url), {
-      workerData: config,
-    });
+    worker.postMessage(sinks);
     worker.on('message', (message: WorkerMessage) => {
       assert.notEqual(message.type, 'pairs', 'no pair objects with spanEncoder');
       if (message.type === 'spans') {

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultCorrelateOptions } from '../../agent/correlate/options.ts';
 import { emptyTailCounters } from '../../agent/pipeline/tail.ts';
-import { TailedDirectory } from '../../agent/pipeline/tailed-directory.ts';
+import { spawnTailWorkers, TailedDirectory } from '../../agent/pipeline/tailed-directory.ts';
 import { pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
 import { repoRoot } from '../helpers/run-cli.ts';
 
@@ -27,10 +27,11 @@ for (const workers of [0, 2]) {
     const half = Math.floor(demo.length / 2);
     fs.writeFileSync(path.join(dir, 'cap-0.pcap'), pcapBytes(demo.slice(0, half)));
     const counters = emptyTailCounters();
+    const correlate = defaultCorrelateOptions();
     const watched = new TailedDirectory({
       dir,
-      workers,
-      correlate: defaultCorrelateOptions(),
+      workers: spawnTailWorkers(workers, correlate, (message) => assert.fail(message)),
+      correlate,
       sinks: { output: null, exporter: null, collector: { emit: () => {} }, room: null },
       // A few records per step: reading the file takes many steps.
       tailOptions: { graceMillis: 60_000, onDone: 'keep', pollMillis: 20, recordsPerStep: 4 },
@@ -38,7 +39,6 @@ for (const workers of [0, 2]) {
       counters,
       log: () => {},
       resumeAt: null,
-      onFailure: (message) => assert.fail(message),
     });
     /** counters.packets at each idle() call. */
     const idleAt: number[] = [];

@@ -15,7 +15,7 @@ import { defaultCorrelateOptions } from '../../agent/correlate/options.ts';
 import { Outcome, type Pair } from '../../agent/correlate/pair.ts';
 import type { DirectoryCheckpoint } from '../../agent/pipeline/checkpoint.ts';
 import { emptyTailCounters, type TailCounters } from '../../agent/pipeline/tail.ts';
-import { TailedDirectory } from '../../agent/pipeline/tailed-directory.ts';
+import { spawnTailWorkers, TailedDirectory } from '../../agent/pipeline/tailed-directory.ts';
 import { type OwnedRecord, pcapBytes, readAllRecords } from '../helpers/pcap-writer.ts';
 import { repoRoot } from '../helpers/run-cli.ts';
 
@@ -63,17 +63,17 @@ async function tail(
   const pairs: Pair[] = [];
   const logs: string[] = [];
   const counters = emptyTailCounters();
+  const correlate = defaultCorrelateOptions();
   const watched = new TailedDirectory({
     dir,
-    workers,
-    correlate: defaultCorrelateOptions(),
+    workers: spawnTailWorkers(workers, correlate, (message) => assert.fail(message)),
+    correlate,
     sinks: { output: null, exporter: null, collector: { emit: (pair) => pairs.push(pair) }, room: null },
     tailOptions: { graceMillis: 100, onDone, pollMillis: 20, recordsPerStep: 8 },
     fileNames: [],
     counters,
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
     resumeAt: resume,
-    onFailure: (message) => assert.fail(message),
   });
   let steps = 0;
   let beforeStop: DirectoryCheckpoint | null = null;

@@ -3,6 +3,8 @@
  * reported chunk S processed, every pair made from the records of chunks 0..S has reached the
  * sinks; pairs that only end of input makes (requests still pending, reported unanswered)
  * come with the end. A tail's ranges below the restart offset are read but not processed.
+ * Workers configured long after they were spawned (as `run` spawns them before it builds its
+ * exporter) give the same lines.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,27 +38,38 @@ function withoutSource(pair: Record<string, unknown>): string {
   return JSON.stringify(rest);
 }
 
-function startPipeline(workers: number): { pipeline: WorkerPipeline; lines: () => string[] } {
+/**
+ * `workers` spawned as `run` spawns them (the file table grows: names come on the ports of the
+ * configuration), configured after `configureAfterMillis` (`run` builds its exporter in between).
+ */
+async function startPipeline(
+  workers: number,
+  configureAfterMillis = 0,
+): Promise<{ pipeline: WorkerPipeline; lines: () => string[]; text: () => string }> {
   let text = '';
   const decoder = new TextDecoder();
   const pipeline = new WorkerPipeline({
     workers,
     options: correlate,
-    files: [],
-    output: 'jsonl',
-    writeOutput: (bytes) => {
-      text += decoder.decode(bytes);
-    },
-    onPairs: null,
     statsIntervalMillis: 0,
     reportProcessed: true,
     // Small slots: the file goes through in many chunks.
     slots: 4,
     slotBytes: 4096,
   });
+  if (configureAfterMillis > 0) await sleep(configureAfterMillis);
+  pipeline.configure({
+    files: [],
+    output: 'jsonl',
+    writeOutput: (bytes) => {
+      text += decoder.decode(bytes);
+    },
+    onPairs: null,
+  });
   return {
     pipeline,
     lines: () => jsonLines(text).map(withoutSource).sort(),
+    text: () => text,
   };
 }
 
@@ -78,7 +91,7 @@ for (const workers of [1, 2]) {
     const all = expectedAll();
     const byRecords = all.filter((line) => !line.includes('"reason":"end_of_input"'));
     assert.ok(byRecords.length < all.length, 'the demo capture ends with pending requests');
-    const { pipeline, lines } = startPipeline(workers);
+    const { pipeline, lines } = await startPipeline(workers);
     const publisher = new TailPublisher(pipeline);
     const source = new FileByteSource(demo, true);
     const size = fs.statSync(demo).size;
@@ -117,7 +130,7 @@ test('records below the restart offset are read (headers) but not processed agai
   // The end of record 100: classic pcap, a 24-byte file header, 16 bytes before each record.
   let offset = 24;
   for (const record of records.slice(0, 100)) offset += 16 + record.bytes.length;
-  const { pipeline, lines } = startPipeline(2);
+  const { pipeline, lines } = await startPipeline(2);
   const publisher = new TailPublisher(pipeline);
   const source = new FileByteSource(whole, true);
   try {
@@ -138,3 +151,26 @@ test('records below the restart offset are read (headers) but not processed agai
     await pipeline.terminate();
   }
 });
+
+for (const workers of [1, 2]) {
+  test(`${workers} worker(s) configured a second after they were spawned (modules loaded, loops built, waiting): the lines replay writes`, async () => {
+    // Long enough for the workers to wait for their configuration (their start takes ~0.35 s).
+    const { pipeline, text } = await startPipeline(workers, 1000);
+    const publisher = new TailPublisher(pipeline);
+    const source = new FileByteSource(demo, true);
+    try {
+      publisher.range(0, demo, source, 0, fs.statSync(demo).size, 0, 0, true, true);
+      publisher.closeSource(source);
+      assert.equal(await publisher.flush(), true);
+      await pipeline.end();
+      assert.equal(pipeline.failure, null);
+      const expected = runCli(['replay', demo, '--workers', '0', '--udp-ports', '161']).stdout;
+      assert.ok(jsonLines(expected).length > 10);
+      // Whole lines: the file's name came on the names port the configuration carried.
+      const sorted = (lines: string) => lines.split('\n').filter(Boolean).sort();
+      assert.deepEqual(sorted(text()), sorted(expected));
+    } finally {
+      await pipeline.terminate();
+    }
+  });
+}

@@ -239,11 +239,11 @@ export interface OtelExporter extends PairSink {
    */
   offerEncoded(batch: EncodedSpans): void;
   /**
-   * What a worker needs to make this exporter's spans (plain data, for WorkerConfig): null when
+   * What a worker needs to make this exporter's spans (plain data, for WorkerSinkConfig): null when
    * spans are not exported (disabled SDK or traces off: post pairs, or nothing).
    */
   readonly spanConfig: SpanEncoderConfig | null;
-  /** With `kubernetes`: a new port feeding one worker's address identities (WorkerConfig.kubernetesPort). */
+  /** With `kubernetes`: a new port feeding one worker's address identities (WorkerSinkConfig.kubernetesPort). */
   readonly kubernetesPort: (() => MessagePort) | null;
   /** Exports everything queued (spans and a metric collection). */
   forceFlush(): Promise<void>;
