@@ -66,7 +66,8 @@ RUN apt-get update \
 WORKDIR /opt/wirespan
 COPY --from=build /opt/wirespan/dist ./dist
 
-# NODE_COMPILE_CACHE: Node's compile cache (cuts start-up CPU ~3x) must be writable; with a
+# NODE_COMPILE_CACHE: Node's compile cache (with the bundle it saves only ~20 ms of a start, the
+# sources' ~3x is type stripping; docs/performance.md) must be writable; with a
 # read-only root filesystem mount a tmpfs/emptyDir on /tmp (the chart does), otherwise Node
 # simply runs without the cache. It holds code Node runs, so it is private to the image's
 # user (made above with mode 0700; on an emptyDir Node creates it as that user), and
