@@ -10,7 +10,13 @@
  * reused buffer as a nanosecond pcap (Ethernet, optionally one 802.1Q tag; IPv4 or IPv6).
  */
 import fs from 'node:fs';
-import { readAllRecords } from '../helpers/pcap-writer.ts';
+import {
+  kPcapHeaderBytes,
+  kPcapRecordHeaderBytes,
+  putNanosecondPcapHeader,
+  putPcapRecordHeader,
+  readAllRecords,
+} from '../helpers/pcap-writer.ts';
 
 const kNanosPerSecond = 1_000_000_000;
 const kCopyGapNanos = 1_000_000;
@@ -119,12 +125,8 @@ export function replicateCapture(
     length = 0;
   };
   try {
-    buffer.writeUInt32LE(0xa1b23c4d, 0); // nanosecond pcap
-    buffer.writeUInt16LE(2, 4);
-    buffer.writeUInt16LE(4, 6);
-    buffer.writeUInt32LE(262_144, 16);
-    buffer.writeUInt32LE(kLinkTypeEthernet, 20);
-    length = 24;
+    putNanosecondPcapHeader(buffer, 0, kLinkTypeEthernet);
+    length = kPcapHeaderBytes;
     for (let copy = 0; copy < copies; copy++) {
       const shift = copy * periodNanos;
       const shiftSeconds = Math.floor(shift / kNanosPerSecond);
@@ -133,18 +135,15 @@ export function replicateCapture(
       for (let i = 0; i < records.length; i++) {
         const record = records[i]!;
         const slot = slots[i]!;
-        if (length + 16 + record.bytes.length > buffer.length) flush();
+        if (length + kPcapRecordHeaderBytes + record.bytes.length > buffer.length) flush();
         let nanos = record.nanos + shiftNanos;
         let seconds = record.seconds + shiftSeconds;
         if (nanos >= kNanosPerSecond) {
           nanos -= kNanosPerSecond;
           seconds++;
         }
-        buffer.writeUInt32LE(seconds, length);
-        buffer.writeUInt32LE(nanos, length + 4);
-        buffer.writeUInt32LE(record.bytes.length, length + 8);
-        buffer.writeUInt32LE(record.originalLength, length + 12);
-        const data = length + 16;
+        putPcapRecordHeader(buffer, length, seconds, nanos, record.bytes.length, record.originalLength);
+        const data = length + kPcapRecordHeaderBytes;
         buffer.set(record.bytes, data);
         if (slot.offset >= 0) {
           const address = clientBase + slot.client;

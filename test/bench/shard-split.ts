@@ -14,10 +14,15 @@ import { openCapture } from '../../agent/capture/open.ts';
 import { ReadResult } from '../../agent/capture/record.ts';
 import { kUnclassified, rawFlowShard } from '../../agent/decode/flow-hash.ts';
 import { SkipCounters } from '../../agent/shared/skips.ts';
+import {
+  kPcapHeaderBytes,
+  kPcapRecordHeaderBytes,
+  putNanosecondPcapHeader,
+  putPcapRecordHeader,
+} from '../helpers/pcap-writer.ts';
 
 /** Output written in batches of up to this size (a longer record: on its own). */
 const kFlushBytes = 4 << 20;
-const kRecordHeaderBytes = 16;
 
 /** Paths of the shard files of `pcap`: `<pcap>.shard-<i>-of-<n>.pcap`. */
 export function shardPaths(pcap: string, shards: number): string[] {
@@ -32,22 +37,11 @@ class ShardWriter {
 
   constructor(file: string, linkType: number) {
     this.#fd = fs.openSync(file, 'w');
-    const header = this.#take(24);
-    header.writeUInt32LE(0xa1b23c4d, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(0, 8);
-    header.writeUInt32LE(0, 12);
-    header.writeUInt32LE(262144, 16);
-    header.writeUInt32LE(linkType, 20);
+    putNanosecondPcapHeader(this.#take(kPcapHeaderBytes), 0, linkType);
   }
 
   record(seconds: number, nanos: number, originalLength: number, bytes: Uint8Array): void {
-    const header = this.#take(kRecordHeaderBytes);
-    header.writeUInt32LE(seconds, 0);
-    header.writeUInt32LE(nanos, 4);
-    header.writeUInt32LE(bytes.length, 8);
-    header.writeUInt32LE(originalLength, 12);
+    putPcapRecordHeader(this.#take(kPcapRecordHeaderBytes), 0, seconds, nanos, bytes.length, originalLength);
     if (bytes.length > kFlushBytes) {
       this.#flush();
       fs.writeSync(this.#fd, bytes);

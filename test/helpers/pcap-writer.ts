@@ -34,20 +34,50 @@ export function readAllRecords(file: string): OwnedRecord[] {
   return records;
 }
 
+/** Sizes of a classic pcap's global header and of each record's header. */
+export const kPcapHeaderBytes = 24;
+export const kPcapRecordHeaderBytes = 16;
+
+/** The global header of a little-endian nanosecond pcap (version 2.4, snaplen 262144), at `at`. */
+export function putNanosecondPcapHeader(out: Buffer, at: number, linkType: number): void {
+  out.writeUInt32LE(0xa1b23c4d, at);
+  out.writeUInt16LE(2, at + 4);
+  out.writeUInt16LE(4, at + 6);
+  out.writeUInt32LE(0, at + 8);
+  out.writeUInt32LE(0, at + 12);
+  out.writeUInt32LE(262_144, at + 16);
+  out.writeUInt32LE(linkType, at + 20);
+}
+
+/** A record's header (time, captured and original length), at `at`. */
+export function putPcapRecordHeader(
+  out: Buffer,
+  at: number,
+  seconds: number,
+  nanos: number,
+  capturedLength: number,
+  originalLength: number,
+): void {
+  out.writeUInt32LE(seconds, at);
+  out.writeUInt32LE(nanos, at + 4);
+  out.writeUInt32LE(capturedLength, at + 8);
+  out.writeUInt32LE(originalLength, at + 12);
+}
+
 export function pcapBytes(records: readonly OwnedRecord[], linkType = records[0]?.linkType ?? 1): Buffer {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b23c4d, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(linkType, 20);
+  const header = Buffer.alloc(kPcapHeaderBytes);
+  putNanosecondPcapHeader(header, 0, linkType);
   const parts: Buffer[] = [header];
   for (const record of records) {
-    const recordHeader = Buffer.alloc(16);
-    recordHeader.writeUInt32LE(record.seconds, 0);
-    recordHeader.writeUInt32LE(record.nanos, 4);
-    recordHeader.writeUInt32LE(record.bytes.length, 8);
-    recordHeader.writeUInt32LE(record.originalLength, 12);
+    const recordHeader = Buffer.alloc(kPcapRecordHeaderBytes);
+    putPcapRecordHeader(
+      recordHeader,
+      0,
+      record.seconds,
+      record.nanos,
+      record.bytes.length,
+      record.originalLength,
+    );
     parts.push(recordHeader, Buffer.from(record.bytes));
   }
   return Buffer.concat(parts);
