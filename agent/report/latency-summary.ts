@@ -23,7 +23,7 @@
  * sharding is per client/server pair) merges exactly: bucket counts add.
  */
 
-import { keyBegin, keyEnd, keyWord } from '../correlate/key-hash.ts';
+import { key5, key11Out } from '../correlate/key-hash.ts';
 import { NumericMap } from '../correlate/numeric-map.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { Outcome } from '../correlate/pair.ts';
@@ -453,14 +453,16 @@ export class LatencySummary {
   }
 
   #serverOf(pair: Pair): LatencyStats {
-    keyBegin();
-    keyWord(pair.protocolId * 0x100 + pair.ipVersion);
-    keyWord(pair.server0 | 0);
-    keyWord(pair.server1 | 0);
-    keyWord(pair.server2 | 0);
-    keyWord(pair.server3 | 0);
-    keyWord(pair.serverPort);
-    const key = keyEnd();
+    // Port, protocol and IP version share a word: five words mixed in locals (key5), not six
+    // through the module-level builder. A key that two series share is resolved below.
+    key5(
+      (pair.serverPort << 16) | ((pair.protocolId & 0xff) << 8) | pair.ipVersion,
+      pair.server0,
+      pair.server1,
+      pair.server2,
+      pair.server3,
+    );
+    const key = key11Out[0]!;
     const known = this.#series.get(key);
     if (known?.isOf(pair)) return known.stats;
     const address = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);
