@@ -14,16 +14,17 @@
  * hundred bytes, cheap to send between threads); then up to `kPackedValues` latencies in a
  * Float64Array (at most 32 KiB; percentiles by sorting a copy at report time); beyond that
  * flat bucket counts (a Uint32Array up to the highest bucket in use: ~70 KiB for latencies
- * up to 100 ms; doubles once a bucket passes 2^32 - 1), a few ns a value. Every step answers with the same buckets, so the
- * percentiles do not depend on which step a recorder is in. (hdr-histogram-js itself cost
- * ~0.5 s of CPU per million pairs: ~450 ns a value in its packed histogram.)
+ * up to 100 ms; doubles once a bucket passes 2^32 - 1), a few ns a value, fed kPackedValues
+ * values at a time from the Float64Array of step 2. Every step answers with the same buckets,
+ * so the percentiles do not depend on which step a recorder is in. (hdr-histogram-js itself
+ * cost ~0.5 s of CPU per million pairs: ~450 ns a value in its packed histogram.)
  *
  * Worker mode: every worker aggregates its shard's pairs and posts `snapshot()` with its
  * final stats; the main thread `merge()`s them. A server split over several shards (flow
  * sharding is per client/server pair) merges exactly: bucket counts add.
  */
 
-import { keyBegin, keyEnd, keyWord } from '../correlate/key-hash.ts';
+import { key5, key11Out } from '../correlate/key-hash.ts';
 import { NumericMap } from '../correlate/numeric-map.ts';
 import type { Pair } from '../correlate/pair.ts';
 import { Outcome } from '../correlate/pair.ts';
@@ -112,7 +113,12 @@ class LatencyStats {
   maxNanos = 0;
   /** Step 1: exact latencies (unclamped). */
   values: number[] | null = [];
-  /** Step 2: latencies clamped to kLargestRecordedNanos, `packedCount` of them. */
+  /**
+   * Step 2: latencies clamped to kLargestRecordedNanos, `packedCount` of them. In step 3 it
+   * gathers the newest ones and counts them when full (or read): a run of writes in a row, then
+   * one pass over the counts, where counting each pair at once was a cache miss per pair in the
+   * counts of every server (~1 % of a one-thread replay, perf samples).
+   */
   packed: Float64Array | null = null;
   packedCount = 0;
   /** Step 3: counts per HDR slot (Uint32Array: half the cache footprint of doubles)... */
@@ -137,24 +143,35 @@ class LatencyStats {
   }
 
   #recordClamped(value: number, count: number): void {
-    let packed = this.packed;
-    if (packed !== null) {
-      const n = this.packedCount;
-      if (n + count <= kPackedValues) {
-        if (n + count > packed.length) {
-          const grown = new Float64Array(Math.min(kPackedValues, Math.max(2 * packed.length, n + count)));
-          grown.set(packed.subarray(0, n));
-          this.packed = packed = grown;
-        }
-        for (let i = 0; i < count; i++) packed[n + i] = value;
-        this.packedCount = n + count;
-        return;
+    let packed = this.packed!;
+    const n = this.packedCount;
+    if (n + count <= kPackedValues) {
+      if (n + count > packed.length) {
+        const grown = new Float64Array(Math.min(kPackedValues, Math.max(2 * packed.length, n + count)));
+        grown.set(packed.subarray(0, n));
+        this.packed = packed = grown;
       }
-      this.packed = null;
-      this.packedCount = 0;
-      for (let i = 0; i < n; i++) this.#count(packed[i]!, 1);
+      for (let i = 0; i < count; i++) packed[n + i] = value;
+      this.packedCount = n + count;
+      return;
     }
+    this.#settle();
     this.#count(value, count);
+  }
+
+  /** Moves the packed values into the flat counts (made at the first time). */
+  #settle(): void {
+    const packed = this.packed!;
+    const n = this.packedCount;
+    this.packedCount = 0;
+    for (let i = 0; i < n; i++) this.#count(packed[i]!, 1);
+  }
+
+  /** The flat counts with every value recorded so far in them; null before the step to counts. */
+  #settledCounts(): Uint32Array | Float64Array | null {
+    if (this.counts === null && this.wideCounts === null) return null;
+    this.#settle();
+    return this.wideCounts ?? this.counts;
   }
 
   #count(value: number, count: number): void {
@@ -199,7 +216,7 @@ class LatencyStats {
    */
   percentiles(ps: readonly number[]): (number | null)[] {
     if (this.matched === 0) return ps.map(() => null);
-    const counts = this.wideCounts ?? this.counts;
+    const counts = this.#settledCounts();
     if (counts !== null) {
       const values: number[] = [];
       let total = 0;
@@ -241,7 +258,7 @@ class LatencyStats {
     if (this.values === null) {
       // Non-empty buckets as (lowest value, count) pairs.
       const buckets: number[] = [];
-      const counts = this.wideCounts ?? this.counts;
+      const counts = this.#settledCounts();
       if (counts !== null) {
         for (let slot = 0; slot < counts.length; slot++) {
           const count = counts[slot]!;
@@ -453,14 +470,16 @@ export class LatencySummary {
   }
 
   #serverOf(pair: Pair): LatencyStats {
-    keyBegin();
-    keyWord(pair.protocolId * 0x100 + pair.ipVersion);
-    keyWord(pair.server0 | 0);
-    keyWord(pair.server1 | 0);
-    keyWord(pair.server2 | 0);
-    keyWord(pair.server3 | 0);
-    keyWord(pair.serverPort);
-    const key = keyEnd();
+    // Port, protocol and IP version share a word: five words mixed in locals (key5), not six
+    // through the module-level builder. A key that two series share is resolved below.
+    key5(
+      (pair.serverPort << 16) | ((pair.protocolId & 0xff) << 8) | pair.ipVersion,
+      pair.server0,
+      pair.server1,
+      pair.server2,
+      pair.server3,
+    );
+    const key = key11Out[0]!;
     const known = this.#series.get(key);
     if (known?.isOf(pair)) return known.stats;
     const address = formatIp(pair.ipVersion, pair.server0, pair.server1, pair.server2, pair.server3);

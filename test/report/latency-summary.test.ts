@@ -411,6 +411,38 @@ test('percentiles equal hdr-histogram-js in every step (exact, packed, flat coun
   }
 });
 
+test('flat counts take the values gathered since the step to them: server rows, snapshots, every refill', () => {
+  let seed = 5;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  // One server, so its row is read before any merge; a second refill of the gathered values and
+  // some left over; and values every report or snapshot must count though not yet in the counts.
+  for (const n of [kPackedValues + 1, kPackedValues + 7, 2 * kPackedValues + 1, 3 * kPackedValues + 123]) {
+    const summary = new LatencySummary();
+    const histogram = latencyHistogram();
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const nanos = Math.floor(10 ** (3 + random() * 6));
+      summary.add(pair(1, nanos));
+      histogram.recordValue(nanos);
+      max = Math.max(max, nanos);
+    }
+    const merged = new LatencySummary();
+    merged.merge(structuredClone(summary.snapshot()));
+    for (const report of [summary.report(), merged.report()]) {
+      for (const row of [report.servers_by_requests[0]!, report.protocols[0]!]) {
+        assert.equal(row.matched, n);
+        assert.equal(row.p50_ns, Math.min(histogram.getValueAtPercentile(50), max), `${n} values: p50`);
+        assert.equal(row.p99_ns, Math.min(histogram.getValueAtPercentile(99), max), `${n} values: p99`);
+      }
+    }
+    // Read twice: the counts already hold what the first read moved into them.
+    assert.deepEqual(summary.report(), merged.report());
+  }
+});
+
 test('servers are told apart by version, every address word and port (IPv6 without address text per pair)', () => {
   const summary = new LatencySummary();
   const make = (version: number, words: number[], port: number): Pair => {
