@@ -750,6 +750,8 @@ export class OtlpTraceEncoder {
           }
         }
       }
+      // The rare paths (any value, a key new to the cache) are calls: inlined, they used up V8's
+      // inlining budget of this method, and the fast paths above became calls instead.
       this.#keyValue(tagByte, key, keyField, value);
     }
   }
