@@ -380,6 +380,32 @@ describe('OtlpTraceEncoder vs the SDK serializer', () => {
     assertEquivalent(spans);
   });
 
+  test('past the key cache (4,096 keys), new keys are written without it: same bytes, in a long attribute object too', () => {
+    const one = new OtlpTraceEncoder();
+    // 5,000 distinct keys fill the cache; the last spans' keys are all new to it, and one of
+    // them grows the group buffer (16 KiB) in the middle of its attributes.
+    const spans = Array.from({ length: 50 }, (_, s) =>
+      span({
+        attributes: Object.fromEntries(
+          Array.from({ length: 100 }, (_, i) => [
+            `key.${s}.${i}`,
+            i % 3 === 0 ? `v${i}` : i % 3 === 1 ? i : 'é',
+          ]),
+        ),
+      }),
+    );
+    spans.push(
+      span({
+        attributes: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`late.${i}`, 'x'.repeat(60)])),
+      }),
+    );
+    for (const s of spans) one.add(s);
+    assert.equal(Buffer.compare(one.take(), ProtobufTraceSerializer.serializeRequest(spans)!), 0);
+    // The same encoder again: cached keys and uncached ones side by side.
+    for (const s of spans) one.add(s);
+    assert.equal(Buffer.compare(one.take(), ProtobufTraceSerializer.serializeRequest(spans)!), 0);
+  });
+
   test('every attribute type, events, links, trace state, status message, dropped counts', () => {
     const otherResource = resourceFromAttributes({
       'service.name': 'other',

@@ -339,8 +339,12 @@ export class OtlpTraceEncoder {
 
   // --- buffer primitives ------------------------------------------------------------------
 
+  /** Room for `n` more bytes (the check alone, small enough to be inlined everywhere). */
   #ensure(n: number): void {
-    if (this.#pos + n <= this.#bytes.length) return;
+    if (this.#pos + n > this.#bytes.length) this.#grow(n);
+  }
+
+  #grow(n: number): void {
     let capacity = this.#bytes.length * 2;
     while (capacity < this.#pos + n) capacity *= 2;
     const larger = Buffer.allocUnsafeSlow(capacity);
@@ -730,15 +734,10 @@ export class OtlpTraceEncoder {
       const value = attributes[key];
       // Spans share their first keys, in the same order: the key at this position last time is
       // compared first (the same string object: a pointer compare), the key cache asked only if not.
-      let keyField: Uint8Array | undefined;
-      if (index < kRecentKeys && recentKeys[index] === key) keyField = this.#recentKeyFields[index];
-      else {
-        keyField = this.#keyField(key);
-        if (index < kRecentKeys && keyField !== undefined) {
-          recentKeys[index] = key;
-          this.#recentKeyFields[index] = keyField;
-        }
-      }
+      const keyField =
+        index < kRecentKeys && recentKeys[index] === key
+          ? this.#recentKeyFields[index]
+          : this.#keyFieldAt(key, index);
       index++;
       if (keyField !== undefined) {
         // Fast paths: the whole KeyValue under 128 bytes, every length known before writing.
@@ -751,21 +750,43 @@ export class OtlpTraceEncoder {
           }
         }
       }
-      this.#ensure(1);
-      this.#bytes[this.#pos++] = tagByte;
-      const at = this.#begin(1);
-      if (keyField !== undefined) this.#raw(keyField);
-      else {
-        this.#tag(1, 2);
-        this.#string(key);
-      }
-      this.#ensure(1);
-      this.#bytes[this.#pos++] = 0x12;
-      const valueAt = this.#begin(1);
-      this.#anyValue(value);
-      this.#end(valueAt, 1);
-      this.#end(at, 1);
+      // The rare paths (any value, a key new to the cache) are calls: inlined, they used up V8's
+      // inlining budget of this method, and the fast paths above became calls instead.
+      this.#keyValue(tagByte, key, keyField, value);
     }
+  }
+
+  /** #keyField(), remembered as the key at attribute position `index`. */
+  #keyFieldAt(key: string, index: number): Uint8Array | undefined {
+    const keyField = this.#keyField(key);
+    if (index < kRecentKeys && keyField !== undefined) {
+      this.#recentKeys[index] = key;
+      this.#recentKeyFields[index] = keyField;
+    }
+    return keyField;
+  }
+
+  /** A KeyValue of any value (tag `tagByte`); `keyField` if the key has one. */
+  #keyValue(
+    tagByte: number,
+    key: string,
+    keyField: Uint8Array | undefined,
+    value: AttributeValue | Attributes | null | undefined,
+  ): void {
+    this.#ensure(1);
+    this.#bytes[this.#pos++] = tagByte;
+    const at = this.#begin(1);
+    if (keyField !== undefined) this.#raw(keyField);
+    else {
+      this.#tag(1, 2);
+      this.#string(key);
+    }
+    this.#ensure(1);
+    this.#bytes[this.#pos++] = 0x12;
+    const valueAt = this.#begin(1);
+    this.#anyValue(value);
+    this.#end(valueAt, 1);
+    this.#end(at, 1);
   }
 
   /**
@@ -814,8 +835,11 @@ export class OtlpTraceEncoder {
 
   /** KeyValue field 1 (tag, length, UTF-8 key), cached; undefined when the cache is full and the key new. */
   #keyField(key: string): Uint8Array | undefined {
-    const cached = this.#keys.get(key);
-    if (cached !== undefined || this.#keys.size >= kMaxCachedKeys) return cached;
+    return this.#keys.get(key) ?? this.#newKeyField(key);
+  }
+
+  #newKeyField(key: string): Uint8Array | undefined {
+    if (this.#keys.size >= kMaxCachedKeys) return undefined;
     const start = this.#pos;
     this.#tag(1, 2);
     this.#string(key);
