@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { discoverCaptureFiles } from '../capture/discover.ts';
 import type { CorrelateOptions } from '../correlate/options.ts';
 import { generateReport } from '../report/html-report.ts';
+import { formatNumber } from '../shared/number-format.ts';
 import type { CorrelateCliOptions } from './correlation-flags.ts';
 import { correlateOptionsFrom, resolveWorkers } from './replay-command.ts';
 
@@ -61,8 +62,8 @@ export async function runReport(options: ReportCommandOptions): Promise<number> 
     const seconds = Number(report.elapsedNanos) / 1e9;
     process.stderr.write(
       `wirespan report: ${options.output} (${(Buffer.byteLength(report.html) / 1024).toFixed(0)} KiB): ` +
-        `${data.files.length} files, ${data.packets.toLocaleString('en-US')} packets, ` +
-        `${matched.toLocaleString('en-US')} pairs + ${unanswered.toLocaleString('en-US')} unanswered in ${seconds.toFixed(1)} s\n`,
+        `${data.files.length} files, ${formatNumber(data.packets)} packets, ` +
+        `${formatNumber(matched)} pairs + ${formatNumber(unanswered)} unanswered in ${seconds.toFixed(1)} s\n`,
     );
     for (const error of errors) process.stderr.write(`wirespan: ${error}\n`);
   }

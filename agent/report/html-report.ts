@@ -18,6 +18,7 @@ import { mergeStats, type WorkerStats } from '../pipeline/messages.ts';
 import { replayCaptures } from '../pipeline/pipeline.ts';
 import { RecordLoop } from '../pipeline/record-loop.ts';
 import { type FileResult, ThisThreadReplay } from '../pipeline/replay.ts';
+import { formatNumber } from '../shared/number-format.ts';
 import { reportScript } from './report-client-script.ts';
 import { ReportCollector, type ReportData, type ReportLimits, type ServerSummary } from './report-data.ts';
 
@@ -172,8 +173,6 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-const int = (n: number) => n.toLocaleString('en-US');
-
 function baseName(file: string | null): string {
   return file === null ? '?' : (file.split('/').pop() ?? file);
 }
@@ -283,7 +282,7 @@ function captureLossSection(data: ReportData): string {
     totals === null
       ? 'Not counted.'
       : `The capture missed <b id="capture-loss-ratio">${(totals.ratio! * 100).toPrecision(3)}%</b> of the TCP bytes sent ` +
-        `(${int(totals.missing_bytes!)} of ${int(totals.missing_bytes! + totals.observed_bytes!)}; about ${int(totals.missing_segments!)} segments), ` +
+        `(${formatNumber(totals.missing_bytes!)} of ${formatNumber(totals.missing_bytes! + totals.observed_bytes!)}; about ${formatNumber(totals.missing_segments!)} segments), ` +
         'judged from the traffic itself: sequence gaps and bytes acknowledged but never seen. Counts and latencies from this capture undercount by about as much.';
   const gapTotal = loss.gapPairs.reduce((a, b) => a + b, 0);
   const w = 760;
@@ -330,13 +329,13 @@ function captureLossSection(data: ReportData): string {
         ['dropped by the OS', s.osDropped],
       ]
         .filter(([, n]) => (n as number) >= 0)
-        .map(([label, n]) => `${label} ${int(n as number)}`)
+        .map(([label, n]) => `${label} ${formatNumber(n as number)}`)
         .join(', ');
       return `<li>${escapeHtml(f.file)}: ${counts || 'no counts'}</li>`;
     });
   return `<section id="capture-loss">
 <h2>Capture loss</h2>
-<p>${summary} <span id="capture-gap-count">${int(gapTotal)}</span> pairs crossed a gap (JSONL <code>capture_gap</code>).</p>
+<p>${summary} <span id="capture-gap-count">${formatNumber(gapTotal)}</span> pairs crossed a gap (JSONL <code>capture_gap</code>).</p>
 ${legend([
   { label: 'pairs', color: '#4C78A8' },
   { label: 'pairs that crossed a capture gap', color: '#E00000' },
@@ -352,8 +351,8 @@ function legend(items: { label: string; color: string }[]): string {
 
 function percentileRow(label: string, s: ReportData['protocols'][number], extra = ''): string {
   return (
-    `<tr><td>${label}</td>${extra}<td class="num">${int(s.matched)}</td><td class="num">${int(s.unanswered)}</td>` +
-    `<td class="num">${int(s.errors)}</td><td class="num">${formatDuration(s.p50Ns)}</td><td class="num">${formatDuration(s.p90Ns)}</td>` +
+    `<tr><td>${label}</td>${extra}<td class="num">${formatNumber(s.matched)}</td><td class="num">${formatNumber(s.unanswered)}</td>` +
+    `<td class="num">${formatNumber(s.errors)}</td><td class="num">${formatDuration(s.p50Ns)}</td><td class="num">${formatDuration(s.p90Ns)}</td>` +
     `<td class="num">${formatDuration(s.p99Ns)}</td><td class="num">${formatDuration(s.maxNs)}</td></tr>`
   );
 }
@@ -392,7 +391,7 @@ export function renderHtmlReport(data: ReportData, registry: ProtocolRegistry = 
     .map(
       (f) =>
         `<tr><td title="${escapeHtml(f.file)}">${escapeHtml(baseName(f.file))}</td><td>${escapeHtml(f.format ?? '–')}</td>` +
-        `<td class="num">${int(f.packets)}</td><td class="num">${formatBytes(f.bytes)}</td>` +
+        `<td class="num">${formatNumber(f.packets)}</td><td class="num">${formatBytes(f.bytes)}</td>` +
         `<td class="${f.error ? 'err' : ''}">${escapeHtml(f.error ?? 'ok')}</td></tr>`,
     )
     .join('');
@@ -401,7 +400,7 @@ export function renderHtmlReport(data: ReportData, registry: ProtocolRegistry = 
   const scatterBoxes = data.scatter.series
     .map(
       (s) =>
-        `<div class="scatter-box"><h3>${label(s.protocol)} <span class="muted">${int(s.pairs)} answered pairs, ${int(s.t.length)} points drawn</span></h3>` +
+        `<div class="scatter-box"><h3>${label(s.protocol)} <span class="muted">${formatNumber(s.pairs)} answered pairs, ${formatNumber(s.t.length)} points drawn</span></h3>` +
         `<canvas class="scatter" data-protocol="${escapeHtml(s.protocol)}" data-pairs="${s.pairs}" data-points="${s.t.length}"></canvas></div>`,
     )
     .join('');
@@ -441,8 +440,8 @@ export function renderHtmlReport(data: ReportData, registry: ProtocolRegistry = 
 <h1>${escapeHtml(data.title)}</h1>
 <section id="overview">
 <p>Capture time <b>${escapeHtml(data.firstPacket ?? '–')}</b> to <b>${escapeHtml(data.lastPacket ?? '–')}</b> ${rangeSeconds ? `(${rangeSeconds})` : ''}.
-<span id="packet-count">${int(data.packets)}</span> packets (${int(data.decoded)} decoded to TCP/UDP), ${formatBytes(data.bytes)};
-<span id="pair-count">${int(totals.matched)}</span> answered pairs, <span id="unanswered-count">${int(totals.unanswered)}</span> unanswered requests.</p>
+<span id="packet-count">${formatNumber(data.packets)}</span> packets (${formatNumber(data.decoded)} decoded to TCP/UDP), ${formatBytes(data.bytes)};
+<span id="pair-count">${formatNumber(totals.matched)}</span> answered pairs, <span id="unanswered-count">${formatNumber(totals.unanswered)}</span> unanswered requests.</p>
 <table id="files"><thead><tr><th>file</th><th>format</th><th class="num">packets</th><th class="num">bytes</th><th>read</th></tr></thead><tbody>${files}</tbody></table>
 <h2>Per protocol</h2>
 <table id="protocols"><thead><tr><th>protocol</th><th class="num">answered</th><th class="num">unanswered</th><th class="num">errors</th><th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th class="num">max</th></tr></thead>
