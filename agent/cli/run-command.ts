@@ -388,9 +388,19 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     if (saving === null) void saveCheckpoint(false);
   }, kCheckpointPollMillis);
 
+  /**
+   * The spans of the first step leave when it ends (`--workers 0`; workers close their requests at
+   * every chunk's end): the collector sees the first spans a step sooner than when the request
+   * waited for OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans (~1.5 steps of still cold code).
+   */
+  let firstStepRead = false;
   const between = async (watched: TailedDirectory): Promise<void> => {
     await watched.publish();
     flushOutput();
+    if (!firstStepRead && counters.packets > 0) {
+      firstStepRead = true;
+      exporter?.closeRequest();
+    }
     // The exporter's backpressure, but never past a stop signal (a collector down or
     // black-holed keeps whenRoom() pending forever).
     if (exporter && !signalled) await Promise.race([exporter.whenRoom(), stopping]);
