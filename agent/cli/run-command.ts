@@ -89,6 +89,11 @@ interface CheckpointCandidate {
  */
 const kShutdownSlackMillis = 3000;
 
+/** Resolves after the event loop's next turn (timers, I/O and immediates queued so far have run). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Runs until SIGTERM/SIGINT; returns the exit code. */
 export async function runAgent(options: RunCommandOptions): Promise<number> {
   let correlateOptions: CorrelateOptions;
@@ -404,7 +409,10 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     // The exporter's backpressure, but never past a stop signal (a collector down or
     // black-holed keeps whenRoom() pending forever).
     if (exporter && !signalled) await Promise.race([exporter.whenRoom(), stopping]);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
+    // A request the exporter started in that turn reaches the socket in the next one (Node's
+    // HTTP/2 session writes on the loop turn after the call), not a whole step later.
+    if (exporter) await nextTurn();
   };
 
   /** The exit code once known; the hard deadline below exits with it (1 before). */
