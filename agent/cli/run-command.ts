@@ -89,6 +89,11 @@ interface CheckpointCandidate {
  */
 const kShutdownSlackMillis = 3000;
 
+/** Resolves after the event loop's next turn (timers, I/O and immediates queued so far have run). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Runs until SIGTERM/SIGINT; returns the exit code. */
 export async function runAgent(options: RunCommandOptions): Promise<number> {
   let correlateOptions: CorrelateOptions;
@@ -388,13 +393,26 @@ export async function runAgent(options: RunCommandOptions): Promise<number> {
     if (saving === null) void saveCheckpoint(false);
   }, kCheckpointPollMillis);
 
+  /**
+   * The spans of the first step leave when it ends (`--workers 0`; workers close their requests at
+   * every chunk's end): the collector sees the first spans a step sooner than when the request
+   * waited for OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans (~1.5 steps of still cold code).
+   */
+  let firstStepRead = false;
   const between = async (watched: TailedDirectory): Promise<void> => {
     await watched.publish();
     flushOutput();
+    if (!firstStepRead && counters.packets > 0) {
+      firstStepRead = true;
+      exporter?.closeRequest();
+    }
     // The exporter's backpressure, but never past a stop signal (a collector down or
     // black-holed keeps whenRoom() pending forever).
     if (exporter && !signalled) await Promise.race([exporter.whenRoom(), stopping]);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
+    // A request the exporter started in that turn reaches the socket in the next one (Node's
+    // HTTP/2 session writes on the loop turn after the call), not a whole step later.
+    if (exporter) await nextTurn();
   };
 
   /** The exit code once known; the hard deadline below exits with it (1 before). */

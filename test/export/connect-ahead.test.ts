@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getChannelzHandlers } from '@grpc/grpc-js';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { FreshChannel } from '../../agent/export/otel/fresh-channel.ts';
 import {
@@ -52,6 +53,41 @@ async function startCollector(port = 0) {
 
 const request: EncodedRequest = { bytes: new Uint8Array(0), spans: 0 };
 
+interface ChannelInfo {
+  id: string;
+  callsStarted: number;
+}
+
+/** grpc-js's open channels to `url` (its channelz registry), with the calls each started. */
+function channelsTo(url: string): Promise<ChannelInfo[]> {
+  const target = url.replace('http://', '');
+  return new Promise((resolve, reject) => {
+    const handlers = getChannelzHandlers() as unknown as {
+      GetTopChannels(
+        call: { request: { start_channel_id: number; max_results: number } },
+        callback: (
+          error: Error | null,
+          result: {
+            channel: { ref: { channel_id: string }; data: { target: string; calls_started: number } }[];
+          },
+        ) => void,
+      ): void;
+    };
+    handlers.GetTopChannels({ request: { start_channel_id: 0, max_results: 1000 } }, (error, result) => {
+      if (error) reject(error);
+      else
+        resolve(
+          result.channel
+            .filter((channel) => channel.data.target.endsWith(target))
+            .map((channel) => ({
+              id: channel.ref.channel_id,
+              callsStarted: Number(channel.data.calls_started),
+            })),
+        );
+    });
+  });
+}
+
 function exported(exporter: { export: OtlpBytesExporter['export'] }): Promise<ExportResult> {
   return new Promise((resolve) => exporter.export(request, resolve));
 }
@@ -69,8 +105,13 @@ test('the first exporter connects before its first request, which takes that con
   try {
     await waitFor(() => collector.counts.connections === 1, 'the early connection');
     assert.equal(collector.counts.calls, 0);
+    // One channel, made with the exporter: the first request needs no channel of its own (whose
+    // name resolution and pick would wait for event-loop turns the agent spends reading).
+    const [early, ...others] = await channelsTo(collector.url);
+    assert.deepEqual(others, []);
     assert.equal((await exported(exporter)).code, ExportResultCode.SUCCESS);
     assert.deepEqual(collector.counts, { connections: 1, calls: 1 });
+    assert.deepEqual(await channelsTo(collector.url), [{ ...early!, callsStarted: 1 }]);
     assert.equal(failures, 0);
   } finally {
     await exporter.shutdown();

@@ -7,6 +7,8 @@
  * behaves the same on the wire (`OTEL_EXPORTER_OTLP_*` configuration, headers, TLS, compression,
  * timeouts, concurrency limit, partial-success logging), with a pass-through serializer: the
  * bytes go on the wire as they are. Responses are decoded as the SDK decodes them (trace-response.ts).
+ * The agent's first gRPC exporter has wirespan's copy of the SDK's gRPC transport under the same
+ * delegate, which connects when it is made (otlp-transport.ts createConnectedGrpcDelegate).
  *
  * FreshChannelRequestExporter puts it behind a FreshChannel (`run`: a new gRPC channel after
  * UNAVAILABLE, see fresh-channel.ts).
@@ -48,8 +50,6 @@ export function passThroughTraceSerializer(
 
 export class OtlpBytesExporter implements RequestExporter {
   readonly #delegate: IOtlpExportDelegate<EncodedRequest>;
-  /** Closes the client that opened the gRPC connection ahead (a no-op without one). */
-  #releaseConnection: () => void = () => {};
 
   /**
    * With `onConnectFailure` (gRPC only), the connection is opened now, not at the first request
@@ -61,27 +61,14 @@ export class OtlpBytesExporter implements RequestExporter {
     onConnectFailure: (() => void) | null = null,
   ) {
     const serializer = passThroughTraceSerializer(protocol);
-    if (protocol === 'grpc' && onConnectFailure !== null) {
-      const connected = createConnectedGrpcDelegate(
-        'TRACES',
-        config,
-        serializer,
-        kMetricsHelper,
-        onConnectFailure,
-      );
-      this.#delegate = connected.delegate;
-      this.#releaseConnection = connected.release;
-    } else {
-      this.#delegate = createOtlpDelegate('TRACES', protocol, config, serializer, kMetricsHelper);
-    }
+    this.#delegate =
+      protocol === 'grpc' && onConnectFailure !== null
+        ? createConnectedGrpcDelegate('TRACES', config, serializer, kMetricsHelper, onConnectFailure)
+        : createOtlpDelegate('TRACES', protocol, config, serializer, kMetricsHelper);
   }
 
   export(request: EncodedRequest, resultCallback: (result: ExportResult) => void): void {
-    this.#delegate.export(request, (result) => {
-      // The delegate's channel holds the connection now.
-      this.#releaseConnection();
-      resultCallback(result);
-    });
+    this.#delegate.export(request, resultCallback);
   }
 
   forceFlush(): Promise<void> {
@@ -89,7 +76,6 @@ export class OtlpBytesExporter implements RequestExporter {
   }
 
   shutdown(): Promise<void> {
-    this.#releaseConnection();
     return this.#delegate.shutdown();
   }
 }

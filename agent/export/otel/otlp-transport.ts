@@ -9,9 +9,14 @@
  * `http/protobuf` POSTs the same protobuf bytes as `application/x-protobuf` to `{base}/v1/traces`
  * and `{base}/v1/metrics` (a per-signal endpoint variable is used as it is, as the spec says).
  */
-import { Client, type ClientOptions, connectivityState } from '@grpc/grpc-js';
+import { Client, type ClientOptions, connectivityState, type Metadata } from '@grpc/grpc-js';
 import { getStringFromEnv } from '@opentelemetry/core';
-import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
+import {
+  createOtlpNetworkExportDelegate,
+  type ExportResponse,
+  type IExporterTransport,
+  type IOtlpExportDelegate,
+} from '@opentelemetry/otlp-exporter-base';
 import {
   convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,
@@ -19,6 +24,7 @@ import {
 import {
   convertLegacyOtlpGrpcOptions,
   createOtlpGrpcExportDelegate,
+  createOtlpGrpcExporterMetrics,
 } from '@opentelemetry/otlp-grpc-exporter-base';
 import type { IExporterMetricsHelper, ISerializer } from '@opentelemetry/otlp-transformer';
 import { pinnedDependencyVersion } from '../../shared/package-info.ts';
@@ -149,24 +155,18 @@ function grpcDelegate<Internal, Response>(
   );
 }
 
-/** A gRPC delegate whose connection is opened before its first request (createConnectedGrpcDelegate). */
-export interface ConnectedGrpcDelegate<Internal> {
-  delegate: IOtlpExportDelegate<Internal>;
-  /** Closes the client that opened the connection: once the delegate has made a request, or is shut down. */
-  release(): void;
-}
-
 /**
  * createOtlpDelegate's gRPC delegate, with its connection opened now. grpc-js connects a channel
- * on its first call, so the agent's first request waited for the TCP and HTTP/2 handshakes,
- * whose steps ran between record chunks (~150-250 ms before the first span reached the
- * collector). A client with the channel arguments and credentials of the SDK's transport
- * (grpc-exporter-transport.ts) gets the same subchannel from grpc-js's process-wide pool, and
- * `getConnectivityState(true)` connects it: the delegate's first call finds it connected (the
- * collector sees one connection). The credentials object is made once for both (secure
- * credentials are equal only to themselves). `onFailure` runs when that connection attempt
- * fails: the shared subchannel then waits out grpc-js's reconnect backoff, and would fail the
- * first request at once (fresh-channel.ts: the first request then goes through a new channel).
+ * at its first call, and the SDK's transport (grpc-exporter-transport.ts) makes its channel only
+ * at its first request: the agent's first request then waited for the channel's name resolution
+ * (a DNS lookup, or an IP literal handed back on a later event-loop turn), the TCP and HTTP/2
+ * handshakes and the subchannel pick, steps that ran between record chunks (~150-250 ms before
+ * the first span reached the collector). Here the delegate is the SDK's network delegate
+ * (retries, concurrency limit, responses and metrics as for the SDK's own exporter) over
+ * ConnectedGrpcTransport, whose channel exists and connects from now on: the first request finds
+ * it resolved and connected. `onFailure` runs when that connection attempt fails: the subchannel
+ * then waits out grpc-js's reconnect backoff, and would fail the first request at once
+ * (fresh-channel.ts: the first request then goes through a new channel).
  */
 export function createConnectedGrpcDelegate<Internal, Response>(
   signal: OtlpSignal,
@@ -174,46 +174,114 @@ export function createConnectedGrpcDelegate<Internal, Response>(
   serializer: ISerializer<Internal, Response>,
   metricsHelper: IExporterMetricsHelper<Internal>,
   onFailure: () => void,
-): ConnectedGrpcDelegate<Internal> {
+): IOtlpExportDelegate<Internal> {
   const options = convertLegacyOtlpGrpcOptions(config, signal);
-  const credentials = options.credentials();
-  const delegate = grpcDelegate(
-    signal,
-    { ...options, credentials: () => credentials },
+  const s = kSignals[signal];
+  return createOtlpNetworkExportDelegate(
+    options,
     serializer,
-    metricsHelper,
+    createOtlpGrpcExporterMetrics(s.component.grpc, metricsHelper, options.url, undefined),
+    new ConnectedGrpcTransport(options, s.grpcPath, onFailure),
   );
-  let client: Client | null;
-  try {
-    client = new Client(options.url, credentials, grpcChannelOptions(options.compression, options.userAgent));
-  } catch {
-    // The delegate's first request makes the same client and reports the error.
-    return { delegate, release: () => {} };
-  }
-  const channel = client.getChannel();
-  const release = (): void => {
-    client?.close();
-    client = null;
-  };
-  const watch = (): void => {
-    if (client === null) return;
-    const state = channel.getConnectivityState(true);
-    if (state === connectivityState.TRANSIENT_FAILURE) {
-      release();
-      onFailure();
-    } else if (state !== connectivityState.READY) {
-      channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, watch);
+}
+
+/** Requests in a row that ran out of time before the SDK's transport drops its client (a new one next). */
+const kMaxDeadlineExceeded = 5;
+const kGrpcDeadlineExceeded = 4;
+
+const passBytes = (bytes: Buffer): Buffer => bytes;
+
+/**
+ * The SDK's gRPC transport (0.301.0: the same client, channel arguments, metadata, deadline and
+ * answers), except that its client is made, and connects, when the transport is: the SDK's makes
+ * it at the first request. Only the first client connects ahead; one made again (after
+ * kMaxDeadlineExceeded timeouts, as the SDK's does) connects with its request.
+ */
+class ConnectedGrpcTransport implements IExporterTransport {
+  readonly #options: OtlpGrpcConfiguration;
+  readonly #path: string;
+  #client: Client | null = null;
+  #metadata: Metadata | null = null;
+  #deadlineExceeded = 0;
+
+  constructor(options: OtlpGrpcConfiguration, path: string, onFailure: () => void) {
+    this.#options = options;
+    this.#path = path;
+    let client: Client;
+    try {
+      client = this.#connectedClient();
+    } catch {
+      // The first request makes the client again and reports the error.
+      return;
     }
-  };
-  watch();
-  return { delegate, release };
+    const channel = client.getChannel();
+    const watch = (): void => {
+      if (this.#client !== client) return;
+      const state = channel.getConnectivityState(true);
+      if (state === connectivityState.TRANSIENT_FAILURE) onFailure();
+      else if (state !== connectivityState.READY) {
+        channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, watch);
+      }
+    };
+    watch();
+  }
+
+  #connectedClient(): Client {
+    if (this.#client !== null) return this.#client;
+    const options = this.#options;
+    this.#metadata = options.metadata();
+    this.#client = new Client(
+      options.url,
+      options.credentials(),
+      grpcChannelOptions(options.compression, options.userAgent),
+    );
+    this.#deadlineExceeded = 0;
+    return this.#client;
+  }
+
+  send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
+    // As the SDK's: an ArrayBuffer (transportPayload) is wrapped, not copied.
+    const buffer = Buffer.from(data);
+    let client: Client;
+    try {
+      client = this.#connectedClient();
+    } catch (error) {
+      return Promise.resolve({ status: 'failure', error: error as Error });
+    }
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(
+        this.#path,
+        passBytes,
+        passBytes,
+        buffer,
+        this.#metadata!,
+        { deadline: Date.now() + timeoutMillis },
+        (error, response) => {
+          if (error) {
+            resolve({ status: 'failure', error });
+            if (error.code === kGrpcDeadlineExceeded && ++this.#deadlineExceeded > kMaxDeadlineExceeded) {
+              this.shutdown();
+            }
+          } else {
+            resolve({ status: 'success', data: response });
+            this.#deadlineExceeded = 0;
+          }
+        },
+      );
+    });
+  }
+
+  shutdown(): void {
+    this.#client?.close();
+    this.#client = null;
+  }
 }
 
 /** gRPC compression algorithm numbers, as the SDK's transport passes them. */
 const kGrpcCompressionNone = 0;
 const kGrpcCompressionGzip = 2;
 
-/** The channel arguments the SDK's gRPC transport (0.301.0) gives its client: equal ones share its subchannel. */
+/** The channel arguments the SDK's gRPC transport (0.301.0) gives its client (compression, user agent). */
 function grpcChannelOptions(compression: string | undefined, userAgent: string | undefined): ClientOptions {
   const sdkAgent = `OTel-OTLP-Exporter-JavaScript/${pinnedDependencyVersion('@opentelemetry/otlp-grpc-exporter-base')}`;
   return {
