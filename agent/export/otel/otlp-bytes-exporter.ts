@@ -7,8 +7,8 @@
  * behaves the same on the wire (`OTEL_EXPORTER_OTLP_*` configuration, headers, TLS, compression,
  * timeouts, concurrency limit, partial-success logging), with a pass-through serializer: the
  * bytes go on the wire as they are. Responses are decoded as the SDK decodes them (trace-response.ts).
- * The agent's first gRPC exporter has wirespan's copy of the SDK's gRPC transport under the same
- * delegate, which connects when it is made (otlp-transport.ts createConnectedGrpcDelegate).
+ * The agent's first gRPC exporter has wirespan's own gRPC transport under the same delegate: it
+ * behaves as the SDK's and connects when it is made (otlp-transport.ts createConnectedGrpcDelegate).
  *
  * FreshChannelRequestExporter puts it behind a FreshChannel (`run`: a new gRPC channel after
  * UNAVAILABLE, see fresh-channel.ts).
